@@ -1,0 +1,175 @@
+"""Plain value objects shared by every stage: feeds, items, fetch results, feed state.
+
+Nothing here does I/O or imports a third-party library; every other module may
+import this one, and this one imports no other module of the bot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "UTC",
+    "FeedConfig",
+    "FeedState",
+    "FetchResult",
+    "Item",
+    "ParseResult",
+    "PollReport",
+    "Settings",
+    "replace",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """`settings:` in feeds.yaml, with defaults. Durations are in seconds."""
+
+    user_agent: str = "briefbot/0.1 (+https://github.com/briefbot/briefbot; feed reader)"
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    # Whole-fetch deadline, so a slow-loris server cannot hold a worker forever.
+    total_timeout: float = 60.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    concurrency: int = 16
+    per_host_concurrency: int = 4
+    retention_days: int = 180
+    data_dir: str = "./data"
+    # Backoff after consecutive failures: base * 2**(n-1), capped, with jitter.
+    backoff_base_seconds: int = 300
+    backoff_max_seconds: int = 6 * 3600
+    summary_max_chars: int = 1000
+    templates_dir: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """One entry of `feeds:` in feeds.yaml, validated."""
+
+    id: str
+    url: str
+    name: str = ""
+    tags: tuple[str, ...] = ()
+    interval_seconds: int = 1800
+    enabled: bool = True
+    # Opt-in to loopback/private addresses (tests, intranet feeds). Feeds added
+    # from Slack never get it.
+    allow_private: bool = False
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One normalized feed entry.
+
+    `id` is the stable identity inside its feed (see parse.py for how it is
+    derived); `link_title_key` catches the same entry re-published under a new
+    GUID. `seq` and `first_seen` are given by the store when the item is kept:
+    `seq` rises by one per stored item and is what cursors (alert matching,
+    digests) count in.
+    """
+
+    id: str
+    feed_id: str
+    title: str
+    summary: str = ""
+    link: str | None = None
+    published: datetime | None = None
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    guid: str | None = None
+    link_title_key: str | None = None
+    first_seen: datetime | None = None
+    backlog: bool = False
+    seq: int = 0
+    # Stage-specific facts (entity-list counts, duplicate-story links, ...).
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def dedup_keys(self) -> tuple[str, ...]:
+        """Keys under which the store remembers this item (scoped to its feed)."""
+        keys = [f"{self.feed_id}\x1fid\x1f{self.id}"]
+        if self.link_title_key:
+            keys.append(f"{self.feed_id}\x1flt\x1f{self.link_title_key}")
+        return tuple(keys)
+
+    @property
+    def when(self) -> datetime:
+        """The time to sort and filter by: published, else first seen."""
+        return self.published or self.first_seen or datetime.fromtimestamp(0, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one HTTP fetch of one feed produced. `body` is empty unless `ok`."""
+
+    feed_id: str
+    url: str
+    ok: bool
+    not_modified: bool = False
+    status_code: int | None = None
+    final_url: str | None = None
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+    elapsed: float = 0.0
+    # Seconds the server asked us to wait (Retry-After on 429/503).
+    retry_after: float | None = None
+    # Cache-Control max-age of a successful response, in seconds.
+    max_age: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """Items read from one feed document, plus what went wrong reading it."""
+
+    items: tuple[Item, ...]
+    feed_title: str = ""
+    # feedparser's bozo text for a malformed but partly readable feed.
+    warning: str | None = None
+    # Set when nothing at all could be read (not a feed, empty body, ...).
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the bot remembers about one feed between polls."""
+
+    feed_id: str
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_status: int | None = None
+    consecutive_failures: int = 0
+    failing_since: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    next_due: datetime | None = None
+    warning: str | None = None
+    # False until the first successful poll: its items are stored as backlog.
+    first_poll_done: bool = False
+    items_stored: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """The outcome of polling one feed once, for the CLI table and logs."""
+
+    feed_id: str
+    status: str  # "ok", "not-modified", "error", "skipped"
+    new_items: int = 0
+    seen_items: int = 0
+    backlog: bool = False
+    elapsed: float = 0.0
+    error: str | None = None
+    warning: str | None = None
+    next_due: datetime | None = None
