@@ -1,0 +1,94 @@
+"""Fixtures shared by the whole test suite.
+
+Keep this file to fixtures other test modules reuse; module-specific helpers
+belong in their test module.
+
+Every test runs under a loopback tripwire: a Python audit hook refuses any
+socket connection to an address outside 127.0.0.0/8 and ::1 and fails the
+test that tried it. Tests must never need the network, and the SSRF tests in
+particular must not reach a private address even when the guard under test is
+broken (issue 7).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Test modules import their helpers as `tests.feedserver`, `tests.feedgen`; the
+# tests folder is not a package, so make the project root importable (the same
+# as `pythonpath = ["."]` in pytest's configuration would).
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.feedserver import FeedServer  # noqa: E402
+
+_LOCAL_NETS = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+    ipaddress.ip_network("::ffff:127.0.0.0/104"),
+)
+_violations: list[str] = []
+_violations_lock = threading.Lock()
+
+
+class NonLoopbackConnectionError(ConnectionRefusedError):
+    """Raised inside socket.connect when a test aims off the machine."""
+
+
+def _is_loopback(host: Any) -> bool:
+    try:
+        ip = ipaddress.ip_address(str(host).split("%", 1)[0])
+    except ValueError:
+        return False  # a host name: the code under test should have resolved it
+    return any(ip in net for net in _LOCAL_NETS if net.version == ip.version)
+
+
+def _loopback_tripwire(event: str, args: tuple[Any, ...]) -> None:
+    if event != "socket.connect":
+        return
+    address = args[1]
+    # Unix sockets (a path) and other families stay on the machine.
+    if not isinstance(address, tuple) or _is_loopback(address[0]):
+        return
+    text = f"{address[0]} port {address[1]}"
+    with _violations_lock:
+        _violations.append(text)
+    raise NonLoopbackConnectionError(f"test tried to connect to {text}; tests stay on loopback")
+
+
+sys.addaudithook(_loopback_tripwire)
+
+
+@pytest.fixture(autouse=True)
+def _stay_on_loopback() -> Iterator[None]:
+    """Fail any test during which something tried to connect off loopback."""
+    with _violations_lock:
+        _violations.clear()
+    yield
+    with _violations_lock:
+        seen = list(_violations)
+        _violations.clear()
+    assert not seen, f"connections attempted outside loopback: {seen}"
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A started loopback feed server (127.0.0.1, port 0), stopped after the test.
+
+    Add routes with `feed_server.add(path, body, ...)`; read what clients sent
+    from `feed_server.requests()`. Fails the test if a route handler crashed.
+    """
+    server = FeedServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert not server.errors, f"feed server handler errors: {server.errors!r}"
