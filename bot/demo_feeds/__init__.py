@@ -1,0 +1,1 @@
+"""Recorded feeds that `briefbot demo` serves on loopback."""

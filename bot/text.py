@@ -1,0 +1,191 @@
+"""Plain-text helpers for feed text: strip HTML, decode entities, collapse whitespace, truncate.
+
+Everything here is pure and total: any `str` in, a `str` out, no exceptions.
+The output is plain text meant for people, not markup: `<` and `&` may appear
+in it literally, and escaping them for Slack is the renderer's job.
+
+Two real-world repairs live here because feeds need them:
+
+- `decode_leftover_entities`: the Federal Register double-escapes apostrophes
+  and quotes in descriptions (`&amp;#39;`), so one decoding pass leaves a
+  literal `&#39;`. A second, strict pass (numeric references and the XML
+  built-ins `&amp; &quot; &apos;` only, semicolon required) undoes that
+  without touching text like "AT&T" or "&notice".
+- `repair_double_utf8`: UTF-8 text that was decoded once as Latin-1/CP1252 and
+  re-encoded ("Ð’ ÐœÐ¾Ñ..." instead of "В Мо..."). Repaired only when the
+  whole string maps back to bytes that are valid UTF-8, which ordinary text
+  in any language practically never does.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+__all__ = [
+    "collapse_whitespace",
+    "decode_leftover_entities",
+    "html_to_text",
+    "normalize_for_key",
+    "repair_double_utf8",
+    "strip_cdata_markers",
+    "to_plain_text",
+    "truncate_words",
+]
+
+ELLIPSIS = "…"
+
+# Elements whose text is not content a reader sees.
+_SKIPPED_ELEMENTS = frozenset({"script", "style", "template", "noscript", "head", "title"})
+# Elements that separate words: "<p>a</p><p>b</p>" must read "a b", not "ab".
+_BREAKING_ELEMENTS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "img", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody",
+        "td", "tfoot", "th", "thead", "tr", "ul",
+    }
+)  # fmt: skip
+
+# Semicolon required: HTML5 would also decode "&notice" as "¬ice", which a
+# second pass over already-decoded text must never do.
+_LEFTOVER_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|quot|apos);")
+_CDATA_MARKER = re.compile(r"<!\[CDATA\[|\]\]>")
+# CP1252 puts printable characters where Latin-1 has C1 controls; map them back.
+_CP1252_REVERSE = {
+    bytes([b]).decode("cp1252"): b
+    for b in range(0x80, 0xA0)
+    if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)  # undefined in CP1252
+}
+# A UTF-8 lead byte (0xC2-0xF4) followed by a continuation byte (0x80-0xBF),
+# both seen through a Latin-1/CP1252 decoding.
+_MOJIBAKE_HINT = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf" + "".join(sorted(_CP1252_REVERSE)) + "]"
+)
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the visible text of an HTML fragment."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_ELEMENTS:
+            self._skip_depth += 1
+        elif tag in _BREAKING_ELEMENTS:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <br/>, <img/>: never opens a skipped element.
+        if tag in _BREAKING_ELEMENTS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_ELEMENTS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BREAKING_ELEMENTS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+    def unknown_decl(self, data: str) -> None:
+        # html.parser reports "<![CDATA[x]]>" here and would drop "x".
+        if data.startswith("CDATA[") and not self._skip_depth:
+            self.parts.append(data[len("CDATA[") :])
+
+
+def collapse_whitespace(text: str) -> str:
+    """Replace runs of whitespace and control characters by one space; strip the ends."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+        for ch in text
+        if ch not in "\u200b\ufeff"
+    )
+    return " ".join(cleaned.split())
+
+
+def decode_leftover_entities(text: str) -> str:
+    """Decode entities left over after one decoding pass (double escaping)."""
+    if "&" not in text:
+        return text
+    return _LEFTOVER_ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+
+
+def strip_cdata_markers(text: str) -> str:
+    """Drop literal `<![CDATA[` / `]]>` markers that a lenient parse left in text."""
+    return _CDATA_MARKER.sub("", text)
+
+
+def html_to_text(fragment: str) -> str:
+    """Visible text of an HTML fragment: tags dropped, script/style dropped, entities decoded."""
+    if "<" not in fragment and "&" not in fragment:
+        return fragment
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(fragment)
+        extractor.close()
+    except Exception:  # html.parser is lenient, but never let markup crash a poll
+        return re.sub(r"<[^>]*>", " ", fragment)
+    return "".join(extractor.parts)
+
+
+def repair_double_utf8(text: str) -> str:
+    """Undo UTF-8 that was mis-decoded as Latin-1/CP1252 ("Ð’" for "В"); else return text."""
+    if not _MOJIBAKE_HINT.search(text):
+        return text
+    raw = bytearray()
+    for ch in text:
+        code = ord(ch)
+        if code < 0x100:
+            raw.append(code)
+        elif ch in _CP1252_REVERSE:
+            raw.append(_CP1252_REVERSE[ch])
+        else:
+            return text  # a character no single-byte decoding produces: text is genuine
+    try:
+        repaired = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return text
+    return repaired
+
+
+def to_plain_text(value: str, *, is_html: bool) -> str:
+    """Feed text (HTML or plain) as one clean line of plain text."""
+    text = strip_cdata_markers(value)
+    text = html_to_text(text) if is_html else text
+    text = decode_leftover_entities(text)
+    text = repair_double_utf8(text)
+    return collapse_whitespace(text)
+
+
+def truncate_words(text: str, max_chars: int, *, ellipsis: str = ELLIPSIS) -> str:
+    """Cut `text` to at most `max_chars` characters at a word boundary, ending in `ellipsis`.
+
+    A single word longer than the limit is cut inside the word rather than
+    returning nothing.
+    """
+    if max_chars <= 0:
+        return ""
+    if len(text) <= max_chars:
+        return text
+    room = max_chars - len(ellipsis)
+    if room <= 0:
+        return ellipsis[:max_chars]
+    head = text[: room + 1]
+    cut = head.rfind(" ")
+    # Prefer the word boundary unless it throws away most of the room.
+    head = head[:cut] if cut > room // 2 else head[:room]
+    head = head.rstrip(" ,;:-–—")
+    return head + ellipsis
+
+
+def normalize_for_key(text: str) -> str:
+    """Case- and whitespace-insensitive form of a title, for identity keys."""
+    return " ".join(text.casefold().split())
