@@ -1,0 +1,1082 @@
+"""Durable storage of items, seen ids, feed state and small records: the one module on TinyDB.
+
+The data directory (BRIEFBOT_DATA; created mode 0700, every file in it 0600):
+
+    items-2026-11.json        items first seen in November 2026, at most
+    items-2026-11-p2.json     SHARD_MAX_ITEMS per file (then -p2, -p3, ...)
+    seen-2026-05.json         tombstones: dedup keys of pruned items, by month first seen
+    state.json                feed states, record tables (subscriptions, alert queues,
+                              digest cursors) and the seq high-water mark
+    LOCK, owner.json          one process at a time; owner.json names it
+
+Each .json file is a TinyDB database (tables of documents keyed by id) whose
+`_meta` table holds its schema version. TinyDB's stock JSONStorage truncates and
+rewrites the whole file in place on every insert: thousands of full rewrites
+per poll, and a kill -9 mid-write leaves a cut-off file. `_MemoryStorage`
+instead keeps the data in memory, a TinyDB `write()` only marks the file dirty,
+and `commit()` replaces each dirty file atomically (temp file in the same
+directory, fsync, os.replace, fsync of the directory). A file on disk is thus
+always a whole old version or a whole new one. Items are sharded by month and
+size so that a poll rewrites one or two small files, however large the store.
+An item's TinyDB document id is its `seq`.
+
+Why the order of writes in `commit()` is safe: item shards are written first,
+state.json last. A crash between the two leaves new items on disk without the
+feed state (ETag, Last-Modified) that came with them; the next poll then
+refetches the feed and the dedup index drops what is already stored. The
+reverse order could save an ETag whose items were lost: the server would
+answer 304 and the items would never come back. Cursors in state.json
+(alerts, digests) likewise never point past items that are on disk.
+
+`seq` is never stored as a counter. At open the next seq is derived as one
+past the highest of: every stored item, every tombstone, and the high-water
+mark in state.json (which only ever raises it; it matters once every tombstone
+has expired). A crash between files therefore cannot make seq go backwards.
+
+Pruning (`prune`) deletes data, so its order is the reverse: the tombstones and
+the high-water mark are made durable first, the pruned items are removed
+after. A crash in between leaves an item both stored and tombstoned, which is
+harmless and finished by the next prune. `prune` commits; it is not a step of
+a poll cycle.
+
+The whole store lives in memory (about 3 KB per item with a typical summary;
+~330 MB and a cold start of about a second at 100,000 items), because
+TinyDB's storage interface reads and writes whole databases.
+
+Every public method holds one re-entrant lock: scheduler threads and Slack
+handlers share one Store. Nothing outside this module sees TinyDB: items come
+back as `bot.models.Item`, feed state as `FeedState`, records as plain dicts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+import logging
+import math
+import os
+import re
+import socket
+import threading
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import fields
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import orjson
+from filelock import FileLock, Timeout
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document
+
+from bot.models import UTC, FeedState, Item, replace
+
+__all__ = ["SCHEMA_VERSION", "SHARD_MAX_ITEMS", "Store", "StoreError", "StoreLockedError"]
+
+log = logging.getLogger(__name__)
+
+#: The layout version written into every file's `_meta` table.
+SCHEMA_VERSION = 1
+#: Items per shard file: bounds what one commit rewrites (~1-2 MB per file).
+SHARD_MAX_ITEMS = 2000
+
+_ITEMS_TABLE = "items"
+_SEEN_TABLE = "seen"
+_FEEDS_TABLE = "feeds"
+_META_TABLE = "_meta"
+_META_DOC = "1"
+_RECORD_PREFIX = "rec_"
+_STATE_FILE = "state.json"
+_OWNER_FILE = "owner.json"
+_LOCK_FILE = "LOCK"
+_TMP_SUFFIX = ".tmp"
+
+_ITEM_SHARD_RE = re.compile(r"^items-(\d{4}-\d{2})(?:-p(\d+))?\.json$")
+_SEEN_SHARD_RE = re.compile(r"^seen-(\d{4}-\d{2})\.json$")
+_TABLE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# JSON text is UTF-8 (RFC 8259 section 8.1), where lone surrogates cannot be
+# encoded; feed text decoded from stray "&#xD800;" can carry them.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+_FEED_STATE_FIELDS = {f.name: str(f.type) for f in fields(FeedState)}
+
+
+class StoreError(Exception):
+    """The data directory cannot be opened, read or written, or a value cannot be stored."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the data directory."""
+
+
+# --------------------------------------------------------------------------- files
+
+
+class _MemoryStorage(Storage):
+    """A TinyDB storage that holds the data in memory; `write()` only marks it dirty."""
+
+    def __init__(self, data: dict[str, dict[str, Any]], *, dirty: bool) -> None:
+        super().__init__()
+        self.data = data
+        self.dirty = dirty
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        # TinyDB treats None as "empty database".
+        return self.data or None
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        self.data = data
+        self.dirty = True
+
+
+class _DataFile:
+    """One TinyDB file of the data directory, held in memory until flushed."""
+
+    def __init__(self, path: Path, kind: str, data: dict[str, dict[str, Any]], *, dirty: bool):
+        self.path = path
+        self.kind = kind
+        self.storage = _MemoryStorage(data, dirty=dirty)
+        self.db = TinyDB(storage=lambda: self.storage)
+
+    @classmethod
+    def create(cls, path: Path, kind: str) -> _DataFile:
+        data = {_META_TABLE: {_META_DOC: {"schema": SCHEMA_VERSION, "kind": kind}}}
+        return cls(path, kind, data, dirty=True)
+
+    @classmethod
+    def load(cls, path: Path, kind: str) -> _DataFile:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise StoreError(
+                f"{path} is not valid JSON ({exc}); restore it from a backup or move it away"
+            ) from exc
+        if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+            raise StoreError(f"{path} is not a TinyDB file (expected an object of tables)")
+        data, migrated = _migrate(path, kind, data)
+        found = data.get(_META_TABLE, {}).get(_META_DOC, {}).get("kind", kind)
+        if found != kind:
+            raise StoreError(f"{path} holds {found!r} data where {kind!r} data was expected")
+        return cls(path, kind, data, dirty=migrated)
+
+    @property
+    def dirty(self) -> bool:
+        return self.storage.dirty
+
+    def raw(self, table: str) -> dict[str, Any]:
+        """The table's documents by id (str), as stored: read-only for callers."""
+        return self.storage.data.get(table, {})
+
+    def count(self, table: str) -> int:
+        return len(self.raw(table))
+
+    def replace_doc(self, table: str, doc_id: int, doc: dict[str, Any]) -> None:
+        """Swap an existing document for `doc` in O(1).
+
+        TinyDB's Table.update() rebuilds the whole table dict on every call
+        (Table._update_table), which made 1,000 single-item updates cost
+        O(1,000 x shard size). Safe here: the data is ours in memory, nothing
+        uses TinyDB's query cache, and the old dict is left untouched for any
+        reader still holding it.
+        """
+        self.storage.data[table][str(doc_id)] = doc
+        self.storage.dirty = True
+
+    def serialize(self) -> bytes:
+        return orjson.dumps(self.storage.data)
+
+
+def _write_files(files: Iterable[_DataFile], directory: Path) -> None:
+    """Replace each file atomically, then make the renames durable.
+
+    Every temp file is written and fsynced before the first rename, and the
+    directory is fsynced once after the last (rename durability needs the
+    directory entry on disk: see fsync(2), "Calling fsync() does not
+    necessarily ensure that the entry in the directory ... has also reached disk").
+    """
+    staged: list[tuple[Path, _DataFile]] = []
+    current: Path = directory
+    try:
+        for f in files:
+            current = f.path
+            tmp = f.path.with_name(f".{f.path.name}{_TMP_SUFFIX}")
+            _write_fsynced(tmp, f.serialize())
+            staged.append((tmp, f))
+        for tmp, f in staged:
+            current = f.path
+            tmp.replace(f.path)
+        current = directory
+        if staged:
+            _fsync_directory(directory)
+    except OSError as exc:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise StoreError(f"cannot write {current}: {exc.strerror or exc}") from exc
+    for _, f in staged:
+        f.storage.dirty = False
+
+
+def _write_fsynced(path: Path, payload: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        # The mode above only applies when the file is created; a leftover
+        # temp file keeps its own, so set it explicitly.
+        os.fchmod(fd, 0o600)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_files(paths: Iterable[Path], directory: Path) -> None:
+    removed = False
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot remove {path}: {exc.strerror}") from exc
+        removed = True
+    if removed:
+        _fsync_directory(directory)
+
+
+# --------------------------------------------------------------------------- migrations
+
+_Migration = Callable[[str, dict[str, dict[str, Any]]], dict[str, dict[str, Any]]]
+# from-version -> function returning the data at from-version + 1.
+_MIGRATIONS: dict[int, _Migration] = {}
+
+
+def _migration(from_version: int) -> Callable[[_Migration], _Migration]:
+    def register(func: _Migration) -> _Migration:
+        _MIGRATIONS[from_version] = func
+        return func
+
+    return register
+
+
+def _schema_version(data: Mapping[str, Any]) -> int:
+    meta = data.get(_META_TABLE, {}).get(_META_DOC)
+    if meta is None:
+        return 0
+    version = meta.get("schema") if isinstance(meta, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        return -1
+    return version
+
+
+def _migrate(
+    path: Path, kind: str, data: dict[str, dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], bool]:
+    """Bring `data` read from `path` up to SCHEMA_VERSION; say whether anything changed."""
+    version = _schema_version(data)
+    if version < 0:
+        raise StoreError(f"{path}: the _meta table holds no valid schema version")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} has schema version {version}, but this briefbot understands at most "
+            f"version {SCHEMA_VERSION}; upgrade briefbot or use another BRIEFBOT_DATA"
+        )
+    start = version
+    while version < SCHEMA_VERSION:
+        try:
+            data = _MIGRATIONS[version](kind, data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(
+                f"{path}: cannot migrate from schema version {version}: {exc!r}"
+            ) from exc
+        version += 1
+    if version != start:
+        log.info("migrated %s from schema version %d to %d", path, start, version)
+    return data, version != start
+
+
+@_migration(0)
+def _migrate_v0_to_v1(kind: str, data: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Version 0 (unversioned) files lacked `_meta`, and items lacked `dedup_keys`."""
+    if kind == "items":
+        for doc_id, doc in data.get(_ITEMS_TABLE, {}).items():
+            doc.setdefault("seq", int(doc_id))
+            if "dedup_keys" not in doc:
+                doc["dedup_keys"] = list(
+                    _dedup_keys(doc["feed_id"], doc["id"], doc.get("link_title_key"))
+                )
+    data[_META_TABLE] = {_META_DOC: {"schema": 1, "kind": kind}}
+    return data
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _dedup_keys(feed_id: str, item_id: str, link_title_key: str | None = None) -> tuple[str, ...]:
+    # models.Item owns the key format; build a throwaway Item rather than copy it.
+    return Item(id=item_id, feed_id=feed_id, title="", link_title_key=link_title_key).dedup_keys
+
+
+def _as_utc(value: datetime) -> datetime:
+    """An aware datetime in UTC; a naive one is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else _as_utc(value).isoformat()
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return _as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def _to_json(value: Any, where: str) -> Any:
+    """A deep copy of `value` made only of JSON types; raise StoreError naming the bad part."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return _SURROGATE_RE.sub("\ufffd", value)
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise StoreError(f"{where} is an integer outside the 64-bit range JSON readers keep")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise StoreError(f"{where} is {value}, which JSON cannot represent")
+        return value
+    if isinstance(value, Mapping):
+        out = {}
+        for key, sub in value.items():
+            if not isinstance(key, str):
+                raise StoreError(f"{where} has a key {key!r} that is not a string")
+            out[_SURROGATE_RE.sub("\ufffd", key)] = _to_json(sub, f"{where}[{key!r}]")
+        return out
+    if isinstance(value, list | tuple):
+        return [_to_json(sub, f"{where}[{i}]") for i, sub in enumerate(value)]
+    raise StoreError(
+        f"{where} is a {type(value).__name__}, not a JSON value "
+        "(str, int, float, bool, None, list or dict)"
+    )
+
+
+def _item_to_doc(item: Item) -> dict[str, Any]:
+    where = f"item {item.id!r} of feed {item.feed_id!r}"
+    doc = {
+        "seq": item.seq,
+        "id": item.id,
+        "feed_id": item.feed_id,
+        "title": item.title,
+        "summary": item.summary,
+        "link": item.link,
+        "published": _iso(item.published),
+        "authors": list(item.authors),
+        "tags": list(item.tags),
+        "guid": item.guid,
+        "link_title_key": item.link_title_key,
+        "first_seen": _iso(item.first_seen),
+        "backlog": item.backlog,
+        "dedup_keys": list(item.dedup_keys),
+    }
+    cleaned: dict[str, Any] = _to_json(doc, where)
+    cleaned["extras"] = _to_json(item.extras, f"{where}: extras")
+    return cleaned
+
+
+def _doc_to_item(doc: Mapping[str, Any]) -> Item:
+    extras = doc.get("extras") or {}
+    return Item(
+        id=doc["id"],
+        feed_id=doc["feed_id"],
+        title=doc.get("title") or "",
+        summary=doc.get("summary") or "",
+        link=doc.get("link"),
+        published=_parse_time(doc.get("published")),
+        authors=tuple(doc.get("authors") or ()),
+        tags=tuple(doc.get("tags") or ()),
+        guid=doc.get("guid"),
+        link_title_key=doc.get("link_title_key"),
+        first_seen=_parse_time(doc.get("first_seen")),
+        backlog=bool(doc.get("backlog")),
+        seq=int(doc["seq"]),
+        # Deep copy: the caller must not be able to change the stored document.
+        extras=copy.deepcopy(extras) if extras else {},
+    )
+
+
+def _feed_state_to_doc(state: FeedState) -> dict[str, Any]:
+    doc = {}
+    for name in _FEED_STATE_FIELDS:
+        value = getattr(state, name)
+        doc[name] = _iso(value) if isinstance(value, datetime) else value
+    cleaned: dict[str, Any] = _to_json(doc, f"state of feed {state.feed_id!r}")
+    return cleaned
+
+
+def _doc_to_feed_state(doc: Mapping[str, Any]) -> FeedState:
+    # Unknown keys (written by a newer minor version) are ignored and missing
+    # ones take the dataclass default, so adding a field needs no migration.
+    values: dict[str, Any] = {}
+    for name, annotation in _FEED_STATE_FIELDS.items():
+        if name in doc:
+            value = doc[name]
+            values[name] = _parse_time(value) if "datetime" in annotation else value
+    return FeedState(**values)
+
+
+def _month_of(when: datetime) -> str:
+    return f"{when:%Y-%m}"
+
+
+def _item_shard_name(month: str, part: int) -> str:
+    return f"items-{month}.json" if part == 1 else f"items-{month}-p{part}.json"
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Store:
+    """Items, seen ids, feed state and record tables in one locked data directory.
+
+    Writes are held in memory until `commit()`; see the module docstring for
+    what a crash can and cannot lose. Use `Store.open(...)`, ideally as a
+    context manager: leaving the block commits, unless it is left by an
+    exception, in which case uncommitted work is dropped (as a crash would).
+    """
+
+    def __init__(self, data_dir: Path, *, retention_days: int, seen_retention_days: int) -> None:
+        # Use Store.open(); __init__ only sets up empty indexes.
+        self._dir = data_dir
+        self._retention = timedelta(days=retention_days)
+        self._seen_retention = timedelta(days=seen_retention_days)
+        self._lock = threading.RLock()
+        self._file_lock: FileLock | None = None
+        self._closed = False
+        self._state: _DataFile = _DataFile.create(data_dir / _STATE_FILE, "state")
+        self._shards: dict[str, _DataFile] = {}  # file name -> item shard
+        self._seen: dict[str, _DataFile] = {}  # file name -> tombstone shard
+        self._parts: dict[str, int] = {}  # month -> highest shard part number
+        self._keys: dict[str, int] = {}  # dedup key -> seq (stored or tombstoned)
+        self._seq_shard: dict[int, str] = {}  # seq of a stored item -> shard file name
+        self._seqs: list[int] = []  # seqs of stored items, ascending
+        self._tombstones: dict[int, str] = {}  # seq of a pruned item -> seen file name
+        self._record_ids: dict[str, dict[str, int]] = {}  # state table -> key -> doc id
+        self._next_seq = 1
+        self._high_water = 0
+        #: Test hook: called by commit() after item shards are durable and
+        #: before state.json is written, so a crash test can stop right there.
+        self._after_shard_flush: Callable[[], None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path,
+        *,
+        retention_days: int = 180,
+        seen_retention_days: int | None = None,
+    ) -> Store:
+        """Lock `data_dir` (created if missing) for this process and load it.
+
+        Items are kept `retention_days` after first seen; their dedup keys
+        `seen_retention_days` (default twice as long) so that an item that
+        reappears after pruning is still known. Raises StoreLockedError when
+        another process holds the directory, StoreError when it is unreadable.
+        """
+        if retention_days < 1:
+            raise ValueError(f"retention_days must be at least 1, not {retention_days}")
+        if seen_retention_days is None:
+            seen_retention_days = 2 * retention_days
+        if seen_retention_days < retention_days:
+            raise ValueError(
+                f"seen_retention_days ({seen_retention_days}) must be at least "
+                f"retention_days ({retention_days})"
+            )
+        directory = Path(data_dir)
+        store = cls(
+            directory, retention_days=retention_days, seen_retention_days=seen_retention_days
+        )
+        store._acquire_directory()
+        try:
+            store._load()
+        except BaseException:
+            store._release_directory()
+            raise
+        return store
+
+    def close(self, *, commit: bool = True) -> None:
+        """Commit pending work (unless `commit=False`), then release the data directory.
+
+        Closing twice is harmless. After close every other method raises StoreError.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if commit:
+                    self.commit()
+            finally:
+                self._closed = True
+                self._release_directory()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(commit=exc_type is None)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._seq_shard)} items"
+        return f"<Store {self._dir} {state}>"
+
+    # ------------------------------------------------------------------ items
+
+    def is_known(self, item: Item) -> bool:
+        """True when any of the item's dedup keys is stored or tombstoned."""
+        with self._lock:
+            self._ensure_open()
+            return any(key in self._keys for key in item.dedup_keys)
+
+    def add_items(
+        self, items: Iterable[Item], *, now: datetime, backlog: bool = False
+    ) -> list[Item]:
+        """Store the items not known yet (by any dedup key, also within `items`).
+
+        Each stored copy gets the next `seq`, `first_seen=now` and `backlog`;
+        the copies are returned in input order. Durable only after `commit()`.
+        Raises StoreError, storing nothing, when an item holds a non-JSON value.
+        """
+        with self._lock:
+            self._ensure_open()
+            now = _as_utc(now)
+            fresh: list[Item] = []
+            batch_keys: set[str] = set()
+            for item in items:
+                keys = item.dedup_keys
+                if any(k in self._keys or k in batch_keys for k in keys):
+                    continue
+                batch_keys.update(keys)
+                fresh.append(item)
+            # Convert everything before touching any index, so a bad item
+            # leaves the store as it was.
+            stored: list[Item] = []
+            docs: list[dict[str, Any]] = []
+            for seq, item in enumerate(fresh, start=self._next_seq):
+                kept = replace(item, seq=seq, first_seen=now, backlog=backlog)
+                doc = _item_to_doc(kept)
+                docs.append(doc)
+                # The caller gets its own copy of the cleaned extras (tuples
+                # now lists), as a later read would return them.
+                stored.append(replace(kept, extras=copy.deepcopy(doc["extras"])))
+            self._insert_item_docs(docs, _month_of(now))
+            return stored
+
+    def get_item(self, feed_id: str, item_id: str) -> Item | None:
+        """The stored item with this id in this feed, or None (also once pruned)."""
+        with self._lock:
+            self._ensure_open()
+            seq = self._keys.get(_dedup_keys(feed_id, item_id)[0])
+            doc = None if seq is None else self._item_doc(seq)
+            return None if doc is None else _doc_to_item(doc)
+
+    def get_items_by_seq(self, seqs: Iterable[int]) -> list[Item]:
+        """The stored items with these seqs, in the order given; unknown seqs are skipped."""
+        with self._lock:
+            self._ensure_open()
+            docs = [self._item_doc(seq) for seq in seqs]
+        # Converted outside the lock: stored item documents are never changed
+        # in place (update_item_extras swaps in a new extras dict).
+        return [_doc_to_item(doc) for doc in docs if doc is not None]
+
+    def iter_items(
+        self, *, after_seq: int = 0, feed_ids: Collection[str] | None = None
+    ) -> Iterator[Item]:
+        """Stored items with seq > after_seq (of these feeds, if given), in seq order.
+
+        The lock is taken per item, not for the whole iteration, so other
+        threads keep working while a caller walks the store; an item pruned
+        meanwhile is skipped, one added meanwhile is not included.
+        """
+        with self._lock:
+            self._ensure_open()
+            seqs = self._seqs[bisect_right(self._seqs, after_seq) :]
+        wanted = None if feed_ids is None else set(feed_ids)
+        for seq in seqs:
+            with self._lock:
+                self._ensure_open()
+                doc = self._item_doc(seq)
+            if doc is None or (wanted is not None and doc["feed_id"] not in wanted):
+                continue
+            yield _doc_to_item(doc)
+
+    def item_count(self) -> int:
+        """How many items are stored (pruned ones not counted)."""
+        with self._lock:
+            self._ensure_open()
+            return len(self._seq_shard)
+
+    @property
+    def last_seq(self) -> int:
+        """The highest seq ever given (0 for a new store); cursors compare against it."""
+        with self._lock:
+            self._ensure_open()
+            return self._next_seq - 1
+
+    def update_item_extras(self, feed_id: str, item_id: str, extras: Mapping[str, Any]) -> None:
+        """Merge `extras` into a stored item's extras (top-level keys replaced).
+
+        Raises StoreError when the item is not stored or a value is not JSON.
+        Durable after `commit()`.
+        """
+        with self._lock:
+            self._ensure_open()
+            seq = self._keys.get(_dedup_keys(feed_id, item_id)[0])
+            name = None if seq is None else self._seq_shard.get(seq)
+            if seq is None or name is None:
+                raise StoreError(f"no stored item {item_id!r} in feed {feed_id!r}")
+            cleaned = _to_json(extras, f"extras for item {item_id!r} of feed {feed_id!r}")
+            shard = self._shards[name]
+            old = shard.raw(_ITEMS_TABLE)[str(seq)]
+            shard.replace_doc(
+                _ITEMS_TABLE, seq, {**old, "extras": {**(old.get("extras") or {}), **cleaned}}
+            )
+
+    # ------------------------------------------------------------------ feed state
+
+    def get_feed_state(self, feed_id: str) -> FeedState | None:
+        with self._lock:
+            self._ensure_open()
+            doc = self._get_state_doc(_FEEDS_TABLE, feed_id)
+            return None if doc is None else _doc_to_feed_state(doc)
+
+    def feed_states(self) -> dict[str, FeedState]:
+        with self._lock:
+            self._ensure_open()
+            return {
+                doc["key"]: _doc_to_feed_state(doc["value"])
+                for doc in self._state.raw(_FEEDS_TABLE).values()
+            }
+
+    def put_feed_state(self, state: FeedState) -> None:
+        """Replace the feed's state. Durable after `commit()`."""
+        with self._lock:
+            self._ensure_open()
+            self._put_state_doc(_FEEDS_TABLE, state.feed_id, _feed_state_to_doc(state))
+
+    # ------------------------------------------------------------------ records
+
+    def get_record(self, table: str, key: str) -> dict[str, Any] | None:
+        """A copy of the record stored under `key` in `table`, or None."""
+        with self._lock:
+            self._ensure_open()
+            doc = self._get_state_doc(_record_table(table), key)
+            return None if doc is None else copy.deepcopy(doc)
+
+    def put_record(self, table: str, key: str, value: Mapping[str, Any]) -> None:
+        """Store `value` (JSON values only) under `key` in `table`, replacing any old one.
+
+        Tables are created on first use; names are lowercase letters, digits
+        and `_`. Durable after `commit()`.
+        """
+        with self._lock:
+            self._ensure_open()
+            name = _record_table(table)
+            if not isinstance(key, str) or not key:
+                raise StoreError(f"record key in table {table!r} must be a non-empty string")
+            if not isinstance(value, Mapping):
+                raise StoreError(f"record {key!r} in table {table!r} must be a mapping")
+            self._put_state_doc(name, key, _to_json(value, f"record {key!r} in table {table!r}"))
+
+    def delete_record(self, table: str, key: str) -> None:
+        """Remove the record if present. Durable after `commit()`."""
+        with self._lock:
+            self._ensure_open()
+            name = _record_table(table)
+            doc_id = self._record_index(name).pop(key, None)
+            if doc_id is not None:
+                self._state.db.table(name).remove(doc_ids=[doc_id])
+
+    def records(self, table: str) -> dict[str, dict[str, Any]]:
+        """Every record of `table` by key (copies); {} for a table never written."""
+        with self._lock:
+            self._ensure_open()
+            raw = self._state.raw(_record_table(table))
+            return {doc["key"]: copy.deepcopy(doc["value"]) for doc in raw.values()}
+
+    # ------------------------------------------------------------------ maintenance
+
+    def commit(self) -> None:
+        """Make every change so far durable: item shards first, state.json last."""
+        with self._lock:
+            self._ensure_open()
+            data_files = [f for f in (*self._shards.values(), *self._seen.values()) if f.dirty]
+            _write_files(data_files, self._dir)
+            if self._after_shard_flush is not None:
+                self._after_shard_flush()
+            self._raise_high_water()
+            if self._state.dirty:
+                _write_files([self._state], self._dir)
+
+    def prune(self, now: datetime) -> int:
+        """Remove items first seen more than retention_days before `now`; return how many.
+
+        Their dedup keys stay as tombstones until seen_retention_days after
+        first seen; expired tombstones go too, and so do emptied files. Commits
+        pending work first and is durable on return.
+        """
+        with self._lock:
+            self._ensure_open()
+            now = _as_utc(now)
+            self.commit()
+            cutoff = now - self._retention
+            seen_cutoff = now - self._seen_retention
+
+            doomed: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+            for name, shard in self._shards.items():
+                for doc_id, doc in shard.raw(_ITEMS_TABLE).items():
+                    first_seen = _parse_time(doc.get("first_seen"))
+                    if first_seen is None or first_seen < cutoff:
+                        doomed.setdefault(name, []).append((int(doc_id), doc))
+
+            # Phase 1, additions: tombstones for the doomed items, removal of
+            # expired ones, and the high-water mark, durable before any item
+            # disappears.
+            new_tombstones: dict[str, list[Document]] = {}
+            for docs in doomed.values():
+                for seq, doc in docs:
+                    first_seen = _parse_time(doc.get("first_seen")) or now
+                    if seq in self._tombstones or first_seen < seen_cutoff:
+                        continue
+                    name = f"seen-{_month_of(first_seen)}.json"
+                    tombstone = {
+                        "feed_id": doc["feed_id"],
+                        "id": doc["id"],
+                        "first_seen": _iso(first_seen),
+                        "dedup_keys": list(doc["dedup_keys"]),
+                    }
+                    new_tombstones.setdefault(name, []).append(Document(tombstone, seq))
+            for name, tombstones in new_tombstones.items():
+                seen = self._seen.get(name)
+                if seen is None:
+                    seen = self._seen[name] = _DataFile.create(self._dir / name, "seen")
+                seen.db.table(_SEEN_TABLE).insert_multiple(tombstones)
+                for tomb in tombstones:
+                    self._tombstones[tomb.doc_id] = name
+            self._expire_tombstones(seen_cutoff)
+            self._raise_high_water()
+            if self._state.dirty:
+                _write_files([self._state], self._dir)
+            emptied = [n for n, f in self._seen.items() if f.count(_SEEN_TABLE) == 0]
+            _write_files(
+                [f for n, f in self._seen.items() if f.dirty and n not in emptied], self._dir
+            )
+            _unlink_files((self._seen.pop(n).path for n in emptied), self._dir)
+
+            # Phase 2, deletions: the items themselves.
+            pruned = 0
+            for name, docs in doomed.items():
+                seqs = [seq for seq, _ in docs]
+                self._shards[name].db.table(_ITEMS_TABLE).remove(doc_ids=seqs)
+                for seq, doc in docs:
+                    self._seq_shard.pop(seq, None)
+                    if seq not in self._tombstones:
+                        self._forget_keys(doc["dedup_keys"], seq)
+                pruned += len(seqs)
+            if pruned:
+                gone = {seq for docs in doomed.values() for seq, _ in docs}
+                self._seqs = [seq for seq in self._seqs if seq not in gone]
+            emptied = [n for n, f in self._shards.items() if f.count(_ITEMS_TABLE) == 0]
+            _write_files(
+                [f for n, f in self._shards.items() if f.dirty and n not in emptied], self._dir
+            )
+            _unlink_files((self._shards.pop(n).path for n in emptied), self._dir)
+            self._parts = _highest_parts(self._shards)
+            if pruned:
+                log.info("pruned %d items first seen before %s", pruned, cutoff.isoformat())
+            return pruned
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and sizes for `check-config`, the health command and benchmarks."""
+        with self._lock:
+            self._ensure_open()
+            files = [self._state, *self._shards.values(), *self._seen.values()]
+            size = 0
+            for f in files:
+                with contextlib.suppress(OSError):
+                    size += f.path.stat().st_size
+            return {
+                "items": len(self._seq_shard),
+                "tombstones": len(self._tombstones),
+                "shards": len(self._shards),
+                "seen_shards": len(self._seen),
+                "bytes": size,
+                "last_seq": self._next_seq - 1,
+                "uncommitted": any(f.dirty for f in files),
+            }
+
+    # ------------------------------------------------------------------ internals
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store at {self._dir} is closed")
+
+    def _acquire_directory(self) -> None:
+        directory = self._dir
+        try:
+            try:
+                directory.mkdir(parents=True, mode=0o700)
+                # mkdir's mode is filtered by the umask; be explicit. An
+                # existing directory is the operator's: its mode is left alone.
+                directory.chmod(0o700)
+            except FileExistsError:
+                if not directory.is_dir():
+                    raise StoreError(
+                        f"data directory {directory} exists but is not a directory"
+                    ) from None
+            # thread_local=False: the store is opened and closed from
+            # different threads. Don't write into LOCK: filelock owns it.
+            lock = FileLock(directory / _LOCK_FILE, timeout=0, mode=0o600, thread_local=False)
+            lock.acquire()
+        except Timeout:
+            raise StoreLockedError(_describe_holder(directory)) from None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open data directory {directory}: {exc.strerror or exc}"
+            ) from exc
+        self._file_lock = lock
+        try:
+            owner = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            tmp = directory / f".{_OWNER_FILE}{_TMP_SUFFIX}"
+            _write_fsynced(tmp, orjson.dumps(owner))
+            tmp.replace(directory / _OWNER_FILE)
+        except OSError as exc:
+            self._release_directory()
+            raise StoreError(f"cannot write {directory / _OWNER_FILE}: {exc.strerror}") from exc
+
+    def _release_directory(self) -> None:
+        lock, self._file_lock = self._file_lock, None
+        if lock is None:
+            return
+        # Remove owner.json while still holding the lock, so it never names a
+        # process that no longer holds the directory after a clean close.
+        with contextlib.suppress(OSError):
+            (self._dir / _OWNER_FILE).unlink()
+        lock.release()
+
+    def _load(self) -> None:
+        # Loading builds a few hundred thousand dicts and lists; the cyclic GC
+        # would rescan the growing heap over and over (about a fifth of a
+        # cold start at 100,000 items). Nothing here makes cycles.
+        gc_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._load_files()
+        finally:
+            if gc_enabled:
+                gc.enable()
+
+    def _load_files(self) -> None:
+        directory = self._dir
+        for stale in directory.glob(f".*{_TMP_SUFFIX}"):
+            # Left by a crash mid-write; the real file is the old, whole version.
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        state_path = directory / _STATE_FILE
+        if state_path.exists():
+            self._state = _DataFile.load(state_path, "state")
+        high_water = self._state.raw(_META_TABLE).get(_META_DOC, {}).get("seq_high_water", 0)
+        if not isinstance(high_water, int) or isinstance(high_water, bool):
+            raise StoreError(f"{state_path}: seq_high_water is {high_water!r}, not an integer")
+        self._high_water = high_water
+        for name in self._state.storage.data:
+            if name == _FEEDS_TABLE or name.startswith(_RECORD_PREFIX):
+                self._record_index(name)
+
+        highest = self._high_water
+        paths = sorted(directory.glob("*.json"))
+        for path in paths:
+            if _ITEM_SHARD_RE.match(path.name):
+                shard = self._shards[path.name] = _DataFile.load(path, "items")
+                for seq, keys in _indexed_docs(path, shard.raw(_ITEMS_TABLE)):
+                    self._seq_shard[seq] = path.name
+                    for key in keys:
+                        self._keys[key] = seq
+                    highest = max(highest, seq)
+        # Tombstones after items: a stored item's own entry wins (the two are
+        # equal anyway when a crash mid-prune left an item in both).
+        for path in paths:
+            if _SEEN_SHARD_RE.match(path.name):
+                seen = self._seen[path.name] = _DataFile.load(path, "seen")
+                for seq, keys in _indexed_docs(path, seen.raw(_SEEN_TABLE)):
+                    self._tombstones[seq] = path.name
+                    for key in keys:
+                        self._keys.setdefault(key, seq)
+                    highest = max(highest, seq)
+        self._seqs = sorted(self._seq_shard)
+        self._parts = _highest_parts(self._shards)
+        self._next_seq = highest + 1
+
+    def _insert_item_docs(self, docs: list[dict[str, Any]], month: str) -> None:
+        """Append docs to the month's newest shard, starting a new part when it is full."""
+        pos = 0
+        while pos < len(docs):
+            part = self._parts.get(month, 1)
+            name = _item_shard_name(month, part)
+            shard = self._shards.get(name)
+            if shard is None:
+                shard = self._shards[name] = _DataFile.create(self._dir / name, "items")
+                self._parts[month] = part
+            room = SHARD_MAX_ITEMS - shard.count(_ITEMS_TABLE)
+            if room <= 0:
+                self._parts[month] = part + 1
+                continue
+            chunk = docs[pos : pos + room]
+            # One insert_multiple per shard: TinyDB rebuilds the whole table
+            # dict on every write call, so per-item inserts cost O(shard) each.
+            shard.db.table(_ITEMS_TABLE).insert_multiple(Document(d, d["seq"]) for d in chunk)
+            for doc in chunk:
+                seq = doc["seq"]
+                self._seq_shard[seq] = name
+                self._seqs.append(seq)
+                for key in doc["dedup_keys"]:
+                    self._keys[key] = seq
+            self._next_seq = chunk[-1]["seq"] + 1
+            pos += len(chunk)
+
+    def _item_doc(self, seq: int) -> dict[str, Any] | None:
+        name = self._seq_shard.get(seq)
+        if name is None:
+            return None
+        doc: dict[str, Any] | None = self._shards[name].raw(_ITEMS_TABLE).get(str(seq))
+        return doc
+
+    def _expire_tombstones(self, seen_cutoff: datetime) -> None:
+        for seen in self._seen.values():
+            expired = []
+            for doc_id, doc in seen.raw(_SEEN_TABLE).items():
+                first_seen = _parse_time(doc.get("first_seen"))
+                if first_seen is None or first_seen < seen_cutoff:
+                    expired.append((int(doc_id), doc))
+            if not expired:
+                continue
+            seen.db.table(_SEEN_TABLE).remove(doc_ids=[seq for seq, _ in expired])
+            for seq, doc in expired:
+                del self._tombstones[seq]
+                if seq not in self._seq_shard:
+                    self._forget_keys(doc["dedup_keys"], seq)
+
+    def _forget_keys(self, keys: Iterable[str], seq: int) -> None:
+        for key in keys:
+            if self._keys.get(key) == seq:
+                del self._keys[key]
+
+    def _raise_high_water(self) -> None:
+        last = self._next_seq - 1
+        if last > self._high_water:
+            self._state.db.table(_META_TABLE).update({"seq_high_water": last}, doc_ids=[1])
+            self._high_water = last
+
+    def _record_index(self, table: str) -> dict[str, int]:
+        index = self._record_ids.get(table)
+        if index is None:
+            index = {doc["key"]: int(doc_id) for doc_id, doc in self._state.raw(table).items()}
+            self._record_ids[table] = index
+        return index
+
+    def _get_state_doc(self, table: str, key: str) -> dict[str, Any] | None:
+        doc_id = self._record_index(table).get(key)
+        if doc_id is None:
+            return None
+        doc: dict[str, Any] = self._state.raw(table)[str(doc_id)]["value"]
+        return doc
+
+    def _put_state_doc(self, table: str, key: str, value: dict[str, Any]) -> None:
+        index = self._record_index(table)
+        doc = {"key": key, "value": value}
+        doc_id = index.get(key)
+        if doc_id is None:
+            index[key] = self._state.db.table(table).insert(doc)
+        else:
+            self._state.replace_doc(table, doc_id, doc)
+
+
+def _record_table(table: str) -> str:
+    if not isinstance(table, str) or not _TABLE_NAME_RE.match(table):
+        raise StoreError(
+            f"record table name {table!r} must be lowercase letters, digits and _ "
+            "(starting with a letter, at most 64 characters)"
+        )
+    return _RECORD_PREFIX + table
+
+
+def _indexed_docs(path: Path, docs: Mapping[str, Any]) -> Iterator[tuple[int, list[str]]]:
+    """(seq, dedup keys) of each document, checking just what the indexes rely on."""
+    for doc_id, doc in docs.items():
+        try:
+            seq = int(doc_id)
+            keys = doc["dedup_keys"]
+        except (ValueError, TypeError, KeyError):
+            seq, keys = 0, None
+        if seq < 1 or not isinstance(keys, list):
+            raise StoreError(f"{path}: document {doc_id!r} is damaged (no seq or dedup_keys)")
+        yield seq, keys
+
+
+def _highest_parts(shards: Mapping[str, _DataFile]) -> dict[str, int]:
+    parts: dict[str, int] = {}
+    for name in shards:
+        match = _ITEM_SHARD_RE.match(name)
+        if match:
+            month, part = match.group(1), int(match.group(2) or 1)
+            parts[month] = max(parts.get(month, 1), part)
+    return parts
+
+
+def _describe_holder(directory: Path) -> str:
+    """The refusal message, naming the process recorded in owner.json when readable."""
+    try:
+        owner = orjson.loads((directory / _OWNER_FILE).read_bytes())
+        pid, host = int(owner["pid"]), str(owner["host"])
+        started = _parse_time(owner.get("started"))
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return (
+            f"data directory {directory} is in use by another process (its {_OWNER_FILE} "
+            "is missing or unreadable); stop it or use another BRIEFBOT_DATA"
+        )
+    when = f"started {started:%Y-%m-%d %H:%M} UTC on host {host}" if started else f"on host {host}"
+    return (
+        f"data directory {directory} is in use by process {pid} ({when}); "
+        "stop it or use another BRIEFBOT_DATA"
+    )
