@@ -13,6 +13,9 @@ from typing import Any
 
 __all__ = [
     "UTC",
+    "Alert",
+    "DigestSection",
+    "DigestView",
     "FeedConfig",
     "FeedState",
     "FetchResult",
@@ -20,6 +23,8 @@ __all__ = [
     "ParseResult",
     "PollReport",
     "Settings",
+    "SlackMessage",
+    "Subscription",
     "replace",
 ]
 
@@ -173,3 +178,91 @@ class PollReport:
     error: str | None = None
     warning: str | None = None
     next_due: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """Someone asked to be told about a topic or a query.
+
+    `owner` is a Slack user id (alerts by direct message) or a channel id
+    (alerts into that channel). Exactly one of `topic` and `query` is set.
+    `mode` is "immediate", "hourly" or "daily"; daily batches go out at
+    `daily_at` (HH:MM) in `timezone`.
+    """
+
+    id: str
+    owner: str
+    created_by: str
+    created_at: datetime
+    topic: str | None = None
+    query: str | None = None
+    mode: str = "immediate"
+    daily_at: str = "09:00"
+    timezone: str = "UTC"
+    muted: bool = False
+
+    @property
+    def owner_is_channel(self) -> bool:
+        return self.owner[:1] in ("C", "G")
+
+    @property
+    def label(self) -> str:
+        return f"topic {self.topic}" if self.topic else f"query {self.query}"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One item to tell one owner about, naming every subscription it matched.
+
+    Queued durably in the same commit as the poll that found the item; removed
+    only after Slack accepted the message that carried it.
+    """
+
+    owner: str
+    item_seq: int
+    subscription_ids: tuple[str, ...]
+    created_at: datetime
+    due_at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.owner}:{self.item_seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    """One topic's part of a digest: its items, newest first."""
+
+    topic_id: str
+    title: str
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestView:
+    """Everything a digest template needs, already selected and ordered."""
+
+    channel: str
+    date_label: str  # the date in the channel's time zone, e.g. "Wednesday 25 November 2026"
+    sections: tuple[DigestSection, ...]
+    more_count: int = 0  # items past max_items, not shown
+    more_hint: str = "/brief latest"
+    # Item seqs the digest covers (shown or not): the cursor moves past them.
+    covered_through_seq: int = 0
+
+    @property
+    def item_count(self) -> int:
+        return sum(len(s.items) for s in self.sections)
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """One chat.postMessage payload's content: a plain-text fallback plus blocks.
+
+    `in_thread` marks a continuation that goes into the thread of the first
+    message of the same batch.
+    """
+
+    text: str
+    blocks: tuple[Mapping[str, Any], ...] = ()
+    in_thread: bool = False
