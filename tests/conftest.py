@@ -92,3 +92,24 @@ def feed_server() -> Iterator[FeedServer]:
     finally:
         server.stop()
     assert not server.errors, f"feed server handler errors: {server.errors!r}"
+
+
+from tests.fakeslack import FakeSlack  # noqa: E402
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    """A started fake Slack Web API on loopback, stopped after the test.
+
+    Point the real client at it: `WebClient(token=fake_slack.token,
+    base_url=fake_slack.url)`, or `SlackSecrets(bot_token=fake_slack.token,
+    api_url=fake_slack.url)`. Read what arrived from `fake_slack.calls()` and
+    `fake_slack.messages(channel)`; program faults with `fail_next` / `down`.
+    Fails the test if the fake itself crashed while answering.
+    """
+    server = FakeSlack().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert not server.errors, f"fake Slack handler errors: {server.errors!r}"

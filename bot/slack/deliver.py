@@ -1,0 +1,507 @@
+"""Posts briefbot's messages to Slack: paced, retried, and checkable after a crash.
+
+`Deliverer.post` sends a batch of `SlackMessage`s to one channel: the first as
+a channel message, the ones marked `in_thread` as replies in its thread, with
+unfurling off and never `link_names`/`parse` (a feed title of `<!channel>` must
+stay text). It returns a `DeliveryResult` and never raises for a Slack or
+network failure.
+
+Not obvious:
+- Pacing: Slack allows about one message per second per channel
+  (chat.postMessage "special" rate limit). A monotonic-clock gate per channel
+  spaces the starts of posts by `interval`; different channels do not wait for
+  each other.
+- Retries live in the client (`bot.slack.client`): 429 after Retry-After, 5xx
+  and unsent requests with backoff. What reaches this module has used up that
+  budget and is reported as `retryable=True`; Slack's refusals
+  (`not_in_channel`, `invalid_auth`, ...) are `retryable=False` with a sentence
+  naming the channel and the fix.
+- Exactly once: a post counts as done only when Slack answered ok. Pass
+  `metadata={"key": ...}` and every message carries Slack message metadata
+  (event_type `briefbot_delivery`, payload: the key and the message's index in
+  the batch). When the connection is lost after a post was sent, Slack may or
+  may not have posted it: the deliverer then looks for the key in the channel
+  (conversations.history / conversations.replies) before trying again. After a
+  crash, `already_delivered(channel, key, since_ts)` answers the same question
+  for a delivery whose outcome was never recorded. Reading history needs the
+  `channels:history`, `groups:history` and `im:history` scopes. Lookups are
+  rare (a lost answer, a restart) and bounded by `since_ts`; Slack's 2025
+  limits on conversations.history (1 call a minute) apply to commercially
+  distributed non-Marketplace apps, not to an internal app like briefbot.
+  Without a key a lost answer is retried, so such a post is at least once.
+- A partly posted batch (a later message failed) reports `posted` and the
+  first message's `ts`; `post(..., resume=result)` sends the rest into the
+  same thread.
+- Every message is checked against Slack's limits (`bot.slacklimits`) before
+  the first is sent, so a batch is never posted half-way for being too big.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.models import SlackMessage
+from bot.slacklimits import MessageTooLargeError, ensure_valid
+
+__all__ = [
+    "DELIVERY_EVENT_TYPE",
+    "Deliverer",
+    "DeliveryError",
+    "DeliveryResult",
+    "describe_slack_error",
+]
+
+log = logging.getLogger(__name__)
+
+DELIVERY_EVENT_TYPE = "briefbot_delivery"
+
+# Slack answers these with ok=false when trying later can succeed.
+_TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+_INVITE = "invite the bot with /invite @briefbot"
+_TOKEN_FIX = "check SLACK_BOT_TOKEN (reinstall the app if it was removed)"  # noqa: S105
+# What an operator should do about each refusal; {needed} comes from Slack's answer.
+_HINTS = {
+    "not_in_channel": _INVITE,
+    "channel_not_found": f"check the channel id; for a private channel, {_INVITE}",
+    "is_archived": "the channel is archived; unarchive it or choose another channel",
+    "restricted_action": "the workspace does not let the bot post in this channel",
+    "invalid_auth": f"Slack rejected the bot token; {_TOKEN_FIX}",
+    "not_authed": "no bot token was sent; set SLACK_BOT_TOKEN",
+    "token_revoked": f"the bot token was revoked; {_TOKEN_FIX}",
+    "token_expired": f"the bot token expired; {_TOKEN_FIX}",
+    "account_inactive": f"the bot token belongs to a deleted app or workspace; {_TOKEN_FIX}",
+    "missing_scope": "the app lacks the {needed} scope; add it to the manifest and reinstall",
+    "user_not_found": "no such Slack user",
+    "msg_too_long": "the message text is over Slack's 40,000-character limit",
+    "msg_blocks_too_long": "the blocks are over Slack's total size for one message",
+    "invalid_blocks": "Slack refused the blocks",
+    "no_text": "the message was empty",
+    "thread_not_found": "the thread's first message is gone",
+}
+# How many pages of history a lookup reads (200 messages each) before giving up.
+_HISTORY_PAGES = 10
+_HISTORY_PAGE_SIZE = 200
+# Slack's clock and ours may differ; look back this much further than asked.
+_CLOCK_MARGIN = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What happened to one batch. `ts` is the first message's (the thread parent)."""
+
+    ok: bool
+    retryable: bool = False
+    error: str | None = None
+    ts: str | None = None
+    posted: int = 0
+    timestamps: tuple[str, ...] = ()
+
+
+class DeliveryError(Exception):
+    """A lookup or DM open failed; `retryable` says whether trying later can help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    ts: str | None = None
+    error: str | None = None
+    retryable: bool = False
+
+
+class Deliverer:
+    """Posts message batches through one `WebClient` (thread-safe).
+
+    `interval`: the least time between two posts to one channel (Slack: ~1 s).
+    `attempts`: how often one message is sent when the answer is lost on the way
+    back (each time after checking Slack did not already post it), waiting
+    `backoff` seconds, doubling, in between.
+    """
+
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        interval: float = 1.0,
+        attempts: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        self._client = client
+        self._gate = _ChannelGate(interval)
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._dm_lock = threading.Lock()
+        self._dm_channels: dict[str, str] = {}
+
+    # -- posting -------------------------------------------------------------
+
+    def post(
+        self,
+        channel: str,
+        messages: Sequence[SlackMessage],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        resume: DeliveryResult | None = None,
+    ) -> DeliveryResult:
+        """Post `messages` to `channel` in order; in_thread ones reply to the first.
+
+        `metadata`: the delivery's payload; its "key" (a non-empty str) makes the
+        post checkable with `already_delivered`. `resume`: the result of an
+        earlier, partly posted call with the same messages (only `posted` and
+        `ts` are needed); the messages after the first `posted` go on, into
+        the thread of `ts`.
+        Raises ValueError for metadata without a key (a programming error).
+        """
+        batch = list(messages)
+        start = resume.posted if resume is not None else 0
+        done = list(resume.timestamps) if resume is not None else []
+        parent = resume.ts if resume is not None else None
+        if not channel:
+            return DeliveryResult(ok=False, error="cannot post: no channel given")
+        problem = _limit_problem(channel, batch)
+        if problem is not None:
+            log.warning("%s", problem)
+            return _result(False, False, problem, start, done, parent)
+        key = _delivery_key(metadata)
+        since = time.time() - _CLOCK_MARGIN
+        sent = start
+        for index in range(start, len(batch)):
+            message = batch[index]
+            thread_ts = parent if (message.in_thread and parent) else None
+            meta = None
+            if metadata is not None:
+                meta = {
+                    "event_type": DELIVERY_EVENT_TYPE,
+                    "event_payload": {**metadata, "part": index},
+                }
+            outcome = self._post_one(channel, message, thread_ts, meta, key, index, since)
+            if outcome.ts is None:
+                log.warning("%s", outcome.error)
+                return _result(False, outcome.retryable, outcome.error, sent, done, parent)
+            sent += 1
+            done.append(outcome.ts)
+            if parent is None:
+                parent = outcome.ts
+        log.debug("posted %d message(s) to %s", sent - start, channel)
+        return _result(True, False, None, sent, done, parent)
+
+    def post_dm(
+        self,
+        user_id: str,
+        messages: Sequence[SlackMessage],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> DeliveryResult:
+        """Post into the bot's direct-message conversation with `user_id`."""
+        try:
+            channel = self.open_dm(user_id)
+        except DeliveryError as exc:
+            log.warning("%s", exc)
+            return DeliveryResult(ok=False, retryable=exc.retryable, error=str(exc))
+        return self.post(channel, messages, metadata=metadata)
+
+    def post_ephemeral(self, channel: str, user_id: str, message: SlackMessage) -> DeliveryResult:
+        """Show `message` to `user_id` only, in `channel` (not paced: nobody else sees it)."""
+        problem = _limit_problem(channel, [message])
+        if problem is not None:
+            return DeliveryResult(ok=False, error=problem)
+        action = f"cannot show a message to {user_id} in"
+        try:
+            response = self._client.chat_postEphemeral(
+                channel=channel,
+                user=user_id,
+                text=message.text,
+                blocks=[dict(b) for b in message.blocks] or None,
+            )
+        except SlackApiError as exc:
+            error, retryable = describe_slack_error(action, channel, exc)
+            return DeliveryResult(ok=False, retryable=retryable, error=error)
+        except (SlackClientError, OSError, http.client.HTTPException) as exc:
+            return DeliveryResult(
+                ok=False, retryable=True, error=_unreachable(action, channel, exc)
+            )
+        ts = str(response.get("message_ts") or "") or None
+        return DeliveryResult(ok=True, ts=ts, posted=1, timestamps=(ts,) if ts else ())
+
+    def open_dm(self, user_id: str) -> str:
+        """The id of the bot's DM conversation with `user_id` (conversations.open, cached)."""
+        with self._dm_lock:
+            cached = self._dm_channels.get(user_id)
+        if cached is not None:
+            return cached
+        action = "cannot open a direct message with"
+        try:
+            response = self._client.conversations_open(users=user_id)
+        except SlackApiError as exc:
+            error, retryable = describe_slack_error(action, user_id, exc)
+            raise DeliveryError(error, retryable=retryable) from None
+        except (SlackClientError, OSError, http.client.HTTPException) as exc:
+            raise DeliveryError(_unreachable(action, user_id, exc), retryable=True) from None
+        conversation = response.get("channel")
+        channel_id = conversation.get("id") if isinstance(conversation, dict) else None
+        if not isinstance(channel_id, str) or not channel_id:
+            raise DeliveryError(f"{action} {user_id}: Slack gave no channel id", retryable=True)
+        with self._dm_lock:
+            self._dm_channels[user_id] = channel_id
+        return channel_id
+
+    # -- exactly once ----------------------------------------------------------
+
+    def already_delivered(self, channel: str, key: str, since_ts: str | float) -> bool:
+        """Whether a batch posted with metadata key `key` is in `channel` since `since_ts`.
+
+        `since_ts`: a Slack ts or Unix time no later than the first attempt.
+        Raises DeliveryError when Slack cannot be asked (then nobody knows).
+        """
+        return self.find_delivery(channel, key, since_ts) is not None
+
+    def find_delivery(self, channel: str, key: str, since_ts: str | float) -> str | None:
+        """The ts of the top-level message carrying `key`, or None (see already_delivered)."""
+        return self._find_part(channel, key, None, since_ts, thread_ts=None)
+
+    # -- internals -------------------------------------------------------------
+
+    def _post_one(
+        self,
+        channel: str,
+        message: SlackMessage,
+        thread_ts: str | None,
+        meta: dict[str, Any] | None,
+        key: str | None,
+        part: int,
+        since: float,
+    ) -> _Outcome:
+        action = "cannot post to"
+        lost: BaseException | None = None
+        for attempt in range(self._attempts):
+            if attempt:
+                time.sleep(self._backoff * 2 ** (attempt - 1))
+            self._gate.wait(channel)
+            try:
+                response = self._client.chat_postMessage(
+                    channel=channel,
+                    text=message.text,
+                    blocks=[dict(b) for b in message.blocks] or None,
+                    thread_ts=thread_ts,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    metadata=meta,
+                )
+            except SlackApiError as exc:
+                error, retryable = describe_slack_error(action, channel, exc)
+                return _Outcome(error=error, retryable=retryable)
+            except URLError as exc:
+                # Never reached Slack, and the client's retries are spent.
+                return _Outcome(error=_unreachable(action, channel, exc), retryable=True)
+            except (OSError, http.client.HTTPException) as exc:
+                # Sent, but the answer was lost: Slack may have posted it.
+                lost = exc
+                if key is not None:
+                    try:
+                        found = self._find_part(channel, key, part, since, thread_ts=thread_ts)
+                    except DeliveryError as check:
+                        return _Outcome(error=str(check), retryable=True)
+                    if found is not None:
+                        log.info("post to %s was accepted although its answer was lost", channel)
+                        return _Outcome(ts=found)
+                log.warning(
+                    "lost Slack's answer to a post to %s (%s); trying again%s",
+                    channel,
+                    _reason(exc),
+                    "" if key else " (no delivery key: it may appear twice)",
+                )
+                continue
+            except SlackClientError as exc:
+                return _Outcome(error=f"{action} {channel}: {exc}", retryable=False)
+            ts = response.get("ts")
+            if not isinstance(ts, str) or not ts:
+                return _Outcome(error=f"{action} {channel}: Slack gave no ts", retryable=True)
+            return _Outcome(ts=ts)
+        return _Outcome(
+            error=(
+                f"{action} {channel}: the connection kept dropping before Slack answered "
+                f"({_reason(lost)}); try again later"
+            ),
+            retryable=True,
+        )
+
+    def _find_part(
+        self,
+        channel: str,
+        key: str,
+        part: int | None,
+        since_ts: str | float,
+        *,
+        thread_ts: str | None,
+    ) -> str | None:
+        """Search history (or a thread) for a message with `key` (and `part`, if given)."""
+        oldest = since_ts if isinstance(since_ts, str) else f"{max(since_ts, 0.0):.6f}"
+        action = "cannot read the history of"
+        cursor: str | None = None
+        fallback: str | None = None
+        for _ in range(_HISTORY_PAGES):
+            try:
+                if thread_ts is None:
+                    response = self._client.conversations_history(
+                        channel=channel,
+                        oldest=oldest,
+                        inclusive=True,
+                        include_all_metadata=True,
+                        limit=_HISTORY_PAGE_SIZE,
+                        cursor=cursor,
+                    )
+                else:
+                    response = self._client.conversations_replies(
+                        channel=channel,
+                        ts=thread_ts,
+                        include_all_metadata=True,
+                        limit=_HISTORY_PAGE_SIZE,
+                        cursor=cursor,
+                    )
+            except SlackApiError as exc:
+                error, retryable = describe_slack_error(action, channel, exc)
+                raise DeliveryError(error, retryable=retryable) from None
+            except (SlackClientError, OSError, http.client.HTTPException) as exc:
+                raise DeliveryError(_unreachable(action, channel, exc), retryable=True) from None
+            for message in response.get("messages") or []:
+                found_part = _delivery_part(message, key)
+                if found_part is None:
+                    continue
+                ts = str(message.get("ts"))
+                if part is not None:
+                    if found_part == part:
+                        return ts
+                elif found_part == 0:
+                    return ts
+                else:
+                    # A resumed batch's top-level message may not be part 0.
+                    fallback = fallback or ts
+            metadata = response.get("response_metadata") or {}
+            cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
+            if not cursor:
+                break
+        return fallback
+
+
+class _ChannelGate:
+    """Spaces the starts of posts to one channel by `interval` (monotonic clock)."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = max(0.0, interval)
+        self._lock = threading.Lock()
+        self._next: dict[str, float] = {}
+
+    def wait(self, channel: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next.get(channel, now))
+            self._next[channel] = start + self._interval
+            if len(self._next) > 1000:
+                # Forget channels whose slot has passed: they would not wait anyway.
+                self._next = {c: t for c, t in self._next.items() if t > now}
+        if start > now:
+            time.sleep(start - now)
+
+
+def describe_slack_error(action: str, target: str, exc: SlackApiError) -> tuple[str, bool]:
+    """A sentence for an operator ("cannot post to C123: not_in_channel — invite ...")
+    and whether trying again later can succeed."""
+    response = exc.response
+    status = int(getattr(response, "status_code", 0) or 0)
+    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+    code = str(data.get("error") or "")
+    if status == 429 or code == "ratelimited":
+        headers = getattr(response, "headers", None) or {}
+        wait = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+        after = f" (Retry-After: {wait} s)" if wait is not None else ""
+        return f"{action} {target}: Slack is rate limiting the bot{after}; try again later", True
+    if status >= 500:
+        return f"{action} {target}: Slack answered HTTP {status}; try again later", True
+    if code in _TRANSIENT_ERRORS:
+        return f"{action} {target}: {code} — Slack had a passing problem; try again later", True
+    hint = _HINTS.get(code)
+    if hint is not None:
+        hint = hint.format(needed=data.get("needed") or "required")
+    if code == "invalid_blocks" and isinstance(data.get("errors"), list):
+        hint = f"{hint}: {'; '.join(str(e) for e in data['errors'][:3])}"
+    if not code:
+        code = f"HTTP {status}" if status else "unexpected answer"
+    return f"{action} {target}: {code}" + (f" — {hint}" if hint else ""), False
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _result(
+    ok: bool, retryable: bool, error: str | None, posted: int, done: list[str], parent: str | None
+) -> DeliveryResult:
+    return DeliveryResult(
+        ok=ok, retryable=retryable, error=error, ts=parent, posted=posted, timestamps=tuple(done)
+    )
+
+
+def _delivery_key(metadata: Mapping[str, Any] | None) -> str | None:
+    if metadata is None:
+        return None
+    key = metadata.get("key")
+    if not isinstance(key, str) or not key:
+        raise ValueError("delivery metadata needs a non-empty str 'key'")
+    if "part" in metadata:
+        raise ValueError("delivery metadata must not set 'part': the deliverer numbers messages")
+    return key
+
+
+def _delivery_part(message: Any, key: str) -> int | None:
+    """The part index of a message posted with `key`, or None if it is not one of ours."""
+    if not isinstance(message, dict):
+        return None
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != DELIVERY_EVENT_TYPE:
+        return None
+    payload = metadata.get("event_payload")
+    if not isinstance(payload, dict) or payload.get("key") != key:
+        return None
+    part = payload.get("part", 0)
+    return part if isinstance(part, int) else 0
+
+
+def _unreachable(action: str, target: str, exc: BaseException) -> str:
+    return f"{action} {target}: Slack is unreachable ({_reason(exc)}); try again later"
+
+
+def _reason(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no answer"
+    if isinstance(exc, URLError):
+        exc_reason = exc.reason
+        return str(exc_reason) if not isinstance(exc_reason, BaseException) else _reason(exc_reason)
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _limit_problem(channel: str, batch: Sequence[SlackMessage]) -> str | None:
+    """Why a message of the batch cannot be sent (limits, stray markup), or None."""
+    for index, message in enumerate(batch, start=1):
+        try:
+            ensure_valid(message)
+        except MessageTooLargeError as exc:
+            return (
+                f"cannot post to {channel}: message {index} of {len(batch)} breaks Slack's "
+                f"limits ({'; '.join(exc.problems)}); the batch was not sent"
+            )
+    return None
