@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 from bot.config import Config
+from bot.entitylist import annotate_item
 from bot.feedstate import is_due, next_feed_state
 from bot.fetch import fetch_feeds
 from bot.models import UTC, FeedConfig, FetchResult, Item, PollReport
@@ -134,9 +135,10 @@ def ingest_result(
         )
         parse_error, parse_warning = parsed.error, parsed.warning
         if parse_error is None:
+            items = [annotate_item(i) for i in parsed.items]
             cutoff = now - timedelta(days=config.settings.retention_days)
-            fresh = [i for i in parsed.items if i.published is None or i.published >= cutoff]
-            stale = [i for i in parsed.items if i.published is not None and i.published < cutoff]
+            fresh = [i for i in items if i.published is None or i.published >= cutoff]
+            stale = [i for i in items if i.published is not None and i.published < cutoff]
             new_items = store.add_items(fresh, now=now, backlog=backlog)
             new_items += store.add_items(stale, now=now, backlog=True)
             seen = len(parsed.items) - len(new_items)
