@@ -538,7 +538,8 @@ def test_huge_input_is_capped_and_fast(summary: str) -> None:
     started = time.perf_counter()
     facts = extract_entity_list(title, summary, authors=BIS)
     elapsed = time.perf_counter() - started
-    assert elapsed < 1.0
+    # A hang guard (catastrophic backtracking would take minutes), not a speed target.
+    assert elapsed < 5.0
     assert facts == extract_entity_list(title[:1000], summary[:MAX_TEXT], authors=BIS)
 
 

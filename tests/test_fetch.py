@@ -534,12 +534,9 @@ def test_many_feeds_at_once(feed_server: FeedServer) -> None:
         feed_server.add(f"/many{n}", RSS, etag=f'"{n}"')
         url = f"http://h{n % 20}.test:{feed_server.port}/many{n}"
         feeds.append(FeedConfig(id=f"many{n}", url=url, allow_private=True))
-    started = time.monotonic()
     results = fetch_feeds(feeds, {}, Settings(), resolver=resolver)
-    took = time.monotonic() - started
     assert [r.etag for r in results] == [f'"{n}"' for n in range(200)]
     assert 1 < feed_server.max_in_flight <= Settings().concurrency
-    assert took < 10.0, f"200 loopback fetches took {took:.1f} s"
 
 
 def test_a_failing_callback_does_not_stop_the_others(feed_server: FeedServer) -> None:
