@@ -2,10 +2,11 @@
 
 Point a client at it with `WebClient(token=fake.token, base_url=fake.url)`. It
 answers the methods briefbot uses (auth.test, chat.postMessage,
-chat.postEphemeral, conversations.open/history/replies, users.info) the way
-Slack does, checks the bearer token, refuses payloads over Slack's message
-limits with Slack's own error codes, keeps every channel's messages with their
-`ts`, and records every call so tests can assert what reached "Slack".
+chat.postEphemeral, conversations.open/history/replies, users.info, and
+apps.connections.open for Socket Mode) the way Slack does, checks the bearer
+token, refuses payloads over Slack's message limits with Slack's own error
+codes, keeps every channel's messages with their `ts`, and records every call
+so tests can assert what reached "Slack".
 
 Not obvious:
 - Slack answers API errors (`channel_not_found`, `invalid_auth`, ...) with HTTP
@@ -22,6 +23,10 @@ Not obvious:
 - `conversations.history` lists top-level messages only, newest first, like
   Slack; thread replies are read with `conversations.replies`. Message metadata
   is returned only when `include_all_metadata` is set.
+- apps.connections.open takes the app-level token (`app_token`), the other
+  methods the bot token; the wrong kind is refused with
+  `not_allowed_token_type`, as Slack does. It answers with `socket_mode_url`
+  (set it to a local WebSocket server's URL), each call counted in `calls()`.
 - Only ever binds 127.0.0.1; handler threads are daemons; every wait watches the
   stop event so `stop()` never hangs.
 """
@@ -48,6 +53,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
+    "DEFAULT_APP_TOKEN",
     "DEFAULT_TOKEN",
     "MAX_BLOCKS",
     "MAX_BLOCKS_TEXT",
@@ -61,6 +67,9 @@ __all__ = [
 ]
 
 DEFAULT_TOKEN = "xoxb-1234567890-0987654321-fAk3sLaCkT0k3nV4lu3"
+DEFAULT_APP_TOKEN = "xapp-1-A0FAKEAPP-1234567890-s0ck3tM0d3fAk3T0k3n"
+# Methods called with the app-level (xapp-) token rather than the bot token.
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 # Slack's documented message limits (Block Kit reference, chat.postMessage).
 MAX_BLOCKS = 50
@@ -197,6 +206,7 @@ class FakeSlack(http.server.ThreadingHTTPServer):
         team_id: str = "T0FAKETEAM",
         bot_user_id: str = "U0BRIEFBOT",
         bot_id: str = "B0BRIEFBOT",
+        app_token: str = DEFAULT_APP_TOKEN,
     ) -> None:
         super().__init__(("127.0.0.1", 0), _SlackHandler)
         self.token = token
@@ -205,6 +215,9 @@ class FakeSlack(http.server.ThreadingHTTPServer):
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
+        self.app_token = app_token
+        # What apps.connections.open hands out: a Socket Mode WebSocket URL.
+        self.socket_mode_url: str | None = None
         self._port = int(self.server_address[1])
         self._lock = threading.RLock()
         self._listen_lock = threading.Lock()
@@ -474,8 +487,10 @@ class FakeSlack(http.server.ThreadingHTTPServer):
                 raise _ApiError(parse_error)
             if not token:
                 raise _ApiError("not_authed")
-            if token != self.token:
-                raise _ApiError("invalid_auth")
+            expected = self.app_token if method in _APP_TOKEN_METHODS else self.token
+            if token != expected:
+                known = token in (self.token, self.app_token)
+                raise _ApiError("not_allowed_token_type" if known else "invalid_auth")
             with self._lock:
                 data = handler(self, params)
         except _ApiError as exc:
@@ -676,7 +691,14 @@ def _users_info(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _apps_connections_open(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    if fake.socket_mode_url is None:
+        raise _ApiError("fake_socket_mode_url_not_set")
+    return {"url": fake.socket_mode_url}
+
+
 _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
+    "apps.connections.open": _apps_connections_open,
     "auth.test": _auth_test,
     "chat.postMessage": _chat_post_message,
     "chat.postEphemeral": _chat_post_ephemeral,

@@ -148,6 +148,11 @@ class Deliverer:
         self._dm_lock = threading.Lock()
         self._dm_channels: dict[str, str] = {}
 
+    @property
+    def client(self) -> WebClient:
+        """The WebClient this deliverer posts with (e.g. for users.info)."""
+        return self._client
+
     # -- posting -------------------------------------------------------------
 
     def post(
