@@ -557,6 +557,7 @@ _SETTING_RULES: dict[str, _Rule] = {
     "backoff_max_seconds": _Rule("duration", 60, 7 * 86400),
     "summary_max_chars": _Rule("int", 50, 20000),
     "templates_dir": _Rule("optional-path"),
+    "failure_notice_seconds": _Rule("duration", 60, 30 * 86400),
 }
 
 

@@ -110,7 +110,7 @@ def demo_config(base: Config, server: _DemoServer, data_dir: str) -> Config:
         FeedConfig(
             id=name.rsplit(".", 1)[0],
             url=server.url(name),
-            name=f"{name} (recorded)",
+            name=name.rsplit(".", 1)[0],
             tags=("demo",),
             interval_seconds=3600,
             allow_private=True,  # the demo's server is on loopback by design

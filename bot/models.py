@@ -49,6 +49,8 @@ class Settings:
     backoff_max_seconds: int = 6 * 3600
     summary_max_chars: int = 1000
     templates_dir: str | None = None
+    # A feed failing this long gets one notice in ops_channel (and one on recovery).
+    failure_notice_seconds: int = 6 * 3600
 
 
 @dataclass(frozen=True, slots=True)

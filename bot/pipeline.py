@@ -1,38 +1,88 @@
-"""The orchestrator: strings fetch -> parse -> store together for one poll cycle.
+"""The orchestrator: strings the stages together for polls, alerts, digests and search.
 
-The scheduler, the Slack app and the CLI only call functions of this module;
-none of them talks to fetch, parse or the store's write path directly.
+The scheduler, the Slack app and the CLI only call this module; none of them
+talks to fetch, parse, match or the store's write path directly.
 
 Durability rule: a poll cycle does all its store work in memory and ends with
-exactly one `store.commit()`. A poll that reported "stored N items" has
-committed them; a crash before that loses nothing that was reported, and the
-next poll refetches (the feed state with the new ETag is written last).
+exactly one `store.commit()`: the new items, their story links, the alerts they
+raised and the match cursor land together. Item shards are written before
+`state.json` (see store.py), so a crash between the two leaves items whose
+alerts were never queued; the match cursor (kept in `state.json`) is then
+behind them and the next cycle matches them. Nothing is lost or queued twice.
+
+Deliveries to Slack are recorded as "in flight" (committed) before the post
+and finished (committed) after Slack accepted it. After a crash in between,
+the message metadata key is looked up in the channel's history before posting
+again (see slack/deliver.py), so a restart neither loses nor repeats a message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from bot.config import Config
+from bot.alerts import (
+    due_alerts,
+    enqueue_alerts,
+    get_match_cursor,
+    mark_delivered,
+    prune_sent,
+    set_match_cursor,
+)
+from bot.config import Config, DigestConfig
+from bot.digest import build_digest_view
 from bot.entitylist import annotate_item
 from bot.feedstate import is_due, next_feed_state
 from bot.fetch import fetch_feeds
-from bot.models import UTC, FeedConfig, FetchResult, Item, PollReport
+from bot.match import SubscriptionMatcher
+from bot.models import UTC, FeedConfig, FetchResult, Item, PollReport, SlackMessage
 from bot.parse import parse_feed
+from bot.render import FeedStatusRow, Renderer
+from bot.schedule import missed_digest
+from bot.search import SearchIndex, SearchResults
 from bot.store import Store
+from bot.stories import StoryIndex, link_extras
+from bot.subscriptions import list_subscriptions
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
+# Store record tables owned by this module.
+DIGEST_TABLE = "digests"  # channel -> {"seq", "last_sent", "inflight"}
+INFLIGHT_TABLE = "inflight_alerts"  # delivery key -> {"owner", "channel", "since_ts", "keys"}
+DELIVERY_ERRORS_TABLE = "delivery_errors"  # channel/owner -> {"error", "at"}
+
+# Items listed in one alert message; the rest are counted ("and N more").
+ALERT_ITEMS_PER_MESSAGE = 10
+# A channel seen for the first time gets the items of this window, not all history.
+FIRST_DIGEST_LOOKBACK = timedelta(days=1)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class Poster(Protocol):
+    """What the pipeline needs from the Slack delivery layer (slack/deliver.py)."""
+
+    def post(
+        self, channel: str, messages: Sequence[SlackMessage], *, metadata: Any = None
+    ) -> Any: ...
+
+    def open_dm(self, user_id: str) -> str: ...
+
+    def already_delivered(self, channel: str, key: str, since_ts: str | float) -> bool: ...
+
+
+# --------------------------------------------------------------------------- polling
 
 
 def select_due_feeds(
@@ -62,12 +112,16 @@ def poll_feeds(
     force: bool = False,
     clock: Clock = utc_now,
     on_report: Callable[[PollReport], None] | None = None,
+    on_stored: Callable[[list[Item]], None] | None = None,
+    commit: bool = True,
 ) -> list[PollReport]:
     """Run one poll cycle over the due feeds; return one report per feed polled.
 
     Fetches run concurrently (see fetch.py); each finished fetch is parsed and
     stored on one worker thread while the others are still downloading, so the
-    event loop never waits on parsing. Ends with a single durable commit.
+    event loop never waits on parsing. `on_stored` sees each feed's newly stored
+    items on that thread. Ends with a single durable commit unless `commit` is
+    False (the caller then commits, with more work in the same write).
     """
     now = clock()
     feeds = select_due_feeds(config, store, now=now, feed_ids=feed_ids, force=force)
@@ -81,7 +135,9 @@ def poll_feeds(
     def work() -> None:
         while (result := pending.get()) is not None:
             try:
-                report = ingest_result(config, store, by_id[result.feed_id], result, clock=clock)
+                report = ingest_result(
+                    config, store, by_id[result.feed_id], result, clock=clock, on_stored=on_stored
+                )
             except Exception as exc:  # one feed's surprise must not stop the others
                 log.exception("feed %s: ingest failed", result.feed_id)
                 report = PollReport(result.feed_id, "error", error=f"internal error: {exc}")
@@ -96,7 +152,8 @@ def poll_feeds(
     finally:
         pending.put(None)
         worker.join()
-    store.commit()
+    if commit:
+        store.commit()
     order = {feed.id: n for n, feed in enumerate(feeds)}
     reports.sort(key=lambda r: order[r.feed_id])
     return reports
@@ -109,6 +166,7 @@ def ingest_result(
     result: FetchResult,
     *,
     clock: Clock = utc_now,
+    on_stored: Callable[[list[Item]], None] | None = None,
 ) -> PollReport:
     """Parse one fetch result, keep its new items, and advance the feed's state.
 
@@ -142,6 +200,8 @@ def ingest_result(
             new_items = store.add_items(fresh, now=now, backlog=backlog)
             new_items += store.add_items(stale, now=now, backlog=True)
             seen = len(parsed.items) - len(new_items)
+            if new_items and on_stored is not None:
+                on_stored(new_items)
     state = next_feed_state(
         prev,
         feed,
@@ -177,3 +237,417 @@ def ingest_result(
 def count_stored(reports: Sequence[PollReport]) -> int:
     """Items stored by a cycle (backlog included)."""
     return sum(r.new_items for r in reports)
+
+
+# --------------------------------------------------------------------------- the runtime
+
+
+@dataclass
+class DispatchReport:
+    """What one alert dispatch did."""
+
+    delivered: int = 0  # alerts delivered
+    messages: int = 0  # Slack messages posted
+    failed_owners: dict[str, str] = field(default_factory=dict)  # owner -> error
+
+
+@dataclass
+class DigestOutcome:
+    """What one digest run did: "sent", "skipped" (nothing new), "already-sent" or "failed"."""
+
+    channel: str
+    status: str
+    items: int = 0
+    error: str | None = None
+    messages: tuple[SlackMessage, ...] = ()
+
+
+class Runtime:
+    """The bot's long-lived state beside the store, and every job it runs.
+
+    Holds the configuration, the store, the story index (same story from
+    several feeds), the search index and the renderer. One lock serializes the
+    jobs that write (poll, dispatch, digest), so a Slack-triggered poll and a
+    scheduled one never interleave; searches don't take it.
+    """
+
+    def __init__(self, config: Config, store: Store, *, clock: Clock = utc_now) -> None:
+        from bot.overrides import effective_config
+
+        self.base_config = config  # feeds.yaml as loaded; `config` adds changes made from Slack
+        self.config = effective_config(config, store)
+        self.store = store
+        # Called (no arguments) after `refresh_config`, e.g. to re-sync scheduler jobs.
+        self.config_listeners: list[Callable[[], None]] = []
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._stories_lock = threading.Lock()
+        self._closed = False
+        self.renderer = Renderer(config.settings.templates_dir, feed_names=self.feed_names())
+        now = clock()
+        self.stories = StoryIndex.build(
+            item for item in store.iter_items() if item.when >= now - StoryIndex().horizon
+        )
+        self._search: SearchIndex | None = None
+        # Feeds and schedules changed from Slack apply to every entry point.
+        self.refresh_config()
+
+    @property
+    def search_index(self) -> SearchIndex:
+        """The search index, built in the background on first use (see search.py)."""
+        with self.lock:
+            if self._search is None:
+                self._search = SearchIndex(
+                    feed_tags=self.feed_tags(), load_items=self.store.get_items_by_seq
+                )
+                self._search.build_in_background(self.store.iter_items)
+            return self._search
+
+    @classmethod
+    def open(cls, config: Config, *, clock: Clock = utc_now) -> Runtime:
+        store = Store.open(config.settings.data_dir, retention_days=config.settings.retention_days)
+        try:
+            return cls(config, store, clock=clock)
+        except BaseException:
+            store.close(commit=False)
+            raise
+
+    def close(self, *, commit: bool = True) -> None:
+        """Close the store; `commit=False` drops uncommitted work (a dry run)."""
+        with self.lock:
+            if not self._closed:
+                self._closed = True
+                self.store.close(commit=commit)
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ config views
+
+    def refresh_config(self) -> None:
+        """Recompute `config` from feeds.yaml plus the changes made from Slack; tell listeners.
+
+        Changes made from Slack (feeds added, paused or removed; digest
+        schedules) live in the store: see bot/overrides.py.
+        """
+        from bot.overrides import effective_config
+
+        with self.lock:
+            self.config = effective_config(self.base_config, self.store)
+            self.renderer = Renderer(
+                self.config.settings.templates_dir, feed_names=self.feed_names()
+            )
+            if self._search is not None:
+                self._search.set_feed_tags(self.feed_tags())
+        for listener in list(self.config_listeners):
+            listener()
+
+    def feed_names(self) -> dict[str, str]:
+        return {f.id: f.display_name for f in self.config.feeds}
+
+    def feed_tags(self) -> dict[str, tuple[str, ...]]:
+        return {f.id: f.tags for f in self.config.feeds}
+
+    def topics(self) -> dict[str, Any]:
+        return {t.id: t for t in self.config.topics}
+
+    # ------------------------------------------------------------------ polling
+
+    def poll(
+        self,
+        *,
+        feed_ids: Collection[str] | None = None,
+        force: bool = False,
+        on_report: Callable[[PollReport], None] | None = None,
+    ) -> list[PollReport]:
+        """One poll cycle, then story linking, matching and alert queueing, in one commit.
+
+        The fetches run without the runtime lock, so a scheduled poll of one slow
+        feed never holds up another feed's poll job; the store has its own lock,
+        and matching plus the commit are serialized.
+        """
+        reports = poll_feeds(
+            self.config,
+            self.store,
+            feed_ids=feed_ids,
+            force=force,
+            clock=self.clock,
+            on_report=on_report,
+            on_stored=self._link_stories,
+            commit=False,
+        )
+        with self.lock:
+            new = self.match_new_items()
+            self.store.commit()
+        if new and self._search is not None:
+            self._search.add_many(self.store.get_items_by_seq(i.seq for i in new))
+        return reports
+
+    def _link_stories(self, items: list[Item]) -> None:
+        """Record each new item that repeats a known story (runs on an ingest thread)."""
+        with self._stories_lock:  # StoryIndex is not thread-safe; polls may overlap
+            self._link_stories_locked(items)
+
+    def _link_stories_locked(self, items: list[Item]) -> None:
+        for item in items:
+            found = self.stories.add(item)
+            if found is None:
+                continue
+            primaries = self.store.get_items_by_seq([found.primary_seq])
+            if not primaries:
+                continue
+            primary = primaries[0]
+            primary_update, duplicate_update = link_extras(primary, item)
+            if primary_update:
+                self.store.update_item_extras(primary.feed_id, primary.id, primary_update)
+            self.store.update_item_extras(item.feed_id, item.id, duplicate_update)
+
+    def match_new_items(self) -> list[Item]:
+        """Match items stored since the match cursor against every subscription; queue alerts.
+
+        Returns those items. The caller commits: the queued alerts and the
+        advanced cursor must land in the same write.
+        """
+        cursor = get_match_cursor(self.store)
+        items = list(self.store.iter_items(after_seq=cursor))
+        if not items:
+            return []
+        subscriptions = list_subscriptions(self.store)
+        if subscriptions:
+            matcher = SubscriptionMatcher(subscriptions, self.topics())
+            alerts = matcher.match(items, now=self.clock(), feed_tags=self.feed_tags())
+            enqueue_alerts(self.store, alerts)
+        set_match_cursor(self.store, max(item.seq for item in items))
+        return items
+
+    # ------------------------------------------------------------------ alerts
+
+    def dispatch_alerts(self, poster: Poster) -> DispatchReport:
+        """Deliver every due alert: one message per owner, listing up to N items."""
+        report = DispatchReport()
+        with self.lock:
+            now = self.clock()
+            self._finish_inflight_alerts(poster, report)
+            for owner, alerts in due_alerts(self.store, now).items():
+                items = {i.seq: i for i in self.store.get_items_by_seq(a.item_seq for a in alerts)}
+                listed = [
+                    (items[a.item_seq], a.subscription_ids)
+                    for a in alerts[:ALERT_ITEMS_PER_MESSAGE]
+                    if a.item_seq in items
+                ]
+                keys = [a.key for a in alerts]
+                if not listed:  # items pruned meanwhile: nothing left to tell
+                    mark_delivered(self.store, keys, now=now)
+                    continue
+                more = len(alerts) - len(listed)
+                messages = self.renderer.render_alerts(owner, listed, more=more)
+                self._deliver_alerts(poster, owner, messages, keys, report)
+            prune_sent(self.store, now)
+            self.store.commit()
+        return report
+
+    def _deliver_alerts(
+        self,
+        poster: Poster,
+        owner: str,
+        messages: Sequence[SlackMessage],
+        keys: Sequence[str],
+        report: DispatchReport,
+    ) -> None:
+        now = self.clock()
+        try:
+            channel = owner if owner[:1] in ("C", "G") else poster.open_dm(owner)
+        except Exception as exc:
+            self._record_delivery_error(owner, str(exc), report)
+            return
+        delivery_key = "alerts:" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:20]
+        self.store.put_record(
+            INFLIGHT_TABLE,
+            delivery_key,
+            {"owner": owner, "channel": channel, "since_ts": now.timestamp() - 5, "keys": keys},
+        )
+        self.store.commit()
+        result = poster.post(channel, messages, metadata={"key": delivery_key})
+        if result.ok:
+            mark_delivered(self.store, keys, now=now)
+            self.store.delete_record(INFLIGHT_TABLE, delivery_key)
+            self.store.delete_record(DELIVERY_ERRORS_TABLE, owner)
+            report.delivered += len(keys)
+            report.messages += result.posted
+        else:
+            self.store.delete_record(INFLIGHT_TABLE, delivery_key)
+            if not result.retryable:
+                # A channel we cannot post to: say so once, drop these alerts
+                # rather than retrying forever.
+                mark_delivered(self.store, keys, now=now)
+            self._record_delivery_error(owner, result.error or "delivery failed", report)
+        self.store.commit()
+
+    def _finish_inflight_alerts(self, poster: Poster, report: DispatchReport) -> None:
+        """After a crash mid-delivery: finish what Slack already has, requeue the rest."""
+        for key, record in self.store.records(INFLIGHT_TABLE).items():
+            try:
+                done = poster.already_delivered(record["channel"], key, record["since_ts"])
+            except Exception as exc:  # Slack unreachable: decide on a later dispatch
+                log.warning("cannot check delivery %s yet: %s", key, exc)
+                continue
+            if done:
+                mark_delivered(self.store, record["keys"], now=self.clock())
+                report.delivered += len(record["keys"])
+            self.store.delete_record(INFLIGHT_TABLE, key)
+        self.store.commit()
+
+    def _record_delivery_error(self, target: str, error: str, report: DispatchReport) -> None:
+        log.warning("delivery to %s failed: %s", target, error)
+        report.failed_owners[target] = error
+        self.store.put_record(
+            DELIVERY_ERRORS_TABLE, target, {"error": error, "at": self.clock().isoformat()}
+        )
+
+    def delivery_errors(self) -> dict[str, dict[str, Any]]:
+        return self.store.records(DELIVERY_ERRORS_TABLE)
+
+    # ------------------------------------------------------------------ digests
+
+    def digest_config(self, channel: str) -> DigestConfig | None:
+        return next((d for d in self.config.digests if d.channel == channel), None)
+
+    def _digest_record(self, channel: str) -> dict[str, Any]:
+        record = self.store.get_record(DIGEST_TABLE, channel)
+        if record is None:
+            # First sight of this channel: start from the last day's items, and
+            # count downtime from now (no catch-up for times before we knew it).
+            now = self.clock()
+            since = now - FIRST_DIGEST_LOOKBACK
+            first_seq = next(
+                (i.seq for i in self.store.iter_items() if i.first_seen and i.first_seen >= since),
+                self.store.last_seq + 1,
+            )
+            record = {"seq": first_seq - 1, "last_sent": now.isoformat(), "inflight": None}
+            self.store.put_record(DIGEST_TABLE, channel, record)
+        return dict(record)
+
+    def build_digest(self, digest: DigestConfig) -> tuple[Any, list[SlackMessage]]:
+        """The digest a channel would get now: (view, messages). Changes nothing durable."""
+        record = self._digest_record(digest.channel)
+        items = self.store.iter_items(after_seq=int(record["seq"]))
+        view = build_digest_view(
+            items,
+            digest,
+            self.config.topics,
+            now=self.clock(),
+            feed_names=self.feed_names(),
+            feed_tags=self.feed_tags(),
+        )
+        if view.item_count == 0:
+            return view, []
+        return view, self.renderer.render_digest(view, thread=digest.thread)
+
+    def send_digest(
+        self, digest: DigestConfig, poster: Poster, *, scheduled_for: datetime | None = None
+    ) -> DigestOutcome:
+        """Build and post a channel's digest; move its cursor only once Slack accepted it."""
+        with self.lock:
+            now = self.clock()
+            scheduled_for = scheduled_for or now
+            record = self._digest_record(digest.channel)
+            if self._finish_inflight_digest(digest.channel, record, poster):
+                record = self._digest_record(digest.channel)
+            last_sent = datetime.fromisoformat(record["last_sent"])
+            if scheduled_for <= last_sent and scheduled_for != now:
+                return DigestOutcome(digest.channel, "already-sent")
+            view, messages = self.build_digest(digest)
+            covered = max(int(record["seq"]), view.covered_through_seq)
+            if not messages:
+                if digest.when_empty == "notice":
+                    messages = self.renderer.render_notice("Nothing new since the last briefing.")
+                else:
+                    record.update(seq=covered, last_sent=scheduled_for.isoformat())
+                    self.store.put_record(DIGEST_TABLE, digest.channel, record)
+                    self.store.commit()
+                    return DigestOutcome(digest.channel, "skipped")
+            key = f"digest:{digest.channel}:{scheduled_for.isoformat()}"
+            record["inflight"] = {
+                "key": key,
+                "since_ts": now.timestamp() - 5,
+                "seq": covered,
+                "scheduled_for": scheduled_for.isoformat(),
+            }
+            self.store.put_record(DIGEST_TABLE, digest.channel, record)
+            self.store.commit()
+            result = poster.post(digest.channel, messages, metadata={"key": key})
+            record["inflight"] = None
+            if result.ok:
+                record.update(seq=covered, last_sent=scheduled_for.isoformat())
+                self.store.delete_record(DELIVERY_ERRORS_TABLE, digest.channel)
+                outcome = DigestOutcome(
+                    digest.channel, "sent", view.item_count, messages=tuple(messages)
+                )
+            else:
+                self._record_delivery_error(digest.channel, result.error, DispatchReport())
+                outcome = DigestOutcome(digest.channel, "failed", error=result.error)
+            self.store.put_record(DIGEST_TABLE, digest.channel, record)
+            self.store.commit()
+            return outcome
+
+    def _finish_inflight_digest(self, channel: str, record: dict[str, Any], poster: Poster) -> bool:
+        """After a crash mid-post: if Slack has the digest, move the cursor as if we saw it."""
+        inflight = record.get("inflight")
+        if not inflight:
+            return False
+        try:
+            done = poster.already_delivered(channel, inflight["key"], inflight["since_ts"])
+        except Exception as exc:
+            log.warning("cannot check digest delivery for %s yet: %s", channel, exc)
+            return False
+        record["inflight"] = None
+        if done:
+            record.update(seq=inflight["seq"], last_sent=inflight["scheduled_for"])
+        self.store.put_record(DIGEST_TABLE, channel, record)
+        self.store.commit()
+        return True
+
+    def catch_up_digests(self, poster: Poster) -> list[DigestOutcome]:
+        """At start-up: send once each digest whose time passed while the bot was down."""
+        outcomes = []
+        for digest in self.config.digests:
+            with self.lock:
+                record = self._digest_record(digest.channel)
+                self._finish_inflight_digest(digest.channel, record, poster)
+                record = self._digest_record(digest.channel)
+                missed = missed_digest(
+                    digest, datetime.fromisoformat(record["last_sent"]), self.clock()
+                )
+            if missed is not None:
+                outcomes.append(self.send_digest(digest, poster, scheduled_for=missed))
+        return outcomes
+
+    # ------------------------------------------------------------------ reading
+
+    def search(self, text: str, *, limit: int = 10) -> SearchResults:
+        """Search what the bot has seen (query syntax or plain words); raises QueryError."""
+        return self.search_index.search_text(text, now=self.clock(), limit=limit)
+
+    def feed_status_rows(self) -> list[FeedStatusRow]:
+        states = self.store.feed_states()
+        return [
+            FeedStatusRow(feed.id, feed.display_name, feed.enabled, states.get(feed.id))
+            for feed in self.config.feeds
+        ]
+
+    def latest(self, *, feed_ids: Iterable[str] | None = None, limit: int = 10) -> list[Item]:
+        """The newest non-backlog stories (duplicates folded), newest first."""
+        wanted = set(feed_ids) if feed_ids is not None else None
+        found: list[Item] = []
+        for item in sorted(self.store.iter_items(), key=lambda i: i.when, reverse=True):
+            if item.backlog or "duplicate_of" in item.extras:
+                continue
+            if wanted is not None and item.feed_id not in wanted:
+                continue
+            found.append(item)
+            if len(found) >= limit:
+                break
+        return found

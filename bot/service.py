@@ -33,6 +33,7 @@ from typing import Any, cast
 
 from bot.config import Config, redact_url
 from bot.pipeline import Runtime
+from bot.render import Renderer
 from bot.scheduler import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
 from bot.slack.app import SlackHandle, start_slack
 from bot.slack.client import SlackClientConfigError, make_web_client
@@ -69,6 +70,12 @@ def run_service(
     """
     stop = stop if stop is not None else threading.Event()
     _quiet_scheduler_log()
+    template_problems = Renderer(config.settings.templates_dir).check()
+    if template_problems:
+        # Found now, not at 08:30 tomorrow when the digest would be rendered.
+        for problem in template_problems:
+            log.error("cannot start: template problem: %s", problem)
+        return EXIT_FAILED
     try:
         runtime = Runtime.open(config)
     except StoreLockedError as exc:

@@ -19,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from bot.models import Item, PollReport
+from bot.models import Item, PollReport, SlackMessage
+from bot.render import mrkdwn_to_plain
 
 _STATUS_STYLE = {"ok": "green", "not-modified": "cyan", "error": "bold red", "skipped": "dim"}
 
@@ -116,3 +117,44 @@ def print_error(message: str) -> None:
 
 def print_text(console: Console, message: str, style: str = "") -> None:
     console.print(Text(message, style=style))
+
+
+def print_slack_messages(console: Console, messages: Sequence[SlackMessage]) -> None:
+    """Slack messages as a reader would see them: headers bold, context dim, links as text."""
+    for n, message in enumerate(messages):
+        if n:
+            label = "reply in thread" if message.in_thread else "next message"
+            console.print(Text(f"--- {label} ---", style="dim"))
+        for block in message.blocks:
+            kind = block.get("type")
+            if kind == "header":
+                console.print(Text(block["text"]["text"], style="bold"))
+            elif kind == "section":
+                text = block.get("text", {}).get("text", "")
+                console.print(Text(mrkdwn_to_plain(text)))
+            elif kind == "context":
+                parts = [mrkdwn_to_plain(e.get("text", "")) for e in block.get("elements", [])]
+                console.print(Text("  ".join(p for p in parts if p), style="dim"))
+            elif kind == "divider":
+                console.print(Text("─" * 40, style="dim"))
+        if not message.blocks:
+            console.print(Text(mrkdwn_to_plain(message.text)))
+
+
+def print_search_results(console: Console, hits: Sequence[Any], total: int, query: str) -> None:
+    """Search hits as a table: rank, date, feed, title and the snippet around the match."""
+    table = Table(title=f"{total} result(s) for {query}", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("published", no_wrap=True)
+    table.add_column("feed", no_wrap=True)
+    table.add_column("title / snippet", overflow="fold")
+    for rank, hit in enumerate(hits, 1):
+        body = Text(hit.item.title, style="bold")
+        if hit.snippet:
+            body.append("\n" + hit.snippet)
+        if hit.also_in:
+            body.append("\nalso in: " + ", ".join(hit.also_in), style="dim")
+        if hit.item.link:
+            body.append("\n" + hit.item.link, style="cyan")
+        table.add_row(str(rank), _when(hit.item.published), Text(hit.item.feed_id), body)
+    console.print(table)

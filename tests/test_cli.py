@@ -148,3 +148,60 @@ def test_demo_runs_offline_and_stores_only_new_items_on_the_second_poll(tmp_path
     assert "New today" in out
     assert "not-modified" in out
     assert "Traceback" not in result.stderr
+
+
+def test_check_config_reports_a_broken_template_override(tmp_path):
+    overrides = tmp_path / "my-templates"
+    overrides.mkdir()
+    (overrides / "digest.j2").write_text("{% for x in %}\n")
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"settings:\n  templates_dir: {overrides}\nfeeds: []\n")
+    result = run_cli("--config", str(feeds), "check-config")
+    assert result.returncode == 2
+    assert "digest.j2:1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_digest_dry_run_json_prints_the_exact_payloads(feed_server, tmp_path, capsys):
+    from datetime import UTC, datetime
+
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)), etag='"1"')
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
+    assert main(["--config", str(feeds), "poll"]) == 0  # backlog: never digested
+    feed_server.add(
+        "/a.xml",
+        make_rss(numbered_entries(1, 3, now=datetime.now(UTC), prefix="Story")),
+        etag='"2"',
+    )
+    assert main(["--config", str(feeds), "poll"]) == 0
+    capsys.readouterr()
+    assert (
+        main(["--config", str(feeds), "digest", "--channel", "C0TEST", "--dry-run", "--json"]) == 0
+    )
+    payloads = json.loads(capsys.readouterr().out)
+    assert payloads[0]["channel"] == "C0TEST"
+    assert payloads[0]["unfurl_links"] is False and payloads[0]["unfurl_media"] is False
+    assert "Story 3" in json.dumps(payloads)
+    assert "Story 1" not in json.dumps(payloads), "backlog items are not digested"
+    # A dry run moves nothing: the same digest again.
+    assert (
+        main(["--config", str(feeds), "digest", "--channel", "C0TEST", "--dry-run", "--json"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out) == payloads
+
+
+def test_search_prints_results_and_query_errors(feed_server, tmp_path, capsys):
+    from tests.feedgen import Entry
+
+    feed_server.add(
+        "/a.xml",
+        make_rss([Entry("Additions to the Entity List", "https://example.org/el", guid="el")]),
+    )
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
+    assert main(["--config", str(feeds), "poll"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(feeds), "search", '"entity list"']) == 0
+    out = capsys.readouterr().out
+    assert "Additions to the Entity List" in out and "1 result" in out
+    assert main(["--config", str(feeds), "search", '"entity list']) == 2
+    assert "unclosed quote at column 1" in capsys.readouterr().err
