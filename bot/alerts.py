@@ -39,10 +39,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.models import Alert
+from bot.models import Alert, as_utc
 from bot.store import Store
 
 __all__ = [
@@ -86,8 +86,8 @@ def alert_to_record(alert: Alert) -> dict[str, Any]:
         "owner": alert.owner,
         "item_seq": alert.item_seq,
         "subscription_ids": list(alert.subscription_ids),
-        "created_at": _as_utc(alert.created_at).isoformat(),
-        "due_at": _as_utc(alert.due_at).isoformat(),
+        "created_at": as_utc(alert.created_at).isoformat(),
+        "due_at": as_utc(alert.due_at).isoformat(),
     }
 
 
@@ -171,7 +171,7 @@ def queued_alerts(store: Store) -> list[Alert]:
 
 def due_alerts(store: Store, now: datetime) -> dict[str, list[Alert]]:
     """The alerts due at `now` (due_at <= now), by owner (sorted), each list by item seq."""
-    now = _as_utc(now)
+    now = as_utc(now)
     by_owner: dict[str, list[Alert]] = {}
     for alert in queued_alerts(store):
         if alert.due_at <= now:
@@ -193,7 +193,7 @@ def mark_delivered(store: Store, keys: Iterable[str], *, now: datetime) -> int:
     (a replayed match must not queue them). The caller commits, right after
     the Slack post that carried them.
     """
-    now = _as_utc(now)
+    now = as_utc(now)
     by_owner: dict[str, list[str]] = {}
     for key in dict.fromkeys(keys):
         by_owner.setdefault(key.rpartition(":")[0], []).append(key)
@@ -237,7 +237,7 @@ def sent_keys(store: Store) -> set[str]:
 
 def prune_sent(store: Store, now: datetime) -> int:
     """Forget delivered keys older than SENT_RETENTION (or unreadable); return how many."""
-    cutoff = _as_utc(now) - SENT_RETENTION
+    cutoff = as_utc(now) - SENT_RETENTION
     forgotten = 0
     with _QUEUE_LOCK:
         for day, record in store.records(SENT_TABLE).items():
@@ -352,8 +352,8 @@ def _merge(old: Alert, new: Alert) -> Alert:
         owner=old.owner,
         item_seq=old.item_seq,
         subscription_ids=tuple(sorted({*old.subscription_ids, *new.subscription_ids})),
-        created_at=min(_as_utc(old.created_at), _as_utc(new.created_at)),
-        due_at=min(_as_utc(old.due_at), _as_utc(new.due_at)),
+        created_at=min(as_utc(old.created_at), as_utc(new.created_at)),
+        due_at=min(as_utc(old.due_at), as_utc(new.due_at)),
     )
 
 
@@ -361,10 +361,6 @@ def _parse_utc(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not an ISO 8601 time")
     try:
-        return _as_utc(datetime.fromisoformat(value))
+        return as_utc(datetime.fromisoformat(value))
     except ValueError:
         raise ValueError(f"{value!r} is not an ISO 8601 time") from None
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -46,7 +46,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import TopicConfig
-from bot.models import Alert, Item, Subscription
+from bot.models import Alert, Item, Subscription, as_utc
 from bot.query import Query, QueryError, QueryMatcher, parse_query, prepare_doc
 
 __all__ = [
@@ -143,7 +143,7 @@ def compute_due_at(subscription: Subscription, now: datetime) -> datetime:
     A naive `now` is taken to be UTC. An unusable schedule means immediately.
     """
     schedule, _ = _read_schedule(subscription)
-    return schedule.due_at(_as_utc(now))
+    return schedule.due_at(as_utc(now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +254,7 @@ class SubscriptionMatcher:
         filters (`since:7d`) count back from. Raises ValueError for an item
         the store has not numbered (seq < 1): alerts are keyed by seq.
         """
-        now = _as_utc(now)
+        now = as_utc(now)
         # Due times depend only on the group and `now`: computed once per call.
         dues: list[datetime | None] = [None] * self._group_count
 
@@ -333,8 +333,3 @@ def _query_text(sub: Subscription, topics: Mapping[str, TopicConfig]) -> tuple[s
     if sub.query:
         return sub.query, ""
     return None, "it names neither a topic nor a query; skipped"
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # Callers pass UTC; a naive time is taken to be UTC rather than local.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

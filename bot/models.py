@@ -25,8 +25,17 @@ __all__ = [
     "Settings",
     "SlackMessage",
     "Subscription",
+    "as_utc",
     "replace",
 ]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """`moment` as an aware UTC datetime; a naive one is taken to be UTC already.
+
+    Feeds, the store and callers all speak UTC; a naive time never means local time.
+    """
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TypedDict
 
 from bot.config import DigestConfig
+from bot.models import as_utc
 
 __all__ = [
     "CronFields",
@@ -107,7 +108,7 @@ def local_instant(day: date, at: time, zone: zoneinfo.ZoneInfo) -> datetime:
 def scheduled_times(digest: DigestConfig, start: datetime, end: datetime) -> list[datetime]:
     """Every scheduled digest instant in (start, end], in UTC, oldest first."""
     zone = digest_zone(digest)
-    start, end = _as_utc(start), _as_utc(end)
+    start, end = as_utc(start), as_utc(end)
     if end <= start:
         return []
     # A local date's time resolves to that date (or, past a skipped day, the
@@ -131,7 +132,7 @@ def next_digest_time(digest: DigestConfig, after: datetime) -> datetime:
     ValueError when the digest has no weekday to run on (the configuration
     refuses that, but a DigestConfig can be built by hand).
     """
-    times = scheduled_times(digest, after, _as_utc(after) + _SEARCH_SPAN)
+    times = scheduled_times(digest, after, as_utc(after) + _SEARCH_SPAN)
     if not times:
         raise ValueError(f"digest for channel {digest.channel} has no weekday to run on")
     return times[0]
@@ -151,10 +152,10 @@ def missed_digest(
     """
     if last_sent is None:
         return None
-    now = _as_utc(now)
+    now = as_utc(now)
     # Only the latest miss matters, and it lies within the last week when any
     # does, so an outage of months costs no more than one of hours.
-    since = max(_as_utc(last_sent), now - _SEARCH_SPAN)
+    since = max(as_utc(last_sent), now - _SEARCH_SPAN)
     times = scheduled_times(digest, since, now)
     return times[-1] if times else None
 
@@ -170,7 +171,3 @@ def cron_fields(digest: DigestConfig) -> CronFields:
         day_of_week=",".join(_CRON_DAYS[day] for day in sorted(digest.days)),
         timezone=digest.timezone,
     )
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

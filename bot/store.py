@@ -73,7 +73,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-from bot.models import UTC, FeedState, Item, replace
+from bot.models import UTC, FeedState, Item, as_utc, replace
 
 __all__ = ["SCHEMA_VERSION", "SHARD_MAX_ITEMS", "Store", "StoreError", "StoreLockedError"]
 
@@ -353,22 +353,15 @@ def _dedup_keys(feed_id: str, item_id: str, link_title_key: str | None = None) -
     return Item(id=item_id, feed_id=feed_id, title="", link_title_key=link_title_key).dedup_keys
 
 
-def _as_utc(value: datetime) -> datetime:
-    """An aware datetime in UTC; a naive one is taken to be UTC already."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else _as_utc(value).isoformat()
+    return None if value is None else as_utc(value).isoformat()
 
 
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return _as_utc(datetime.fromisoformat(value))
+        return as_utc(datetime.fromisoformat(value))
     except ValueError:
         return None
 
@@ -596,7 +589,7 @@ class Store:
         """
         with self._lock:
             self._ensure_open()
-            now = _as_utc(now)
+            now = as_utc(now)
             fresh: list[Item] = []
             batch_keys: set[str] = set()
             for item in items:
@@ -779,7 +772,7 @@ class Store:
         """
         with self._lock:
             self._ensure_open()
-            now = _as_utc(now)
+            now = as_utc(now)
             self.commit()
             cutoff = now - self._retention
             seen_cutoff = now - self._seen_retention

@@ -39,7 +39,7 @@ from typing import Any
 from bot.alerts import discard_subscription_alerts
 from bot.config import TopicConfig
 from bot.match import DELIVERY_MODES, parse_daily_at
-from bot.models import UTC, Subscription, replace
+from bot.models import Subscription, as_utc, replace
 from bot.query import QueryError, parse_query
 from bot.store import Store
 
@@ -97,7 +97,7 @@ def subscription_to_record(sub: Subscription) -> dict[str, Any]:
         "id": sub.id,
         "owner": sub.owner,
         "created_by": sub.created_by,
-        "created_at": _as_utc(sub.created_at).isoformat(),
+        "created_at": as_utc(sub.created_at).isoformat(),
         "topic": sub.topic,
         "query": sub.query,
         "mode": sub.mode,
@@ -132,7 +132,7 @@ def record_to_subscription(record: Mapping[str, Any]) -> Subscription:
     defaults = Subscription(id=sub_id, owner=owner, created_by=created_by, created_at=created_at)
     return replace(
         defaults,
-        created_at=_as_utc(created_at),
+        created_at=as_utc(created_at),
         topic=topic or None,
         query=query or None,
         mode=str(record.get("mode", defaults.mode)),
@@ -269,7 +269,7 @@ def create_subscription(
             id=new_subscription_id(records.keys()),
             owner=owner,
             created_by=created_by,
-            created_at=_as_utc(now),
+            created_at=as_utc(now),
             topic=topic_id,
             query=None if topic_id is not None else text,
             mode=mode,
@@ -393,7 +393,3 @@ def _read_timezone(name: str) -> str:
     raise SubscriptionError(
         f"unknown time zone {name!r}{tail}: use an IANA name such as Asia/Tokyo or America/New_York"
     )
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
