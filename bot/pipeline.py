@@ -62,6 +62,8 @@ DELIVERY_ERRORS_TABLE = "delivery_errors"  # channel/owner -> {"error", "at"}
 
 # Items listed in one alert message; the rest are counted ("and N more").
 ALERT_ITEMS_PER_MESSAGE = 10
+# `latest` looks at most this many of the newest stored items.
+LATEST_SCAN_LIMIT = 50_000
 # A channel seen for the first time gets the items of this window, not all history.
 FIRST_DIGEST_LOOKBACK = timedelta(days=1)
 
@@ -639,15 +641,24 @@ class Runtime:
         ]
 
     def latest(self, *, feed_ids: Iterable[str] | None = None, limit: int = 10) -> list[Item]:
-        """The newest non-backlog stories (duplicates folded), newest first."""
+        """The newest non-backlog stories (duplicates folded), newest first.
+
+        Walks the store backwards by seq (the order items were first seen) in
+        chunks, so the cost follows `limit`, not the size of the store.
+        """
         wanted = set(feed_ids) if feed_ids is not None else None
         found: list[Item] = []
-        for item in sorted(self.store.iter_items(), key=lambda i: i.when, reverse=True):
-            if item.backlog or "duplicate_of" in item.extras:
-                continue
-            if wanted is not None and item.feed_id not in wanted:
-                continue
-            found.append(item)
-            if len(found) >= limit:
-                break
-        return found
+        seq = self.store.last_seq
+        scanned = 0
+        while seq > 0 and len(found) < limit and scanned < LATEST_SCAN_LIMIT:
+            chunk = range(seq, max(0, seq - 500), -1)
+            seq -= len(chunk)
+            scanned += len(chunk)
+            for item in self.store.get_items_by_seq(chunk):
+                if item.backlog or "duplicate_of" in item.extras:
+                    continue
+                if wanted is not None and item.feed_id not in wanted:
+                    continue
+                found.append(item)
+        found.sort(key=lambda i: i.when, reverse=True)
+        return found[:limit]
