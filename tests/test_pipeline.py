@@ -161,3 +161,81 @@ def test_every_corpus_feed_yields_items_or_a_clear_error(feed_server, store, tmp
             assert report.new_items + report.seen_items > 0 or "empty" in fid, fid
     ok = [r for r in reports.values() if r.status == "ok"]
     assert len(ok) >= 0.8 * len(reports)
+
+
+# --------------------------------------------------------------------------- digests
+
+
+def digest_setup(feed_server, fake_slack, tmp_path, *, at: str = "08:30"):
+    from bot.config import SlackSecrets
+    from bot.pipeline import Runtime
+    from bot.slack.client import make_web_client
+    from bot.slack.deliver import Deliverer
+
+    fake_slack.add_channel("C0DIGEST01")
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 3)), etag='"1"')
+    config = parse_config_text(
+        f"settings:\n  data_dir: {tmp_path / 'data'}\nfeeds:\n"
+        f"  - id: a\n    url: {feed_server.url('/a.xml')}\n    allow_private: true\n"
+        f'digests:\n  - channel: C0DIGEST01\n    at: "{at}"\n    timezone: Asia/Tokyo\n',
+        "test-feeds.yaml",
+        env={},
+    )
+    runtime = Runtime.open(config)
+    runtime.poll(force=True)  # backlog
+    secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
+    poster = Deliverer(make_web_client(secrets, max_retries=0), interval=0.01, attempts=1)
+    return runtime, poster, config.digests[0]
+
+
+def digest_titles(fake_slack) -> list[str]:
+    import json as _json
+
+    found = []
+    for message in fake_slack.messages("C0DIGEST01"):
+        body = _json.dumps(message.blocks or [])
+        found += re.findall(r"Story \d+", body)
+    return found
+
+
+def test_digest_is_sent_once_and_the_cursor_moves_only_after_slack_accepted(
+    feed_server, fake_slack, tmp_path
+):
+    runtime, poster, digest = digest_setup(feed_server, fake_slack, tmp_path)
+    with runtime:
+        feed_server.add("/a.xml", make_rss(numbered_entries(1, 5)), etag='"2"')
+        runtime.poll(force=True)
+
+        fake_slack.fail_next("chat.postMessage", 1, error="channel_not_found")
+        refused = runtime.send_digest(digest, poster)
+        assert refused.status == "failed" and "channel_not_found" in (refused.error or "")
+        assert "C0DIGEST01" in runtime.delivery_errors()
+
+        sent = runtime.send_digest(digest, poster)
+        assert (sent.status, sent.items) == ("sent", 2)
+        assert sorted(set(digest_titles(fake_slack))) == ["Story 4", "Story 5"]
+        assert "C0DIGEST01" not in runtime.delivery_errors()
+
+        again = runtime.send_digest(digest, poster)
+        assert again.status == "skipped", "nothing new since the last digest"
+        assert len(fake_slack.messages("C0DIGEST01")) == len(sent.messages)
+
+
+def test_a_digest_missed_while_down_is_sent_once_on_return(feed_server, fake_slack, tmp_path):
+    from bot.pipeline import DIGEST_TABLE
+
+    runtime, poster, _ = digest_setup(feed_server, fake_slack, tmp_path)
+    with runtime:
+        assert runtime.catch_up_digests(poster) == [], "first start: nothing was missed"
+        feed_server.add("/a.xml", make_rss(numbered_entries(1, 4)), etag='"2"')
+        runtime.poll(force=True)
+        # The bot last sent three days ago; it was down at the scheduled times since.
+        record = runtime.store.get_record(DIGEST_TABLE, "C0DIGEST01")
+        assert record is not None
+        record["last_sent"] = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+        runtime.store.put_record(DIGEST_TABLE, "C0DIGEST01", record)
+
+        first = runtime.catch_up_digests(poster)
+        assert [o.status for o in first] == ["sent"]
+        assert runtime.catch_up_digests(poster) == [], "caught up once, not twice"
+    assert digest_titles(fake_slack).count("Story 4") == 1
