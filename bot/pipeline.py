@@ -76,7 +76,12 @@ class Poster(Protocol):
     """What the pipeline needs from the Slack delivery layer (slack/deliver.py)."""
 
     def post(
-        self, channel: str, messages: Sequence[SlackMessage], *, metadata: Any = None
+        self,
+        channel: str,
+        messages: Sequence[SlackMessage],
+        *,
+        metadata: Any = None,
+        resume: Any = None,
     ) -> Any: ...
 
     def open_dm(self, user_id: str) -> str: ...
@@ -262,6 +267,16 @@ class DigestOutcome:
     items: int = 0
     error: str | None = None
     messages: tuple[SlackMessage, ...] = ()
+
+
+@dataclass
+class _PartialOutcome:
+    outcome: DigestOutcome
+    scheduled_for: datetime
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status
 
 
 class Runtime:
@@ -532,10 +547,18 @@ class Runtime:
             self.store.put_record(DIGEST_TABLE, channel, record)
         return dict(record)
 
-    def build_digest(self, digest: DigestConfig) -> tuple[Any, list[SlackMessage]]:
-        """The digest a channel would get now: (view, messages). Changes nothing durable."""
+    def build_digest(
+        self, digest: DigestConfig, *, through_seq: int | None = None
+    ) -> tuple[Any, list[SlackMessage]]:
+        """The digest a channel would get now: (view, messages). Changes nothing durable.
+
+        `through_seq` leaves out items stored after it (to rebuild a digest that
+        was partly posted before an outage, with the same items).
+        """
         record = self._digest_record(digest.channel)
-        items = self.store.iter_items(after_seq=int(record["seq"]))
+        items: Iterable[Item] = self.store.iter_items(after_seq=int(record["seq"]))
+        if through_seq is not None:
+            items = (item for item in items if item.seq <= through_seq)
         view = build_digest_view(
             items,
             digest,
@@ -557,6 +580,11 @@ class Runtime:
             scheduled_for = scheduled_for or now
             record = self._digest_record(digest.channel)
             if self._finish_inflight_digest(digest.channel, record, poster):
+                record = self._digest_record(digest.channel)
+            if record.get("partial"):
+                finished = self._finish_partial_digest(digest, record, poster)
+                if finished.status == "failed" or finished.scheduled_for == scheduled_for:
+                    return finished.outcome
                 record = self._digest_record(digest.channel)
             last_sent = datetime.fromisoformat(record["last_sent"])
             if scheduled_for <= last_sent and scheduled_for != now:
@@ -582,6 +610,16 @@ class Runtime:
             self.store.commit()
             result = poster.post(digest.channel, messages, metadata={"key": key})
             record["inflight"] = None
+            if not result.ok and result.posted:
+                # Part of it reached the channel: finish that same digest later,
+                # in its thread, rather than posting it all again.
+                record["partial"] = {
+                    "key": key,
+                    "ts": result.ts,
+                    "posted": result.posted,
+                    "seq": covered,
+                    "scheduled_for": scheduled_for.isoformat(),
+                }
             if result.ok:
                 record.update(seq=covered, last_sent=scheduled_for.isoformat())
                 self.store.delete_record(DELIVERY_ERRORS_TABLE, digest.channel)
@@ -594,6 +632,34 @@ class Runtime:
             self.store.put_record(DIGEST_TABLE, digest.channel, record)
             self.store.commit()
             return outcome
+
+    def _finish_partial_digest(
+        self, digest: DigestConfig, record: dict[str, Any], poster: Poster
+    ) -> _PartialOutcome:
+        """Post the rest of a digest an outage cut short, with the same items, once."""
+        from bot.slack.deliver import DeliveryResult
+
+        partial = record["partial"]
+        scheduled_for = datetime.fromisoformat(partial["scheduled_for"])
+        _view, messages = self.build_digest(digest, through_seq=int(partial["seq"]))
+        earlier = DeliveryResult(ok=False, ts=partial["ts"], posted=int(partial["posted"]))
+        result = poster.post(
+            digest.channel, messages, metadata={"key": partial["key"]}, resume=earlier
+        )
+        if result.ok:
+            record.update(seq=partial["seq"], last_sent=partial["scheduled_for"], partial=None)
+            self.store.delete_record(DELIVERY_ERRORS_TABLE, digest.channel)
+            outcome = DigestOutcome(
+                digest.channel, "sent", _view.item_count, messages=tuple(messages)
+            )
+        else:
+            if result.posted:
+                partial["posted"] = result.posted
+            self._record_delivery_error(digest.channel, result.error, DispatchReport())
+            outcome = DigestOutcome(digest.channel, "failed", error=result.error)
+        self.store.put_record(DIGEST_TABLE, digest.channel, record)
+        self.store.commit()
+        return _PartialOutcome(outcome, scheduled_for)
 
     def _finish_inflight_digest(self, channel: str, record: dict[str, Any], poster: Poster) -> bool:
         """After a crash mid-post: if Slack has the digest, move the cursor as if we saw it."""
