@@ -1,0 +1,7 @@
+"""Benchmarks of issue 6: `python -m bench` (see bench/__main__.py); BENCHMARKS.md has the results.
+
+One module per scenario (`poll_bench`, `store_bench`, `search_bench`,
+`match_bench`, `ack_bench`, `render_bench`), each with a `run(quick)`; the
+feed farm (`feedfarm`), the naive baseline bot (`naive`) and the realistic
+items (`corpus`) they share.
+"""

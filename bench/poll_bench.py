@@ -1,0 +1,338 @@
+"""Poll cycle: briefbot against a naive bot and against the floor, on one feed farm.
+
+The farm (bench/feedfarm.py, in a process of its own) serves 1,000 feeds made
+from recorded real feeds, each answer after 20 ms. Every contender starts from
+the same "earlier poll": the farm is polled once, then 10% of its feeds get
+new items, and the cycle measured is the next one, a steady-state cycle:
+
+- briefbot: `Runtime.poll(force=True)` on a copy of the data directory its
+  first poll left (feed ETags, 70,000-odd items, 200 subscriptions), with the
+  search index built, as in the running service. Conditional GETs; parsing
+  and storing on the ingest thread while other feeds download; story linking,
+  subscription matching, alert queueing, one durable commit, search indexing.
+- naive (bench/naive.py): sequential `feedparser.parse(url)`, one TinyDB
+  insert per new item. It runs over the first 100 feeds only (every 100-feed
+  block has the same share of changed feeds and the same mix of recorded
+  files), and its time is multiplied by 10. Linear extrapolation is generous
+  to it: its TinyDB file, rewritten on each insert, grows with the feed count.
+- floor: the same conditional GETs at the same concurrency (httpx
+  AsyncClient, same connection limits, the same per-host limit), bodies
+  read and thrown away, plus `feedparser.parse(bytes)` of each changed feed's
+  body, timed after the downloads. Nothing is stored.
+
+The three run in turn within each repeat (the order rotating), so a busy
+machine slows all of them alike; the report gives medians.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import httpx
+
+from bench.common import load_average, make_config, make_subscriptions
+from bench.corpus import corpus_label
+from bench.feedfarm import FarmProcess
+from bench.naive import poll_cycle, seed_database
+from bench.results import ScenarioResult, Target, median
+from bot.config import Config
+from bot.models import Settings
+from bot.pipeline import Runtime
+from bot.subscriptions import SUBSCRIPTIONS_TABLE, subscription_to_record
+
+__all__ = ["FULL", "QUICK", "PollPlan", "fetch_floor", "run"]
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    feeds: int
+    naive_feeds: int
+    changed_share: float
+    latency: float
+    repeats: int
+    subscriptions: int
+    hosts: int = 8
+    smallest_files: int | None = None  # quick runs: only the smallest recorded feeds
+
+
+FULL = PollPlan(
+    feeds=1000, naive_feeds=100, changed_share=0.10, latency=0.020, repeats=3, subscriptions=200
+)
+QUICK = PollPlan(
+    feeds=10,
+    naive_feeds=10,
+    changed_share=0.2,
+    latency=0.020,
+    repeats=1,
+    subscriptions=20,
+    smallest_files=4,
+)
+
+
+# --------------------------------------------------------------------------- the floor
+
+
+@dataclass
+class FloorFetch:
+    seconds: float
+    bodies: dict[int, bytes]
+    etags: dict[int, str]
+    not_modified: int
+
+
+async def _fetch_all(urls: list[str], etags: dict[int, str], settings: Settings) -> FloorFetch:
+    size = max(1, settings.concurrency)
+    limits = httpx.Limits(
+        max_connections=size, max_keepalive_connections=size, keepalive_expiry=5.0
+    )
+    timeout = httpx.Timeout(
+        connect=settings.connect_timeout,
+        read=settings.read_timeout,
+        write=settings.read_timeout,
+        pool=settings.total_timeout,
+    )
+    bodies: dict[int, bytes] = {}
+    new_etags: dict[int, str] = {}
+    not_modified = 0
+    overall = asyncio.Semaphore(size)
+    per_host: dict[str, asyncio.Semaphore] = {}
+    started = time.perf_counter()
+    async with httpx.AsyncClient(
+        limits=limits,
+        timeout=timeout,
+        trust_env=False,
+        headers={"User-Agent": settings.user_agent},
+    ) as client:
+
+        async def one(index: int, url: str) -> None:
+            nonlocal not_modified
+            host = httpx.URL(url).host
+            slots = per_host.setdefault(host, asyncio.Semaphore(settings.per_host_concurrency))
+            headers = {"If-None-Match": etags[index]} if index in etags else {}
+            async with slots, overall:
+                response = await client.get(url, headers=headers)
+            if response.status_code == 304:
+                not_modified += 1
+            elif response.status_code == 200:
+                bodies[index] = response.content
+                if "etag" in response.headers:
+                    new_etags[index] = response.headers["etag"]
+
+        await asyncio.gather(*(one(n, url) for n, url in enumerate(urls)))
+    return FloorFetch(time.perf_counter() - started, bodies, new_etags, not_modified)
+
+
+def fetch_floor(urls: list[str], etags: dict[int, str], settings: Settings) -> FloorFetch:
+    """Conditional GETs of `urls` at the bot's concurrency; bodies kept, nothing else done."""
+    return asyncio.run(_fetch_all(urls, etags, settings))
+
+
+def parse_floor(bodies: dict[int, bytes]) -> float:
+    """Seconds feedparser alone takes over `bodies`."""
+    started = time.perf_counter()
+    for body in bodies.values():
+        feedparser.parse(io.BytesIO(body))
+    return time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- briefbot
+
+
+def _config(farm: FarmProcess, data_dir: Path) -> Config:
+    feeds = [(f"farm-{n:04d}", url) for n, url in enumerate(farm.urls)]
+    return make_config(feeds, data_dir)
+
+
+def prepare_briefbot(farm: FarmProcess, data_dir: Path, plan: PollPlan) -> dict[str, Any]:
+    """The earlier poll: a fresh data dir, subscriptions, one full poll of the unchanged farm."""
+    config = _config(farm, data_dir)
+    started = time.perf_counter()
+    with Runtime.open(config) as runtime:
+        now = datetime.now(UTC)
+        for sub in make_subscriptions(
+            plan.subscriptions,
+            topics=config.topics,
+            feeds=[f.id for f in config.feeds],
+            now=now,
+        ):
+            runtime.store.put_record(SUBSCRIPTIONS_TABLE, sub.id, subscription_to_record(sub))
+        runtime.store.commit()
+        reports = runtime.poll(force=True)
+        items = runtime.store.item_count()
+    bad = [r for r in reports if r.status != "ok"]
+    if bad:
+        raise RuntimeError(f"the first poll failed for {len(bad)} feeds, e.g. {bad[0]!r}")
+    return {"items": items, "seconds": time.perf_counter() - started}
+
+
+def run_briefbot(farm: FarmProcess, snapshot: Path, scratch: Path) -> dict[str, Any]:
+    """One steady-state cycle on a copy of the snapshot; the search index built beforehand."""
+    data_dir = scratch / "briefbot-run"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    shutil.copytree(snapshot, data_dir)
+    config = _config(farm, data_dir)
+    try:
+        with Runtime.open(config) as runtime:
+            if not runtime.search_index.wait_ready(600):
+                raise RuntimeError("the search index was not built within 10 minutes")
+            farm.clear_stats()
+            gc.collect()
+            started, cpu = time.perf_counter(), time.process_time()
+            reports = runtime.poll(force=True)
+            seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+            stats = farm.stats()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    statuses: dict[str, int] = {}
+    for report in reports:
+        statuses[report.status] = statuses.get(report.status, 0) + 1
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "new_items": sum(r.new_items for r in reports),
+        "statuses": statuses,
+        "farm": stats,
+    }
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run(quick: bool, *, repeats: int | None = None, workdir: Path | None = None) -> ScenarioResult:
+    plan = QUICK if quick else FULL
+    repeats = repeats or plan.repeats
+    result = ScenarioResult(
+        "poll",
+        f"poll cycle: {plan.feeds:,} feeds, {plan.changed_share:.0%} changed, "
+        f"{plan.latency * 1000:.0f} ms latency",
+        quick,
+    )
+    scratch = Path(tempfile.mkdtemp(prefix="poll-", dir=workdir))
+    try:
+        _run(plan, repeats, scratch, result)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+def _run(plan: PollPlan, repeats: int, scratch: Path, result: ScenarioResult) -> None:
+    settings = Settings()
+    with FarmProcess(
+        plan.feeds, latency=plan.latency, hosts=plan.hosts, smallest=plan.smallest_files
+    ) as farm:
+        urls = farm.urls
+        naive_urls = urls[: plan.naive_feeds]
+        # The earlier poll, for each contender, on the unchanged farm.
+        first = fetch_floor(urls, {}, settings)
+        naive_seed = scratch / "naive-seed.json"
+        naive_items = seed_database(naive_urls, naive_seed)
+        snapshot = scratch / "briefbot-snapshot"
+        setup = prepare_briefbot(farm, snapshot, plan)
+        added = farm.advance(plan.changed_share, seed=1)
+        expected_new = sum(added.values())
+        expected_naive_new = sum(v for k, v in added.items() if k < plan.naive_feeds)
+
+        runs: dict[str, list[dict[str, Any]]] = {"briefbot": [], "naive": [], "floor": []}
+        order = ["briefbot", "naive", "floor"]
+        for repeat in range(repeats):
+            for name in order[repeat % 3 :] + order[: repeat % 3]:
+                gc.collect()
+                if name == "briefbot":
+                    runs[name].append(run_briefbot(farm, snapshot, scratch))
+                elif name == "naive":
+                    path = scratch / "naive-run.json"
+                    shutil.copyfile(naive_seed, path)
+                    cycle = poll_cycle(naive_urls, path)
+                    runs[name].append(
+                        {
+                            "seconds": cycle.seconds,
+                            "extrapolated": cycle.seconds * plan.feeds / plan.naive_feeds,
+                            "new_items": cycle.new_items,
+                            "failed_feeds": cycle.failed_feeds,
+                        }
+                    )
+                else:
+                    fetched = fetch_floor(urls, first.etags, settings)
+                    parse_seconds = parse_floor(fetched.bodies)
+                    runs[name].append(
+                        {
+                            "seconds": fetched.seconds + parse_seconds,
+                            "fetch_seconds": fetched.seconds,
+                            "parse_seconds": parse_seconds,
+                            "changed": len(fetched.bodies),
+                            "not_modified": fetched.not_modified,
+                        }
+                    )
+
+    bot = median([r["seconds"] for r in runs["briefbot"]])
+    naive = median([r["extrapolated"] for r in runs["naive"]])
+    naive_measured = median([r["seconds"] for r in runs["naive"]])
+    floor = median([r["seconds"] for r in runs["floor"]])
+    floor_fetch = median([r["fetch_seconds"] for r in runs["floor"]])
+    floor_parse = median([r["parse_seconds"] for r in runs["floor"]])
+    n = f"{plan.feeds:,}"
+    result.add(f"briefbot: one cycle over {n} feeds", bot, "s")
+    result.add(
+        "naive bot: one cycle (extrapolated)",
+        naive,
+        "s",
+        note=f"measured {naive_measured:.2f} s over the first {plan.naive_feeds} feeds, "
+        f"x{plan.feeds / plan.naive_feeds:g}",
+    )
+    result.add(
+        "floor: fetches + bare parse",
+        floor,
+        "s",
+        note=f"fetch {floor_fetch:.2f} s + feedparser {floor_parse:.2f} s",
+    )
+    result.add("speed-up over the naive bot", naive / bot, "x", target=Target(">=", 10.0, "≥ 10x"))
+    result.add("briefbot / floor", bot / floor, "x", target=Target("<=", 1.5, "≤ 1.5x"))
+    result.add(
+        "briefbot CPU time in the cycle",
+        median([r["cpu_seconds"] for r in runs["briefbot"]]),
+        "s",
+        note="all threads of the process",
+    )
+    result.add(f"briefbot: first poll of {n} feeds (set-up)", setup["seconds"], "s")
+
+    got_new = {r["new_items"] for r in runs["briefbot"]}
+    naive_new = {r["new_items"] for r in runs["naive"]}
+    result.notes.append(
+        f"{len(added)} feeds changed with {expected_new} new items; briefbot stored "
+        f"{'/'.join(map(str, sorted(got_new)))} of them per cycle; the naive bot "
+        f"{'/'.join(map(str, sorted(naive_new)))} of the {expected_naive_new} in its "
+        f"{plan.naive_feeds} feeds"
+    )
+    if got_new != {expected_new}:
+        result.notes.append(
+            f"WARNING: briefbot stored {sorted(got_new)} new items, expected {expected_new}"
+        )
+    if naive_new != {expected_naive_new}:
+        result.notes.append(
+            f"WARNING: the naive bot stored {sorted(naive_new)}, expected {expected_naive_new}"
+        )
+    result.notes.append(
+        f"naive bot measured on the first {plan.naive_feeds} of {n} feeds and scaled linearly "
+        "(generous to it: its TinyDB file grows with the number of feeds)"
+    )
+    result.details = {
+        "plan": plan.__dict__,
+        "corpus": corpus_label(),
+        "farm_hosts": farm.hosts,
+        "items_after_first_poll": setup["items"],
+        "naive_items_after_first_poll": naive_items,
+        "changed_feeds": len(added),
+        "new_items_expected": expected_new,
+        "runs": runs,
+        "load_average": load_average(),
+    }
