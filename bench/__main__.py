@@ -32,6 +32,7 @@ from rich.console import Console
 
 from bench.report import (
     ROOT,
+    Machine,
     describe_machine,
     markdown_section,
     print_results,
@@ -145,18 +146,22 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _load_results(paths: Sequence[Path]) -> tuple[list[ScenarioResult], bool]:
+def _load_results(paths: Sequence[Path]) -> tuple[list[ScenarioResult], bool, Machine | None]:
+    """Results recorded with --json (later files win), and the machine of the last run."""
     by_name: dict[str, ScenarioResult] = {}
     quick = False
+    machine = None
     for path in paths:
         data = json.loads(path.read_text())
+        if isinstance(data.get("machine"), dict):
+            machine = Machine(**data["machine"])
         for entry in data["results"]:
             result = ScenarioResult.from_json(entry)
             by_name[result.name] = result
             quick = quick or result.quick
     order = list(SCENARIOS)
     ordered = sorted(by_name.values(), key=lambda r: order.index(r.name) if r.name in order else 99)
-    return ordered, quick
+    return ordered, quick, machine
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(width=None if sys.stdout.isatty() else 160)
     machine = describe_machine()
     if args.from_json:
-        results, quick = _load_results(args.from_json)
+        results, quick, recorded = _load_results(args.from_json)
+        machine = recorded or machine  # the date and commit of the run, not of now
     else:
         quick = args.quick
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="briefbot-bench-"))

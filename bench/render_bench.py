@@ -58,7 +58,8 @@ def run(quick: bool) -> ScenarioResult:
             f"select + render, at most {cap} items",
             median(times) * 1000,
             "ms",
-            note=f"{shown[cap][0]} items shown in {shown[cap][1]} messages",
+            note=f"{shown[cap][0]} items shown in {shown[cap][1]} "
+            + ("message" if shown[cap][1] == 1 else "messages"),
         )
     result.notes.append("no target in issue 6; reported for regressions")
     result.details = {"items": n_items, "shown": shown, "load_average": load_average()}
