@@ -23,7 +23,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -42,12 +42,13 @@ from bot.entitylist import annotate_item
 from bot.feedstate import is_due, next_feed_state
 from bot.fetch import fetch_feeds
 from bot.match import SubscriptionMatcher
-from bot.models import UTC, FeedConfig, FetchResult, Item, PollReport, SlackMessage
+from bot.models import UTC, FeedConfig, FeedState, FetchResult, Item, PollReport, SlackMessage
 from bot.parse import parse_feed
 from bot.render import FeedStatusRow, Renderer
 from bot.schedule import missed_digest
 from bot.search import SearchIndex, SearchResults
 from bot.store import Store
+from bot.stories import DEFAULT_RETENTION as STORY_HORIZON
 from bot.stories import StoryIndex, link_extras
 from bot.subscriptions import list_subscriptions
 
@@ -99,9 +100,10 @@ def select_due_feeds(
     now: datetime,
     feed_ids: Collection[str] | None = None,
     force: bool = False,
+    states: Mapping[str, FeedState] | None = None,
 ) -> list[FeedConfig]:
     """The enabled feeds (optionally only `feed_ids`) whose next poll is due."""
-    states = store.feed_states()
+    states = store.feed_states() if states is None else states
     chosen = []
     for feed in config.enabled_feeds:
         if feed_ids is not None and feed.id not in feed_ids:
@@ -131,11 +133,11 @@ def poll_feeds(
     False (the caller then commits, with more work in the same write).
     """
     now = clock()
-    feeds = select_due_feeds(config, store, now=now, feed_ids=feed_ids, force=force)
+    states = store.feed_states()
+    feeds = select_due_feeds(config, store, now=now, feed_ids=feed_ids, force=force, states=states)
     if not feeds:
         return []
     by_id = {feed.id: feed for feed in feeds}
-    states = store.feed_states()
     reports: list[PollReport] = []
     pending: queue.Queue[FetchResult | None] = queue.Queue()
 
@@ -300,14 +302,10 @@ class Runtime:
         self.lock = threading.RLock()
         self._stories_lock = threading.Lock()
         self._closed = False
-        self.renderer = Renderer(config.settings.templates_dir, feed_names=self.feed_names())
-        now = clock()
-        self.stories = StoryIndex.build(
-            item for item in store.iter_items() if item.when >= now - StoryIndex().horizon
-        )
+        self.renderer = Renderer(self.config.settings.templates_dir, feed_names=self.feed_names())
+        since = clock() - STORY_HORIZON
+        self.stories = StoryIndex.build(item for item in store.iter_items() if item.when >= since)
         self._search: SearchIndex | None = None
-        # Feeds and schedules changed from Slack apply to every entry point.
-        self.refresh_config()
 
     @property
     def search_index(self) -> SearchIndex:
