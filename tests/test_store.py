@@ -479,6 +479,56 @@ def test_unversioned_v0_files_are_migrated(tmp_path: Path) -> None:
     assert items["7"]["dedup_keys"] == list(item("2026-11111", link_title_key="lt-rev").dedup_keys)
 
 
+def test_shards_hold_one_item_per_line_and_tinydb_files_are_converted(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    data.mkdir(mode=0o700)
+    # A shard as stock TinyDB writes it (one line, its own key order): the
+    # store reads it whole and rewrites it in its line layout on commit.
+    with TinyDB(data / "items-2026-11.json", access_mode="r+") as db:
+        db.table("_meta").insert({"schema": SCHEMA_VERSION, "kind": "items"})
+        db.table("items").insert(
+            {
+                "title": "Written by TinyDB",
+                "id": "t1",
+                "feed_id": "fr-bis",
+                "first_seen": "2026-11-02T10:00:00+00:00",
+                "dedup_keys": list(item("t1").dedup_keys),
+            }
+        )
+    with Store.open(data) as s:
+        assert s.get_item("fr-bis", "t1").title == "Written by TinyDB"  # type: ignore[union-attr]
+        assert s.stats()["uncommitted"] is True
+        s.add_items([item("a\nb", title='Line\nbreak "quoted" \\ back-slash')], now=NOW)
+    lines = (data / "items-2026-11.json").read_bytes().split(b"\n")
+    # A head line, one line per item (newlines in text escaped), a closing line.
+    assert len(lines) == 4
+    assert lines[1].startswith(b'"1":{"seq":1,"dedup_keys":[')
+    assert lines[2].startswith(b'"2":{"seq":2,"dedup_keys":[')
+    with TinyDB(data / "items-2026-11.json", access_mode="r") as db:
+        assert db.table("items").get(doc_id=2)["id"] == "a\nb"
+    with Store.open(data) as s:
+        assert s.stats()["uncommitted"] is False  # read line by line, nothing to convert
+        again = s.get_item("fr-bis", "a\nb")
+        assert again is not None
+        assert again.title == 'Line\nbreak "quoted" \\ back-slash'
+        assert s.is_known(item("a\nb"))
+
+
+def test_item_damaged_inside_its_line_is_named_when_read(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    with Store.open(data) as s:
+        s.add_items([item("ok"), item("bad")], now=NOW)
+    path = data / "items-2026-11.json"
+    # Keys intact, the rest of the document cut: found when the item is read.
+    path.write_bytes(path.read_bytes().replace(b'"title":"Title of bad"', b'"title":"Title o'))
+    with Store.open(data) as s:
+        assert s.get_item("fr-bis", "ok") is not None
+        with pytest.raises(StoreError) as damaged:
+            s.get_item("fr-bis", "bad")
+    assert f"item 2 in {data} is damaged" in str(damaged.value)
+    assert "restore its items-*.json file from a backup" in str(damaged.value)
+
+
 FUTURE = {"_meta": {"1": {"schema": 99, "kind": "state"}}}
 
 
