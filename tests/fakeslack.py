@@ -28,18 +28,16 @@ Not obvious:
   `not_allowed_token_type`, as Slack does. It answers with `socket_mode_url`
   (set it to a local WebSocket server's URL), each call counted in `calls()`.
 - Only ever binds 127.0.0.1; handler threads are daemons; every wait watches the
-  stop event so `stop()` never hangs.
+  stop event so `stop()` never hangs (the server's lifecycle is tests/loopback.py's).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import http.server
 import json
 import re
 import socket
-import socketserver
 import sys
 import threading
 import time
@@ -48,9 +46,10 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.loopback import LoopbackHandler, LoopbackServer
 
 __all__ = [
     "DEFAULT_APP_TOKEN",
@@ -184,7 +183,7 @@ class _ApiError(Exception):
         self.extra = extra
 
 
-class FakeSlack(http.server.ThreadingHTTPServer):
+class FakeSlack(LoopbackServer):
     """Threaded loopback server speaking enough of the Slack Web API for slack_sdk.
 
     Use as a context manager, or `start()` / `stop()`. Thread-safe.
@@ -193,9 +192,7 @@ class FakeSlack(http.server.ThreadingHTTPServer):
     configure the ones a test cares about, and with `strict=True` only those exist.
     """
 
-    request_queue_size = 128
-    daemon_threads = True
-    allow_reuse_address = True
+    thread_name = "fakeslack"
 
     def __init__(
         self,
@@ -208,7 +205,7 @@ class FakeSlack(http.server.ThreadingHTTPServer):
         bot_id: str = "B0BRIEFBOT",
         app_token: str = DEFAULT_APP_TOKEN,
     ) -> None:
-        super().__init__(("127.0.0.1", 0), _SlackHandler)
+        super().__init__(_SlackHandler)
         self.token = token
         self.strict = strict
         self.default_tz = default_tz
@@ -218,7 +215,6 @@ class FakeSlack(http.server.ThreadingHTTPServer):
         self.app_token = app_token
         # What apps.connections.open hands out: a Socket Mode WebSocket URL.
         self.socket_mode_url: str | None = None
-        self._port = int(self.server_address[1])
         self._lock = threading.RLock()
         self._listen_lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
@@ -230,67 +226,23 @@ class FakeSlack(http.server.ThreadingHTTPServer):
         self._down: str | None = None
         self._up_timer: threading.Timer | None = None
         self._last_ts_us = 0
-        self._thread: threading.Thread | None = None
-        self.stopping = threading.Event()
-        # Unexpected exceptions raised while answering (a fake bug, a bad test).
-        self.errors: list[BaseException] = []
 
     # -- lifecycle ---------------------------------------------------------
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host name (socket.getfqdn), which
-        # can stall on a machine without DNS; loopback needs no name.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name = "127.0.0.1"
-        self.server_port = int(self.server_address[1])
-
-    def start(self) -> FakeSlack:
-        self._start_serving()
-        return self
-
     def stop(self) -> None:
+        # `stopping` first: an `up()` whose timer already fired then stays down.
         self.stopping.set()
         self._cancel_up_timer()
+        # Under the listen lock, so stopping never interleaves with down()/up().
         with self._listen_lock:
-            self._stop_serving()
-        self.server_close()
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _start_serving(self) -> None:
-        self._thread = threading.Thread(
-            target=self.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fakeslack-{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def _stop_serving(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
+            super().stop()
 
     # -- where clients connect ---------------------------------------------
 
     @property
-    def port(self) -> int:
-        return self._port
-
-    @property
     def url(self) -> str:
         """The Web API base URL, with the trailing slash slack_sdk joins methods onto."""
-        return f"http://127.0.0.1:{self._port}/api/"
+        return f"{self.origin}/api/"
 
     # -- workspace contents ------------------------------------------------
 
@@ -379,8 +331,9 @@ class FakeSlack(http.server.ThreadingHTTPServer):
                 was = self._down
                 self._down = None
             if was == "refuse":
+                # server_address still holds the port of the socket before
+                # down(): the new socket binds to the same one.
                 self.socket = socket.socket(self.address_family, self.socket_type)
-                self.server_address = ("127.0.0.1", self._port)
                 self.server_bind()
                 self.server_activate()
                 self._start_serving()
@@ -406,16 +359,6 @@ class FakeSlack(http.server.ThreadingHTTPServer):
     def ephemerals(self, channel: str | None = None) -> list[PostedMessage]:
         with self._lock:
             return [m for m in self._ephemerals if channel is None or m.channel == channel]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client hanging up (its timeout) is normal; anything else is a fake bug.
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            return
-        if exc is not None:
-            with self._lock:
-                self.errors.append(exc)
-        super().handle_error(request, client_address)
 
     # -- answering ---------------------------------------------------------
 
@@ -923,16 +866,8 @@ def _required(params: dict[str, Any], name: str) -> str:
     return str(value)
 
 
-class _SlackHandler(http.server.BaseHTTPRequestHandler):
+class _SlackHandler(LoopbackHandler):
     server: FakeSlack
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, the client's
-    # delayed ACK adds ~40 ms to every response.
-    disable_nagle_algorithm = True
-    timeout = 30
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: pytest shows the test's own output
 
     def do_GET(self) -> None:
         self._serve()

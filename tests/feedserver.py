@@ -6,13 +6,12 @@ purpose (delays, slow-loris bodies, endless bodies, redirects, gzip), and record
 every request so tests can assert what the client sent.
 
 Not obvious:
-- `http.server` listens with a backlog of 5; under a concurrent fetcher the
-  dropped SYNs stall a second each, so `request_queue_size` is raised (a class
-  attribute: it must be set before the socket binds).
+- Binding, the serving thread and `stop()` come from tests/loopback.py, which
+  says why the accept queue is deep and how `stop()` avoids hanging.
 - It speaks HTTP/1.1 with keep-alive, like real servers. Endless bodies use
   chunked transfer coding; everything else carries a Content-Length.
-- Handler threads are daemons and every sleep waits on the server's stop event,
-  so `stop()` never hangs on a route that delays or streams forever.
+- Every sleep in a handler waits on the server's `stopping` event, so `stop()`
+  never hangs on a route that delays or streams forever.
 - Only ever binds 127.0.0.1: tests must never send traffic anywhere else.
 """
 
@@ -20,17 +19,15 @@ from __future__ import annotations
 
 import email.utils
 import gzip as gzip_module
-import http.server
 import mimetypes
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+
+from tests.loopback import LoopbackHandler, LoopbackServer
 
 __all__ = ["FeedServer", "Headers", "RecordedRequest", "Route", "serve_directory"]
 
@@ -102,70 +99,29 @@ class RecordedRequest:
         return self.headers.get(name)
 
 
-class FeedServer(http.server.ThreadingHTTPServer):
+class FeedServer(LoopbackServer):
     """Threaded loopback HTTP server with routes configured from tests.
 
     Use as a context manager, or `start()` / `stop()`. Thread-safe: routes may be
     changed while clients are connected.
     """
 
-    request_queue_size = 128
-    daemon_threads = True
-    allow_reuse_address = True
+    thread_name = "feedserver"
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _FeedHandler)
+        super().__init__(_FeedHandler)
         self._lock = threading.Lock()
         self._routes: dict[str, Route] = {}
         self._requests: list[RecordedRequest] = []
         self._in_flight = 0
         self._max_in_flight = 0
-        self._thread: threading.Thread | None = None
-        self.stopping = threading.Event()
-        # Unexpected exceptions raised by handlers (a broken route, a server bug).
-        self.errors: list[BaseException] = []
-
-    # -- lifecycle ---------------------------------------------------------
-
-    def start(self) -> FeedServer:
-        self._thread = threading.Thread(
-            target=self.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"feedserver-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server_close()
-
-    def __enter__(self) -> FeedServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- configuration -----------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
 
     def url(self, path: str = "/") -> str:
         if not path.startswith("/"):
             path = "/" + path
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.origin}{path}"
 
     def add(
         self,
@@ -279,29 +235,9 @@ class FeedServer(http.server.ThreadingHTTPServer):
         with self._lock:
             self._in_flight -= 1
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client hanging up mid-response is the normal end of many tests
-        # (timeouts, size caps); anything else is kept for the test to see.
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            return
-        if exc is not None:
-            with self._lock:
-                self.errors.append(exc)
-        super().handle_error(request, client_address)
 
-
-class _FeedHandler(http.server.BaseHTTPRequestHandler):
+class _FeedHandler(LoopbackHandler):
     server: FeedServer
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, the client's
-    # delayed ACK adds ~40 ms to every response.
-    disable_nagle_algorithm = True
-    # Idle keep-alive connections give their thread back after this long.
-    timeout = 30
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: pytest shows the test's own output
 
     def do_HEAD(self) -> None:
         self._serve(send_body=False)

@@ -15,7 +15,9 @@ Not obvious:
 - Each connection gets its own URL ticket (`?ticket=N`) like Slack's, so tests
   can tell which connection a message came in on.
 - Built on `websockets.sync` (threads, no event loop); server-side pings are
-  off so the only pings are the client's. Only ever binds 127.0.0.1.
+  off so the only pings are the client's. Only ever binds 127.0.0.1. The
+  serving thread, `start()`/`stop()` and the context manager are
+  tests/loopback.py's; the socket is bound in `start()`.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
+
+from tests.loopback import ServedInThread
 
 __all__ = ["SocketModeConnection", "SocketModeServer", "slash_command_envelope"]
 
@@ -45,13 +48,14 @@ class SocketModeConnection:
     closed: bool = False
 
 
-class SocketModeServer:
+class SocketModeServer(ServedInThread):
     """Threaded Socket Mode server on 127.0.0.1, port 0. Use as a context manager."""
+
+    thread_name = "socket-mode-server"
 
     def __init__(self, *, app_id: str = "A0FAKEAPP") -> None:
         self.app_id = app_id
         self._server: Server | None = None
-        self._thread: threading.Thread | None = None
         self._changed = threading.Condition()
         self._connections: list[SocketModeConnection] = []
         self._tickets = 0
@@ -60,30 +64,18 @@ class SocketModeServer:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> SocketModeServer:
+    def start(self) -> Self:
         self._server = serve(self._handle, "127.0.0.1", 0, ping_interval=None, close_timeout=2)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="socket-mode-server", daemon=True
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def _serve_loop(self) -> None:
+        assert self._server is not None
+        self._server.serve_forever()
 
-    def __enter__(self) -> SocketModeServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _end_serve_loop(self) -> None:
+        # Closes the listening socket and the open connections too.
+        assert self._server is not None
+        self._server.shutdown()
 
     @property
     def port(self) -> int:
