@@ -39,7 +39,7 @@ with `Query.matches` in rank order as far as the page needs, at most
 MAX_VERIFY per search; past that the total is estimated from a sample
 (`SearchResults.total_exact` False). Every hit is checked with `Query.matches`
 before it is returned, on the `MatchDoc` that `prepare_doc` would build (built
-here with the faster tokenizer below; a property test holds them equal).
+here with the fast tokenizer of textindex; a property test holds them equal).
 
 Stories: an item whose `extras["duplicate_of"]` is another item's seq is a
 copy of that story (chains are not followed). A story is shown once, by its
@@ -62,11 +62,9 @@ store.iter_items)` indexes in a thread; searches wait for it up to their
 `SearchResults.complete` False. With `load_items=store.get_items_by_seq` the
 index keeps no `Item` of its own and loads only the items it shows.
 
-Tokenizing: `textindex.tokenize_folded` runs a regex with large character
-classes (about 150 us per item). Text made of ASCII and common punctuation
-only, most English news, is split here with a translation table instead,
-4-5 times faster; a property test holds the two equal, and any other text
-goes through textindex.
+Tokenizing: items are analyzed with `textindex.fold_and_tokenize`, which
+splits ASCII-like text (most English news) 4-5 times faster than the regex of
+`textindex.tokenize`, and stems through a cache of `stem_token`.
 """
 
 from __future__ import annotations
@@ -78,7 +76,6 @@ import random
 import re
 import threading
 import time
-import unicodedata
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -104,7 +101,7 @@ from bot.query import (
     Word,
     parse_question,
 )
-from bot.textindex import fold_text, is_cjk, stem_token, tokenize_folded
+from bot.textindex import ascii_token_spans, fold_and_tokenize, fold_text, is_cjk, stem_token
 
 __all__ = [  # noqa: RUF022 (constants first, then classes and functions)
     "B",
@@ -218,25 +215,6 @@ def mark_spans(
 
 # --------------------------------------------------------------------------- analysis
 
-# Text made of ASCII and these punctuation marks only (what English news
-# carries) tokenizes exactly as textindex.tokenize_folded does, with a table
-# and str.split() instead of its regex: none of these is a word character,
-# and "’" is an apostrophe there too. Other text goes through textindex.
-_FAST_PUNCTUATION = (
-    "\u00a0\u00ab\u00b0\u00b7\u00bb\u2010\u2011\u2012\u2013\u2014\u2015"
-    "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u2022\u2026\u20ac"
-)
-_FAST_TEXT_RE = re.compile(f"[\x00-\x7f{_FAST_PUNCTUATION}]*")
-_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")
-# Every character of fast text that is not [a-z0-9'] becomes a space, "’" an "'".
-_SPLIT_TRANSLATION = str.maketrans(
-    {chr(code): " " for code in range(128) if chr(code) not in _WORD_CHARS}
-    | dict.fromkeys(_FAST_PUNCTUATION, " ")
-    | {"’": "'"}
-)
-# A word with inner apostrophes, as textindex reads it (after "’" became "'").
-_SPLIT_BYTES = bytes(code if chr(code) in _WORD_CHARS else 32 for code in range(256))
-_ASCII_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
 # Runs of word characters in the original (unfolded) text, for highlighting.
 _RUN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
@@ -245,53 +223,6 @@ _stem_cache: dict[str, str] = {}
 # ("chips", stemmed "chip") is listed too, for `chips*`, which matches
 # "chips" and not "chip". No token holds "=".
 _FORM_MARK = "="
-
-
-def _fold_and_split(text: str) -> tuple[str, list[str]]:
-    """Return `(fold_text(text), tokenize(text))` as textindex computes them, faster.
-
-    fold_text is NFKC and case folding, then (for non-ASCII text) NFKD,
-    dropping accents and NFC again; none of the fast punctuation decomposes
-    or carries an accent, so fast text is done after the first step.
-    """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    if folded.isascii():
-        words = folded.translate(_SPLIT_TRANSLATION).split()
-    elif _FAST_TEXT_RE.fullmatch(folded) is not None:
-        # Every non-ASCII character left is punctuation, a space once split
-        # (bar "’", an apostrophe): bytes.translate does that in one C loop.
-        words = (
-            folded.replace("’", "'")
-            .encode("ascii", "replace")
-            .translate(_SPLIT_BYTES)
-            .decode("ascii")
-            .split()
-        )
-    else:
-        folded = fold_text(text)
-        return folded, tokenize_folded(folded)
-    return folded, _split_apostrophes(words) if "'" in folded or "’" in folded else words
-
-
-def _split_apostrophes(words: list[str]) -> list[str]:
-    tokens: list[str] = []
-    for word in words:
-        if "'" in word:
-            # "'quoted'" and "a''b" split as the regex does, then "China's" is "china".
-            tokens.extend(_drop_apostrophes(part) for part in _ASCII_WORD_RE.findall(word))
-        else:
-            tokens.append(word)
-    return tokens
-
-
-def _drop_apostrophes(word: str) -> str:
-    # As textindex.tokenize_folded: "China's" is "china", "don't" is "dont".
-    if "'" not in word and "’" not in word:
-        return word
-    word = word.replace("’", "'")
-    if word.endswith("'s"):
-        word = word[:-2]
-    return word.replace("'", "")
 
 
 def _stem_all(tokens: list[str]) -> list[str]:
@@ -309,7 +240,7 @@ def _stem_miss(token: str) -> str:
 
 def _analyze_fast(text: str) -> tuple[list[str], list[str]]:
     """Return (raw tokens, stemmed tokens) of `text`, as textindex would produce them."""
-    raw = _fold_and_split(text)[1]
+    raw = fold_and_tokenize(text)[1]
     return raw, _stem_all(raw)
 
 
@@ -328,8 +259,8 @@ def _join_fields(title: list[str], summary: list[str]) -> str:
 
 def _prepare_doc_fast(item: Item, feed_tags: Iterable[str] = ()) -> MatchDoc:
     """Return exactly `prepare_doc(item, feed_tags=feed_tags)`, in a fraction of the time."""
-    folded_title, raw_title = _fold_and_split(item.title)
-    folded_summary, raw_summary = _fold_and_split(item.summary)
+    folded_title, raw_title = fold_and_tokenize(item.title)
+    folded_summary, raw_summary = fold_and_tokenize(item.summary)
     title = _stem_all(raw_title)
     summary = _stem_all(raw_summary)
     tokens = frozenset(title) | frozenset(summary)
@@ -524,9 +455,9 @@ _NO_TAGS: frozenset[str] = frozenset()
 
 
 def _analyze_item(item: Item) -> _Analyzed:
-    raw = _fold_and_split(item.title)[1]
+    raw = fold_and_tokenize(item.title)[1]
     title = _stem_all(raw)
-    raw_summary = _fold_and_split(item.summary)[1]
+    raw_summary = fold_and_tokenize(item.summary)[1]
     summary = _stem_all(raw_summary)
     raw += raw_summary
     plurals = {
@@ -1537,12 +1468,10 @@ class _Highlighter:
 def _tokens_with_offsets(text: str) -> list[tuple[str, str, int, int]]:
     """(stem, raw token, start, end) of each token of `text`, offsets in `text` itself."""
     if text.isascii():
-        # Folding ASCII only lowers its case, so offsets in the folded text hold.
-        found = list(_ASCII_WORD_RE.finditer(text.lower()))
-        raws = [_drop_apostrophes(match.group()) for match in found]
+        found = ascii_token_spans(text)
+        stems = _stem_all([raw for raw, _, _ in found])
         return [
-            (stem, raw, match.start(), match.end())
-            for stem, raw, match in zip(_stem_all(raws), raws, found, strict=True)
+            (stem, raw, start, end) for stem, (raw, start, end) in zip(stems, found, strict=True)
         ]
     # Folding may change lengths ("ﬁ" is "fi"): analyze each run of word
     # characters alone and give its tokens the run's offsets.

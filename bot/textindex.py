@@ -21,6 +21,13 @@ and a document token meet in the same normal form:
 4. Stem: a light English stemmer for plurals only ("entities" is "entity",
    "chips" is "chip", "addresses" is "address"); see `stem_token`. Verbs and
    other suffixes are left alone so matches stay predictable.
+
+Speed: steps 1 and 2 run a regex with large character classes (about 150 us
+per news item). `fold_and_tokenize` gives the same result 4-5 times faster
+for text made of ASCII and common punctuation only (most English news) by
+splitting with a translation table; any other text takes the regex. The
+search index tokenizes every stored item with it; a property test in
+tests/test_search.py holds the two paths equal.
 """
 
 from __future__ import annotations
@@ -28,7 +35,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["analyze", "fold_text", "is_cjk", "stem_token", "tokenize", "tokenize_folded"]
+__all__ = [
+    "analyze",
+    "ascii_token_spans",
+    "fold_and_tokenize",
+    "fold_text",
+    "is_cjk",
+    "stem_token",
+    "tokenize",
+    "tokenize_folded",
+]
 
 # Blocks of combining marks that are accents on Latin, Greek and Cyrillic
 # letters; dropping them folds "é" to "e". Other combining marks (Japanese
@@ -72,6 +88,26 @@ _TOKEN_RE = re.compile(
     rf"|(?P<word>[^\W_{_CJK_CLASS}]+(?:['’][^\W_{_CJK_CLASS}]+)*)"
 )
 _CJK_RE = re.compile(rf"[{_CJK_CLASS}]")
+
+# Text made of ASCII and these punctuation marks only (what English news
+# carries) tokenizes exactly as `tokenize_folded` does, with a table and
+# str.split() instead of its regex: none of these is a word character, and
+# "’" is an apostrophe there too. Other text goes through the regex.
+_FAST_PUNCTUATION = (
+    "\u00a0\u00ab\u00b0\u00b7\u00bb\u2010\u2011\u2012\u2013\u2014\u2015"
+    "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u2022\u2026\u20ac"
+)
+_FAST_TEXT_RE = re.compile(f"[\x00-\x7f{_FAST_PUNCTUATION}]*")
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")
+# Every character of fast text that is not [a-z0-9'] becomes a space, "’" an "'".
+_SPLIT_TRANSLATION = str.maketrans(
+    {chr(code): " " for code in range(128) if chr(code) not in _WORD_CHARS}
+    | dict.fromkeys(_FAST_PUNCTUATION, " ")
+    | {"’": "'"}
+)
+_SPLIT_BYTES = bytes(code if chr(code) in _WORD_CHARS else 32 for code in range(256))
+# A word with inner apostrophes, as _TOKEN_RE reads it (after "’" became "'").
+_ASCII_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
 
 # Words ending in "s" that are not plurals, or whose plural rule would mangle
 # them; they are kept as they are.
@@ -140,12 +176,68 @@ def tokenize_folded(folded: str) -> list[str]:
             continue
         word = match.group("word")
         if "'" in word or "’" in word:
-            word = word.replace("’", "'")
-            if word.endswith("'s"):
-                word = word[:-2]
-            word = word.replace("'", "")
+            word = _drop_apostrophes(word)
         tokens.append(word)
     return tokens
+
+
+def fold_and_tokenize(text: str) -> tuple[str, list[str]]:
+    """Return `(fold_text(text), tokenize(text))`, faster for ASCII-like text.
+
+    fold_text is NFKC and case folding, then (for non-ASCII text) NFKD,
+    dropping accents and NFC again; none of the fast punctuation decomposes
+    or carries an accent, so fast text is done after the first step.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if folded.isascii():
+        words = folded.translate(_SPLIT_TRANSLATION).split()
+    elif _FAST_TEXT_RE.fullmatch(folded) is not None:
+        # Every non-ASCII character left is punctuation, a space once split
+        # (bar "’", an apostrophe): bytes.translate does that in one C loop.
+        words = (
+            folded.replace("’", "'")
+            .encode("ascii", "replace")
+            .translate(_SPLIT_BYTES)
+            .decode("ascii")
+            .split()
+        )
+    else:
+        folded = fold_text(text)
+        return folded, tokenize_folded(folded)
+    return folded, _split_apostrophes(words) if "'" in folded or "’" in folded else words
+
+
+def ascii_token_spans(text: str) -> list[tuple[str, int, int]]:
+    """Return (token, start, end) of each token of ASCII `text`, offsets in `text`.
+
+    The tokens are those of `tokenize(text)`: folding ASCII only lowers its
+    case, so offsets in the folded text hold in the original.
+    """
+    return [
+        (_drop_apostrophes(match.group()), match.start(), match.end())
+        for match in _ASCII_WORD_RE.finditer(text.lower())
+    ]
+
+
+def _split_apostrophes(words: list[str]) -> list[str]:
+    tokens: list[str] = []
+    for word in words:
+        if "'" in word:
+            # "'quoted'" and "a''b" split as the regex does, then "China's" is "china".
+            tokens.extend(_drop_apostrophes(part) for part in _ASCII_WORD_RE.findall(word))
+        else:
+            tokens.append(word)
+    return tokens
+
+
+def _drop_apostrophes(word: str) -> str:
+    # A possessive "'s" goes ("China's" is "china"), other apostrophes too ("don't" is "dont").
+    if "'" not in word and "’" not in word:
+        return word
+    word = word.replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    return word.replace("'", "")
 
 
 def stem_token(token: str) -> str:

@@ -25,12 +25,11 @@ from bot.search import (
     SNIPPET_CHARS,
     SearchIndex,
     SearchResults,
-    _fold_and_split,
     _prepare_doc_fast,
     mark_spans,
 )
 from bot.store import Store
-from bot.textindex import fold_text, tokenize
+from bot.textindex import fold_and_tokenize, fold_text, tokenize
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
@@ -692,6 +691,6 @@ TEXT = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(title=TEXT, summary=TEXT)
 def test_fast_analysis_equals_the_query_modules(title: str, summary: str) -> None:
-    assert _fold_and_split(summary) == (fold_text(summary), tokenize(summary))
+    assert fold_and_tokenize(summary) == (fold_text(summary), tokenize(summary))
     item = make_item(1, title, summary, tags=("US ",))
     assert _prepare_doc_fast(item, ("Asia",)) == prepare_doc(item, feed_tags=("Asia",))
