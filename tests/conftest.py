@@ -8,6 +8,11 @@ socket connection to an address outside 127.0.0.0/8 and ::1 and fails the
 test that tried it. Tests must never need the network, and the SSRF tests in
 particular must not reach a private address even when the guard under test is
 broken (issue 7).
+
+Every test also runs under the secret-leak detector (tests/secretscan.py,
+loaded below as a plugin): a registered test token, signing secret or feed
+credential in the test's output, logs (DEBUG included), subprocess output,
+fake-Slack traffic or tmp_path files fails the test.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests.feedserver import FeedServer  # noqa: E402
+
+pytest_plugins = ["tests.secretscan"]
 
 _LOCAL_NETS = (
     ipaddress.ip_network("127.0.0.0/8"),

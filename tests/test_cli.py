@@ -13,10 +13,8 @@ import pytest
 from bot.cli import build_parser, main
 from bot.store import Store
 from tests.feedgen import make_rss, numbered_entries
-
-BOT_TOKEN = "xoxb-1111-2222-SECRETBOTTOKEN"
-SIGNING = "s1gn1ngs3cr3tVALUE"
-APP_TOKEN = "xapp-1-A111-SECRETAPPTOKEN"
+from tests.secretscan import APP_TOKEN, BOT_TOKEN, record_output
+from tests.secretscan import SIGNING_SECRET as SIGNING
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -26,7 +24,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True,
         text=True,
@@ -34,6 +32,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
         cwd=cwd,
         timeout=120,
     )
+    # The secret-leak detector scans what the child printed (tests/secretscan.py).
+    record_output(f"briefbot {' '.join(args)} (stdout, stderr)", result.stdout, result.stderr)
+    return result
 
 
 def write_feeds(path: Path, urls: dict[str, str], data_dir: Path) -> Path:
@@ -80,8 +81,8 @@ def test_check_config_redacts_secrets(tmp_path):
     result = run_cli("--config", str(feeds), "check-config", env=env)
     assert result.returncode == 0, result.stderr
     everything = result.stdout + result.stderr
-    for secret in (BOT_TOKEN, SIGNING, APP_TOKEN, "SECRET"):
-        assert secret not in everything
+    for secret in (BOT_TOKEN, SIGNING, APP_TOKEN):
+        assert secret[-16:] not in everything
     assert "valid" in result.stdout
     described = json.loads(
         run_cli("--config", str(feeds), "check-config", "--json", env=env).stdout

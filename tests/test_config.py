@@ -34,18 +34,22 @@ from bot.config import (
     redact_url,
 )
 from bot.models import FeedConfig, Settings
+from tests.secretscan import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    FEED_PASSWORD,
+    FEED_TOKEN,
+    SIGNING_SECRET,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIS_URL = (
     "https://www.federalregister.gov/api/v1/documents.rss"
     "?conditions%5Bagencies%5D%5B%5D=industry-and-security-bureau"
 )
-# Distinctive fake secrets: any of these appearing in output is a leak.
-BOT_TOKEN = "xoxb-1111-2222-FAKEbotTOKENzq9"
-SIGNING_SECRET = "fakeSIGNINGsecret8c1e5d0b7a"
-APP_TOKEN = "xapp-1-A0FAKE-3333-APPtokenQQ7"
-URL_PASSWORD = "hunter2PASSWORDxy"
-URL_TOKEN = "QUERYtokenVALUE77"
+# Distinctive fake secrets (tests/secretscan.py): any of these in output is a leak.
+URL_PASSWORD = FEED_PASSWORD
+URL_TOKEN = FEED_TOKEN
 
 
 def parse(text: str, env: dict[str, str] | None = None) -> Config:

@@ -24,6 +24,7 @@ from bot.config import parse_config_text
 from bot.pipeline import Runtime
 from bot.subscriptions import create_subscription
 from tests.feedgen import make_rss, numbered_entries
+from tests.secretscan import record_output
 
 TRIALS = int(os.environ.get("BRIEFBOT_CRASH_TRIALS", "5"))
 USER = "U0SUBSCRIBER"
@@ -57,15 +58,19 @@ def run_child(config: Path, env: dict[str, str], kill_after: float | None) -> in
         text=True,
     )
     assert proc.stdout is not None
+    printed: list[str] = []
     if kill_after is not None:
         # Aim at the delivery window: wait for the poll to finish first.
         for line in proc.stdout:
+            printed.append(line)
             if line.startswith("polled"):
                 break
         time.sleep(kill_after)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
+    rest, _ = proc.communicate(timeout=60)
+    # The child has the bot token: the secret-leak detector scans what it printed.
+    record_output("the poll-and-deliver child's output", "".join(printed), rest)
     return proc.returncode
 
 

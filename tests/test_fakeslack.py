@@ -28,6 +28,7 @@ from tests.fakeslack import (
     MAX_TEXT,
     FakeSlack,
 )
+from tests.secretscan import WRONG_BOT_TOKEN
 
 
 def raw_client(fake: FakeSlack, token: str | None = DEFAULT_TOKEN) -> WebClient:
@@ -57,7 +58,7 @@ def slack_error(excinfo: pytest.ExceptionInfo[SlackApiError]) -> str:
     ("token", "expected"),
     [
         pytest.param(DEFAULT_TOKEN, None, id="right-token"),
-        pytest.param("xoxb-someone-else", "invalid_auth", id="wrong-token"),
+        pytest.param(WRONG_BOT_TOKEN, "invalid_auth", id="wrong-token"),
         pytest.param(None, "not_authed", id="no-token"),
     ],
 )

@@ -36,10 +36,10 @@ from bot.subscriptions import create_subscription
 from tests.fakeslack import FakeSlack, PostedMessage
 from tests.feedgen import Entry, make_rss, numbered_entries
 from tests.feedserver import FeedServer
+from tests.secretscan import SIGNING_SECRET, WRONG_BOT_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = "U0ALICE001"
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 RUN_SCRIPT = """
 import logging, sys
 from bot.config import load_config
@@ -241,14 +241,14 @@ def test_service_refuses_a_bad_token_with_a_clear_message(
     fake_slack: FakeSlack,
     services: Callable[[Path, dict[str, str]], Service],
 ) -> None:
-    wrong = "xoxb-0000000000-1111111111-NotTheRightTokenAtAll"
+    wrong = WRONG_BOT_TOKEN
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
     service = services(config_path, service_env(fake_slack, token=wrong))
     status = service.wait(timeout=30)
     output = service.output()
     assert status == 1, output
     assert "Slack refused the bot token (invalid_auth): check SLACK_BOT_TOKEN" in output
-    assert wrong not in output and "NotTheRight" not in output
+    assert wrong[-16:] not in output
     assert [c.method for c in fake_slack.calls()] == ["auth.test"]
     assert feed_server.requests() == []  # nothing polled by a service that did not start
 

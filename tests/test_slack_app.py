@@ -44,9 +44,9 @@ from bot.slack.app import (
 )
 from tests.fakeslack import DEFAULT_APP_TOKEN, FakeSlack
 from tests.feedgen import Entry, make_rss
+from tests.secretscan import SIGNING_SECRET, WRONG_APP_TOKEN, WRONG_BOT_TOKEN
 from tests.wsserver import SocketModeServer, slash_command_envelope, wait_until
 
-SIGNING_SECRET = "5ign1ng-s3cr3t-f0r-br1efb0t-t3sts"
 ENTITY_TITLE = "Additions to the Entity List: YMTC Japan subsidiary"
 
 
@@ -648,7 +648,7 @@ def test_socket_mode_redelivery_is_acked_and_handled_once(
     [
         pytest.param(
             None,
-            "xoxb-0000000000-1111111111-wr0ngT0k3nV4lu3zz",
+            WRONG_BOT_TOKEN,
             "Slack refused the bot token (invalid_auth): check SLACK_BOT_TOKEN",
             id="wrong-token",
         ),
@@ -691,7 +691,7 @@ def test_a_bad_bot_token_stops_start_up_with_a_clear_message(
 @pytest.mark.parametrize(
     ("app_token", "code"),
     [
-        pytest.param("xapp-1-A0FAKEAPP-999-n0tTh3R1ghtApPt0k3n", "invalid_auth", id="wrong"),
+        pytest.param(WRONG_APP_TOKEN, "invalid_auth", id="wrong"),
         pytest.param(None, "not_allowed_token_type", id="bot-token-instead"),
     ],
 )
