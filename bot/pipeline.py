@@ -89,6 +89,8 @@ class Poster(Protocol):
 
     def already_delivered(self, channel: str, key: str, since_ts: str | float) -> bool: ...
 
+    def find_posted(self, channel: str, key: str, since_ts: str | float) -> Any: ...
+
 
 # --------------------------------------------------------------------------- polling
 
@@ -603,6 +605,7 @@ class Runtime:
                 "since_ts": now.timestamp() - 5,
                 "seq": covered,
                 "scheduled_for": scheduled_for.isoformat(),
+                "parts": len(messages),
             }
             self.store.put_record(DIGEST_TABLE, digest.channel, record)
             self.store.commit()
@@ -660,17 +663,39 @@ class Runtime:
         return _PartialOutcome(outcome, scheduled_for)
 
     def _finish_inflight_digest(self, channel: str, record: dict[str, Any], poster: Poster) -> bool:
-        """After a crash mid-post: if Slack has the digest, move the cursor as if we saw it."""
+        """After a crash mid-post: see how much of the digest Slack has.
+
+        All of it: move the cursor as if we saw it go. Part of it (the crash
+        came between two messages of a long digest): record it as partial, so
+        that the rest is posted into its thread (`_finish_partial_digest`).
+        None: forget the attempt; the digest is built and sent again.
+        """
         inflight = record.get("inflight")
         if not inflight:
             return False
         try:
-            done = poster.already_delivered(channel, inflight["key"], inflight["since_ts"])
+            found = poster.find_posted(channel, inflight["key"], inflight["since_ts"])
         except Exception as exc:
             log.warning("cannot check digest delivery for %s yet: %s", channel, exc)
             return False
         record["inflight"] = None
-        if done:
+        # Records written before "parts" existed: whatever Slack has counts as all.
+        parts = int(inflight.get("parts") or 0)
+        if found is not None and found.posted < parts:
+            log.info(
+                "digest for %s was cut after %d of %d messages; finishing it",
+                channel,
+                found.posted,
+                parts,
+            )
+            record["partial"] = {
+                "key": inflight["key"],
+                "ts": found.ts,
+                "posted": found.posted,
+                "seq": inflight["seq"],
+                "scheduled_for": inflight["scheduled_for"],
+            }
+        elif found is not None:
             record.update(seq=inflight["seq"], last_sent=inflight["scheduled_for"])
         self.store.put_record(DIGEST_TABLE, channel, record)
         self.store.commit()

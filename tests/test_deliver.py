@@ -20,6 +20,7 @@ from bot.models import SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client, parse_retry_after
 from bot.slack.deliver import Deliverer, DeliveryError, DeliveryResult, describe_slack_error
 from tests.fakeslack import FakeSlack
+from tests.secretscan import BOT_TOKEN, WRONG_BOT_TOKEN
 
 CHANNEL = "C0BRIEFING"
 
@@ -214,7 +215,7 @@ def test_retry_after_longer_than_allowed_is_not_slept_through(fake_slack: FakeSl
             id="is_archived",
         ),
         pytest.param(
-            {"token": "xoxb-revoked-or-mistyped"},
+            {"token": WRONG_BOT_TOKEN},
             f"cannot post to {CHANNEL}: invalid_auth — Slack rejected the bot token; "
             "check SLACK_BOT_TOKEN (reinstall the app if it was removed)",
             id="invalid_auth",
@@ -363,6 +364,38 @@ def test_already_delivered_finds_the_post_by_its_key(fake_slack: FakeSlack) -> N
     assert history.params["include_all_metadata"] in ("1", True)
 
 
+@pytest.mark.parametrize(
+    ("cut_after", "expected"),
+    [
+        pytest.param(None, 4, id="whole-batch"),
+        pytest.param(1, 1, id="summary-only"),
+        pytest.param(3, 3, id="three-of-four"),
+    ],
+)
+def test_find_posted_counts_the_leading_messages_of_a_cut_batch(
+    fake_slack: FakeSlack, cut_after: int | None, expected: int
+) -> None:
+    before = time.time() - 1
+    key = "digest:C0BRIEFING:2024-05-03"
+    batch = [message("summary"), *(message(f"part {n}", in_thread=True) for n in (2, 3, 4))]
+    if cut_after is not None:
+        fake_slack.fail_next("chat.postMessage", error="channel_not_found", skip=cut_after)
+    first = make_deliverer(fake_slack).post(CHANNEL, batch, metadata={"key": key})
+    make_deliverer(fake_slack).post(CHANNEL, [message("other")], metadata={"key": "other"})
+
+    found = make_deliverer(fake_slack).find_posted(CHANNEL, key, before)
+
+    assert found is not None
+    assert (found.posted, found.ts) == (expected, fake_slack.messages(CHANNEL)[0].ts)
+    assert list(found.timestamps) == list(first.timestamps)
+    assert make_deliverer(fake_slack).find_posted(CHANNEL, "digest:never", before) is None
+    # Resuming from what was found completes the batch without repeating a message.
+    resumed = make_deliverer(fake_slack).post(CHANNEL, batch, metadata={"key": key}, resume=found)
+    assert resumed.ok
+    texts = [m.text for m in fake_slack.messages(CHANNEL) if m.text != "other"]
+    assert texts == ["summary", "part 2", "part 3", "part 4"]
+
+
 def test_already_delivered_says_when_it_cannot_tell(fake_slack: FakeSlack) -> None:
     fake_slack.add_channel(CHANNEL, member=False)
     with pytest.raises(DeliveryError) as excinfo:
@@ -418,7 +451,7 @@ def test_ephemeral_reply(fake_slack: FakeSlack) -> None:
 def test_token_never_reaches_logs_or_errors(
     fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    wrong = "xoxb-9999-8888-wrongTokenValue"
+    wrong = WRONG_BOT_TOKEN
     caplog.set_level(logging.DEBUG)  # slack_sdk's own debug log included
     errors: list[str | None] = []
     deliverer = make_deliverer(fake_slack)
@@ -448,7 +481,7 @@ def test_token_never_reaches_logs_or_errors(
         pytest.param(SlackSecrets(bot_token=None), "SLACK_BOT_TOKEN is not set", id="no-token"),
         pytest.param(SlackSecrets(bot_token="  "), "SLACK_BOT_TOKEN is not set", id="blank"),
         pytest.param(
-            SlackSecrets(bot_token="xoxb-1", api_url="file:///etc/passwd"),
+            SlackSecrets(bot_token=BOT_TOKEN, api_url="file:///etc/passwd"),
             "SLACK_API_URL must be an http\\(s\\) URL",
             id="file-url",
         ),

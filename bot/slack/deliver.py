@@ -23,7 +23,8 @@ Not obvious:
   may not have posted it: the deliverer then looks for the key in the channel
   (conversations.history / conversations.replies) before trying again. After a
   crash, `already_delivered(channel, key, since_ts)` answers the same question
-  for a delivery whose outcome was never recorded. Reading history needs the
+  for a delivery whose outcome was never recorded, and `find_posted` says how
+  many messages of a batch got there, to resume it. Reading history needs the
   `channels:history`, `groups:history` and `im:history` scopes. Lookups are
   rare (a lost answer, a restart) and bounded by `since_ts`; Slack's 2025
   limits on conversations.history (1 call a minute) apply to commercially
@@ -42,7 +43,7 @@ import http.client
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.error import URLError
@@ -279,6 +280,27 @@ class Deliverer:
         """The ts of the top-level message carrying `key`, or None (see already_delivered)."""
         return self._find_part(channel, key, None, since_ts, thread_ts=None)
 
+    def find_posted(self, channel: str, key: str, since_ts: str | float) -> DeliveryResult | None:
+        """How much of a batch posted with `key` is in `channel`: None if none of it.
+
+        For a restart after a crash in the middle of a batch: the result has
+        `posted` (the leading messages found: 0..posted-1) and the first
+        message's `ts`, ready for `post(..., resume=result)`; `ok` is False
+        because the caller alone knows the batch's length. Messages are looked
+        for in the channel and in the first message's thread.
+        Raises DeliveryError when Slack cannot be asked.
+        """
+        found = dict(self._scan_parts(channel, key, since_ts, thread_ts=None))
+        parent = found.get(0)
+        if parent is None:
+            return None
+        found.update(self._scan_parts(channel, key, since_ts, thread_ts=parent))
+        posted = 0
+        while posted in found:
+            posted += 1
+        timestamps = tuple(found[part] for part in range(posted))
+        return DeliveryResult(ok=False, ts=parent, posted=posted, timestamps=timestamps)
+
     # -- internals -------------------------------------------------------------
 
     def _post_one(
@@ -355,10 +377,25 @@ class Deliverer:
         thread_ts: str | None,
     ) -> str | None:
         """Search history (or a thread) for a message with `key` (and `part`, if given)."""
+        fallback: str | None = None
+        for found_part, ts in self._scan_parts(channel, key, since_ts, thread_ts=thread_ts):
+            if part is not None:
+                if found_part == part:
+                    return ts
+            elif found_part == 0:
+                return ts
+            else:
+                # A resumed batch's top-level message may not be part 0.
+                fallback = fallback or ts
+        return fallback
+
+    def _scan_parts(
+        self, channel: str, key: str, since_ts: str | float, *, thread_ts: str | None
+    ) -> Iterator[tuple[int, str]]:
+        """(part, ts) of each message carrying `key` in history since `since_ts` (or a thread)."""
         oldest = since_ts if isinstance(since_ts, str) else f"{max(since_ts, 0.0):.6f}"
         action = "cannot read the history of"
         cursor: str | None = None
-        fallback: str | None = None
         for _ in range(_HISTORY_PAGES):
             try:
                 if thread_ts is None:
@@ -385,22 +422,12 @@ class Deliverer:
                 raise DeliveryError(_unreachable(action, channel, exc), retryable=True) from None
             for message in response.get("messages") or []:
                 found_part = _delivery_part(message, key)
-                if found_part is None:
-                    continue
-                ts = str(message.get("ts"))
-                if part is not None:
-                    if found_part == part:
-                        return ts
-                elif found_part == 0:
-                    return ts
-                else:
-                    # A resumed batch's top-level message may not be part 0.
-                    fallback = fallback or ts
+                if found_part is not None:
+                    yield found_part, str(message.get("ts"))
             metadata = response.get("response_metadata") or {}
             cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
             if not cursor:
                 break
-        return fallback
 
 
 class _ChannelGate:
