@@ -514,9 +514,15 @@ async def _fetch(
     if state is not None and state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
     while True:
-        response = await http.send(
-            http.build_request("GET", trail.url, headers=headers), stream=True
-        )
+        try:
+            response = await http.send(
+                http.build_request("GET", trail.url, headers=headers), stream=True
+            )
+        except httpx.InvalidURL as exc:
+            # httpx parses a redirect's Location even when not following it
+            # (Response.next_request) and refuses one with no host, such as
+            # "javascript:alert(1)//x", before `_next_hop` sees the response.
+            raise _FetchFailure(f"redirect to an invalid URL refused: {exc}") from None
         try:
             status = response.status_code
             if status in _REDIRECT_STATUSES:

@@ -406,6 +406,12 @@ def test_redirect_loop(feed_server: FeedServer) -> None:
             "redirect to a non-http(s) URL refused: file:///etc/passwd",
             id="file",
         ),
+        pytest.param(
+            "javascript:alert(1)//x",
+            "redirect to an invalid URL refused: "
+            "For absolute URLs, path must be empty or begin with '/'",
+            id="javascript-no-host",
+        ),
     ],
 )
 def test_redirect_to_other_schemes_is_refused(
