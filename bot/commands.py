@@ -232,6 +232,10 @@ def _read_token(inner: str, whole: str) -> tuple[str, Word | None]:
     """(what Slack shows for `<inner>`, the Word it makes), or the literal text if unknown."""
     # Slack escapes &, < and > inside tokens too (a URL's query string has &amp;).
     target, _, label = (_unescape(part) for part in inner.partition("|"))
+    if re.search(r"\s", label):
+        # A command is read word by word: a label such as "Click here" would
+        # split the token (and lose its target). Show the target instead.
+        label = ""
     if target.startswith("#") and _CHANNEL_ID.fullmatch(target[1:]):
         shown = f"#{label}" if label else target
         return shown, Word(shown, channel=target[1:])
@@ -282,7 +286,12 @@ def _usage(verb: str | None) -> str:
 
 
 def _marked(text: str, column: int | None) -> str:
-    """`text` with a marker before the 1-based `column` (rendering strips leading spaces)."""
+    """`text` as inline code with a marker before the 1-based `column`.
+
+    A backtick in the text would end the code span early, so it becomes ' (as
+    render.code does); one character for one, so the column still holds.
+    """
+    text = text.replace("`", "'")
     if column is None or not 1 <= column <= len(text) + 1:
         return f"`{text}`"
     return f"`{text[: column - 1]}▶{text[column - 1 :]}`"

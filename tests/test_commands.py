@@ -215,6 +215,15 @@ def slack_text(posted: Any) -> str:
             [Word("https://example.org/a?b=1&c=2", url="https://example.org/a?b=1&c=2")],
             id="link",
         ),
+        pytest.param(
+            "add <https://example.org/rss|Click here> now",
+            [
+                Word("add"),
+                Word("https://example.org/rss", url="https://example.org/rss"),
+                Word("now"),
+            ],
+            id="link-label-with-spaces",
+        ),
         pytest.param("<!here> now", [Word("@here"), Word("now")], id="broadcast"),
         pytest.param(
             "a &amp; b &lt;c&gt;", [Word("a"), Word("&"), Word("b"), Word("<c>")], id="entities"
