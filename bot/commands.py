@@ -200,6 +200,11 @@ class Word:
     url: str | None = None
 
 
+# Stands in for whitespace inside a Slack token's label while a line is split
+# into words (a private-use character: never in what Slack sends).
+_GLUE = "\ue000"
+
+
 def read_words(text: str) -> list[Word]:
     """The words of a command line, with Slack's escapes decoded (see the module docstring)."""
     plain: list[str] = []
@@ -214,9 +219,11 @@ def read_words(text: str) -> list[Word]:
             shown, word = _ENTITIES[match.group(2)], None
         else:
             shown, word = _read_token(match.group(1), match.group(0))
-        plain.append(shown)
         if word is not None:
+            # A label with spaces ("Click here") stays one word: the token's.
+            shown = re.sub(r"\s", _GLUE, shown)
             tokens[(length, length + len(shown))] = word
+        plain.append(shown)
         length += len(shown)
         position = match.end()
     plain.append(text[position:])
@@ -224,7 +231,7 @@ def read_words(text: str) -> list[Word]:
     words = []
     for match in re.finditer(r"\S+", joined):
         token = tokens.get((match.start(), match.end()))
-        words.append(token if token is not None else Word(match.group(0)))
+        words.append(token if token is not None else Word(match.group(0).replace(_GLUE, " ")))
     return words
 
 
@@ -232,10 +239,6 @@ def _read_token(inner: str, whole: str) -> tuple[str, Word | None]:
     """(what Slack shows for `<inner>`, the Word it makes), or the literal text if unknown."""
     # Slack escapes &, < and > inside tokens too (a URL's query string has &amp;).
     target, _, label = (_unescape(part) for part in inner.partition("|"))
-    if re.search(r"\s", label):
-        # A command is read word by word: a label such as "Click here" would
-        # split the token (and lose its target). Show the target instead.
-        label = ""
     if target.startswith("#") and _CHANNEL_ID.fullmatch(target[1:]):
         shown = f"#{label}" if label else target
         return shown, Word(shown, channel=target[1:])

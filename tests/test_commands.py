@@ -219,7 +219,7 @@ def slack_text(posted: Any) -> str:
             "add <https://example.org/rss|Click here> now",
             [
                 Word("add"),
-                Word("https://example.org/rss", url="https://example.org/rss"),
+                Word("Click here", url="https://example.org/rss"),
                 Word("now"),
             ],
             id="link-label-with-spaces",
