@@ -34,6 +34,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests.feedserver import FeedServer  # noqa: E402
+from tests.responseurl import ResponseUrlServer  # noqa: E402
 
 pytest_plugins = ["tests.secretscan"]
 
@@ -120,3 +121,14 @@ def fake_slack() -> Iterator[FakeSlack]:
     finally:
         server.stop()
     assert not server.errors, f"fake Slack handler errors: {server.errors!r}"
+
+
+@pytest.fixture
+def responses() -> Iterator[ResponseUrlServer]:
+    """A loopback response_url for slash-command replies (tests/responseurl.py)."""
+    server = ResponseUrlServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert not server.errors, f"response_url handler errors: {server.errors!r}"

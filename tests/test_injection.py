@@ -40,16 +40,13 @@ import hmac
 import html
 import http.client
 import itertools
-import json
 import re
 import shutil
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -67,6 +64,7 @@ from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
 from tests.fakeslack import FakeSlack
 from tests.feedserver import FeedServer
+from tests.responseurl import ResponseUrlServer
 
 ADMIN = "U0ADMIN0001"
 MEMBER = "U0MEMBER001"
@@ -417,50 +415,6 @@ def assert_item_shown_as_text(sent: Sequence[Sent], entry: Hostile) -> None:
 # --------------------------------------------------------------------------- the world
 
 
-class ResponseUrlServer(ThreadingHTTPServer):
-    """A loopback response_url: records every JSON POST and answers "ok" as Slack does."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ResponseUrlHandler)
-        self.changed = threading.Condition()
-        self.posts: list[tuple[str, dict[str, Any]]] = []
-        self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/{name}"
-
-    def replies(self, name: str | None = None) -> list[dict[str, Any]]:
-        with self.changed:
-            return [p for path, p in self.posts if name is None or path == f"/{name}"]
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join(timeout=5)
-
-
-class _ResponseUrlHandler(BaseHTTPRequestHandler):
-    server: ResponseUrlServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with self.server.changed:
-            self.server.posts.append((self.path, json.loads(body)))
-            self.server.changed.notify_all()
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-
 _names = itertools.count(1)
 
 
@@ -512,13 +466,12 @@ class World:
         finally:
             connection.close()
         assert status == 200, f"/brief {text[:60]!r}: HTTP {status}"
-        with self.responses.changed:
-            self.responses.changed.wait_for(lambda: self.responses.replies(name), timeout=20)
+        self.responses.wait(name, timeout=20)
         # The reply's messages go out one after another from one lazy listener.
         assert self.app.work.wait_idle(20)
         replies = self.responses.replies(name)
         assert replies, f"/brief {text[:60]!r}: no reply"
-        return [Sent(f"/brief {text[:40]!r} reply {n}", p) for n, p in enumerate(replies)]
+        return [Sent(f"/brief {text[:40]!r} reply {n}", r.payload) for n, r in enumerate(replies)]
 
     def posted(self, channel: str | None = None) -> list[Sent]:
         return [
@@ -531,7 +484,9 @@ class World:
         everything = self.posted() + [
             Sent(f"ephemeral in {m.channel}", m.params) for m in self.slack.ephemerals()
         ]
-        everything += [Sent(f"response {n}", p) for n, p in enumerate(self.responses.replies())]
+        everything += [
+            Sent(f"response {n}", r.payload) for n, r in enumerate(self.responses.replies())
+        ]
         assert everything, "nothing reached Slack"
         links = []
         for sent in everything:
@@ -594,15 +549,6 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
     finally:
         feeds.stop()
     assert not feeds.errors, f"feed server handler errors: {feeds.errors!r}"
-
-
-@pytest.fixture
-def responses() -> Iterator[ResponseUrlServer]:
-    server = ResponseUrlServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _world(

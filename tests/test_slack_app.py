@@ -13,13 +13,11 @@ import hashlib
 import hmac
 import http.client
 import itertools
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -44,6 +42,7 @@ from bot.slack.app import (
 )
 from tests.fakeslack import DEFAULT_APP_TOKEN, FakeSlack
 from tests.feedgen import Entry, make_rss
+from tests.responseurl import ResponseUrlServer
 from tests.secretscan import SIGNING_SECRET, WRONG_APP_TOKEN, WRONG_BOT_TOKEN
 from tests.wsserver import SocketModeServer, slash_command_envelope, wait_until
 
@@ -51,74 +50,6 @@ ENTITY_TITLE = "Additions to the Entity List: YMTC Japan subsidiary"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One POST `respond()` made to the response_url."""
-
-    path: str
-    payload: dict[str, Any]
-
-    @property
-    def everything(self) -> str:
-        """The text and every block, as one string to search in."""
-        return json.dumps(self.payload, ensure_ascii=False)
-
-
-class ResponseUrlServer(ThreadingHTTPServer):
-    """A loopback response_url: records every JSON POST, answers "ok" like Slack."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ResponseUrlHandler)
-        self._changed = threading.Condition()
-        self._replies: list[Reply] = []
-        self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/commands/{name}"
-
-    def record(self, reply: Reply) -> None:
-        with self._changed:
-            self._replies.append(reply)
-            self._changed.notify_all()
-
-    def replies(self, name: str | None = None) -> list[Reply]:
-        with self._changed:
-            return [r for r in self._replies if name is None or r.path == f"/commands/{name}"]
-
-    def wait(self, name: str, count: int = 1, timeout: float = 10.0) -> list[Reply]:
-        with self._changed:
-            self._changed.wait_for(lambda: len(self.replies(name)) >= count, timeout)
-        replies = self.replies(name)
-        assert len(replies) >= count, f"expected {count} replies at {name}, got {replies!r}"
-        return replies
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join(timeout=5)
-
-
-class _ResponseUrlHandler(BaseHTTPRequestHandler):
-    server: ResponseUrlServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.record(Reply(self.path, json.loads(body)))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
 
 
 class Recorder:
@@ -251,15 +182,6 @@ def secrets(fake_slack: FakeSlack) -> SlackSecrets:
     return SlackSecrets(
         bot_token=fake_slack.token, signing_secret=SIGNING_SECRET, api_url=fake_slack.url
     )
-
-
-@pytest.fixture
-def responses() -> Iterator[ResponseUrlServer]:
-    server = ResponseUrlServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
