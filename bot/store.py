@@ -40,12 +40,13 @@ harmless and finished by the next prune. `prune` commits; it is not a step of
 a poll cycle.
 
 The whole store lives in memory, because TinyDB's storage interface reads and
-writes whole databases; item documents are held as their encoded JSON
-(`_ItemShard`), decoded when read, and the dedup index keys on 16-byte digests
-of the dedup keys. About 2 KB per item: ~190 MB and a cold start of about 1.5 s
-at 100,000 items (BENCHMARKS.md; holding them as dicts took 3.4 KB per item).
-An item shard keeps TinyDB's format with one document per line, each starting
-with its seq and dedup keys, so that opening the store decodes only the keys.
+writes whole databases. Item documents and tombstones are held as their encoded
+JSON (`_EncodedShard`) and decoded when read; the dedup index keys on 16-byte
+digests of the dedup keys. About 2 KB per item: ~200 MB and a cold start of
+about 1.4 s at 100,000 items; ~1.2 KB per tombstone (BENCHMARKS.md; as dicts,
+3.4 and 1.5 KB). Item and tombstone files keep TinyDB's format with one
+document per line, each starting with its seq and dedup keys, so that opening
+the store decodes only the keys.
 
 Every public method holds one re-entrant lock: scheduler threads and Slack
 handlers share one Store. Nothing outside this module sees TinyDB: items come
@@ -76,7 +77,6 @@ import orjson
 from filelock import FileLock, Timeout
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Document
 
 from bot.models import UTC, FeedState, Item, as_utc, replace
 
@@ -90,7 +90,6 @@ SCHEMA_VERSION = 1
 SHARD_MAX_ITEMS = 2000
 
 _ITEMS_TABLE = "items"
-_SEEN_TABLE = "seen"
 _FEEDS_TABLE = "feeds"
 _META_TABLE = "_meta"
 _META_DOC = "1"
@@ -208,50 +207,58 @@ class _DataFile:
         self.storage.dirty = False
 
 
-class _ItemShard:
-    """One items-*.json file, each document held as its encoded JSON (bytes) until read.
+class _EncodedShard:
+    """An items-*.json or seen-*.json file, each document held as its encoded JSON until read.
 
     A document kept as a dict costs about twice its JSON size in memory (a
     dict, a str per field, a list per list); kept as the bytes that go into
     the file it costs its JSON size plus 33 bytes. Items are read far less
-    often than they are held (a digest, a search hit, an alert), and decoding
-    one takes a few microseconds. The file format is TinyDB's, unchanged:
-    `serialize` splices the stored bytes into the file without re-encoding.
+    often than they are held (a digest, a search hit, an alert), tombstones
+    only when they expire, and decoding one takes a few microseconds. The file
+    format is TinyDB's: `serialize` splices the stored bytes into the file
+    without re-encoding, one document per line (see `_split_lines`).
     """
 
     def __init__(
-        self, path: Path, tables: dict[str, dict[str, Any]], docs: dict[int, bytes], *, dirty: bool
+        self,
+        path: Path,
+        kind: str,
+        tables: dict[str, dict[str, Any]],
+        docs: dict[int, bytes],
+        *,
+        dirty: bool,
     ) -> None:
         self.path = path
-        self.tables = tables  # every table but items (its _meta), as loaded
+        self.kind = kind  # "items" or "seen": also the name of the documents' table
+        self.tables = tables  # every other table (its _meta), as loaded
         self.docs = docs  # seq -> encoded document
         self.dirty = dirty
 
     @classmethod
-    def create(cls, path: Path) -> _ItemShard:
-        meta = {_META_TABLE: {_META_DOC: {"schema": SCHEMA_VERSION, "kind": "items"}}}
-        return cls(path, meta, {}, dirty=True)
+    def create(cls, path: Path, kind: str) -> _EncodedShard:
+        meta = {_META_TABLE: {_META_DOC: {"schema": SCHEMA_VERSION, "kind": kind}}}
+        return cls(path, kind, meta, {}, dirty=True)
 
     @classmethod
-    def load(cls, path: Path) -> tuple[_ItemShard, list[tuple[int, list[str]]]]:
+    def load(cls, path: Path, kind: str) -> tuple[_EncodedShard, list[tuple[int, list[str]]]]:
         """The shard and the (seq, dedup keys) of each of its documents."""
         try:
             raw = path.read_bytes()
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
-        fast = _split_item_lines(raw)
+        fast = _split_lines(raw, kind)
         if fast is not None:
             tables, docs, index = fast
-            return cls(path, tables, docs, dirty=False), index
+            return cls(path, kind, tables, docs, dirty=False), index
         # Written by TinyDB, by hand or by an older briefbot: decode it all,
         # and mark it dirty so the next commit rewrites it line by line.
-        data, migrated = _read_tables(path, "items", raw)
-        items = data.pop(_ITEMS_TABLE, {})
+        data, migrated = _read_tables(path, kind, raw)
+        found = data.pop(kind, {})
         docs = {}
-        index = list(_indexed_docs(path, items))
-        for (seq, keys), doc in zip(index, items.values(), strict=True):
+        index = list(_indexed_docs(path, found))
+        for (seq, keys), doc in zip(index, found.values(), strict=True):
             docs[seq] = _encode({"seq": seq, "dedup_keys": keys, **doc})
-        return cls(path, data, docs, dirty=migrated or bool(docs)), index
+        return cls(path, kind, data, docs, dirty=migrated or bool(docs)), index
 
     def count(self) -> int:
         return len(self.docs)
@@ -260,6 +267,7 @@ class _ItemShard:
         return self.docs.get(seq)
 
     def add(self, docs: Iterable[dict[str, Any]]) -> None:
+        """Add documents, each starting with "seq" and "dedup_keys" (`_split_lines`)."""
         for doc in docs:
             self.docs[doc["seq"]] = _encode(doc)
         self.dirty = True
@@ -274,49 +282,51 @@ class _ItemShard:
                 self.dirty = True
 
     def iter_docs(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        for seq, blob in self.docs.items():
+        for seq, blob in list(self.docs.items()):
             yield seq, _decode_item(blob, self.path, seq)
 
     def serialize(self) -> bytes:
-        """TinyDB's JSON, one item document per line (see `_split_item_lines`)."""
+        """TinyDB's JSON, one document per line (see `_split_lines`)."""
         head = orjson.dumps(self.tables)
         head = b"{" if head == b"{}" else head[:-1] + b","
+        name = b'"' + self.kind.encode() + b'":{'
         if not self.docs:
-            return head + b'"' + _ITEMS_TABLE.encode() + b'":{}}'
-        items = b",\n".join(b'"%d":%b' % (seq, blob) for seq, blob in self.docs.items())
-        return head + _ITEMS_OPEN + items + _ITEMS_CLOSE
+            return head + name + b"}}"
+        docs = b",\n".join(b'"%d":%b' % (seq, blob) for seq, blob in self.docs.items())
+        return head + name + b"\n" + docs + _DOCS_CLOSE
 
     def mark_clean(self) -> None:
         self.dirty = False
 
 
-# An item shard as `_ItemShard.serialize` writes it: the other tables, then the
-# items table with one document per line, each starting with its seq and keys.
-_ITEMS_OPEN = b'"' + _ITEMS_TABLE.encode() + b'":{\n'
-_ITEMS_CLOSE = b"\n}}"
+# A shard as `_EncodedShard.serialize` writes it: the other tables, then its
+# documents' table with one document per line, each starting with its seq and keys.
+_DOCS_CLOSE = b"\n}}"
+_COMMA = ord(",")
 _JSON_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'  # unrolled: no backtracking per character
-_ITEM_LINE_RE = re.compile(
+_LINE_RE = re.compile(
     rb'"(\d+)":\{"seq":(\d+),"dedup_keys":(\[(?:%b(?:,%b)*)?\])[,}]' % (_JSON_STR, _JSON_STR)
 )
 
 
-def _split_item_lines(
-    raw: bytes,
+def _split_lines(
+    raw: bytes, kind: str
 ) -> tuple[dict[str, dict[str, Any]], dict[int, bytes], list[tuple[int, list[str]]]] | None:
     """Read a shard written line by line without decoding its documents, or None.
 
-    Opening the store must index every item's dedup keys. Decoding each whole
-    document for that (and encoding it again to hold it as bytes) was most of
-    a cold start; in this layout a line is `"<seq>":{"seq":<seq>,"dedup_keys":
-    [...],...}` and only the keys are decoded. orjson escapes newlines inside
-    strings, so every newline of the items table separates two documents.
-    The rest of each document is decoded when the item is read; damage there
-    is reported then (`_decode_item`). Anything else (an older layout, another
-    schema version, a line that does not fit) returns None: the caller decodes
-    the whole file.
+    Opening the store must index every document's dedup keys. Decoding each
+    whole document for that (and encoding it again to hold it as bytes) was
+    most of a cold start; in this layout a line is `"<seq>":{"seq":<seq>,
+    "dedup_keys":[...],...}` and only the keys are decoded. orjson escapes
+    newlines inside strings, so every newline of the table separates two
+    documents. The rest of each document is decoded when it is read; damage
+    there is reported then (`_decode_item`). Anything else (an older layout,
+    another schema version, a line that does not fit) returns None: the caller
+    decodes the whole file.
     """
-    start = raw.find(_ITEMS_OPEN)
-    if start < 1 or not raw.endswith(_ITEMS_CLOSE):
+    opening = b'"' + kind.encode() + b'":{\n'
+    start = raw.find(opening)
+    if start < 1 or not raw.endswith(_DOCS_CLOSE):
         return None
     try:
         head = raw[:start]
@@ -324,22 +334,29 @@ def _split_item_lines(
     except orjson.JSONDecodeError:
         return None
     meta = tables.get(_META_TABLE, {}).get(_META_DOC, {}) if isinstance(tables, dict) else {}
-    if meta.get("schema") != SCHEMA_VERSION or meta.get("kind") != "items":
+    if meta.get("schema") != SCHEMA_VERSION or meta.get("kind") != kind:
         return None
     docs: dict[int, bytes] = {}
     index: list[tuple[int, list[str]]] = []
-    match = _ITEM_LINE_RE.match
-    for line in raw[start + len(_ITEMS_OPEN) : -len(_ITEMS_CLOSE)].split(b"\n"):
-        found = match(line)
+    match, loads, find = _LINE_RE.match, orjson.loads, raw.find
+    # Slices of `raw` itself, one copy per document: splitting into lines
+    # first would allocate each document twice (and fragment the heap).
+    last = len(raw) - len(_DOCS_CLOSE)
+    pos = start + len(opening)
+    while pos <= last:
+        end = find(b"\n", pos, last + 1)
+        end = last if end < 0 else end
+        found = match(raw, pos, end)
         if found is None or found.group(1) != found.group(2):
             return None
         seq = int(found.group(1))
         try:
-            keys = orjson.loads(found.group(3))
+            keys = loads(found.group(3))
         except orjson.JSONDecodeError:
             return None
-        docs[seq] = line[found.end(1) + 2 : -1 if line.endswith(b",") else None]
+        docs[seq] = raw[found.end(1) + 2 : end - 1 if raw[end - 1] == _COMMA else end]
         index.append((seq, keys))
+        pos = end + 1
     return tables, docs, index
 
 
@@ -387,7 +404,7 @@ def _read_tables(
     return data, migrated
 
 
-def _write_files(files: Iterable[_DataFile | _ItemShard], directory: Path) -> None:
+def _write_files(files: Iterable[_DataFile | _EncodedShard], directory: Path) -> None:
     """Replace each file atomically, then make the renames durable.
 
     Every temp file is written and fsynced before the first rename, and the
@@ -395,7 +412,7 @@ def _write_files(files: Iterable[_DataFile | _ItemShard], directory: Path) -> No
     directory entry on disk: see fsync(2), "Calling fsync() does not
     necessarily ensure that the entry in the directory ... has also reached disk").
     """
-    staged: list[tuple[Path, _DataFile | _ItemShard]] = []
+    staged: list[tuple[Path, _DataFile | _EncodedShard]] = []
     current: Path = directory
     try:
         for f in files:
@@ -584,7 +601,7 @@ def _to_json(value: Any, where: str) -> Any:
 def _item_to_doc(item: Item) -> dict[str, Any]:
     where = f"item {item.id!r} of feed {item.feed_id!r}"
     # seq and dedup_keys first: a shard is indexed from these two alone
-    # (`_split_item_lines`).
+    # (`_split_lines`).
     doc = {
         "seq": item.seq,
         "dedup_keys": list(item.dedup_keys),
@@ -676,8 +693,8 @@ class Store:
         self._file_lock: FileLock | None = None
         self._closed = False
         self._state: _DataFile = _DataFile.create(data_dir / _STATE_FILE, "state")
-        self._shards: dict[str, _ItemShard] = {}  # file name -> item shard
-        self._seen: dict[str, _DataFile] = {}  # file name -> tombstone shard
+        self._shards: dict[str, _EncodedShard] = {}  # file name -> item shard
+        self._seen: dict[str, _EncodedShard] = {}  # file name -> tombstone shard
         self._parts: dict[str, int] = {}  # month -> highest shard part number
         self._keys: dict[bytes, int] = {}  # digest of a dedup key -> seq (stored or tombstoned)
         self._seq_shard: dict[int, str] = {}  # seq of a stored item -> shard file name
@@ -949,7 +966,7 @@ class Store:
         """Make every change so far durable: item shards first, state.json last."""
         with self._lock:
             self._ensure_open()
-            data_files: list[_DataFile | _ItemShard] = [
+            data_files: list[_DataFile | _EncodedShard] = [
                 *(f for f in self._shards.values() if f.dirty),
                 *(f for f in self._seen.values() if f.dirty),
             ]
@@ -984,7 +1001,7 @@ class Store:
             # Phase 1, additions: tombstones for the doomed items, removal of
             # expired ones, and the high-water mark, durable before any item
             # disappears.
-            new_tombstones: dict[str, list[Document]] = {}
+            new_tombstones: dict[str, list[dict[str, Any]]] = {}
             for docs in doomed.values():
                 for seq, doc in docs:
                     first_seen = _parse_time(doc.get("first_seen")) or now
@@ -992,24 +1009,25 @@ class Store:
                         continue
                     name = f"seen-{_month_of(first_seen)}.json"
                     tombstone = {
+                        "seq": seq,
+                        "dedup_keys": list(doc["dedup_keys"]),
                         "feed_id": doc["feed_id"],
                         "id": doc["id"],
                         "first_seen": _iso(first_seen),
-                        "dedup_keys": list(doc["dedup_keys"]),
                     }
-                    new_tombstones.setdefault(name, []).append(Document(tombstone, seq))
+                    new_tombstones.setdefault(name, []).append(tombstone)
             for name, tombstones in new_tombstones.items():
                 seen = self._seen.get(name)
                 if seen is None:
-                    seen = self._seen[name] = _DataFile.create(self._dir / name, "seen")
-                seen.db.table(_SEEN_TABLE).insert_multiple(tombstones)
+                    seen = self._seen[name] = _EncodedShard.create(self._dir / name, "seen")
+                seen.add(tombstones)
                 for tomb in tombstones:
-                    self._tombstones[tomb.doc_id] = name
+                    self._tombstones[tomb["seq"]] = name
             self._expire_tombstones(seen_cutoff)
             self._raise_high_water()
             if self._state.dirty:
                 _write_files([self._state], self._dir)
-            emptied = [n for n, f in self._seen.items() if f.count(_SEEN_TABLE) == 0]
+            emptied = [n for n, f in self._seen.items() if f.count() == 0]
             _write_files(
                 [f for n, f in self._seen.items() if f.dirty and n not in emptied], self._dir
             )
@@ -1042,7 +1060,7 @@ class Store:
         """Counts and sizes for `check-config`, the health command and benchmarks."""
         with self._lock:
             self._ensure_open()
-            files: list[_DataFile | _ItemShard] = [
+            files: list[_DataFile | _EncodedShard] = [
                 self._state,
                 *self._shards.values(),
                 *self._seen.values(),
@@ -1148,7 +1166,7 @@ class Store:
         for path in paths:
             name = path.name
             if _ITEM_SHARD_RE.match(name):
-                self._shards[name], index = _ItemShard.load(path)
+                self._shards[name], index = _EncodedShard.load(path, "items")
                 # The hot loop of a cold start (two keys per item): locals only.
                 seq_shard, keys_index, digest = self._seq_shard, self._keys, _key_digest
                 for seq, keys in index:
@@ -1161,8 +1179,8 @@ class Store:
         # equal anyway when a crash mid-prune left an item in both).
         for path in paths:
             if _SEEN_SHARD_RE.match(path.name):
-                seen = self._seen[path.name] = _DataFile.load(path, "seen")
-                for seq, keys in _indexed_docs(path, seen.raw(_SEEN_TABLE)):
+                self._seen[path.name], index = _EncodedShard.load(path, "seen")
+                for seq, keys in index:
                     self._tombstones[seq] = path.name
                     for key in keys:
                         self._keys.setdefault(_key_digest(key), seq)
@@ -1179,7 +1197,7 @@ class Store:
             name = _item_shard_name(month, part)
             shard = self._shards.get(name)
             if shard is None:
-                shard = self._shards[name] = _ItemShard.create(self._dir / name)
+                shard = self._shards[name] = _EncodedShard.create(self._dir / name, "items")
                 self._parts[month] = part
             room = SHARD_MAX_ITEMS - shard.count()
             if room <= 0:
@@ -1203,13 +1221,13 @@ class Store:
     def _expire_tombstones(self, seen_cutoff: datetime) -> None:
         for seen in self._seen.values():
             expired = []
-            for doc_id, doc in seen.raw(_SEEN_TABLE).items():
+            for seq, doc in seen.iter_docs():
                 first_seen = _parse_time(doc.get("first_seen"))
                 if first_seen is None or first_seen < seen_cutoff:
-                    expired.append((int(doc_id), doc))
+                    expired.append((seq, doc))
             if not expired:
                 continue
-            seen.db.table(_SEEN_TABLE).remove(doc_ids=[seq for seq, _ in expired])
+            seen.remove(seq for seq, _ in expired)
             for seq, doc in expired:
                 del self._tombstones[seq]
                 if seq not in self._seq_shard:

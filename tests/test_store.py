@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from tinydb import TinyDB
+from tinydb.table import Document
 
 from bot.models import FeedState, Item
 from bot.store import SCHEMA_VERSION, SHARD_MAX_ITEMS, Store, StoreError, StoreLockedError
@@ -389,7 +390,12 @@ def test_pruned_item_is_still_known_until_its_tombstone_expires(tmp_path: Path) 
         "seen-2025-12.json",
         "state.json",
     ]
+    # Tombstones are written like item shards: one per line, seq and keys first.
+    seen_lines = (data / "seen-2025-12.json").read_bytes().split(b"\n")
+    assert len(seen_lines) == 3
+    assert seen_lines[1].startswith(b'"1":{"seq":1,"dedup_keys":["fr-bis\\u001fid\\u001fold",')
     with Store.open(data, retention_days=10, seen_retention_days=30) as s:
+        assert s.stats()["uncommitted"] is False  # read line by line, nothing to convert
         assert s.is_known(old)
         assert s.is_known(item("old-with-new-guid", link_title_key="k-old"))
         assert s.add_items([old], now=datetime(2026, 1, 12, tzinfo=UTC)) == []
@@ -495,7 +501,17 @@ def test_shards_hold_one_item_per_line_and_tinydb_files_are_converted(tmp_path: 
                 "dedup_keys": list(item("t1").dedup_keys),
             }
         )
+    with TinyDB(data / "seen-2026-10.json", access_mode="r+") as db:
+        db.table("_meta").insert({"schema": SCHEMA_VERSION, "kind": "seen"})
+        tombstone = {
+            "feed_id": "fr-bis",
+            "id": "gone",
+            "first_seen": "2026-10-02T10:00:00+00:00",
+            "dedup_keys": list(item("gone").dedup_keys),
+        }
+        db.table("seen").insert(Document(tombstone, doc_id=7))
     with Store.open(data) as s:
+        assert s.is_known(item("gone"))
         assert s.get_item("fr-bis", "t1").title == "Written by TinyDB"  # type: ignore[union-attr]
         assert s.stats()["uncommitted"] is True
         s.add_items([item("a\nb", title='Line\nbreak "quoted" \\ back-slash')], now=NOW)
@@ -503,11 +519,18 @@ def test_shards_hold_one_item_per_line_and_tinydb_files_are_converted(tmp_path: 
     # A head line, one line per item (newlines in text escaped), a closing line.
     assert len(lines) == 4
     assert lines[1].startswith(b'"1":{"seq":1,"dedup_keys":[')
-    assert lines[2].startswith(b'"2":{"seq":2,"dedup_keys":[')
+    assert lines[2].startswith(b'"8":{"seq":8,"dedup_keys":[')  # after the tombstone's 7
     with TinyDB(data / "items-2026-11.json", access_mode="r") as db:
-        assert db.table("items").get(doc_id=2)["id"] == "a\nb"
+        assert db.table("items").get(doc_id=8)["id"] == "a\nb"
+    assert (
+        (data / "seen-2026-10.json")
+        .read_bytes()
+        .split(b"\n")[1]
+        .startswith(b'"7":{"seq":7,"dedup_keys":[')
+    )
     with Store.open(data) as s:
         assert s.stats()["uncommitted"] is False  # read line by line, nothing to convert
+        assert s.is_known(item("gone"))
         again = s.get_item("fr-bis", "a\nb")
         assert again is not None
         assert again.title == 'Line\nbreak "quoted" \\ back-slash'
