@@ -39,14 +39,14 @@ after. A crash in between leaves an item both stored and tombstoned, which is
 harmless and finished by the next prune. `prune` commits; it is not a step of
 a poll cycle.
 
-The whole store lives in memory, because TinyDB's storage interface reads and
-writes whole databases. Item documents and tombstones are held as their encoded
-JSON (`_EncodedShard`) and decoded when read; the dedup index keys on 16-byte
-digests of the dedup keys. About 2 KB per item: ~200 MB and a cold start of
-about 1.4 s at 100,000 items; ~1.2 KB per tombstone (BENCHMARKS.md; as dicts,
-3.4 and 1.5 KB). Item and tombstone files keep TinyDB's format with one
-document per line, each starting with its seq and dedup keys, so that opening
-the store decodes only the keys.
+Items live in memory, because TinyDB's storage interface reads and writes
+whole databases: each document is held as its encoded JSON (`_EncodedShard`)
+and decoded when read; the dedup index keys on 16-byte digests of the dedup
+keys. About 2 KB per item: ~200 MB and a cold start of about 1 s at 100,000
+items (BENCHMARKS.md; as dicts, 3.4 KB). Of tombstone files only the keys are
+held (~0.7 KB per tombstone); `prune` reads their documents from disk. Item and
+tombstone files keep TinyDB's format with one document per line, each starting
+with its seq and dedup keys, so that opening the store decodes only the keys.
 
 Every public method holds one re-entrant lock: scheduler threads and Slack
 handlers share one Store. Nothing outside this module sees TinyDB: items come
@@ -240,13 +240,19 @@ class _EncodedShard:
         return cls(path, kind, meta, {}, dirty=True)
 
     @classmethod
-    def load(cls, path: Path, kind: str) -> tuple[_EncodedShard, list[tuple[int, list[str]]]]:
-        """The shard and the (seq, dedup keys) of each of its documents."""
+    def load(
+        cls, path: Path, kind: str, *, keep_docs: bool = True
+    ) -> tuple[_EncodedShard, list[tuple[int, list[str]]]]:
+        """The shard and the (seq, dedup keys) of each of its documents.
+
+        `keep_docs=False`: only the keys are wanted (the shard comes back
+        without documents, unless it must be rewritten in the line layout).
+        """
         try:
             raw = path.read_bytes()
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
-        fast = _split_lines(raw, kind)
+        fast = _split_lines(raw, kind, keep_docs=keep_docs)
         if fast is not None:
             tables, docs, index = fast
             return cls(path, kind, tables, docs, dirty=False), index
@@ -310,7 +316,7 @@ _LINE_RE = re.compile(
 
 
 def _split_lines(
-    raw: bytes, kind: str
+    raw: bytes, kind: str, *, keep_docs: bool = True
 ) -> tuple[dict[str, dict[str, Any]], dict[int, bytes], list[tuple[int, list[str]]]] | None:
     """Read a shard written line by line without decoding its documents, or None.
 
@@ -354,7 +360,8 @@ def _split_lines(
             keys = loads(found.group(3))
         except orjson.JSONDecodeError:
             return None
-        docs[seq] = raw[found.end(1) + 2 : end - 1 if raw[end - 1] == _COMMA else end]
+        if keep_docs:
+            docs[seq] = raw[found.end(1) + 2 : end - 1 if raw[end - 1] == _COMMA else end]
         index.append((seq, keys))
         pos = end + 1
     return tables, docs, index
@@ -694,7 +701,9 @@ class Store:
         self._closed = False
         self._state: _DataFile = _DataFile.create(data_dir / _STATE_FILE, "state")
         self._shards: dict[str, _EncodedShard] = {}  # file name -> item shard
-        self._seen: dict[str, _EncodedShard] = {}  # file name -> tombstone shard
+        # Tombstone files: only their keys are held (in _keys); the documents
+        # are read from disk by `prune`, the one place that needs them.
+        self._seen: dict[str, Path] = {}  # file name -> path
         self._parts: dict[str, int] = {}  # month -> highest shard part number
         self._keys: dict[bytes, int] = {}  # digest of a dedup key -> seq (stored or tombstoned)
         self._seq_shard: dict[int, str] = {}  # seq of a stored item -> shard file name
@@ -966,11 +975,7 @@ class Store:
         """Make every change so far durable: item shards first, state.json last."""
         with self._lock:
             self._ensure_open()
-            data_files: list[_DataFile | _EncodedShard] = [
-                *(f for f in self._shards.values() if f.dirty),
-                *(f for f in self._seen.values() if f.dirty),
-            ]
-            _write_files(data_files, self._dir)
+            _write_files([f for f in self._shards.values() if f.dirty], self._dir)
             if self._after_shard_flush is not None:
                 self._after_shard_flush()
             self._raise_high_water()
@@ -1016,22 +1021,19 @@ class Store:
                         "first_seen": _iso(first_seen),
                     }
                     new_tombstones.setdefault(name, []).append(tombstone)
+            touched: dict[str, _EncodedShard] = {}
             for name, tombstones in new_tombstones.items():
-                seen = self._seen.get(name)
-                if seen is None:
-                    seen = self._seen[name] = _EncodedShard.create(self._dir / name, "seen")
-                seen.add(tombstones)
+                self._seen_file(name, touched).add(tombstones)
+                self._seen[name] = self._dir / name
                 for tomb in tombstones:
                     self._tombstones[tomb["seq"]] = name
-            self._expire_tombstones(seen_cutoff)
+            self._expire_tombstones(seen_cutoff, touched)
             self._raise_high_water()
             if self._state.dirty:
                 _write_files([self._state], self._dir)
-            emptied = [n for n, f in self._seen.items() if f.count() == 0]
-            _write_files(
-                [f for n, f in self._seen.items() if f.dirty and n not in emptied], self._dir
-            )
-            _unlink_files((self._seen.pop(n).path for n in emptied), self._dir)
+            emptied = [n for n, f in touched.items() if f.count() == 0]
+            _write_files([f for n, f in touched.items() if f.dirty and n not in emptied], self._dir)
+            _unlink_files((self._seen.pop(n) for n in emptied), self._dir)
 
             # Phase 2, deletions: the items themselves.
             pruned = 0
@@ -1060,15 +1062,11 @@ class Store:
         """Counts and sizes for `check-config`, the health command and benchmarks."""
         with self._lock:
             self._ensure_open()
-            files: list[_DataFile | _EncodedShard] = [
-                self._state,
-                *self._shards.values(),
-                *self._seen.values(),
-            ]
+            files: list[_DataFile | _EncodedShard] = [self._state, *self._shards.values()]
             size = 0
-            for f in files:
+            for path in [*(f.path for f in files), *self._seen.values()]:
                 with contextlib.suppress(OSError):
-                    size += f.path.stat().st_size
+                    size += path.stat().st_size
             return {
                 "items": len(self._seq_shard),
                 "tombstones": len(self._tombstones),
@@ -1179,7 +1177,12 @@ class Store:
         # equal anyway when a crash mid-prune left an item in both).
         for path in paths:
             if _SEEN_SHARD_RE.match(path.name):
-                self._seen[path.name], index = _EncodedShard.load(path, "seen")
+                seen, index = _EncodedShard.load(path, "seen", keep_docs=False)
+                if seen.dirty:
+                    # Another layout (TinyDB's, an older briefbot's): rewrite it
+                    # now, as its documents are not kept to be written later.
+                    _write_files([seen], directory)
+                self._seen[path.name] = path
                 for seq, keys in index:
                     self._tombstones[seq] = path.name
                     for key in keys:
@@ -1218,8 +1221,25 @@ class Store:
         name = self._seq_shard.get(seq)
         return None if name is None else self._shards[name].get(seq)
 
-    def _expire_tombstones(self, seen_cutoff: datetime) -> None:
-        for seen in self._seen.values():
+    def _seen_file(self, name: str, touched: dict[str, _EncodedShard]) -> _EncodedShard:
+        """A tombstone file's documents, read from disk once per prune (`touched`)."""
+        shard = touched.get(name)
+        if shard is None:
+            path = self._dir / name
+            if name in self._seen:
+                shard, _index = _EncodedShard.load(path, "seen")
+            else:
+                shard = _EncodedShard.create(path, "seen")
+            touched[name] = shard
+        return shard
+
+    def _expire_tombstones(self, seen_cutoff: datetime, touched: dict[str, _EncodedShard]) -> None:
+        for name in list(self._seen):
+            match = _SEEN_SHARD_RE.match(name)
+            month = match.group(1) if match else ""
+            if f"{month}-01" >= f"{seen_cutoff:%Y-%m-%d}":
+                continue  # a file of a month after the cutoff holds nothing that expires
+            seen = self._seen_file(name, touched)
             expired = []
             for seq, doc in seen.iter_docs():
                 first_seen = _parse_time(doc.get("first_seen"))
