@@ -65,6 +65,7 @@ import os
 import re
 import socket
 import threading
+import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import fields
@@ -263,7 +264,10 @@ class _EncodedShard:
         docs = {}
         index = list(_indexed_docs(path, found))
         for (seq, keys), doc in zip(index, found.values(), strict=True):
-            docs[seq] = _encode({"seq": seq, "dedup_keys": keys, **doc})
+            # The document id is the seq the indexes use; a "seq" field that
+            # disagrees (a hand edit) does not win.
+            rest = {k: v for k, v in doc.items() if k not in ("seq", "dedup_keys")}
+            docs[seq] = _encode({"seq": seq, "dedup_keys": keys, **rest})
         return cls(path, kind, data, docs, dirty=migrated or bool(docs)), index
 
     def count(self) -> int:
@@ -293,12 +297,17 @@ class _EncodedShard:
 
     def serialize(self) -> bytes:
         """TinyDB's JSON, one document per line (see `_split_lines`)."""
+        name = b'"' + self.kind.encode() + b'":{'
+        docs = b",\n".join(b'"%d":%b' % (seq, blob) for seq, blob in self.docs.items())
+        meta = self.tables.setdefault(_META_TABLE, {}).setdefault(_META_DOC, {})
+        if docs:
+            meta[_LINES_KEY] = {"count": len(self.docs), "crc32": zlib.crc32(docs)}
+        else:
+            meta.pop(_LINES_KEY, None)
         head = orjson.dumps(self.tables)
         head = b"{" if head == b"{}" else head[:-1] + b","
-        name = b'"' + self.kind.encode() + b'":{'
-        if not self.docs:
+        if not docs:
             return head + name + b"}}"
-        docs = b",\n".join(b'"%d":%b' % (seq, blob) for seq, blob in self.docs.items())
         return head + name + b"\n" + docs + _DOCS_CLOSE
 
     def mark_clean(self) -> None:
@@ -308,6 +317,9 @@ class _EncodedShard:
 # A shard as `_EncodedShard.serialize` writes it: the other tables, then its
 # documents' table with one document per line, each starting with its seq and keys.
 _DOCS_CLOSE = b"\n}}"
+# In `_meta`: the count and CRC-32 of the document lines, so that a file edited
+# by hand (still valid JSON, lines changed) takes the slow path.
+_LINES_KEY = "lines"
 _COMMA = ord(",")
 _JSON_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'  # unrolled: no backtracking per character
 _LINE_RE = re.compile(
@@ -342,12 +354,17 @@ def _split_lines(
     meta = tables.get(_META_TABLE, {}).get(_META_DOC, {}) if isinstance(tables, dict) else {}
     if meta.get("schema") != SCHEMA_VERSION or meta.get("kind") != kind:
         return None
+    last = len(raw) - len(_DOCS_CLOSE)
+    lines = meta.get(_LINES_KEY)
+    if not isinstance(lines, dict) or lines.get("crc32") != zlib.crc32(
+        memoryview(raw)[start + len(opening) : last]
+    ):
+        return None
     docs: dict[int, bytes] = {}
     index: list[tuple[int, list[str]]] = []
     match, loads, find = _LINE_RE.match, orjson.loads, raw.find
     # Slices of `raw` itself, one copy per document: splitting into lines
     # first would allocate each document twice (and fragment the heap).
-    last = len(raw) - len(_DOCS_CLOSE)
     pos = start + len(opening)
     while pos <= last:
         end = find(b"\n", pos, last + 1)
@@ -364,6 +381,8 @@ def _split_lines(
             docs[seq] = raw[found.end(1) + 2 : end - 1 if raw[end - 1] == _COMMA else end]
         index.append((seq, keys))
         pos = end + 1
+    if len(index) != lines.get("count"):
+        return None
     return tables, docs, index
 
 
@@ -560,7 +579,12 @@ def _key_digest(key: str) -> bytes:
     item wrongly taken as known) has odds of about n^2 / 2^129: 1e-29 for a
     million keys.
     """
-    return _blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    try:
+        data = key.encode("utf-8")
+    except UnicodeEncodeError:
+        # Stored keys had lone surrogates replaced (`_to_json`): hash what was stored.
+        data = _SURROGATE_RE.sub("\ufffd", key).encode("utf-8")
+    return _blake2b(data, digest_size=16).digest()
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -1021,19 +1045,29 @@ class Store:
                         "first_seen": _iso(first_seen),
                     }
                     new_tombstones.setdefault(name, []).append(tombstone)
+            # The files change on disk first; the indexes follow only once
+            # that succeeded, so a failed write leaves them as the disk is and
+            # the next prune starts over from the files.
             touched: dict[str, _EncodedShard] = {}
             for name, tombstones in new_tombstones.items():
                 self._seen_file(name, touched).add(tombstones)
-                self._seen[name] = self._dir / name
-                for tomb in tombstones:
-                    self._tombstones[tomb["seq"]] = name
-            self._expire_tombstones(seen_cutoff, touched)
+            expired = self._expire_tombstones(seen_cutoff, touched)
             self._raise_high_water()
             if self._state.dirty:
                 _write_files([self._state], self._dir)
             emptied = [n for n, f in touched.items() if f.count() == 0]
             _write_files([f for n, f in touched.items() if f.dirty and n not in emptied], self._dir)
-            _unlink_files((self._seen.pop(n) for n in emptied), self._dir)
+            _unlink_files((touched[n].path for n in emptied), self._dir)
+            for name, tombstones in new_tombstones.items():
+                self._seen[name] = self._dir / name
+                for tomb in tombstones:
+                    self._tombstones[tomb["seq"]] = name
+            for seq, keys in expired:
+                self._tombstones.pop(seq, None)
+                if seq not in self._seq_shard:
+                    self._forget_keys(keys, seq)
+            for name in emptied:
+                self._seen.pop(name, None)
 
             # Phase 2, deletions: the items themselves.
             pruned = 0
@@ -1226,32 +1260,33 @@ class Store:
         shard = touched.get(name)
         if shard is None:
             path = self._dir / name
-            if name in self._seen:
+            if name in self._seen and path.exists():
                 shard, _index = _EncodedShard.load(path, "seen")
             else:
                 shard = _EncodedShard.create(path, "seen")
             touched[name] = shard
         return shard
 
-    def _expire_tombstones(self, seen_cutoff: datetime, touched: dict[str, _EncodedShard]) -> None:
+    def _expire_tombstones(
+        self, seen_cutoff: datetime, touched: dict[str, _EncodedShard]
+    ) -> list[tuple[int, list[str]]]:
+        """Drop expired tombstones from their files (in `touched`); return their (seq, keys)."""
+        expired: list[tuple[int, list[str]]] = []
         for name in list(self._seen):
             match = _SEEN_SHARD_RE.match(name)
-            month = match.group(1) if match else ""
-            if f"{month}-01" >= f"{seen_cutoff:%Y-%m-%d}":
-                continue  # a file of a month after the cutoff holds nothing that expires
+            if match is not None:
+                year, month = (int(part) for part in match.group(1).split("-"))
+                if datetime(year, month, 1, tzinfo=UTC) >= seen_cutoff:
+                    continue  # first seen on or after the cutoff: nothing in it expires
             seen = self._seen_file(name, touched)
-            expired = []
+            gone = []
             for seq, doc in seen.iter_docs():
                 first_seen = _parse_time(doc.get("first_seen"))
                 if first_seen is None or first_seen < seen_cutoff:
-                    expired.append((seq, doc))
-            if not expired:
-                continue
-            seen.remove(seq for seq, _ in expired)
-            for seq, doc in expired:
-                del self._tombstones[seq]
-                if seq not in self._seq_shard:
-                    self._forget_keys(doc["dedup_keys"], seq)
+                    gone.append(seq)
+                    expired.append((seq, list(doc.get("dedup_keys") or ())))
+            seen.remove(gone)
+        return expired
 
     def _forget_keys(self, keys: Iterable[str], seq: int) -> None:
         for key in keys:
@@ -1306,7 +1341,7 @@ def _indexed_docs(path: Path, docs: Mapping[str, Any]) -> Iterator[tuple[int, li
             keys = doc["dedup_keys"]
         except (ValueError, TypeError, KeyError):
             seq, keys = 0, None
-        if seq < 1 or not isinstance(keys, list):
+        if seq < 1 or not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise StoreError(f"{path}: document {doc_id!r} is damaged (no seq or dedup_keys)")
         yield seq, keys
 

@@ -415,6 +415,49 @@ def test_pruned_item_is_still_known_until_its_tombstone_expires(tmp_path: Path) 
     assert again.seq == 3
 
 
+def test_failed_tombstone_write_loses_no_tombstone(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    olds = [item(f"old-{n}") for n in range(3)]
+    with Store.open(data, retention_days=10, seen_retention_days=30) as s:
+        s.add_items(olds, now=datetime(2026, 1, 2, tzinfo=UTC))
+        s.add_items([item("new")], now=datetime(2026, 1, 20, tzinfo=UTC))
+        # A directory where the temp file must go: the tombstone write fails.
+        blocker = data / ".seen-2026-01.json.tmp"
+        blocker.mkdir()
+        with pytest.raises(StoreError) as failed:
+            s.prune(datetime(2026, 1, 20, tzinfo=UTC))
+        assert "seen-2026-01.json" in str(failed.value)
+        assert s.item_count() == 4, "no item is removed before its tombstone is on disk"
+        blocker.rmdir()
+        assert s.prune(datetime(2026, 1, 20, tzinfo=UTC)) == 3
+    with Store.open(data, retention_days=10, seen_retention_days=30) as s:
+        assert [s.is_known(i) for i in olds] == [True, True, True]
+        assert s.add_items(olds, now=datetime(2026, 1, 21, tzinfo=UTC)) == []
+
+
+def test_tombstone_expires_on_the_day_of_the_cutoff(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    old = item("old")
+    with Store.open(data, retention_days=1, seen_retention_days=31) as s:
+        s.add_items([old], now=datetime(2026, 1, 1, 6, tzinfo=UTC))
+        s.prune(datetime(2026, 1, 10, tzinfo=UTC))
+        assert s.is_known(old)
+        # Cutoff Feb 1 12:00 - 31 days = Jan 1 12:00: after 06:00, so it expires.
+        s.prune(datetime(2026, 2, 1, 12, tzinfo=UTC))
+        assert not s.is_known(old)
+
+
+def test_item_with_a_lone_surrogate_in_its_id_is_known_once_stored(tmp_path: Path) -> None:
+    odd = item("id-\ud800-x", link_title_key="lt-\udfff")
+    with Store.open(tmp_path / "d") as s:
+        assert len(s.add_items([odd], now=NOW)) == 1
+        assert s.is_known(odd)
+        assert s.add_items([odd], now=NOW) == []
+    with Store.open(tmp_path / "d") as s:
+        assert s.is_known(odd)
+        assert s.get_item("fr-bis", "id-\ud800-x") is not None
+
+
 def test_crash_mid_prune_leaves_a_store_that_opens_and_finishes_the_prune(tmp_path: Path) -> None:
     data = tmp_path / "d"
     t0 = datetime(2026, 10, 1, tzinfo=UTC)
@@ -537,19 +580,25 @@ def test_shards_hold_one_item_per_line_and_tinydb_files_are_converted(tmp_path: 
         assert s.is_known(item("a\nb"))
 
 
-def test_item_damaged_inside_its_line_is_named_when_read(tmp_path: Path) -> None:
+def test_hand_edited_shards_are_read_whole_and_damage_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "d"
     with Store.open(data) as s:
-        s.add_items([item("ok"), item("bad")], now=NOW)
+        s.add_items([item("ok"), item("edited")], now=NOW)
     path = data / "items-2026-11.json"
-    # Keys intact, the rest of the document cut: found when the item is read.
-    path.write_bytes(path.read_bytes().replace(b'"title":"Title of bad"', b'"title":"Title o'))
+    original = path.read_bytes()
+    # Still valid JSON, lines changed: the checksum in _meta sends it down the
+    # slow path, which reads the edit and rewrites the file.
+    path.write_bytes(original.replace(b'"Title of edited"', b'"Title, edited by hand"'))
     with Store.open(data) as s:
-        assert s.get_item("fr-bis", "ok") is not None
-        with pytest.raises(StoreError) as damaged:
-            s.get_item("fr-bis", "bad")
-    assert f"item 2 in {data} is damaged" in str(damaged.value)
-    assert "restore its items-*.json file from a backup" in str(damaged.value)
+        assert s.get_item("fr-bis", "edited").title == "Title, edited by hand"  # type: ignore[union-attr]
+        assert s.stats()["uncommitted"] is True
+    with Store.open(data) as s:
+        assert s.stats()["uncommitted"] is False
+    # Cut inside a document: refused at open, naming the file.
+    path.write_bytes(path.read_bytes().replace(b'"title":"Title of ok"', b'"title":"Title o'))
+    with pytest.raises(StoreError) as damaged:
+        Store.open(data)
+    assert f"{path} is not valid JSON" in str(damaged.value)
 
 
 FUTURE = {"_meta": {"1": {"schema": 99, "kind": "state"}}}
@@ -583,6 +632,17 @@ FUTURE = {"_meta": {"1": {"schema": 99, "kind": "state"}}}
             json.dumps({"_meta": {"1": {"schema": 1, "kind": "items"}}, "items": {"1": {}}}),
             "items-2026-11.json: document '1' is damaged",
             id="damaged-doc",
+        ),
+        pytest.param(
+            "items-2026-11.json",
+            json.dumps(
+                {
+                    "_meta": {"1": {"schema": 1, "kind": "items"}},
+                    "items": {"1": {"id": "a", "feed_id": "f", "dedup_keys": [7]}},
+                }
+            ),
+            "items-2026-11.json: document '1' is damaged",
+            id="key-not-a-string",
         ),
     ],
 )
