@@ -579,8 +579,16 @@ class Runtime:
             now = self.clock()
             scheduled_for = scheduled_for or now
             record = self._digest_record(digest.channel)
-            if self._finish_inflight_digest(digest.channel, record, poster):
-                record = self._digest_record(digest.channel)
+            unknown = self._finish_inflight_digest(digest.channel, record, poster)
+            if unknown is not None:
+                # Posting now could repeat a digest Slack already has.
+                error = (
+                    f"cannot tell whether the last digest reached {digest.channel} "
+                    f"({unknown}); it is not posted again until Slack answers"
+                )
+                self._record_delivery_error(digest.channel, error, DispatchReport())
+                return DigestOutcome(digest.channel, "failed", error=error)
+            record = self._digest_record(digest.channel)
             if record.get("partial"):
                 finished = self._finish_partial_digest(digest, record, poster)
                 if finished.status == "failed" or finished.scheduled_for == scheduled_for:
@@ -600,12 +608,19 @@ class Runtime:
                     self.store.commit()
                     return DigestOutcome(digest.channel, "skipped")
             key = f"digest:{digest.channel}:{scheduled_for.isoformat()}"
+            since_ts = now.timestamp() - 5
+            # The messages themselves are kept until Slack has them all: a
+            # digest cut short is finished with exactly these, not a rebuild
+            # (items may be pruned or linked as duplicates meanwhile).
+            kept = [_message_to_json(m) for m in messages]
             record["inflight"] = {
                 "key": key,
-                "since_ts": now.timestamp() - 5,
+                "since_ts": since_ts,
                 "seq": covered,
                 "scheduled_for": scheduled_for.isoformat(),
                 "parts": len(messages),
+                "items": view.item_count,
+                "messages": kept,
             }
             self.store.put_record(DIGEST_TABLE, digest.channel, record)
             self.store.commit()
@@ -616,10 +631,13 @@ class Runtime:
                 # in its thread, rather than posting it all again.
                 record["partial"] = {
                     "key": key,
+                    "since_ts": since_ts,
                     "ts": result.ts,
                     "posted": result.posted,
                     "seq": covered,
                     "scheduled_for": scheduled_for.isoformat(),
+                    "items": view.item_count,
+                    "messages": kept,
                 }
             if result.ok:
                 record.update(seq=covered, last_sent=scheduled_for.isoformat())
@@ -642,42 +660,63 @@ class Runtime:
 
         partial = record["partial"]
         scheduled_for = datetime.fromisoformat(partial["scheduled_for"])
-        _view, messages = self.build_digest(digest, through_seq=int(partial["seq"]))
-        earlier = DeliveryResult(ok=False, ts=partial["ts"], posted=int(partial["posted"]))
+        if partial.get("messages"):
+            messages = [_message_from_json(m) for m in partial["messages"]]
+            item_count = int(partial.get("items", 0))
+        else:  # a record from before the messages were kept: rebuild them
+            _view, messages = self.build_digest(digest, through_seq=int(partial["seq"]))
+            item_count = _view.item_count
+        # A crash may have come in the middle of an earlier resume: ask Slack
+        # how far the digest got rather than trusting the record alone.
+        since_ts = partial.get("since_ts", partial["ts"])
+        try:
+            found = poster.find_posted(digest.channel, partial["key"], since_ts)
+        except Exception as exc:
+            error = f"cannot check how much of the digest reached {digest.channel} yet: {exc}"
+            self._record_delivery_error(digest.channel, error, DispatchReport())
+            return _PartialOutcome(
+                DigestOutcome(digest.channel, "failed", error=error), scheduled_for
+            )
+        posted, ts = int(partial["posted"]), partial["ts"]
+        if found is not None and found.posted > posted:
+            posted, ts = found.posted, found.ts
+        earlier = DeliveryResult(ok=False, ts=ts, posted=posted)
         result = poster.post(
             digest.channel, messages, metadata={"key": partial["key"]}, resume=earlier
         )
         if result.ok:
             record.update(seq=partial["seq"], last_sent=partial["scheduled_for"], partial=None)
             self.store.delete_record(DELIVERY_ERRORS_TABLE, digest.channel)
-            outcome = DigestOutcome(
-                digest.channel, "sent", _view.item_count, messages=tuple(messages)
-            )
+            outcome = DigestOutcome(digest.channel, "sent", item_count, messages=tuple(messages))
         else:
             if result.posted:
                 partial["posted"] = result.posted
+                partial["ts"] = result.ts or partial["ts"]
             self._record_delivery_error(digest.channel, result.error, DispatchReport())
             outcome = DigestOutcome(digest.channel, "failed", error=result.error)
         self.store.put_record(DIGEST_TABLE, digest.channel, record)
         self.store.commit()
         return _PartialOutcome(outcome, scheduled_for)
 
-    def _finish_inflight_digest(self, channel: str, record: dict[str, Any], poster: Poster) -> bool:
+    def _finish_inflight_digest(
+        self, channel: str, record: dict[str, Any], poster: Poster
+    ) -> str | None:
         """After a crash mid-post: see how much of the digest Slack has.
 
         All of it: move the cursor as if we saw it go. Part of it (the crash
         came between two messages of a long digest): record it as partial, so
         that the rest is posted into its thread (`_finish_partial_digest`).
         None: forget the attempt; the digest is built and sent again.
+        Returns why Slack could not be asked (the attempt stays in flight), or None.
         """
         inflight = record.get("inflight")
         if not inflight:
-            return False
+            return None
         try:
             found = poster.find_posted(channel, inflight["key"], inflight["since_ts"])
         except Exception as exc:
             log.warning("cannot check digest delivery for %s yet: %s", channel, exc)
-            return False
+            return str(exc)
         record["inflight"] = None
         # Records written before "parts" existed: whatever Slack has counts as all.
         parts = int(inflight.get("parts") or 0)
@@ -690,16 +729,19 @@ class Runtime:
             )
             record["partial"] = {
                 "key": inflight["key"],
+                "since_ts": inflight["since_ts"],
                 "ts": found.ts,
                 "posted": found.posted,
                 "seq": inflight["seq"],
                 "scheduled_for": inflight["scheduled_for"],
+                "items": inflight.get("items", 0),
+                "messages": inflight.get("messages"),
             }
         elif found is not None:
             record.update(seq=inflight["seq"], last_sent=inflight["scheduled_for"])
         self.store.put_record(DIGEST_TABLE, channel, record)
         self.store.commit()
-        return True
+        return None
 
     def catch_up_digests(self, poster: Poster) -> list[DigestOutcome]:
         """At start-up: send once each digest whose time passed while the bot was down."""
@@ -751,3 +793,20 @@ class Runtime:
                 found.append(item)
         found.sort(key=lambda i: i.when, reverse=True)
         return found[:limit]
+
+
+def _message_to_json(message: SlackMessage) -> dict[str, Any]:
+    """A message as a store record value (kept while a digest is being posted)."""
+    return {
+        "text": message.text,
+        "blocks": [dict(block) for block in message.blocks],
+        "in_thread": message.in_thread,
+    }
+
+
+def _message_from_json(value: Mapping[str, Any]) -> SlackMessage:
+    return SlackMessage(
+        text=str(value.get("text") or ""),
+        blocks=tuple(value.get("blocks") or ()),
+        in_thread=bool(value.get("in_thread")),
+    )
