@@ -184,7 +184,8 @@ def test_items_changed_between_crash_and_restart_do_not_change_the_rest(
     # linking does): a rebuilt digest would split differently and skip some.
     with Runtime.open(setup.config) as runtime:
         for item in runtime.store.iter_items():
-            if TITLE.search(item.title) and int(TITLE.search(item.title).group(1)) % 3 == 0:  # type: ignore[union-attr]
+            story = TITLE.search(item.title)
+            if story is not None and int(story.group(1)) % 3 == 0:
                 runtime.store.update_item_extras(item.feed_id, item.id, {"duplicate_of": "wire:x"})
     finish(setup)
     assert_posted_once(setup, fake_slack)
