@@ -167,9 +167,6 @@ class _DataFile:
         """The table's documents by id (str), as stored: read-only for callers."""
         return self.storage.data.get(table, {})
 
-    def count(self, table: str) -> int:
-        return len(self.raw(table))
-
     def replace_doc(self, table: str, doc_id: int, doc: dict[str, Any]) -> None:
         """Swap an existing document for `doc` in O(1).
 
