@@ -4,7 +4,7 @@ The real Slack app (`bot.slack.app.build_app` + `serve_http`, Bolt over the
 stdlib WSGI server) runs on a Runtime whose store holds 100,000 items (the
 store benchmark's data dir, copied) with its search index built, as after
 start-up. Bolt's start-up `auth.test` is answered by the fake Slack Web API
-(tests/fakeslack.py), and the `response_url` the replies go to is a loopback
+(tests/support/fakeslack.py), and the `response_url` the replies go to is a loopback
 sink here.
 
 Twenty clients post signed slash commands (Slack's v0 signature, HMAC-SHA256
@@ -43,8 +43,8 @@ from bench.common import load_average, make_config, rss_mb
 from bench.corpus import ROOT, feed_ids
 from bench.results import ScenarioResult, Target, percentile
 from bench.store_bench import FEEDS, ensure_store
-from bot.config import SlackSecrets
-from bot.pipeline import Runtime
+from bot.app.runtime import Runtime
+from bot.config.schema import SlackSecrets
 
 __all__ = ["COMMAND_TEXTS", "ResponseSink", "run", "sign"]
 
@@ -191,7 +191,7 @@ def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         from bot.slack.app import build_app, serve_http
-        from tests.fakeslack import FakeSlack
+        from tests.support.fakeslack import FakeSlack
     except ImportError as exc:
         result.status, result.reason = "not run", f"the Slack app is not importable: {exc}"
         return result

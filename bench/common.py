@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.corpus import ROOT, real_items
-from bot.config import Config, TopicConfig, load_config, parse_config_text
+from bot.config.schema import Config, TopicConfig, load_config, parse_config_text
+from bot.find.query import QueryError, parse_query
 from bot.models import Subscription
-from bot.query import QueryError, parse_query
 
 __all__ = [
     "BENCH_SETTINGS",

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.ingest.parse import parse_feed
 from bot.models import Item, replace
-from bot.parse import parse_feed
 
 __all__ = [
     "CORPUS_DIR",

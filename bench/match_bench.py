@@ -1,4 +1,4 @@
-"""Matching 1,000 new items against 1,000 subscriptions (`bot.match.SubscriptionMatcher`).
+"""Matching 1,000 new items against 1,000 subscriptions (`bot.brief.match.SubscriptionMatcher`).
 
 The subscriptions are what a poll cycle matches against: 40% to the topics of
 the project's feeds.yaml (long OR queries), 60% ad-hoc queries as people
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from bench.common import load_average, make_subscriptions, repo_topics, timed
 from bench.corpus import feed_ids, make_items
 from bench.results import ScenarioResult, Target, median
-from bot.match import SubscriptionMatcher
+from bot.brief.match import SubscriptionMatcher
 from bot.models import Alert
 
 __all__ = ["run"]

@@ -45,10 +45,10 @@ from bench.corpus import corpus_label
 from bench.feedfarm import FarmProcess
 from bench.naive import poll_cycle, seed_database
 from bench.results import ScenarioResult, Target, median
-from bot.config import Config
+from bot.app.runtime import Runtime
+from bot.brief.subscriptions import SUBSCRIPTIONS_TABLE, subscription_to_record
+from bot.config.schema import Config
 from bot.models import Settings
-from bot.pipeline import Runtime
-from bot.subscriptions import SUBSCRIPTIONS_TABLE, subscription_to_record
 
 __all__ = ["FULL", "QUICK", "PollPlan", "fetch_floor", "run"]
 

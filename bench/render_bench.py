@@ -1,7 +1,7 @@
 """Rendering a digest from 1,000 candidate items: select and group, then Block Kit messages.
 
-`bot.digest.build_digest_view` picks, groups (the topics of the project's
-feeds.yaml) and cuts the candidates; `bot.render.Renderer.render_digest`
+`bot.brief.digest.build_digest_view` picks, groups (the topics of the project's
+feeds.yaml) and cuts the candidates; `bot.render.renderer.Renderer.render_digest`
 turns the view into Slack messages through the Jinja2 templates. Both are
 timed together, as `Runtime.build_digest` runs them, with the default cap
 of 20 items and with the largest allowed (200). Median of five runs; the
@@ -16,9 +16,9 @@ from datetime import UTC, datetime, time, timedelta
 from bench.common import load_average, repo_topics, timed
 from bench.corpus import feed_ids, make_items
 from bench.results import ScenarioResult, median
-from bot.config import DigestConfig
-from bot.digest import build_digest_view
-from bot.render import Renderer
+from bot.brief.digest import build_digest_view
+from bot.config.schema import DigestConfig
+from bot.render.renderer import Renderer
 
 __all__ = ["run"]
 

@@ -1,10 +1,10 @@
-"""Benchmark of bot.search: index build time and memory, query latency at 100,000 items.
+"""Benchmark of bot.find.search: index build time and memory, query latency at 100,000 items.
 
 Run as `python -m bench.search_bench [--quick] [--items N] [--json]`; the bench
 harness calls `run(quick)` and gets a dict of the numbers.
 
 The corpus is made from real feeds (/work/shared/feeds-corpus/policy, else
-tests/fixtures/feeds) parsed with `bot.parse.parse_feed`, replicated to N
+tests/fixtures/feeds) parsed with `bot.ingest.parse.parse_feed`, replicated to N
 items with varied ids, dates (spread over 180 days, the default retention),
 feeds, a swapped title word and a summary sentence borrowed from another real
 item, so the vocabulary is real and items weigh about 1.3 KB as the store
@@ -37,10 +37,10 @@ from typing import Any
 
 import orjson
 
+from bot.find.search import SearchIndex
+from bot.ingest.parse import parse_feed
 from bot.models import Item, replace
-from bot.parse import parse_feed
-from bot.search import SearchIndex
-from bot.store import Store
+from bot.store.tinydb.engine import Store
 
 CORPUS_DIR = Path("/work/shared/feeds-corpus/policy")
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "feeds"

@@ -40,9 +40,9 @@ from typing import Any
 from bench.common import load_average, make_subscriptions, max_rss_mb, repo_topics, rss_mb
 from bench.corpus import ROOT, feed_ids, make_items
 from bench.results import ScenarioResult, Target, median
+from bot.brief.subscriptions import SUBSCRIPTIONS_TABLE, subscription_to_record
 from bot.models import FeedState, Item
-from bot.store import Store
-from bot.subscriptions import SUBSCRIPTIONS_TABLE, subscription_to_record
+from bot.store.tinydb.engine import Store
 
 __all__ = ["FULL_SIZES", "QUICK_SIZES", "build_store", "ensure_store", "measure_store", "run"]
 

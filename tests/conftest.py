@@ -9,7 +9,7 @@ test that tried it. Tests must never need the network, and the SSRF tests in
 particular must not reach a private address even when the guard under test is
 broken (issue 7).
 
-Every test also runs under the secret-leak detector (tests/secretscan.py,
+Every test also runs under the secret-leak detector (tests/support/secretscan.py,
 loaded below as a plugin): a registered test token, signing secret or feed
 credential in the test's output, logs (DEBUG included), subprocess output,
 fake-Slack traffic or tmp_path files fails the test.
@@ -26,17 +26,17 @@ from typing import Any
 
 import pytest
 
-# Test modules import their helpers as `tests.feedserver`, `tests.feedgen`; the
+# Test modules import their helpers as `tests.support.feedserver`, `tests.support.feedgen`; the
 # tests folder is not a package, so make the project root importable (the same
 # as `pythonpath = ["."]` in pytest's configuration would).
 _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.feedserver import FeedServer  # noqa: E402
-from tests.responseurl import ResponseUrlServer  # noqa: E402
+from tests.support.feedserver import FeedServer  # noqa: E402
+from tests.support.responseurl import ResponseUrlServer  # noqa: E402
 
-pytest_plugins = ["tests.secretscan"]
+pytest_plugins = ["tests.support.secretscan"]
 
 _LOCAL_NETS = (
     ipaddress.ip_network("127.0.0.0/8"),
@@ -102,7 +102,7 @@ def feed_server() -> Iterator[FeedServer]:
     assert not server.errors, f"feed server handler errors: {server.errors!r}"
 
 
-from tests.fakeslack import FakeSlack  # noqa: E402
+from tests.support.fakeslack import FakeSlack  # noqa: E402
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def responses() -> Iterator[ResponseUrlServer]:
-    """A loopback response_url for slash-command replies (tests/responseurl.py)."""
+    """A loopback response_url for slash-command replies (tests/support/responseurl.py)."""
     server = ResponseUrlServer()
     try:
         yield server

@@ -7,7 +7,7 @@ a transport; `start_slack` picks the transport the way `briefbot run` does
 Not obvious:
 - The 3-second rule. Slack shows the user an error when a slash command is
   not acknowledged within 3 s. The listener's ack function only calls `ack()`;
-  the work (`bot.commands.handle_command`) runs in a Bolt lazy listener on the
+  the work (`bot.app.commands.handle_command`) runs in a Bolt lazy listener on the
   app's thread pool and answers through `respond()` (the `response_url`: valid
   30 minutes, about 5 uses, so a reply is capped at 5 messages). The app runs
   with `process_before_response=True` so the ack runs on the request's own
@@ -62,10 +62,10 @@ from slack_bolt.request.internals import build_context
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
-from bot.commands import CommandReply, CommandRequest, handle_command
-from bot.config import SlackSecrets, redact_url
+from bot.app.commands import CommandReply, CommandRequest, handle_command
+from bot.app.runtime import Poster, Runtime
+from bot.config.schema import SlackSecrets, redact_url
 from bot.models import SlackMessage
-from bot.pipeline import Poster, Runtime
 from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.deliver import Deliverer
 
@@ -238,7 +238,7 @@ def _delivery_key(body: Mapping[str, Any]) -> str | None:
 
 
 class CommandHandler(Protocol):
-    """What answers a `/brief` line: `bot.commands.handle_command`'s signature."""
+    """What answers a `/brief` line: `bot.app.commands.handle_command`'s signature."""
 
     def __call__(
         self, runtime: Runtime, request: CommandRequest, *, poster: Poster | None = None

@@ -49,7 +49,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.config import SlackSecrets
+from bot.config.schema import SlackSecrets
 
 __all__ = [
     "DEFAULT_TIMEOUT",

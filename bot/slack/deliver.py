@@ -33,7 +33,7 @@ Not obvious:
 - A partly posted batch (a later message failed) reports `posted` and the
   first message's `ts`; `post(..., resume=result)` sends the rest into the
   same thread.
-- Every message is checked against Slack's limits (`bot.slacklimits`) before
+- Every message is checked against Slack's limits (`bot.render.slacklimits`) before
   the first is sent, so a batch is never posted half-way for being too big.
 """
 
@@ -52,7 +52,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.models import SlackMessage
-from bot.slacklimits import MessageTooLargeError, ensure_valid
+from bot.render.slacklimits import MessageTooLargeError, ensure_valid
 
 __all__ = [
     "DELIVERY_EVENT_TYPE",

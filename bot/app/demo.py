@@ -1,0 +1,121 @@
+"""`briefbot demo`: the pipeline offline, on recorded feeds served over loopback.
+
+The bundled feeds (bot/demo_feeds/) are served by a small HTTP server on
+127.0.0.1 with a random port, with ETag support, in two phases: "yesterday"
+(the newest entries of each feed held back) and "today" (everything). Polling
+both phases shows what the bot does for real: the first poll records a feed's
+items as backlog, the second stores only what is new, a third gets 304s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+
+from bot.config.schema import Config
+from bot.models import FeedConfig
+
+# Entries withheld in the "yesterday" phase, per feed.
+HELD_BACK = 3
+
+_FEED_SUFFIXES = (".xml", ".rss", ".rdf", ".atom")
+_ENTRY = re.compile(rb"<(item|entry)\b[^>]*>.*?</\1>", re.DOTALL)
+
+
+def demo_feed_files() -> dict[str, bytes]:
+    """The bundled demo feeds by file name."""
+    folder = resources.files("bot.demo_feeds")
+    return {
+        entry.name: entry.read_bytes()
+        for entry in folder.iterdir()
+        if entry.name.endswith(_FEED_SUFFIXES)
+    }
+
+
+def hold_back_entries(body: bytes, count: int) -> bytes:
+    """The feed without its first `count` entries (feeds list the newest first)."""
+    return _ENTRY.sub(b"", body, count=count)
+
+
+class _DemoServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        super().__init__(("127.0.0.1", 0), _DemoHandler)
+        self.files = files
+        self.phase = "yesterday"
+        self.requests = 0
+
+    def body_for(self, name: str) -> bytes | None:
+        body = self.files.get(name)
+        if body is None or self.phase == "today":
+            return body
+        return hold_back_entries(body, HELD_BACK)
+
+    def url(self, name: str) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}/{name}"
+
+
+class _DemoHandler(BaseHTTPRequestHandler):
+    server: _DemoServer
+
+    def do_GET(self) -> None:
+        self.server.requests += 1
+        body = self.server.body_for(self.path.lstrip("/"))
+        if body is None:
+            self.send_error(404)
+            return
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return  # the demo prints its own summary
+
+
+@contextmanager
+def serve_demo_feeds() -> Iterator[_DemoServer]:
+    """Serve the bundled feeds on loopback for the duration of the block."""
+    server = _DemoServer(demo_feed_files())
+    thread = threading.Thread(target=server.serve_forever, name="briefbot-demo", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def demo_config(base: Config, server: _DemoServer, data_dir: str) -> Config:
+    """`base` (for its topics and settings) watching the demo feeds instead."""
+    feeds = tuple(
+        FeedConfig(
+            id=name.rsplit(".", 1)[0],
+            url=server.url(name),
+            name=name.rsplit(".", 1)[0],
+            tags=("demo",),
+            interval_seconds=3600,
+            allow_private=True,  # the demo's server is on loopback by design
+        )
+        for name in sorted(server.files)
+    )
+    settings = replace(base.settings, data_dir=data_dir)
+    return replace(base, feeds=feeds, digests=(), settings=settings)

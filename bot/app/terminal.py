@@ -1,0 +1,160 @@
+"""Terminal output for the CLI: tables and progress (the one home of rich).
+
+Every string that came from a feed or a config file is printed as plain text
+(`Text`, never markup), so a feed title such as `[bold]` or an escape sequence
+cannot restyle or spoof the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from bot.models import Item, PollReport, SlackMessage
+from bot.render.renderer import mrkdwn_to_plain
+
+_STATUS_STYLE = {"ok": "green", "not-modified": "cyan", "error": "bold red", "skipped": "dim"}
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console; when output goes to a file or pipe, wide enough that tables don't fold."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 140
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+
+
+class Advance(Protocol):
+    def __call__(self, report: PollReport) -> None: ...
+
+
+@contextmanager
+def poll_progress(console: Console, total: int) -> Iterator[Advance]:
+    """A progress bar while feeds are polled; silent when not on a terminal."""
+    if not console.is_terminal or total == 0:
+        yield lambda report: None
+        return
+    progress = Progress(
+        TextColumn("polling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("", total=total)
+
+        def advance(report: PollReport) -> None:
+            progress.update(task, advance=1, description=report.feed_id)
+
+        yield advance
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def print_poll_table(console: Console, reports: Sequence[PollReport]) -> None:
+    """One row per polled feed: status, new items, time taken, error."""
+    table = Table(title="Poll results", title_justify="left")
+    table.add_column("feed", no_wrap=True)
+    table.add_column("status", no_wrap=True, min_width=12)
+    table.add_column("new", justify="right")
+    table.add_column("already seen", justify="right")
+    table.add_column("time", justify="right")
+    table.add_column("next poll", no_wrap=True)
+    table.add_column("error / warning", overflow="fold", max_width=60)
+    for r in reports:
+        new = f"{r.new_items} backlog" if r.backlog else str(r.new_items)
+        problem = r.error or (f"warning: {r.warning}" if r.warning else "")
+        table.add_row(
+            Text(r.feed_id),
+            Text(r.status, style=_STATUS_STYLE.get(r.status, "")),
+            new,
+            str(r.seen_items),
+            f"{r.elapsed:.2f}s",
+            _when(r.next_due),
+            Text(problem),
+        )
+    console.print(table)
+    failed = sum(1 for r in reports if r.status == "error")
+    stored = sum(r.new_items for r in reports)
+    console.print(Text(f"{len(reports)} feeds polled, {failed} failed, {stored} items stored."))
+
+
+def print_items(console: Console, items: Iterable[Item], *, title: str) -> None:
+    """A compact table of items: when, feed, title, link."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("published", no_wrap=True)
+    table.add_column("feed", no_wrap=True)
+    table.add_column("title", overflow="fold", max_width=60)
+    table.add_column("link", overflow="fold")
+    for item in items:
+        table.add_row(
+            _when(item.published), Text(item.feed_id), Text(item.title), Text(item.link or "")
+        )
+    console.print(table)
+
+
+def print_json(console: Console, data: Any) -> None:
+    """JSON for machines: printed without any styling or wrapping."""
+    console.file.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def print_error(message: str) -> None:
+    make_console(stderr=True).print(Text(f"error: {message}", style="bold red"))
+
+
+def print_text(console: Console, message: str, style: str = "") -> None:
+    console.print(Text(message, style=style))
+
+
+def print_slack_messages(console: Console, messages: Sequence[SlackMessage]) -> None:
+    """Slack messages as a reader would see them: headers bold, context dim, links as text."""
+    for n, message in enumerate(messages):
+        if n:
+            label = "reply in thread" if message.in_thread else "next message"
+            console.print(Text(f"--- {label} ---", style="dim"))
+        for block in message.blocks:
+            kind = block.get("type")
+            if kind == "header":
+                console.print(Text(block["text"]["text"], style="bold"))
+            elif kind == "section":
+                text = block.get("text", {}).get("text", "")
+                console.print(Text(mrkdwn_to_plain(text)))
+            elif kind == "context":
+                parts = [mrkdwn_to_plain(e.get("text", "")) for e in block.get("elements", [])]
+                console.print(Text("  ".join(p for p in parts if p), style="dim"))
+            elif kind == "divider":
+                console.print(Text("─" * 40, style="dim"))
+        if not message.blocks:
+            console.print(Text(mrkdwn_to_plain(message.text)))
+
+
+def print_search_results(console: Console, hits: Sequence[Any], total: int, query: str) -> None:
+    """Search hits as a table: rank, date, feed, title and the snippet around the match."""
+    table = Table(title=f"{total} result(s) for {query}", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("published", no_wrap=True)
+    table.add_column("feed", no_wrap=True)
+    table.add_column("title / snippet", overflow="fold")
+    for rank, hit in enumerate(hits, 1):
+        body = Text(hit.item.title, style="bold")
+        if hit.snippet:
+            body.append("\n" + hit.snippet)
+        if hit.also_in:
+            body.append("\nalso in: " + ", ".join(hit.also_in), style="dim")
+        if hit.item.link:
+            body.append("\n" + hit.item.link, style="cyan")
+        table.add_row(str(rank), _when(hit.item.published), Text(hit.item.feed_id), body)
+    console.print(table)

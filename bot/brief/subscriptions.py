@@ -1,0 +1,395 @@
+"""Create, list, mute and remove subscriptions: records in the store's "subscriptions" table.
+
+Nothing here commits: every function changes the store in memory and the
+caller commits (one `store.commit()` per Slack command), so a command that
+fails half-way leaves nothing behind.
+
+What a user types is read like this:
+
+- a text equal to a topic id of feeds.yaml (ignoring case and surrounding
+  space) subscribes to that topic: the topic's query is looked up at matching
+  time, so editing feeds.yaml changes what the subscription matches;
+- anything else is a query in the query language (`bot.find.query`), even a single
+  word that is no topic id ("ipef2" is the word ipef2, not a typo of a topic).
+  Its errors come back with their column.
+
+Ids are "s" and four characters of Crockford's base32 alphabet (digits and
+lowercase letters without i, l, o, u, so an id read aloud or retyped is not
+misread), drawn from `secrets` and checked against the ids in use: they cannot
+be guessed from one another. When the space gets crowded an id grows by one
+character. A typed id is read case-insensitively, with i and l read as 1 and o
+as 0 as Crockford's decoding does.
+
+Removing or muting a subscription also drops its alerts still waiting in the
+queue (`bot.brief.alerts.discard_subscription_alerts`): an hourly or daily batch must
+not deliver what the user just turned off.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import secrets
+import threading
+import zoneinfo
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.brief.alerts import discard_subscription_alerts
+from bot.brief.match import DELIVERY_MODES, parse_daily_at
+from bot.config.schema import TopicConfig
+from bot.find.query import QueryError, parse_query
+from bot.models import Subscription, as_utc, replace
+from bot.store.tinydb.engine import Store
+
+__all__ = [
+    "DEFAULT_CAP",
+    "SUBSCRIPTIONS_TABLE",
+    "SubscriptionError",
+    "SubscriptionNotFoundError",
+    "SubscriptionPermissionError",
+    "create_subscription",
+    "delete_subscription",
+    "get_subscription",
+    "list_subscriptions",
+    "new_subscription_id",
+    "normalize_subscription_id",
+    "record_to_subscription",
+    "set_muted",
+    "subscription_to_record",
+]
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTIONS_TABLE = "subscriptions"
+#: Subscriptions per owner unless the caller says otherwise.
+DEFAULT_CAP = 50
+
+# Crockford's base32 (https://www.crockford.com/base32.html), lower case.
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_ID_LENGTH = 4
+_ID_TRIES_PER_LENGTH = 20
+_MODE_ALIASES = {"immediate": "immediate", "immediately": "immediate"}
+# Create checks the cap and duplicates, then writes: one at a time per process
+# (the store itself belongs to one process).
+_WRITE_LOCK = threading.RLock()
+
+
+class SubscriptionError(ValueError):
+    """A subscription request that cannot be done; `str(error)` is the sentence to show the user."""
+
+
+class SubscriptionNotFoundError(SubscriptionError):
+    """No subscription has the given id."""
+
+
+class SubscriptionPermissionError(SubscriptionError):
+    """The user may not change this subscription."""
+
+
+# --------------------------------------------------------------------------- records
+
+
+def subscription_to_record(sub: Subscription) -> dict[str, Any]:
+    """The store record of `sub` (JSON values only; times as ISO 8601 in UTC)."""
+    return {
+        "id": sub.id,
+        "owner": sub.owner,
+        "created_by": sub.created_by,
+        "created_at": as_utc(sub.created_at).isoformat(),
+        "topic": sub.topic,
+        "query": sub.query,
+        "mode": sub.mode,
+        "daily_at": sub.daily_at,
+        "timezone": sub.timezone,
+        "muted": sub.muted,
+    }
+
+
+def record_to_subscription(record: Mapping[str, Any]) -> Subscription:
+    """Read a store record back; raise ValueError naming what is wrong with a damaged one.
+
+    Missing optional keys take the dataclass defaults, so records written by
+    an older version still load.
+    """
+    try:
+        sub_id, owner, created_by = record["id"], record["owner"], record["created_by"]
+        created_at = datetime.fromisoformat(record["created_at"])
+    except KeyError as err:
+        raise ValueError(f"subscription record lacks {err.args[0]!r}") from None
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"subscription record has a bad created_at: {record.get('created_at')!r}"
+        ) from None
+    topic, query = record.get("topic"), record.get("query")
+    texts = {"id": sub_id, "owner": owner, "created_by": created_by}
+    for name, value in texts.items():
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"subscription record has a bad {name}: {value!r}")
+    if not (isinstance(topic, str) and topic) and not (isinstance(query, str) and query):
+        raise ValueError(f"subscription record {sub_id} names neither a topic nor a query")
+    defaults = Subscription(id=sub_id, owner=owner, created_by=created_by, created_at=created_at)
+    return replace(
+        defaults,
+        created_at=as_utc(created_at),
+        topic=topic or None,
+        query=query or None,
+        mode=str(record.get("mode", defaults.mode)),
+        daily_at=str(record.get("daily_at", defaults.daily_at)),
+        timezone=str(record.get("timezone", defaults.timezone)),
+        muted=bool(record.get("muted", False)),
+    )
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def new_subscription_id(taken: Collection[str]) -> str:
+    """A fresh random id not in `taken`, like "s7k2q"."""
+    length = _ID_LENGTH
+    while True:
+        for _ in range(_ID_TRIES_PER_LENGTH):
+            candidate = "s" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+            if candidate not in taken:
+                return candidate
+        length += 1
+
+
+def normalize_subscription_id(text: str) -> str:
+    """The id a user meant: "S7K2Q", " s7k2q " and "s7k2Q" are all "s7k2q"."""
+    cleaned = text.strip().lower()
+    if not cleaned.startswith("s"):
+        return cleaned
+    return "s" + cleaned[1:].replace("i", "1").replace("l", "1").replace("o", "0")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def list_subscriptions(store: Store, owner: str | None = None) -> list[Subscription]:
+    """Every subscription (of `owner`, if given), oldest first.
+
+    A damaged record is logged and left out rather than failing the listing.
+    """
+    return _read_subscriptions(store.records(SUBSCRIPTIONS_TABLE), owner)
+
+
+def _read_subscriptions(
+    records: Mapping[str, Mapping[str, Any]], owner: str | None
+) -> list[Subscription]:
+    found: list[Subscription] = []
+    for key, record in records.items():
+        if owner is not None and record.get("owner") != owner:
+            continue
+        try:
+            found.append(record_to_subscription(record))
+        except ValueError as err:
+            log.warning("skipping subscription record %r: %s", key, err)
+    found.sort(key=lambda sub: (sub.created_at, sub.id))
+    return found
+
+
+def get_subscription(store: Store, subscription_id: str) -> Subscription | None:
+    """The subscription with this id (as a user typed it), or None."""
+    record = store.get_record(SUBSCRIPTIONS_TABLE, normalize_subscription_id(subscription_id))
+    if record is None:
+        return None
+    try:
+        return record_to_subscription(record)
+    except ValueError as err:
+        log.warning("subscription record %r is damaged: %s", subscription_id, err)
+        return None
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def create_subscription(
+    store: Store,
+    *,
+    owner: str,
+    created_by: str,
+    topic_or_query: str,
+    topics: Mapping[str, TopicConfig],
+    mode: str = "immediate",
+    daily_at: str | None = None,
+    timezone: str = "UTC",
+    now: datetime,
+    cap: int = DEFAULT_CAP,
+) -> Subscription:
+    """Add a subscription for `owner` and return it; the caller commits.
+
+    `topic_or_query` is a topic id or a query (see the module docstring).
+    `daily_at` (HH:MM, default 09:00) is only for mode "daily". Raises
+    `SubscriptionError` with a sentence for the user when the query does not
+    parse, the mode, time or zone is unknown, the owner already has this
+    subscription, or already has `cap` subscriptions.
+    """
+    if not owner or not created_by:
+        raise SubscriptionError("a subscription needs an owner and the user who creates it")
+    text = topic_or_query.strip()
+    if not text:
+        raise SubscriptionError(
+            "say what to subscribe to: a topic id (one of "
+            f'{_topic_list(topics)}) or a query such as "export control" OR ECCN'
+        )
+    topic_id = _find_topic(text, topics)
+    normalized = None
+    if topic_id is None:
+        try:
+            normalized = str(parse_query(text).root)
+        except QueryError as err:
+            raise SubscriptionError(f"that query does not work: {err}") from None
+    mode = _read_mode(mode)
+    at = _read_daily_at(daily_at, mode)
+    zone = _read_timezone(timezone)
+
+    with _WRITE_LOCK:
+        # One read (records() copies the table) for the checks and the id.
+        records = store.records(SUBSCRIPTIONS_TABLE)
+        mine = _read_subscriptions(records, owner)
+        who = "this channel is" if owner[:1] in ("C", "G") else "you are"
+        for sub in mine:
+            if topic_id is not None and sub.topic == topic_id:
+                raise SubscriptionError(f"{who} already subscribed to topic {topic_id} ({sub.id})")
+            if normalized is not None and sub.query and _normalized(sub.query) == normalized:
+                raise SubscriptionError(
+                    f"{who} already subscribed to the query {sub.query} ({sub.id})"
+                )
+        if len(mine) >= cap:
+            has = "this channel already has" if owner[:1] in ("C", "G") else "you already have"
+            # The cap may have been lowered below what an owner already has.
+            limit = "the limit" if len(mine) == cap else f"the limit is {cap}"
+            raise SubscriptionError(
+                f"{has} {len(mine)} subscriptions ({limit}); "
+                "remove one with /brief unsubscribe <id>"
+            )
+        sub = Subscription(
+            id=new_subscription_id(records.keys()),
+            owner=owner,
+            created_by=created_by,
+            created_at=as_utc(now),
+            topic=topic_id,
+            query=None if topic_id is not None else text,
+            mode=mode,
+            daily_at=at,
+            timezone=zone,
+        )
+        store.put_record(SUBSCRIPTIONS_TABLE, sub.id, subscription_to_record(sub))
+    return sub
+
+
+def delete_subscription(
+    store: Store, subscription_id: str, *, by: str, is_admin: bool
+) -> Subscription:
+    """Remove a subscription and its queued alerts; return what was removed. The caller commits.
+
+    Its owner, the user who created it, or an admin may remove it; anyone else
+    gets `SubscriptionPermissionError`. An unknown id is `SubscriptionNotFoundError`.
+    """
+    with _WRITE_LOCK:
+        sub = _get_for_change(store, subscription_id, by=by, is_admin=is_admin, verb="remove")
+        store.delete_record(SUBSCRIPTIONS_TABLE, sub.id)
+        discard_subscription_alerts(store, [sub.id])
+    return sub
+
+
+def set_muted(
+    store: Store, subscription_id: str, muted: bool, *, by: str, is_admin: bool
+) -> Subscription:
+    """Mute or unmute a subscription and return it as stored now. The caller commits.
+
+    Muting drops its queued alerts too. Same permissions as `delete_subscription`.
+    """
+    with _WRITE_LOCK:
+        verb = "mute" if muted else "unmute"
+        sub = _get_for_change(store, subscription_id, by=by, is_admin=is_admin, verb=verb)
+        changed = replace(sub, muted=muted)
+        store.put_record(SUBSCRIPTIONS_TABLE, sub.id, subscription_to_record(changed))
+        if muted:
+            discard_subscription_alerts(store, [sub.id])
+    return changed
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _get_for_change(
+    store: Store, subscription_id: str, *, by: str, is_admin: bool, verb: str
+) -> Subscription:
+    sub = get_subscription(store, subscription_id)
+    if sub is None:
+        raise SubscriptionNotFoundError(
+            f"there is no subscription {subscription_id.strip()!r}; "
+            "/brief subscriptions lists yours with their ids"
+        )
+    if not (is_admin or by in (sub.owner, sub.created_by)):
+        raise SubscriptionPermissionError(
+            f"you cannot {verb} subscription {sub.id}: only its owner ({sub.owner}), "
+            f"the person who created it ({sub.created_by}) or an admin can"
+        )
+    return sub
+
+
+def _find_topic(text: str, topics: Mapping[str, TopicConfig]) -> str | None:
+    if text in topics:
+        return text
+    folded = text.lower()
+    return next((topic_id for topic_id in topics if topic_id.lower() == folded), None)
+
+
+def _topic_list(topics: Mapping[str, TopicConfig]) -> str:
+    return ", ".join(sorted(topics)) if topics else "none are defined"
+
+
+def _normalized(query: str) -> str | None:
+    try:
+        return str(parse_query(query).root)
+    except QueryError:
+        return None
+
+
+def _read_mode(mode: str) -> str:
+    cleaned = mode.strip().lower()
+    cleaned = _MODE_ALIASES.get(cleaned, cleaned)
+    if cleaned not in DELIVERY_MODES:
+        raise SubscriptionError(f"unknown delivery mode {mode!r}: use immediate, hourly or daily")
+    return cleaned
+
+
+def _read_daily_at(daily_at: str | None, mode: str) -> str:
+    if daily_at is None:
+        return "09:00"
+    if mode != "daily":
+        raise SubscriptionError(
+            f"a delivery time ({daily_at}) only applies to daily delivery: "
+            f"choose daily, or leave the time out for {mode} delivery"
+        )
+    at = parse_daily_at(daily_at)
+    if at is None:
+        raise SubscriptionError(
+            f"{daily_at!r} is not a time of day: use 24-hour HH:MM, such as 08:30"
+        )
+    return f"{at:%H:%M}"
+
+
+def _read_timezone(name: str) -> str:
+    cleaned = name.strip()
+    try:
+        zoneinfo.ZoneInfo(cleaned)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    else:
+        return cleaned
+    known = zoneinfo.available_timezones()
+    # "asia/tokyo" is clear enough: store the canonical spelling.
+    canonical = {zone.lower(): zone for zone in known}.get(cleaned.lower())
+    if canonical is not None:
+        return canonical
+    close = difflib.get_close_matches(cleaned, sorted(known), n=1, cutoff=0.6)
+    hint = close[0] if close else None
+    tail = f" (did you mean {hint}?)" if hint else ""
+    raise SubscriptionError(
+        f"unknown time zone {name!r}{tail}: use an IANA name such as Asia/Tokyo or America/New_York"
+    )

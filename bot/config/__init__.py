@@ -1,0 +1,7 @@
+"""feeds.yaml and the environment in, a frozen `Config` out; Slack-made changes merged over it.
+
+Owns the YAML checker (file:line errors), the units feeds.yaml is written in,
+the check-config description (secrets redacted) and the feed and schedule
+overrides made from Slack. Imports `bot.models`, the query parser (to check
+topic queries) and the store's ports; never an adapter.
+"""

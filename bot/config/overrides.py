@@ -1,0 +1,392 @@
+"""Changes made from Slack to feeds and digest schedules: kept in the store, merged over feeds.yaml.
+
+Two record tables (see bot.store.tinydb.engine; nothing here commits, the caller commits and
+then calls `Runtime.refresh_config()`):
+
+    feed_overrides      feed id -> {"added": {"url", "tags", "interval"} (a feed
+                        added from Slack), "enabled": bool (paused or resumed),
+                        "removed": true (a feeds.yaml feed hidden), "by", "changed_at"}
+    schedule_overrides  channel id -> {"at": "HH:MM", "timezone", "days", "by", "changed_at"}
+
+`effective_config(base, store)` is feeds.yaml with those applied: a removed
+feed is gone, a paused one has `enabled=False`, an added one is appended, and
+a channel's schedule replaces the time, zone and days of its feeds.yaml digest
+(its topics, feeds and other settings stay) or creates a digest with defaults.
+
+Not obvious:
+- Validation is config.py's own: every value from Slack is checked by running
+  `parse_config_text` over a one-entry document (JSON is YAML), so a feed or a
+  schedule added from Slack obeys exactly the rules of feeds.yaml, with the
+  same messages. Records are checked again when merged: a damaged record is
+  logged and skipped, never fatal.
+- A feed added from Slack never gets `allow_private`: Slack users must not be
+  able to point the bot at the operator's network. Besides config's check of
+  literal private addresses, a numeric host in a form that resolvers read as
+  IPv4 (`2130706433`, `0x7f.1`, `127.1`: inet_aton's forms, which getaddrinfo
+  accepts) is judged by the address it stands for. Names that resolve to
+  private addresses are refused by fetch.py when polled.
+- A new feed id is derived from the URL's host and path, and never reuses an
+  id that has stored feed state: a feed inheriting another's "first poll done"
+  would push its whole backlog as new alerts.
+- feeds.yaml wins on ids: if the operator later defines a feed with the id of
+  one added from Slack, the Slack entry is ignored (its pause still applies).
+- Removing a feed of feeds.yaml only hides it; resuming it brings it back.
+  Removing a feed added from Slack deletes its record. Stored items stay
+  either way (retention prunes them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ipaddress
+import json
+import logging
+import re
+import socket
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.config.schema import (
+    ALL_DAYS,
+    Config,
+    ConfigError,
+    DigestConfig,
+    format_days,
+    format_duration,
+    parse_config_text,
+)
+from bot.models import FeedConfig
+from bot.store.tinydb.engine import Store
+
+__all__ = [
+    "FEED_OVERRIDES_TABLE",
+    "SCHEDULE_OVERRIDES_TABLE",
+    "OverrideError",
+    "add_feed",
+    "clear_schedule",
+    "derive_feed_id",
+    "effective_config",
+    "feeds_added_from_slack",
+    "remove_feed",
+    "removed_feed_ids",
+    "set_feed_enabled",
+    "set_schedule",
+]
+
+log = logging.getLogger(__name__)
+
+FEED_OVERRIDES_TABLE = "feed_overrides"
+SCHEDULE_OVERRIDES_TABLE = "schedule_overrides"
+
+# What config's messages name as the file: the change came from Slack.
+_SOURCE = "/brief"
+# Room for a "-NN" suffix inside config's 64-character id limit.
+_ID_BASE_CHARS = 56
+_FEED_SUFFIXES = re.compile(r"\.(?:xml|rss|atom|rdf|feed)$")
+# Characters of inet_aton's numeric IPv4 forms (decimal, octal, hex parts).
+_NUMERIC_HOST = re.compile(r"[0-9a-fx.]+")
+
+
+class OverrideError(ValueError):
+    """A change from Slack that cannot be made; `str(error)` is the sentence for the user."""
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def effective_config(base: Config, store: Store) -> Config:
+    """feeds.yaml (`base`) with the feeds and schedules changed from Slack applied."""
+    feed_records = store.records(FEED_OVERRIDES_TABLE)
+    feeds: list[FeedConfig] = []
+    for feed in base.feeds:
+        record = feed_records.get(feed.id)
+        if record is None:
+            feeds.append(feed)
+            continue
+        if record.get("removed"):
+            continue
+        if "added" in record:
+            log.warning(
+                "feed %s was added from Slack and is now in %s too: using %s",
+                feed.id,
+                base.path,
+                base.path,
+            )
+        enabled = record.get("enabled")
+        if isinstance(enabled, bool):
+            feed = dataclasses.replace(feed, enabled=enabled)
+        feeds.append(feed)
+    taken = {feed.id for feed in base.feeds}
+    for feed_id, record in feed_records.items():
+        added = record.get("added")
+        if feed_id in taken or not isinstance(added, Mapping):
+            continue
+        try:
+            feed = _check_feed(feed_id, added)
+        except (OverrideError, TypeError, ValueError) as err:
+            log.warning("skipping feed %s added from Slack: %s", feed_id, err)
+            continue
+        if record.get("enabled") is False:
+            feed = dataclasses.replace(feed, enabled=False)
+        feeds.append(feed)
+        taken.add(feed_id)
+
+    digests = {digest.channel: digest for digest in base.digests}
+    for channel, record in store.records(SCHEDULE_OVERRIDES_TABLE).items():
+        try:
+            checked = _check_schedule(
+                channel, str(record["at"]), str(record["timezone"]), str(record["days"])
+            )
+        except (OverrideError, KeyError) as err:
+            log.warning("skipping the digest schedule set from Slack for %s: %s", channel, err)
+            continue
+        current = digests.get(channel)
+        digests[channel] = (
+            checked
+            if current is None
+            else dataclasses.replace(
+                current, at=checked.at, timezone=checked.timezone, days=checked.days
+            )
+        )
+    return dataclasses.replace(base, feeds=tuple(feeds), digests=tuple(digests.values()))
+
+
+def feeds_added_from_slack(store: Store) -> dict[str, str]:
+    """Feed id -> the Slack user who added it, for the feeds added from Slack."""
+    return {
+        feed_id: str(record.get("by", ""))
+        for feed_id, record in store.records(FEED_OVERRIDES_TABLE).items()
+        if isinstance(record.get("added"), Mapping)
+    }
+
+
+def removed_feed_ids(base: Config, store: Store) -> list[str]:
+    """The feeds.yaml feeds hidden from Slack (`feed resume ID` brings one back)."""
+    records = store.records(FEED_OVERRIDES_TABLE)
+    return [feed.id for feed in base.feeds if records.get(feed.id, {}).get("removed")]
+
+
+# --------------------------------------------------------------------------- feeds
+
+
+def add_feed(
+    store: Store,
+    base: Config,
+    url: str,
+    *,
+    tags: Sequence[str] = (),
+    by: str,
+    now: datetime,
+) -> FeedConfig:
+    """Record a feed added from Slack and return it; the caller commits.
+
+    Raises OverrideError when the URL or a tag breaks feeds.yaml's rules, the
+    host is a private address, or the URL is already a feed.
+    """
+    url = url.strip()
+    records = store.records(FEED_OVERRIDES_TABLE)
+    current = effective_config(base, store)
+    for feed in current.feeds:
+        if feed.url == url:
+            raise OverrideError(f"{url} is already feed {feed.id}")
+    removed = set(removed_feed_ids(base, store))
+    for feed in base.feeds:
+        if feed.id in removed and feed.url == url:
+            raise OverrideError(
+                f"{url} is feed {feed.id} of {base.path}, removed from Slack: "
+                f"/brief feed resume {feed.id} brings it back"
+            )
+    taken = {f.id for f in base.feeds} | set(records) | set(store.feed_states())
+    feed_id = derive_feed_id(url, taken)
+    entry = {"url": url, "tags": [str(tag) for tag in tags]}
+    feed = _check_feed(feed_id, entry)
+    record = {
+        "added": {"url": feed.url, "tags": list(feed.tags), "interval": feed.interval_seconds},
+        "by": by,
+        "changed_at": now.isoformat(),
+    }
+    store.put_record(FEED_OVERRIDES_TABLE, feed_id, record)
+    return feed
+
+
+def remove_feed(store: Store, base: Config, feed_id: str, *, by: str, now: datetime) -> FeedConfig:
+    """Remove a feed (hide it when feeds.yaml defines it) and return it; the caller commits."""
+    feed = _find_feed(store, base, feed_id)
+    if base.feed(feed.id) is None:
+        store.delete_record(FEED_OVERRIDES_TABLE, feed.id)
+    else:
+        record = store.get_record(FEED_OVERRIDES_TABLE, feed.id) or {}
+        record.update(removed=True, by=by, changed_at=now.isoformat())
+        store.put_record(FEED_OVERRIDES_TABLE, feed.id, record)
+    return feed
+
+
+def set_feed_enabled(
+    store: Store, base: Config, feed_id: str, enabled: bool, *, by: str, now: datetime
+) -> FeedConfig:
+    """Pause (`enabled=False`) or resume a feed and return it as it is now; the caller commits.
+
+    Resuming a feeds.yaml feed that was removed from Slack brings it back.
+    """
+    record = store.get_record(FEED_OVERRIDES_TABLE, feed_id.strip())
+    restoring = enabled and record is not None and bool(record.get("removed"))
+    if restoring and record is not None:
+        feed = base.feed(feed_id.strip())
+        if feed is None:  # feeds.yaml dropped it meanwhile
+            raise OverrideError(f"there is no feed {feed_id.strip()!r}")
+        record.pop("removed", None)
+    else:
+        feed = _find_feed(store, base, feed_id)
+        record = store.get_record(FEED_OVERRIDES_TABLE, feed.id) or {}
+    record.update(enabled=enabled, by=by, changed_at=now.isoformat())
+    store.put_record(FEED_OVERRIDES_TABLE, feed.id, record)
+    return dataclasses.replace(feed, enabled=enabled)
+
+
+def derive_feed_id(url: str, taken: Iterable[str]) -> str:
+    """An id for a feed from its URL's host and path, not in `taken`.
+
+    "https://www.example.org/news/feed.xml" gives "example-org-news-feed";
+    when that is taken, "example-org-news-feed-2", and so on.
+    """
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").removeprefix("www.")
+    # 例え.jp -> xn--r8jz45g.jp; a host that is no valid IDN keeps its characters,
+    # and the non-ASCII ones become dashes below.
+    with contextlib.suppress(UnicodeError):
+        host = host.encode("idna").decode("ascii")
+    path = _FEED_SUFFIXES.sub("", parts.path.lower().rstrip("/"))
+    base = re.sub(r"[^a-z0-9]+", "-", f"{host} {path}".lower()).strip("-")
+    base = base[:_ID_BASE_CHARS].rstrip("-") or "feed"
+    used = set(taken)
+    if base not in used:
+        return base
+    number = 2
+    while f"{base}-{number}" in used:
+        number += 1
+    return f"{base}-{number}"
+
+
+def _find_feed(store: Store, base: Config, feed_id: str) -> FeedConfig:
+    wanted = feed_id.strip()
+    feed = effective_config(base, store).feed(wanted)
+    if feed is None:
+        raise OverrideError(f"there is no feed {wanted!r}: /brief feeds lists them")
+    return feed
+
+
+def _check_feed(feed_id: str, entry: Mapping[str, Any]) -> FeedConfig:
+    """`entry` (url, tags, interval) as config.py reads a feeds.yaml feed, never allow_private."""
+    url = str(entry.get("url", ""))
+    document: dict[str, Any] = {"id": feed_id, "url": url, "tags": list(entry.get("tags", []))}
+    if entry.get("interval") is not None:
+        document["interval"] = format_duration(int(entry["interval"]))
+    try:
+        config = parse_config_text(json.dumps({"feeds": [document]}), _SOURCE, env={})
+    except ConfigError as err:
+        prefix = f"feed '{feed_id}': "
+        messages = [p.message.removeprefix(prefix) for p in err.problems]
+        text = "; ".join(messages)
+        if "allow_private" in text:
+            text += " (feeds added from Slack cannot have it: ask an operator to add this feed)"
+        raise OverrideError(text) from None
+    [feed] = config.feeds
+    numeric = _numeric_host_problem(urlsplit(feed.url).hostname or "")
+    if numeric is not None:
+        raise OverrideError(numeric)
+    return feed
+
+
+def _numeric_host_problem(host: str) -> str | None:
+    """Why a numeric host such as 2130706433 (= 127.0.0.1) is refused, or None.
+
+    config.py judges literal addresses in their usual spelling; resolvers also
+    read inet_aton's forms (decimal, octal, hex, fewer than four parts).
+    """
+    if not _NUMERIC_HOST.fullmatch(host.lower()) or not any(c.isdigit() for c in host):
+        return None
+    try:
+        packed = socket.inet_aton(host)
+    except OSError:
+        return None
+    address = ipaddress.IPv4Address(packed)
+    if address.is_global:
+        return None
+    return (
+        f"url host {host} is the address {address}, which is not public; feeds added "
+        "from Slack must be on the public internet"
+    )
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def set_schedule(
+    store: Store,
+    config: Config,
+    channel: str,
+    *,
+    at: str,
+    timezone: str | None = None,
+    days: str | None = None,
+    by: str,
+    now: datetime,
+) -> DigestConfig:
+    """Set `channel`'s digest time; zone and days default to its current ones (else UTC, daily).
+
+    `config` is the effective configuration (for the current schedule).
+    Returns the channel's digest as it will be; the caller commits. Raises
+    OverrideError with config.py's message for a bad time, zone, days or channel.
+    """
+    current = config.digest(channel)
+    zone = timezone or (current.timezone if current else "UTC")
+    day_spec = days or format_days(current.days if current else ALL_DAYS)
+    checked = _check_schedule(channel, at, zone, day_spec)
+    store.put_record(
+        SCHEDULE_OVERRIDES_TABLE,
+        channel,
+        {
+            "at": f"{checked.at:%H:%M}",
+            "timezone": checked.timezone,
+            "days": format_days(checked.days),
+            "by": by,
+            "changed_at": now.isoformat(),
+        },
+    )
+    if current is None:
+        return checked
+    return dataclasses.replace(current, at=checked.at, timezone=checked.timezone, days=checked.days)
+
+
+def clear_schedule(store: Store, channel: str) -> bool:
+    """Drop the schedule set from Slack for `channel`; False when there was none."""
+    if store.get_record(SCHEDULE_OVERRIDES_TABLE, channel) is None:
+        return False
+    store.delete_record(SCHEDULE_OVERRIDES_TABLE, channel)
+    return True
+
+
+def _check_schedule(channel: str, at: str, timezone: str, days: str) -> DigestConfig:
+    entry = {"channel": channel, "at": at, "timezone": _canonical_zone(timezone), "days": days}
+    try:
+        config = parse_config_text(json.dumps({"digests": [entry]}), _SOURCE, env={})
+    except ConfigError as err:
+        messages = [re.sub(r"^digest (?:#\d+|'[^']*'): ", "", p.message) for p in err.problems]
+        raise OverrideError("; ".join(messages)) from None
+    [digest] = config.digests
+    return digest
+
+
+def _canonical_zone(name: str) -> str:
+    """ "asia/tokyo" -> "Asia/Tokyo" (zone files are case-sensitive on most systems)."""
+    cleaned = name.strip()
+    try:
+        zoneinfo.ZoneInfo(cleaned)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        by_lower = {zone.lower(): zone for zone in zoneinfo.available_timezones()}
+        return by_lower.get(cleaned.lower(), cleaned)
+    return cleaned

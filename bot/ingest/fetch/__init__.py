@@ -1,0 +1,1 @@
+"""Conditional GETs of feeds within limits, behind the private-address guard (httpx lives here)."""

@@ -1,0 +1,4 @@
+"""Views to Slack messages: Jinja2 templates to Block Kit plus text, within Slack's limits.
+
+The only importer of jinja2. Feed text is escaped by construction here.
+"""

@@ -1,0 +1,1 @@
+"""The embedded backend: TinyDB files in one locked data directory."""

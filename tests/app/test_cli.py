@@ -1,0 +1,208 @@
+"""The `briefbot` command line, driven as a user would: arguments in, text and exit status out."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.app.cli import build_parser, main
+from bot.store.tinydb.engine import Store
+from tests.support.feedgen import make_rss, numbered_entries
+from tests.support.secretscan import APP_TOKEN, BOT_TOKEN, record_output
+from tests.support.secretscan import SIGNING_SECRET as SIGNING
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIEFBOT_", "SLACK_"))}
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=env or clean_env(),
+        cwd=cwd,
+        timeout=120,
+    )
+    # The secret-leak detector scans what the child printed (tests/support/secretscan.py).
+    record_output(f"briefbot {' '.join(args)} (stdout, stderr)", result.stdout, result.stderr)
+    return result
+
+
+def write_feeds(path: Path, urls: dict[str, str], data_dir: Path) -> Path:
+    body = [f"settings:\n  data_dir: {data_dir}\n  connect_timeout: 2\n  read_timeout: 2\nfeeds:"]
+    for fid, url in urls.items():
+        body.append(f"  - id: {fid}\n    url: {url}\n    allow_private: true")
+    path.write_text("\n".join(body) + "\n")
+    return path
+
+
+def subcommands() -> list[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return sorted(action.choices)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", subcommands())
+def test_every_command_has_help_with_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "Example:" in out
+    assert "briefbot" in out.split("Example:")[1]
+
+
+def test_no_command_prints_usage_and_fails(capsys):
+    assert main([]) == 2
+    assert "poll" in capsys.readouterr().out
+
+
+def test_unknown_command_is_refused_with_the_choices(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["pol"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'pol'" in capsys.readouterr().err
+
+
+def test_check_config_redacts_secrets(tmp_path):
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": "https://example.org/a.xml"}, tmp_path / "d")
+    env = clean_env(
+        SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING, SLACK_APP_TOKEN=APP_TOKEN
+    )
+    result = run_cli("--config", str(feeds), "check-config", env=env)
+    assert result.returncode == 0, result.stderr
+    everything = result.stdout + result.stderr
+    for secret in (BOT_TOKEN, SIGNING, APP_TOKEN):
+        assert secret[-16:] not in everything
+    assert "valid" in result.stdout
+    described = json.loads(
+        run_cli("--config", str(feeds), "check-config", "--json", env=env).stdout
+    )
+    assert described["feeds"][0]["id"] == "a"
+
+
+def test_check_config_names_file_line_and_field_of_an_error(tmp_path):
+    bad = tmp_path / "feeds.yaml"
+    bad.write_text("feeds:\n  - id: fr-bis\n    url: https://example.org/a\n    intervall: 15m\n")
+    result = run_cli("--config", str(bad), "check-config")
+    assert result.returncode == 2
+    assert f"{bad}:4" in result.stderr or "feeds.yaml:4" in result.stderr
+    assert "intervall" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_poll_prints_a_table_per_feed(feed_server, tmp_path, capsys):
+    feed_server.add("/ok.xml", make_rss(numbered_entries(1, 3)))
+    feed_server.add("/bad.xml", b"nope", status=500)
+    feeds = write_feeds(
+        tmp_path / "feeds.yaml",
+        {"good-feed": feed_server.url("/ok.xml"), "bad-feed": feed_server.url("/bad.xml")},
+        tmp_path / "data",
+    )
+    assert main(["--config", str(feeds), "poll"]) == 0
+    out = capsys.readouterr().out
+    good_row = next(line for line in out.splitlines() if "good-feed" in line)
+    bad_row = next(line for line in out.splitlines() if "bad-feed" in line)
+    assert "ok" in good_row and "3 backlog" in good_row
+    assert "error" in bad_row and "500" in out
+    assert "2 feeds polled, 1 failed, 3 items stored." in out
+
+
+def test_poll_fails_when_every_feed_fails(feed_server, tmp_path, capsys):
+    feed_server.add("/bad.xml", b"nope", status=503)
+    feeds = write_feeds(
+        tmp_path / "feeds.yaml", {"bad": feed_server.url("/bad.xml")}, tmp_path / "d"
+    )
+    assert main(["--config", str(feeds), "poll"]) == 1
+    assert "503" in capsys.readouterr().out
+
+
+def test_poll_of_an_unknown_feed_id_is_a_usage_error(tmp_path, capsys):
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": "https://example.org/a"}, tmp_path / "d")
+    assert main(["--config", str(feeds), "poll", "--feed", "nope"]) == 2
+    assert "no feed with id nope" in capsys.readouterr().err
+
+
+def test_a_second_process_is_refused_and_told_who_holds_the_data(feed_server, tmp_path):
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
+    with Store.open(tmp_path / "d"):
+        result = run_cli("--config", str(feeds), "poll")
+    assert result.returncode == 3
+    assert str(os.getpid()) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_runs_offline_and_stores_only_new_items_on_the_second_poll(tmp_path):
+    result = run_cli("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "backlog" in out
+    assert "New today" in out
+    assert "not-modified" in out
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_reports_a_broken_template_override(tmp_path):
+    overrides = tmp_path / "my-templates"
+    overrides.mkdir()
+    (overrides / "digest.j2").write_text("{% for x in %}\n")
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"settings:\n  templates_dir: {overrides}\nfeeds: []\n")
+    result = run_cli("--config", str(feeds), "check-config")
+    assert result.returncode == 2
+    assert "digest.j2:1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_digest_dry_run_json_prints_the_exact_payloads(feed_server, tmp_path, capsys):
+    from datetime import UTC, datetime
+
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)), etag='"1"')
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
+    assert main(["--config", str(feeds), "poll"]) == 0  # backlog: never digested
+    feed_server.add(
+        "/a.xml",
+        make_rss(numbered_entries(1, 3, now=datetime.now(UTC), prefix="Story")),
+        etag='"2"',
+    )
+    assert main(["--config", str(feeds), "poll"]) == 0
+    capsys.readouterr()
+    assert (
+        main(["--config", str(feeds), "digest", "--channel", "C0TEST", "--dry-run", "--json"]) == 0
+    )
+    payloads = json.loads(capsys.readouterr().out)
+    assert payloads[0]["channel"] == "C0TEST"
+    assert payloads[0]["unfurl_links"] is False and payloads[0]["unfurl_media"] is False
+    assert "Story 3" in json.dumps(payloads)
+    assert "Story 1" not in json.dumps(payloads), "backlog items are not digested"
+    # A dry run moves nothing: the same digest again.
+    assert (
+        main(["--config", str(feeds), "digest", "--channel", "C0TEST", "--dry-run", "--json"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out) == payloads
+
+
+def test_search_prints_results_and_query_errors(feed_server, tmp_path, capsys):
+    from tests.support.feedgen import Entry
+
+    feed_server.add(
+        "/a.xml",
+        make_rss([Entry("Additions to the Entity List", "https://example.org/el", guid="el")]),
+    )
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
+    assert main(["--config", str(feeds), "poll"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(feeds), "search", '"entity list"']) == 0
+    out = capsys.readouterr().out
+    assert "Additions to the Entity List" in out and "1 result" in out
+    assert main(["--config", str(feeds), "search", '"entity list']) == 2
+    assert "unclosed quote at column 1" in capsys.readouterr().err

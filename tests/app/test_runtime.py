@@ -1,0 +1,242 @@
+"""One poll cycle end to end: loopback HTTP feeds -> fetch -> parse -> a real store."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app.runtime import poll_feeds
+from bot.config.schema import Config, parse_config_text
+from bot.store.tinydb.engine import Store
+from tests.support import paths
+from tests.support.feedgen import Entry, make_rss, numbered_entries
+
+CORPUS = paths.CORPUS
+
+
+def config_for(feed_urls: dict[str, str], data_dir: Path, extra_settings: str = "") -> Config:
+    feeds = "\n".join(
+        f"  - id: {fid}\n    url: {url}\n    allow_private: true" for fid, url in feed_urls.items()
+    )
+    text = (
+        "settings:\n"
+        f"  data_dir: {data_dir}\n"
+        "  connect_timeout: 2\n"
+        "  read_timeout: 2\n"
+        "  total_timeout: 5\n"
+        f"{extra_settings}"
+        f"feeds:\n{feeds}\n"
+    )
+    return parse_config_text(text, "test-feeds.yaml", env={})
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open(tmp_path / "data") as s:
+        yield s
+
+
+def test_first_poll_is_backlog_then_only_new_items_then_304(feed_server, store, tmp_path):
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 5)), etag='"v1"')
+    config = config_for({"a": feed_server.url("/a.xml")}, tmp_path / "data")
+
+    [first] = poll_feeds(config, store, force=True)
+    assert (first.status, first.new_items, first.backlog) == ("ok", 5, True)
+    assert all(item.backlog for item in store.iter_items())
+
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 7)), etag='"v2"')
+    [second] = poll_feeds(config, store, force=True)
+    assert (second.status, second.new_items, second.seen_items, second.backlog) == (
+        "ok",
+        2,
+        5,
+        False,
+    )
+    fresh = [i for i in store.iter_items() if not i.backlog]
+    assert sorted(i.title for i in fresh) == ["Story 6", "Story 7"]
+
+    [third] = poll_feeds(config, store, force=True)
+    assert (third.status, third.new_items) == ("not-modified", 0)
+    assert feed_server.requests("/a.xml")[-1].headers.get("If-None-Match") == '"v2"'
+    assert store.item_count() == 7
+
+
+def test_guid_change_with_same_link_and_title_is_not_new(feed_server, store, tmp_path):
+    entry = Entry("Export controls update", "https://example.org/ec", guid="old-guid")
+    feed_server.add("/g.xml", make_rss([entry]))
+    config = config_for({"g": feed_server.url("/g.xml")}, tmp_path / "data")
+    poll_feeds(config, store, force=True)
+
+    feed_server.add("/g.xml", make_rss([Entry(entry.title, entry.link, guid="new-guid")]))
+    [report] = poll_feeds(config, store, force=True)
+    assert report.new_items == 0
+    assert store.item_count() == 1
+
+
+def test_a_broken_feed_does_not_stop_the_others(feed_server, store, tmp_path):
+    feed_server.add("/good.xml", make_rss(numbered_entries(1, 3)))
+    feed_server.add("/down.xml", b"oops", status=500)
+    feed_server.add(
+        "/html.xml", b"<html><body><h1>Welcome</h1></body></html>", content_type="text/html"
+    )
+    config = config_for(
+        {
+            "good": feed_server.url("/good.xml"),
+            "down": feed_server.url("/down.xml"),
+            "html": feed_server.url("/html.xml"),
+        },
+        tmp_path / "data",
+    )
+    reports = {r.feed_id: r for r in poll_feeds(config, store, force=True)}
+
+    assert (reports["good"].status, reports["good"].new_items) == ("ok", 3)
+    assert reports["down"].status == "error"
+    assert "500" in (reports["down"].error or "")
+    assert reports["html"].status == "error"
+    assert "not a feed" in (reports["html"].error or "").lower()
+    down = store.get_feed_state("down")
+    assert down is not None
+    assert down.consecutive_failures == 1
+    assert "500" in (down.last_error or "")
+    assert down.next_due is not None and down.next_due > datetime.now(UTC)
+
+
+def test_state_and_items_survive_a_restart(feed_server, tmp_path):
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 4)), etag='"e1"')
+    config = config_for({"a": feed_server.url("/a.xml")}, tmp_path / "data")
+    with Store.open(tmp_path / "data") as store:
+        poll_feeds(config, store, force=True)
+    with Store.open(tmp_path / "data") as store:
+        state = store.get_feed_state("a")
+        assert state is not None and state.etag == '"e1"' and state.first_poll_done
+        assert store.item_count() == 4
+        [report] = poll_feeds(config, store, force=True)
+    assert report.status == "not-modified"
+
+
+def test_due_only_skips_feeds_polled_recently(feed_server, store, tmp_path):
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)))
+    config = config_for({"a": feed_server.url("/a.xml")}, tmp_path / "data")
+    poll_feeds(config, store, force=True)
+    assert poll_feeds(config, store, force=False) == []
+    later = datetime.now(UTC) + timedelta(hours=2)
+    [report] = poll_feeds(config, store, force=False, clock=lambda: later)
+    assert report.feed_id == "a"
+
+
+def _feed_id(path: Path) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")[:60]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared/feeds-corpus not present")
+def test_every_corpus_feed_yields_items_or_a_clear_error(feed_server, store, tmp_path):
+    files = sorted(
+        p
+        for sub in ("policy", "general", "tricky")
+        for p in (CORPUS / sub).iterdir()
+        if p.is_file()
+    )
+    urls = {}
+    for path in files:
+        feed_server.add(
+            f"/{path.parent.name}/{path.name}",
+            path.read_bytes(),
+            content_type="application/octet-stream",
+        )
+        urls[_feed_id(path)] = feed_server.url(f"/{path.parent.name}/{path.name}")
+    config = config_for(urls, tmp_path / "data")
+
+    reports = {r.feed_id: r for r in poll_feeds(config, store, force=True)}
+
+    assert set(reports) == set(urls), "every feed gets a report; none stops the rest"
+    for fid, report in reports.items():
+        state = store.get_feed_state(fid)
+        assert state is not None
+        if report.status == "error":
+            assert report.error and len(report.error) < 300, fid
+            assert state.last_error == report.error
+        else:
+            assert report.new_items + report.seen_items > 0 or "empty" in fid, fid
+    ok = [r for r in reports.values() if r.status == "ok"]
+    assert len(ok) >= 0.8 * len(reports)
+
+
+# --------------------------------------------------------------------------- digests
+
+
+def digest_setup(feed_server, fake_slack, tmp_path, *, at: str = "08:30"):
+    from bot.app.runtime import Runtime
+    from bot.config.schema import SlackSecrets
+    from bot.slack.client import make_web_client
+    from bot.slack.deliver import Deliverer
+
+    fake_slack.add_channel("C0DIGEST01")
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 3)), etag='"1"')
+    config = parse_config_text(
+        f"settings:\n  data_dir: {tmp_path / 'data'}\nfeeds:\n"
+        f"  - id: a\n    url: {feed_server.url('/a.xml')}\n    allow_private: true\n"
+        f'digests:\n  - channel: C0DIGEST01\n    at: "{at}"\n    timezone: Asia/Tokyo\n',
+        "test-feeds.yaml",
+        env={},
+    )
+    runtime = Runtime.open(config)
+    runtime.poll(force=True)  # backlog
+    secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
+    poster = Deliverer(make_web_client(secrets, max_retries=0), interval=0.01, attempts=1)
+    return runtime, poster, config.digests[0]
+
+
+def digest_titles(fake_slack) -> list[str]:
+    import json as _json
+
+    found = []
+    for message in fake_slack.messages("C0DIGEST01"):
+        body = _json.dumps(message.blocks or [])
+        found += re.findall(r"Story \d+", body)
+    return found
+
+
+def test_digest_is_sent_once_and_the_cursor_moves_only_after_slack_accepted(
+    feed_server, fake_slack, tmp_path
+):
+    runtime, poster, digest = digest_setup(feed_server, fake_slack, tmp_path)
+    with runtime:
+        feed_server.add("/a.xml", make_rss(numbered_entries(1, 5)), etag='"2"')
+        runtime.poll(force=True)
+
+        fake_slack.fail_next("chat.postMessage", 1, error="channel_not_found")
+        refused = runtime.send_digest(digest, poster)
+        assert refused.status == "failed" and "channel_not_found" in (refused.error or "")
+        assert "C0DIGEST01" in runtime.delivery_errors()
+
+        sent = runtime.send_digest(digest, poster)
+        assert (sent.status, sent.items) == ("sent", 2)
+        assert sorted(set(digest_titles(fake_slack))) == ["Story 4", "Story 5"]
+        assert "C0DIGEST01" not in runtime.delivery_errors()
+
+        again = runtime.send_digest(digest, poster)
+        assert again.status == "skipped", "nothing new since the last digest"
+        assert len(fake_slack.messages("C0DIGEST01")) == len(sent.messages)
+
+
+def test_a_digest_missed_while_down_is_sent_once_on_return(feed_server, fake_slack, tmp_path):
+    from bot.app.runtime import DIGEST_TABLE
+
+    runtime, poster, _ = digest_setup(feed_server, fake_slack, tmp_path)
+    with runtime:
+        assert runtime.catch_up_digests(poster) == [], "first start: nothing was missed"
+        feed_server.add("/a.xml", make_rss(numbered_entries(1, 4)), etag='"2"')
+        runtime.poll(force=True)
+        # The bot last sent three days ago; it was down at the scheduled times since.
+        record = runtime.store.get_record(DIGEST_TABLE, "C0DIGEST01")
+        assert record is not None
+        record["last_sent"] = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+        runtime.store.put_record(DIGEST_TABLE, "C0DIGEST01", record)
+
+        first = runtime.catch_up_digests(poster)
+        assert [o.status for o in first] == ["sent"]
+        assert runtime.catch_up_digests(poster) == [], "caught up once, not twice"
+    assert digest_titles(fake_slack).count("Story 4") == 1

@@ -1,0 +1,714 @@
+"""The Slack app end to end: signed HTTP requests and Socket Mode, on loopback only.
+
+Everything is real: a Runtime on a TinyDB in tmp_path fed from a loopback feed,
+the fake Slack Web API (tests/support/fakeslack.py) answering the real slack_sdk
+clients, Bolt serving over the stdlib WSGI server, a local WebSocket server
+(tests/support/wsserver.py) playing Slack's Socket Mode side, and a loopback server
+standing in for the `response_url` that `respond()` posts replies to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from bot.app.commands import CommandReply, CommandRequest, handle_command
+from bot.app.runtime import Runtime
+from bot.config.schema import SlackSecrets, parse_config_text
+from bot.models import SlackMessage
+from bot.slack.app import (
+    APOLOGY,
+    MAX_RESPONSES,
+    SeenRequests,
+    ServerHandle,
+    SlackStartupError,
+    SocketModeHandle,
+    build_app,
+    serve_http,
+    serve_socket_mode,
+    start_slack,
+)
+from tests.support.fakeslack import DEFAULT_APP_TOKEN, FakeSlack
+from tests.support.feedgen import Entry, make_rss
+from tests.support.responseurl import ResponseUrlServer
+from tests.support.secretscan import SIGNING_SECRET, WRONG_APP_TOKEN, WRONG_BOT_TOKEN
+from tests.support.wsserver import SocketModeServer, slash_command_envelope, wait_until
+
+ENTITY_TITLE = "Additions to the Entity List: YMTC Japan subsidiary"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class Recorder:
+    """Wraps the real command handler, noting every request that reached it."""
+
+    def __init__(self, inner: Callable[..., CommandReply] = handle_command) -> None:
+        self.inner = inner
+        self.requests: list[CommandRequest] = []
+        self._lock = threading.Lock()
+
+    def __call__(
+        self, runtime: Runtime, request: CommandRequest, *, poster: Any = None
+    ) -> CommandReply:
+        with self._lock:
+            self.requests.append(request)
+        return self.inner(runtime, request, poster=poster)
+
+
+_triggers = itertools.count(1)
+
+
+def command_form(text: str, response_url: str, **fields: str) -> dict[str, str]:
+    """A slash command's form fields, in the order Slack sends them."""
+    form = {
+        "token": "gIkuvaNzQIHg97ATvDxqgjtO",  # Slack's (deprecated) verification token
+        "team_id": "T0FAKETEAM",
+        "team_domain": "fake-workspace",
+        "channel_id": "C0NEWS",
+        "channel_name": "news",
+        "user_id": "U0ALICE",
+        "user_name": "alice",
+        "command": "/brief",
+        "text": text,
+        "api_app_id": "A0FAKEAPP",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": f"{next(_triggers)}.4242.abcdef0123456789",
+    }
+    form.update(fields)
+    return form
+
+
+def sign(
+    body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
+    """Slack's v0 request signature headers for `body`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + digest.hexdigest()}
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: bytes
+    seconds: float
+
+
+def post(
+    server: ServerHandle,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    path: str = "/slack/events",
+    method: str = "POST",
+) -> HttpAnswer:
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        all_headers = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+        connection.request(method, path, body=body, headers=all_headers)
+        response = connection.getresponse()
+        data = response.read()
+    finally:
+        connection.close()
+    return HttpAnswer(response.status, data, time.monotonic() - started)
+
+
+def post_command(server: ServerHandle, form: dict[str, str], **extra_headers: str) -> HttpAnswer:
+    body = urlencode(form).encode()
+    return post(server, body, {**sign(body), **extra_headers})
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_logs(caplog: pytest.LogCaptureFixture, fake_slack: FakeSlack) -> Iterator[None]:
+    """Log everything at DEBUG (slack_sdk then prints request parameters); no secret may show."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    text = caplog.text + "".join(str(r.msg) for r in caplog.records)
+    for secret in (fake_slack.token, fake_slack.app_token, SIGNING_SECRET):
+        assert secret not in text, "a Slack secret reached the log"
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, feed_server: Any) -> Iterator[Runtime]:
+    """A real Runtime on a fresh data dir, holding one Entity List story."""
+    feed_server.add(
+        "/bis.xml",
+        make_rss(
+            [
+                Entry(ENTITY_TITLE, "https://www.federalregister.gov/d/2024-01234"),
+                Entry("Chips 4 working group meets in Taipei", "https://example.org/chips4"),
+            ]
+        ),
+    )
+    text = (
+        "settings:\n"
+        f"  data_dir: {tmp_path / 'data'}\n"
+        "  connect_timeout: 2\n  read_timeout: 2\n  total_timeout: 5\n"
+        "feeds:\n"
+        f"  - id: fr-bis\n    url: {feed_server.url('/bis.xml')}\n    allow_private: true\n"
+        "topics:\n"
+        "  - id: entity-list\n    query: '\"entity list\"'\n"
+        "admins: [U0123456789]\n"
+    )
+    rt = Runtime.open(parse_config_text(text, "test-feeds.yaml", env={}))
+    try:
+        [report] = rt.poll(force=True)
+        assert report.status == "ok", report
+        yield rt
+    finally:
+        rt.close()
+
+
+@pytest.fixture
+def secrets(fake_slack: FakeSlack) -> SlackSecrets:
+    return SlackSecrets(
+        bot_token=fake_slack.token, signing_secret=SIGNING_SECRET, api_url=fake_slack.url
+    )
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def http_app(runtime: Runtime, secrets: SlackSecrets, recorder: Recorder) -> Iterator[ServerHandle]:
+    app = build_app(runtime, secrets, command_handler=recorder)
+    server = serve_http(app, port=0, host="127.0.0.1")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def socket_server() -> Iterator[SocketModeServer]:
+    with SocketModeServer() as server:
+        yield server
+    assert not server.errors, server.errors
+
+
+# --------------------------------------------------------------------------- HTTP mode
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("help", ["subscribe", "feeds"], id="help-lists-sub-commands"),
+        pytest.param("entity list", ["YMTC"], id="question-answered-by-search"),
+    ],
+)
+def test_signed_command_is_acked_at_once_and_answered_through_response_url(
+    http_app: ServerHandle, responses: ResponseUrlServer, text: str, expected: list[str]
+) -> None:
+    answer = post_command(http_app, command_form(text, responses.url("c1")))
+
+    assert answer.status == 200
+    assert answer.seconds < 3.0
+    [reply] = responses.wait("c1")
+    assert reply.payload["response_type"] == "ephemeral"
+    for word in expected:
+        assert word.lower() in reply.everything.lower()
+    # Never ask Slack to turn text into mentions or links.
+    assert "link_names" not in reply.payload and "parse" not in reply.payload
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("a & b", id="ampersand"),
+        pytest.param("x=1", id="equals"),
+        pytest.param("text=foo&command=/evil", id="looks-like-form-fields"),
+        pytest.param("payload rules for IPEF", id="word-payload"),  # Bolt alone drops this one
+        pytest.param('payload={"type":"block_actions"}', id="payload-field-lookalike"),
+        pytest.param("経済安全保障 — “chips”", id="unicode"),
+        pytest.param("<#C123|general> <@U0BOB> <!channel>", id="slack-escapes"),
+        pytest.param("  spaced  out  ", id="whitespace"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_command_text_reaches_the_handler_verbatim(
+    http_app: ServerHandle, responses: ResponseUrlServer, recorder: Recorder, text: str
+) -> None:
+    form = command_form(text, responses.url("verbatim"), channel_name="payload-team")
+    answer = post_command(http_app, form)
+
+    assert answer.status == 200
+    responses.wait("verbatim")
+    assert recorder.requests == [
+        CommandRequest(user_id="U0ALICE", channel_id="C0NEWS", text=text, user_name="alice")
+    ]
+
+
+def _bad_signature(body: bytes) -> dict[str, str]:
+    headers = sign(body)
+    headers["X-Slack-Signature"] = "v0=" + "0" * 64
+    return headers
+
+
+@pytest.mark.parametrize(
+    "make_headers",
+    [
+        pytest.param(_bad_signature, id="bad-signature"),
+        pytest.param(lambda b: sign(b, secret="not-the-signing-secret"), id="other-secret"),
+        pytest.param(lambda b: sign(b, timestamp=int(time.time()) - 6 * 60), id="stale-6-min"),
+        pytest.param(lambda b: sign(b, timestamp=int(time.time()) + 6 * 60), id="future-6-min"),
+        pytest.param(lambda b: sign(b + b"&extra=1"), id="body-changed-after-signing"),
+        pytest.param(lambda b: {}, id="no-headers"),
+        pytest.param(lambda b: {"X-Slack-Signature": sign(b)["X-Slack-Signature"]}, id="no-ts"),
+        pytest.param(lambda b: {"X-Slack-Request-Timestamp": str(int(time.time()))}, id="no-sig"),
+        pytest.param(
+            lambda b: {**sign(b), "X-Slack-Signature": sign(b)["X-Slack-Signature"][3:]},
+            id="no-v0-prefix",
+        ),
+    ],
+)
+def test_unverified_request_is_refused_with_401_and_never_handled(
+    http_app: ServerHandle,
+    responses: ResponseUrlServer,
+    recorder: Recorder,
+    make_headers: Callable[[bytes], dict[str, str]],
+) -> None:
+    body = urlencode(command_form("help", responses.url("forged"))).encode()
+    answer = post(http_app, body, make_headers(body))
+
+    assert answer.status == 401
+    time.sleep(0.3)  # give a wrongly started lazy listener time to show itself
+    assert recorder.requests == []
+    assert responses.replies("forged") == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "body"),
+    [
+        pytest.param("GET", "/healthz", 200, b"ok\n", id="health-check"),
+        pytest.param("POST", "/slack/other", 404, None, id="unknown-path"),
+        pytest.param("GET", "/", 404, None, id="root"),
+        pytest.param("GET", "/slack/events", 404, None, id="get-on-events"),
+    ],
+)
+def test_paths_other_than_events(
+    http_app: ServerHandle, method: str, path: str, status: int, body: bytes | None
+) -> None:
+    payload = b"" if method == "GET" else b"command=%2Fbrief"
+    answer = post(http_app, payload, sign(payload), path=path, method=method)
+
+    assert answer.status == status
+    if body is not None:
+        assert answer.body == body
+
+
+def test_oversized_body_is_refused_before_it_is_read(http_app: ServerHandle) -> None:
+    body = b"text=" + b"a" * (1024 * 1024 + 1)
+    answer = post(http_app, body, sign(body))
+
+    assert answer.status == 413
+
+
+def test_bolt_internal_headers_from_outside_are_ignored(
+    http_app: ServerHandle, responses: ResponseUrlServer, recorder: Recorder
+) -> None:
+    # Bolt uses these headers between its own threads; a caller must not set them.
+    form = command_form("help", responses.url("internal"))
+    answer = post_command(
+        http_app,
+        form,
+        **{"X-Slack-Bolt-Lazy-Only": "1", "X-Slack-Bolt-Lazy-Function-Name": "answer"},
+    )
+
+    assert answer.status == 200
+    assert len(responses.wait("internal")) == 1
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("first_attempt", "retries", "expected_handled"),
+    [
+        pytest.param(True, ["1"], 1, id="retry-after-first-is-dropped"),
+        pytest.param(True, ["1", "2"], 1, id="two-retries-dropped"),
+        pytest.param(False, ["1"], 1, id="retry-of-a-lost-first-attempt-is-handled"),
+    ],
+)
+def test_slack_retries_are_handled_once(
+    http_app: ServerHandle,
+    responses: ResponseUrlServer,
+    recorder: Recorder,
+    first_attempt: bool,
+    retries: list[str],
+    expected_handled: int,
+) -> None:
+    form = command_form("help", responses.url("retried"))
+    if first_attempt:
+        assert post_command(http_app, form).status == 200
+        responses.wait("retried")
+    for number in retries:
+        # Slack re-signs each attempt; only the header tells it is a retry.
+        answer = post_command(
+            http_app, form, **{"X-Slack-Retry-Num": number, "X-Slack-Retry-Reason": "http_timeout"}
+        )
+        assert answer.status == 200
+
+    responses.wait("retried")
+    time.sleep(0.5)  # a second, wrong answer would arrive within this
+    assert len(responses.replies("retried")) == expected_handled
+    assert len(recorder.requests) == expected_handled
+
+
+def test_ack_returns_before_slow_work(
+    http_app: ServerHandle, responses: ResponseUrlServer, runtime: Runtime
+) -> None:
+    # A poll in progress holds the runtime lock; a search has to wait for it.
+    with runtime.lock:
+        answer = post_command(http_app, command_form("entity list", responses.url("slow")))
+        assert answer.status == 200
+        assert answer.seconds < 1.5
+        time.sleep(0.3)
+        assert responses.replies("slow") == [], "the answer could not be ready yet"
+    [reply] = responses.wait("slow")
+    assert "YMTC" in reply.everything
+
+
+def test_many_commands_at_once_are_all_acked_within_3_seconds(
+    http_app: ServerHandle, responses: ResponseUrlServer, runtime: Runtime
+) -> None:
+    answers: list[HttpAnswer] = []
+    lock = threading.Lock()
+
+    def send(n: int) -> None:
+        answer = post_command(http_app, command_form("entity list", responses.url("burst")))
+        with lock:
+            answers.append(answer)
+
+    # More commands than worker threads, all stuck behind a long poll: acks
+    # must not queue behind the work.
+    with runtime.lock:
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert [a.status for a in answers] == [200] * 12
+        assert max(a.seconds for a in answers) < 3.0
+    assert len(responses.wait("burst", 12, timeout=20)) == 12
+
+
+def test_a_failing_handler_gets_an_apology_not_a_trace(
+    runtime: Runtime, secrets: SlackSecrets, responses: ResponseUrlServer
+) -> None:
+    def broken(runtime: Runtime, request: CommandRequest, *, poster: Any = None) -> CommandReply:
+        raise RuntimeError("index exploded at /srv/briefbot/bot/find/search.py:42")
+
+    server = serve_http(
+        build_app(runtime, secrets, command_handler=broken), port=0, host="127.0.0.1"
+    )
+    try:
+        answer = post_command(server, command_form("entity list", responses.url("oops")))
+        [reply] = responses.wait("oops")
+    finally:
+        server.stop()
+
+    assert answer.status == 200
+    assert reply.payload["text"] == APOLOGY
+    assert "exploded" not in reply.everything and "Traceback" not in reply.everything
+
+
+@pytest.mark.parametrize(
+    ("count", "in_channel", "expected_texts", "expected_type"),
+    [
+        pytest.param(2, False, ["part 1", "part 2"], "ephemeral", id="two-ephemeral"),
+        pytest.param(1, True, ["part 1"], "in_channel", id="posted-to-channel"),
+        pytest.param(
+            7,
+            False,
+            ["part 1", "part 2", "part 3", "part 4", "…and 3 more messages not shown"],
+            "ephemeral",
+            id="capped-at-5-uses-of-response_url",
+        ),
+    ],
+)
+def test_reply_messages_go_out_in_order_with_the_right_visibility(
+    runtime: Runtime,
+    secrets: SlackSecrets,
+    responses: ResponseUrlServer,
+    count: int,
+    in_channel: bool,
+    expected_texts: list[str],
+    expected_type: str,
+) -> None:
+    def several(runtime: Runtime, request: CommandRequest, *, poster: Any = None) -> CommandReply:
+        blocks = ({"type": "section", "text": {"type": "mrkdwn", "text": "see <!channel>"}},)
+        messages = [SlackMessage(f"part {n}", blocks) for n in range(1, count + 1)]
+        return CommandReply(messages=messages, in_channel=in_channel)
+
+    server = serve_http(
+        build_app(runtime, secrets, command_handler=several), port=0, host="127.0.0.1"
+    )
+    try:
+        post_command(server, command_form("digest post", responses.url("many")))
+        replies = responses.wait("many", len(expected_texts))
+        time.sleep(0.3)
+        replies = responses.replies("many")
+    finally:
+        server.stop()
+
+    assert len(replies) <= MAX_RESPONSES
+    assert [r.payload["text"] for r in replies][:-1] == expected_texts[:-1]
+    assert replies[-1].payload["text"].startswith(expected_texts[-1])
+    assert {r.payload["response_type"] for r in replies} == {expected_type}
+    assert all(r.payload["unfurl_links"] is False for r in replies)
+
+
+# --------------------------------------------------------------------------- Socket Mode
+
+
+def test_socket_mode_acks_envelopes_answers_and_reconnects_on_disconnect(
+    runtime: Runtime,
+    secrets: SlackSecrets,
+    fake_slack: FakeSlack,
+    socket_server: SocketModeServer,
+    responses: ResponseUrlServer,
+    recorder: Recorder,
+) -> None:
+    fake_slack.socket_mode_url = socket_server.url
+    app = build_app(runtime, secrets, command_handler=recorder)
+    handle = serve_socket_mode(app, fake_slack.app_token)
+    try:
+        first = socket_server.wait_for_connections(1)
+        assert first.path == "/link/?ticket=fake-1"
+        socket_server.send(
+            first,
+            slash_command_envelope(
+                "env-1", text="entity list", response_url=responses.url("s1"), trigger_id="t-1"
+            ),
+        )
+        ack = socket_server.wait_for(first, lambda m: m.get("envelope_id") == "env-1")
+        assert ack == {"envelope_id": "env-1"}
+        [reply] = responses.wait("s1")
+        assert "YMTC" in reply.everything
+
+        # Slack asks for a refresh: the client fetches a new URL and connects again.
+        fake_slack.socket_mode_url = socket_server.url
+        socket_server.disconnect(first)
+        second = socket_server.wait_for_connections(2)
+        assert second.path == "/link/?ticket=fake-2"
+        socket_server.close(first)  # as Slack does a few seconds after `disconnect`
+        opened = fake_slack.calls("apps.connections.open")
+        assert len(opened) == 2
+        assert {c.token for c in opened} == {fake_slack.app_token}
+
+        socket_server.send(
+            second,
+            slash_command_envelope(
+                "env-2", text="help", response_url=responses.url("s2"), trigger_id="t-2"
+            ),
+        )
+        ack = socket_server.wait_for(second, lambda m: m.get("envelope_id") == "env-2")
+        assert ack == {"envelope_id": "env-2"}
+        [reply] = responses.wait("s2")
+        assert "subscribe" in reply.everything.lower()
+        assert [r.text for r in recorder.requests] == ["entity list", "help"]
+    finally:
+        handle.stop()
+
+
+def test_socket_mode_redelivery_is_acked_and_handled_once(
+    runtime: Runtime,
+    secrets: SlackSecrets,
+    fake_slack: FakeSlack,
+    socket_server: SocketModeServer,
+    responses: ResponseUrlServer,
+    recorder: Recorder,
+) -> None:
+    fake_slack.socket_mode_url = socket_server.url
+    handle = serve_socket_mode(
+        build_app(runtime, secrets, command_handler=recorder), fake_slack.app_token
+    )
+    try:
+        connection = socket_server.wait_for_connections(1)
+        for envelope_id, attempt in (("env-a", 0), ("env-b", 1)):
+            envelope = slash_command_envelope(
+                envelope_id,
+                text="help",
+                response_url=responses.url("again"),
+                trigger_id="t-same",
+                retry_attempt=attempt,
+            )
+            socket_server.send(connection, envelope)
+            socket_server.wait_for(connection, lambda m, e=envelope_id: m.get("envelope_id") == e)
+        responses.wait("again")
+        time.sleep(0.5)
+    finally:
+        handle.stop()
+
+    assert len(responses.replies("again")) == 1
+    assert len(recorder.requests) == 1
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+@pytest.mark.parametrize(
+    ("setup", "token", "expected"),
+    [
+        pytest.param(
+            None,
+            WRONG_BOT_TOKEN,
+            "Slack refused the bot token (invalid_auth): check SLACK_BOT_TOKEN",
+            id="wrong-token",
+        ),
+        pytest.param(
+            "token_revoked",
+            None,
+            "Slack refused the bot token (token_revoked): check SLACK_BOT_TOKEN",
+            id="revoked",
+        ),
+        pytest.param("fatal_error", None, "Slack at http://127.0.0.1:", id="slack-trouble"),
+        pytest.param(
+            "down", None, "cannot reach Slack at http://127.0.0.1:", id="slack-unreachable"
+        ),
+    ],
+)
+def test_a_bad_bot_token_stops_start_up_with_a_clear_message(
+    runtime: Runtime, fake_slack: FakeSlack, setup: str | None, token: str | None, expected: str
+) -> None:
+    bot_token = token or fake_slack.token
+    if setup == "down":
+        fake_slack.down("refuse")
+    elif setup is not None:
+        fake_slack.fail_next("auth.test", error=setup)
+    secrets = SlackSecrets(
+        bot_token=bot_token, signing_secret=SIGNING_SECRET, api_url=fake_slack.url
+    )
+
+    with pytest.raises(SlackStartupError) as excinfo:
+        build_app(runtime, secrets)
+
+    message = str(excinfo.value)
+    assert message.startswith(expected)
+    if setup == "fatal_error":
+        assert message.endswith("check with fatal_error; try again later or check SLACK_API_URL")
+    assert bot_token not in message and SIGNING_SECRET not in message
+    if setup != "down":
+        assert [c.method for c in fake_slack.calls()] == ["auth.test"]
+
+
+@pytest.mark.parametrize(
+    ("app_token", "code"),
+    [
+        pytest.param(WRONG_APP_TOKEN, "invalid_auth", id="wrong"),
+        pytest.param(None, "not_allowed_token_type", id="bot-token-instead"),
+    ],
+)
+def test_a_bad_app_token_stops_socket_mode_start_up(
+    runtime: Runtime,
+    secrets: SlackSecrets,
+    fake_slack: FakeSlack,
+    socket_server: SocketModeServer,
+    app_token: str | None,
+    code: str,
+) -> None:
+    fake_slack.socket_mode_url = socket_server.url
+    token = app_token or fake_slack.token
+    app = build_app(runtime, secrets)
+
+    with pytest.raises(SlackStartupError) as excinfo:
+        serve_socket_mode(app, token)
+
+    assert (
+        str(excinfo.value) == f"Slack refused the app-level token ({code}): check SLACK_APP_TOKEN"
+    )
+    assert token not in str(excinfo.value)
+    assert socket_server.connections == []
+
+
+def test_start_slack_picks_socket_mode_when_an_app_token_is_set(
+    runtime: Runtime, fake_slack: FakeSlack, socket_server: SocketModeServer
+) -> None:
+    fake_slack.socket_mode_url = socket_server.url
+    secrets = SlackSecrets(
+        bot_token=fake_slack.token, app_token=DEFAULT_APP_TOKEN, api_url=fake_slack.url
+    )
+    handle = start_slack(runtime, secrets, port=0, poster=None)
+    try:
+        assert isinstance(handle, SocketModeHandle)
+        socket_server.wait_for_connections(1)
+        assert wait_until(handle.is_connected, timeout=5)
+    finally:
+        handle.stop()
+
+
+def test_start_slack_serves_http_when_there_is_no_app_token(
+    runtime: Runtime, secrets: SlackSecrets
+) -> None:
+    handle = start_slack(runtime, secrets, port=0, poster=None, host="127.0.0.1")
+    try:
+        assert isinstance(handle, ServerHandle)
+        answer = post(handle, b"", {}, path="/healthz", method="GET")
+        assert (answer.status, answer.body) == (200, b"ok\n")
+    finally:
+        handle.stop()
+
+
+def test_http_mode_without_a_signing_secret_is_refused(
+    runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
+
+    with pytest.raises(SlackStartupError, match="HTTP mode needs SLACK_SIGNING_SECRET"):
+        start_slack(runtime, secrets, port=0, poster=None, host="127.0.0.1")
+    # Refused before anything talked to Slack.
+    assert fake_slack.calls() == []
+
+
+def test_a_taken_port_is_a_clear_start_up_error(runtime: Runtime, secrets: SlackSecrets) -> None:
+    first = serve_http(build_app(runtime, secrets), port=0, host="127.0.0.1")
+    try:
+        with pytest.raises(SlackStartupError, match=f"cannot listen on 127.0.0.1:{first.port}"):
+            serve_http(build_app(runtime, secrets), port=first.port, host="127.0.0.1")
+    finally:
+        first.stop()
+
+
+# --------------------------------------------------------------------------- the retry cache
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        pytest.param([("a", 0)], [True], id="first-sight"),
+        pytest.param([("a", 0), ("a", 10)], [True, False], id="repeat-within-ttl"),
+        pytest.param([("a", 0), ("a", 61)], [True, True], id="repeat-after-ttl"),
+        pytest.param([("a", 0), ("b", 1), ("a", 2)], [True, True, False], id="others-between"),
+        pytest.param(
+            [("a", 0), ("b", 1), ("c", 2), ("a", 3)], [True, True, True, True], id="evicted-by-size"
+        ),
+    ],
+)
+def test_seen_requests_remembers_ids_for_a_while(
+    steps: list[tuple[str, float]], expected: list[bool]
+) -> None:
+    now = [0.0]
+    seen = SeenRequests(ttl=60, max_size=2, clock=lambda: now[0])
+    results = []
+    for key, at in steps:
+        now[0] = at
+        results.append(seen.first_sight(key))
+    assert results == expected
