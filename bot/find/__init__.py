@@ -1,4 +1,4 @@
-"""Finding things in what the bot has stored: the query language, the text index, search, same-story linking.
+"""Finding what the bot has stored: query language, text index, search, same-story linking.
 
 Pure: imports `bot.models` only (and the store's ports for reading items).
 """
