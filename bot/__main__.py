@@ -1,5 +1,5 @@
 """`python -m bot` is the same as the `briefbot` console script."""
 
-from bot.app.cli import main
+from bot.app.cli.main import main
 
 raise SystemExit(main())

@@ -239,6 +239,21 @@ class Alert:
     def key(self) -> str:
         return f"{self.owner}:{self.item_seq}"
 
+    def canonical(self) -> Alert:
+        """The same alert with its subscription ids sorted and unique."""
+        ids = tuple(sorted(set(self.subscription_ids)))
+        return self if ids == self.subscription_ids else replace(self, subscription_ids=ids)
+
+    def merged(self, other: Alert) -> Alert:
+        """This alert and another for the same key as one: ids united, the earlier times kept."""
+        return Alert(
+            owner=self.owner,
+            item_seq=self.item_seq,
+            subscription_ids=tuple(sorted({*self.subscription_ids, *other.subscription_ids})),
+            created_at=min(as_utc(self.created_at), as_utc(other.created_at)),
+            due_at=min(as_utc(self.due_at), as_utc(other.due_at)),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DigestSection:

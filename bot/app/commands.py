@@ -30,10 +30,10 @@ the channel's digest cursor: the next scheduled digest then starts after what
 was posted, so a member's "post it now" would take items from everyone's
 morning digest.
 
-Writes hold `runtime.lock` and end with `runtime.store.commit()`; changes to
-feeds and schedules then call `runtime.refresh_config()` so the scheduler
-sees them. The digest preview builds the digest without leaving a trace: a
-channel seen for the first time gets no cursor record from a preview.
+Each write is one store transaction (`runtime.store.transaction()`); changes
+to feeds and schedules then call `runtime.refresh_config()` so the scheduler
+sees them. The digest preview only reads: a channel seen for the first time
+gets no cursor record from a preview.
 
 Replies are ephemeral (`CommandReply.in_channel` False): `digest post`
 publishes through the Poster, which records the delivery exactly once, and
@@ -46,19 +46,17 @@ import difflib
 import logging
 import re
 import secrets
-import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
-from bot.app.runtime import DIGEST_TABLE, Poster, Runtime
+from bot.app.runtime import Runtime
 from bot.brief.schedule import digest_zone, next_digest_time
 from bot.brief.subscriptions import (
     SubscriptionError,
     create_subscription,
     delete_subscription,
-    list_subscriptions,
     set_muted,
 )
 from bot.config.overrides import (
@@ -72,6 +70,7 @@ from bot.config.overrides import (
     set_schedule,
 )
 from bot.config.schema import DigestConfig, format_days, format_duration, parse_days
+from bot.deliver.ports import Poster
 from bot.find.query import QueryError
 from bot.find.search import MAX_LIMIT, SearchHit
 from bot.ingest.text import truncate_words
@@ -405,9 +404,6 @@ class _Session:
     def now(self) -> datetime:
         return self.runtime.clock()
 
-    def commit(self) -> None:
-        self.runtime.store.commit()
-
     # -- help and search ------------------------------------------------------------
 
     def do_help(self, args: list[Word]) -> list[SlackMessage]:
@@ -497,11 +493,11 @@ class _Session:
         if zone is None:
             zone = "UTC"
             if mode != "immediate":
-                zone = _user_timezone(self.poster, self.request.user_id) or "UTC"
-        with self.runtime.lock:
-            try:
+                zone = (self.poster and self.poster.user_timezone(self.request.user_id)) or "UTC"
+        try:
+            with self.runtime.store.transaction() as tx:
                 sub = create_subscription(
-                    self.runtime.store,
+                    tx,
                     owner=owner,
                     created_by=self.request.user_id,
                     topic_or_query=_joined(words),
@@ -511,18 +507,17 @@ class _Session:
                     timezone=zone,
                     now=self.now(),
                 )
-            except SubscriptionError as err:
-                raise _CommandError(_sentence(str(err)), "subscribe") from None
-            self.commit()
+        except SubscriptionError as err:
+            raise _CommandError(_sentence(str(err)), "subscribe") from None
         return self.notice(
             f"Subscribed to {sub.label} (id {sub.id}): alerts {where} {_delivery(sub)}.\n"
             f"/brief mute {sub.id} pauses them, /brief unsubscribe {sub.id} stops them."
         )
 
     def do_subscriptions(self, args: list[Word]) -> list[SlackMessage]:
-        store = self.runtime.store
+        subscriptions = self.runtime.store.subscriptions
         if not args:
-            mine = list_subscriptions(store, owner=self.request.user_id)
+            mine = subscriptions.list(owner=self.request.user_id)
             parts = [
                 _subscription_list("Your subscriptions", mine)
                 if mine
@@ -530,20 +525,20 @@ class _Session:
             ]
             channel = self.request.channel_id
             if _CHANNEL_ID.fullmatch(channel):
-                here = list_subscriptions(store, owner=channel)
+                here = subscriptions.list(owner=channel)
                 if here:
                     parts.append(_subscription_list("This channel's subscriptions", here))
             return self.notice(*parts)
         if len(args) == 1 and args[0].text.lower() == "all":
             self.require_admin("list everyone's subscriptions")
-            every = list_subscriptions(store)
+            every = subscriptions.list()
             if not every:
                 return self.notice("Nobody has subscribed to anything yet.")
             return self.notice(_subscription_list("All subscriptions", every, owners=True))
         user = _user_of(args[0]) if len(args) == 1 else None
         if user is not None:
             self.require_admin("list someone else's subscriptions")
-            theirs = list_subscriptions(store, owner=user)
+            theirs = subscriptions.list(owner=user)
             if not theirs:
                 return self.notice(f"{args[0].text} has no subscriptions.")
             return self.notice(_subscription_list(f"Subscriptions of {args[0].text}", theirs))
@@ -556,14 +551,13 @@ class _Session:
 
     def do_unsubscribe(self, args: list[Word]) -> list[SlackMessage]:
         sub_id = _one_id(args, "unsubscribe", "a subscription id")
-        with self.runtime.lock:
-            try:
+        try:
+            with self.runtime.store.transaction() as tx:
                 sub = delete_subscription(
-                    self.runtime.store, sub_id, by=self.request.user_id, is_admin=self.is_admin
+                    tx, sub_id, by=self.request.user_id, is_admin=self.is_admin
                 )
-            except SubscriptionError as err:
-                raise _CommandError(_sentence(str(err)), "unsubscribe") from None
-            self.commit()
+        except SubscriptionError as err:
+            raise _CommandError(_sentence(str(err)), "unsubscribe") from None
         return self.notice(f"Unsubscribed {sub.id} ({sub.label}): no more alerts from it.")
 
     def do_mute(self, args: list[Word]) -> list[SlackMessage]:
@@ -575,18 +569,11 @@ class _Session:
     def set_muted(self, args: list[Word], *, muted: bool) -> list[SlackMessage]:
         verb = "mute" if muted else "unmute"
         sub_id = _one_id(args, verb, "a subscription id")
-        with self.runtime.lock:
-            try:
-                sub = set_muted(
-                    self.runtime.store,
-                    sub_id,
-                    muted,
-                    by=self.request.user_id,
-                    is_admin=self.is_admin,
-                )
-            except SubscriptionError as err:
-                raise _CommandError(_sentence(str(err)), verb) from None
-            self.commit()
+        try:
+            with self.runtime.store.transaction() as tx:
+                sub = set_muted(tx, sub_id, muted, by=self.request.user_id, is_admin=self.is_admin)
+        except SubscriptionError as err:
+            raise _CommandError(_sentence(str(err)), verb) from None
         if muted:
             return self.notice(
                 f"Muted {sub.id} ({sub.label}): no alerts until /brief unmute {sub.id}."
@@ -613,8 +600,8 @@ class _Session:
     def do_feeds(self, args: list[Word]) -> list[SlackMessage]:
         self.no_args(args)
         feeds = self.runtime.config.feeds
-        added = feeds_added_from_slack(self.runtime.store)
-        removed = removed_feed_ids(self.runtime.base_config, self.runtime.store)
+        added = feeds_added_from_slack(self.runtime.store.overrides)
+        removed = removed_feed_ids(self.runtime.base_config, self.runtime.store.overrides)
         enabled = sum(1 for f in feeds if f.enabled)
         if not feeds and not removed:
             return self.notice(
@@ -643,8 +630,8 @@ class _Session:
         errors = self.runtime.delivery_errors()
         if errors:
             lines = ["Delivery problems:"]
-            for target, record in sorted(errors.items()):
-                lines.append(f"• {target}: {record.get('error')} ({_when(record.get('at'))})")
+            for target, problem in sorted(errors.items()):
+                lines.append(f"• {target}: {problem.error} ({_when(problem.at)})")
             messages = _pack_messages(messages + self.notice("\n".join(lines)))
         return messages
 
@@ -664,16 +651,7 @@ class _Session:
         if args:
             raise _CommandError(f"unknown digest option {_joined(args)!r}", "digest")
         digest, scheduled = self.channel_digest()
-        runtime = self.runtime
-        with runtime.lock:
-            # build_digest records a first-seen cursor for a new channel; a
-            # preview must not, or it would decide where the first real digest starts.
-            had_record = runtime.store.get_record(DIGEST_TABLE, digest.channel) is not None
-            try:
-                _view, messages = runtime.build_digest(digest)
-            finally:
-                if not had_record:
-                    runtime.store.delete_record(DIGEST_TABLE, digest.channel)
+        _view, messages = self.runtime.build_digest(digest)
         about = "" if scheduled else " (no digest is scheduled here: this uses the defaults)"
         if not messages:
             return self.notice(f"Nothing new for this channel since its last digest{about}.")
@@ -708,9 +686,8 @@ class _Session:
             )
         if len(args) == 1 and args[0].text.lower() == "off":
             self.require_admin("change the digest schedule")
-            with self.runtime.lock:
-                cleared = clear_schedule(self.runtime.store, channel)
-                self.commit()
+            with self.runtime.store.transaction() as tx:
+                cleared = clear_schedule(tx, channel)
             if not cleared:
                 return self.notice("No schedule was set from Slack for this channel.")
             self.runtime.refresh_config()
@@ -720,10 +697,10 @@ class _Session:
         if not _TIME_OF_DAY.fullmatch(at):
             raise _CommandError(f"{at!r} is not a time of day such as 08:30", "schedule")
         zone, days = _read_zone_and_days(args[1:])
-        with self.runtime.lock:
-            try:
+        try:
+            with self.runtime.store.transaction() as tx:
                 set_schedule(
-                    self.runtime.store,
+                    tx,
                     self.runtime.config,
                     channel,
                     at=at,
@@ -732,9 +709,8 @@ class _Session:
                     by=self.request.user_id,
                     now=self.now(),
                 )
-            except OverrideError as err:
-                raise _CommandError(_sentence(str(err)), "schedule") from None
-            self.commit()
+        except OverrideError as err:
+            raise _CommandError(_sentence(str(err)), "schedule") from None
         self.runtime.refresh_config()
         return self.notice("Schedule saved. " + self.describe_schedule())
 
@@ -777,19 +753,13 @@ class _Session:
         url = args[0].url or args[0].text
         tags = [w.text.lstrip("#") for w in args[1:]]
         runtime = self.runtime
-        with runtime.lock:
-            try:
+        try:
+            with runtime.store.transaction() as tx:
                 feed = add_feed(
-                    runtime.store,
-                    runtime.base_config,
-                    url,
-                    tags=tags,
-                    by=self.request.user_id,
-                    now=self.now(),
+                    tx, runtime.base_config, url, tags=tags, by=self.request.user_id, now=self.now()
                 )
-            except OverrideError as err:
-                raise _CommandError(f"cannot add {url}: {err}", "feed") from None
-            self.commit()
+        except OverrideError as err:
+            raise _CommandError(f"cannot add {url}: {err}", "feed") from None
         runtime.refresh_config()
         return self.notice(
             f"Added feed {feed.id} ({feed.url}), polled every "
@@ -799,28 +769,18 @@ class _Session:
 
     def feed_change(self, action: str, feed_id: str) -> list[SlackMessage]:
         runtime = self.runtime
-        with runtime.lock:
-            try:
+        by, now = self.request.user_id, self.now()
+        try:
+            with runtime.store.transaction() as tx:
                 if action == "remove":
-                    feed = remove_feed(
-                        runtime.store,
-                        runtime.base_config,
-                        feed_id,
-                        by=self.request.user_id,
-                        now=self.now(),
-                    )
+                    feed = remove_feed(tx, runtime.base_config, feed_id, by=by, now=now)
                 else:
+                    resume = action == "resume"
                     feed = set_feed_enabled(
-                        runtime.store,
-                        runtime.base_config,
-                        feed_id,
-                        action == "resume",
-                        by=self.request.user_id,
-                        now=self.now(),
+                        tx, runtime.base_config, feed_id, resume, by=by, now=now
                     )
-            except OverrideError as err:
-                raise _CommandError(_sentence(str(err)), "feed") from None
-            self.commit()
+        except OverrideError as err:
+            raise _CommandError(_sentence(str(err)), "feed") from None
         runtime.refresh_config()
         if action == "remove":
             kept = runtime.base_config.feed(feed.id) is not None
@@ -959,27 +919,6 @@ def _read_zone_and_days(args: Sequence[Word]) -> tuple[str | None, str | None]:
             raise _CommandError("give the days once, such as mon-fri or mon,wed,fri", "schedule")
         days = word.text
     return zone, days
-
-
-def _user_timezone(poster: Poster | None, user_id: str) -> str | None:
-    """The caller's Slack time zone (users.info), when the poster exposes a Web API client."""
-    users_info = getattr(getattr(poster, "client", None), "users_info", None)
-    if not callable(users_info):
-        return None
-    try:
-        response = users_info(user=user_id)
-        user = response.get("user") or {}
-        zone = user.get("tz")
-    except Exception as exc:  # Slack unreachable or the scope missing: UTC will do
-        log.warning("cannot read the time zone of %s: %s", user_id, exc)
-        return None
-    if not isinstance(zone, str) or not zone:
-        return None
-    try:
-        zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-    return zone
 
 
 def _delivery(sub: Subscription) -> str:

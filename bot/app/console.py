@@ -19,8 +19,9 @@ from collections.abc import Callable
 from rich.console import Console
 
 from bot.app.commands import CommandRequest, handle_command
-from bot.app.runtime import Poster, Runtime
+from bot.app.runtime import Runtime
 from bot.app.terminal import make_console, print_slack_messages, print_text
+from bot.deliver.ports import Poster
 
 __all__ = ["PROMPT", "run_console"]
 

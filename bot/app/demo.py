@@ -11,14 +11,27 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 
-from bot.config.schema import Config
+from rich.console import Console
+
+from bot.app.runtime import Runtime
+from bot.app.terminal import (
+    print_items,
+    print_poll_table,
+    print_search_results,
+    print_slack_messages,
+    print_text,
+)
+from bot.config.schema import Config, DigestConfig
 from bot.models import FeedConfig
 
 # Entries withheld in the "yesterday" phase, per feed.
@@ -119,3 +132,55 @@ def demo_config(base: Config, server: _DemoServer, data_dir: str) -> Config:
     )
     settings = replace(base.settings, data_dir=data_dir)
     return replace(base, feeds=feeds, digests=(), settings=settings)
+
+
+def run_demo(base: Config, console: Console, *, data_dir: str | None = None) -> None:
+    """The walkthrough `briefbot demo` prints: polls, a digest, a search, on a throwaway store."""
+    with tempfile.TemporaryDirectory(prefix="briefbot-demo-") as tmp:
+        directory = data_dir or str(Path(tmp) / "data")
+        with serve_demo_feeds() as server:
+            config = demo_config(base, server, directory)
+            print_text(console, f"Serving {len(config.feeds)} recorded feeds on {server.url('')}")
+            print_text(console, f"Data directory: {directory}\n")
+            with Runtime.open(config) as runtime:
+                _demo_polls(runtime, server, console)
+                _demo_digest_and_search(runtime, console)
+                print_text(console, f"\nThe store holds {runtime.store.items.count()} items.")
+
+
+def _demo_polls(runtime: Runtime, server: _DemoServer, console: Console) -> None:
+    print_text(
+        console,
+        "1. Yesterday: the first poll records each feed's items as "
+        "backlog (nobody is alerted about old news).",
+        "bold",
+    )
+    print_poll_table(console, runtime.poll(force=True))
+    first_seq = runtime.store.items.last_seq
+    server.phase = "today"
+    print_text(console, "\n2. Today: new entries appeared; only they are stored.", "bold")
+    print_poll_table(console, runtime.poll(force=True))
+    print_items(console, list(runtime.store.items.after(first_seq)), title="New today")
+    print_text(
+        console,
+        "\n3. Polling again: nothing changed, the server answers "
+        "304 Not Modified, nothing is stored twice.",
+        "bold",
+    )
+    print_poll_table(console, runtime.poll(force=True))
+
+
+def _demo_digest_and_search(runtime: Runtime, console: Console) -> None:
+    digest = DigestConfig(channel="C0DEMO", at=time(8, 30), timezone="Asia/Tokyo")
+    print_text(
+        console,
+        "\n4. The morning digest channel C0DEMO would get "
+        "(grouped by topic; a story in two feeds shown once):",
+        "bold",
+    )
+    _view, messages = runtime.build_digest(digest)
+    print_slack_messages(console, messages)
+    query = '"entity list"'
+    print_text(console, f"\n5. /brief {query}: search what the bot has seen.", "bold")
+    results = runtime.search(query, limit=5)
+    print_search_results(console, results.hits, results.total, query)

@@ -39,10 +39,7 @@ Not obvious:
   that was already sent, so a catch-up and a live run never both post.
 - Feed-health notices. A feed failing for `failure_notice_hours` gets ONE
   notice in `ops_channel`, and one more when it works again, never one per
-  failure. What was notified is kept in the store's `ops_notices` table
-  (committed), so a restart repeats nothing. Without an `ops_channel` the
-  notices are only logged (once each, all the same). A notice is recorded
-  after Slack accepted it: a crash in between can repeat that one notice.
+  failure (bot/deliver/notices.py keeps what was notified).
 - `sync_jobs()` is registered in `runtime.config_listeners`: feeds and digest
   schedules changed from Slack add, move or remove jobs without a restart.
 - The runtime's clock is taken to be the wall clock APScheduler runs on; tests
@@ -57,22 +54,23 @@ import random
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app.runtime import DigestOutcome, DispatchReport, Poster, Runtime
+from bot.app.runtime import Runtime
 from bot.brief.schedule import digest_zone, next_digest_time, scheduled_times
-from bot.brief.subscriptions import list_subscriptions
 from bot.config.schema import DigestConfig, format_days, format_duration
-from bot.models import UTC, FeedConfig, FeedState, PollReport
+from bot.deliver.alerts import DispatchReport
+from bot.deliver.digests import DigestOutcome
+from bot.deliver.notices import FeedHealthNotifier
+from bot.deliver.ports import Poster
+from bot.models import UTC, FeedConfig, PollReport
 
 __all__ = [
     "DEFAULT_FAILURE_NOTICE_HOURS",
-    "OPS_NOTICES_TABLE",
     "BotScheduler",
     "DigestTrigger",
     "latest_digest_time",
@@ -81,8 +79,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_FAILURE_NOTICE_HOURS = 6.0
-# Store record table: feed id -> {"failing_since", "notified_at"} of the notice given.
-OPS_NOTICES_TABLE = "ops_notices"
 
 DISPATCH_EVERY = timedelta(minutes=1)
 HEALTH_EVERY = timedelta(minutes=5)
@@ -179,7 +175,12 @@ class BotScheduler:
             raise ValueError(f"failure_notice_hours must be positive, not {failure_notice_hours}")
         self.runtime = runtime
         self.poster = poster
-        self.failure_notice = timedelta(hours=failure_notice_hours)
+        self.notices = FeedHealthNotifier(
+            runtime.store,
+            runtime.locks,
+            clock=runtime.clock,
+            failure_notice=timedelta(hours=failure_notice_hours),
+        )
         self.jitter_fraction = max(0.0, jitter_fraction)
         self.max_jitter_seconds = max(0.0, max_jitter_seconds)
         self._scheduler = BackgroundScheduler(
@@ -301,7 +302,7 @@ class BotScheduler:
     def _add_poll_job(self, feed: FeedConfig) -> None:
         jitter = self._jitter_seconds(feed)
         now = self.runtime.clock()
-        state = self.runtime.store.get_feed_state(feed.id)
+        state = self.runtime.store.feed_states.get(feed.id)
         first = state.next_due if state is not None and state.next_due is not None else now
         if first <= now:
             first = now + timedelta(seconds=random.uniform(0, min(jitter, START_SPREAD_SECONDS)))
@@ -363,7 +364,7 @@ class BotScheduler:
 
     def _due_soon(self, feed: FeedConfig) -> bool:
         """A healthy feed due within the last fetch's possible duration (see the docstring)."""
-        state = self.runtime.store.get_feed_state(feed.id)
+        state = self.runtime.store.feed_states.get(feed.id)
         if state is None or state.next_due is None or state.consecutive_failures:
             return False  # due already, or backing off: poll() decides alone
         slack = min(
@@ -401,9 +402,7 @@ class BotScheduler:
 
     def prune_store(self) -> int:
         """Drop items past the retention window; durable on return."""
-        with self.runtime.lock:
-            removed = self.runtime.store.prune(self.runtime.clock())
-            self.runtime.store.commit()
+        removed = self.runtime.store.prune(self.runtime.clock())
         if removed:
             log.info("retention: %d item(s) pruned", removed)
         return removed
@@ -411,72 +410,12 @@ class BotScheduler:
     def check_feed_health(self) -> list[str]:
         """Post a notice for each feed that crossed the failure threshold or recovered.
 
-        Returns the notices given (also logged). See the module docstring.
+        Returns the notices given (also logged). See bot/deliver/notices.py.
         """
-        with self.runtime.lock:
-            now = self.runtime.clock()
-            feeds = {feed.id: feed for feed in self.runtime.config.enabled_feeds}
-            states = self.runtime.store.feed_states()
-            given = self._announce_recoveries(feeds, states, now)
-            given += self._announce_failures(feeds, states, now)
-            self.runtime.store.commit()
-        return given
-
-    def _announce_recoveries(
-        self, feeds: dict[str, FeedConfig], states: dict[str, FeedState], now: datetime
-    ) -> list[str]:
-        given = []
-        for feed_id, record in self.runtime.store.records(OPS_NOTICES_TABLE).items():
-            feed = feeds.get(feed_id)
-            if feed is None:  # removed or paused: nothing more to say about it
-                self.runtime.store.delete_record(OPS_NOTICES_TABLE, feed_id)
-                continue
-            since = datetime.fromisoformat(str(record["failing_since"]))
-            if _failing_since(states.get(feed_id)) == since:
-                continue  # still the outage we told about
-            # Working again (or it worked, then failed anew: a new outage).
-            text = _recovery_text(feed, since, now)
-            if self._notify(text):
-                self.runtime.store.delete_record(OPS_NOTICES_TABLE, feed_id)
-                given.append(text)
-        return given
-
-    def _announce_failures(
-        self, feeds: dict[str, FeedConfig], states: dict[str, FeedState], now: datetime
-    ) -> list[str]:
-        given = []
-        for feed_id, feed in feeds.items():
-            state = states.get(feed_id)
-            since = _failing_since(state)
-            if state is None or since is None or now - since < self.failure_notice:
-                continue
-            if self.runtime.store.get_record(OPS_NOTICES_TABLE, feed_id) is not None:
-                continue
-            text = _failure_text(feed, state, since, now)
-            if self._notify(text):
-                self.runtime.store.put_record(
-                    OPS_NOTICES_TABLE,
-                    feed_id,
-                    {"failing_since": since.isoformat(), "notified_at": now.isoformat()},
-                )
-                given.append(text)
-        return given
-
-    def _notify(self, text: str) -> bool:
-        """Log the notice and post it to the ops channel; False when worth trying again later."""
-        log.warning("ops notice: %s", text)
-        channel = self.runtime.config.ops_channel
-        if channel is None:
-            return True
-        result: Any = self.poster.post(channel, self.runtime.renderer.render_notice(text))
-        if result.ok:
-            return True
-        if result.retryable:
-            log.warning("ops notice to %s not delivered, will retry: %s", channel, result.error)
-            return False
-        # A channel the bot cannot post to: say so in the log, don't retry forever.
-        log.error("ops notice to %s not delivered: %s", channel, result.error)
-        return True
+        feeds = {feed.id: feed for feed in self.runtime.config.enabled_feeds}
+        return self.notices.check(
+            feeds, self.runtime.config.ops_channel, self.poster, self.runtime.notice
+        )
 
     # ------------------------------------------------------------------ views
 
@@ -528,9 +467,10 @@ class BotScheduler:
             if config.ops_channel
             else "no ops_channel, notices only logged"
         )
+        threshold = format_duration(self.notices.failure_notice.total_seconds())
         lines.append(
-            f"feed health: {target} after {format_duration(self.failure_notice.total_seconds())}"
-            f" failing; next check {_show_time(runs.get(_HEALTH_JOB))}"
+            f"feed health: {target} after {threshold} failing; "
+            f"next check {_show_time(runs.get(_HEALTH_JOB))}"
         )
         lines.append(
             f"retention: {self.runtime.config.settings.retention_days} days, next prune "
@@ -546,7 +486,7 @@ class BotScheduler:
         if config.ops_channel:
             channels.setdefault(config.ops_channel, []).append("ops notices")
         people = set()
-        for sub in list_subscriptions(self.runtime.store):
+        for sub in self.runtime.store.subscriptions.list():
             if sub.owner_is_channel:
                 uses = channels.setdefault(sub.owner, [])
                 if "alerts" not in uses:
@@ -559,34 +499,6 @@ class BotScheduler:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _failing_since(state: FeedState | None) -> datetime | None:
-    if state is None or not state.consecutive_failures:
-        return None
-    return state.failing_since
-
-
-def _failure_text(feed: FeedConfig, state: FeedState, since: datetime, now: datetime) -> str:
-    return (
-        f"Feed {feed.display_name} ({feed.id}) has been failing for {_span(now - since)} "
-        f"(since {since:%Y-%m-%d %H:%M} UTC, {state.consecutive_failures} failed polls). "
-        f"Last error: {state.last_error or 'unknown'}. Its news is missing from alerts and "
-        f"digests until it recovers; check the feed, or pause it with /brief feed pause {feed.id}."
-    )
-
-
-def _recovery_text(feed: FeedConfig, since: datetime, now: datetime) -> str:
-    return (
-        f"Feed {feed.display_name} ({feed.id}) is working again, after failing since "
-        f"{since:%Y-%m-%d %H:%M} UTC ({_span(now - since)})."
-    )
-
-
-def _span(delta: timedelta) -> str:
-    """A duration to the minute: "6h1m"."""
-    minutes = max(0, int(delta.total_seconds() // 60))
-    return format_duration(minutes * 60)
 
 
 def _show_time(moment: datetime | None) -> str:

@@ -38,7 +38,7 @@ from bot.render.renderer import Renderer
 from bot.slack.app import SlackHandle, start_slack
 from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.deliver import Deliverer, describe_slack_error
-from bot.store.tinydb.engine import StoreError, StoreLockedError
+from bot.store.ports import StoreError, StoreLockedError
 
 __all__ = ["EXIT_FAILED", "EXIT_LOCKED", "EXIT_OK", "INVALID_AUTH_MESSAGE", "run_service"]
 

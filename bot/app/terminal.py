@@ -7,9 +7,10 @@ cannot restyle or spoof the terminal.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,7 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.models import Item, PollReport, SlackMessage
-from bot.render.renderer import mrkdwn_to_plain
+from bot.render.renderer import FeedStatusRow, mrkdwn_to_plain
+from bot.store.ports import DeliveryProblem, StoreStats
 
 _STATUS_STYLE = {"ok": "green", "not-modified": "cyan", "error": "bold red", "skipped": "dim"}
 
@@ -33,14 +35,14 @@ def make_console(stderr: bool = False) -> Console:
 
 
 class Advance(Protocol):
-    def __call__(self, report: PollReport) -> None: ...
+    def __call__(self, feed_id: str) -> None: ...
 
 
 @contextmanager
 def poll_progress(console: Console, total: int) -> Iterator[Advance]:
     """A progress bar while feeds are polled; silent when not on a terminal."""
     if not console.is_terminal or total == 0:
-        yield lambda report: None
+        yield lambda feed_id: None
         return
     progress = Progress(
         TextColumn("polling"),
@@ -54,8 +56,8 @@ def poll_progress(console: Console, total: int) -> Iterator[Advance]:
     with progress:
         task = progress.add_task("", total=total)
 
-        def advance(report: PollReport) -> None:
-            progress.update(task, advance=1, description=report.feed_id)
+        def advance(feed_id: str) -> None:
+            progress.update(task, advance=1, description=feed_id)
 
         yield advance
 
@@ -158,3 +160,84 @@ def print_search_results(console: Console, hits: Sequence[Any], total: int, quer
             body.append("\n" + hit.item.link, style="cyan")
         table.add_row(str(rank), _when(hit.item.published), Text(hit.item.feed_id), body)
     console.print(table)
+
+
+def _feed_health(row: FeedStatusRow) -> tuple[str, str]:
+    """(status word, its style) for one feed, as `/brief status` words it."""
+    state = row.state
+    if not row.enabled:
+        return "paused", "dim"
+    if state is None or state.last_attempt is None:
+        return "not polled yet", "cyan"
+    if state.consecutive_failures:
+        return "failing", "bold red"
+    return "ok", "green"
+
+
+def print_status(
+    console: Console,
+    rows: Sequence[FeedStatusRow],
+    stats: StoreStats,
+    problems: Mapping[str, DeliveryProblem],
+    pending_alerts: int,
+) -> None:
+    """Feed health, store counts and delivery problems: `/brief status` in the terminal."""
+    table = Table(title="Feeds", title_justify="left")
+    for column in ("feed", "status", "last success", "failures", "items stored", "next poll"):
+        table.add_column(column, no_wrap=column != "feed")
+    table.add_column("last error", overflow="fold", max_width=50)
+    for row in rows:
+        word, style = _feed_health(row)
+        state = row.state
+        table.add_row(
+            Text(row.feed_id),
+            Text(word, style=style),
+            _when(state.last_success if state else None),
+            str(state.consecutive_failures if state else 0),
+            str(state.items_stored if state else 0),
+            _when(state.next_due if state and row.enabled else None),
+            Text((state.last_error or "") if state and state.consecutive_failures else ""),
+        )
+    console.print(table)
+    console.print(
+        Text(
+            f"{stats.items} items stored (last seq {stats.last_seq}), {stats.tombstones} "
+            f"remembered after pruning, {stats.bytes / 1e6:.1f} MB in {stats.files} files; "
+            f"{pending_alerts} alerts queued."
+        )
+    )
+    for target, problem in sorted(problems.items()):
+        console.print(Text(f"delivery to {target} failed: {problem.error} ({_when(problem.at)})"))
+
+
+def status_json(
+    rows: Sequence[FeedStatusRow],
+    stats: StoreStats,
+    problems: Mapping[str, DeliveryProblem],
+    pending_alerts: int,
+) -> dict[str, Any]:
+    """What `print_status` shows, for machines."""
+    feeds = []
+    for row in rows:
+        state = row.state
+        feeds.append(
+            {
+                "id": row.feed_id,
+                "name": row.name,
+                "status": _feed_health(row)[0],
+                "last_success": state.last_success if state else None,
+                "consecutive_failures": state.consecutive_failures if state else 0,
+                "items_stored": state.items_stored if state else 0,
+                "next_poll": state.next_due if state and row.enabled else None,
+                "last_error": state.last_error if state else None,
+            }
+        )
+    return {
+        "feeds": feeds,
+        "store": dataclasses.asdict(stats),
+        "alerts_queued": pending_alerts,
+        "delivery_problems": {
+            target: {"error": problem.error, "at": problem.at}
+            for target, problem in sorted(problems.items())
+        },
+    }

@@ -1,17 +1,17 @@
-"""Create, list, mute and remove subscriptions: records in the store's "subscriptions" table.
+"""Create, list, mute and remove subscriptions: the rules, over the store's subscription records.
 
-Nothing here commits: every function changes the store in memory and the
-caller commits (one `store.commit()` per Slack command), so a command that
-fails half-way leaves nothing behind.
+Every change is made in the caller's transaction (one per Slack command), so a
+command that fails half-way leaves nothing behind, and the cap and duplicate
+checks cannot interleave with another writer.
 
 What a user types is read like this:
 
 - a text equal to a topic id of feeds.yaml (ignoring case and surrounding
   space) subscribes to that topic: the topic's query is looked up at matching
   time, so editing feeds.yaml changes what the subscription matches;
-- anything else is a query in the query language (`bot.find.query`), even a single
-  word that is no topic id ("ipef2" is the word ipef2, not a typo of a topic).
-  Its errors come back with their column.
+- anything else is a query in the query language (`bot.find.query`), even a
+  single word that is no topic id ("ipef2" is the word ipef2, not a typo of a
+  topic). Its errors come back with their column.
 
 Ids are "s" and four characters of Crockford's base32 alphabet (digits and
 lowercase letters without i, l, o, u, so an id read aloud or retyped is not
@@ -21,8 +21,8 @@ character. A typed id is read case-insensitively, with i and l read as 1 and o
 as 0 as Crockford's decoding does.
 
 Removing or muting a subscription also drops its alerts still waiting in the
-queue (`bot.brief.alerts.discard_subscription_alerts`): an hourly or daily batch must
-not deliver what the user just turned off.
+queue (`AlertQueue.discard_subscriptions`): an hourly or daily batch must not
+deliver what the user just turned off.
 """
 
 from __future__ import annotations
@@ -30,39 +30,31 @@ from __future__ import annotations
 import difflib
 import logging
 import secrets
-import threading
 import zoneinfo
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Any
 
-from bot.brief.alerts import discard_subscription_alerts
 from bot.brief.match import DELIVERY_MODES, parse_daily_at
 from bot.config.schema import TopicConfig
 from bot.find.query import QueryError, parse_query
 from bot.models import Subscription, as_utc, replace
-from bot.store.tinydb.engine import Store
+from bot.store.ports import SubscriptionReader, Transaction
 
 __all__ = [
     "DEFAULT_CAP",
-    "SUBSCRIPTIONS_TABLE",
     "SubscriptionError",
     "SubscriptionNotFoundError",
     "SubscriptionPermissionError",
     "create_subscription",
     "delete_subscription",
     "get_subscription",
-    "list_subscriptions",
     "new_subscription_id",
     "normalize_subscription_id",
-    "record_to_subscription",
     "set_muted",
-    "subscription_to_record",
 ]
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTIONS_TABLE = "subscriptions"
 #: Subscriptions per owner unless the caller says otherwise.
 DEFAULT_CAP = 50
 
@@ -71,9 +63,6 @@ _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _ID_LENGTH = 4
 _ID_TRIES_PER_LENGTH = 20
 _MODE_ALIASES = {"immediate": "immediate", "immediately": "immediate"}
-# Create checks the cap and duplicates, then writes: one at a time per process
-# (the store itself belongs to one process).
-_WRITE_LOCK = threading.RLock()
 
 
 class SubscriptionError(ValueError):
@@ -86,60 +75,6 @@ class SubscriptionNotFoundError(SubscriptionError):
 
 class SubscriptionPermissionError(SubscriptionError):
     """The user may not change this subscription."""
-
-
-# --------------------------------------------------------------------------- records
-
-
-def subscription_to_record(sub: Subscription) -> dict[str, Any]:
-    """The store record of `sub` (JSON values only; times as ISO 8601 in UTC)."""
-    return {
-        "id": sub.id,
-        "owner": sub.owner,
-        "created_by": sub.created_by,
-        "created_at": as_utc(sub.created_at).isoformat(),
-        "topic": sub.topic,
-        "query": sub.query,
-        "mode": sub.mode,
-        "daily_at": sub.daily_at,
-        "timezone": sub.timezone,
-        "muted": sub.muted,
-    }
-
-
-def record_to_subscription(record: Mapping[str, Any]) -> Subscription:
-    """Read a store record back; raise ValueError naming what is wrong with a damaged one.
-
-    Missing optional keys take the dataclass defaults, so records written by
-    an older version still load.
-    """
-    try:
-        sub_id, owner, created_by = record["id"], record["owner"], record["created_by"]
-        created_at = datetime.fromisoformat(record["created_at"])
-    except KeyError as err:
-        raise ValueError(f"subscription record lacks {err.args[0]!r}") from None
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"subscription record has a bad created_at: {record.get('created_at')!r}"
-        ) from None
-    topic, query = record.get("topic"), record.get("query")
-    texts = {"id": sub_id, "owner": owner, "created_by": created_by}
-    for name, value in texts.items():
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"subscription record has a bad {name}: {value!r}")
-    if not (isinstance(topic, str) and topic) and not (isinstance(query, str) and query):
-        raise ValueError(f"subscription record {sub_id} names neither a topic nor a query")
-    defaults = Subscription(id=sub_id, owner=owner, created_by=created_by, created_at=created_at)
-    return replace(
-        defaults,
-        created_at=as_utc(created_at),
-        topic=topic or None,
-        query=query or None,
-        mode=str(record.get("mode", defaults.mode)),
-        daily_at=str(record.get("daily_at", defaults.daily_at)),
-        timezone=str(record.get("timezone", defaults.timezone)),
-        muted=bool(record.get("muted", False)),
-    )
 
 
 # --------------------------------------------------------------------------- ids
@@ -164,49 +99,18 @@ def normalize_subscription_id(text: str) -> str:
     return "s" + cleaned[1:].replace("i", "1").replace("l", "1").replace("o", "0")
 
 
-# --------------------------------------------------------------------------- reading
-
-
-def list_subscriptions(store: Store, owner: str | None = None) -> list[Subscription]:
-    """Every subscription (of `owner`, if given), oldest first.
-
-    A damaged record is logged and left out rather than failing the listing.
-    """
-    return _read_subscriptions(store.records(SUBSCRIPTIONS_TABLE), owner)
-
-
-def _read_subscriptions(
-    records: Mapping[str, Mapping[str, Any]], owner: str | None
-) -> list[Subscription]:
-    found: list[Subscription] = []
-    for key, record in records.items():
-        if owner is not None and record.get("owner") != owner:
-            continue
-        try:
-            found.append(record_to_subscription(record))
-        except ValueError as err:
-            log.warning("skipping subscription record %r: %s", key, err)
-    found.sort(key=lambda sub: (sub.created_at, sub.id))
-    return found
-
-
-def get_subscription(store: Store, subscription_id: str) -> Subscription | None:
+def get_subscription(
+    subscriptions: SubscriptionReader, subscription_id: str
+) -> Subscription | None:
     """The subscription with this id (as a user typed it), or None."""
-    record = store.get_record(SUBSCRIPTIONS_TABLE, normalize_subscription_id(subscription_id))
-    if record is None:
-        return None
-    try:
-        return record_to_subscription(record)
-    except ValueError as err:
-        log.warning("subscription record %r is damaged: %s", subscription_id, err)
-        return None
+    return subscriptions.get(normalize_subscription_id(subscription_id))
 
 
 # --------------------------------------------------------------------------- writing
 
 
 def create_subscription(
-    store: Store,
+    tx: Transaction,
     *,
     owner: str,
     created_by: str,
@@ -218,7 +122,7 @@ def create_subscription(
     now: datetime,
     cap: int = DEFAULT_CAP,
 ) -> Subscription:
-    """Add a subscription for `owner` and return it; the caller commits.
+    """Add a subscription for `owner` in `tx` and return it.
 
     `topic_or_query` is a topic id or a query (see the module docstring).
     `daily_at` (HH:MM, default 09:00) is only for mode "daily". Raises
@@ -244,71 +148,68 @@ def create_subscription(
     mode = _read_mode(mode)
     at = _read_daily_at(daily_at, mode)
     zone = _read_timezone(timezone)
-
-    with _WRITE_LOCK:
-        # One read (records() copies the table) for the checks and the id.
-        records = store.records(SUBSCRIPTIONS_TABLE)
-        mine = _read_subscriptions(records, owner)
-        who = "this channel is" if owner[:1] in ("C", "G") else "you are"
-        for sub in mine:
-            if topic_id is not None and sub.topic == topic_id:
-                raise SubscriptionError(f"{who} already subscribed to topic {topic_id} ({sub.id})")
-            if normalized is not None and sub.query and _normalized(sub.query) == normalized:
-                raise SubscriptionError(
-                    f"{who} already subscribed to the query {sub.query} ({sub.id})"
-                )
-        if len(mine) >= cap:
-            has = "this channel already has" if owner[:1] in ("C", "G") else "you already have"
-            # The cap may have been lowered below what an owner already has.
-            limit = "the limit" if len(mine) == cap else f"the limit is {cap}"
-            raise SubscriptionError(
-                f"{has} {len(mine)} subscriptions ({limit}); "
-                "remove one with /brief unsubscribe <id>"
-            )
-        sub = Subscription(
-            id=new_subscription_id(records.keys()),
-            owner=owner,
-            created_by=created_by,
-            created_at=as_utc(now),
-            topic=topic_id,
-            query=None if topic_id is not None else text,
-            mode=mode,
-            daily_at=at,
-            timezone=zone,
-        )
-        store.put_record(SUBSCRIPTIONS_TABLE, sub.id, subscription_to_record(sub))
+    _check_new(tx.subscriptions.list(owner), owner, topic_id, normalized, cap)
+    sub = Subscription(
+        id=new_subscription_id(tx.subscriptions.ids()),
+        owner=owner,
+        created_by=created_by,
+        created_at=as_utc(now),
+        topic=topic_id,
+        query=None if topic_id is not None else text,
+        mode=mode,
+        daily_at=at,
+        timezone=zone,
+    )
+    tx.subscriptions.put(sub)
     return sub
 
 
+def _check_new(
+    mine: list[Subscription], owner: str, topic_id: str | None, normalized: str | None, cap: int
+) -> None:
+    """Refuse a subscription the owner already has, or one past the cap."""
+    who = "this channel is" if owner[:1] in ("C", "G") else "you are"
+    for sub in mine:
+        if topic_id is not None and sub.topic == topic_id:
+            raise SubscriptionError(f"{who} already subscribed to topic {topic_id} ({sub.id})")
+        if normalized is not None and sub.query and _normalized(sub.query) == normalized:
+            raise SubscriptionError(f"{who} already subscribed to the query {sub.query} ({sub.id})")
+    if len(mine) >= cap:
+        has = "this channel already has" if owner[:1] in ("C", "G") else "you already have"
+        # The cap may have been lowered below what an owner already has.
+        limit = "the limit" if len(mine) == cap else f"the limit is {cap}"
+        raise SubscriptionError(
+            f"{has} {len(mine)} subscriptions ({limit}); remove one with /brief unsubscribe <id>"
+        )
+
+
 def delete_subscription(
-    store: Store, subscription_id: str, *, by: str, is_admin: bool
+    tx: Transaction, subscription_id: str, *, by: str, is_admin: bool
 ) -> Subscription:
-    """Remove a subscription and its queued alerts; return what was removed. The caller commits.
+    """Remove a subscription and its queued alerts in `tx`; return what was removed.
 
     Its owner, the user who created it, or an admin may remove it; anyone else
     gets `SubscriptionPermissionError`. An unknown id is `SubscriptionNotFoundError`.
     """
-    with _WRITE_LOCK:
-        sub = _get_for_change(store, subscription_id, by=by, is_admin=is_admin, verb="remove")
-        store.delete_record(SUBSCRIPTIONS_TABLE, sub.id)
-        discard_subscription_alerts(store, [sub.id])
+    sub = _get_for_change(tx, subscription_id, by=by, is_admin=is_admin, verb="remove")
+    tx.subscriptions.delete(sub.id)
+    tx.alerts.discard_subscriptions([sub.id])
     return sub
 
 
 def set_muted(
-    store: Store, subscription_id: str, muted: bool, *, by: str, is_admin: bool
+    tx: Transaction, subscription_id: str, muted: bool, *, by: str, is_admin: bool
 ) -> Subscription:
-    """Mute or unmute a subscription and return it as stored now. The caller commits.
+    """Mute or unmute a subscription in `tx` and return it as it is now.
 
     Muting drops its queued alerts too. Same permissions as `delete_subscription`.
     """
-    with _WRITE_LOCK:
-        verb = "mute" if muted else "unmute"
-        sub = _get_for_change(store, subscription_id, by=by, is_admin=is_admin, verb=verb)
-        changed = replace(sub, muted=muted)
-        store.put_record(SUBSCRIPTIONS_TABLE, sub.id, subscription_to_record(changed))
-        if muted:
-            discard_subscription_alerts(store, [sub.id])
+    verb = "mute" if muted else "unmute"
+    sub = _get_for_change(tx, subscription_id, by=by, is_admin=is_admin, verb=verb)
+    changed = replace(sub, muted=muted)
+    tx.subscriptions.put(changed)
+    if muted:
+        tx.alerts.discard_subscriptions([sub.id])
     return changed
 
 
@@ -316,9 +217,9 @@ def set_muted(
 
 
 def _get_for_change(
-    store: Store, subscription_id: str, *, by: str, is_admin: bool, verb: str
+    tx: Transaction, subscription_id: str, *, by: str, is_admin: bool, verb: str
 ) -> Subscription:
-    sub = get_subscription(store, subscription_id)
+    sub = get_subscription(tx.subscriptions, subscription_id)
     if sub is None:
         raise SubscriptionNotFoundError(
             f"there is no subscription {subscription_id.strip()!r}; "

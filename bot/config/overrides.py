@@ -1,14 +1,14 @@
 """Changes made from Slack to feeds and digest schedules: kept in the store, merged over feeds.yaml.
 
-Two record tables (see bot.store.tinydb.engine; nothing here commits, the caller commits and
-then calls `Runtime.refresh_config()`):
+Two kinds of records (`bot.store.ports.FeedOverride`, `ScheduleOverride`),
+written in the caller's transaction; the caller then calls
+`Runtime.refresh_config()`:
 
-    feed_overrides      feed id -> {"added": {"url", "tags", "interval"} (a feed
-                        added from Slack), "enabled": bool (paused or resumed),
-                        "removed": true (a feeds.yaml feed hidden), "by", "changed_at"}
-    schedule_overrides  channel id -> {"at": "HH:MM", "timezone", "days", "by", "changed_at"}
+    FeedOverride        a feed added from Slack (url, tags, interval), paused or
+                        resumed (enabled), or a feeds.yaml feed hidden (removed)
+    ScheduleOverride    a channel's digest time, zone and days
 
-`effective_config(base, store)` is feeds.yaml with those applied: a removed
+`effective_config(base, overrides)` is feeds.yaml with those applied: a removed
 feed is gone, a paused one has `enabled=False`, an added one is appended, and
 a channel's schedule replaces the time, zone and days of its feeds.yaml digest
 (its topics, feeds and other settings stay) or creates a digest with defaults.
@@ -60,11 +60,9 @@ from bot.config.schema import (
     parse_config_text,
 )
 from bot.models import FeedConfig
-from bot.store.tinydb.engine import Store
+from bot.store.ports import AddedFeed, FeedOverride, OverrideReader, ScheduleOverride, Transaction
 
 __all__ = [
-    "FEED_OVERRIDES_TABLE",
-    "SCHEDULE_OVERRIDES_TABLE",
     "OverrideError",
     "add_feed",
     "clear_schedule",
@@ -78,9 +76,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-FEED_OVERRIDES_TABLE = "feed_overrides"
-SCHEDULE_OVERRIDES_TABLE = "schedule_overrides"
 
 # What config's messages name as the file: the change came from Slack.
 _SOURCE = "/brief"
@@ -98,50 +93,32 @@ class OverrideError(ValueError):
 # --------------------------------------------------------------------------- merging
 
 
-def effective_config(base: Config, store: Store) -> Config:
+def effective_config(base: Config, overrides: OverrideReader) -> Config:
     """feeds.yaml (`base`) with the feeds and schedules changed from Slack applied."""
-    feed_records = store.records(FEED_OVERRIDES_TABLE)
+    changes = overrides.feeds()
     feeds: list[FeedConfig] = []
     for feed in base.feeds:
-        record = feed_records.get(feed.id)
-        if record is None:
+        change = changes.get(feed.id)
+        if change is None:
             feeds.append(feed)
-            continue
-        if record.get("removed"):
-            continue
-        if "added" in record:
-            log.warning(
-                "feed %s was added from Slack and is now in %s too: using %s",
-                feed.id,
-                base.path,
-                base.path,
-            )
-        enabled = record.get("enabled")
-        if isinstance(enabled, bool):
-            feed = dataclasses.replace(feed, enabled=enabled)
-        feeds.append(feed)
+        elif not change.removed:
+            if change.added is not None:
+                log.warning(
+                    "feed %s was added from Slack and is now in %s too: using %s",
+                    feed.id,
+                    base.path,
+                    base.path,
+                )
+            if change.enabled is not None:
+                feed = dataclasses.replace(feed, enabled=change.enabled)
+            feeds.append(feed)
     taken = {feed.id for feed in base.feeds}
-    for feed_id, record in feed_records.items():
-        added = record.get("added")
-        if feed_id in taken or not isinstance(added, Mapping):
-            continue
-        try:
-            feed = _check_feed(feed_id, added)
-        except (OverrideError, TypeError, ValueError) as err:
-            log.warning("skipping feed %s added from Slack: %s", feed_id, err)
-            continue
-        if record.get("enabled") is False:
-            feed = dataclasses.replace(feed, enabled=False)
-        feeds.append(feed)
-        taken.add(feed_id)
-
+    feeds += _added_feeds(changes, taken)
     digests = {digest.channel: digest for digest in base.digests}
-    for channel, record in store.records(SCHEDULE_OVERRIDES_TABLE).items():
+    for channel, schedule in overrides.schedules().items():
         try:
-            checked = _check_schedule(
-                channel, str(record["at"]), str(record["timezone"]), str(record["days"])
-            )
-        except (OverrideError, KeyError) as err:
+            checked = _check_schedule(channel, schedule.at, schedule.timezone, schedule.days)
+        except OverrideError as err:
             log.warning("skipping the digest schedule set from Slack for %s: %s", channel, err)
             continue
         current = digests.get(channel)
@@ -155,26 +132,44 @@ def effective_config(base: Config, store: Store) -> Config:
     return dataclasses.replace(base, feeds=tuple(feeds), digests=tuple(digests.values()))
 
 
-def feeds_added_from_slack(store: Store) -> dict[str, str]:
+def _added_feeds(changes: Mapping[str, FeedOverride], taken: set[str]) -> list[FeedConfig]:
+    """The feeds added from Slack whose ids feeds.yaml does not use, checked again."""
+    feeds = []
+    for feed_id, change in changes.items():
+        if feed_id in taken or change.added is None:
+            continue
+        try:
+            feed = _check_feed(feed_id, change.added)
+        except (OverrideError, TypeError, ValueError) as err:
+            log.warning("skipping feed %s added from Slack: %s", feed_id, err)
+            continue
+        if change.enabled is False:
+            feed = dataclasses.replace(feed, enabled=False)
+        feeds.append(feed)
+        taken.add(feed_id)
+    return feeds
+
+
+def feeds_added_from_slack(overrides: OverrideReader) -> dict[str, str]:
     """Feed id -> the Slack user who added it, for the feeds added from Slack."""
     return {
-        feed_id: str(record.get("by", ""))
-        for feed_id, record in store.records(FEED_OVERRIDES_TABLE).items()
-        if isinstance(record.get("added"), Mapping)
+        feed_id: change.by
+        for feed_id, change in overrides.feeds().items()
+        if change.added is not None
     }
 
 
-def removed_feed_ids(base: Config, store: Store) -> list[str]:
+def removed_feed_ids(base: Config, overrides: OverrideReader) -> list[str]:
     """The feeds.yaml feeds hidden from Slack (`feed resume ID` brings one back)."""
-    records = store.records(FEED_OVERRIDES_TABLE)
-    return [feed.id for feed in base.feeds if records.get(feed.id, {}).get("removed")]
+    changes = overrides.feeds()
+    return [feed.id for feed in base.feeds if feed.id in changes and changes[feed.id].removed]
 
 
 # --------------------------------------------------------------------------- feeds
 
 
 def add_feed(
-    store: Store,
+    tx: Transaction,
     base: Config,
     url: str,
     *,
@@ -182,68 +177,63 @@ def add_feed(
     by: str,
     now: datetime,
 ) -> FeedConfig:
-    """Record a feed added from Slack and return it; the caller commits.
+    """Record a feed added from Slack in `tx` and return it.
 
     Raises OverrideError when the URL or a tag breaks feeds.yaml's rules, the
     host is a private address, or the URL is already a feed.
     """
     url = url.strip()
-    records = store.records(FEED_OVERRIDES_TABLE)
-    current = effective_config(base, store)
+    changes = tx.overrides.feeds()
+    current = effective_config(base, tx.overrides)
     for feed in current.feeds:
         if feed.url == url:
             raise OverrideError(f"{url} is already feed {feed.id}")
-    removed = set(removed_feed_ids(base, store))
+    removed = set(removed_feed_ids(base, tx.overrides))
     for feed in base.feeds:
         if feed.id in removed and feed.url == url:
             raise OverrideError(
                 f"{url} is feed {feed.id} of {base.path}, removed from Slack: "
                 f"/brief feed resume {feed.id} brings it back"
             )
-    taken = {f.id for f in base.feeds} | set(records) | set(store.feed_states())
+    taken = {f.id for f in base.feeds} | set(changes) | set(tx.feed_states.all())
     feed_id = derive_feed_id(url, taken)
-    entry = {"url": url, "tags": [str(tag) for tag in tags]}
-    feed = _check_feed(feed_id, entry)
-    record = {
-        "added": {"url": feed.url, "tags": list(feed.tags), "interval": feed.interval_seconds},
-        "by": by,
-        "changed_at": now.isoformat(),
-    }
-    store.put_record(FEED_OVERRIDES_TABLE, feed_id, record)
+    feed = _check_feed(feed_id, AddedFeed(url=url, tags=tuple(str(tag) for tag in tags)))
+    added = AddedFeed(url=feed.url, tags=feed.tags, interval=feed.interval_seconds)
+    tx.overrides.put_feed(FeedOverride(feed_id, added=added, by=by, changed_at=now))
     return feed
 
 
-def remove_feed(store: Store, base: Config, feed_id: str, *, by: str, now: datetime) -> FeedConfig:
-    """Remove a feed (hide it when feeds.yaml defines it) and return it; the caller commits."""
-    feed = _find_feed(store, base, feed_id)
+def remove_feed(
+    tx: Transaction, base: Config, feed_id: str, *, by: str, now: datetime
+) -> FeedConfig:
+    """Remove a feed (hide it when feeds.yaml defines it) in `tx` and return it."""
+    feed = _find_feed(tx.overrides, base, feed_id)
     if base.feed(feed.id) is None:
-        store.delete_record(FEED_OVERRIDES_TABLE, feed.id)
+        tx.overrides.delete_feed(feed.id)
     else:
-        record = store.get_record(FEED_OVERRIDES_TABLE, feed.id) or {}
-        record.update(removed=True, by=by, changed_at=now.isoformat())
-        store.put_record(FEED_OVERRIDES_TABLE, feed.id, record)
+        change = tx.overrides.feeds().get(feed.id) or FeedOverride(feed.id)
+        tx.overrides.put_feed(dataclasses.replace(change, removed=True, by=by, changed_at=now))
     return feed
 
 
 def set_feed_enabled(
-    store: Store, base: Config, feed_id: str, enabled: bool, *, by: str, now: datetime
+    tx: Transaction, base: Config, feed_id: str, enabled: bool, *, by: str, now: datetime
 ) -> FeedConfig:
-    """Pause (`enabled=False`) or resume a feed and return it as it is now; the caller commits.
+    """Pause (`enabled=False`) or resume a feed in `tx` and return it as it is now.
 
     Resuming a feeds.yaml feed that was removed from Slack brings it back.
     """
-    record = store.get_record(FEED_OVERRIDES_TABLE, feed_id.strip())
-    restoring = enabled and record is not None and bool(record.get("removed"))
-    if restoring and record is not None:
-        feed = base.feed(feed_id.strip())
-        if feed is None:  # feeds.yaml dropped it meanwhile
-            raise OverrideError(f"there is no feed {feed_id.strip()!r}")
-        record.pop("removed", None)
+    wanted = feed_id.strip()
+    change = tx.overrides.feeds().get(wanted)
+    if enabled and change is not None and change.removed:
+        found = base.feed(wanted)
+        if found is None:  # feeds.yaml dropped it meanwhile
+            raise OverrideError(f"there is no feed {wanted!r}")
+        feed, change = found, dataclasses.replace(change, removed=False)
     else:
-        feed = _find_feed(store, base, feed_id)
-        record = store.get_record(FEED_OVERRIDES_TABLE, feed.id) or {}
-    record.update(enabled=enabled, by=by, changed_at=now.isoformat())
-    store.put_record(FEED_OVERRIDES_TABLE, feed.id, record)
+        feed = _find_feed(tx.overrides, base, feed_id)
+        change = tx.overrides.feeds().get(feed.id) or FeedOverride(feed.id)
+    tx.overrides.put_feed(dataclasses.replace(change, enabled=enabled, by=by, changed_at=now))
     return dataclasses.replace(feed, enabled=enabled)
 
 
@@ -271,20 +261,19 @@ def derive_feed_id(url: str, taken: Iterable[str]) -> str:
     return f"{base}-{number}"
 
 
-def _find_feed(store: Store, base: Config, feed_id: str) -> FeedConfig:
+def _find_feed(overrides: OverrideReader, base: Config, feed_id: str) -> FeedConfig:
     wanted = feed_id.strip()
-    feed = effective_config(base, store).feed(wanted)
+    feed = effective_config(base, overrides).feed(wanted)
     if feed is None:
         raise OverrideError(f"there is no feed {wanted!r}: /brief feeds lists them")
     return feed
 
 
-def _check_feed(feed_id: str, entry: Mapping[str, Any]) -> FeedConfig:
-    """`entry` (url, tags, interval) as config.py reads a feeds.yaml feed, never allow_private."""
-    url = str(entry.get("url", ""))
-    document: dict[str, Any] = {"id": feed_id, "url": url, "tags": list(entry.get("tags", []))}
-    if entry.get("interval") is not None:
-        document["interval"] = format_duration(int(entry["interval"]))
+def _check_feed(feed_id: str, entry: AddedFeed) -> FeedConfig:
+    """`entry` as config.py reads a feeds.yaml feed, never with allow_private."""
+    document: dict[str, Any] = {"id": feed_id, "url": entry.url, "tags": list(entry.tags)}
+    if entry.interval is not None:
+        document["interval"] = format_duration(entry.interval)
     try:
         config = parse_config_text(json.dumps({"feeds": [document]}), _SOURCE, env={})
     except ConfigError as err:
@@ -326,7 +315,7 @@ def _numeric_host_problem(host: str) -> str | None:
 
 
 def set_schedule(
-    store: Store,
+    tx: Transaction,
     config: Config,
     channel: str,
     *,
@@ -336,38 +325,33 @@ def set_schedule(
     by: str,
     now: datetime,
 ) -> DigestConfig:
-    """Set `channel`'s digest time; zone and days default to its current ones (else UTC, daily).
+    """Set `channel`'s digest time in `tx`; zone and days default to its current ones.
 
-    `config` is the effective configuration (for the current schedule).
-    Returns the channel's digest as it will be; the caller commits. Raises
+    (Else UTC, every day.) `config` is the effective configuration (for the
+    current schedule). Returns the channel's digest as it will be. Raises
     OverrideError with config.py's message for a bad time, zone, days or channel.
     """
     current = config.digest(channel)
     zone = timezone or (current.timezone if current else "UTC")
     day_spec = days or format_days(current.days if current else ALL_DAYS)
     checked = _check_schedule(channel, at, zone, day_spec)
-    store.put_record(
-        SCHEDULE_OVERRIDES_TABLE,
-        channel,
-        {
-            "at": f"{checked.at:%H:%M}",
-            "timezone": checked.timezone,
-            "days": format_days(checked.days),
-            "by": by,
-            "changed_at": now.isoformat(),
-        },
+    schedule = ScheduleOverride(
+        channel=channel,
+        at=f"{checked.at:%H:%M}",
+        timezone=checked.timezone,
+        days=format_days(checked.days),
+        by=by,
+        changed_at=now,
     )
+    tx.overrides.put_schedule(schedule)
     if current is None:
         return checked
     return dataclasses.replace(current, at=checked.at, timezone=checked.timezone, days=checked.days)
 
 
-def clear_schedule(store: Store, channel: str) -> bool:
-    """Drop the schedule set from Slack for `channel`; False when there was none."""
-    if store.get_record(SCHEDULE_OVERRIDES_TABLE, channel) is None:
-        return False
-    store.delete_record(SCHEDULE_OVERRIDES_TABLE, channel)
-    return True
+def clear_schedule(tx: Transaction, channel: str) -> bool:
+    """Drop the schedule set from Slack for `channel` in `tx`; False when there was none."""
+    return tx.overrides.delete_schedule(channel)
 
 
 def _check_schedule(channel: str, at: str, timezone: str, days: str) -> DigestConfig:

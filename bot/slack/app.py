@@ -63,8 +63,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app.commands import CommandReply, CommandRequest, handle_command
-from bot.app.runtime import Poster, Runtime
+from bot.app.runtime import Runtime
 from bot.config.schema import SlackSecrets, redact_url
+from bot.deliver.ports import Poster
 from bot.models import SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.deliver import Deliverer

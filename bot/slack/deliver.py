@@ -43,6 +43,7 @@ import http.client
 import logging
 import threading
 import time
+import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,16 +52,11 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.deliver.ports import DeliveryError, DeliveryResult
 from bot.models import SlackMessage
 from bot.render.slacklimits import MessageTooLargeError, ensure_valid
 
-__all__ = [
-    "DELIVERY_EVENT_TYPE",
-    "Deliverer",
-    "DeliveryError",
-    "DeliveryResult",
-    "describe_slack_error",
-]
+__all__ = ["DELIVERY_EVENT_TYPE", "Deliverer", "describe_slack_error"]
 
 log = logging.getLogger(__name__)
 
@@ -96,26 +92,6 @@ _HISTORY_PAGES = 10
 _HISTORY_PAGE_SIZE = 200
 # Slack's clock and ours may differ; look back this much further than asked.
 _CLOCK_MARGIN = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    """What happened to one batch. `ts` is the first message's (the thread parent)."""
-
-    ok: bool
-    retryable: bool = False
-    error: str | None = None
-    ts: str | None = None
-    posted: int = 0
-    timestamps: tuple[str, ...] = ()
-
-
-class DeliveryError(Exception):
-    """A lookup or DM open failed; `retryable` says whether trying later can help."""
-
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +241,23 @@ class Deliverer:
         with self._dm_lock:
             self._dm_channels[user_id] = channel_id
         return channel_id
+
+    def user_timezone(self, user_id: str) -> str | None:
+        """The user's Slack time zone (users.info), or None when unknown or unreadable."""
+        try:
+            response = self._client.users_info(user=user_id)
+            user = response.get("user") or {}
+            zone = user.get("tz")
+        except Exception as exc:  # Slack unreachable or the scope missing: the caller defaults
+            log.warning("cannot read the time zone of %s: %s", user_id, exc)
+            return None
+        if not isinstance(zone, str) or not zone:
+            return None
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            return None
+        return zone
 
     # -- exactly once ----------------------------------------------------------
 

@@ -1,0 +1,105 @@
+"""The commands that only read: check-config, search, status and digest --dry-run.
+
+Each opens the data directory read-only (`Runtime.open(..., read_only=True)`):
+no lock is taken, nothing is written, and a running `briefbot run` is not
+disturbed (see bot/store/tinydb/store.py for why the snapshot is consistent).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import time
+
+from bot.app.cli.shared import EXIT_OK, EXIT_USAGE, load_args_config
+from bot.app.runtime import Runtime
+from bot.app.terminal import (
+    make_console,
+    print_error,
+    print_json,
+    print_search_results,
+    print_slack_messages,
+    print_status,
+    print_text,
+    status_json,
+)
+from bot.config.schema import DigestConfig, describe_config
+from bot.find.query import QueryError
+from bot.models import SlackMessage
+from bot.render.renderer import DIGEST_POST_OPTIONS, Renderer
+
+__all__ = ["cmd_check_config", "cmd_search", "cmd_status", "dry_run_digest"]
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_args_config(args)
+    console = make_console()
+    problems = Renderer(config.settings.templates_dir).check()
+    if problems:
+        print_error(f"{config.path}: templates have problems:\n" + "\n".join(problems))
+        return EXIT_USAGE
+    if args.json:
+        print_json(console, describe_config(config))
+        return EXIT_OK
+    print_text(console, f"{config.path}: valid", style="bold green")
+    print_json(console, describe_config(config))
+    if not config.enabled_feeds:
+        print_text(console, "warning: no enabled feeds: the bot has nothing to watch", "yellow")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    config = load_args_config(args)
+    console = make_console()
+    text = " ".join(args.query)
+    with Runtime.open(config, read_only=True) as runtime:
+        try:
+            results = runtime.search(text, limit=args.limit)
+        except QueryError as exc:
+            print_error(f"query error: {exc}")
+            return EXIT_USAGE
+        print_search_results(console, results.hits, results.total, text)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Feed health and store counts: what `/brief status` shows, in the terminal."""
+    config = load_args_config(args)
+    console = make_console()
+    with Runtime.open(config, read_only=True) as runtime:
+        rows = runtime.feed_status_rows()
+        stats = runtime.store.stats()
+        problems = runtime.delivery_errors()
+        pending = runtime.store.alerts.pending_count()
+    if args.json:
+        print_json(console, status_json(rows, stats, problems, pending))
+    else:
+        print_status(console, rows, stats, problems, pending)
+    return EXIT_OK
+
+
+def dry_run_digest(args: argparse.Namespace) -> int:
+    """The digest a channel would get now, printed (or its Slack payloads as JSON)."""
+    config = load_args_config(args)
+    console = make_console()
+    with Runtime.open(config, read_only=True) as runtime:
+        digest = runtime.digest_config(args.channel)
+        if digest is None:
+            digest = DigestConfig(channel=args.channel, at=time(8, 30), timezone="UTC")
+        _view, messages = runtime.build_digest(digest)
+    if args.json:
+        print_json(console, [_payload(args.channel, m) for m in messages])
+    elif not messages:
+        print_text(console, f"Nothing new for {args.channel} since its last digest.")
+    else:
+        print_slack_messages(console, messages)
+    return EXIT_OK
+
+
+def _payload(channel: str, message: SlackMessage) -> dict[str, object]:
+    """The chat.postMessage arguments the bot sends for `message`."""
+    payload: dict[str, object] = {"channel": channel, "text": message.text}
+    payload["blocks"] = [dict(b) for b in message.blocks]
+    payload.update(DIGEST_POST_OPTIONS)
+    if message.in_thread:
+        payload["thread_ts"] = "<ts of the first message>"
+    return payload

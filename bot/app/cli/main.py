@@ -1,0 +1,172 @@
+"""The `briefbot` parser and entry point: sub-commands, global options, exit statuses.
+
+Exit status: 0 success, 1 the work failed (for `poll`: every feed failed),
+2 bad usage or an invalid configuration, 3 the data directory is in use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from bot import __version__
+from bot.app.cli.inspect import cmd_check_config, cmd_search, cmd_status
+from bot.app.cli.operate import cmd_console, cmd_demo, cmd_digest, cmd_poll, cmd_run
+from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE
+from bot.app.terminal import print_error
+from bot.config.schema import ConfigError
+from bot.store.ports import StoreError, StoreLockedError, StoreReadOnlyError
+
+__all__ = ["build_parser", "main"]
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="briefbot",
+        description="A Slack briefing bot: watches feeds, briefs channels, answers /brief.",
+        epilog="Example:\n  briefbot demo\n  briefbot --config feeds.yaml poll",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"briefbot {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="feeds.yaml to use (default: $BRIEFBOT_CONFIG, else ./feeds.yaml, "
+        "else the embedded defaults)",
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="data directory (default: $BRIEFBOT_DATA or ./data)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_operating_commands(sub)
+    _add_reading_commands(sub)
+    return parser
+
+
+def _add(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    func: Command,
+    help_text: str,
+    example: str,
+) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=f"Example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=func)
+    return p
+
+
+def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _add(
+        sub,
+        "run",
+        cmd_run,
+        "Run the service: scheduler + Slack app (Socket Mode when SLACK_APP_TOKEN is set, "
+        "else HTTP mode on --port, path /slack/events).",
+        "briefbot run --port 3000",
+    )
+    p.add_argument("--port", type=int, default=3000, help="HTTP-mode port (default 3000)")
+    _add(
+        sub,
+        "console",
+        cmd_console,
+        "Type /brief lines at a prompt; the same handlers as Slack answer. Needs no token.",
+        "briefbot console",
+    )
+    p = _add(
+        sub,
+        "poll",
+        cmd_poll,
+        "Poll every enabled feed once now, store new items, print per-feed results.",
+        "briefbot poll --feed fr-bis",
+    )
+    p.add_argument("--feed", action="append", metavar="ID", help="only this feed (repeatable)")
+    p.add_argument(
+        "--due-only", action="store_true", help="only feeds whose next poll time has come"
+    )
+    p = _add(
+        sub,
+        "digest",
+        cmd_digest,
+        "Build a channel's digest now and post it (or print it with --dry-run, which only "
+        "reads and works while `briefbot run` is running).",
+        "briefbot digest --channel C0123456789 --dry-run",
+    )
+    p.add_argument("--channel", required=True, metavar="C", help="the channel id of a digest")
+    p.add_argument("--dry-run", action="store_true", help="print instead of posting")
+    p.add_argument("--json", action="store_true", help="with --dry-run: the exact Slack payloads")
+    _add(
+        sub,
+        "demo",
+        cmd_demo,
+        "Run the pipeline offline on bundled recorded feeds served over loopback.",
+        "briefbot demo",
+    )
+
+
+def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _add(
+        sub,
+        "search",
+        cmd_search,
+        "Search what the bot has seen, ranked, with the query language /brief uses "
+        "(only reads: works while `briefbot run` is running).",
+        "briefbot search '\"entity list\" since:30d'",
+    )
+    p.add_argument("query", nargs="+", help="a query, or plain words such as: what's new on IPEF")
+    p.add_argument("--limit", type=int, default=10, help="results to show (default 10)")
+    p = _add(
+        sub,
+        "status",
+        cmd_status,
+        "Feed health (last success, failures, items stored, next poll), store counts and "
+        "delivery problems (only reads: works while `briefbot run` is running).",
+        "briefbot status",
+    )
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p = _add(
+        sub,
+        "check-config",
+        cmd_check_config,
+        "Validate feeds.yaml and print the resolved settings, secrets redacted.",
+        "briefbot --config feeds.yaml check-config",
+    )
+    p.add_argument("--json", action="store_true", help="print only the resolved settings as JSON")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        result: int = args.func(args)
+    except ConfigError as exc:
+        print_error(str(exc))
+        return EXIT_USAGE
+    except (StoreLockedError, StoreReadOnlyError) as exc:
+        print_error(str(exc))
+        return EXIT_LOCKED
+    except StoreError as exc:
+        print_error(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130
+    return result

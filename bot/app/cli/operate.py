@@ -1,0 +1,85 @@
+"""The commands that write: poll, run, console, digest (posting) and the offline demo.
+
+They take the data directory for this process; when another process holds it
+they stop with exit status 3 and a message naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.app.cli.inspect import dry_run_digest
+from bot.app.cli.shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_args_config
+from bot.app.runtime import Runtime
+from bot.app.terminal import make_console, poll_progress, print_error, print_poll_table, print_text
+from bot.config.schema import load_config
+
+__all__ = ["cmd_console", "cmd_demo", "cmd_digest", "cmd_poll", "cmd_run"]
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    config = load_args_config(args)
+    console = make_console()
+    wanted = set(args.feed) if args.feed else None
+    if wanted:
+        unknown = sorted(wanted - {f.id for f in config.feeds})
+        if unknown:
+            print_error(f"{config.path}: no feed with id {', '.join(unknown)}")
+            return EXIT_USAGE
+    with Runtime.open(config) as runtime:
+        total = sum(1 for f in config.enabled_feeds if wanted is None or f.id in wanted)
+        with poll_progress(console, total) as advance:
+            reports = runtime.poll(feed_ids=wanted, force=not args.due_only, on_fetched=advance)
+    if not reports:
+        print_text(console, "No feed is due. Use `briefbot poll` without --due-only to poll now.")
+        return EXIT_OK
+    print_poll_table(console, reports)
+    if all(r.status == "error" for r in reports):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app.service import run_service
+
+    return run_service(load_args_config(args), port=args.port)
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from bot.app.console import run_console
+
+    with Runtime.open(load_args_config(args)) as runtime:
+        run_console(runtime)
+    return EXIT_OK
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return dry_run_digest(args)
+    from bot.slack.client import make_web_client
+    from bot.slack.deliver import Deliverer
+
+    config = load_args_config(args)
+    console = make_console()
+    with Runtime.open(config) as runtime:
+        digest = runtime.digest_config(args.channel)
+        if digest is None:
+            print_error(
+                f"{config.path}: no digest for channel {args.channel}; add it under `digests:`"
+            )
+            return EXIT_USAGE
+        poster = Deliverer(make_web_client(config.slack))
+        outcome = runtime.send_digest(digest, poster)
+    if outcome.status == "failed":
+        print_error(f"digest for {args.channel} not delivered: {outcome.error}")
+        return EXIT_FAILED
+    print_text(console, f"digest for {args.channel}: {outcome.status} ({outcome.items} items)")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.app.demo import run_demo
+
+    base = load_config(args.config)  # for its topics and settings; the feeds are replaced
+    run_demo(base, make_console(), data_dir=args.data_dir)
+    return EXIT_OK

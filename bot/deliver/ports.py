@@ -1,0 +1,75 @@
+"""What delivery needs from a chat platform (`Poster`), and what a post comes back as.
+
+`bot.slack.deliver.Deliverer` implements `Poster` over Slack's Web API; tests
+drive it against a fake Slack on loopback. A `Poster` never raises for a Slack
+or network failure from `post`: the outcome is in the `DeliveryResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.models import SlackMessage
+
+__all__ = ["DeliveryError", "DeliveryResult", "Poster"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What happened to one batch. `ts` is the first message's (the thread parent).
+
+    `posted` counts the leading messages Slack accepted; `retryable` says
+    whether trying later can help (an outage) or not (the bot is not in the
+    channel); `error` is a sentence naming the destination and the fix.
+    """
+
+    ok: bool
+    retryable: bool = False
+    error: str | None = None
+    ts: str | None = None
+    posted: int = 0
+    timestamps: tuple[str, ...] = ()
+
+
+class DeliveryError(Exception):
+    """A lookup or DM open failed; `retryable` says whether trying later can help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Poster(Protocol):
+    """Posts message batches and answers "did this already arrive?" after a crash."""
+
+    def post(
+        self,
+        channel: str,
+        messages: Sequence[SlackMessage],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        resume: DeliveryResult | None = None,
+    ) -> DeliveryResult:
+        """Post in order (in_thread ones into the first's thread); `resume` an earlier part."""
+        ...
+
+    def open_dm(self, user_id: str) -> str:
+        """The direct-message channel with `user_id`; raises DeliveryError."""
+        ...
+
+    def already_delivered(self, channel: str, key: str, since_ts: str | float) -> bool:
+        """Whether a batch posted with metadata `key` is in `channel`; raises DeliveryError."""
+        ...
+
+    def find_posted(self, channel: str, key: str, since_ts: str | float) -> DeliveryResult | None:
+        """How much of a batch with `key` arrived (`posted`, `ts`), or None.
+
+        Raises DeliveryError when the platform cannot be asked.
+        """
+        ...
+
+    def user_timezone(self, user_id: str) -> str | None:
+        """The user's time zone as the platform knows it (an IANA name), or None."""
+        ...

@@ -1,0 +1,229 @@
+"""One poll cycle: fetch the due feeds, parse them, and store what is new in one transaction.
+
+The one ingest orchestrator. Fetches run concurrently (fetch/client.py); each
+finished download is parsed on one worker thread while the others are still
+downloading, so the event loop never waits on parsing. Nothing is written
+while the network is in use: the parsed items (minus those already stored)
+wait in memory, and one short transaction at the end stores every feed's new
+items and state, then runs `within` (story linking and matching, from the
+app) on them, so that items, their story links, the alerts they raise and the
+match cursor land together. A crash before that commit loses the cycle's
+work, and the next cycle fetches it again (the ETags were not saved either).
+
+The first successful poll of a feed stores its items as backlog (seen, never
+alerted or digested), so adding a feed floods no one. Items dated before the
+retention window are backlog too: an old entry a feed re-publishes is not news.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.config.schema import Config
+from bot.ingest.entitylist import annotate_item
+from bot.ingest.feedstate import is_due, next_feed_state
+from bot.ingest.fetch.client import fetch_feeds
+from bot.ingest.parse import parse_feed
+from bot.models import FeedConfig, FeedState, FetchResult, Item, PollReport
+from bot.store.ports import Store, Transaction
+
+__all__ = ["FeedOutcome", "PollCycle", "count_stored", "poll_feeds", "select_due_feeds"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class FeedOutcome:
+    """One feed's fetch and parse, before anything is stored."""
+
+    feed: FeedConfig
+    result: FetchResult
+    fetched_at: datetime
+    items: list[Item] = field(default_factory=list)  # parsed, not stored before the fetch
+    parsed: int = 0  # entries read from the feed
+    error: str | None = None  # the parse's, when the fetch worked
+    warning: str | None = None
+    elapsed: float = 0.0
+
+
+@dataclass
+class PollCycle:
+    """What a poll cycle did: a report per feed polled, and the items it stored."""
+
+    reports: list[PollReport]
+    stored: list[Item]
+
+
+def select_due_feeds(
+    config: Config,
+    states: Mapping[str, FeedState],
+    *,
+    now: datetime,
+    feed_ids: Collection[str] | None = None,
+    force: bool = False,
+) -> list[FeedConfig]:
+    """The enabled feeds (optionally only `feed_ids`) whose next poll is due."""
+    return [
+        feed
+        for feed in config.enabled_feeds
+        if (feed_ids is None or feed.id in feed_ids) and (force or is_due(states.get(feed.id), now))
+    ]
+
+
+def poll_feeds(
+    config: Config,
+    store: Store,
+    *,
+    feed_ids: Collection[str] | None = None,
+    force: bool = False,
+    clock: Clock,
+    on_fetched: Callable[[str], None] | None = None,
+    within: Callable[[Transaction, list[Item]], None] | None = None,
+) -> PollCycle:
+    """Run one poll cycle over the due feeds (see the module docstring)."""
+    states = store.feed_states.all()
+    feeds = select_due_feeds(config, states, now=clock(), feed_ids=feed_ids, force=force)
+    if not feeds:
+        return PollCycle([], [])
+    outcomes = fetch_and_parse(
+        feeds, states, config, known=store.items.is_known, clock=clock, on_fetched=on_fetched
+    )
+    reports: list[PollReport] = []
+    stored: list[Item] = []
+    with store.transaction() as tx:
+        for outcome in outcomes:
+            report, new = record_outcome(tx, config, outcome)
+            reports.append(report)
+            stored += new
+        if within is not None:
+            within(tx, stored)
+    return PollCycle(reports, stored)
+
+
+def fetch_and_parse(
+    feeds: Sequence[FeedConfig],
+    states: Mapping[str, FeedState],
+    config: Config,
+    *,
+    known: Callable[[Item], bool],
+    clock: Clock,
+    on_fetched: Callable[[str], None] | None = None,
+) -> list[FeedOutcome]:
+    """Fetch `feeds` concurrently and parse each as it arrives; outcomes in feed order."""
+    by_id = {feed.id: feed for feed in feeds}
+    outcomes: dict[str, FeedOutcome] = {}
+    pending: queue.Queue[FetchResult | None] = queue.Queue()
+
+    def work() -> None:
+        while (result := pending.get()) is not None:
+            feed = by_id[result.feed_id]
+            try:
+                outcomes[feed.id] = parse_outcome(config, feed, result, known=known, now=clock())
+            except Exception as exc:  # one feed's surprise must not stop the others
+                log.exception("feed %s: ingest failed", feed.id)
+                outcomes[feed.id] = FeedOutcome(
+                    feed, result, clock(), error=f"internal error: {exc}"
+                )
+            if on_fetched is not None:
+                on_fetched(feed.id)
+
+    worker = threading.Thread(target=work, name="briefbot-ingest", daemon=True)
+    worker.start()
+    try:
+        fetch_feeds(feeds, states, config.settings, on_result=pending.put)
+    finally:
+        pending.put(None)
+        worker.join()
+    return [outcomes[feed.id] for feed in feeds if feed.id in outcomes]
+
+
+def parse_outcome(
+    config: Config,
+    feed: FeedConfig,
+    result: FetchResult,
+    *,
+    known: Callable[[Item], bool],
+    now: datetime,
+) -> FeedOutcome:
+    """Parse one fetch result; keep the items `known` does not recognise."""
+    started = time.monotonic()
+    outcome = FeedOutcome(feed, result, now)
+    if result.ok and not result.not_modified:
+        parsed = parse_feed(
+            feed.id,
+            result.body,
+            headers=result.headers,
+            url=result.final_url or result.url,
+            fetched_at=now,
+            summary_max_chars=config.settings.summary_max_chars,
+        )
+        outcome.error, outcome.warning = parsed.error, parsed.warning
+        if parsed.error is None:
+            outcome.parsed = len(parsed.items)
+            outcome.items = [annotate_item(i) for i in parsed.items if not known(i)]
+    outcome.elapsed = result.elapsed + (time.monotonic() - started)
+    return outcome
+
+
+def record_outcome(
+    tx: Transaction, config: Config, outcome: FeedOutcome
+) -> tuple[PollReport, list[Item]]:
+    """Store one feed's new items and its next state; return its report and the items stored."""
+    feed, result, now = outcome.feed, outcome.result, outcome.fetched_at
+    prev = tx.feed_states.get(feed.id)
+    backlog = prev is None or not prev.first_poll_done
+    cutoff = now - timedelta(days=config.settings.retention_days)
+    fresh = [i for i in outcome.items if i.published is None or i.published >= cutoff]
+    stale = [i for i in outcome.items if i.published is not None and i.published < cutoff]
+    new_items = tx.items.add(fresh, now=now, backlog=backlog)
+    new_items += tx.items.add(stale, now=now, backlog=True)
+    state = next_feed_state(
+        prev,
+        feed,
+        result,
+        now=now,
+        settings=config.settings,
+        parse_error=outcome.error,
+        parse_warning=outcome.warning,
+        new_items=len(new_items),
+    )
+    tx.feed_states.put(state)
+    return _report(outcome, state, backlog, new_items), new_items
+
+
+def _report(
+    outcome: FeedOutcome, state: FeedState, backlog: bool, new_items: list[Item]
+) -> PollReport:
+    result = outcome.result
+    if not result.ok:
+        status, error = "error", result.error
+    elif outcome.error is not None:
+        status, error = "error", outcome.error
+    else:
+        status, error = ("not-modified" if result.not_modified else "ok"), None
+    if error:
+        log.warning("feed %s: %s", outcome.feed.id, error)
+    return PollReport(
+        feed_id=outcome.feed.id,
+        status=status,
+        new_items=len(new_items),
+        seen_items=outcome.parsed - len(new_items),
+        backlog=backlog and bool(new_items),
+        elapsed=outcome.elapsed,
+        error=error,
+        warning=outcome.warning,
+        next_due=state.next_due,
+    )
+
+
+def count_stored(reports: Sequence[PollReport]) -> int:
+    """Items stored by a cycle (backlog included)."""
+    return sum(r.new_items for r in reports)

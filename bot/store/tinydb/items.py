@@ -1,0 +1,157 @@
+"""The item repository: committed items, plus a transaction's own when it has some.
+
+Without `staged` the repository reads what is committed (the store's
+`items`); with it, it also sees the transaction's new and changed items and
+can add more (`tx.items`). Documents are decoded outside any lock: the
+encoded bytes never change once made.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.models import Item, as_utc, replace
+from bot.store.ports import StoreError, StoreReadOnlyError
+from bot.store.tinydb.codec import dedup_keys, doc_to_item, item_to_doc, key_digest, month_of
+from bot.store.tinydb.codec import to_json as json_value
+from bot.store.tinydb.engine import Engine, ItemChanges
+from bot.store.tinydb.shards import decode_doc, encode
+
+__all__ = ["ItemRepo"]
+
+
+class ItemRepo:
+    def __init__(self, engine: Engine, staged: ItemChanges | None = None) -> None:
+        self._engine = engine
+        self._staged = staged
+
+    # -- reading -------------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        staged = max(self._staged.new, default=0) if self._staged is not None else 0
+        return max(self._engine.last_seq, staged)
+
+    def count(self) -> int:
+        return self._engine.count() + (len(self._staged.new) if self._staged else 0)
+
+    def is_known(self, item: Item) -> bool:
+        return any(self._seq_of(key_digest(key)) is not None for key in item.dedup_keys)
+
+    def get(self, feed_id: str, item_id: str) -> Item | None:
+        seq = self._seq_of(key_digest(dedup_keys(feed_id, item_id)[0]))
+        if seq is None:
+            return None
+        found = self.by_seq([seq])
+        return found[0] if found else None
+
+    def by_seq(self, seqs: Iterable[int]) -> list[Item]:
+        wanted = list(seqs)
+        blobs = [self._blob(seq) for seq in wanted]
+        return [
+            self._decode(seq, blob)
+            for seq, blob in zip(wanted, blobs, strict=True)
+            if blob is not None
+        ]
+
+    def after(self, seq: int = 0, *, feed_ids: Collection[str] | None = None) -> Iterator[Item]:
+        """In seq order; an item pruned meanwhile is skipped, one added meanwhile not included."""
+        seqs = self._engine.seqs_after(seq)
+        if self._staged is not None:
+            seqs += sorted(s for s in self._staged.new if s > seq)
+        wanted = None if feed_ids is None else set(feed_ids)
+        for current in seqs:
+            blob = self._blob(current)
+            if blob is None:
+                continue
+            doc = decode_doc(blob, self._engine.where(current), current)
+            if wanted is not None and doc["feed_id"] not in wanted:
+                continue
+            yield doc_to_item(doc)
+
+    def newest_first(self, limit: int) -> Iterator[Item]:
+        seqs: list[int] = []
+        if self._staged is not None:
+            seqs = sorted(self._staged.new, reverse=True)[:limit]
+        seqs += self._engine.newest_seqs(limit - len(seqs))
+        for start in range(0, len(seqs), 500):
+            yield from self.by_seq(seqs[start : start + 500])
+
+    def first_seq_since(self, when: datetime) -> int | None:
+        when = as_utc(when)
+        first = None
+        for item in self.newest_first(self.count()):
+            if item.first_seen is None or item.first_seen < when:
+                break
+            first = item.seq
+        return first
+
+    # -- writing -------------------------------------------------------------------
+
+    def add(self, items: Iterable[Item], *, now: datetime, backlog: bool = False) -> list[Item]:
+        staged = self._writable()
+        now = as_utc(now)
+        fresh: list[tuple[Item, list[bytes]]] = []
+        batch: set[bytes] = set()
+        for item in items:
+            keys = [key_digest(k) for k in item.dedup_keys]
+            if any(k in batch or self._seq_of(k) is not None for k in keys):
+                continue
+            batch.update(keys)
+            fresh.append((item, keys))
+        # Convert everything before staging any of it: a bad item stores nothing.
+        prepared = []
+        for offset, (item, keys) in enumerate(fresh):
+            kept = replace(item, seq=staged.next_seq + offset, first_seen=now, backlog=backlog)
+            prepared.append((kept, item_to_doc(kept), keys))
+        month = month_of(now)
+        stored: list[Item] = []
+        for kept, doc, keys in prepared:
+            staged.new[kept.seq] = (encode(doc), month)
+            staged.keys.update(dict.fromkeys(keys, kept.seq))
+            # The caller gets its own copy of the cleaned extras (tuples now
+            # lists), as a later read would return them.
+            stored.append(replace(kept, extras=copy.deepcopy(doc["extras"])))
+        staged.next_seq += len(prepared)
+        return stored
+
+    def update_extras(self, feed_id: str, item_id: str, extras: Mapping[str, Any]) -> None:
+        staged = self._writable()
+        seq = self._seq_of(key_digest(dedup_keys(feed_id, item_id)[0]))
+        blob = None if seq is None else self._blob(seq)
+        if seq is None or blob is None:
+            raise StoreError(f"no stored item {item_id!r} in feed {feed_id!r}")
+        cleaned = json_value(extras, f"extras for item {item_id!r} of feed {feed_id!r}")
+        old = decode_doc(blob, self._engine.where(seq), seq)
+        new = encode({**old, "extras": {**(old.get("extras") or {}), **cleaned}})
+        if seq in staged.new:
+            staged.new[seq] = (new, staged.new[seq][1])
+        else:
+            staged.replaced[seq] = new
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _writable(self) -> ItemChanges:
+        if self._staged is None:
+            raise StoreReadOnlyError("writes go through store.transaction()")
+        return self._staged
+
+    def _seq_of(self, digest: bytes) -> int | None:
+        if self._staged is not None and digest in self._staged.keys:
+            return self._staged.keys[digest]
+        return self._engine.seq_of(digest)
+
+    def _blob(self, seq: int) -> bytes | None:
+        staged = self._staged
+        if staged is not None:
+            if seq in staged.replaced:
+                return staged.replaced[seq]
+            if seq in staged.new:
+                return staged.new[seq][0]
+        return self._engine.blob(seq)
+
+    def _decode(self, seq: int, blob: bytes) -> Item:
+        return doc_to_item(decode_doc(blob, self._engine.where(seq), seq))

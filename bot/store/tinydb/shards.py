@@ -1,0 +1,244 @@
+"""Item and tombstone files (items-*.json, seen-*.json): each document held as its encoded JSON.
+
+A document kept as a dict costs about twice its JSON size in memory (a dict, a
+str per field, a list per list); kept as the bytes that go into the file it
+costs its JSON size plus 33 bytes. Items are read far less often than they are
+held (a digest, a search hit, an alert), tombstones only when they expire, and
+decoding one takes a few microseconds. The file format is TinyDB's: `serialize`
+splices the stored bytes into the file without re-encoding, one document per
+line (see `split_lines`).
+
+A shard is never changed in place: `changed()` returns a new version, which is
+written to disk and then swapped in, so a reader holding the old one is never
+disturbed.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bot.store.ports import StoreError
+from bot.store.tinydb.migrations import META_DOC, META_TABLE, SCHEMA_VERSION, read_tables
+
+__all__ = ["EncodedShard", "decode_doc", "encode", "split_lines"]
+
+Index = list[tuple[int, list[str]]]
+
+
+class EncodedShard:
+    """One items-*.json or seen-*.json file: seq -> encoded document."""
+
+    def __init__(
+        self,
+        path: Path,
+        kind: str,
+        tables: dict[str, dict[str, Any]],
+        docs: dict[int, bytes],
+        *,
+        dirty: bool,
+    ) -> None:
+        self.path = path
+        self.kind = kind  # "items" or "seen": also the name of the documents' table
+        self.tables = tables  # every other table (its _meta), as loaded
+        self.docs = docs  # seq -> encoded document
+        self.dirty = dirty  # loaded in another layout: to be rewritten
+
+    @classmethod
+    def create(cls, path: Path, kind: str) -> EncodedShard:
+        meta = {META_TABLE: {META_DOC: {"schema": SCHEMA_VERSION, "kind": kind}}}
+        return cls(path, kind, meta, {}, dirty=True)
+
+    @classmethod
+    def load(cls, path: Path, kind: str, *, keep_docs: bool = True) -> tuple[EncodedShard, Index]:
+        """The shard and the (seq, dedup keys) of each of its documents.
+
+        `keep_docs=False`: only the keys are wanted (the shard comes back
+        without documents, unless it must be rewritten in the line layout).
+        """
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+        fast = split_lines(raw, kind, keep_docs=keep_docs)
+        if fast is not None:
+            tables, docs, index = fast
+            return cls(path, kind, tables, docs, dirty=False), index
+        # Written by TinyDB, by hand or by an older briefbot: decode it all,
+        # and mark it dirty so that it is rewritten line by line.
+        data, migrated = read_tables(path, kind, raw)
+        found = data.pop(kind, {})
+        docs = {}
+        index = list(_indexed_docs(path, found))
+        for (seq, keys), doc in zip(index, found.values(), strict=True):
+            # The document id is the seq the indexes use; a "seq" field that
+            # disagrees (a hand edit) does not win.
+            rest = {k: v for k, v in doc.items() if k not in ("seq", "dedup_keys")}
+            docs[seq] = encode({"seq": seq, "dedup_keys": keys, **rest})
+        return cls(path, kind, data, docs, dirty=migrated or bool(docs)), index
+
+    def count(self) -> int:
+        return len(self.docs)
+
+    def get(self, seq: int) -> bytes | None:
+        return self.docs.get(seq)
+
+    def changed(
+        self,
+        *,
+        add: Iterable[tuple[int, bytes]] = (),
+        replace: Mapping[int, bytes] | None = None,
+        remove: Iterable[int] = (),
+    ) -> EncodedShard:
+        """A new version of this shard with documents added, replaced or removed."""
+        docs = dict(self.docs)
+        docs.update(add)
+        for seq, blob in (replace or {}).items():
+            if seq in docs:
+                docs[seq] = blob
+        for seq in remove:
+            docs.pop(seq, None)
+        return EncodedShard(self.path, self.kind, copy.deepcopy(self.tables), docs, dirty=True)
+
+    def iter_docs(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        for seq, blob in list(self.docs.items()):
+            yield seq, decode_doc(blob, self.path, seq)
+
+    def serialize(self) -> bytes:
+        """TinyDB's JSON, one document per line (see `split_lines`)."""
+        name = b'"' + self.kind.encode() + b'":{'
+        docs = b",\n".join(b'"%d":%b' % (seq, blob) for seq, blob in self.docs.items())
+        meta = self.tables.setdefault(META_TABLE, {}).setdefault(META_DOC, {})
+        if docs:
+            meta[_LINES_KEY] = {"count": len(self.docs), "crc32": zlib.crc32(docs)}
+        else:
+            meta.pop(_LINES_KEY, None)
+        head = orjson.dumps(self.tables)
+        head = b"{" if head == b"{}" else head[:-1] + b","
+        if not docs:
+            return head + name + b"}}"
+        return head + name + b"\n" + docs + _DOCS_CLOSE
+
+
+# A shard as `EncodedShard.serialize` writes it: the other tables, then its
+# documents' table with one document per line, each starting with its seq and keys.
+_DOCS_CLOSE = b"\n}}"
+# In `_meta`: the count and CRC-32 of the document lines, so that a file edited
+# by hand (still valid JSON, lines changed) takes the slow path.
+_LINES_KEY = "lines"
+_COMMA = ord(",")
+_JSON_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'  # unrolled: no backtracking per character
+_LINE_RE = re.compile(
+    rb'"(\d+)":\{"seq":(\d+),"dedup_keys":(\[(?:%b(?:,%b)*)?\])[,}]' % (_JSON_STR, _JSON_STR)
+)
+
+
+def split_lines(
+    raw: bytes, kind: str, *, keep_docs: bool = True
+) -> tuple[dict[str, dict[str, Any]], dict[int, bytes], Index] | None:
+    """Read a shard written line by line without decoding its documents, or None.
+
+    Opening the store must index every document's dedup keys. Decoding each
+    whole document for that (and encoding it again to hold it as bytes) was
+    most of a cold start; in this layout a line is `"<seq>":{"seq":<seq>,
+    "dedup_keys":[...],...}` and only the keys are decoded. orjson escapes
+    newlines inside strings, so every newline of the table separates two
+    documents. The rest of each document is decoded when it is read; damage
+    there is reported then (`decode_doc`). Anything else (an older layout,
+    another schema version, a line that does not fit) returns None: the caller
+    decodes the whole file.
+    """
+    opening = b'"' + kind.encode() + b'":{\n'
+    start = raw.find(opening)
+    if start < 1 or not raw.endswith(_DOCS_CLOSE):
+        return None
+    tables = _head_tables(raw[:start])
+    meta = tables.get(META_TABLE, {}).get(META_DOC, {}) if tables is not None else {}
+    if tables is None or meta.get("schema") != SCHEMA_VERSION or meta.get("kind") != kind:
+        return None
+    last = len(raw) - len(_DOCS_CLOSE)
+    lines = meta.get(_LINES_KEY)
+    if not isinstance(lines, dict) or lines.get("crc32") != zlib.crc32(
+        memoryview(raw)[start + len(opening) : last]
+    ):
+        return None
+    found = _scan_lines(raw, start + len(opening), last, keep_docs=keep_docs)
+    if found is None or len(found[1]) != lines.get("count"):
+        return None
+    return tables, found[0], found[1]
+
+
+def _head_tables(head: bytes) -> dict[str, dict[str, Any]] | None:
+    try:
+        tables = orjson.loads(head[:-1] + b"}" if head.endswith(b",") else head + b"}")
+    except orjson.JSONDecodeError:
+        return None
+    return tables if isinstance(tables, dict) else None
+
+
+def _scan_lines(
+    raw: bytes, pos: int, last: int, *, keep_docs: bool
+) -> tuple[dict[int, bytes], Index] | None:
+    """The documents and (seq, keys) of the lines from `pos` to `last`, or None for a misfit."""
+    docs: dict[int, bytes] = {}
+    index: Index = []
+    match, loads, find = _LINE_RE.match, orjson.loads, raw.find
+    # Slices of `raw` itself, one copy per document: splitting into lines
+    # first would allocate each document twice (and fragment the heap).
+    while pos <= last:
+        end = find(b"\n", pos, last + 1)
+        end = last if end < 0 else end
+        found = match(raw, pos, end)
+        if found is None or found.group(1) != found.group(2):
+            return None
+        seq = int(found.group(1))
+        try:
+            keys = loads(found.group(3))
+        except orjson.JSONDecodeError:
+            return None
+        if keep_docs:
+            docs[seq] = raw[found.end(1) + 2 : end - 1 if raw[end - 1] == _COMMA else end]
+        index.append((seq, keys))
+        pos = end + 1
+    return docs, index
+
+
+def decode_doc(blob: bytes, where: Path, seq: int) -> dict[str, Any]:
+    try:
+        doc: dict[str, Any] = orjson.loads(blob)
+    except orjson.JSONDecodeError as exc:
+        raise StoreError(
+            f"item {seq} in {where} is damaged ({exc}); restore its items-*.json file from a backup"
+        ) from None
+    return doc
+
+
+def encode(doc: Mapping[str, Any]) -> bytes:
+    """`doc` as compact JSON in a block of its own size.
+
+    orjson hands back its whole working buffer (measured: 8 KB allocated for a
+    1.5 KB document), which would make holding the bytes cost more than the
+    dict; the copy is exact.
+    """
+    return memoryview(orjson.dumps(doc)).tobytes()
+
+
+def _indexed_docs(path: Path, docs: Mapping[str, Any]) -> Iterator[tuple[int, list[str]]]:
+    """(seq, dedup keys) of each document, checking just what the indexes rely on."""
+    for doc_id, doc in docs.items():
+        try:
+            seq = int(doc_id)
+            keys = doc["dedup_keys"]
+        except (ValueError, TypeError, KeyError):
+            seq, keys = 0, None
+        if seq < 1 or not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise StoreError(f"{path}: document {doc_id!r} is damaged (no seq or dedup_keys)")
+        yield seq, keys
