@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.app.runtime import poll_feeds
-from bot.config.schema import Config, parse_config_text
-from bot.store.tinydb.engine import Store
+from bot.app.runtime import Runtime, utc_now
+from bot.config.schema import Config, DigestConfig, SlackSecrets, parse_config_text
+from bot.ingest import poll
+from bot.models import PollReport
+from bot.slack.client import make_web_client
+from bot.slack.deliver import Deliverer
+from bot.store.ports import Store
+from bot.store.tinydb.store import TinyStore
 from tests.support import paths
+from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss, numbered_entries
+from tests.support.feedserver import FeedServer
 
 CORPUS = paths.CORPUS
 
@@ -33,19 +43,32 @@ def config_for(feed_urls: dict[str, str], data_dir: Path, extra_settings: str = 
     return parse_config_text(text, "test-feeds.yaml", env={})
 
 
+def poll_feeds(
+    config: Config,
+    store: Store,
+    *,
+    force: bool = False,
+    clock: Callable[[], datetime] = utc_now,
+) -> list[PollReport]:
+    """One poll cycle through bot.ingest.poll; its per-feed reports."""
+    return poll.poll_feeds(config, store, force=force, clock=clock).reports
+
+
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(tmp_path / "data") as s:
+def store(tmp_path: Path) -> Iterator[TinyStore]:
+    with TinyStore.open(tmp_path / "data") as s:
         yield s
 
 
-def test_first_poll_is_backlog_then_only_new_items_then_304(feed_server, store, tmp_path):
+def test_first_poll_is_backlog_then_only_new_items_then_304(
+    feed_server: FeedServer, store: TinyStore, tmp_path: Path
+) -> None:
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 5)), etag='"v1"')
     config = config_for({"a": feed_server.url("/a.xml")}, tmp_path / "data")
 
     [first] = poll_feeds(config, store, force=True)
     assert (first.status, first.new_items, first.backlog) == ("ok", 5, True)
-    assert all(item.backlog for item in store.iter_items())
+    assert all(item.backlog for item in store.items.after())
 
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 7)), etag='"v2"')
     [second] = poll_feeds(config, store, force=True)
@@ -55,16 +78,18 @@ def test_first_poll_is_backlog_then_only_new_items_then_304(feed_server, store, 
         5,
         False,
     )
-    fresh = [i for i in store.iter_items() if not i.backlog]
+    fresh = [i for i in store.items.after() if not i.backlog]
     assert sorted(i.title for i in fresh) == ["Story 6", "Story 7"]
 
     [third] = poll_feeds(config, store, force=True)
     assert (third.status, third.new_items) == ("not-modified", 0)
     assert feed_server.requests("/a.xml")[-1].headers.get("If-None-Match") == '"v2"'
-    assert store.item_count() == 7
+    assert store.items.count() == 7
 
 
-def test_guid_change_with_same_link_and_title_is_not_new(feed_server, store, tmp_path):
+def test_guid_change_with_same_link_and_title_is_not_new(
+    feed_server: FeedServer, store: TinyStore, tmp_path: Path
+) -> None:
     entry = Entry("Export controls update", "https://example.org/ec", guid="old-guid")
     feed_server.add("/g.xml", make_rss([entry]))
     config = config_for({"g": feed_server.url("/g.xml")}, tmp_path / "data")
@@ -73,10 +98,12 @@ def test_guid_change_with_same_link_and_title_is_not_new(feed_server, store, tmp
     feed_server.add("/g.xml", make_rss([Entry(entry.title, entry.link, guid="new-guid")]))
     [report] = poll_feeds(config, store, force=True)
     assert report.new_items == 0
-    assert store.item_count() == 1
+    assert store.items.count() == 1
 
 
-def test_a_broken_feed_does_not_stop_the_others(feed_server, store, tmp_path):
+def test_a_broken_feed_does_not_stop_the_others(
+    feed_server: FeedServer, store: TinyStore, tmp_path: Path
+) -> None:
     feed_server.add("/good.xml", make_rss(numbered_entries(1, 3)))
     feed_server.add("/down.xml", b"oops", status=500)
     feed_server.add(
@@ -97,27 +124,29 @@ def test_a_broken_feed_does_not_stop_the_others(feed_server, store, tmp_path):
     assert "500" in (reports["down"].error or "")
     assert reports["html"].status == "error"
     assert "not a feed" in (reports["html"].error or "").lower()
-    down = store.get_feed_state("down")
+    down = store.feed_states.get("down")
     assert down is not None
     assert down.consecutive_failures == 1
     assert "500" in (down.last_error or "")
     assert down.next_due is not None and down.next_due > datetime.now(UTC)
 
 
-def test_state_and_items_survive_a_restart(feed_server, tmp_path):
+def test_state_and_items_survive_a_restart(feed_server: FeedServer, tmp_path: Path) -> None:
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 4)), etag='"e1"')
     config = config_for({"a": feed_server.url("/a.xml")}, tmp_path / "data")
-    with Store.open(tmp_path / "data") as store:
+    with TinyStore.open(tmp_path / "data") as store:
         poll_feeds(config, store, force=True)
-    with Store.open(tmp_path / "data") as store:
-        state = store.get_feed_state("a")
+    with TinyStore.open(tmp_path / "data") as store:
+        state = store.feed_states.get("a")
         assert state is not None and state.etag == '"e1"' and state.first_poll_done
-        assert store.item_count() == 4
+        assert store.items.count() == 4
         [report] = poll_feeds(config, store, force=True)
     assert report.status == "not-modified"
 
 
-def test_due_only_skips_feeds_polled_recently(feed_server, store, tmp_path):
+def test_due_only_skips_feeds_polled_recently(
+    feed_server: FeedServer, store: TinyStore, tmp_path: Path
+) -> None:
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)))
     config = config_for({"a": feed_server.url("/a.xml")}, tmp_path / "data")
     poll_feeds(config, store, force=True)
@@ -132,14 +161,16 @@ def _feed_id(path: Path) -> str:
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="shared/feeds-corpus not present")
-def test_every_corpus_feed_yields_items_or_a_clear_error(feed_server, store, tmp_path):
+def test_every_corpus_feed_yields_items_or_a_clear_error(
+    feed_server: FeedServer, store: TinyStore, tmp_path: Path
+) -> None:
     files = sorted(
         p
         for sub in ("policy", "general", "tricky")
         for p in (CORPUS / sub).iterdir()
         if p.is_file()
     )
-    urls = {}
+    urls: dict[str, str] = {}
     for path in files:
         feed_server.add(
             f"/{path.parent.name}/{path.name}",
@@ -153,7 +184,7 @@ def test_every_corpus_feed_yields_items_or_a_clear_error(feed_server, store, tmp
 
     assert set(reports) == set(urls), "every feed gets a report; none stops the rest"
     for fid, report in reports.items():
-        state = store.get_feed_state(fid)
+        state = store.feed_states.get(fid)
         assert state is not None
         if report.status == "error":
             assert report.error and len(report.error) < 300, fid
@@ -167,12 +198,9 @@ def test_every_corpus_feed_yields_items_or_a_clear_error(feed_server, store, tmp
 # --------------------------------------------------------------------------- digests
 
 
-def digest_setup(feed_server, fake_slack, tmp_path, *, at: str = "08:30"):
-    from bot.app.runtime import Runtime
-    from bot.config.schema import SlackSecrets
-    from bot.slack.client import make_web_client
-    from bot.slack.deliver import Deliverer
-
+def digest_setup(
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, *, at: str = "08:30"
+) -> tuple[Runtime, Deliverer, DigestConfig]:
     fake_slack.add_channel("C0DIGEST01")
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 3)), etag='"1"')
     config = parse_config_text(
@@ -189,19 +217,17 @@ def digest_setup(feed_server, fake_slack, tmp_path, *, at: str = "08:30"):
     return runtime, poster, config.digests[0]
 
 
-def digest_titles(fake_slack) -> list[str]:
-    import json as _json
-
-    found = []
+def digest_titles(fake_slack: FakeSlack) -> list[str]:
+    found: list[str] = []
     for message in fake_slack.messages("C0DIGEST01"):
-        body = _json.dumps(message.blocks or [])
+        body = json.dumps(message.blocks or [])
         found += re.findall(r"Story \d+", body)
     return found
 
 
 def test_digest_is_sent_once_and_the_cursor_moves_only_after_slack_accepted(
-    feed_server, fake_slack, tmp_path
-):
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
     runtime, poster, digest = digest_setup(feed_server, fake_slack, tmp_path)
     with runtime:
         feed_server.add("/a.xml", make_rss(numbered_entries(1, 5)), etag='"2"')
@@ -222,19 +248,19 @@ def test_digest_is_sent_once_and_the_cursor_moves_only_after_slack_accepted(
         assert len(fake_slack.messages("C0DIGEST01")) == len(sent.messages)
 
 
-def test_a_digest_missed_while_down_is_sent_once_on_return(feed_server, fake_slack, tmp_path):
-    from bot.app.runtime import DIGEST_TABLE
-
+def test_a_digest_missed_while_down_is_sent_once_on_return(
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
     runtime, poster, _ = digest_setup(feed_server, fake_slack, tmp_path)
     with runtime:
         assert runtime.catch_up_digests(poster) == [], "first start: nothing was missed"
         feed_server.add("/a.xml", make_rss(numbered_entries(1, 4)), etag='"2"')
         runtime.poll(force=True)
         # The bot last sent three days ago; it was down at the scheduled times since.
-        record = runtime.store.get_record(DIGEST_TABLE, "C0DIGEST01")
-        assert record is not None
-        record["last_sent"] = (datetime.now(UTC) - timedelta(days=3)).isoformat()
-        runtime.store.put_record(DIGEST_TABLE, "C0DIGEST01", record)
+        state = runtime.store.digests.get("C0DIGEST01")
+        assert state is not None
+        with runtime.store.transaction() as tx:
+            tx.digests.put(replace(state, last_sent=datetime.now(UTC) - timedelta(days=3)))
 
         first = runtime.catch_up_digests(poster)
         assert [o.status for o in first] == ["sent"]

@@ -23,14 +23,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from bot.app.commands import CommandRequest, handle_command
 from bot.app.runtime import Runtime
-from bot.app.scheduler import OPS_NOTICES_TABLE, BotScheduler, DigestTrigger
+from bot.app.scheduler import BotScheduler, DigestTrigger
 from bot.brief.schedule import next_digest_time, scheduled_times
 from bot.brief.subscriptions import create_subscription
 from bot.config.schema import Config, DigestConfig, SlackSecrets, parse_config_text, parse_days
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
-from bot.store.tinydb.engine import Store
+from bot.store.tinydb.store import TinyStore
 from tests.support.fakeslack import FakeSlack, PostedMessage
 from tests.support.feedgen import Entry, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
@@ -61,6 +62,7 @@ def make_config(
     topics: list[dict[str, Any]] | None = None,
     ops_channel: str | None = None,
     retention_days: int = 180,
+    admins: list[str] | None = None,
 ) -> Config:
     doc: dict[str, Any] = {
         "settings": {
@@ -78,6 +80,8 @@ def make_config(
         doc["topics"] = topics
     if ops_channel:
         doc["ops_channel"] = ops_channel
+    if admins:
+        doc["admins"] = admins
     return parse_config_text(yaml.safe_dump(doc, sort_keys=False), "test-feeds.yaml", env={})
 
 
@@ -101,7 +105,9 @@ def schedulers() -> Iterator[list[BotScheduler]]:
 
 
 def open_runtime(config: Config, clock: FakeClock | None = None) -> Runtime:
-    store = Store.open(config.settings.data_dir, retention_days=config.settings.retention_days)
+    store = TinyStore.open(
+        config.settings.data_dir, retention_days=config.settings.retention_days
+    )
     return Runtime(config, store, clock=clock) if clock else Runtime(config, store)
 
 
@@ -149,15 +155,16 @@ def test_describe_lists_feeds_digests_channels_and_next_run_times(
     try:
         runtime.poll(feed_ids={"a"})  # a was polled: its next poll is its next_due
         for owner in ("C0ALERTS01", ALICE):
-            create_subscription(
-                runtime.store,
-                owner=owner,
-                created_by=ALICE,
-                topic_or_query="story",
-                topics={},
-                now=runtime.clock(),
-            )
-        a_state = runtime.store.get_feed_state("a")
+            with runtime.store.transaction() as tx:
+                create_subscription(
+                    tx,
+                    owner=owner,
+                    created_by=ALICE,
+                    topic_or_query="story",
+                    topics={},
+                    now=runtime.clock(),
+                )
+        a_state = runtime.store.feed_states.get("a")
         assert a_state is not None and a_state.next_due is not None
         a_due = a_state.next_due
         before = datetime.now(UTC)
@@ -407,8 +414,10 @@ def test_digest_job_sends_once_per_slot_and_agrees_with_catch_up(
     runtime = open_runtime(config, clock)
     try:
         scheduler = BotScheduler(runtime, poster)
+        # Start-up: the service's catch-up sees the channel first now (nothing was missed).
+        assert runtime.catch_up_digests(poster) == []
         scheduler.poll_feed("n")  # backlog: never in a digest
-        assert runtime.build_digest(config.digests[0])[1] == []  # channel first seen now
+        assert runtime.build_digest(config.digests[0])[1] == []
         new_entry = Entry("New chip export rule", "https://example.org/chip-rule", guid="rule-1")
         feed_server.add("/n.xml", make_rss([new_entry, *numbered_entries(1, 2, prefix="Old chip")]))
         clock.advance(minutes=30)
@@ -440,6 +449,48 @@ def test_digest_job_sends_once_per_slot_and_agrees_with_catch_up(
     assert "Later chip news" in texts[1] and "New chip export rule" not in texts[1]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: bot/deliver/digests.py DigestSender.send records a channel's first ledger "
+    "with last_sent=now (after the slot), then refuses that slot as already-sent, so a "
+    "digest scheduled from Slack loses its first slot",
+)
+def test_a_digest_scheduled_from_slack_is_sent_at_its_first_slot(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, poster: Deliverer
+) -> None:
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    slot = start + timedelta(hours=2)
+    clock = FakeClock(start)
+    old = numbered_entries(1, 2, prefix="Old chip")
+    feed_server.add("/n.xml", make_rss(old))
+    config = make_config(
+        tmp_path / "data",
+        [{"id": "n", "url": feed_server.url("/n.xml"), "interval": "1m"}],
+        topics=[{"id": "chips", "query": "chip"}],
+        admins=[ALICE],
+    )
+    runtime = open_runtime(config, clock)
+    try:
+        scheduler = BotScheduler(runtime, poster)
+        assert runtime.catch_up_digests(poster) == []  # start-up: no digest configured
+        scheduler.poll_feed("n")  # backlog
+        request = CommandRequest(ALICE, DIGEST_CHANNEL, f"schedule {slot:%H:%M} UTC")
+        reply = handle_command(runtime, request)
+        assert "Schedule saved." in reply.messages[0].text
+        new_entry = Entry("New chip export rule", "https://example.org/chip-rule", guid="rule-1")
+        feed_server.add("/n.xml", make_rss([new_entry, *old]))
+        clock.advance(minutes=30)
+        scheduler.poll_feed("n")
+
+        clock.now = slot + timedelta(seconds=10)  # the job fires just after its first slot
+        outcome = scheduler.send_digest(DIGEST_CHANNEL)
+    finally:
+        runtime.close()
+    assert outcome is not None and outcome.status == "sent"
+    [posted] = fake_slack.messages(DIGEST_CHANNEL)
+    assert "New chip export rule" in shown_text(posted)
+
+
 # -- poll jobs: due times, alerts, feed-health notices -------------------------------------
 
 
@@ -454,15 +505,15 @@ def test_poll_job_stores_items_and_sends_one_dm_to_the_subscriber(
     )
     runtime = open_runtime(config, clock)
     try:
-        create_subscription(
-            runtime.store,
-            owner=ALICE,
-            created_by=ALICE,
-            topic_or_query='"entity list"',
-            topics=runtime.topics(),
-            now=clock(),
-        )
-        runtime.store.commit()
+        with runtime.store.transaction() as tx:
+            create_subscription(
+                tx,
+                owner=ALICE,
+                created_by=ALICE,
+                topic_or_query='"entity list"',
+                topics=runtime.topics(),
+                now=clock(),
+            )
         scheduler = BotScheduler(runtime, poster)
         [first] = scheduler.poll_feed("fr")
         assert (first.new_items, first.backlog) == (3, True)
@@ -474,7 +525,7 @@ def test_poll_job_stores_items_and_sends_one_dm_to_the_subscriber(
         [second] = scheduler.poll_feed("fr")
         clock.advance(minutes=1, seconds=1)
         [third] = scheduler.poll_feed("fr")  # nothing new: no second DM
-        titles = sorted(item.title for item in runtime.store.iter_items() if not item.backlog)
+        titles = sorted(item.title for item in runtime.store.items.after() if not item.backlog)
     finally:
         runtime.close()
     assert (second.new_items, third.new_items) == (1, 0)
@@ -556,19 +607,19 @@ def test_failing_feed_gives_one_ops_notice_and_one_recovery_notice(
         "2 failed polls). Last error: HTTP 500"
     )
 
-    # A restart remembers the notice (the ops_notices table).
+    # A restart remembers the notice (the ops notices in the store).
     runtime = open_runtime(config, clock)
     try:
         scheduler = BotScheduler(runtime, poster, failure_notice_hours=6)
         assert scheduler.check_feed_health() == []
-        assert set(runtime.store.records(OPS_NOTICES_TABLE)) == {"flaky"}
+        assert set(runtime.store.ops_notices.all()) == {"flaky"}
         feed_server.add("/flaky.xml", make_rss(numbered_entries(1, 2)))
         clock.advance(hours=1)
         [report] = scheduler.poll_feed("flaky")
         clock.advance(hours=1)
         scheduler.poll_feed("flaky")
         scheduler.check_feed_health()
-        remembered = runtime.store.records(OPS_NOTICES_TABLE)
+        remembered = runtime.store.ops_notices.all()
     finally:
         runtime.close()
     assert report.status == "ok"
@@ -619,10 +670,12 @@ def test_retention_job_prunes_old_items_durably(
         kept = scheduler.prune_store()
         clock.advance(days=1)
         pruned = scheduler.prune_store()
-        runtime.close(commit=False)  # whatever prune did is on disk already
-    with Store.open(tmp_path / "data", retention_days=1) as store:
-        left = store.item_count()
-    assert (kept, pruned, left) == (0, 3, 0)
+        # Durable on return: a reader of the directory sees the prune at once.
+        with TinyStore.open(tmp_path / "data", retention_days=1, read_only=True) as snapshot:
+            seen_while_open = snapshot.items.count()
+    with TinyStore.open(tmp_path / "data", retention_days=1) as store:
+        left = store.items.count()
+    assert (kept, pruned, seen_while_open, left) == (0, 3, 0, 0)
 
 
 # -- the real scheduler thread -------------------------------------------------------------
@@ -644,10 +697,10 @@ def test_started_scheduler_polls_a_due_feed_and_shutdown_waits_for_it(
         assert feed_server.requests("/slow.xml"), "the poll job never ran"
     finally:
         scheduler.shutdown(wait=True)  # the poll in flight finishes and commits
-        runtime.close(commit=False)
-    with Store.open(tmp_path / "data") as store:
-        stored = sorted(item.title for item in store.iter_items())
-        state = store.get_feed_state("slow")
+        runtime.close()
+    with TinyStore.open(tmp_path / "data") as store:
+        stored = sorted(item.title for item in store.items.after())
+        state = store.feed_states.get("slow")
     assert stored == ["Story 1", "Story 2", "Story 3", "Story 4"]
     assert state is not None and state.first_poll_done
 

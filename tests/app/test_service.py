@@ -29,10 +29,9 @@ import yaml
 
 from bot.app.runtime import Runtime
 from bot.app.service import EXIT_OK, run_service
-from bot.brief.alerts import pending_count
 from bot.brief.subscriptions import create_subscription
 from bot.config.schema import load_config
-from bot.store.tinydb.engine import Store
+from bot.store.tinydb.store import TinyStore
 from tests.support import paths
 from tests.support.fakeslack import FakeSlack, PostedMessage
 from tests.support.feedgen import Entry, make_rss, numbered_entries
@@ -160,18 +159,19 @@ def prepare_data_dir(config_path: Path) -> None:
     """The state a bot stopped two minutes ago leaves: backlog polled, Alice subscribed."""
     config = load_config(config_path, env={})
     two_minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
-    store = Store.open(config.settings.data_dir)
+    store = TinyStore.open(config.settings.data_dir)
     with Runtime(config, store, clock=lambda: two_minutes_ago) as runtime:
         [report] = runtime.poll()
         assert (report.status, report.new_items, report.backlog) == ("ok", 3, True)
-        create_subscription(
-            runtime.store,
-            owner=ALICE,
-            created_by=ALICE,
-            topic_or_query="entity-list",
-            topics=runtime.topics(),
-            now=two_minutes_ago,
-        )
+        with runtime.store.transaction() as tx:
+            create_subscription(
+                tx,
+                owner=ALICE,
+                created_by=ALICE,
+                topic_or_query="entity-list",
+                topics=runtime.topics(),
+                now=two_minutes_ago,
+            )
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
@@ -224,9 +224,9 @@ def test_service_polls_delivers_an_alert_and_stops_cleanly_on_a_signal(
         post_unsigned(events_url)
     assert fake_slack.token not in output and SIGNING_SECRET not in output
 
-    with Store.open(tmp_path / "data") as store:
-        stored = {item.title: item.backlog for item in store.iter_items()}
-        queued = pending_count(store)
+    with TinyStore.open(tmp_path / "data") as store:
+        stored = {item.title: item.backlog for item in store.items.after()}
+        queued = store.alerts.pending_count()
     assert stored == {
         "Notice 1": True,
         "Notice 2": True,
@@ -280,7 +280,7 @@ def test_service_refuses_a_data_directory_in_use(
     services: Callable[[Path, dict[str, str]], Service],
 ) -> None:
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
-    with Store.open(tmp_path / "data"):
+    with TinyStore.open(tmp_path / "data"):
         service = services(config_path, service_env(fake_slack))
         status = service.wait(timeout=30)
     output = service.output()
@@ -327,5 +327,5 @@ def test_run_service_returns_when_stop_is_set(
     worker.join(timeout=15)
     assert not worker.is_alive()
     assert result == [EXIT_OK]
-    with Store.open(tmp_path / "data") as store:  # released, with the first poll's backlog
-        assert sorted(item.title for item in store.iter_items()) == ["Story 1", "Story 2"]
+    with TinyStore.open(tmp_path / "data") as store:  # released, with the first poll's backlog
+        assert sorted(item.title for item in store.items.after()) == ["Story 1", "Story 2"]

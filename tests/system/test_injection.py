@@ -55,9 +55,10 @@ from xml.sax.saxutils import escape
 import pytest
 
 from bot.app.commands import MAX_COMMAND_CHARS
-from bot.app.runtime import ALERT_ITEMS_PER_MESSAGE, Runtime
+from bot.app.runtime import Runtime
 from bot.app.scheduler import BotScheduler
 from bot.config.schema import Config, SlackSecrets, parse_config_text
+from bot.deliver.alerts import ALERT_ITEMS_PER_MESSAGE
 from bot.find.query import MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS
 from bot.slack.app import BriefbotApp, ServerHandle, build_app, serve_http
 from bot.slack.client import make_web_client
@@ -586,7 +587,7 @@ def fresh(
 
 def test_the_store_holds_the_hostile_text_verbatim(polled: World) -> None:
     # Otherwise every other test here would pass vacuously.
-    items = {i.id: i for i in polled.runtime.store.iter_items()}
+    items = {i.id: i for i in polled.runtime.store.items.after()}
     by_title = {i.title: i for i in items.values()}
     assert len(items) == len(ENTRIES)
     assert "<!channel> <!here> <!everyone> Entity List probe" in by_title

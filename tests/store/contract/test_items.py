@@ -1,0 +1,134 @@
+"""The item repository's contract: dedup, seqs, reads in seq order and newest first, extras."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.models import Item
+from bot.store.ports import Store, StoreError
+from tests.store.contract.conftest import Stores
+
+NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
+
+
+def item(item_id: str, feed_id: str = "fr-bis", **fields: object) -> Item:
+    values: dict[str, object] = {"title": f"Title of {item_id}"}
+    values.update(fields)
+    return Item(id=item_id, feed_id=feed_id, **values)  # type: ignore[arg-type]
+
+
+def add(store: Store, items: list[Item], *, now: datetime = NOW, backlog: bool = False) -> list[Item]:
+    with store.transaction() as tx:
+        return tx.items.add(items, now=now, backlog=backlog)
+
+
+def test_an_empty_store(store: Store) -> None:
+    assert (store.items.count(), store.items.last_seq) == (0, 0)
+    assert list(store.items.after()) == []
+    assert list(store.items.newest_first(10)) == []
+    assert store.items.first_seq_since(NOW) is None
+
+
+def test_stored_copies_get_rising_seqs_first_seen_and_backlog(store: Store) -> None:
+    first = add(store, [item("a"), item("b")], backlog=True)
+    second = add(store, [item("c")], now=NOW + timedelta(hours=1))
+    assert [(i.id, i.seq, i.first_seen, i.backlog) for i in first + second] == [
+        ("a", 1, NOW, True),
+        ("b", 2, NOW, True),
+        ("c", 3, NOW + timedelta(hours=1), False),
+    ]
+    assert store.items.get("fr-bis", "b") == first[1]
+    assert store.items.last_seq == 3
+    assert store.items.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("candidate", "known"),
+    [
+        pytest.param(item("x1", title="Retitled"), True, id="same-id"),
+        pytest.param(item("other-guid", link_title_key="lt-x1"), True, id="same-link-title"),
+        pytest.param(item("x1", feed_id="other-feed"), False, id="same-id-other-feed"),
+        pytest.param(item("x2", link_title_key="lt-x2"), False, id="new"),
+    ],
+)
+def test_dedup_by_id_and_link_title_key(store: Store, candidate: Item, known: bool) -> None:
+    add(store, [item("x1", link_title_key="lt-x1")])
+    assert store.items.is_known(candidate) is known
+    assert [i.id for i in add(store, [candidate])] == ([] if known else [candidate.id])
+
+
+def test_repeats_inside_one_batch_are_stored_once(store: Store) -> None:
+    added = add(
+        store,
+        [
+            item("a", link_title_key="k-a"),
+            item("a", title="second copy"),
+            item("b", link_title_key="k-a"),
+            item("c"),
+        ],
+    )
+    assert [(i.id, i.seq) for i in added] == [("a", 1), ("c", 2)]
+
+
+def test_reads_by_seq_after_a_seq_and_newest_first(store: Store) -> None:
+    add(store, [item(f"a{n}") for n in range(5)])
+    add(store, [item(f"n{n}", feed_id="news") for n in range(3)])
+    assert [i.id for i in store.items.by_seq([7, 2, 99, 4])] == ["n1", "a1", "a3"]
+    assert [i.seq for i in store.items.after(5)] == [6, 7, 8]
+    assert [i.id for i in store.items.after(0, feed_ids={"news"})] == ["n0", "n1", "n2"]
+    assert [i.seq for i in store.items.newest_first(3)] == [8, 7, 6]
+    assert len(list(store.items.newest_first(100))) == 8
+
+
+def test_first_seq_since_finds_the_newest_run(store: Store) -> None:
+    add(store, [item("old")], now=NOW - timedelta(days=3))
+    add(store, [item("y1"), item("y2")], now=NOW - timedelta(hours=20))
+    add(store, [item("today")], now=NOW)
+    assert store.items.first_seq_since(NOW - timedelta(days=1)) == 2
+    assert store.items.first_seq_since(NOW + timedelta(hours=1)) is None
+
+
+def test_extras_merge_and_survive_a_restart(stores: Stores) -> None:
+    store = stores.open()
+    [stored] = add(store, [item("a", extras={"entity_list": {"entities": 2}})])
+    with store.transaction() as tx:
+        tx.items.update_extras("fr-bis", "a", {"duplicate_of": 9, "also_in": [3, 4]})
+    reopened = stores.reopen(store)
+    found = reopened.items.get("fr-bis", "a")
+    assert found is not None
+    assert found.extras == {"entity_list": {"entities": 2}, "duplicate_of": 9, "also_in": [3, 4]}
+    assert found.seq == stored.seq
+
+
+def test_updating_the_extras_of_an_unknown_item_is_an_error(store: Store) -> None:
+    with pytest.raises(StoreError, match="no stored item 'ghost' in feed 'fr-bis'"):
+        with store.transaction() as tx:
+            tx.items.update_extras("fr-bis", "ghost", {"x": 1})
+
+
+def test_a_value_the_store_cannot_keep_stores_nothing_of_the_call(store: Store) -> None:
+    bad = item("bad", extras={"when": datetime(2026, 1, 1, tzinfo=UTC)})
+    with pytest.raises(StoreError, match="extras"):
+        add(store, [item("fine"), bad])
+    assert store.items.count() == 0
+    assert not store.items.is_known(item("fine"))
+
+
+def test_text_with_lone_surrogates_is_kept_and_found_again(stores: Stores) -> None:
+    store = stores.open()
+    odd = item("odd\ud800id", title="broken \udfff title")
+    add(store, [odd])
+    reopened = stores.reopen(store)
+    assert reopened.items.is_known(odd)
+    [found] = list(reopened.items.after())
+    assert found.title == "broken \ufffd title"
+
+
+def test_items_survive_a_restart_and_seqs_continue(stores: Stores) -> None:
+    store = stores.open()
+    add(store, [item("a"), item("b")])
+    reopened = stores.reopen(store)
+    assert [i.id for i in reopened.items.after()] == ["a", "b"]
+    assert [i.seq for i in add(reopened, [item("c")])] == [3]
