@@ -49,7 +49,8 @@ from bot.ingest.feedstate import is_due, next_feed_state
 from bot.ingest.fetch.client import fetch_feeds
 from bot.ingest.parse import parse_feed
 from bot.models import UTC, FeedConfig, FeedState, FetchResult, Item, PollReport, SlackMessage
-from bot.render.renderer import FeedStatusRow, Renderer
+from bot.render.renderer import Renderer
+from bot.render.views import FeedStatusRow
 from bot.store.tinydb.engine import Store
 
 log = logging.getLogger(__name__)

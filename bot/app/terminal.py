@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.models import Item, PollReport, SlackMessage
-from bot.render.renderer import mrkdwn_to_plain
+from bot.render.mrkdwn import mrkdwn_to_plain
 
 _STATUS_STYLE = {"ok": "green", "not-modified": "cyan", "error": "bold red", "skipped": "dim"}
 

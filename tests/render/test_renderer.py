@@ -31,15 +31,10 @@ from hypothesis import strategies as st
 
 from bot.ingest.entitylist import EntityListFacts
 from bot.models import UTC, DigestSection, DigestView, FeedState, Item, SlackMessage
-from bot.render.renderer import (
-    DIGEST_POST_OPTIONS,
-    TEMPLATE_NAMES,
-    FeedStatusRow,
-    Renderer,
-    fit_text,
-    highlight,
-    mrkdwn_to_plain,
-)
+from bot.render.mrkdwn import fit_text, highlight, mrkdwn_to_plain
+from bot.render.renderer import DIGEST_POST_OPTIONS, Renderer
+from bot.render.templates import TEMPLATE_NAMES
+from bot.render.views import FeedStatusRow
 from bot.render.slacklimits import MAX_SECTION_TEXT, text_length, validate_message
 from tests.support import paths
 
