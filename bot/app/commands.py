@@ -50,7 +50,6 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from typing import Any
 
 from bot.app.runtime import DIGEST_TABLE, Poster, Runtime
 from bot.brief.schedule import digest_zone, next_digest_time
@@ -74,9 +73,8 @@ from bot.config.overrides import (
 from bot.config.schema import DigestConfig, format_days, format_duration, parse_days
 from bot.find.query import QueryError
 from bot.find.search import MAX_LIMIT, SearchHit
-from bot.ingest.text import truncate_words
 from bot.models import Item, SlackMessage, Subscription
-from bot.render.slacklimits import MAX_BLOCKS, MAX_BLOCKS_CHARS, MAX_TEXT, block_size
+from bot.render.blocks import pack_messages
 
 __all__ = [
     "COMMANDS",
@@ -400,7 +398,7 @@ class _Session:
         for part in parts:
             for chunk in _chunks(part, _SECTION_CHARS):
                 messages += self.runtime.renderer.render_notice(chunk)
-        return _pack_messages(messages)
+        return pack_messages(messages)
 
     def now(self) -> datetime:
         return self.runtime.clock()
@@ -439,7 +437,7 @@ class _Session:
             if close:
                 extra.append(f"Did you mean /brief {close[0]}? /brief help lists the commands.")
         if extra:
-            messages = _pack_messages(messages + self.notice(*extra))
+            messages = pack_messages(messages + self.notice(*extra))
         return messages
 
     def do_latest(self, args: list[Word]) -> list[SlackMessage]:
@@ -645,7 +643,7 @@ class _Session:
             lines = ["Delivery problems:"]
             for target, record in sorted(errors.items()):
                 lines.append(f"• {target}: {record.get('error')} ({_when(record.get('at'))})")
-            messages = _pack_messages(messages + self.notice("\n".join(lines)))
+            messages = pack_messages(messages + self.notice("\n".join(lines)))
         return messages
 
     # -- digests ------------------------------------------------------------------------
@@ -681,7 +679,7 @@ class _Session:
             f"Preview of this channel's digest, only you can see it{about}. "
             "An admin can post it with /brief digest post."
         )
-        return _pack_messages(intro + messages)
+        return pack_messages(intro + messages)
 
     def post_digest(self) -> list[SlackMessage]:
         self.require_admin("post the digest")
@@ -1037,33 +1035,3 @@ def _chunks(text: str, limit: int) -> list[str]:
     if current or not pieces:
         pieces.append(current)
     return pieces
-
-
-def _pack_messages(messages: Sequence[SlackMessage]) -> list[SlackMessage]:
-    """The blocks of `messages`, in order, in as few messages as Slack's limits allow.
-
-    Each reply to a slash command is one `respond()` call, and a response_url
-    takes about five, so a reply is packed rather than sent as many small ones.
-    """
-    packed: list[SlackMessage] = []
-    blocks: list[Any] = []
-    texts: list[str] = []
-    size = 2
-    for message in messages:
-        texts.append(message.text)
-        for block in message.blocks:
-            extra = block_size(block) + (1 if blocks else 0)
-            if blocks and (len(blocks) >= MAX_BLOCKS or size + extra > MAX_BLOCKS_CHARS):
-                packed.append(_message(blocks, texts[:-1] or texts))
-                blocks, texts, size = [], [message.text], 2
-                extra -= 1
-            blocks.append(block)
-            size += extra
-    if blocks or texts:
-        packed.append(_message(blocks, texts))
-    return packed
-
-
-def _message(blocks: Sequence[Any], texts: Sequence[str]) -> SlackMessage:
-    text = truncate_words("\n".join(t for t in texts if t), MAX_TEXT) or "(empty message)"
-    return SlackMessage(text=text, blocks=tuple(blocks))
