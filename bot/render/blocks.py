@@ -211,12 +211,12 @@ def pack_messages(messages: Iterable[SlackMessage]) -> list[SlackMessage]:
 
     A packed message holds at most MAX_BLOCKS blocks and MAX_BLOCKS_CHARS of
     them as compact JSON (a block larger than that alone goes alone). Its text
-    is the texts of the messages whose last block it holds (a message without
-    blocks counts with the blocks before it; one whose blocks fill several
-    packed messages gives its text to each), joined by line breaks and
-    shortened to MAX_TEXT, or EMPTY_TEXT when that is empty. `in_thread` is
-    not kept: every packed message is False, and a caller that threads them
-    sets it afterwards (`messages_of`).
+    is the texts of the messages whose last block it holds, and of those
+    without blocks that came among them; one that holds no message's last
+    block (the middle of a long message) takes that message's text. The texts
+    are joined by line breaks and shortened to MAX_TEXT; EMPTY_TEXT when that
+    is empty. `in_thread` is not kept: every packed message is False, and a
+    caller that threads them sets it afterwards (`messages_of`).
 
     Each reply to a slash command is one `respond()` call, and a response_url
     takes about five, so a reply is packed rather than sent as many small ones.
