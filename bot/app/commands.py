@@ -49,7 +49,6 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from typing import Any
 
 from bot.app.runtime import Runtime
 from bot.brief.schedule import digest_zone, next_digest_time
@@ -73,9 +72,8 @@ from bot.config.schema import DigestConfig, format_days, format_duration, parse_
 from bot.deliver.ports import Poster
 from bot.find.query import QueryError
 from bot.find.search import MAX_LIMIT, SearchHit
-from bot.ingest.text import truncate_words
 from bot.models import Item, SlackMessage, Subscription
-from bot.render.slacklimits import MAX_BLOCKS, MAX_BLOCKS_CHARS, MAX_TEXT, block_size
+from bot.render.blocks import pack_messages
 
 __all__ = [
     "COMMANDS",
@@ -399,7 +397,7 @@ class _Session:
         for part in parts:
             for chunk in _chunks(part, _SECTION_CHARS):
                 messages += self.runtime.renderer.render_notice(chunk)
-        return _pack_messages(messages)
+        return pack_messages(messages)
 
     def now(self) -> datetime:
         return self.runtime.clock()
@@ -435,7 +433,7 @@ class _Session:
             if close:
                 extra.append(f"Did you mean /brief {close[0]}? /brief help lists the commands.")
         if extra:
-            messages = _pack_messages(messages + self.notice(*extra))
+            messages = pack_messages(messages + self.notice(*extra))
         return messages
 
     def do_latest(self, args: list[Word]) -> list[SlackMessage]:
@@ -632,7 +630,7 @@ class _Session:
             lines = ["Delivery problems:"]
             for target, problem in sorted(errors.items()):
                 lines.append(f"• {target}: {problem.error} ({_when(problem.at)})")
-            messages = _pack_messages(messages + self.notice("\n".join(lines)))
+            messages = pack_messages(messages + self.notice("\n".join(lines)))
         return messages
 
     # -- digests ------------------------------------------------------------------------
@@ -659,7 +657,7 @@ class _Session:
             f"Preview of this channel's digest, only you can see it{about}. "
             "An admin can post it with /brief digest post."
         )
-        return _pack_messages(intro + messages)
+        return pack_messages(intro + messages)
 
     def post_digest(self) -> list[SlackMessage]:
         self.require_admin("post the digest")
@@ -976,33 +974,3 @@ def _chunks(text: str, limit: int) -> list[str]:
     if current or not pieces:
         pieces.append(current)
     return pieces
-
-
-def _pack_messages(messages: Sequence[SlackMessage]) -> list[SlackMessage]:
-    """The blocks of `messages`, in order, in as few messages as Slack's limits allow.
-
-    Each reply to a slash command is one `respond()` call, and a response_url
-    takes about five, so a reply is packed rather than sent as many small ones.
-    """
-    packed: list[SlackMessage] = []
-    blocks: list[Any] = []
-    texts: list[str] = []
-    size = 2
-    for message in messages:
-        texts.append(message.text)
-        for block in message.blocks:
-            extra = block_size(block) + (1 if blocks else 0)
-            if blocks and (len(blocks) >= MAX_BLOCKS or size + extra > MAX_BLOCKS_CHARS):
-                packed.append(_message(blocks, texts[:-1] or texts))
-                blocks, texts, size = [], [message.text], 2
-                extra -= 1
-            blocks.append(block)
-            size += extra
-    if blocks or texts:
-        packed.append(_message(blocks, texts))
-    return packed
-
-
-def _message(blocks: Sequence[Any], texts: Sequence[str]) -> SlackMessage:
-    text = truncate_words("\n".join(t for t in texts if t), MAX_TEXT) or "(empty message)"
-    return SlackMessage(text=text, blocks=tuple(blocks))

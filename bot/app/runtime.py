@@ -36,7 +36,8 @@ from bot.find.stories import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories import StoryIndex, link_extras
 from bot.ingest.poll import poll_feeds
 from bot.models import UTC, DigestView, Item, PollReport, SlackMessage
-from bot.render.renderer import FeedStatusRow, Renderer
+from bot.render.renderer import Renderer
+from bot.render.views import FeedStatusRow
 from bot.store.ports import DeliveryProblem, Store, Transaction
 from bot.store.tinydb.store import TinyStore
 

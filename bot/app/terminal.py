@@ -21,7 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.models import Item, PollReport, SlackMessage
-from bot.render.renderer import FeedStatusRow, mrkdwn_to_plain
+from bot.render.mrkdwn import mrkdwn_to_plain
+from bot.render.views import FeedStatusRow
 from bot.store.ports import DeliveryProblem, StoreStats
 
 _STATUS_STYLE = {"ok": "green", "not-modified": "cyan", "error": "bold red", "skipped": "dim"}

@@ -34,7 +34,7 @@ from bot.app.runtime import DIGEST_TABLE, Runtime
 from bot.brief.subscriptions import create_subscription, list_subscriptions
 from bot.config.schema import Config, SlackSecrets, parse_config_text
 from bot.models import SlackMessage
-from bot.render.renderer import mrkdwn_to_plain
+from bot.render.mrkdwn import mrkdwn_to_plain
 from bot.render.slacklimits import validate_message
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer, DeliveryResult

@@ -1,0 +1,166 @@
+"""The template self-check behind `Renderer.check()`: every template compiled and tried out.
+
+Run by `briefbot check-config` and at start-up, so that a broken override is
+found then, not at digest time. Each template is rendered with sample data
+through each branch the bundled ones have, by a renderer that raises on what it
+would otherwise let pass at run time (no blocks, literal markup), and every
+message must pass `slacklimits.validate_message`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import jinja2
+
+from bot.models import UTC, DigestSection, DigestView, FeedState, Item, SlackMessage
+from bot.render.slacklimits import validate_message
+from bot.render.templates import TEMPLATE_NAMES, Templates
+from bot.render.views import FeedStatusRow
+
+if TYPE_CHECKING:
+    from bot.render.renderer import Renderer
+
+__all__ = ["check_templates"]
+
+_Job = Callable[[], list[SlackMessage]]
+
+
+def check_templates(templates: Templates, strict: Renderer) -> list[str]:
+    """The problems of `templates`, as file:line: what; `strict` renders the samples with them."""
+    errors: list[str] = []
+    if templates.templates_dir and not Path(templates.templates_dir).is_dir():
+        errors.append(f"templates_dir {templates.templates_dir}: not a directory")
+    broken: set[str] = set()
+    for name in TEMPLATE_NAMES:
+        try:
+            templates.compile(name)
+        except jinja2.TemplateSyntaxError as error:
+            broken.add(name)
+            errors.append(templates.describe(error, name))
+        except jinja2.TemplateError as error:
+            broken.add(name)
+            errors.append(f"{name}: {error}")
+    for name, job in _sample_jobs(strict):
+        if name in broken:
+            continue
+        try:
+            messages = job()
+        except Exception as error:  # any failure of an operator's template is reported
+            broken.add(name)
+            errors.append(templates.describe(error, name))
+            continue
+        for number, message in enumerate(messages, 1):
+            errors += [
+                f"{templates.path_of(name)}: message {number}: {problem}"
+                for problem in validate_message(message)
+            ]
+    return list(dict.fromkeys(errors))
+
+
+def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
+    """Every template rendered with sample data, through each branch the bundled ones have."""
+    samples = _samples()
+    empty = DigestView(channel="C0SAMPLE", date_label="Monday 1 June 2026", sections=())
+
+    def digest(view: DigestView, thread: bool) -> _Job:
+        return lambda: renderer.render_digest(view, thread=thread)
+
+    return [
+        ("digest.j2", digest(samples.digest, True)),
+        ("digest.j2", digest(samples.long_digest, True)),
+        ("digest.j2", digest(samples.long_digest, False)),
+        ("digest.j2", digest(empty, True)),
+        ("alert.j2", lambda: renderer.render_alerts("U0SAMPLE", samples.alerts, more=2)),
+        ("alert.j2", lambda: renderer.render_alerts("C0SAMPLE", samples.alerts[:1], more=0)),
+        ("search.j2", lambda: renderer.render_search("entity list", samples.hits, 12)),
+        ("search.j2", lambda: renderer.render_search("nothing", [], 0)),
+        ("help.j2", lambda: renderer.render_help(samples.commands)),
+        ("feed_status.j2", lambda: renderer.render_feed_status(samples.feed_rows)),
+        ("notice.j2", lambda: renderer.render_notice("Subscribed.")),
+    ]
+
+
+# -- sample data ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _SampleHit:
+    item: Item
+    snippet: str
+    spans: Sequence[tuple[int, int]]
+    also_in: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Samples:
+    digest: DigestView
+    long_digest: DigestView
+    alerts: list[tuple[Item, tuple[str, ...]]]
+    hits: list[_SampleHit]
+    commands: list[tuple[str, str]]
+    feed_rows: list[FeedStatusRow]
+
+
+def _samples() -> _Samples:
+    now = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
+    entity = Item(
+        id="2026-01234",
+        feed_id="fr-bis",
+        title="Additions to the Entity List",
+        summary="BIS amends the EAR by adding 36 entities to the Entity List.",
+        link="https://www.federalregister.gov/d/2026-01234",
+        published=now - timedelta(hours=3),
+        extras={
+            "entity_list": {"summary": "36 entities added: China 30, Japan 1"},
+            "also_in": ["fr-entity-list"],
+        },
+    )
+    plain = Item(
+        id="n1",
+        feed_id="news",
+        title="Chip export rules & <!here> what changes",
+        summary="",
+        link="javascript:alert(1)",
+    )
+    long = Item(id="n2", feed_id="news", title="word " * 80, link="https://example.com/x")
+    sections = (
+        DigestSection("entity-list", "Entity List", (entity,)),
+        DigestSection("chips", "Semiconductors", (plain, long)),
+        DigestSection("japan", "Japan economic security", (plain,)),
+    )
+    many = tuple(
+        Item(id=f"m{i}", feed_id="news", title=f"Item {i}", link=f"https://example.com/{i}")
+        for i in range(60)
+    )
+    return _Samples(
+        digest=DigestView(
+            channel="C0SAMPLE", date_label="Monday 1 June 2026", sections=sections, more_count=3
+        ),
+        long_digest=DigestView(
+            channel="C0SAMPLE",
+            date_label="Monday 1 June 2026",
+            sections=(DigestSection("chips", "Semiconductors", many), *sections),
+            more_count=5,
+        ),
+        alerts=[(entity, ("topic entity-list", "query BIS")), (plain, ("topic chips",))],
+        hits=[_SampleHit(entity, "adding 36 entities to the Entity List", [(26, 37)], ())],
+        commands=[("/brief help", "this list"), ("/brief search QUERY", "search what was seen")],
+        feed_rows=[
+            FeedStatusRow(
+                "fr-bis", "Federal Register: BIS", True, FeedState("fr-bis", last_success=now)
+            ),
+            FeedStatusRow(
+                "news",
+                "News",
+                True,
+                FeedState("news", consecutive_failures=3, failing_since=now, last_error="HTTP 503"),
+            ),
+            FeedStatusRow("old", "Old feed", False, None),
+            FeedStatusRow("fresh", "Fresh feed", True, None),
+        ],
+    )

@@ -1,0 +1,265 @@
+"""What templates get: each template's variables, with items as templates see them.
+
+Feed strings (titles, summaries, feed and topic names, errors) are cleaned and
+shortened at a word boundary here, before a template sees them. Feed ids are
+shown by the names feeds.yaml gives them (an unknown feed by its id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from markupsafe import Markup
+
+from bot.ingest.text import truncate_words
+from bot.models import DigestSection, DigestView, FeedState, Item
+from bot.render.mrkdwn import ELLIPSIS, clean_feed_text, highlight, mark_trusted, safe_url
+
+__all__ = [
+    "CommandView",
+    "FeedRowView",
+    "FeedStatusRow",
+    "HitView",
+    "ItemView",
+    "SearchHitLike",
+    "SectionView",
+    "TemplateViews",
+]
+
+# Feed strings are shortened to these (characters) before a template sees them:
+# a digest is read in ten seconds, and the block limits stay far away.
+TITLE_CHARS = 250
+SUMMARY_CHARS = 300
+SNIPPET_CHARS = 400
+NAME_CHARS = 80
+ERROR_CHARS = 160
+MAX_ALSO_IN = 6
+
+
+# -- what the renderer is given --------------------------------------------------
+
+
+class SearchHitLike(Protocol):
+    """What `render_search` needs of a search hit (search.py's hits have these)."""
+
+    @property
+    def item(self) -> Item: ...
+
+    @property
+    def snippet(self) -> str: ...
+
+    @property
+    def spans(self) -> Sequence[tuple[int, int]]: ...
+
+    @property
+    def also_in(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatusRow:
+    """One feed for `/brief feeds`: its config and what the bot remembers about it."""
+
+    feed_id: str
+    name: str
+    enabled: bool
+    state: FeedState | None = None
+
+
+# -- what templates get ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """An item as templates see it: feed strings cleaned and shortened, names resolved."""
+
+    title: str
+    url: str | None
+    feed: str
+    feed_id: str
+    published: datetime | None
+    summary: str
+    entity_list: str | None
+    also_in: tuple[str, ...]
+    subscriptions: tuple[str, ...]
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
+class SectionView:
+    topic_id: str
+    title: str
+    items: tuple[ItemView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HitView:
+    item: ItemView
+    snippet: Markup
+
+
+@dataclass(frozen=True, slots=True)
+class CommandView:
+    usage: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRowView:
+    feed_id: str
+    name: str
+    status: str  # "ok", "failing", "disabled", "new"
+    last_success: datetime | None
+    failing_since: datetime | None
+    failures: int
+    error: str | None
+    next_due: datetime | None
+    items_stored: int
+
+
+class TemplateViews:
+    """Each template's variables, built from the bot's records; feed ids resolved to names."""
+
+    def __init__(self, feed_names: Mapping[str, str] | None = None) -> None:
+        self._feed_names = dict(feed_names or {})
+
+    # -- per template -------------------------------------------------------------
+
+    def digest(self, view: DigestView, *, thread: bool) -> dict[str, Any]:
+        """digest.j2's variables for one message; the renderer sets `split` for a long one."""
+        return {
+            "view": view,
+            "date_label": view.date_label,
+            "sections": [self.section(s) for s in view.sections],
+            "item_count": view.item_count,
+            "more_count": view.more_count,
+            "more_hint": view.more_hint,
+            "split": False,
+            "thread": thread,
+        }
+
+    def alerts(
+        self, owner: str, items_with_subs: Sequence[tuple[Item, tuple[str, ...]]], *, more: int
+    ) -> dict[str, Any]:
+        return {
+            "owner": owner,
+            "items": [self.item(item, subscriptions=subs) for item, subs in items_with_subs],
+            "more": max(more, 0),
+            "more_hint": "/brief latest",
+        }
+
+    def search(self, query_text: str, hits: Sequence[SearchHitLike], total: int) -> dict[str, Any]:
+        views = [
+            HitView(
+                item=self.item(hit.item, also_in=hit.also_in or None),
+                snippet=_snippet(hit.snippet, hit.spans),
+            )
+            for hit in hits
+        ]
+        return {
+            "query": _shorten(query_text, SUMMARY_CHARS),
+            "hits": views,
+            "total": max(total, len(views)),
+        }
+
+    def help(self, commands: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        return {"commands": [CommandView(usage, description) for usage, description in commands]}
+
+    def feed_status(self, rows: Sequence[FeedStatusRow]) -> dict[str, Any]:
+        views = [self.feed_row(row) for row in rows]
+        counts = dict.fromkeys(("ok", "failing", "disabled", "new"), 0)
+        for row in views:
+            counts[row.status] += 1
+        return {"rows": views, "counts": counts}
+
+    def notice(self, text: str) -> dict[str, Any]:
+        return {"text": text}
+
+    # -- per record -----------------------------------------------------------------
+
+    def feed_name(self, feed_id: str) -> str:
+        return _shorten(self._feed_names.get(feed_id) or feed_id, NAME_CHARS)
+
+    def item(
+        self,
+        item: Item,
+        *,
+        also_in: Sequence[str] | None = None,
+        subscriptions: Sequence[str] = (),
+    ) -> ItemView:
+        title = _shorten(item.title, TITLE_CHARS) or _shorten(item.link or "", TITLE_CHARS)
+        others = _also_in_ids(item) if also_in is None else list(also_in)
+        names = list(dict.fromkeys(self.feed_name(f) for f in others if f != item.feed_id))
+        if len(names) > MAX_ALSO_IN:
+            names[MAX_ALSO_IN - 1 :] = [f"{len(names) - MAX_ALSO_IN + 1} more"]
+        entity_list = item.extras.get("entity_list")
+        summary_line = entity_list.get("summary") if isinstance(entity_list, Mapping) else None
+        return ItemView(
+            title=title or "(untitled)",
+            url=item.link if safe_url(item.link) else None,
+            feed=self.feed_name(item.feed_id),
+            feed_id=item.feed_id,
+            published=item.published or item.first_seen,
+            summary=_shorten(item.summary, SUMMARY_CHARS),
+            entity_list=_shorten(summary_line, SUMMARY_CHARS) if summary_line else None,
+            also_in=tuple(names),
+            subscriptions=tuple(_shorten(s, NAME_CHARS) for s in subscriptions),
+            item=item,
+        )
+
+    def section(self, section: DigestSection) -> SectionView:
+        return SectionView(
+            topic_id=section.topic_id,
+            title=_shorten(section.title or section.topic_id, NAME_CHARS),
+            items=tuple(self.item(item) for item in section.items),
+        )
+
+    def feed_row(self, row: FeedStatusRow) -> FeedRowView:
+        state = row.state or FeedState(feed_id=row.feed_id)
+        if not row.enabled:
+            status = "disabled"
+        elif state.consecutive_failures > 0:
+            status = "failing"
+        elif state.last_success is None:
+            status = "new"
+        else:
+            status = "ok"
+        return FeedRowView(
+            feed_id=_shorten(row.feed_id, NAME_CHARS),
+            name=_shorten(row.name or row.feed_id, NAME_CHARS),
+            status=status,
+            last_success=state.last_success,
+            failing_since=state.failing_since,
+            failures=state.consecutive_failures,
+            error=_shorten(state.last_error, ERROR_CHARS) if state.last_error else None,
+            next_due=state.next_due,
+            items_stored=state.items_stored,
+        )
+
+
+def _shorten(value: object, limit: int) -> str:
+    """A feed string cleaned and cut to `limit` characters at a word boundary."""
+    # Only the head can be shown; cleaning a 100 kB summary whole would be wasted time.
+    head = str(value)[: limit * 2 + 64]
+    return truncate_words(clean_feed_text(head), limit, ellipsis=ELLIPSIS)
+
+
+def _snippet(snippet: object, spans: object) -> Markup:
+    text = str(snippet).replace("\n", " ")
+    shortened = truncate_words(text, SNIPPET_CHARS, ellipsis=ELLIPSIS)
+    cut = shortened != text
+    head = shortened[: -len(ELLIPSIS)] if cut else text
+    pairs = spans if isinstance(spans, Iterable) else ()
+    marked = highlight(head, pairs)
+    return mark_trusted(marked + ELLIPSIS) if cut else marked
+
+
+def _also_in_ids(item: Item) -> list[str]:
+    value = item.extras.get("also_in")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if isinstance(v, str | int)]
+    return []
