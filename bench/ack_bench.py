@@ -232,7 +232,7 @@ def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
                     server.stop()
                     sink.stop()
         finally:
-            runtime.close(commit=False)
+            runtime.close()
     finally:
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)

@@ -9,7 +9,7 @@ new items, and the cycle measured is the next one, a steady-state cycle:
   first poll left (feed ETags, 70,000-odd items, 200 subscriptions), with the
   search index built, as in the running service. Conditional GETs; parsing
   and storing on the ingest thread while other feeds download; story linking,
-  subscription matching, alert queueing, one durable commit, search indexing.
+  subscription matching, alert queueing, one durable transaction, search indexing.
 - naive (bench/naive.py): sequential `feedparser.parse(url)`, one TinyDB
   insert per new item. It runs over the first 100 feeds only (every 100-feed
   block has the same share of changed feeds and the same mix of recorded
@@ -46,7 +46,6 @@ from bench.feedfarm import FarmProcess
 from bench.naive import poll_cycle, seed_database
 from bench.results import ScenarioResult, Target, median
 from bot.app.runtime import Runtime
-from bot.brief.subscriptions import SUBSCRIPTIONS_TABLE, subscription_to_record
 from bot.config.schema import Config
 from bot.models import Settings
 
@@ -159,16 +158,17 @@ def prepare_briefbot(farm: FarmProcess, data_dir: Path, plan: PollPlan) -> dict[
     started = time.perf_counter()
     with Runtime.open(config) as runtime:
         now = datetime.now(UTC)
-        for sub in make_subscriptions(
+        subscriptions = make_subscriptions(
             plan.subscriptions,
             topics=config.topics,
             feeds=[f.id for f in config.feeds],
             now=now,
-        ):
-            runtime.store.put_record(SUBSCRIPTIONS_TABLE, sub.id, subscription_to_record(sub))
-        runtime.store.commit()
+        )
+        with runtime.store.transaction() as tx:
+            for sub in subscriptions:
+                tx.subscriptions.put(sub)
         reports = runtime.poll(force=True)
-        items = runtime.store.item_count()
+        items = runtime.store.items.count()
     bad = [r for r in reports if r.status != "ok"]
     if bad:
         raise RuntimeError(f"the first poll failed for {len(bad)} feeds, e.g. {bad[0]!r}")

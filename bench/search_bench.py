@@ -40,7 +40,7 @@ import orjson
 from bot.find.search import SearchIndex
 from bot.ingest.parse import parse_feed
 from bot.models import Item, replace
-from bot.store.tinydb.engine import Store
+from bot.store.tinydb.store import TinyStore
 
 CORPUS_DIR = Path("/work/shared/feeds-corpus/policy")
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "feeds"
@@ -249,7 +249,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 def run(quick: bool, *, with_store: bool = False) -> dict[str, Any]:
     """Run the benchmark (10,000 items if `quick`, else 100,000); return its numbers.
 
-    `with_store` adds `whole_bot`: the same corpus in a real `Store` on disk,
+    `with_store` adds `whole_bot`: the same corpus in a real `TinyStore` on disk,
     opened in a fresh process that then builds the index from it the way the
     bot starts (see `measure_store_start`).
     """
@@ -314,9 +314,9 @@ def run(quick: bool, *, with_store: bool = False) -> dict[str, Any]:
 
 
 def measure_store_start(count: int) -> dict[str, Any]:
-    """Write `count` corpus items to a Store in a temporary directory, then, in a
+    """Write `count` corpus items to a TinyStore in a temporary directory, then, in a
     fresh process: open it, build the index in the background from it with
-    `load_items=store.get_items_by_seq` (as the bot does), and search."""
+    `load_items=store.items.by_seq` (as the bot does), and search."""
     with tempfile.TemporaryDirectory(prefix="briefbot-bench-") as directory:
         for phase in ("write", "start"):
             done = subprocess.run(
@@ -336,20 +336,20 @@ def measure_store_start(count: int) -> dict[str, Any]:
 def run_store_phase(phase: str, directory: Path, count: int) -> dict[str, Any]:
     """One side of `measure_store_start`, in its own process."""
     if phase == "write":
-        with Store.open(directory, retention_days=3650) as store:
-            items = [replace(item, seq=0) for item in generate_corpus(count)]
+        items = [replace(item, seq=0) for item in generate_corpus(count)]
+        with TinyStore.open(directory, retention_days=3650) as store, store.transaction() as tx:
             for start in range(0, len(items), 5000):
-                store.add_items(items[start : start + 5000], now=NOW)
+                tx.items.add(items[start : start + 5000], now=NOW)
         return {}
     baseline = rss_mb()
     started = time.perf_counter()
-    store = Store.open(directory, retention_days=3650)
+    store = TinyStore.open(directory, retention_days=3650)
     open_seconds = time.perf_counter() - started
     store_rss = rss_mb()
     try:
-        index = SearchIndex(feed_tags=FEED_TAGS, load_items=store.get_items_by_seq)
+        index = SearchIndex(feed_tags=FEED_TAGS, load_items=store.items.by_seq)
         started = time.perf_counter()
-        index.build_in_background(store.iter_items).join()
+        index.build_in_background(store.items.after).join()
         build_seconds = time.perf_counter() - started
         gc.collect()
         latencies = []
@@ -358,7 +358,7 @@ def run_store_phase(phase: str, directory: Path, count: int) -> dict[str, Any]:
             index.search_text(text, now=NOW, limit=10)
             latencies.append((time.perf_counter() - began) * 1000)
         return {
-            "items": store.item_count(),
+            "items": store.items.count(),
             "python_and_imports_rss_mb": round(baseline, 1),
             "store_open_seconds": round(open_seconds, 2),
             "store_rss_mb": round(store_rss - baseline, 1),
@@ -369,7 +369,7 @@ def run_store_phase(phase: str, directory: Path, count: int) -> dict[str, Any]:
             "p95_ms": round(percentile(latencies, 0.95), 2),
         }
     finally:
-        store.close(commit=False)
+        store.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -377,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ITEMS:,} items, one run")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     parser.add_argument(
-        "--with-store", action="store_true", help="also time a real Store's start (slow)"
+        "--with-store", action="store_true", help="also time a real TinyStore's start (slow)"
     )
     parser.add_argument("--store-phase", nargs=2, metavar=("PHASE", "DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--items", type=int, default=FULL_ITEMS, help=argparse.SUPPRESS)
@@ -408,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for slow in numbers["slowest"]:
         print(f"  {slow['ms']:8.2f} ms  total {slow['total']:>6}  {slow['query']}")
     if "whole_bot" in numbers:
-        print("with a real Store:", json.dumps(numbers["whole_bot"]))
+        print("with a real TinyStore:", json.dumps(numbers["whole_bot"]))
     return 0
 
 

@@ -1,20 +1,21 @@
 """The store at 10,000, 100,000 and 300,000 items: ingest, dedup look-ups, cold start, memory, disk.
 
-Each size gets a data directory written through the Store API in big batches
-(realistic items, bench/corpus.py, first seen over the last 180 days as a
-poller would have stored them, 1,000 feed states and 200 subscriptions in
-state.json). Each size is then measured in a fresh process of its own, on a
+Each size gets a data directory written through the store's ports in big
+batches, in one transaction (realistic items, bench/corpus.py, first seen over
+the last 180 days as a poller would have stored them, 1,000 feed states and
+200 subscriptions in state.json). Each size is then measured in a fresh process of its own, on a
 copy of that directory, so one size's memory cannot pollute the next:
 
-- cold start: `Store.open` (every file read and indexed);
+- cold start: `TinyStore.open` (every file read and indexed);
 - memory: the process's peak resident set (ru_maxrss) once the store is
   open, which includes the transient peak of opening, with the interpreter
   and the bot's imports (about 30 MB); and the peak at the end, after the
   ingestion runs added their items;
-- dedup look-ups per second: `Store.is_known` on a 50/50 mix of stored and
+- dedup look-ups per second: `store.items.is_known` on a 50/50 mix of stored and
   unknown items (the check a poll makes for every entry of every feed);
-- ingesting 1,000 and 10,000 new items: `add_items` plus the durable
-  `commit` (temp file, fsync, rename, directory fsync), median of three;
+- ingesting 1,000 and 10,000 new items: one transaction each, `tx.items.add`
+  and its durable commit (temp file, fsync, rename, directory fsync), median
+  of three;
 - the size of the directory's files.
 
 `python -m bench.store_bench build --size N --dir D` and `... measure --dir D`
@@ -40,9 +41,9 @@ from typing import Any
 from bench.common import load_average, make_subscriptions, max_rss_mb, repo_topics, rss_mb
 from bench.corpus import ROOT, feed_ids, make_items
 from bench.results import ScenarioResult, Target, median
-from bot.brief.subscriptions import SUBSCRIPTIONS_TABLE, subscription_to_record
 from bot.models import FeedState, Item
-from bot.store.tinydb.engine import Store
+from bot.store.ports import Transaction
+from bot.store.tinydb.store import TinyStore
 
 __all__ = ["FULL_SIZES", "QUICK_SIZES", "build_store", "ensure_store", "measure_store", "run"]
 
@@ -71,33 +72,40 @@ def build_store(size: int, directory: Path, *, now: datetime | None = None) -> d
     items = make_items(size, seed=size, now=now, feeds=feeds, tag=f"b{size}")
     # Stored in the order a poller would have found them, a batch at a time.
     items.sort(key=lambda item: item.when)
-    with Store.open(directory) as store:
-        for start in range(0, len(items), BATCH):
-            batch = items[start : start + BATCH]
-            seen_at = max(item.when for item in batch) + timedelta(minutes=5)
-            store.add_items(batch, now=min(seen_at, now))
-        for n, feed_id in enumerate(feeds):
-            store.put_feed_state(
-                FeedState(
-                    feed_id=feed_id,
-                    last_attempt=now,
-                    last_success=now,
-                    last_status=200,
-                    etag=f'"{n}-0-{n:08x}"',
-                    next_due=now + timedelta(minutes=30),
-                    first_poll_done=True,
-                    items_stored=size // FEEDS,
-                )
-            )
-        for sub in make_subscriptions(200, topics=repo_topics(), feeds=feeds, now=now):
-            store.put_record(SUBSCRIPTIONS_TABLE, sub.id, subscription_to_record(sub))
-        store.commit()
-        stored = store.item_count()
+    # Everything in one transaction: one durable commit at the end.
+    with TinyStore.open(directory) as store:
+        with store.transaction() as tx:
+            _build(tx, items, feeds, size=size, now=now)
+        stored = store.items.count()
     seconds = time.perf_counter() - started
     (directory / _MARKER).write_text(
         json.dumps({"size": size, "format": _BUILD_FORMAT, "built": now.isoformat()})
     )
     return {"items": stored, "seconds": seconds}
+
+
+def _build(
+    tx: Transaction, items: list[Item], feeds: list[str], *, size: int, now: datetime
+) -> None:
+    for start in range(0, len(items), BATCH):
+        batch = items[start : start + BATCH]
+        seen_at = max(item.when for item in batch) + timedelta(minutes=5)
+        tx.items.add(batch, now=min(seen_at, now))
+    for n, feed_id in enumerate(feeds):
+        tx.feed_states.put(
+            FeedState(
+                feed_id=feed_id,
+                last_attempt=now,
+                last_success=now,
+                last_status=200,
+                etag=f'"{n}-0-{n:08x}"',
+                next_due=now + timedelta(minutes=30),
+                first_poll_done=True,
+                items_stored=size // FEEDS,
+            )
+        )
+    for sub in make_subscriptions(200, topics=repo_topics(), feeds=feeds, now=now):
+        tx.subscriptions.put(sub)
 
 
 def _built_size(directory: Path) -> int | None:
@@ -159,16 +167,17 @@ def measure_store(
     try:
         shutil.copytree(directory, copy)
         started = time.perf_counter()
-        store = Store.open(copy)
+        store = TinyStore.open(copy)
         cold_start = time.perf_counter() - started
         try:
             rss_open = rss_mb()
             # The peak so far: opening included (file bytes and parsed JSON side by side).
             peak_open = max_rss_mb()
             stats = store.stats()
+            shards = len(list(copy.glob("items-*.json")))
             rng = random.Random(5)
-            seqs = rng.sample(range(1, stats["last_seq"] + 1), min(PROBES // 2, stats["items"]))
-            known = [_probe(item) for item in store.get_items_by_seq(seqs)]
+            seqs = rng.sample(range(1, stats.last_seq + 1), min(PROBES // 2, stats.items))
+            known = [_probe(item) for item in store.items.by_seq(seqs)]
             unknown = [
                 _probe(item)
                 for item in make_items(
@@ -180,7 +189,7 @@ def measure_store(
             started = time.perf_counter()
             for _ in range(PROBE_PASSES):
                 for probe in probes:
-                    hits += store.is_known(probe)
+                    hits += store.items.is_known(probe)
             lookup_seconds = time.perf_counter() - started
             lookups = len(probes) * PROBE_PASSES
             del known, unknown, probes
@@ -197,8 +206,8 @@ def measure_store(
                         tag=f"new{count}-{repeat}",
                     )
                     started = time.perf_counter()
-                    stored = store.add_items(new, now=now)
-                    store.commit()
+                    with store.transaction() as tx:
+                        stored = tx.items.add(new, now=now)
                     times.append(time.perf_counter() - started)
                     if len(stored) != count:
                         raise RuntimeError(f"stored {len(stored)} of {count} new items")
@@ -209,14 +218,14 @@ def measure_store(
         shutil.rmtree(scratch, ignore_errors=True)
     return {
         "size": size,
-        "items": stats["items"],
-        "shards": stats["shards"],
+        "items": stats.items,
+        "shards": shards,
         "cold_start_seconds": cold_start,
         "rss_before_open_mb": rss_start,
         "rss_after_open_mb": rss_open,
         "peak_rss_open_mb": peak_open,
         "peak_rss_mb": max_rss_mb(),
-        "file_bytes": stats["bytes"],
+        "file_bytes": stats.bytes,
         "lookups": lookups,
         "lookup_hits": hits,
         "lookups_per_second": lookups / lookup_seconds,
@@ -254,19 +263,19 @@ def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
 
         for count, times in numbers["ingest_seconds"].items():
             result.add(
-                f"{at}: ingest {int(count):,} new (add_items + commit)",
+                f"{at}: ingest {int(count):,} new (one transaction)",
                 median(times),
                 "s",
                 target=target("<=", 2.0, "under 2 s") if int(count) == 10_000 else None,
             )
         result.add(
-            f"{at}: dedup look-ups (is_known)",
+            f"{at}: dedup look-ups (items.is_known)",
             numbers["lookups_per_second"],
             "/s",
             target=Target(">=", 100_000, "above 100,000/s"),
         )
         result.add(
-            f"{at}: cold start (Store.open)",
+            f"{at}: cold start (TinyStore.open)",
             numbers["cold_start_seconds"],
             "s",
             target=target("<=", 3.0, "under 3 s"),

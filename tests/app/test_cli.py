@@ -6,13 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.app.cli import build_parser, main
-from bot.store.tinydb.engine import Store
-from tests.support.feedgen import make_rss, numbered_entries
+from bot.app.cli.main import build_parser, main
+from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
+from bot.store.tinydb.store import TinyStore
+from tests.support.feedgen import Entry, make_rss, numbered_entries
+from tests.support.feedserver import FeedServer
 from tests.support.secretscan import APP_TOKEN, BOT_TOKEN, record_output
 from tests.support.secretscan import SIGNING_SECRET as SIGNING
 
@@ -23,7 +26,9 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True,
@@ -52,7 +57,9 @@ def subcommands() -> list[str]:
 
 
 @pytest.mark.parametrize("command", subcommands())
-def test_every_command_has_help_with_an_example(command, capsys):
+def test_every_command_has_help_with_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
@@ -61,19 +68,21 @@ def test_every_command_has_help_with_an_example(command, capsys):
     assert "briefbot" in out.split("Example:")[1]
 
 
-def test_no_command_prints_usage_and_fails(capsys):
-    assert main([]) == 2
+def test_no_command_prints_usage_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == EXIT_USAGE == 2
     assert "poll" in capsys.readouterr().out
 
 
-def test_unknown_command_is_refused_with_the_choices(capsys):
+def test_unknown_command_is_refused_with_the_choices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["pol"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'pol'" in capsys.readouterr().err
 
 
-def test_check_config_redacts_secrets(tmp_path):
+def test_check_config_redacts_secrets(tmp_path: Path) -> None:
     feeds = write_feeds(tmp_path / "feeds.yaml", {"a": "https://example.org/a.xml"}, tmp_path / "d")
     env = clean_env(
         SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING, SLACK_APP_TOKEN=APP_TOKEN
@@ -90,7 +99,7 @@ def test_check_config_redacts_secrets(tmp_path):
     assert described["feeds"][0]["id"] == "a"
 
 
-def test_check_config_names_file_line_and_field_of_an_error(tmp_path):
+def test_check_config_names_file_line_and_field_of_an_error(tmp_path: Path) -> None:
     bad = tmp_path / "feeds.yaml"
     bad.write_text("feeds:\n  - id: fr-bis\n    url: https://example.org/a\n    intervall: 15m\n")
     result = run_cli("--config", str(bad), "check-config")
@@ -100,7 +109,9 @@ def test_check_config_names_file_line_and_field_of_an_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_poll_prints_a_table_per_feed(feed_server, tmp_path, capsys):
+def test_poll_prints_a_table_per_feed(
+    feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     feed_server.add("/ok.xml", make_rss(numbered_entries(1, 3)))
     feed_server.add("/bad.xml", b"nope", status=500)
     feeds = write_feeds(
@@ -108,7 +119,7 @@ def test_poll_prints_a_table_per_feed(feed_server, tmp_path, capsys):
         {"good-feed": feed_server.url("/ok.xml"), "bad-feed": feed_server.url("/bad.xml")},
         tmp_path / "data",
     )
-    assert main(["--config", str(feeds), "poll"]) == 0
+    assert main(["--config", str(feeds), "poll"]) == EXIT_OK
     out = capsys.readouterr().out
     good_row = next(line for line in out.splitlines() if "good-feed" in line)
     bad_row = next(line for line in out.splitlines() if "bad-feed" in line)
@@ -117,31 +128,37 @@ def test_poll_prints_a_table_per_feed(feed_server, tmp_path, capsys):
     assert "2 feeds polled, 1 failed, 3 items stored." in out
 
 
-def test_poll_fails_when_every_feed_fails(feed_server, tmp_path, capsys):
+def test_poll_fails_when_every_feed_fails(
+    feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     feed_server.add("/bad.xml", b"nope", status=503)
     feeds = write_feeds(
         tmp_path / "feeds.yaml", {"bad": feed_server.url("/bad.xml")}, tmp_path / "d"
     )
-    assert main(["--config", str(feeds), "poll"]) == 1
+    assert main(["--config", str(feeds), "poll"]) == EXIT_FAILED == 1
     assert "503" in capsys.readouterr().out
 
 
-def test_poll_of_an_unknown_feed_id_is_a_usage_error(tmp_path, capsys):
+def test_poll_of_an_unknown_feed_id_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     feeds = write_feeds(tmp_path / "feeds.yaml", {"a": "https://example.org/a"}, tmp_path / "d")
     assert main(["--config", str(feeds), "poll", "--feed", "nope"]) == 2
     assert "no feed with id nope" in capsys.readouterr().err
 
 
-def test_a_second_process_is_refused_and_told_who_holds_the_data(feed_server, tmp_path):
+def test_a_second_process_is_refused_and_told_who_holds_the_data(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
     feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
-    with Store.open(tmp_path / "d"):
+    with TinyStore.open(tmp_path / "d"):
         result = run_cli("--config", str(feeds), "poll")
-    assert result.returncode == 3
+    assert result.returncode == EXIT_LOCKED == 3
     assert str(os.getpid()) in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_demo_runs_offline_and_stores_only_new_items_on_the_second_poll(tmp_path):
+def test_demo_runs_offline_and_stores_only_new_items_on_the_second_poll(tmp_path: Path) -> None:
     result = run_cli("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -151,7 +168,7 @@ def test_demo_runs_offline_and_stores_only_new_items_on_the_second_poll(tmp_path
     assert "Traceback" not in result.stderr
 
 
-def test_check_config_reports_a_broken_template_override(tmp_path):
+def test_check_config_reports_a_broken_template_override(tmp_path: Path) -> None:
     overrides = tmp_path / "my-templates"
     overrides.mkdir()
     (overrides / "digest.j2").write_text("{% for x in %}\n")
@@ -163,9 +180,9 @@ def test_check_config_reports_a_broken_template_override(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_digest_dry_run_json_prints_the_exact_payloads(feed_server, tmp_path, capsys):
-    from datetime import UTC, datetime
-
+def test_digest_dry_run_json_prints_the_exact_payloads(
+    feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)), etag='"1"')
     feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
     assert main(["--config", str(feeds), "poll"]) == 0  # backlog: never digested
@@ -191,9 +208,9 @@ def test_digest_dry_run_json_prints_the_exact_payloads(feed_server, tmp_path, ca
     assert json.loads(capsys.readouterr().out) == payloads
 
 
-def test_search_prints_results_and_query_errors(feed_server, tmp_path, capsys):
-    from tests.support.feedgen import Entry
-
+def test_search_prints_results_and_query_errors(
+    feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     feed_server.add(
         "/a.xml",
         make_rss([Entry("Additions to the Entity List", "https://example.org/el", guid="el")]),

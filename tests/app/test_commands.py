@@ -11,11 +11,11 @@ import logging
 import re
 import shutil
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,14 +30,16 @@ from bot.app.commands import (
     handle_command,
     read_words,
 )
-from bot.app.runtime import DIGEST_TABLE, Runtime
-from bot.brief.subscriptions import create_subscription, list_subscriptions
+from bot.app.runtime import Runtime
+from bot.brief.subscriptions import create_subscription
 from bot.config.schema import Config, SlackSecrets, parse_config_text
+from bot.deliver.ports import Poster
 from bot.models import SlackMessage
 from bot.render.mrkdwn import mrkdwn_to_plain
 from bot.render.slacklimits import validate_message
 from bot.slack.client import make_web_client
-from bot.slack.deliver import Deliverer, DeliveryResult
+from bot.slack.deliver import Deliverer
+from bot.store.ports import StoreError
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
@@ -173,7 +175,7 @@ def run(
     *,
     user: str = MEMBER,
     channel: str = CHANNEL,
-    poster: Any = None,
+    poster: Poster | None = None,
 ) -> str:
     """The reply's text as the user reads it."""
     reply = handle_command(runtime, CommandRequest(user, channel, text), poster=poster)
@@ -336,10 +338,37 @@ def test_an_over_long_command_is_refused_politely(runtime: Runtime) -> None:
     assert "That command is 6,000 characters long; /brief takes up to 4,000." in reply
 
 
+class UnreadableRepository:
+    """A store repository whose every method fails, as on a disk that stopped answering."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, method: str) -> Callable[..., NoReturn]:
+        def fail(*args: object, **kwargs: object) -> NoReturn:
+            raise StoreError(f"cannot read {self.name}: Input/output error")
+
+        return fail
+
+
+READ_REPOSITORIES = (
+    "items",
+    "feed_states",
+    "subscriptions",
+    "alerts",
+    "alert_deliveries",
+    "digests",
+    "delivery_problems",
+    "overrides",
+    "ops_notices",
+)
+
+
 def test_an_internal_error_gives_a_reference_not_a_traceback(
-    runtime: Runtime, caplog: pytest.LogCaptureFixture
+    runtime: Runtime, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime.store.close()  # every store read now fails: a fault on our side
+    for name in READ_REPOSITORIES:  # every store read now fails: a fault on our side
+        monkeypatch.setattr(runtime.store, name, UnreadableRepository(name))
     with caplog.at_level(logging.ERROR, logger="bot.app.commands"):
         reply = run(runtime, "subscriptions")
     assert reply.startswith("Something went wrong on our side (ref ")
@@ -490,7 +519,7 @@ def test_subscribe_then_a_new_item_arrives_as_one_direct_message(
     runtime: Runtime, feeds: FeedServer, fake_slack: FakeSlack, deliverer: Deliverer
 ) -> None:
     reply = run(runtime, "subscribe entity-list", poster=deliverer)
-    [sub] = list_subscriptions(runtime.store, owner=MEMBER)
+    [sub] = runtime.store.subscriptions.list(owner=MEMBER)
     assert reply == (
         f"Subscribed to topic entity-list (id {sub.id}): alerts by direct message as soon "
         f"as new items match.\n/brief mute {sub.id} pauses them, /brief unsubscribe {sub.id} "
@@ -547,7 +576,7 @@ def test_subscribe_delivery_options(
     runtime: Runtime, text: str, delivery: str, mode: str, zone: str
 ) -> None:
     reply = run(runtime, text)
-    [sub] = list_subscriptions(runtime.store, owner=MEMBER)
+    [sub] = runtime.store.subscriptions.list(owner=MEMBER)
     assert f"alerts by direct message {delivery}." in reply
     assert (sub.mode, sub.timezone) == (mode, zone)
 
@@ -577,7 +606,7 @@ def test_subscribe_problems_are_explained(runtime: Runtime, text: str, problem: 
     reply = run(runtime, text)
     assert reply.startswith(problem)
     assert "Usage: /brief subscribe <topic or query>" in reply
-    assert list_subscriptions(runtime.store) == []
+    assert runtime.store.subscriptions.list() == []
 
 
 def test_subscribing_twice_is_refused(runtime: Runtime) -> None:
@@ -586,30 +615,11 @@ def test_subscribing_twice_is_refused(runtime: Runtime) -> None:
     assert reply.startswith("You are already subscribed to topic entity-list (s")
 
 
-@dataclass
-class SlackPoster:
-    """The Deliverer plus the Web API client it posts with, as the Slack app can hand it over."""
-
-    deliverer: Deliverer
-    client: WebClient
-
-    def post(
-        self, channel: str, messages: Sequence[SlackMessage], *, metadata: Any = None
-    ) -> DeliveryResult:
-        return self.deliverer.post(channel, messages, metadata=metadata)
-
-    def open_dm(self, user_id: str) -> str:
-        return self.deliverer.open_dm(user_id)
-
-    def already_delivered(self, channel: str, key: str, since_ts: str | float) -> bool:
-        return self.deliverer.already_delivered(channel, key, since_ts)
-
-
 def test_daily_subscription_takes_the_callers_slack_time_zone(
     runtime: Runtime, fake_slack: FakeSlack, deliverer: Deliverer
 ) -> None:
     fake_slack.add_user(MEMBER, tz="America/Chicago")
-    poster = SlackPoster(deliverer, slack_client(fake_slack))
+    poster = deliverer  # Deliverer.user_timezone asks Slack's users.info
 
     reply = run(runtime, "subscribe ipef daily 08:00", poster=poster)
 
@@ -623,7 +633,7 @@ def test_an_admin_subscribes_a_channel_picked_in_slack(
     runtime: Runtime, feeds: FeedServer, fake_slack: FakeSlack, deliverer: Deliverer
 ) -> None:
     reply = run(runtime, "subscribe <#C0TRADE0001|trade-desk> ipef", user=ADMIN)
-    [sub] = list_subscriptions(runtime.store, owner="C0TRADE0001")
+    [sub] = runtime.store.subscriptions.list(owner="C0TRADE0001")
     assert reply.startswith(f"Subscribed to topic ipef (id {sub.id}): alerts in #trade-desk ")
     assert sub.created_by == ADMIN
 
@@ -639,7 +649,7 @@ def test_an_admin_subscribes_a_channel_picked_in_slack(
 
 def test_a_raw_channel_id_works_too(runtime: Runtime) -> None:
     run(runtime, "subscribe C0TRADE0001 ipef", user=ADMIN)
-    assert [s.topic for s in list_subscriptions(runtime.store, owner="C0TRADE0001")] == ["ipef"]
+    assert [s.topic for s in runtime.store.subscriptions.list(owner="C0TRADE0001")] == ["ipef"]
 
 
 def test_subscriptions_list_mute_unmute_unsubscribe(runtime: Runtime) -> None:
@@ -649,8 +659,8 @@ def test_subscriptions_list_mute_unmute_unsubscribe(runtime: Runtime) -> None:
     run(runtime, "subscribe entity-list")
     run(runtime, "subscribe chips daily 18:30")
     run(runtime, f"subscribe <#{CHANNEL}|briefing> ipef", user=ADMIN)
-    topic_sub, query_sub = list_subscriptions(runtime.store, owner=MEMBER)
-    [channel_sub] = list_subscriptions(runtime.store, owner=CHANNEL)
+    topic_sub, query_sub = runtime.store.subscriptions.list(owner=MEMBER)
+    [channel_sub] = runtime.store.subscriptions.list(owner=CHANNEL)
 
     assert run(runtime, "subscriptions") == (
         "Your subscriptions:\n"
@@ -670,12 +680,12 @@ def test_subscriptions_list_mute_unmute_unsubscribe(runtime: Runtime) -> None:
     assert run(runtime, f"unsubscribe {query_sub.id}") == (
         f"Unsubscribed {query_sub.id} (query chips): no more alerts from it."
     )
-    assert [s.id for s in list_subscriptions(runtime.store, owner=MEMBER)] == [topic_sub.id]
+    assert [s.id for s in runtime.store.subscriptions.list(owner=MEMBER)] == [topic_sub.id]
 
 
 def test_nobody_else_may_change_a_subscription_but_an_admin(runtime: Runtime) -> None:
     run(runtime, "subscribe entity-list")
-    [sub] = list_subscriptions(runtime.store, owner=MEMBER)
+    [sub] = runtime.store.subscriptions.list(owner=MEMBER)
 
     reply = run(runtime, f"unsubscribe {sub.id}", user=OTHER)
     assert reply.startswith(f"You cannot remove subscription {sub.id}: only its owner")
@@ -683,7 +693,7 @@ def test_nobody_else_may_change_a_subscription_but_an_admin(runtime: Runtime) ->
     assert run(runtime, "unsubscribe s0000").startswith("There is no subscription 's0000'")
 
     assert run(runtime, f"mute {sub.id}", user=ADMIN).startswith(f"Muted {sub.id}")
-    assert list_subscriptions(runtime.store)[0].muted
+    assert runtime.store.subscriptions.list()[0].muted
 
 
 def test_admins_list_everyones_subscriptions(runtime: Runtime) -> None:
@@ -701,14 +711,17 @@ def test_a_long_listing_is_split_into_messages_slack_accepts(runtime: Runtime) -
     owners = [f"U0BULK{n:05d}" for n in range(4)]
     for owner in owners:
         for n in range(50):
-            create_subscription(
-                runtime.store,
-                owner=owner,
-                created_by=owner,
-                topic_or_query=f'"export controls" OR semiconductor{n} OR "rare earth supply {n}"',
-                topics=runtime.topics(),
-                now=NOW,
-            )
+            with runtime.store.transaction() as tx:
+                create_subscription(
+                    tx,
+                    owner=owner,
+                    created_by=owner,
+                    topic_or_query=(
+                        f'"export controls" OR semiconductor{n} OR "rare earth supply {n}"'
+                    ),
+                    topics=runtime.topics(),
+                    now=NOW,
+                )
     reply = handle_command(runtime, CommandRequest(ADMIN, CHANNEL, "subscriptions all"))
 
     assert len(reply.messages) > 1
@@ -716,7 +729,7 @@ def test_a_long_listing_is_split_into_messages_slack_accepts(runtime: Runtime) -
         assert validate_message(message) == []
     text = plain(reply)
     assert text.startswith("All subscriptions:")
-    ids = {s.id for s in list_subscriptions(runtime.store)}
+    ids = {s.id for s in runtime.store.subscriptions.list()}
     assert len(ids) == 200
     assert all(text.count(f"• {sub_id}: ") == 1 for sub_id in ids)
 
@@ -742,9 +755,9 @@ def test_a_long_listing_is_split_into_messages_slack_accepts(runtime: Runtime) -
     ],
 )
 def test_members_are_refused_admin_commands(runtime: Runtime, text: str, action: str) -> None:
-    before = (runtime.config, runtime.store.records("subscriptions"))
+    before = (runtime.config, runtime.store.subscriptions.list())
     assert run(runtime, text) == f"Only admins can {action}. Admins: {ADMIN}."
-    assert (runtime.config, runtime.store.records("subscriptions")) == before
+    assert (runtime.config, runtime.store.subscriptions.list()) == before
 
 
 def test_without_admins_the_refusal_says_how_to_name_them(
@@ -935,7 +948,7 @@ def test_status_shows_feed_health_and_delivery_problems(
 
 
 def test_digest_preview_shows_the_items_and_moves_nothing(runtime: Runtime) -> None:
-    assert runtime.store.get_record(DIGEST_TABLE, CHANNEL) is None
+    assert runtime.store.digests.get(CHANNEL) is None
     first = run(runtime, "digest")
     assert first.startswith(
         "Preview of this channel's digest, only you can see it (no digest is scheduled here: "
@@ -946,7 +959,7 @@ def test_digest_preview_shows_the_items_and_moves_nothing(runtime: Runtime) -> N
     assert "IPEF ministers sign supply chain agreement" in first
     assert "Chips 4" not in first
     assert "Rare earth" not in first
-    assert runtime.store.get_record(DIGEST_TABLE, CHANNEL) is None
+    assert runtime.store.digests.get(CHANNEL) is None
     assert run(runtime, "digest") == first
 
 

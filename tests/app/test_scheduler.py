@@ -105,9 +105,7 @@ def schedulers() -> Iterator[list[BotScheduler]]:
 
 
 def open_runtime(config: Config, clock: FakeClock | None = None) -> Runtime:
-    store = TinyStore.open(
-        config.settings.data_dir, retention_days=config.settings.retention_days
-    )
+    store = TinyStore.open(config.settings.data_dir, retention_days=config.settings.retention_days)
     return Runtime(config, store, clock=clock) if clock else Runtime(config, store)
 
 

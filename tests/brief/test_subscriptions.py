@@ -1,8 +1,12 @@
-"""Subscriptions in a real store: what users type, what they are told, who may change what."""
+"""Subscriptions in a real store: what users type, what they are told, who may change what.
+
+How the records are kept (listing order, ids in use, restarts, damaged records)
+is the store's business: tests/store/contract/test_subscriptions.py and
+tests/store/tinydb/test_subscriptions.py.
+"""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from bot.brief.alerts import enqueue_alerts, queued_alerts
 from bot.brief.subscriptions import (
     SubscriptionError,
     SubscriptionNotFoundError,
@@ -19,36 +22,58 @@ from bot.brief.subscriptions import (
     create_subscription,
     delete_subscription,
     get_subscription,
-    list_subscriptions,
     new_subscription_id,
     normalize_subscription_id,
-    record_to_subscription,
     set_muted,
-    subscription_to_record,
 )
 from bot.config.schema import TopicConfig
 from bot.models import Alert, Subscription
-from bot.store.tinydb.engine import Store
+from bot.store.ports import Transaction
+from bot.store.tinydb.store import TinyStore
 
 NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
 TOPICS = {
     "entity-list": TopicConfig(id="entity-list", query='"entity list"'),
     "semiconductors": TopicConfig(id="semiconductors", query="semiconductor* OR chip OR chips"),
 }
-MINUTE = timedelta(minutes=1)
 ID_RE = re.compile(r"^s[0-9a-hjkmnp-tv-z]{4}$")  # Crockford base32: no i, l, o, u
 
 
+class Boom(Exception):
+    pass
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "data") as s:
+def store(tmp_path: Path) -> Iterator[TinyStore]:
+    with TinyStore.open(tmp_path / "data") as s:
         yield s
 
 
-def create(store: Store, text: str, owner: str = "U0ALICE001", **kw: Any) -> Subscription:
+def create_in(tx: Transaction, text: str, owner: str = "U0ALICE001", **kw: Any) -> Subscription:
     kw.setdefault("created_by", owner)
     kw.setdefault("now", NOW)
-    return create_subscription(store, owner=owner, topic_or_query=text, topics=TOPICS, **kw)
+    return create_subscription(tx, owner=owner, topic_or_query=text, topics=TOPICS, **kw)
+
+
+def create(store: TinyStore, text: str, owner: str = "U0ALICE001", **kw: Any) -> Subscription:
+    """`create_subscription` in a transaction of its own, as one Slack command."""
+    with store.transaction() as tx:
+        return create_in(tx, text, owner, **kw)
+
+
+def remove(store: TinyStore, sub_id: str, *, by: str, is_admin: bool) -> Subscription:
+    with store.transaction() as tx:
+        return delete_subscription(tx, sub_id, by=by, is_admin=is_admin)
+
+
+def mute(store: TinyStore, sub_id: str, muted: bool, *, by: str, is_admin: bool) -> Subscription:
+    with store.transaction() as tx:
+        return set_muted(tx, sub_id, muted, by=by, is_admin=is_admin)
+
+
+def enqueue(store: TinyStore, alerts: list[Alert]) -> None:
+    with store.transaction() as tx:
+        tx.alerts.enqueue(alerts)
 
 
 # ------------------------------------------------------------------ creating
@@ -66,13 +91,13 @@ def create(store: Store, text: str, owner: str = "U0ALICE001", **kw: Any) -> Sub
         ),
     ],
 )
-def test_topic_or_query(store: Store, text: str, topic: str | None, query: str | None) -> None:
+def test_topic_or_query(store: TinyStore, text: str, topic: str | None, query: str | None) -> None:
     made = create(store, text)
     assert (made.topic, made.query) == (topic, query)
     assert ID_RE.match(made.id), made.id
     assert made.created_at == NOW
     assert made.mode == "immediate"
-    assert get_subscription(store, made.id) == made
+    assert get_subscription(store.subscriptions, made.id) == made
 
 
 @pytest.mark.parametrize(
@@ -92,7 +117,7 @@ def test_topic_or_query(store: Store, text: str, topic: str | None, query: str |
     ],
 )
 def test_delivery_options(
-    store: Store, options: dict[str, str], mode: str, daily_at: str, zone: str
+    store: TinyStore, options: dict[str, str], mode: str, daily_at: str, zone: str
 ) -> None:
     made = create(store, "entity-list", **options)
     assert (made.mode, made.daily_at, made.timezone) == (mode, daily_at, zone)
@@ -156,22 +181,25 @@ def test_delivery_options(
     ],
 )
 def test_refusals_say_what_is_wrong(
-    store: Store, text: str, options: dict[str, str], message: str
+    store: TinyStore, text: str, options: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(SubscriptionError) as caught:
-        create(store, text, **options)
+    with store.transaction() as tx:
+        with pytest.raises(SubscriptionError) as caught:
+            create_in(tx, text, **options)
+        # Refused before anything was written, not only rolled back.
+        assert tx.subscriptions.list() == []
     assert str(caught.value) == message
-    assert list_subscriptions(store) == []
+    assert store.subscriptions.list() == []
 
 
-def test_duplicate_topic_names_the_existing_id(store: Store) -> None:
+def test_duplicate_topic_names_the_existing_id(store: TinyStore) -> None:
     first = create(store, "entity-list", mode="hourly")
     with pytest.raises(SubscriptionError) as caught:
         create(store, "ENTITY-LIST")
     assert str(caught.value) == f"you are already subscribed to topic entity-list ({first.id})"
 
 
-def test_duplicate_query_is_recognized_in_another_spelling(store: Store) -> None:
+def test_duplicate_query_is_recognized_in_another_spelling(store: TinyStore) -> None:
     first = create(store, '"Export Controls" AND ECCN')
     with pytest.raises(SubscriptionError) as caught:
         create(store, '"export control"   eccn')
@@ -201,7 +229,7 @@ def test_duplicate_query_is_recognized_in_another_spelling(store: Store) -> None
         ),
     ],
 )
-def test_cap_per_owner(store: Store, owner: str, cap: int, message: str) -> None:
+def test_cap_per_owner(store: TinyStore, owner: str, cap: int, message: str) -> None:
     made = [create(store, f"word{n}", owner=owner, cap=cap) for n in range(cap)]
     with pytest.raises(SubscriptionError) as caught:
         create(store, "one more", owner=owner, cap=cap)
@@ -211,7 +239,7 @@ def test_cap_per_owner(store: Store, owner: str, cap: int, message: str) -> None
     assert create(store, "one more", owner="U0BOB00001", cap=cap).owner == "U0BOB00001"
 
 
-def test_lowered_cap_says_the_limit(store: Store) -> None:
+def test_lowered_cap_says_the_limit(store: TinyStore) -> None:
     for n in range(4):
         create(store, f"word{n}")
     with pytest.raises(
@@ -225,7 +253,7 @@ def test_lowered_cap_says_the_limit(store: Store) -> None:
 # ------------------------------------------------------------------ ids
 
 
-def test_ids_are_short_random_and_unique(store: Store) -> None:
+def test_ids_are_short_random_and_unique(store: TinyStore) -> None:
     ids = [create(store, f"w{n}", owner=f"U{n % 7:09d}").id for n in range(200)]
     assert len(set(ids)) == 200
     assert all(ID_RE.match(i) for i in ids)
@@ -273,54 +301,58 @@ def test_typed_ids_are_read_as_meant(typed: str, meant: str) -> None:
 )
 @pytest.mark.parametrize("action", ["remove", "mute"])
 def test_who_may_change_a_subscription(
-    store: Store, by: str, is_admin: bool, allowed: bool, action: str
+    store: TinyStore, by: str, is_admin: bool, allowed: bool, action: str
 ) -> None:
     made = create(store, "entity-list", owner="C0TEAM0001", created_by="U0ALICE001")
     # Typed by a user, in capitals: still found.
     typed = made.id.upper()
 
-    def act() -> Subscription:
+    def act(tx: Transaction) -> Subscription:
         if action == "remove":
-            return delete_subscription(store, typed, by=by, is_admin=is_admin)
-        return set_muted(store, typed, True, by=by, is_admin=is_admin)
+            return delete_subscription(tx, typed, by=by, is_admin=is_admin)
+        return set_muted(tx, typed, True, by=by, is_admin=is_admin)
 
     if allowed:
-        changed = act()
+        with store.transaction() as tx:
+            changed = act(tx)
         assert changed.id == made.id
-        after = get_subscription(store, made.id)
+        after = get_subscription(store.subscriptions, made.id)
         assert after is None if action == "remove" else (after is not None and after.muted)
     else:
-        with pytest.raises(SubscriptionPermissionError) as caught:
-            act()
+        with store.transaction() as tx:
+            with pytest.raises(SubscriptionPermissionError) as caught:
+                act(tx)
+            # Refused before anything was written, not only rolled back.
+            assert get_subscription(tx.subscriptions, made.id) == made
         assert str(caught.value) == (
             f"you cannot {action} subscription {made.id}: only its owner (C0TEAM0001), the "
             "person who created it (U0ALICE001) or an admin can"
         )
-        assert get_subscription(store, made.id) == made
+        assert get_subscription(store.subscriptions, made.id) == made
 
 
-def test_unknown_id_is_refused_clearly(store: Store) -> None:
+def test_unknown_id_is_refused_clearly(store: TinyStore) -> None:
     with pytest.raises(SubscriptionNotFoundError) as caught:
-        delete_subscription(store, " szzzz ", by="U0ALICE001", is_admin=True)
+        remove(store, " szzzz ", by="U0ALICE001", is_admin=True)
     assert str(caught.value) == (
         "there is no subscription 'szzzz'; /brief subscriptions lists yours with their ids"
     )
 
 
-def test_unmute_restores(store: Store) -> None:
+def test_unmute_restores(store: TinyStore) -> None:
     made = create(store, "entity-list")
-    set_muted(store, made.id, True, by=made.owner, is_admin=False)
-    back = set_muted(store, made.id, False, by=made.owner, is_admin=False)
+    mute(store, made.id, True, by=made.owner, is_admin=False)
+    back = mute(store, made.id, False, by=made.owner, is_admin=False)
     assert back == made
-    assert get_subscription(store, made.id) == made
+    assert get_subscription(store.subscriptions, made.id) == made
 
 
 @pytest.mark.parametrize("action", ["remove", "mute"])
-def test_removing_or_muting_drops_its_queued_alerts(store: Store, action: str) -> None:
+def test_removing_or_muting_drops_its_queued_alerts(store: TinyStore, action: str) -> None:
     mine = create(store, "entity-list")
     other = create(store, "semiconductors")
     due = NOW + timedelta(hours=1)
-    enqueue_alerts(
+    enqueue(
         store,
         [
             Alert("U0ALICE001", 1, (mine.id,), NOW, due),
@@ -329,112 +361,26 @@ def test_removing_or_muting_drops_its_queued_alerts(store: Store, action: str) -
         ],
     )
     if action == "remove":
-        delete_subscription(store, mine.id, by="U0ALICE001", is_admin=False)
+        remove(store, mine.id, by="U0ALICE001", is_admin=False)
     else:
-        set_muted(store, mine.id, True, by="U0ALICE001", is_admin=False)
-    assert [(a.item_seq, a.subscription_ids) for a in queued_alerts(store)] == [
+        mute(store, mine.id, True, by="U0ALICE001", is_admin=False)
+    assert [(a.item_seq, a.subscription_ids) for a in store.alerts.queued()] == [
         (2, (other.id,)),
         (3, (other.id,)),
     ]
 
 
-# ------------------------------------------------------------------ persistence
-
-
-def test_subscriptions_survive_reopen_after_commit(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    with Store.open(data) as store:
-        a = create(store, "entity-list", mode="daily", daily_at="07:45", timezone="Europe/London")
-        b = create(
-            store, "tag:us chips", owner="C0TEAM0001", created_by="U0ALICE001", now=NOW + MINUTE
-        )
-        store.commit()
-        c = create(store, "never committed")
-        store.close(commit=False)
-    with Store.open(data) as store:
-        assert list_subscriptions(store) == [a, b]
-        assert list_subscriptions(store, "C0TEAM0001") == [b]
-        assert get_subscription(store, c.id) is None
-        muted = set_muted(store, a.id, True, by="U0ALICE001", is_admin=False)
-    with Store.open(data) as store:  # leaving the block committed
-        assert get_subscription(store, a.id) == muted
-
-
-def test_listing_is_oldest_first(store: Store) -> None:
-    later = create(store, "later", now=NOW + timedelta(minutes=5))
-    earlier = create(store, "earlier", now=NOW)
-    assert list_subscriptions(store) == [earlier, later]
-
-
-def test_damaged_record_is_skipped_and_logged(
-    store: Store, caplog: pytest.LogCaptureFixture
-) -> None:
-    good = create(store, "entity-list")
-    store.put_record("subscriptions", "sbad1", {"id": "sbad1", "owner": "U0ALICE001"})
-    with caplog.at_level(logging.WARNING, logger="bot.brief.subscriptions"):
-        assert list_subscriptions(store) == [good]
-    assert "skipping subscription record 'sbad1': subscription record lacks 'created_by'" in [
-        r.getMessage() for r in caplog.records
-    ]
-
-
-@pytest.mark.parametrize(
-    ("record", "message"),
-    [
-        pytest.param(
-            {"owner": "U1", "created_by": "U1", "created_at": NOW.isoformat()},
-            "subscription record lacks 'id'",
-            id="no-id",
-        ),
-        pytest.param(
-            {"id": "s1", "owner": "U1", "created_by": "U1", "created_at": "yesterday"},
-            "subscription record has a bad created_at: 'yesterday'",
-            id="bad-time",
-        ),
-        pytest.param(
-            {
-                "id": "s1",
-                "owner": "",
-                "created_by": "U1",
-                "created_at": NOW.isoformat(),
-                "topic": "x",
-            },
-            "subscription record has a bad owner: ''",
-            id="empty-owner",
-        ),
-        pytest.param(
-            {"id": "s1", "owner": "U1", "created_by": "U1", "created_at": NOW.isoformat()},
-            "subscription record s1 names neither a topic nor a query",
-            id="no-target",
-        ),
-    ],
-)
-def test_damaged_records_are_named(record: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError) as caught:
-        record_to_subscription(record)
-    assert str(caught.value) == message
-
-
-def test_record_round_trip_and_old_records_take_defaults() -> None:
-    full = Subscription(
-        id="s7k2q",
-        owner="U1",
-        created_by="U2",
-        created_at=NOW,
-        query="chips",
-        mode="daily",
-        daily_at="07:00",
-        timezone="Asia/Tokyo",
-        muted=True,
-    )
-    assert record_to_subscription(subscription_to_record(full)) == full
-    old = {
-        "id": "s7k2q",
-        "owner": "U1",
-        "created_by": "U1",
-        "created_at": NOW.isoformat(),
-        "topic": "ipef",
-    }
-    assert record_to_subscription(old) == Subscription(
-        id="s7k2q", owner="U1", created_by="U1", created_at=NOW, topic="ipef"
-    )
+@pytest.mark.parametrize("action", ["remove", "mute"])
+def test_a_command_that_fails_half_way_leaves_nothing_behind(store: TinyStore, action: str) -> None:
+    mine = create(store, "entity-list")
+    queued = [Alert("U0ALICE001", 1, (mine.id,), NOW, NOW + timedelta(hours=1))]
+    enqueue(store, queued)
+    with pytest.raises(Boom), store.transaction() as tx:
+        if action == "remove":
+            delete_subscription(tx, mine.id, by="U0ALICE001", is_admin=False)
+        else:
+            set_muted(tx, mine.id, True, by="U0ALICE001", is_admin=False)
+        assert tx.alerts.queued() == []
+        raise Boom  # say, the reply to Slack failed before the commit
+    assert get_subscription(store.subscriptions, mine.id) == mine
+    assert store.alerts.queued() == queued

@@ -43,9 +43,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.runtime import DIGEST_TABLE, Runtime
+from bot.app.runtime import Runtime
 from bot.brief.subscriptions import create_subscription
 from bot.config.schema import parse_config_text
+from bot.deliver.digests import current_state
 from tests.support.fakeslack import FakeSlack, PostedMessage
 from tests.support.feedgen import make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
@@ -169,17 +170,18 @@ def start_bot(
     publish(server, BACKLOG)
     with Runtime.open(parse_config_text(text, str(config_path), env=env)) as runtime:
         runtime.poll(force=True)
-        create_subscription(
-            runtime.store,
-            owner=USER,
-            created_by=USER,
-            topic_or_query="story",
-            topics={},
-            now=datetime.now(UTC),
-        )
-        for configured in runtime.config.digests:
-            runtime.build_digest(configured)  # the channel's record (and its last_sent) starts now
-        runtime.store.commit()
+        with runtime.store.transaction() as tx:
+            create_subscription(
+                tx,
+                owner=USER,
+                created_by=USER,
+                topic_or_query="story",
+                topics={},
+                now=datetime.now(UTC),
+            )
+            for configured in runtime.config.digests:
+                # The channel's ledger (and its last_sent) starts now, as a first digest's would.
+                tx.digests.put(current_state(tx, configured.channel, runtime.clock()))
     return config_path, env
 
 
@@ -258,10 +260,10 @@ def assert_each_digest_message_once(fake: FakeSlack, newest: int, story: str = "
 def assert_digest_cursor_covers_everything(config_path: Path, env: dict[str, str]) -> None:
     config = parse_config_text(config_path.read_text(), str(config_path), env=env)
     with Runtime.open(config) as runtime:
-        record = runtime.store.get_record(DIGEST_TABLE, CHANNEL)
-        assert record is not None
-        assert (record["seq"], record.get("partial"), record.get("inflight")) == (
-            runtime.store.last_seq,
+        state = runtime.store.digests.get(CHANNEL)
+        assert state is not None
+        assert (state.seq, state.partial, state.inflight) == (
+            runtime.store.items.last_seq,
             None,
             None,
         )

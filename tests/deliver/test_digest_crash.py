@@ -28,8 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.runtime import DIGEST_TABLE, Runtime
+from bot.app.runtime import Runtime
 from bot.config.schema import Config, parse_config_text
+from bot.deliver.digests import current_state
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
@@ -109,7 +110,9 @@ def set_up(feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path) -> Se
     feed_server.add("/wire.xml", make_rss(numbered_entries(1, 5)))
     with Runtime.open(config) as runtime:
         runtime.poll(force=True)  # the backlog: never digested
-        runtime.build_digest(runtime.config.digests[0])  # the channel's record starts now
+        # The channel's ledger starts now (as its first digest would record it).
+        with runtime.store.transaction() as tx:
+            tx.digests.put(current_state(tx, CHANNEL, runtime.clock()))
         # Long summaries: 120 fresh items need several messages.
         entries = [
             replace(e, summary=f"{e.summary} " + "Export controls and sanctions news. " * 8)
@@ -118,8 +121,9 @@ def set_up(feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path) -> Se
         feed_server.add("/wire.xml", make_rss(entries))
         runtime.poll(force=True)
         _, planned = runtime.build_digest(runtime.config.digests[0])
-        runtime.store.commit()
-        seq_before = int(runtime.store.get_record(DIGEST_TABLE, CHANNEL)["seq"])  # type: ignore[index]
+        state = runtime.store.digests.get(CHANNEL)
+        assert state is not None
+        seq_before = state.seq
     assert len(planned) >= 3, "the digest must span at least three messages"
     when = datetime.now(UTC) + timedelta(seconds=1)
     return Setup(config, path, env, len(planned), seq_before, when)
@@ -156,10 +160,10 @@ def assert_posted_once(setup: Setup, fake_slack: FakeSlack) -> None:
     assert set(shown) == set(range(6, 126)), "every fresh item is in the digest"
     assert [n for n, c in shown.items() if c > 1] == [], "an item was posted twice"
     with Runtime.open(setup.config) as runtime:
-        record = runtime.store.get_record(DIGEST_TABLE, CHANNEL)
-        assert record is not None
-        assert int(record["seq"]) > setup.seq_before
-        assert record.get("partial") is None and record.get("inflight") is None
+        state = runtime.store.digests.get(CHANNEL)
+        assert state is not None
+        assert state.seq > setup.seq_before
+        assert state.partial is None and state.inflight is None
 
 
 @pytest.mark.slow
@@ -182,11 +186,11 @@ def test_items_changed_between_crash_and_restart_do_not_change_the_rest(
     kill_after(setup, fake_slack, 2, "lost")
     # Meanwhile items are linked as duplicates (as a later poll's story
     # linking does): a rebuilt digest would split differently and skip some.
-    with Runtime.open(setup.config) as runtime:
-        for item in runtime.store.iter_items():
+    with Runtime.open(setup.config) as runtime, runtime.store.transaction() as tx:
+        for item in list(tx.items.after()):
             story = TITLE.search(item.title)
             if story is not None and int(story.group(1)) % 3 == 0:
-                runtime.store.update_item_extras(item.feed_id, item.id, {"duplicate_of": "wire:x"})
+                tx.items.update_extras(item.feed_id, item.id, {"duplicate_of": "wire:x"})
     finish(setup)
     assert_posted_once(setup, fake_slack)
 

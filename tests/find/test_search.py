@@ -29,7 +29,7 @@ from bot.find.search import (
 from bot.find.textindex import fold_and_tokenize, fold_text, tokenize
 from bot.ingest.parse import parse_feed
 from bot.models import Item, replace
-from bot.store.tinydb.engine import Store
+from bot.store.tinydb.store import TinyStore
 from tests.support import paths
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -494,14 +494,17 @@ def test_mass_removal_compacts_and_stays_correct() -> None:
 
 
 def test_items_load_from_a_real_store(tmp_path: Path) -> None:
-    with Store.open(tmp_path) as store:
-        stored = store.add_items(
-            [make_item(0, "Entity List additions", "BIS adds 36 entities."), make_item(0, "Other")],
-            now=NOW,
-        )
-        store.commit()
-        index = SearchIndex(load_items=store.get_items_by_seq)
-        index.build_in_background(store.iter_items)
+    with TinyStore.open(tmp_path) as store:
+        with store.transaction() as tx:
+            stored = tx.items.add(
+                [
+                    make_item(0, "Entity List additions", "BIS adds 36 entities."),
+                    make_item(0, "Other"),
+                ],
+                now=NOW,
+            )
+        index = SearchIndex(load_items=store.items.by_seq)
+        index.build_in_background(store.items.after)
         assert index.wait_ready(10)
         results = search(index, "entities")
         assert [hit.item.id for hit in results.hits] == [stored[0].id]

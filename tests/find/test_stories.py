@@ -33,7 +33,7 @@ from bot.find.stories import (
 )
 from bot.ingest.parse import fr_document_number, parse_feed
 from bot.models import Item, replace
-from bot.store.tinydb.engine import Store
+from bot.store.tinydb.store import TinyStore
 from tests.support import paths
 
 ROOT = paths.ROOT
@@ -568,28 +568,30 @@ def test_store_round_trip_gives_also_in_and_a_rebuilt_index(tmp_path: Path) -> N
         ("fr-entity-list", demo_items("fr-entity-list-search.rss", "fr-entity-list")),
     ]
     index = StoryIndex()
-    with Store.open(tmp_path / "data") as store:
+    with TinyStore.open(tmp_path / "data") as store:
         for _feed_id, items in feeds:
-            for item in store.add_items(items, now=DAY):
-                match = index.add(item)
-                if match is None:
-                    continue
-                primary = store.get_item(match.primary_feed_id, match.primary_id)
-                assert primary is not None
-                primary_update, duplicate_update = link_extras(primary, item)
-                if primary_update:
-                    store.update_item_extras(primary.feed_id, primary.id, primary_update)
-                store.update_item_extras(item.feed_id, item.id, duplicate_update)
+            # One transaction per poll of a feed, as the poller stores and links them.
+            with store.transaction() as tx:
+                for item in tx.items.add(items, now=DAY):
+                    match = index.add(item)
+                    if match is None:
+                        continue
+                    primary = tx.items.get(match.primary_feed_id, match.primary_id)
+                    assert primary is not None
+                    primary_update, duplicate_update = link_extras(primary, item)
+                    if primary_update:
+                        tx.items.update_extras(primary.feed_id, primary.id, primary_update)
+                    tx.items.update_extras(item.feed_id, item.id, duplicate_update)
 
-    with Store.open(tmp_path / "data") as store:
-        stored = list(store.iter_items())
+    with TinyStore.open(tmp_path / "data") as store:
+        stored = list(store.items.after())
         for number in sorted(SHARED_DEMO_DOCUMENTS):
-            primary = store.get_item("fr-bis", f"fr:{number}")
-            duplicate = store.get_item("fr-entity-list", f"fr:{number}")
+            primary = store.items.get("fr-bis", f"fr:{number}")
+            duplicate = store.items.get("fr-entity-list", f"fr:{number}")
             assert primary is not None and duplicate is not None
             assert also_in(primary) == ("fr-entity-list",)
             assert duplicate_of(duplicate) == primary.seq
-        lone = store.get_item("fr-entity-list", "fr:2023-24508")
+        lone = store.items.get("fr-entity-list", "fr:2023-24508")
         assert lone is not None and duplicate_of(lone) is None and also_in(lone) == ()
 
     rebuilt = StoryIndex.build(stored)

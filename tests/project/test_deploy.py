@@ -24,12 +24,13 @@ import sys
 import tomllib
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 import pytest
-import setuptools
+import setuptools  # type: ignore[import-untyped]  # no types-setuptools in the dev extras
 import yaml
 
-from bot.app.cli import build_parser
+from bot.app.cli.main import build_parser
 from bot.config.schema import parse_config_text
 from tests.support import paths
 
@@ -227,7 +228,7 @@ def documented_scopes() -> dict[str, str]:
 # -- the Slack app manifest ----------------------------------------------------
 
 
-def test_manifest_declares_the_brief_command_as_the_only_slash_command():
+def test_manifest_declares_the_brief_command_as_the_only_slash_command() -> None:
     commands = MANIFEST["features"]["slash_commands"]
     assert [c["command"] for c in commands] == ["/brief"]
     brief = commands[0]
@@ -236,7 +237,7 @@ def test_manifest_declares_the_brief_command_as_the_only_slash_command():
     assert brief["description"].strip()
 
 
-def test_manifest_usage_hint_names_only_real_sub_commands():
+def test_manifest_usage_hint_names_only_real_sub_commands() -> None:
     words = [
         word
         for part in MANIFEST["features"]["slash_commands"][0]["usage_hint"].split("|")
@@ -247,14 +248,14 @@ def test_manifest_usage_hint_names_only_real_sub_commands():
     assert set(words) <= BRIEF_SUBCOMMANDS
 
 
-def test_manifest_names_the_app_and_bot_briefbot_within_slack_limits():
+def test_manifest_names_the_app_and_bot_briefbot_within_slack_limits() -> None:
     assert MANIFEST["display_information"]["name"] == "briefbot"
     assert MANIFEST["features"]["bot_user"]["display_name"] == "briefbot"
     # Slack refuses a display_information.description over 140 characters.
     assert len(MANIFEST["display_information"]["description"]) <= 140
 
 
-def test_manifest_uses_socket_mode_without_interactivity_events_or_org_deploy():
+def test_manifest_uses_socket_mode_without_interactivity_events_or_org_deploy() -> None:
     settings = MANIFEST["settings"]
     assert settings["socket_mode_enabled"] is True
     assert settings["interactivity"]["is_enabled"] is False
@@ -262,25 +263,25 @@ def test_manifest_uses_socket_mode_without_interactivity_events_or_org_deploy():
     assert "event_subscriptions" not in settings
 
 
-def test_manifest_shows_the_http_mode_request_url_on_the_contract_path():
+def test_manifest_shows_the_http_mode_request_url_on_the_contract_path() -> None:
     urls = re.findall(r"^\s*#\s*url:\s*(\S+)\s*$", MANIFEST_TEXT, re.M)
     assert urls == [f"https://YOUR-HOST{HTTP_PATH}"]
 
 
-def test_manifest_bot_scopes_are_exactly_the_ones_the_guide_lists():
+def test_manifest_bot_scopes_are_exactly_the_ones_the_guide_lists() -> None:
     scopes = MANIFEST["oauth_config"]["scopes"]["bot"]
     assert len(scopes) == len(set(scopes)), "a scope is listed twice"
     assert set(scopes) == set(documented_scopes())
     assert "user" not in MANIFEST["oauth_config"]["scopes"], "briefbot needs no user token"
 
 
-def test_manifest_leaves_out_chat_write_public_for_least_privilege():
+def test_manifest_leaves_out_chat_write_public_for_least_privilege() -> None:
     assert "chat:write.public" not in MANIFEST["oauth_config"]["scopes"]["bot"]
     assert "/invite @briefbot" in GUIDE
 
 
 @pytest.mark.parametrize("scope", MANIFEST["oauth_config"]["scopes"]["bot"])
-def test_each_scope_says_why_in_the_manifest_and_in_the_guide(scope):
+def test_each_scope_says_why_in_the_manifest_and_in_the_guide(scope: str) -> None:
     lines = MANIFEST_TEXT.splitlines()
     index = next(i for i, line in enumerate(lines) if line.strip() == f"- {scope}")
     above = index - 1
@@ -295,7 +296,7 @@ def test_each_scope_says_why_in_the_manifest_and_in_the_guide(scope):
 
 
 @pytest.mark.parametrize("variable", CONTRACT_VARIABLES)
-def test_env_example_lists_each_contract_variable_with_a_comment(variable):
+def test_env_example_lists_each_contract_variable_with_a_comment(variable: str) -> None:
     assignments = env_example_assignments()
     assert variable in assignments, f"{variable} missing from deploy/.env.example"
     lines = ENV_EXAMPLE.splitlines()
@@ -303,7 +304,7 @@ def test_env_example_lists_each_contract_variable_with_a_comment(variable):
     assert above.startswith("#") and not ASSIGNMENT.match(above), f"{variable}: no comment"
 
 
-def test_env_example_placeholders_are_obviously_fake():
+def test_env_example_placeholders_are_obviously_fake() -> None:
     assignments = env_example_assignments()
     real_token = re.compile(r"^(xox[a-z]-\d+-|xapp-\d-)")
     for name, (value, _, _) in assignments.items():
@@ -316,7 +317,7 @@ def test_env_example_placeholders_are_obviously_fake():
     assert assignments["SLACK_APP_TOKEN"][0].startswith("xapp-")
 
 
-def test_env_example_leaves_the_data_and_config_paths_to_the_image_and_the_unit():
+def test_env_example_leaves_the_data_and_config_paths_to_the_image_and_the_unit() -> None:
     # An active BRIEFBOT_DATA in the env file would override the image's /data,
     # and the data would land in the container instead of on the volume.
     assignments = env_example_assignments()
@@ -324,7 +325,7 @@ def test_env_example_leaves_the_data_and_config_paths_to_the_image_and_the_unit(
     assert not assignments["BRIEFBOT_CONFIG"][1]
 
 
-def test_env_example_lines_suit_both_docker_env_file_and_systemd():
+def test_env_example_lines_suit_both_docker_env_file_and_systemd() -> None:
     # systemd's EnvironmentFile keeps quotes and inline comments as part of the
     # value, so: no quotes, no spaces, no `export`, comments on their own lines.
     for line in ENV_EXAMPLE.splitlines():
@@ -332,7 +333,7 @@ def test_env_example_lines_suit_both_docker_env_file_and_systemd():
             assert re.fullmatch(r"[A-Z][A-Z0-9_]*=[^\s\"'#]*", line), line
 
 
-def test_env_file_sourced_as_the_guide_says_sets_exactly_its_values(tmp_path):
+def test_env_file_sourced_as_the_guide_says_sets_exactly_its_values(tmp_path: Path) -> None:
     assert "set -a; . deploy/.env; set +a" in GUIDE
     (tmp_path / "deploy").mkdir()
     shutil.copy(DEPLOY / ".env.example", tmp_path / "deploy" / ".env")
@@ -352,12 +353,12 @@ def test_env_file_sourced_as_the_guide_says_sets_exactly_its_values(tmp_path):
 # -- Dockerfile ----------------------------------------------------------------
 
 
-def test_every_stage_builds_on_python_3_11_slim():
+def test_every_stage_builds_on_python_3_11_slim() -> None:
     bases = [instructions(stage, "FROM")[0].split()[0] for stage in STAGES]
     assert bases and all(base == "python:3.11-slim" for base in bases)
 
 
-def test_image_runs_as_the_non_root_user_it_creates():
+def test_image_runs_as_the_non_root_user_it_creates() -> None:
     users = instructions(FINAL, "USER")
     assert users, "the final stage sets USER"
     uid = users[-1].split(":")[0]
@@ -367,7 +368,7 @@ def test_image_runs_as_the_non_root_user_it_creates():
     assert uid == "10001"
 
 
-def test_image_keeps_its_data_on_the_volume_it_declares():
+def test_image_keeps_its_data_on_the_volume_it_declares() -> None:
     volumes = " ".join(instructions(FINAL, "VOLUME"))
     assert '"/data"' in volumes or volumes.split() == ["/data"]
     env = dockerfile_env(FINAL)
@@ -375,7 +376,7 @@ def test_image_keeps_its_data_on_the_volume_it_declares():
     assert "chown briefbot:briefbot /data" in " ".join(instructions(FINAL, "RUN"))
 
 
-def test_image_bakes_in_no_secret():
+def test_image_bakes_in_no_secret() -> None:
     for stage in STAGES:
         for instruction, arguments in stage:
             if instruction in ("ENV", "ARG"):
@@ -384,7 +385,7 @@ def test_image_bakes_in_no_secret():
                 assert ".env" not in arguments.split(), arguments
 
 
-def test_image_runs_the_service_and_exposes_the_http_port():
+def test_image_runs_the_service_and_exposes_the_http_port() -> None:
     assert instructions(FINAL, "CMD") == ['["briefbot", "run"]']
     assert instructions(FINAL, "EXPOSE") == [str(HTTP_PORT)]
     assert instructions(FINAL, "WORKDIR") == ["/app"]
@@ -405,7 +406,9 @@ def healthcheck_command() -> str:
         pytest.param(None, False, id="feeds-yaml-not-mounted"),
     ],
 )
-def test_health_check_passes_only_with_a_valid_mounted_config(tmp_path, feeds, healthy):
+def test_health_check_passes_only_with_a_valid_mounted_config(
+    tmp_path: Path, feeds: str | None, healthy: bool
+) -> None:
     config = tmp_path / "config" / "feeds.yaml"
     config.parent.mkdir()
     if feeds == "shipped":
@@ -432,7 +435,7 @@ def test_health_check_passes_only_with_a_valid_mounted_config(tmp_path, feeds, h
     assert not (tmp_path / "data").exists(), "the health check must not touch the data"
 
 
-def test_build_copies_only_context_the_dockerignore_lets_through():
+def test_build_copies_only_context_the_dockerignore_lets_through() -> None:
     for stage in STAGES:
         for arguments in instructions(stage, "COPY"):
             if arguments.startswith("--from"):
@@ -446,11 +449,11 @@ def test_build_copies_only_context_the_dockerignore_lets_through():
     "path",
     [".env", "deploy/.env", "data/items-2026-01.json", ".venv/bin/python", ".git/config"],
 )
-def test_build_context_leaves_out_secrets_data_and_virtualenvs(path):
+def test_build_context_leaves_out_secrets_data_and_virtualenvs(path: str) -> None:
     assert not dockerignore_includes(DOCKERIGNORE, path)
 
 
-def test_build_stage_copies_a_complete_package_source(tmp_path):
+def test_build_stage_copies_a_complete_package_source(tmp_path: Path) -> None:
     # Replays the build stage's COPY lines into a directory and checks that
     # pip has what it needs: pyproject's readme and packages, and symlinks
     # (bot/templates, bot/default_feeds.yaml) that resolve inside the copy.
@@ -486,7 +489,7 @@ def test_build_stage_copies_a_complete_package_source(tmp_path):
             assert resolved.is_relative_to(source_root.resolve())
 
 
-def test_time_zones_come_from_the_tzdata_dependency_the_image_relies_on():
+def test_time_zones_come_from_the_tzdata_dependency_the_image_relies_on() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert any(dep.startswith("tzdata") for dep in project["project"]["dependencies"])
     assert "zoneinfo.ZoneInfo(" in " ".join(instructions(FINAL, "RUN"))
@@ -495,10 +498,11 @@ def test_time_zones_come_from_the_tzdata_dependency_the_image_relies_on():
 # -- docker-compose.yml --------------------------------------------------------
 
 
-def compose_service() -> dict:
+def compose_service() -> dict[str, Any]:
     services = COMPOSE["services"]
     assert list(services) == ["briefbot"]
-    return services["briefbot"]
+    service: dict[str, Any] = services["briefbot"]
+    return service
 
 
 def compose_mounts() -> dict[str, tuple[str, str]]:
@@ -510,28 +514,28 @@ def compose_mounts() -> dict[str, tuple[str, str]]:
     return mounts
 
 
-def test_compose_builds_the_deploy_dockerfile_from_the_repository_root():
+def test_compose_builds_the_deploy_dockerfile_from_the_repository_root() -> None:
     build = compose_service()["build"]
     context = (DEPLOY / build["context"]).resolve()
     assert context == ROOT
     assert (context / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
 
 
-def test_compose_keeps_data_on_a_named_volume_at_the_images_data_dir():
+def test_compose_keeps_data_on_a_named_volume_at_the_images_data_dir() -> None:
     mounts = compose_mounts()
     source, mode = mounts[dockerfile_env(FINAL)["BRIEFBOT_DATA"]]
     assert source in COMPOSE["volumes"], "the data volume is a declared named volume"
     assert mode == "rw"
 
 
-def test_compose_mounts_feeds_yaml_read_only_where_the_image_looks():
+def test_compose_mounts_feeds_yaml_read_only_where_the_image_looks() -> None:
     source, mode = compose_mounts()[dockerfile_env(FINAL)["BRIEFBOT_CONFIG"]]
     assert mode == "ro"
     assert source == "./feeds.yaml"
     assert "cp feeds.yaml deploy/feeds.yaml" in GUIDE
 
 
-def test_compose_reads_secrets_from_the_env_file_and_restarts_unless_stopped():
+def test_compose_reads_secrets_from_the_env_file_and_restarts_unless_stopped() -> None:
     service = compose_service()
     assert service["env_file"] == ".env"
     assert (DEPLOY / ".env.example").is_file()
@@ -539,7 +543,7 @@ def test_compose_reads_secrets_from_the_env_file_and_restarts_unless_stopped():
     assert service["restart"] == "unless-stopped"
 
 
-def test_compose_publishes_the_http_port_only_when_uncommented_and_only_locally():
+def test_compose_publishes_the_http_port_only_when_uncommented_and_only_locally() -> None:
     assert "ports" not in compose_service(), "Socket Mode needs no inbound port"
     published = re.findall(r'^\s*#\s*-\s*"([\d.]+):(\d+):(\d+)"', COMPOSE_TEXT, re.M)
     assert published == [("127.0.0.1", str(HTTP_PORT), str(HTTP_PORT))]
@@ -565,33 +569,33 @@ def test_compose_publishes_the_http_port_only_when_uncommented_and_only_locally(
         ("UMask", "0077"),
     ],
 )
-def test_unit_sets(key, value):
+def test_unit_sets(key: str, value: str) -> None:
     assert unit_value(key) == value
 
 
-def test_unit_gives_a_bounded_time_for_a_clean_stop():
+def test_unit_gives_a_bounded_time_for_a_clean_stop() -> None:
     match = re.fullmatch(r"(\d+)s", unit_value("TimeoutStopSec"))
     assert match and 5 <= int(match.group(1)) <= 120
     # Docker gets the same grace period.
     assert compose_service()["stop_grace_period"] == unit_value("TimeoutStopSec")
 
 
-def test_unit_data_dir_is_its_only_writable_path_and_its_working_directory():
+def test_unit_data_dir_is_its_only_writable_path_and_its_working_directory() -> None:
     data = unit_environment()["BRIEFBOT_DATA"]
     assert data == unit_value("WorkingDirectory") == unit_value("ReadWritePaths")
     assert unit_value("StateDirectory") == Path(data).name
 
 
-def test_unit_does_not_restart_on_an_invalid_configuration():
-    # `briefbot` exits 2 for an invalid feeds.yaml (bot/app/cli.py): restarting
+def test_unit_does_not_restart_on_an_invalid_configuration() -> None:
+    # `briefbot` exits 2 for an invalid feeds.yaml (bot/app/cli/shared.py): restarting
     # cannot fix that, so systemd stops instead of looping.
-    from bot.app.cli import EXIT_USAGE
+    from bot.app.cli.shared import EXIT_USAGE
 
     assert unit_value("RestartPreventExitStatus") == str(EXIT_USAGE)
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not here")
-def test_unit_passes_systemd_analyze_verify(tmp_path):
+def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     # verify insists that ExecStart's binary exists: point it at this venv's.
     briefbot = VENV_BIN / "briefbot"
     assert briefbot.exists()
@@ -611,7 +615,7 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
 # -- docs/deploy.md ------------------------------------------------------------
 
 
-def test_guide_takes_five_numbered_steps_from_manifest_to_first_digest():
+def test_guide_takes_five_numbered_steps_from_manifest_to_first_digest() -> None:
     steps = re.findall(r"^## (\d)\. (.+)$", GUIDE, re.M)
     assert [int(number) for number, _ in steps] == [1, 2, 3, 4, 5]
     assert "manifest" in steps[0][1].lower()
@@ -630,16 +634,16 @@ ADMIN_COPIES = {".env", "feeds.yaml"}
         if p.name not in ADMIN_COPIES and not p.name.endswith(".dockerignore")
     ),
 )
-def test_guide_explains_each_deploy_file(name):
+def test_guide_explains_each_deploy_file(name: str) -> None:
     assert f"deploy/{name}" in GUIDE
 
 
 @pytest.mark.parametrize("variable", CONTRACT_VARIABLES)
-def test_guide_names_each_environment_variable(variable):
+def test_guide_names_each_environment_variable(variable: str) -> None:
     assert f"`{variable}`" in GUIDE
 
 
-def test_guide_feeds_yaml_example_passes_check_config():
+def test_guide_feeds_yaml_example_passes_check_config() -> None:
     (snippet,) = fenced_blocks(guide_section("3. Write feeds.yaml"), "yaml")
     shipped = yaml.safe_load((ROOT / "feeds.yaml").read_text())
     shipped.update(yaml.safe_load(snippet))
@@ -677,11 +681,11 @@ def briefbot_command_lines() -> list[tuple[str, list[str]]]:
     return commands
 
 
-def test_guide_runs_only_contract_commands_with_contract_flags():
+def test_guide_runs_only_contract_commands_with_contract_flags() -> None:
     commands = briefbot_command_lines()
     assert len(commands) >= 5, commands
     parser = build_parser()
-    choices = next(a for a in parser._actions if a.dest == "command").choices
+    choices = set(next(a for a in parser._actions if a.dest == "command").choices or ())
     for where, argv in commands:
         words = list(argv)
         while words and words[0] in CONTRACT_GLOBAL_FLAGS:
@@ -701,13 +705,13 @@ def test_guide_runs_only_contract_commands_with_contract_flags():
             assert flags <= CONTRACT_COMMANDS[command], f"{where}: {argv}"
 
 
-def test_guide_mentions_only_real_brief_sub_commands():
+def test_guide_mentions_only_real_brief_sub_commands() -> None:
     used = set(re.findall(r"/brief ([a-z]+)", GUIDE))
     assert {"status", "digest"} <= used
     assert used <= BRIEF_SUBCOMMANDS, used - BRIEF_SUBCOMMANDS
 
 
-def test_guide_proxy_snippets_forward_the_contract_path_to_the_contract_port():
+def test_guide_proxy_snippets_forward_the_contract_path_to_the_contract_port() -> None:
     section = guide_section("HTTP mode behind a reverse proxy")
     (nginx,) = fenced_blocks(section, "nginx")
     assert f"location = {HTTP_PATH} {{" in nginx

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.app.cli import build_parser
+from bot.app.cli.main import build_parser
 from bot.models import FeedConfig, Settings
 from tests.support import paths
 
@@ -22,7 +22,7 @@ def subcommands() -> list[str]:
 
 
 @pytest.mark.parametrize("command", subcommands())
-def test_readme_documents_each_command(command):
+def test_readme_documents_each_command(command: str) -> None:
     assert f"briefbot {command}" in README
 
 
@@ -37,12 +37,12 @@ def test_readme_documents_each_command(command):
         "BRIEFBOT_DATA",
     ],
 )
-def test_readme_documents_each_environment_variable(variable):
+def test_readme_documents_each_environment_variable(variable: str) -> None:
     assert variable in README
 
 
 @pytest.mark.parametrize("key", [f.name for f in dataclasses.fields(Settings)])
-def test_readme_documents_each_setting(key):
+def test_readme_documents_each_setting(key: str) -> None:
     assert f"`{key}`" in README
 
 
@@ -53,11 +53,11 @@ def test_readme_documents_each_setting(key):
         for f in dataclasses.fields(FeedConfig)
     ],
 )
-def test_readme_documents_each_feed_key(key):
+def test_readme_documents_each_feed_key(key: str) -> None:
     assert f"`{key}`" in README
 
 
-def test_readme_quickstart_is_two_commands_and_ci_runs_the_second():
+def test_readme_quickstart_is_two_commands_and_ci_runs_the_second() -> None:
     block = re.search(r"## Quickstart.*?```(?:sh|bash)?\n(.*?)```", README, re.DOTALL)
     assert block, "README has a Quickstart code block"
     commands = [

@@ -372,42 +372,109 @@ def test_slack_retries_are_handled_once(
     assert len(recorder.requests) == expected_handled
 
 
+class Gate:
+    """Wraps the real command handler and holds every request until `open()`: slow work.
+
+    (Searches no longer wait for a poll, which holds no lock they need, so the
+    slow work is held here instead.) `entered` counts the requests waiting.
+    """
+
+    def __init__(self, inner: Callable[..., CommandReply] = handle_command) -> None:
+        self.inner = inner
+        self.release = threading.Event()
+        self.entered = threading.Semaphore(0)
+
+    def __call__(
+        self, runtime: Runtime, request: CommandRequest, *, poster: Any = None
+    ) -> CommandReply:
+        self.entered.release()
+        assert self.release.wait(30), "the test never let the slow work go"
+        return self.inner(runtime, request, poster=poster)
+
+    def open(self) -> None:
+        self.release.set()
+
+
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    gate = Gate()
+    yield gate
+    gate.open()  # never leave a worker thread stuck
+
+
+@pytest.fixture
+def slow_app(runtime: Runtime, secrets: SlackSecrets, gate: Gate) -> Iterator[ServerHandle]:
+    server = serve_http(build_app(runtime, secrets, command_handler=gate), port=0, host="127.0.0.1")
+    try:
+        yield server
+    finally:
+        gate.open()
+        server.stop()
+
+
 def test_ack_returns_before_slow_work(
-    http_app: ServerHandle, responses: ResponseUrlServer, runtime: Runtime
+    slow_app: ServerHandle, responses: ResponseUrlServer, gate: Gate
 ) -> None:
-    # A poll in progress holds the runtime lock; a search has to wait for it.
-    with runtime.lock:
-        answer = post_command(http_app, command_form("entity list", responses.url("slow")))
-        assert answer.status == 200
-        assert answer.seconds < 1.5
-        time.sleep(0.3)
-        assert responses.replies("slow") == [], "the answer could not be ready yet"
+    # The work (a search) is held until the test lets it go; the ack is not.
+    answer = post_command(slow_app, command_form("entity list", responses.url("slow")))
+    assert answer.status == 200
+    assert answer.seconds < 1.5
+    assert gate.entered.acquire(timeout=10), "the work never started"
+    assert responses.replies("slow") == [], "the answer could not be ready yet"
+    gate.open()
     [reply] = responses.wait("slow")
     assert "YMTC" in reply.everything
 
 
 def test_many_commands_at_once_are_all_acked_within_3_seconds(
-    http_app: ServerHandle, responses: ResponseUrlServer, runtime: Runtime
+    slow_app: ServerHandle, responses: ResponseUrlServer, gate: Gate
 ) -> None:
     answers: list[HttpAnswer] = []
     lock = threading.Lock()
 
     def send(n: int) -> None:
-        answer = post_command(http_app, command_form("entity list", responses.url("burst")))
+        answer = post_command(slow_app, command_form("entity list", responses.url("burst")))
         with lock:
             answers.append(answer)
 
-    # More commands than worker threads, all stuck behind a long poll: acks
-    # must not queue behind the work.
-    with runtime.lock:
-        threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=10)
-        assert [a.status for a in answers] == [200] * 12
-        assert max(a.seconds for a in answers) < 3.0
+    # More commands than worker threads, all stuck in slow work: acks must not
+    # queue behind the work.
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert [a.status for a in answers] == [200] * 12
+    assert max(a.seconds for a in answers) < 3.0
+    assert responses.replies("burst") == [], "no answer while the work is held"
+    gate.open()
     assert len(responses.wait("burst", 12, timeout=20)) == 12
+
+
+def test_a_search_is_answered_while_a_poll_commits(
+    http_app: ServerHandle, responses: ResponseUrlServer, runtime: Runtime
+) -> None:
+    # A poll's transaction stays open (as while it writes a large batch): it
+    # holds the store's writer, which a search does not need.
+    inside, done = threading.Event(), threading.Event()
+
+    def long_commit() -> None:
+        with runtime.store.transaction():
+            inside.set()
+            done.wait(30)
+
+    writer = threading.Thread(target=long_commit, daemon=True)
+    writer.start()
+    try:
+        assert inside.wait(10), "the transaction never started"
+        answer = post_command(http_app, command_form("entity list", responses.url("during")))
+        assert answer.status == 200
+        [reply] = responses.wait("during", timeout=10)
+        assert "YMTC" in reply.everything
+        assert writer.is_alive(), "the transaction ended before the answer came"
+    finally:
+        done.set()
+        writer.join(10)
 
 
 def test_a_failing_handler_gets_an_apology_not_a_trace(
@@ -529,6 +596,15 @@ def test_socket_mode_acks_envelopes_answers_and_reconnects_on_disconnect(
         handle.stop()
 
 
+def acks(envelope_id: str) -> Callable[[dict[str, Any]], bool]:
+    """A predicate: the message acknowledges `envelope_id`."""
+
+    def check(message: dict[str, Any]) -> bool:
+        return bool(message.get("envelope_id") == envelope_id)
+
+    return check
+
+
 def test_socket_mode_redelivery_is_acked_and_handled_once(
     runtime: Runtime,
     secrets: SlackSecrets,
@@ -552,7 +628,7 @@ def test_socket_mode_redelivery_is_acked_and_handled_once(
                 retry_attempt=attempt,
             )
             socket_server.send(connection, envelope)
-            socket_server.wait_for(connection, lambda m, e=envelope_id: m.get("envelope_id") == e)
+            socket_server.wait_for(connection, acks(envelope_id))
         responses.wait("again")
         time.sleep(0.5)
     finally:

@@ -16,9 +16,10 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.config.schema import SlackSecrets
+from bot.deliver.ports import DeliveryError, DeliveryResult, Poster
 from bot.models import SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client, parse_retry_after
-from bot.slack.deliver import Deliverer, DeliveryError, DeliveryResult, describe_slack_error
+from bot.slack.deliver import Deliverer, describe_slack_error
 from tests.support.fakeslack import FakeSlack
 from tests.support.secretscan import BOT_TOKEN, WRONG_BOT_TOKEN
 
@@ -443,6 +444,32 @@ def test_ephemeral_reply(fake_slack: FakeSlack) -> None:
         "3 results",
         [section("*3 results*")],
     )
+
+
+# -- time zones -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        pytest.param({"tz": "Asia/Tokyo"}, "Asia/Tokyo", id="known-zone"),
+        pytest.param({"tz": "Mars/Olympus_Mons"}, None, id="zone-python-does-not-know"),
+        pytest.param({"fail": "missing_scope"}, None, id="users-info-refused"),
+        pytest.param({"down": True}, None, id="slack-unreachable"),
+    ],
+)
+def test_user_timezone_is_slacks_or_none(
+    fake_slack: FakeSlack, setup: dict[str, Any], expected: str | None
+) -> None:
+    fake_slack.add_user("U0ANALYST", tz=setup.get("tz"))
+    if "fail" in setup:
+        fake_slack.fail_next("users.info", error=setup["fail"])
+    if setup.get("down"):
+        fake_slack.down()
+    deliverer: Poster = make_deliverer(fake_slack)  # the port the commands use
+
+    assert deliverer.user_timezone("U0ANALYST") == expected
+    fake_slack.up()
 
 
 # -- secrets ------------------------------------------------------------------------------

@@ -67,8 +67,7 @@ def title_of(round_no: int, n: int) -> str:
 def make_batch(round_no: int) -> list[Item]:
     size = random.Random(round_no).randint(1, BATCH_MAX)
     return [
-        Item(id=f"r{round_no}-{n}", feed_id=FEED, title=title_of(round_no, n))
-        for n in range(size)
+        Item(id=f"r{round_no}-{n}", feed_id=FEED, title=title_of(round_no, n)) for n in range(size)
     ]
 
 

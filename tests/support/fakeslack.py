@@ -20,6 +20,11 @@ Not obvious:
   call took effect (the second is the "did Slack post it?" case), or a delay.
   `down()` refuses connections outright (the listening socket is closed and
   later re-bound on the same port) or answers 503.
+- `hold()` keeps calls of a method (to one channel, if given) open, unanswered
+  and not acted on, until the test releases them: the returned `Hold` has an
+  event set once a call is being held, so a test waits on that, never on a
+  sleep, to act while a post is "at Slack". `stop()` releases every hold (the
+  held calls are then dropped unanswered).
 - `conversations.history` lists top-level messages only, newest first, like
   Slack; thread replies are read with `conversations.replies`. Message metadata
   is returned only when `include_all_metadata` is set.
@@ -62,6 +67,7 @@ __all__ = [
     "MAX_TEXT",
     "Call",
     "FakeSlack",
+    "Hold",
     "PostedMessage",
 ]
 
@@ -155,6 +161,32 @@ class _User:
     tz: str
 
 
+class Hold:
+    """Calls held open at the fake until `release()` (made by `FakeSlack.hold`).
+
+    `held` is set once a call is being held (the first of `limit`); `count`
+    says how many were held so far. After `release()` each held call goes on
+    as if it had just arrived: answered, its message posted.
+    """
+
+    def __init__(self, method: str, channel: str | None, limit: int) -> None:
+        self.method = method
+        self.channel = channel
+        self.limit = limit
+        self.count = 0
+        self.held = threading.Event()
+        self.released = threading.Event()
+
+    def matches(self, method: str, params: Mapping[str, Any]) -> bool:
+        if self.count >= self.limit or method != self.method:
+            return False
+        return self.channel is None or str(params.get("channel") or "") == self.channel
+
+    def release(self) -> None:
+        """Let every call held (and any still to come under this hold) go on."""
+        self.released.set()
+
+
 @dataclass(frozen=True)
 class _Fault:
     status: int | None = None
@@ -223,6 +255,7 @@ class FakeSlack(LoopbackServer):
         self._posts: list[PostedMessage] = []
         self._ephemerals: list[PostedMessage] = []
         self._faults: dict[str, deque[_Fault | None]] = {}
+        self._holds: list[Hold] = []
         self._down: str | None = None
         self._up_timer: threading.Timer | None = None
         self._last_ts_us = 0
@@ -233,6 +266,10 @@ class FakeSlack(LoopbackServer):
         # `stopping` first: an `up()` whose timer already fired then stays down.
         self.stopping.set()
         self._cancel_up_timer()
+        with self._lock:
+            holds = list(self._holds)
+        for hold in holds:
+            hold.release()  # a held call sees `stopping` and is dropped
         # Under the listen lock, so stopping never interleaves with down()/up().
         with self._listen_lock:
             super().stop()
@@ -299,6 +336,24 @@ class FakeSlack(LoopbackServer):
             queue = self._faults.setdefault(method, deque())
             queue.extend([None] * skip)
             queue.extend([fault] * n)
+
+    def hold(self, method: str, *, channel: str | None = None, count: int = 1) -> Hold:
+        """Hold the next `count` calls of `method` (to `channel`, if given) open.
+
+        A held call is read but neither answered nor acted on until the
+        returned `Hold` is released; then it is answered as usual (faults
+        queued with `fail_next` apply after the hold). Wait on `Hold.held` to
+        know a call is being held. Holds queue up in order.
+        """
+        if count < 1:
+            raise ValueError(f"count must be at least 1, not {count}")
+        hold = Hold(method, channel, count)
+        with self._lock:
+            self._holds.append(hold)
+            stopped = self.stopping.is_set()
+        if stopped:
+            hold.release()
+        return hold
 
     def down(self, mode: str = "refuse", *, for_seconds: float | None = None) -> None:
         """Take "Slack" down: `refuse` connections, or answer every call with `503`.
@@ -376,7 +431,13 @@ class FakeSlack(LoopbackServer):
             # Slack takes the token from the header or, failing that, a `token` field.
             token = credentials.strip()
 
-        reply = self._answer_call(method, params, token, parse_error)
+        hold = self._take_hold(method, params)
+        if hold is not None:
+            hold.released.wait()
+        if hold is not None and self.stopping.is_set():
+            reply = _Reply(503, drop=True)
+        else:
+            reply = self._answer_call(method, params, token, parse_error)
         with self._lock:
             self._calls.append(
                 Call(
@@ -411,6 +472,15 @@ class FakeSlack(LoopbackServer):
         reply = self._dispatch(method, params, token, parse_error)
         reply.drop = drop_after
         return reply
+
+    def _take_hold(self, method: str, params: Mapping[str, Any]) -> Hold | None:
+        with self._lock:
+            hold = next((h for h in self._holds if h.matches(method, params)), None)
+            if hold is None:
+                return None
+            hold.count += 1
+        hold.held.set()
+        return hold
 
     def _take_fault(self, method: str) -> _Fault | None:
         for key in (method, "*"):

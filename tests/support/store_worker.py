@@ -71,9 +71,7 @@ def run_loop(data: str, seed: int) -> None:
                 tx.items.add(batch, now=NOW)
                 tx.feed_states.put(FeedState(feed_id=feed_id, etag=f"r{round_no}"))
                 tx.alerts.set_match_cursor(tx.items.last_seq)
-            print(
-                f"committed {store.items.last_seq} {store.items.count()} {round_no}", flush=True
-            )
+            print(f"committed {store.items.last_seq} {store.items.count()} {round_no}", flush=True)
 
 
 def run_crash_between(data: str) -> None:

@@ -168,7 +168,7 @@ def timed_poll(runtime: Runtime) -> tuple[dict[str, PollReport], float]:
 
 
 def stored_titles(runtime: Runtime, feed_id: str) -> list[str]:
-    return sorted(i.title for i in runtime.store.iter_items() if i.feed_id == feed_id)
+    return sorted(i.title for i in runtime.store.items.after() if i.feed_id == feed_id)
 
 
 # --------------------------------------------------------------------------- the matrix
@@ -181,7 +181,7 @@ def test_a_hostile_feed_fails_alone_and_on_time(
     urls = {"hostile": case.serve(feed_server, "/hostile.xml"), **serve_healthy(feed_server, 1, 3)}
     for runtime in make_runtime(tmp_path, urls):
         reports, elapsed = timed_poll(runtime)
-        state: FeedState | None = runtime.store.feed_states().get("hostile")
+        state: FeedState | None = runtime.store.feed_states.all().get("hostile")
 
         assert elapsed < TOTAL_TIMEOUT + MARGIN, f"the poll took {elapsed:.1f} s"
         for fid, prefix in HEALTHY.items():
@@ -208,7 +208,7 @@ def test_every_hostile_feed_at_once_still_lets_the_healthy_ones_through(
     urls.update(serve_healthy(feed_server, 1, 3))
     for runtime in make_runtime(tmp_path, urls):
         reports, elapsed = timed_poll(runtime)
-        states = runtime.store.feed_states()
+        states = runtime.store.feed_states.all()
 
         assert elapsed < TOTAL_TIMEOUT + MARGIN, f"the poll took {elapsed:.1f} s"
         for fid, prefix in HEALTHY.items():
@@ -231,7 +231,7 @@ def test_a_10mb_single_line_under_the_cap_is_parsed_with_a_bounded_summary(
     urls.update(serve_healthy(feed_server, 1, 2))
     for runtime in make_runtime(tmp_path, urls, max_bytes="16MB"):
         reports, elapsed = timed_poll(runtime)
-        [item] = [i for i in runtime.store.iter_items() if i.feed_id == "line"]
+        [item] = [i for i in runtime.store.items.after() if i.feed_id == "line"]
 
         assert reports["line"].status == "ok"
         # The parse has its own time limit (bot/ingest/parse.py); fetching is bounded

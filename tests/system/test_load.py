@@ -14,7 +14,7 @@ Not obvious:
   people type them, and a closed loop would measure the client, not the bot.
 - A background thread polls the feed over and over during the run; the feed
   answers after a delay, so a poll is always in flight, holding the ingest
-  thread and, at its end, the runtime lock.
+  thread and, at its end, the store's write transaction.
 - Each subscribe comes from its own user: the per-owner cap (50) must not be
   what the test measures.
 """
@@ -34,13 +34,14 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.app.runtime import Runtime
-from bot.brief.subscriptions import list_subscriptions
 from bot.config.schema import SlackSecrets, parse_config_text
 from bot.slack.app import APOLOGY, build_app, serve_http
-from tests.slack.test_app import SIGNING_SECRET, ResponseUrlServer, command_form, post, sign
+from tests.slack.test_app import command_form, post, sign
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
+from tests.support.responseurl import ResponseUrlServer
+from tests.support.secretscan import SIGNING_SECRET
 from tests.support.wsserver import wait_until
 
 ACK_LIMIT = 3.0  # Slack's deadline for the acknowledgement (slash commands)
@@ -147,7 +148,7 @@ def check_load(runtime: Runtime, sent: list[Sent], polls: int) -> None:
     assert slow == [], f"{len(slow)} acknowledgements took {ACK_LIMIT:g} s or more"
     assert polls >= 2, "polls ran alongside the commands"
     wanted = {s.user: s.text.split(" ", 1)[1] for s in sent if s.text.startswith("subscribe")}
-    stored = {sub.owner: sub.query or sub.topic for sub in list_subscriptions(runtime.store)}
+    stored = {sub.owner: sub.query or sub.topic for sub in runtime.store.subscriptions.list()}
     assert stored == wanted, "a subscription was lost (or one appeared unasked)"
 
 

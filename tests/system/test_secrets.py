@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.cli import main
+from bot.app.cli.main import main
 from tests.support import paths
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import make_rss, numbered_entries
@@ -90,6 +90,11 @@ def corrupt_state(config: Path) -> None:
     (config.parent / "data" / "state.json").write_text('{"not": "a store"')
 
 
+def poll_once(config: Path) -> None:
+    """Items, a feed state with an error: something for the reading commands to show."""
+    assert main(["--config", str(config), "poll"]) == 0
+
+
 def feed_console(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("help\nfeeds\nstatus\n"))
 
@@ -101,6 +106,9 @@ CASES: dict[str, tuple[list[str], Callable[[Path, pytest.MonkeyPatch], None] | N
     "run-refused-invalid-token": (["run", "--port", "0"], None, -1),
     "console": (["console"], lambda c, m: feed_console(m), 0),
     "digest-dry-run": (["digest", "--channel", "C0DIGEST01", "--dry-run", "--json"], None, 0),
+    "status-after-a-poll": (["status"], lambda c, m: poll_once(c), 0),
+    "status-json-after-a-poll": (["status", "--json"], lambda c, m: poll_once(c), 0),
+    "search-after-a-poll": (["search", "story"], lambda c, m: poll_once(c), 0),
     "corrupt-store": (["poll"], lambda c, m: corrupt_state(c), -1),
 }
 

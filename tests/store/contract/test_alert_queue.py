@@ -271,9 +271,9 @@ def test_cursor_moves_either_way(stores: Stores) -> None:
 def test_cursor_refuses_what_is_not_a_seq(store: Store, bad: object) -> None:
     with store.transaction() as tx:
         tx.alerts.set_match_cursor(4)
-    with pytest.raises(ValueError, match="the match cursor must be an item seq"):
-        with store.transaction() as tx:
-            tx.alerts.set_match_cursor(bad)  # type: ignore[arg-type]
+    refused = pytest.raises(ValueError, match="the match cursor must be an item seq")
+    with refused, store.transaction() as tx:
+        tx.alerts.set_match_cursor(bad)  # type: ignore[arg-type]
     assert store.alerts.match_cursor() == 4
 
 

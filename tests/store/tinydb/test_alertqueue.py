@@ -118,7 +118,12 @@ def test_damaged_queue_entries_are_skipped_then_replaced(
 
 
 def test_damaged_queue_entries_do_not_stop_delivery_or_discarding(store: TinyStore) -> None:
-    put_raw(store, "alerts", "U1", {"alerts": {"U1:1": "junk", "U1:2": alert_to_json(alert("U1", 2, "s1"))}})
+    put_raw(
+        store,
+        "alerts",
+        "U1",
+        {"alerts": {"U1:1": "junk", "U1:2": alert_to_json(alert("U1", 2, "s1"))}},
+    )
     with store.transaction() as tx:
         assert tx.alerts.discard_subscriptions(["s1"]) == 1
     assert store.alerts.pending_count() == 1  # the damaged entry, still there

@@ -1,4 +1,8 @@
-"""`kill -9` in the middle of `briefbot poll`, then a restart: nothing lost, nothing repeated."""
+"""`kill -9` mid-commit, a crash between the item shards and state.json, and mid-poll.
+
+Real processes (tests/support/store_worker.py, `python -m bot poll`), killed
+for real; then the data directory is opened again as after a restart.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,74 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.tinydb.engine import Store
+from bot.store.tinydb.store import TinyStore
+from tests.store.tinydb.helpers import NOW, add, committed_lines, item, start_worker
 from tests.support.feedgen import make_rss, numbered_entries
+from tests.support.feedserver import FeedServer
+from tests.support.store_worker import CRASH_EXIT, make_batch
+
+# BRIEFBOT_STORE_CRASH_TRIALS=50 for a longer hunt; each trial takes ~0.5 s.
+CRASH_TRIALS = int(os.environ.get("BRIEFBOT_STORE_CRASH_TRIALS", "5"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(1, CRASH_TRIALS + 1), ids=lambda s: f"seed-{s}")
+def test_kill_9_loses_no_committed_item(tmp_path: Path, seed: int) -> None:
+    data = tmp_path / "data"
+    worker = start_worker("loop", str(data), str(seed))
+    assert worker.stdout is not None
+    first = worker.stdout.readline()
+    assert first.startswith("committed"), first + (worker.stderr.read() if worker.stderr else "")
+    # Different random delays land the kill in different phases of a commit.
+    time.sleep(random.Random(seed).uniform(0.01, 0.6))
+    worker.send_signal(signal.SIGKILL)
+    rest, _ = worker.communicate(timeout=30)
+    assert worker.returncode == -signal.SIGKILL
+    last_seq, count, last_round = committed_lines(first + rest)[-1]
+
+    with TinyStore.open(data) as s:
+        items = list(s.items.after())
+        assert [i.seq for i in items] == list(range(1, len(items) + 1))
+        assert s.items.last_seq == len(items) >= last_seq
+        assert s.items.count() >= count
+        stored_ids = {i.id for i in items}
+        assert len(stored_ids) == len(items)
+        # Every item of every reported round is there: rounds 0..last_round
+        # hold exactly `count` distinct ids.
+        reported = {i.id for i in items if int(i.id[1:].split("-")[0]) <= last_round}
+        assert len(reported) == count
+        # The match cursor, committed with the items, never points past them.
+        assert last_seq <= s.alerts.match_cursor() <= len(items)
+        (next_item,) = add(s, [item("after-restart")])
+        assert next_item.seq == len(items) + 1
+    assert not list(data.glob(".*.tmp")), "a crash leftover temp file survived reopening"
+
+
+@pytest.mark.slow
+def test_crash_between_shards_and_state_loses_no_item(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    worker = start_worker("crash-between", str(data))
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == CRASH_EXIT, out + err
+    assert committed_lines(out) == [(50, 50, 0)]
+
+    with TinyStore.open(data) as s:
+        # Batch B's items reached disk, its feed state and cursor did not:
+        # the ETag is still A's, so the next poll refetches B...
+        assert s.items.count() == 120
+        assert s.items.last_seq == 120
+        state = s.feed_states.get("fr-bis")
+        assert state is not None
+        assert state.etag == '"A"'
+        assert s.alerts.match_cursor() == 50
+        # ...and dedup drops what it brings again; seq continues past B.
+        assert add(s, make_batch("b", 70)) == []
+        (fresh,) = add(s, [item("c-0")], now=NOW)
+        assert fresh.seq == 121
+        assert [i.id for i in s.items.after(50)][:2] == ["b-0", "b-1"]
+
+
+# ------------------------------------------------------------------ a whole poll, killed
 
 FEEDS = 6
 TRIALS = int(os.environ.get("BRIEFBOT_CRASH_TRIALS", "6"))
@@ -45,7 +115,9 @@ def run_poll(config: Path, kill_after: float | None) -> tuple[bool, str]:
 
 
 @pytest.mark.slow
-def test_kill_during_poll_loses_nothing_and_repeats_nothing(feed_server, tmp_path):
+def test_kill_during_poll_loses_nothing_and_repeats_nothing(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
     rng = random.Random(int(os.environ.get("BRIEFBOT_CRASH_SEED", "7")))
     data = tmp_path / "data"
     config = tmp_path / "feeds.yaml"
@@ -68,8 +140,8 @@ def test_kill_during_poll_loses_nothing_and_repeats_nothing(feed_server, tmp_pat
         else:
             killed += 1
         # Whatever happened, the data directory opens and is consistent.
-        with Store.open(data) as store:
-            items = list(store.iter_items())
+        with TinyStore.open(data) as store:
+            items = list(store.items.after())
             seqs = [i.seq for i in items]
             assert len(seqs) == len(set(seqs))
             keys = [(i.feed_id, i.id) for i in items]
@@ -79,8 +151,8 @@ def test_kill_during_poll_loses_nothing_and_repeats_nothing(feed_server, tmp_pat
 
     ok, out = run_poll(config, kill_after=None)
     assert ok, out
-    with Store.open(data) as store:
-        items = list(store.iter_items())
+    with TinyStore.open(data) as store:
+        items = list(store.items.after())
         assert len(items) == FEEDS * served
         assert len({(i.feed_id, i.id) for i in items}) == FEEDS * served
     assert killed >= 1, "no trial was killed mid-run: the test did not test the crash"

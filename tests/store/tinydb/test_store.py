@@ -274,9 +274,7 @@ def digest(channel: str, seq: int, blocks: tuple[dict[str, Any], ...] = ()) -> D
 
 def test_typed_records_round_trip(tmp_path: Path) -> None:
     kept = subscription("s-1", "U1", query="semiconductor export")
-    alert = Alert(
-        owner="U1", item_seq=7, subscription_ids=("s-1",), created_at=NOW, due_at=NOW
-    )
+    alert = Alert(owner="U1", item_seq=7, subscription_ids=("s-1",), created_at=NOW, due_at=NOW)
     with TinyStore.open(tmp_path / "d") as s:
         with s.transaction() as tx:
             tx.subscriptions.put(kept)
@@ -296,9 +294,7 @@ def test_typed_records_round_trip(tmp_path: Path) -> None:
         assert s.digests.get("C9") is None
         assert s.alerts.queued() == [alert]
         assert s.ops_notices.all() == {"uscc": OpsNotice(feed_id="uscc", failing_since=NOW)}
-        assert s.delivery_problems.all() == {
-            "C9": DeliveryProblem("C9", "channel_not_found", NOW)
-        }
+        assert s.delivery_problems.all() == {"C9": DeliveryProblem("C9", "channel_not_found", NOW)}
         assert s.alert_deliveries.all() == []
     # On disk the records keep the JSON of earlier releases.
     state = json.loads((tmp_path / "d" / "state.json").read_bytes())
@@ -327,9 +323,7 @@ def test_typed_records_round_trip(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_bad_records_are_refused_naming_the_value(
-    store: TinyStore, put: Any, message: str
-) -> None:
+def test_bad_records_are_refused_naming_the_value(store: TinyStore, put: Any, message: str) -> None:
     with pytest.raises(StoreError) as refused, store.transaction() as tx:
         put(tx)
     assert message in str(refused.value)

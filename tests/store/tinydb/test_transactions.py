@@ -12,6 +12,7 @@ import pytest
 from bot.models import Alert, FeedState, Item, Subscription
 from bot.store.ports import StoreError
 from bot.store.tinydb import engine as engine_module
+from bot.store.tinydb import files as files_module
 from bot.store.tinydb.files import Writable
 from bot.store.tinydb.store import TinyStore
 from tests.store.tinydb.helpers import NOW, add, item, listing
@@ -174,7 +175,7 @@ def test_readers_never_wait_for_a_commit_on_disk(
     Reads from other threads return meanwhile, and see the old state until the
     new one is swapped in: item shards first, state.json after them.
     """
-    real_write = engine_module.write_files
+    real_write = files_module.write_files  # what engine.py imported
     writing, proceed = threading.Event(), threading.Event()
 
     def slow_write(files: Iterable[Writable], directory: Path) -> None:
