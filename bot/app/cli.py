@@ -28,7 +28,7 @@ from bot.app.terminal import (
     print_text,
 )
 from bot.config.schema import Config, ConfigError, describe_config, load_config
-from bot.find.query import QueryError
+from bot.find.query.syntax import QueryError
 from bot.models import SlackMessage, replace
 from bot.store.tinydb.engine import Store, StoreError, StoreLockedError
 

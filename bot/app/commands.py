@@ -72,7 +72,7 @@ from bot.config.overrides import (
     set_schedule,
 )
 from bot.config.schema import DigestConfig, format_days, format_duration, parse_days
-from bot.find.query import QueryError
+from bot.find.query.syntax import QueryError
 from bot.find.search import MAX_LIMIT, SearchHit
 from bot.ingest.text import truncate_words
 from bot.models import Item, SlackMessage, Subscription

@@ -46,7 +46,10 @@ from types import MappingProxyType
 
 from bot.brief.schedule import digest_zone
 from bot.config.schema import DigestConfig, TopicConfig
-from bot.find.query import Query, QueryError, QueryMatcher, parse_query, prepare_doc
+from bot.find.query.document import prepare_doc
+from bot.find.query.matcher import Query, QueryMatcher
+from bot.find.query.parser import parse_query
+from bot.find.query.syntax import QueryError
 from bot.models import DigestSection, DigestView, Item
 
 __all__ = ["LATEST_SECTION_ID", "LATEST_SECTION_TITLE", "build_digest_view", "format_date_label"]

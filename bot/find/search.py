@@ -84,22 +84,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import compress
 
-from bot.find.query import (
+from bot.find.query.document import MatchDoc
+from bot.find.query.matcher import Query
+from bot.find.query.nodes import (
     And,
     Chars,
     FeedIs,
-    MatchDoc,
     Node,
     Not,
     Or,
     Phrase,
     Prefix,
-    Query,
     TagIs,
     TimeBound,
     Word,
-    parse_question,
 )
+from bot.find.query.question import parse_question
 from bot.find.textindex import ascii_token_spans, fold_and_tokenize, fold_text, is_cjk, stem_token
 from bot.models import Item
 

@@ -17,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.find.query import QueryError, parse_query, prepare_doc
+from bot.find.query.document import prepare_doc
+from bot.find.query.parser import parse_query
+from bot.find.query.syntax import QueryError
 from bot.find.search import (
     MAX_LIMIT,
     SNIPPET_CHARS,
