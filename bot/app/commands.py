@@ -73,7 +73,7 @@ from bot.config.overrides import (
 )
 from bot.config.schema import DigestConfig, format_days, format_duration, parse_days
 from bot.find.query.syntax import QueryError
-from bot.find.search import MAX_LIMIT, SearchHit
+from bot.find.search.results import MAX_LIMIT, SearchHit
 from bot.ingest.text import truncate_words
 from bot.models import Item, SlackMessage, Subscription
 from bot.render.slacklimits import MAX_BLOCKS, MAX_BLOCKS_CHARS, MAX_TEXT, block_size

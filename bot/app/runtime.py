@@ -41,7 +41,8 @@ from bot.brief.match import SubscriptionMatcher
 from bot.brief.schedule import missed_digest
 from bot.brief.subscriptions import list_subscriptions
 from bot.config.schema import Config, DigestConfig
-from bot.find.search import SearchIndex, SearchResults
+from bot.find.search.index import SearchIndex
+from bot.find.search.results import SearchResults
 from bot.find.stories import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories import StoryIndex, link_extras
 from bot.ingest.entitylist import annotate_item
