@@ -43,8 +43,9 @@ from bot.brief.subscriptions import list_subscriptions
 from bot.config.schema import Config, DigestConfig
 from bot.find.search.index import SearchIndex
 from bot.find.search.results import SearchResults
-from bot.find.stories import DEFAULT_RETENTION as STORY_HORIZON
-from bot.find.stories import StoryIndex, link_extras
+from bot.find.stories.extras import link_extras
+from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
+from bot.find.stories.index import StoryIndex
 from bot.ingest.entitylist import annotate_item
 from bot.ingest.feedstate import is_due, next_feed_state
 from bot.ingest.fetch.client import fetch_feeds
