@@ -788,7 +788,7 @@ class Runtime:
             seq -= len(chunk)
             scanned += len(chunk)
             for item in self.store.get_items_by_seq(chunk):
-                if item.backlog or "duplicate_of" in item.extras:
+                if item.backlog or item.duplicate_of is not None:
                     continue
                 if wanted is not None and item.feed_id not in wanted:
                     continue

@@ -269,7 +269,7 @@ class SubscriptionMatcher:
 
         alerts: list[Alert] = []
         for item in items:
-            if item.backlog or item.extras.get("duplicate_of"):
+            if item.backlog or item.duplicate_of is not None:
                 continue
             if item.seq < 1:
                 raise ValueError(
