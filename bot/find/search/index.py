@@ -1,4 +1,4 @@
-"""`SearchIndex`: items indexed for ranked search, built in the background, searched in parallel.
+"""`SearchIndex`: items indexed for ranked search, built in the background, searched lock-free.
 
 Threads: one lock serializes writers (`add`, `remove`); searches take none
 (see `bot.find.search.segment` for how they never see half an item).
@@ -39,7 +39,7 @@ ItemLoader = Callable[[Sequence[int]], Iterable[Item]]
 
 
 class SearchIndex:
-    """Items indexed for ranked search; how, the modules of `bot.find.search` say.
+    """Items indexed for ranked search (how: see the modules of `bot.find.search`).
 
     `feed_tags` maps a feed id to its feed's tags, which count for `tag:` as
     the item's own do (read at search time, so `set_feed_tags` takes effect at
