@@ -20,7 +20,8 @@ from typing import TypeVar
 
 from bench.corpus import ROOT, real_items
 from bot.config.schema import Config, TopicConfig, load_config, parse_config_text
-from bot.find.query import QueryError, parse_query
+from bot.find.query.parser import parse_query
+from bot.find.query.syntax import QueryError
 from bot.models import Subscription
 
 __all__ = [

@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from bot.find.search import SearchIndex
+from bot.find.search.index import SearchIndex
 from bot.ingest.parse import parse_feed
 from bot.models import Item, replace
 from bot.store.tinydb.store import TinyStore

@@ -121,6 +121,21 @@ class Item:
         """The time to sort and filter by: published, else first seen."""
         return self.published or self.first_seen or datetime.fromtimestamp(0, UTC)
 
+    @property
+    def duplicate_of(self) -> int | None:
+        """The seq of the earlier stored item whose story this one repeats, or None.
+
+        Read from `extras["duplicate_of"]`, which same-story linking writes as
+        the primary's seq. Only an int seq of 1 or more, not this item's own,
+        is a link: None, "", bools, 0, negative numbers, strings and anything
+        else unreadable are not (a wrong link hides a story; a missed one only
+        shows it twice).
+        """
+        value = self.extras.get("duplicate_of")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            return None
+        return None if value == self.seq else value
+
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:

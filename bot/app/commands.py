@@ -70,8 +70,8 @@ from bot.config.overrides import (
 )
 from bot.config.schema import DigestConfig, format_days, format_duration, parse_days
 from bot.deliver.ports import Poster
-from bot.find.query import QueryError
-from bot.find.search import MAX_LIMIT, SearchHit
+from bot.find.query.syntax import QueryError
+from bot.find.search.results import MAX_LIMIT, SearchHit
 from bot.models import Item, SlackMessage, Subscription
 from bot.render.blocks import pack_messages
 

@@ -31,9 +31,11 @@ from bot.deliver.alerts import AlertDispatcher, DispatchReport
 from bot.deliver.digests import DigestOutcome, DigestSender, current_state
 from bot.deliver.locks import DestinationLocks
 from bot.deliver.ports import Poster
-from bot.find.search import SearchIndex, SearchResults
-from bot.find.stories import DEFAULT_RETENTION as STORY_HORIZON
-from bot.find.stories import StoryIndex, link_extras
+from bot.find.search.index import SearchIndex
+from bot.find.search.results import SearchResults
+from bot.find.stories.extras import link_extras
+from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
+from bot.find.stories.index import StoryIndex
 from bot.ingest.poll import poll_feeds
 from bot.models import UTC, DigestView, Item, PollReport, SlackMessage
 from bot.render.renderer import Renderer
@@ -272,7 +274,7 @@ class Runtime:
         wanted = set(feed_ids) if feed_ids is not None else None
         found: list[Item] = []
         for scanned, item in enumerate(self.store.items.newest_first(LATEST_SCAN_LIMIT), 1):
-            if not (item.backlog or "duplicate_of" in item.extras) and (
+            if not (item.backlog or item.duplicate_of is not None) and (
                 wanted is None or item.feed_id in wanted
             ):
                 found.append(item)

@@ -46,7 +46,10 @@ from types import MappingProxyType
 
 from bot.brief.schedule import digest_zone
 from bot.config.schema import DigestConfig, TopicConfig
-from bot.find.query import Query, QueryError, QueryMatcher, parse_query, prepare_doc
+from bot.find.query.document import prepare_doc
+from bot.find.query.matcher import Query, QueryMatcher
+from bot.find.query.parser import parse_query
+from bot.find.query.syntax import QueryError
 from bot.models import DigestSection, DigestView, Item
 
 __all__ = ["LATEST_SECTION_ID", "LATEST_SECTION_TITLE", "build_digest_view", "format_date_label"]
@@ -104,7 +107,7 @@ def build_digest_view(
     # Section order is rank order: index into `chosen`, or 0 for "Latest".
     grouped: dict[int, list[Item]] = {}
     for item in candidates:
-        if item.backlog or _is_duplicate(item) or (feeds and item.feed_id not in feeds):
+        if item.backlog or item.duplicate_of is not None or (feeds and item.feed_id not in feeds):
             continue
         if group_all:
             grouped.setdefault(0, []).append(item)
@@ -173,10 +176,6 @@ def _choose_topics(
     # sorted() is stable, so equal priorities keep the configuration's order.
     usable.sort(key=lambda entry: -entry[1].priority)
     return [(topic, query) for _, topic, query in usable]
-
-
-def _is_duplicate(item: Item) -> bool:
-    return item.extras.get("duplicate_of") not in (None, "")
 
 
 def _recency(item: Item) -> tuple[datetime, int]:

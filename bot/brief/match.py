@@ -46,7 +46,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.schema import TopicConfig
-from bot.find.query import Query, QueryError, QueryMatcher, parse_query, prepare_doc
+from bot.find.query.document import prepare_doc
+from bot.find.query.matcher import Query, QueryMatcher
+from bot.find.query.parser import parse_query
+from bot.find.query.syntax import QueryError
 from bot.models import Alert, Item, Subscription, as_utc
 
 __all__ = [
@@ -266,7 +269,7 @@ class SubscriptionMatcher:
 
         alerts: list[Alert] = []
         for item in items:
-            if item.backlog or item.extras.get("duplicate_of"):
+            if item.backlog or item.duplicate_of is not None:
                 continue
             if item.seq < 1:
                 raise ValueError(

@@ -36,7 +36,8 @@ from datetime import datetime
 
 from bot.brief.match import DELIVERY_MODES, parse_daily_at
 from bot.config.schema import TopicConfig
-from bot.find.query import QueryError, parse_query
+from bot.find.query.parser import parse_query
+from bot.find.query.syntax import QueryError
 from bot.models import Subscription, as_utc, replace
 from bot.store.ports import SubscriptionReader, Transaction
 

@@ -1373,9 +1373,9 @@ def _check_query(text: str) -> str | None:
     queries are accepted unchecked (and checked when it arrives).
     """
     try:
-        module = importlib.import_module("bot.find.query")
+        module = importlib.import_module("bot.find.query.parser")
     except ModuleNotFoundError as err:
-        if err.name == "bot.find.query":
+        if err.name == "bot.find.query.parser":
             return None
         raise
     parse_query: Callable[[str], object] = module.parse_query

@@ -11,7 +11,8 @@ import pytest
 
 from bot.brief.match import MatchProblem, SubscriptionMatcher, compute_due_at, match_items
 from bot.config.schema import TopicConfig, load_config
-from bot.find.query import parse_query, prepare_doc
+from bot.find.query.document import prepare_doc
+from bot.find.query.parser import parse_query
 from bot.ingest.parse import parse_feed
 from bot.models import Alert, Item, Subscription
 from tests.support import paths

@@ -889,7 +889,7 @@ def test_every_problem_of_a_file_is_reported_in_line_order():
 
 
 def test_a_bad_topic_query_reports_the_query_languages_error():
-    query = pytest.importorskip("bot.find.query")
+    query = pytest.importorskip("bot.find.query.parser")
     text = "topics:\n  - id: el\n    query: '\"entity list'\n"
     with pytest.raises(query.QueryError) as reason:
         query.parse_query('"entity list')
@@ -1026,7 +1026,8 @@ def test_shipped_settings_are_the_defaults_shown():
 
 
 def test_shipped_topics_match_the_items_they_are_named_for():
-    query = pytest.importorskip("bot.find.query")
+    query = pytest.importorskip("bot.find.query.parser")
+    document = pytest.importorskip("bot.find.query.document")
     from datetime import UTC, datetime
 
     from bot.models import Item
@@ -1043,10 +1044,10 @@ def test_shipped_topics_match_the_items_they_are_named_for():
     }
     now = datetime.now(UTC)
     for topic_id, title in examples.items():
-        doc = query.prepare_doc(Item(id="1", feed_id="x", title=title))
+        doc = document.prepare_doc(Item(id="1", feed_id="x", title=title))
         assert topics[topic_id].matches(doc, now=now), topic_id
     # A near miss the corpus notes: an export control list that is not the Entity List.
-    near = query.prepare_doc(
+    near = document.prepare_doc(
         Item(id="2", feed_id="x", title="China adds 14 EU entities to export control list")
     )
     assert not topics["entity-list"].matches(near, now=now)

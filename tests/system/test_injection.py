@@ -59,7 +59,7 @@ from bot.app.runtime import Runtime
 from bot.app.scheduler import BotScheduler
 from bot.config.schema import Config, SlackSecrets, parse_config_text
 from bot.deliver.alerts import ALERT_ITEMS_PER_MESSAGE
-from bot.find.query import MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS
+from bot.find.query.syntax import MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS
 from bot.slack.app import BriefbotApp, ServerHandle, build_app, serve_http
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer

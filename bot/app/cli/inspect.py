@@ -23,7 +23,7 @@ from bot.app.terminal import (
     status_json,
 )
 from bot.config.schema import DigestConfig, describe_config
-from bot.find.query import QueryError
+from bot.find.query.syntax import QueryError
 from bot.models import SlackMessage
 from bot.render.renderer import DIGEST_POST_OPTIONS, Renderer
 

@@ -1,10 +1,10 @@
-"""The same story from several feeds: recognized, linked, and shown once with "also in: ...".
+"""`StoryIndex`: recent stories by link, document number and title words, to recognize a repeat.
 
 `StoryIndex` is pure and in memory (no store access, no I/O, not thread-safe:
 the pipeline's one ingest thread owns it). The pipeline calls `add(item)` for
 each newly stored item. None means the item is a story of its own (a
 "primary"); a `StoryMatch` names the earlier primary it repeats, and the
-pipeline records the link through `link_extras`.
+pipeline records the link through `extras.link_extras`.
 
 Rules, first match wins:
 
@@ -20,37 +20,16 @@ Rules, first match wins:
    an edited title links and a second post on the same day page does not.
 3. Similar title, only between different feeds: `when` at most `window` (3
    days) apart, at least 4 content words on each side, token-set Jaccard of
-   the normalized titles (`title_tokens`) at least 0.8, and no conflict:
+   the normalized titles (`titles.title_tokens`) at least 0.8, and no conflict:
    opposite actions ("adds" / "removes", "imposes" / "lifts", see
-   `_OPPOSITES`), a negation on one side only ("not", "won't"), or a number on
-   each side that the other lacks ("12 firms" / "14 firms"). Never within one
-   feed: a feed's own look-alike titles are serial headings ("Sunshine Act
-   Meetings", the Kanpo gazette's daily "会社その他"), not re-posts. A title a
-   feed has used for two different items (other id, other link) is such a
-   heading and never matches across feeds either.
+   `titles._OPPOSITES`), a negation on one side only ("not", "won't"), or a
+   number on each side that the other lacks ("12 firms" / "14 firms"). Never
+   within one feed: a feed's own look-alike titles are serial headings
+   ("Sunshine Act Meetings", the Kanpo gazette's daily "会社その他"), not
+   re-posts. A title a feed has used for two different items (other id, other
+   link) is such a heading and never matches across feeds either.
 
-Precision over recall: a wrong link hides a story (alerts, digests and search
-skip duplicates); a missed one only shows it twice. Measured on the real
-feeds in feeds-corpus/policy (every cross-feed pair within three days): the
-pairs of one story score 1.00 (three), 0.90 ("Donor to PM Theresa May's party
-..." in the Indian Express / Reuters), 0.90, 0.875 (two), 0.82 ("France's
-Macron holds bilateral talks ..." / "Macron holds talks ...") and 0.80
-("Peru's Congress removes interim President Jerí as he faces corruption
-allegation" / "... faces a corruption probe"); the closest pair of different
-stories scores 0.67 ("U.S. and Iran wrap up second round of nuclear talks" /
-"US and Iran to meet for second round of nuclear talks"). 0.8 keeps all of
-the former; 0.85 would lose two. Reworded headlines of one story ("Peru Votes
-to Impeach President José Jerí", 0.60) are left apart. Below nine words, 0.8
-tolerates one extra word but no substituted one.
-
-Normalization (`title_tokens`): NFKC; leading wire labels ("EXCLUSIVE:",
-"UPDATE 2-") and a short breadcrumb ("World › ") dropped; a trailing source
-suffix (" - Reuters", " | The Japan Times": after " - ", " – ", " — " or "|",
-at most five capitalized words or a domain, no digits) dropped; dotted
-acronyms joined ("U.S." is "us"); then `textindex.analyze` (case and accents
-folded, plurals stemmed, CJK as bigrams) and English stop words dropped. A
-CJK bigram counts as half a word toward the minimum, since a 6-character
-Japanese heading gives 5 bigrams but says about as much as 3 English words.
+Why 0.8, and how titles are normalized: see `bot.find.stories.titles`.
 
 Memory: title postings are kept for `window` plus a day, links and document
 numbers for `retention` (35 days: a Federal Register feed added today brings
@@ -63,12 +42,7 @@ missed, except that at most 512 of the newest entries are read per list (a
 title made only of words found in every headline of the window). Links and
 document numbers are dict look-ups: `add` costs O(title length), amortized.
 
-Extras contract (written by the pipeline through `store.update_item_extras`):
-the duplicate gets `extras["duplicate_of"]` = the primary's seq; the primary
-gets `extras["also_in"]`, the list of other feed ids that carried the story,
-in arrival order. Alerts skip items with `duplicate_of`; renderers show
-`also_in(primary)`. `StoryIndex.build` rebuilds the index at start-up from
-stored items.
+`StoryIndex.build` rebuilds the index at start-up from stored items.
 """
 
 from __future__ import annotations
@@ -77,35 +51,24 @@ import heapq
 import itertools
 import math
 import re
-import sys
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
-from bot.find.textindex import analyze, is_cjk
+from bot.find.stories.titles import conflict, content_weight, jaccard, title_tokens
 from bot.ingest.parse import fr_document_number
 from bot.models import Item
 
 __all__ = [
-    "ALSO_IN",
     "DEFAULT_RETENTION",
     "DEFAULT_THRESHOLD",
     "DEFAULT_WINDOW",
-    "DUPLICATE_OF",
     "MIN_CONTENT_WORDS",
     "StoryIndex",
     "StoryMatch",
-    "also_in",
-    "duplicate_of",
-    "link_extras",
-    "title_similarity",
-    "title_tokens",
 ]
 
-DUPLICATE_OF: Final = "duplicate_of"
-ALSO_IN: Final = "also_in"
 DEFAULT_WINDOW: Final = timedelta(days=3)
 DEFAULT_RETENTION: Final = timedelta(days=35)
 DEFAULT_THRESHOLD: Final = 0.8
@@ -165,185 +128,8 @@ class _LinkRef:
     tokens: tuple[str, ...]
 
 
-# --- title normalization ---------------------------------------------------------
-
-
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_STOP_WORDS = _word_set(
-    """
-    a an the and or but if of to in on at for from by with as into onto over under
-    about after before amid among via per than then so is are was were be been being
-    am it its this that these those there here he she they them his her their we our
-    you your i me my has have had will would can could may might shall should
-    says say said
-    """
-)
-# Kept as content words, and a one-sided one blocks a match.
-_NEGATIONS = _word_set(
-    """
-    not no never nor without non wont dont doesnt didnt cant cannot isnt wasnt arent
-    werent wouldnt shouldnt hasnt havent
-    """
-)
-# Pairs of opposite actions, as `analyze` leaves them (plurals stemmed, other
-# inflections listed). A title with a word of one side, against a title with a
-# word of the other side that the first lacks, is a different story: "US adds
-# 12 Chinese firms to Entity List" / "US removes 12 Chinese firms from Entity
-# List". A word may sit in several pairs ("lift" sanctions, "lift" forecasts).
-_OPPOSITE_PAIRS = (
-    (
-        "add added adding addition",
-        "remove removed removing removal delist delisted delisting drop dropped dropping",
-    ),
-    (
-        "impose imposed imposing imposition introduce introduced",
-        "lift lifted lifting scrap scrapped revoke revoked rescind rescinded withdraw withdrew"
-        " withdrawn suspend suspended waive waived",
-    ),
-    (
-        "raise raised raising hike hiked increase increased increasing rise rose risen rising"
-        " gain gained boost boosted jump jumped surge surged climb climbed higher lift lifted",
-        "cut cutting lower lowered lowering reduce reduced reducing decrease decreased fall fell"
-        " fallen falling drop dropped slash slashed slump slumped plunge plunged decline"
-        " declined",
-    ),
-    (
-        "approve approved approving approval accept accepted grant granted pass passed"
-        " endorse endorsed",
-        "reject rejected rejecting rejection deny denied block blocked veto vetoed oppose"
-        " opposed refuse refused",
-    ),
-    ("win won winning victory", "lose lost losing defeat defeated loss"),
-    (
-        "tighten tightened tightening tighter strengthen strengthened expand expanded"
-        " expansion toughen toughened stricter",
-        "loosen loosened loosening relax relaxed relaxing ease eased easing narrow narrowed"
-        " weaken weakened looser",
-    ),
-    (
-        "ban banned banning prohibit prohibited bar barred forbid forbidden",
-        "allow allowed allowing permit permitted unban unbanned authorize authorized",
-    ),
-    (
-        "open opened opening reopen reopened resume resumed start started begin began"
-        " launch launched",
-        "close closed closing shut shutdown halt halted end ended stop stopped suspend suspended",
-    ),
-    ("join joined joining enter entered", "leave left quit exit exited withdraw withdrew"),
-    (
-        "buy bought buying acquire acquired purchase purchased",
-        "sell sold selling divest divested",
-    ),
-    ("guilty convicted conviction", "acquitted acquittal innocent cleared"),
-    ("confirm confirmed", "deny denied"),
-    ("arrest arrested detain detained jail jailed", "release released free freed"),
-)
-_OPPOSITES: Final = tuple((_word_set(left), _word_set(right)) for left, right in _OPPOSITE_PAIRS)
-
-# Wire labels before a headline: "EXCLUSIVE: ...", "UPDATE 2-...", "Analysis: ...".
-_LABEL_PREFIX = re.compile(
-    r"^(?:(?:update|wrapup|corrected|refile|exclusive|breaking|analysis|factbox|explainer"
-    r"|insight|video|live|watch)(?:\s+\d{1,2})?\s*[:\-–—]\s*)+",
-    re.IGNORECASE,
-)
-# A short breadcrumb before a headline: "World › Trump says ...".
-_BREADCRUMB = re.compile(r"^\s*[^›»\s](?:[^›»]{0,30}?)\s+[›»]\s+")
-# The last " - X" / " | X" segment; judged by `_is_source_name`.
-_SUFFIX = re.compile(r"^(?P<head>.*\S)\s*(?:\s[-–—]\s|\|)\s*(?P<tail>(?:(?!\s[-–—]\s)[^|])+?)\s*$")
-_DOTTED_ACRONYM = re.compile(r"\b[A-Za-z](?:\.[A-Za-z])+\b\.?")
-_CONNECTORS = frozenset({"of", "the", "and", "de", "la", "le", "du", "der", "&", "for", "on"})
 # A canonical link (parse.canonicalize_link) to a site's root page.
 _ROOT_PAGE = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#]*/?$")
-_DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)+$")
-
-
-def title_tokens(title: str) -> frozenset[str]:
-    """The content words of a headline, normalized for comparison (see the module docstring).
-
-    >>> sorted(title_tokens("U.S. adds 12 Chinese firms to Entity List - Reuters"))
-    ['12', 'add', 'chinese', 'entity', 'firm', 'list', 'us']
-    """
-    text = unicodedata.normalize("NFKC", title).strip()
-    text = _LABEL_PREFIX.sub("", text)
-    crumb = _BREADCRUMB.match(text)
-    if crumb and len(crumb.group().split()) <= 4 and len(text) > crumb.end():
-        text = text[crumb.end() :]
-    for _ in range(2):  # "Headline | Section | Site"
-        text = _drop_source_suffix(text)
-    text = _DOTTED_ACRONYM.sub(lambda m: m.group().replace(".", ""), text)
-    # Interned: the same words recur in thousands of held titles.
-    return frozenset(
-        sys.intern(token)
-        for token in analyze(text)
-        if token not in _STOP_WORDS
-        and not (len(token) == 1 and token.isascii() and token.isalpha())
-    )
-
-
-def _drop_source_suffix(text: str) -> str:
-    match = _SUFFIX.match(text)
-    if match is None:
-        return text
-    head, tail = match.group("head"), match.group("tail")
-    long_enough = len(head.split()) >= 3 or sum(map(is_cjk, head)) >= 6
-    if not long_enough or not _is_source_name(tail, cjk_ok="|" in text[len(head) :]):
-        return text
-    return head.rstrip(" -–—|:")
-
-
-def _is_source_name(tail: str, *, cjk_ok: bool) -> bool:
-    """Whether a trailing segment looks like a publication's name rather than part of a title.
-
-    Capitalized words without digits ("Reuters", "The Japan Times", "Evans
-    Revere" too: a speaker's name looks the same), or a domain
-    ("finanzen.net"). After "|", a short CJK name ("日本経済新聞") as well.
-    """
-    words = tail.split()
-    if not 1 <= len(words) <= 5 or any(ch.isdigit() for ch in tail):
-        return False
-    if len(words) == 1 and _DOMAIN.match(words[0]):
-        return True
-    if cjk_ok and len(tail) <= 12 and all(is_cjk(ch) or ch.isspace() for ch in tail):
-        return True
-    return all(word[:1].isupper() or word.lower() in _CONNECTORS for word in words)
-
-
-def _content_weight(tokens: frozenset[str]) -> float:
-    if all(token.isascii() for token in tokens):
-        return float(len(tokens))
-    return sum(0.5 if is_cjk(token) else 1.0 for token in tokens)
-
-
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
-        return 0.0
-    shared = len(a & b)
-    return shared / (len(a) + len(b) - shared)
-
-
-def title_similarity(a: str, b: str) -> float:
-    """Jaccard of two headlines' `title_tokens`, 0.0 when either has none."""
-    return _jaccard(title_tokens(a), title_tokens(b))
-
-
-def _conflict(a: frozenset[str], b: frozenset[str]) -> str | None:
-    """Why two similar titles are nonetheless different stories, or None."""
-    only_a, only_b = a - b, b - a
-    if (only_a | only_b) & _NEGATIONS:
-        return "a negation on one side"
-    for left, right in _OPPOSITES:
-        if (only_a & left and only_b & right) or (only_a & right and only_b & left):
-            return "opposite actions"
-    if any(_has_digit(t) for t in only_a) and any(_has_digit(t) for t in only_b):
-        return "different numbers"
-    return None
-
-
-def _has_digit(token: str) -> bool:
-    return any(ch.isdigit() for ch in token)
 
 
 def _story_link(link: str | None) -> str | None:
@@ -427,7 +213,7 @@ class StoryIndex:
     ) -> StoryIndex:
         """An index holding the given stored items (e.g. those of the last `horizon`).
 
-        Items are replayed in seq order. One with `extras["duplicate_of"]` is
+        Items are replayed in seq order. One with an `Item.duplicate_of` is
         not a primary: its link and document number are attached to its
         primary when that is among the items. A primary that matches an
         earlier item (stored before the two could be linked) is treated as its
@@ -444,7 +230,7 @@ class StoryIndex:
         if ordered:
             index._now = max(item.when for item in ordered)
         for item in ordered:
-            primary_seq = duplicate_of(item)
+            primary_seq = item.duplicate_of
             if primary_seq is None:
                 index.add(item)
             else:
@@ -471,7 +257,7 @@ class StoryIndex:
         document = _document_number(item)
         link = _story_link(item.link)
         tokens = title_tokens(item.title)
-        weight = _content_weight(tokens)
+        weight = content_weight(tokens)
 
         match = self._match_document(document)
         if match is None and link is not None:
@@ -519,7 +305,7 @@ class StoryIndex:
         if document and ref.entry.document and document != ref.entry.document:
             return None
         same_feed = ref.feed_id == feed_id and (tokens or ref.tokens)
-        if same_feed and _jaccard(tokens, frozenset(ref.tokens)) < SAME_FEED_LINK_SIMILARITY:
+        if same_feed and jaccard(tokens, frozenset(ref.tokens)) < SAME_FEED_LINK_SIMILARITY:
             # One feed, one link, unrelated titles: a page, not a story.
             self._ambiguous_links[link] = when
             return None
@@ -549,8 +335,8 @@ class StoryIndex:
                 continue
             if entry.weight < self.min_content_words:
                 continue
-            score = _jaccard(tokens, entry.tokens)
-            if score < self.threshold or _conflict(tokens, entry.tokens):
+            score = jaccard(tokens, entry.tokens)
+            if score < self.threshold or conflict(tokens, entry.tokens):
                 continue
             # Best score first; among equals the earliest stored story.
             rank = (score, -entry.seq, entry)
@@ -696,42 +482,3 @@ class StoryIndex:
         cutoff = self._now - self.retention
         self._generic_titles = {k: v for k, v in self._generic_titles.items() if v >= cutoff}
         self._ambiguous_links = {k: v for k, v in self._ambiguous_links.items() if v >= cutoff}
-
-
-# --- extras helpers for the pipeline, alerts and renderers ------------------------
-
-
-def duplicate_of(item: Item) -> int | None:
-    """The seq of the primary this stored item repeats, or None (missing or malformed)."""
-    value = item.extras.get(DUPLICATE_OF)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        return None
-    return value
-
-
-def also_in(primary: Item) -> tuple[str, ...]:
-    """The other feeds that carried this story, in arrival order, for "also in: ..."."""
-    value = primary.extras.get(ALSO_IN)
-    if not isinstance(value, list | tuple):
-        return ()
-    feeds: list[str] = []
-    for feed_id in value:
-        usable = isinstance(feed_id, str) and feed_id and feed_id != primary.feed_id
-        if usable and feed_id not in feeds:
-            feeds.append(feed_id)
-    return tuple(feeds)
-
-
-def link_extras(primary: Item, duplicate: Item) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The extras updates that record `duplicate` as a repeat of `primary`.
-
-    Returns (update for the primary, update for the duplicate), each to be
-    merged into that item's extras (`store.update_item_extras`). The primary's
-    update is empty when its `also_in` already names the duplicate's feed, or
-    the duplicate comes from the primary's own feed (a re-post).
-    """
-    duplicate_update: dict[str, Any] = {DUPLICATE_OF: primary.seq}
-    feeds = also_in(primary)
-    if duplicate.feed_id == primary.feed_id or duplicate.feed_id in feeds:
-        return {}, duplicate_update
-    return {ALSO_IN: [*feeds, duplicate.feed_id]}, duplicate_update

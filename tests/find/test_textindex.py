@@ -1,0 +1,72 @@
+"""Text analysis shared by the query language and the search index."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.find.textindex import analyze, fold_text, stem_token, tokenize
+
+# ---------------------------------------------------------------------------
+# Text analysis shared with the search index
+
+
+@pytest.mark.parametrize(
+    ("word", "stem"),
+    [
+        ("entities", "entity"),
+        ("controls", "control"),
+        ("chips", "chip"),
+        ("policies", "policy"),
+        ("addresses", "address"),
+        ("boxes", "box"),
+        ("searches", "search"),
+        ("embargoes", "embargo"),
+        ("shoes", "shoe"),
+        ("ties", "tie"),
+        ("crises", "crisis"),
+        ("us", "us"),
+        ("gas", "gas"),
+        ("ipef", "ipef"),
+        ("series", "series"),
+        ("news", "news"),
+        ("status", "status"),
+        ("analysis", "analysis"),
+        ("address", "address"),
+        ("1990s", "1990s"),
+    ],
+)
+def test_stem_token(word, stem):
+    assert stem_token(word) == stem
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("Économie, ＩＰＥＦ & Straße!", ["economie", "ipef", "strasse"]),
+        ("China's don't Indo-Pacific U.S.", ["china", "dont", "indo", "pacific", "u", "s"]),
+        ("snake_case 10:30", ["snake", "case", "10", "30"]),
+        ("AI半導体", ["ai", "半導", "導体"]),
+        ("株 ガス", ["株", "ガス"]),
+        ("ﬁnance", ["finance"]),
+    ],
+)
+def test_tokenize(text, tokens):
+    assert tokenize(text) == tokens
+
+
+def test_fold_keeps_japanese_voicing_marks():
+    assert fold_text("ガス") == "ガス"  # not カス
+    assert fold_text("Ｃａｆé") == "cafe"
+
+
+def test_analyze_stems_after_tokenizing():
+    assert analyze("Export Controls on Entities") == ["export", "control", "on", "entity"]
+
+
+@given(st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=12))
+def test_stemming_is_idempotent(word):
+    assert stem_token(stem_token(word)) == stem_token(word)
