@@ -169,7 +169,7 @@ def make_items(
     Ids and links carry `tag` and the item's number, so calls with different
     tags or seeds never repeat an item. `published` falls within `spread`
     before `now`. With `first_seq`, items are numbered from it (as the store
-    would number them); without, they have seq 0, ready for `Store.add_items`.
+    would number them); without, they have seq 0, ready for `tx.items.add`.
     """
     rng = random.Random(seed)
     base = real_items()

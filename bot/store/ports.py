@@ -18,6 +18,11 @@ visible in commit order, so a reader that remembers "everything up to seq N"
 (the match cursor, a digest cursor) never skips an item committed later with
 a lower seq.
 
+A store opened read-only by another process (the CLI while `briefbot run`
+writes) sees a crash-consistent snapshot: every item a cursor or a record
+points to is there, and no seq is missing below the highest it sees; it may
+see part of a commit in progress, as a restart after a crash would.
+
 The contract each backend must meet is written as tests in
 `tests/store/contract/`; read them for the exact semantics (idempotent alert
 enqueue, damaged records skipped with a warning, ...).

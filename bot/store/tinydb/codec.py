@@ -22,6 +22,7 @@ from bot.models import FeedState, Item, as_utc
 from bot.store.ports import StoreError
 
 __all__ = [
+    "clean_text",
     "dedup_keys",
     "doc_to_feed_state",
     "doc_to_item",
@@ -38,6 +39,11 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 _FEED_STATE_FIELDS = {f.name: str(f.type) for f in fields(FeedState)}
 _blake2b = hashlib.blake2b
+
+
+def clean_text(text: str) -> str:
+    """`text` as it can be stored: lone surrogates replaced by U+FFFD."""
+    return _SURROGATE_RE.sub("\ufffd", text)
 
 
 def dedup_keys(feed_id: str, item_id: str, link_title_key: str | None = None) -> tuple[str, ...]:

@@ -226,12 +226,13 @@ class Engine:
                 *self._seen.values(),
             ]
             items, tombstones, last = len(self._seq_shard), len(self._tombstones), self._last_seq
-        size = 0
+        size = files = 0
         for path in paths:
             with contextlib.suppress(OSError):
                 size += path.stat().st_size
+                files += 1
         return StoreStats(
-            items=items, tombstones=tombstones, last_seq=last, bytes=size, files=len(paths)
+            items=items, tombstones=tombstones, last_seq=last, bytes=size, files=files
         )
 
     # ------------------------------------------------------------------ commits

@@ -38,6 +38,7 @@ __all__ = [
     "describe_holder",
     "ensure_directory",
     "fsync_directory",
+    "is_held",
     "remove_stale_temp_files",
     "unlink_files",
     "write_files",
@@ -199,12 +200,19 @@ def describe_holder(directory: Path) -> str:
     )
 
 
-def holder_pid(directory: Path) -> int | None:
-    """The pid owner.json names, or None."""
+def is_held(directory: Path) -> bool:
+    """Whether a live process holds the directory's LOCK (owner.json outlives a kill -9)."""
+    if not (directory / LOCK_FILE).exists():
+        return False
+    probe = FileLock(directory / LOCK_FILE, timeout=0, thread_local=False)
     try:
-        return int(orjson.loads((directory / OWNER_FILE).read_bytes())["pid"])
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None
+        probe.acquire()
+    except Timeout:
+        return True
+    except OSError:
+        return (directory / OWNER_FILE).exists()  # cannot tell: trust owner.json
+    probe.release()
+    return False
 
 
 def _parse_time(value: object) -> datetime | None:

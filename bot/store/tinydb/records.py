@@ -213,12 +213,11 @@ def _post_to_json(post: DigestPost, *, partial: bool) -> dict[str, Any]:
         "seq": post.seq,
         "scheduled_for": post.scheduled_for.isoformat(),
         "items": post.items,
+        "parts": post.parts,
         "messages": None if post.messages is None else [_message_to_json(m) for m in post.messages],
     }
     if partial:
         value.update(ts=post.ts, posted=post.posted)
-    else:
-        value["parts"] = post.parts
     return value
 
 

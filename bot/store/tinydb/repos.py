@@ -24,7 +24,7 @@ from bot.store.ports import (
     StoreReadOnlyError,
 )
 from bot.store.tinydb import records
-from bot.store.tinydb.codec import doc_to_feed_state, feed_state_to_doc, to_json
+from bot.store.tinydb.codec import clean_text, doc_to_feed_state, feed_state_to_doc, to_json
 from bot.store.tinydb.statefile import DELETED, FEEDS_TABLE, RECORD_PREFIX, StateFile
 
 __all__ = [
@@ -63,13 +63,17 @@ class RecordSource(Protocol):
 
 
 class CommittedRecords:
-    """The store's current state.json (each call reads the latest committed version)."""
+    """The store's current state.json (each call reads the latest committed version).
+
+    Keys are cleaned as they were when stored (`clean_text`), so a key with a
+    lone surrogate finds its record again.
+    """
 
     def __init__(self, current: Callable[[], StateFile]) -> None:
         self._current = current
 
     def value(self, table: str, key: str) -> Any:
-        return self._current().get(table, key)
+        return self._current().get(table, clean_text(key))
 
     def values(self, table: str) -> dict[str, Any]:
         return self._current().values(table)
@@ -89,6 +93,7 @@ class StagedRecords:
         self.changes = changes
 
     def value(self, table: str, key: str) -> Any:
+        key = clean_text(key)
         staged = self.changes.get(table, {})
         if key in staged:
             value = staged[key]
@@ -107,10 +112,11 @@ class StagedRecords:
     def put(self, table: str, key: str, value: Any) -> None:
         if not isinstance(key, str) or not key:
             raise StoreError(f"a key in {table} must be a non-empty text, not {key!r}")
-        self.changes.setdefault(table, {})[key] = to_json(value, f"{table} record {key!r}")
+        cleaned = to_json(value, f"{table} record {key!r}")
+        self.changes.setdefault(table, {})[clean_text(key)] = cleaned
 
     def delete(self, table: str, key: str) -> None:
-        self.changes.setdefault(table, {})[key] = DELETED
+        self.changes.setdefault(table, {})[clean_text(key)] = DELETED
 
 
 def read_all(

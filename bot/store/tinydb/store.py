@@ -33,7 +33,7 @@ from typing import Self
 from bot.store.ports import StoreError, StoreReadOnlyError, StoreStats
 from bot.store.tinydb.alertqueue import AlertQueueRepo
 from bot.store.tinydb.engine import Changes, Engine, ItemChanges
-from bot.store.tinydb.files import DirectoryLock, describe_holder, ensure_directory, holder_pid
+from bot.store.tinydb.files import DirectoryLock, describe_holder, ensure_directory, is_held
 from bot.store.tinydb.items import ItemRepo
 from bot.store.tinydb.repos import (
     AlertDeliveryRepo,
@@ -149,8 +149,7 @@ class TinyStore(_Repositories):
     def transaction(self) -> Iterator[TinyTransaction]:
         """A unit of work; committed (durably) when the block ends without an exception."""
         self._check_writable()
-        if self._writing_thread == threading.get_ident():
-            raise RuntimeError("a transaction was opened inside another on the same thread")
+        self._refuse_inside_transaction("a transaction")
         with self._writer:
             self._check_writable()
             self._writing_thread = threading.get_ident()
@@ -165,6 +164,7 @@ class TinyStore(_Repositories):
 
     def prune(self, now: datetime) -> int:
         self._check_writable()
+        self._refuse_inside_transaction("prune")
         with self._writer:
             self._check_writable()
             return self._engine.prune(now)
@@ -174,6 +174,7 @@ class TinyStore(_Repositories):
 
     def close(self) -> None:
         """Release the directory (a transaction in progress finishes first). Twice is harmless."""
+        self._refuse_inside_transaction("close")
         with self._writer:
             if self._closed:
                 return
@@ -203,14 +204,20 @@ class TinyStore(_Repositories):
         """For tests and benchmarks of this backend only (crash hooks)."""
         return self._engine
 
+    def _refuse_inside_transaction(self, what: str) -> None:
+        # The writer lock is not re-entrant: the same thread would wait for itself.
+        if self._writing_thread == threading.get_ident():
+            raise RuntimeError(f"{what} was asked for inside a transaction on the same thread")
+
     def _check_writable(self) -> None:
         if self._closed:
             raise StoreError(f"the store at {self._engine.dir} is closed")
         if self._lock is None:
-            holder = holder_pid(self._engine.dir)
-            who = describe_holder(self._engine.dir) if holder is not None else None
+            directory = self._engine.dir
+            if is_held(directory):
+                raise StoreReadOnlyError(describe_holder(directory))
             raise StoreReadOnlyError(
-                who or f"the store at {self._engine.dir} was opened to read; this needs to write"
+                f"the store at {directory} was opened to read; this needs to write"
             )
 
 

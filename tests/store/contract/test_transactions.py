@@ -107,7 +107,7 @@ def test_writers_take_turns_and_seqs_become_visible_in_commit_order(store: Store
 
 def test_a_transaction_inside_another_on_the_same_thread_is_refused(store: Store) -> None:
     with store.transaction():
-        with pytest.raises(RuntimeError, match="inside another"):
+        with pytest.raises(RuntimeError, match="inside a transaction"):
             with store.transaction():
                 pass
 

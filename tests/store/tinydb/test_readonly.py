@@ -112,11 +112,6 @@ def test_reading_while_another_process_holds_the_directory(tmp_path: Path) -> No
         release(holder)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: TinyStore._check_writable (store.py) names the pid in owner.json without "
-    "checking that it still holds LOCK; a holder killed by kill -9 leaves owner.json behind",
-)
 def test_a_reader_does_not_name_a_dead_process_as_the_holder(tmp_path: Path) -> None:
     data = tmp_path / "d"
     with held(data) as holder:

@@ -344,13 +344,6 @@ def test_lone_surrogates_in_record_values_are_replaced(tmp_path: Path) -> None:
     assert state is not None and state.last_error == "bad \ufffd byte"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: a record key with a lone surrogate is neither cleaned nor refused by "
-    "StagedRecords.put (repos.py); orjson raises TypeError when state.json is serialized in "
-    "Engine.commit, after the item shards of the same transaction were written",
-)
 def test_record_key_with_a_lone_surrogate_is_found_again(tmp_path: Path) -> None:
     with TinyStore.open(tmp_path / "d") as s:
         with s.transaction() as tx:
