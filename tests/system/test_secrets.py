@@ -108,7 +108,7 @@ CASES: dict[str, tuple[list[str], Callable[[Path, pytest.MonkeyPatch], None] | N
     "digest-dry-run": (["digest", "--channel", "C0DIGEST01", "--dry-run", "--json"], None, 0),
     "status-after-a-poll": (["status"], lambda c, m: poll_once(c), 0),
     "status-json-after-a-poll": (["status", "--json"], lambda c, m: poll_once(c), 0),
-    "search-after-a-poll": (["search", "story"], lambda c, m: poll_once(c), 0),
+    "search-after-a-poll": (["search", '"story 1"'], lambda c, m: poll_once(c), 0),
     "corrupt-store": (["poll"], lambda c, m: corrupt_state(c), -1),
 }
 
