@@ -129,13 +129,15 @@ class DigestSender:
                 )
                 self._record_problem(channel, error)
                 return DigestOutcome(channel, "failed", error=error)
-            state = self._recorded_state(channel, now)
+            state, first_sight = self._recorded_state(channel, now)
             if state.partial is not None:
                 finished, finished_for = self._finish_partial(digest, state, poster, composer)
                 if finished.status == "failed" or finished_for == scheduled_for:
                     return finished
-                state = self._recorded_state(channel, now)
-            if scheduled_for <= state.last_sent and scheduled_for != now:
+                state, _ = self._recorded_state(channel, now)
+            # A channel seen first at this very slot (a schedule set from Slack
+            # since start-up) gets this slot's digest.
+            if scheduled_for <= state.last_sent and scheduled_for != now and not first_sight:
                 return DigestOutcome(channel, "already-sent")
             return self._send_new(digest, state, poster, composer, now, scheduled_for)
 
@@ -147,7 +149,7 @@ class DigestSender:
         for digest in digests:
             with self._locks.hold(f"digest:{digest.channel}"):
                 self._finish_inflight(digest.channel, poster)
-                state = self._recorded_state(digest.channel, self._clock())
+                state, _ = self._recorded_state(digest.channel, self._clock())
                 missed = missed_digest(digest, state.last_sent, self._clock())
             if missed is not None:
                 outcomes.append(self.send(digest, poster, composer, scheduled_for=missed))
@@ -268,15 +270,15 @@ class DigestSender:
 
     # -- bookkeeping -------------------------------------------------------------------
 
-    def _recorded_state(self, channel: str, now: datetime) -> DigestState:
-        """The channel's ledger, recorded now if this is the first time it is seen."""
+    def _recorded_state(self, channel: str, now: datetime) -> tuple[DigestState, bool]:
+        """The channel's ledger, and whether it was recorded just now (first sight)."""
         state = self._store.digests.get(channel)
         if state is not None:
-            return state
+            return state, False
         with self._store.transaction() as tx:
             state = current_state(tx, channel, now)
             tx.digests.put(state)
-        return state
+        return state, True
 
     def _save(self, state: DigestState, result: DeliveryResult) -> None:
         with self._store.transaction() as tx:

@@ -447,12 +447,6 @@ def test_digest_job_sends_once_per_slot_and_agrees_with_catch_up(
     assert "Later chip news" in texts[1] and "New chip export rule" not in texts[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: bot/deliver/digests.py DigestSender.send records a channel's first ledger "
-    "with last_sent=now (after the slot), then refuses that slot as already-sent, so a "
-    "digest scheduled from Slack loses its first slot",
-)
 def test_a_digest_scheduled_from_slack_is_sent_at_its_first_slot(
     tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, poster: Deliverer
 ) -> None:

@@ -19,7 +19,9 @@ def item(item_id: str, feed_id: str = "fr-bis", **fields: object) -> Item:
     return Item(id=item_id, feed_id=feed_id, **values)  # type: ignore[arg-type]
 
 
-def add(store: Store, items: list[Item], *, now: datetime = NOW, backlog: bool = False) -> list[Item]:
+def add(
+    store: Store, items: list[Item], *, now: datetime = NOW, backlog: bool = False
+) -> list[Item]:
     with store.transaction() as tx:
         return tx.items.add(items, now=now, backlog=backlog)
 
@@ -103,9 +105,11 @@ def test_extras_merge_and_survive_a_restart(stores: Stores) -> None:
 
 
 def test_updating_the_extras_of_an_unknown_item_is_an_error(store: Store) -> None:
-    with pytest.raises(StoreError, match="no stored item 'ghost' in feed 'fr-bis'"):
-        with store.transaction() as tx:
-            tx.items.update_extras("fr-bis", "ghost", {"x": 1})
+    with (
+        pytest.raises(StoreError, match="no stored item 'ghost' in feed 'fr-bis'"),
+        store.transaction() as tx,
+    ):
+        tx.items.update_extras("fr-bis", "ghost", {"x": 1})
 
 
 def test_a_value_the_store_cannot_keep_stores_nothing_of_the_call(store: Store) -> None:

@@ -45,13 +45,12 @@ def test_an_exception_rolls_everything_back(stores: Stores) -> None:
     store = stores.open()
     with store.transaction() as tx:
         tx.subscriptions.put(sub("skeep"))
-    with pytest.raises(Boom):
-        with store.transaction() as tx:
-            tx.items.add([Item(id="a", feed_id="f", title="A")], now=NOW)
-            tx.feed_states.put(FeedState(feed_id="f"))
-            tx.subscriptions.delete("skeep")
-            tx.alerts.set_match_cursor(7)
-            raise Boom
+    with pytest.raises(Boom), store.transaction() as tx:
+        tx.items.add([Item(id="a", feed_id="f", title="A")], now=NOW)
+        tx.feed_states.put(FeedState(feed_id="f"))
+        tx.subscriptions.delete("skeep")
+        tx.alerts.set_match_cursor(7)
+        raise Boom
     for view in (store, stores.reopen(store)):
         assert view.items.count() == 0
         assert not view.items.is_known(Item(id="a", feed_id="f", title="A"))
@@ -61,10 +60,9 @@ def test_an_exception_rolls_everything_back(stores: Stores) -> None:
 
 
 def test_seqs_of_a_rolled_back_transaction_are_not_given_to_other_items(store: Store) -> None:
-    with pytest.raises(Boom):
-        with store.transaction() as tx:
-            [gone] = tx.items.add([Item(id="gone", feed_id="f", title="G")], now=NOW)
-            raise Boom
+    with pytest.raises(Boom), store.transaction() as tx:
+        [gone] = tx.items.add([Item(id="gone", feed_id="f", title="G")], now=NOW)
+        raise Boom
     with store.transaction() as tx:
         [kept] = tx.items.add([Item(id="kept", feed_id="f", title="K")], now=NOW)
     assert kept.seq > gone.seq
@@ -106,10 +104,9 @@ def test_writers_take_turns_and_seqs_become_visible_in_commit_order(store: Store
 
 
 def test_a_transaction_inside_another_on_the_same_thread_is_refused(store: Store) -> None:
-    with store.transaction():
-        with pytest.raises(RuntimeError, match="inside a transaction"):
-            with store.transaction():
-                pass
+    with store.transaction(), pytest.raises(RuntimeError, match="inside a transaction"):
+        with store.transaction():
+            pass
 
 
 def test_readers_never_see_a_transaction_half_done(store: Store) -> None:
