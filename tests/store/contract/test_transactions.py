@@ -104,9 +104,12 @@ def test_writers_take_turns_and_seqs_become_visible_in_commit_order(store: Store
 
 
 def test_a_transaction_inside_another_on_the_same_thread_is_refused(store: Store) -> None:
-    with store.transaction(), pytest.raises(RuntimeError, match="inside a transaction"):
-        with store.transaction():
-            pass
+    with (
+        store.transaction(),
+        pytest.raises(RuntimeError, match="inside a transaction"),
+        store.transaction(),
+    ):
+        pass
 
 
 def test_readers_never_see_a_transaction_half_done(store: Store) -> None:
