@@ -2,6 +2,7 @@
 
 One module per scenario (`poll_bench`, `store_bench`, `search_bench`,
 `match_bench`, `ack_bench`, `render_bench`), each with a `run(quick)`; the
-feed farm (`feedfarm`), the naive baseline bot (`naive`) and the realistic
-items (`corpus`) they share.
+feed farm (`feedfarm`, made of `farm_rewrite`, `farm_feeds` and
+`farm_server`), the naive baseline bot (`naive`) and the realistic items
+(`corpus`) they share.
 """

@@ -24,6 +24,7 @@ response_url.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -182,6 +184,26 @@ def _post_command(port: int, text: str, response_url: str, trigger: str) -> tupl
     return response.status, time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class _Bot:
+    """The opened Runtime, and what opening it cost."""
+
+    runtime: Runtime
+    open_seconds: float
+    index_seconds: float
+    rss_before: float  # MB, before opening
+    rss_ready: float  # MB, once open with the search index built
+
+
+@dataclass(frozen=True)
+class _Load:
+    """The commands each mode sent, whether all their replies came, and when each came."""
+
+    runs: dict[str, list[_Sent]]
+    replied: dict[str, bool]
+    arrivals: dict[str, float]
+
+
 def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
     size, rounds = QUICK if quick else FULL
     result = ScenarioResult(
@@ -197,53 +219,71 @@ def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
         return result
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="ack-bench-"))
     try:
-        source, _ = ensure_store(size, base)
-        data_dir = base / "ack-data"
-        shutil.rmtree(data_dir, ignore_errors=True)
-        shutil.copytree(source, data_dir)
-        feeds = [(feed, f"https://feeds.example.org/{feed}.xml") for feed in feed_ids(FEEDS)]
-        config = make_config(feeds, data_dir, private=False)
-        rss_before = rss_mb()
-        started = time.perf_counter()
-        runtime = Runtime.open(config)
-        open_seconds = time.perf_counter() - started
-        try:
-            started = time.perf_counter()
-            if not runtime.search_index.wait_ready(600):
-                raise RuntimeError("the search index was not built within 10 minutes")
-            index_seconds = time.perf_counter() - started
-            rss_ready = rss_mb()
-            with FakeSlack() as fake:
-                secrets = SlackSecrets(
-                    bot_token=fake.token, signing_secret=SIGNING_SECRET, api_url=fake.url
-                )
-                server = serve_http(build_app(runtime, secrets), port=0, host="127.0.0.1")
-                sink = ResponseSink()
-                try:
-                    _warm_up(server.port, sink)
-                    runs: dict[str, list[_Sent]] = {}
-                    replied: dict[str, bool] = {}
-                    for mode in MODES:
-                        runs[mode] = _load(server.port, sink, rounds, mode=mode)
-                        names = {s.name for s in runs[mode]}
-                        replied[mode] = sink.wait_for(names, timeout=300)
-                    arrivals = dict(sink.arrivals)
-                finally:
-                    server.stop()
-                    sink.stop()
-        finally:
-            runtime.close()
+        with _open_bot(size, base) as bot, FakeSlack() as fake:
+            secrets = SlackSecrets(
+                bot_token=fake.token, signing_secret=SIGNING_SECRET, api_url=fake.url
+            )
+            server = serve_http(build_app(bot.runtime, secrets), port=0, host="127.0.0.1")
+            try:
+                load = _send_commands(server.port, rounds)
+            finally:
+                server.stop()
     finally:
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)
         else:
             shutil.rmtree(base / "ack-data", ignore_errors=True)
+    _report(result, bot, load, size=size, rounds=rounds)
+    return result
 
+
+@contextlib.contextmanager
+def _open_bot(size: int, base: Path) -> Iterator[_Bot]:
+    """A Runtime on a copy of the store benchmark's data dir, its search index built."""
+    source, _ = ensure_store(size, base)
+    data_dir = base / "ack-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    shutil.copytree(source, data_dir)
+    feeds = [(feed, f"https://feeds.example.org/{feed}.xml") for feed in feed_ids(FEEDS)]
+    config = make_config(feeds, data_dir, private=False)
+    rss_before = rss_mb()
+    started = time.perf_counter()
+    runtime = Runtime.open(config)
+    open_seconds = time.perf_counter() - started
+    try:
+        started = time.perf_counter()
+        if not runtime.search_index.wait_ready(600):
+            raise RuntimeError("the search index was not built within 10 minutes")
+        index_seconds = time.perf_counter() - started
+        yield _Bot(runtime, open_seconds, index_seconds, rss_before, rss_mb())
+    finally:
+        runtime.close()
+
+
+def _send_commands(port: int, rounds: int) -> _Load:
+    """After a warm-up, each mode's load in turn, every reply awaited before the next."""
+    sink = ResponseSink()
+    try:
+        _warm_up(port, sink)
+        runs: dict[str, list[_Sent]] = {}
+        replied: dict[str, bool] = {}
+        for mode in MODES:
+            runs[mode] = _load(port, sink, rounds, mode=mode)
+            names = {s.name for s in runs[mode]}
+            replied[mode] = sink.wait_for(names, timeout=300)
+        return _Load(runs, replied, dict(sink.arrivals))
+    finally:
+        sink.stop()
+
+
+def _report(result: ScenarioResult, bot: _Bot, load: _Load, *, size: int, rounds: int) -> None:
     problems: dict[str, Any] = {}
-    for mode, sent in runs.items():
+    for mode, sent in load.runs.items():
         label = "burst of 20" if mode == "burst" else "sustained, 20 in flight"
         acks = [s.ack_seconds * 1000 for s in sent]
-        replies = [(arrivals[s.name] - s.started) * 1000 for s in sent if s.name in arrivals]
+        replies = [
+            (load.arrivals[s.name] - s.started) * 1000 for s in sent if s.name in load.arrivals
+        ]
         judged = Target("<=", 300.0, "under 300 ms") if mode == "burst" else None
         result.add(f"{label}: ack p50", percentile(acks, 0.50), "ms")
         result.add(f"{label}: ack p99", percentile(acks, 0.99), "ms", target=judged)
@@ -252,16 +292,16 @@ def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
         bad = [s for s in sent if s.status != 200]
         if bad:
             result.notes.append(f"WARNING: {mode}: {len(bad)} commands not acked with 200")
-        if not replied[mode]:
+        if not load.replied[mode]:
             result.notes.append(f"WARNING: {mode}: {len(sent) - len(replies)} replies missing")
         problems[mode] = {"requests": len(sent), "non_200": len(bad), "replies": len(replies)}
-    result.add(f"Runtime.open at {size:,} items", open_seconds, "s")
-    result.add(f"search index build at {size:,} items", index_seconds, "s")
+    result.add(f"Runtime.open at {size:,} items", bot.open_seconds, "s")
+    result.add(f"search index build at {size:,} items", bot.index_seconds, "s")
     result.add(
         f"bot process memory at {size:,} items",
-        rss_ready,
+        bot.rss_ready,
         "MB",
-        note=f"store + story index + search index; {rss_before:.0f} MB before opening",
+        note=f"store + story index + search index; {bot.rss_before:.0f} MB before opening",
     )
     result.notes.append(
         f"burst: {rounds} times, {CLIENTS} commands sent at once, the next burst after every "
@@ -269,7 +309,6 @@ def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
         "commands, the next as soon as the last was acked (overload: replies pile up)"
     )
     result.details = {"items": size, **problems, "load_average": load_average()}
-    return result
 
 
 def _warm_up(port: int, sink: ResponseSink) -> None:

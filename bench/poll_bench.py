@@ -205,6 +205,32 @@ def run_briefbot(farm: FarmProcess, snapshot: Path, scratch: Path) -> dict[str, 
     }
 
 
+def run_naive(urls: list[str], seed: Path, scratch: Path, plan: PollPlan) -> dict[str, Any]:
+    """One naive cycle over `urls` on a copy of the database its earlier poll left."""
+    path = scratch / "naive-run.json"
+    shutil.copyfile(seed, path)
+    cycle = poll_cycle(urls, path)
+    return {
+        "seconds": cycle.seconds,
+        "extrapolated": cycle.seconds * plan.feeds / plan.naive_feeds,
+        "new_items": cycle.new_items,
+        "failed_feeds": cycle.failed_feeds,
+    }
+
+
+def run_floor(urls: list[str], etags: dict[int, str], settings: Settings) -> dict[str, Any]:
+    """The floor's cycle: the conditional GETs, then feedparser over the changed bodies."""
+    fetched = fetch_floor(urls, etags, settings)
+    parse_seconds = parse_floor(fetched.bodies)
+    return {
+        "seconds": fetched.seconds + parse_seconds,
+        "fetch_seconds": fetched.seconds,
+        "parse_seconds": parse_seconds,
+        "changed": len(fetched.bodies),
+        "not_modified": fetched.not_modified,
+    }
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -225,55 +251,93 @@ def run(quick: bool, *, repeats: int | None = None, workdir: Path | None = None)
     return result
 
 
+# Each contender's measured cycles, in the order they ran.
+Runs = dict[str, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class EarlierPoll:
+    """What each contender's earlier poll left, and the change made to the farm since."""
+
+    floor_etags: dict[int, str]
+    naive_seed: Path
+    naive_items: int
+    snapshot: Path
+    setup: dict[str, Any]
+    added: dict[int, int]  # {feed index: new items}
+    expected_new: int
+    expected_naive_new: int  # of those, in the feeds the naive bot polls
+
+
 def _run(plan: PollPlan, repeats: int, scratch: Path, result: ScenarioResult) -> None:
     settings = Settings()
     with FarmProcess(
         plan.feeds, latency=plan.latency, hosts=plan.hosts, smallest=plan.smallest_files
     ) as farm:
-        urls = farm.urls
-        naive_urls = urls[: plan.naive_feeds]
-        # The earlier poll, for each contender, on the unchanged farm.
-        first = fetch_floor(urls, {}, settings)
-        naive_seed = scratch / "naive-seed.json"
-        naive_items = seed_database(naive_urls, naive_seed)
-        snapshot = scratch / "briefbot-snapshot"
-        setup = prepare_briefbot(farm, snapshot, plan)
-        added = farm.advance(plan.changed_share, seed=1)
-        expected_new = sum(added.values())
-        expected_naive_new = sum(v for k, v in added.items() if k < plan.naive_feeds)
+        earlier = _earlier_poll(farm, plan, scratch, settings)
+        runs = _cycles(farm, earlier, plan, repeats, scratch, settings)
+    _add_metrics(result, plan, earlier, runs)
+    _add_notes(result, plan, earlier, runs)
+    result.details = {
+        "plan": plan.__dict__,
+        "corpus": corpus_label(),
+        "farm_hosts": farm.hosts,
+        "items_after_first_poll": earlier.setup["items"],
+        "naive_items_after_first_poll": earlier.naive_items,
+        "changed_feeds": len(earlier.added),
+        "new_items_expected": earlier.expected_new,
+        "runs": runs,
+        "load_average": load_average(),
+    }
 
-        runs: dict[str, list[dict[str, Any]]] = {"briefbot": [], "naive": [], "floor": []}
-        order = ["briefbot", "naive", "floor"]
-        for repeat in range(repeats):
-            for name in order[repeat % 3 :] + order[: repeat % 3]:
-                gc.collect()
-                if name == "briefbot":
-                    runs[name].append(run_briefbot(farm, snapshot, scratch))
-                elif name == "naive":
-                    path = scratch / "naive-run.json"
-                    shutil.copyfile(naive_seed, path)
-                    cycle = poll_cycle(naive_urls, path)
-                    runs[name].append(
-                        {
-                            "seconds": cycle.seconds,
-                            "extrapolated": cycle.seconds * plan.feeds / plan.naive_feeds,
-                            "new_items": cycle.new_items,
-                            "failed_feeds": cycle.failed_feeds,
-                        }
-                    )
-                else:
-                    fetched = fetch_floor(urls, first.etags, settings)
-                    parse_seconds = parse_floor(fetched.bodies)
-                    runs[name].append(
-                        {
-                            "seconds": fetched.seconds + parse_seconds,
-                            "fetch_seconds": fetched.seconds,
-                            "parse_seconds": parse_seconds,
-                            "changed": len(fetched.bodies),
-                            "not_modified": fetched.not_modified,
-                        }
-                    )
 
+def _earlier_poll(
+    farm: FarmProcess, plan: PollPlan, scratch: Path, settings: Settings
+) -> EarlierPoll:
+    """The earlier poll, for each contender, on the unchanged farm; then the farm changes."""
+    first = fetch_floor(farm.urls, {}, settings)
+    naive_seed = scratch / "naive-seed.json"
+    naive_items = seed_database(farm.urls[: plan.naive_feeds], naive_seed)
+    snapshot = scratch / "briefbot-snapshot"
+    setup = prepare_briefbot(farm, snapshot, plan)
+    added = farm.advance(plan.changed_share, seed=1)
+    return EarlierPoll(
+        floor_etags=first.etags,
+        naive_seed=naive_seed,
+        naive_items=naive_items,
+        snapshot=snapshot,
+        setup=setup,
+        added=added,
+        expected_new=sum(added.values()),
+        expected_naive_new=sum(v for k, v in added.items() if k < plan.naive_feeds),
+    )
+
+
+def _cycles(
+    farm: FarmProcess,
+    earlier: EarlierPoll,
+    plan: PollPlan,
+    repeats: int,
+    scratch: Path,
+    settings: Settings,
+) -> Runs:
+    """The measured cycle of each contender, `repeats` times, the order rotating."""
+    runs: Runs = {"briefbot": [], "naive": [], "floor": []}
+    naive_urls = farm.urls[: plan.naive_feeds]
+    order = ["briefbot", "naive", "floor"]
+    for repeat in range(repeats):
+        for name in order[repeat % 3 :] + order[: repeat % 3]:
+            gc.collect()
+            if name == "briefbot":
+                runs[name].append(run_briefbot(farm, earlier.snapshot, scratch))
+            elif name == "naive":
+                runs[name].append(run_naive(naive_urls, earlier.naive_seed, scratch, plan))
+            else:
+                runs[name].append(run_floor(farm.urls, earlier.floor_etags, settings))
+    return runs
+
+
+def _add_metrics(result: ScenarioResult, plan: PollPlan, earlier: EarlierPoll, runs: Runs) -> None:
     bot = median([r["seconds"] for r in runs["briefbot"]])
     naive = median([r["extrapolated"] for r in runs["naive"]])
     naive_measured = median([r["seconds"] for r in runs["naive"]])
@@ -303,12 +367,16 @@ def _run(plan: PollPlan, repeats: int, scratch: Path, result: ScenarioResult) ->
         "s",
         note="all threads of the process",
     )
-    result.add(f"briefbot: first poll of {n} feeds (set-up)", setup["seconds"], "s")
+    result.add(f"briefbot: first poll of {n} feeds (set-up)", earlier.setup["seconds"], "s")
 
+
+def _add_notes(result: ScenarioResult, plan: PollPlan, earlier: EarlierPoll, runs: Runs) -> None:
+    """How many new items each contender found against how many there were; the scaling."""
+    expected_new, expected_naive_new = earlier.expected_new, earlier.expected_naive_new
     got_new = {r["new_items"] for r in runs["briefbot"]}
     naive_new = {r["new_items"] for r in runs["naive"]}
     result.notes.append(
-        f"{len(added)} feeds changed with {expected_new} new items; briefbot stored "
+        f"{len(earlier.added)} feeds changed with {expected_new} new items; briefbot stored "
         f"{'/'.join(map(str, sorted(got_new)))} of them per cycle; the naive bot "
         f"{'/'.join(map(str, sorted(naive_new)))} of the {expected_naive_new} in its "
         f"{plan.naive_feeds} feeds"
@@ -322,17 +390,6 @@ def _run(plan: PollPlan, repeats: int, scratch: Path, result: ScenarioResult) ->
             f"WARNING: the naive bot stored {sorted(naive_new)}, expected {expected_naive_new}"
         )
     result.notes.append(
-        f"naive bot measured on the first {plan.naive_feeds} of {n} feeds and scaled linearly "
-        "(generous to it: its TinyDB file grows with the number of feeds)"
+        f"naive bot measured on the first {plan.naive_feeds} of {plan.feeds:,} feeds and scaled "
+        "linearly (generous to it: its TinyDB file grows with the number of feeds)"
     )
-    result.details = {
-        "plan": plan.__dict__,
-        "corpus": corpus_label(),
-        "farm_hosts": farm.hosts,
-        "items_after_first_poll": setup["items"],
-        "naive_items_after_first_poll": naive_items,
-        "changed_feeds": len(added),
-        "new_items_expected": expected_new,
-        "runs": runs,
-        "load_average": load_average(),
-    }

@@ -265,13 +265,34 @@ def run(quick: bool, *, with_store: bool = False) -> dict[str, Any]:
     build_cpu_seconds = time.process_time() - cpu_started
     gc.collect()
     rss_after = rss_mb()
+    latency, slowest = _time_queries(index, 1 if quick else RUNS_PER_QUERY)
+    stats = index.stats()
+    return {
+        "items": count,
+        "item_json_bytes": round(stored_size(items)),
+        "corpus_seconds": round(corpus_seconds, 2),
+        "build_seconds": round(build_seconds, 2),
+        "build_us_per_item": round(build_seconds / count * 1e6, 1),
+        "build_cpu_seconds": round(build_cpu_seconds, 2),
+        "index_mb": round(rss_after - rss_before, 1),
+        "process_rss_mb": round(rss_after, 1),
+        "terms": stats["terms"],
+        "postings": stats["postings"],
+        **latency,
+        "load_average": _load_average(),
+        "slowest": slowest,
+        **({"whole_bot": measure_store_start(count)} if with_store else {}),
+    }
 
+
+def _time_queries(index: SearchIndex, runs: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Every query of QUERIES `runs` times: the latency numbers, and the five slowest queries."""
     latencies: list[float] = []
     cpu_latencies: list[float] = []
     per_query: list[dict[str, Any]] = []
     for text in QUERIES:
         times = []
-        for _ in range(1 if quick else RUNS_PER_QUERY):
+        for _ in range(runs):
             began, cpu_began = time.perf_counter(), time.thread_time()
             results = index.search_text(text, now=NOW, limit=10)
             times.append((time.perf_counter() - began) * 1000)
@@ -286,18 +307,7 @@ def run(quick: bool, *, with_store: bool = False) -> dict[str, Any]:
                 "hits": len(results.hits),
             }
         )
-    stats = index.stats()
-    return {
-        "items": count,
-        "item_json_bytes": round(stored_size(items)),
-        "corpus_seconds": round(corpus_seconds, 2),
-        "build_seconds": round(build_seconds, 2),
-        "build_us_per_item": round(build_seconds / count * 1e6, 1),
-        "build_cpu_seconds": round(build_cpu_seconds, 2),
-        "index_mb": round(rss_after - rss_before, 1),
-        "process_rss_mb": round(rss_after, 1),
-        "terms": stats["terms"],
-        "postings": stats["postings"],
+    numbers = {
         "queries": len(QUERIES),
         "samples": len(latencies),
         "p50_ms": round(statistics.median(latencies), 2),
@@ -307,10 +317,8 @@ def run(quick: bool, *, with_store: bool = False) -> dict[str, Any]:
         "cpu_p50_ms": round(statistics.median(cpu_latencies), 2),
         "cpu_p95_ms": round(percentile(cpu_latencies, 0.95), 2),
         "cpu_p99_ms": round(percentile(cpu_latencies, 0.99), 2),
-        "load_average": _load_average(),
-        "slowest": sorted(per_query, key=lambda q: -q["ms"])[:5],
-        **({"whole_bot": measure_store_start(count)} if with_store else {}),
     }
+    return numbers, sorted(per_query, key=lambda q: -q["ms"])[:5]
 
 
 def measure_store_start(count: int) -> dict[str, Any]:
