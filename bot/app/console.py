@@ -1,8 +1,8 @@
 """`briefbot console`: type `/brief ...` lines, answered by the Slack handlers, printed here.
 
-Each line goes through `bot.app.commands.handle_command` exactly as a Slack slash
-command would, as user `user_id` in channel `channel_id`; the `/brief` prefix
-is optional. Replies are printed as a reader would see them in Slack
+Each line goes through `bot.app.commands.dispatch.handle_command` exactly as a
+Slack slash command would, as user `user_id` in channel `channel_id`; the
+`/brief` prefix is optional. Replies are printed as a reader would see them in Slack
 (`bot.app.terminal.print_slack_messages`). No Slack token is needed: without a
 `poster`, commands that must post (`digest post`) say so and `feed poll`
 leaves alerts queued for `briefbot run`.
@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from bot.app.commands import CommandRequest, handle_command
+from bot.app.commands.dispatch import handle_command
+from bot.app.commands.session import CommandRequest
 from bot.app.runtime import Runtime
 from bot.app.terminal import make_console, print_slack_messages, print_text
 from bot.deliver.ports import Poster

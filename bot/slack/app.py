@@ -62,7 +62,8 @@ from slack_bolt.request.internals import build_context
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app.commands import CommandReply, CommandRequest, handle_command
+from bot.app.commands.dispatch import handle_command
+from bot.app.commands.session import CommandReply, CommandRequest
 from bot.app.runtime import Runtime
 from bot.config.schema import SlackSecrets, redact_url
 from bot.deliver.ports import Poster

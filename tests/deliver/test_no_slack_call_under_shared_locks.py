@@ -258,6 +258,9 @@ def test_commands_searches_and_polls_go_on_while_a_digest_post_is_held(
     state = runtime.store.digests.get(DIGEST_A)
     assert state is not None and state.inflight is not None, "posted before it was recorded"
     commands_searches_and_polls_go_on(world, hold, sending)
+    # A preview of the very channel being posted to needs no lock either.
+    preview = bounded("/brief digest", lambda: world.command("digest", channel=DIGEST_A))
+    assert "Preview of this channel's digest" in reply_text(preview)
     assert slack.messages(DIGEST_A) == []
 
     hold.release()

@@ -1,0 +1,62 @@
+"""Fixtures of the `/brief` sub-command tests: a polled data directory copied for each test."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app.runtime import Runtime
+from bot.slack.deliver import Deliverer
+from tests.app.commands.cases import (
+    NEW,
+    OLD,
+    Template,
+    config_for,
+    serve_defaults,
+    slack_client,
+)
+from tests.support.fakeslack import FakeSlack
+from tests.support.feedgen import make_rss
+from tests.support.feedserver import FeedServer
+
+
+@pytest.fixture(scope="package")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    server = FeedServer().start()
+    try:
+        data_dir = tmp_path_factory.mktemp("template") / "data"
+        serve_defaults(server)
+        server.add("/trade.xml", make_rss(OLD))
+        with Runtime.open(config_for(server, data_dir)) as rt:
+            rt.poll(force=True)  # the first poll: backlog
+            server.add("/trade.xml", make_rss(NEW + OLD))
+            rt.poll(force=True)
+        yield Template(server, data_dir)
+    finally:
+        server.stop()
+    assert not server.errors, f"feed server handler errors: {server.errors!r}"
+
+
+@pytest.fixture
+def feeds(template: Template) -> Iterator[FeedServer]:
+    """The feed server behind `runtime`, serving the default documents again."""
+    serve_defaults(template.server)
+    yield template.server
+    serve_defaults(template.server)
+
+
+@pytest.fixture
+def runtime(template: Template, feeds: FeedServer, tmp_path: Path) -> Iterator[Runtime]:
+    """Feeds `trade` (a backlog item, then three new ones) and `quiet` (empty), polled."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(template.data_dir, data_dir)
+    with Runtime.open(config_for(feeds, data_dir)) as rt:
+        yield rt
+
+
+@pytest.fixture
+def deliverer(fake_slack: FakeSlack) -> Deliverer:
+    return Deliverer(slack_client(fake_slack), interval=0.0, backoff=0.05)

@@ -1,0 +1,191 @@
+"""`/brief topics`, `feeds`, `status` and `feed add|remove|pause|resume|poll`."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from bot.app.runtime import Runtime
+from bot.slack.deliver import Deliverer
+from tests.app.commands.cases import (
+    ADMIN,
+    MEMBER,
+    NEW,
+    run,
+    slack_text,
+)
+from tests.support.fakeslack import FakeSlack
+from tests.support.feedgen import Entry, make_rss
+from tests.support.feedserver import FeedServer
+
+
+def test_topics_lists_id_priority_description_and_query(runtime: Runtime) -> None:
+    assert run(runtime, "topics") == (
+        "2 topics (subscribe with /brief subscribe ID):\n"
+        "• entity-list (priority 10): BIS Entity List changes\n"
+        'query: "entity list"\n'
+        "• ipef: IPEF talks\n"
+        "query: ipef OR indo-pacific"
+    )
+
+
+def test_feeds_pause_resume_remove_and_add(
+    runtime: Runtime, feeds: FeedServer, tmp_path: Path
+) -> None:
+    assert run(runtime, "feeds") == (
+        "2 feeds, 2 enabled:\n"
+        "• trade · tags: trade · every 30m · enabled\n"
+        "• quiet · tags: trade · every 30m · enabled"
+    )
+    assert run(runtime, "feed pause quiet", user=ADMIN) == (
+        "Paused feed quiet: not polled until /brief feed resume quiet."
+    )
+    paused = runtime.config.feed("quiet")
+    assert paused is not None and not paused.enabled
+    assert "• quiet · tags: trade · every 30m · paused" in run(runtime, "feeds")
+    requests_before = len(feeds.requests("/quiet.xml"))
+    runtime.poll(force=True)
+    assert len(feeds.requests("/quiet.xml")) == requests_before
+
+    assert run(runtime, "feed resume quiet", user=ADMIN).startswith("Resumed feed quiet")
+    resumed = runtime.config.feed("quiet")
+    assert resumed is not None and resumed.enabled
+
+    assert run(runtime, "feed remove quiet", user=ADMIN) == (
+        "Removed feed quiet. It is in feeds.yaml: /brief feed resume quiet brings it back."
+    )
+    assert runtime.config.feed("quiet") is None
+    assert run(runtime, "feeds").endswith(
+        "Removed from Slack: quiet (/brief feed resume ID brings one back)."
+    )
+
+    reply = run(runtime, "feed add <https://example.org/news/feed.xml> eu #chips", user=ADMIN)
+    assert reply.startswith(
+        "Added feed example-org-news-feed (https://example.org/news/feed.xml), polled every 30m."
+    )
+    added = runtime.config.feed("example-org-news-feed")
+    assert added is not None
+    assert (added.tags, added.allow_private) == (("eu", "chips"), False)
+    listed = "• example-org-news-feed · tags: eu, chips · every 30m · enabled · added from Slack"
+    assert f"{listed} by {ADMIN}" in run(runtime, "feeds")
+
+    # A restart reads the changes back from the store.
+    base = runtime.base_config
+    runtime.close()
+    with Runtime.open(base) as again:
+        assert [(f.id, f.enabled) for f in again.config.feeds] == [
+            ("trade", True),
+            ("example-org-news-feed", True),
+        ]
+
+
+def test_unknown_feed_ids_are_named(runtime: Runtime) -> None:
+    reply = run(runtime, "feed pause nope", user=ADMIN)
+    assert reply.startswith("There is no feed 'nope': /brief feeds lists them")
+    assert run(runtime, "feed poll nope", user=ADMIN).startswith("there is no feed 'nope'")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        pytest.param("http://127.0.0.1:9/feed", "127.0.0.1 is a loopback address", id="loopback"),
+        pytest.param("http://2130706433/feed", "is the address 127.0.0.1", id="decimal"),
+        pytest.param("file:///etc/passwd", "must start with http:// or https://", id="file"),
+    ],
+)
+def test_feed_add_refuses_private_and_non_http_urls(
+    runtime: Runtime, url: str, problem: str
+) -> None:
+    reply = run(runtime, f"feed add {url}", user=ADMIN)
+    assert reply.startswith(f"cannot add {url}: ")
+    assert problem in reply
+    assert len(runtime.config.feeds) == 2
+
+
+def test_a_feed_added_from_slack_may_not_reach_loopback_when_polled(
+    runtime: Runtime, feeds: FeedServer
+) -> None:
+    host = socket.gethostname()
+    try:
+        address = socket.gethostbyname(host)
+    except OSError:
+        pytest.skip(f"the host name {host} does not resolve here")
+    if not address.startswith("127."):
+        pytest.skip(f"the host name {host} resolves to {address}, not loopback")
+    feeds.add("/inside.xml", make_rss(NEW))
+    url = feeds.url("/inside.xml").replace("127.0.0.1", host)
+    run(runtime, f"feed add {url}", user=ADMIN)
+    [added] = [f for f in runtime.config.feeds if f.url == url]
+
+    reply = run(runtime, f"feed poll {added.id}", user=ADMIN)
+
+    assert reply.startswith("Polled 1 feed:\n")
+    assert f"• {added.id}: failed: refused: {host} resolves to {address}, a loopback" in reply
+    assert feeds.requests("/inside.xml") == []
+    status = run(runtime, "status")
+    assert f"{added.id} · failing" in status
+    assert f"refused: {host} resolves to {address}" in status
+
+
+def test_feed_poll_reports_each_feed_and_sends_alerts(
+    runtime: Runtime, feeds: FeedServer, fake_slack: FakeSlack, deliverer: Deliverer
+) -> None:
+    run(runtime, "subscribe ipef")
+    feeds.add(
+        "/trade.xml",
+        make_rss([Entry("IPEF digital trade", "https://example.org/d", guid="d"), *NEW]),
+    )
+    reply = run(runtime, "feed poll", user=ADMIN, poster=deliverer)
+    assert reply == (
+        "Polled 2 feeds:\n"
+        "• trade: 1 new, 3 already seen\n"
+        "• quiet: 0 new, 0 already seen\n"
+        "Alerts sent: 1 item in 1 message."
+    )
+    [dm] = fake_slack.messages("D" + MEMBER)
+    assert "IPEF digital trade" in slack_text(dm)
+
+
+def test_feed_poll_without_slack_keeps_alerts_queued(runtime: Runtime, feeds: FeedServer) -> None:
+    run(runtime, "subscribe ipef")
+    feeds.add(
+        "/trade.xml",
+        make_rss([Entry("IPEF digital trade", "https://example.org/d", guid="d"), *NEW]),
+    )
+    reply = run(runtime, "feed poll trade", user=ADMIN)
+    assert reply == (
+        "Polled 1 feed:\n"
+        "• trade: 1 new, 3 already seen\n"
+        "Alerts stay queued: no Slack connection here (briefbot run sends them)."
+    )
+    assert run(runtime, "feed pause trade", user=ADMIN).startswith("Paused")
+    assert run(runtime, "feed poll trade", user=ADMIN).startswith(
+        "feed trade is paused: /brief feed resume trade first"
+    )
+
+
+def test_status_shows_feed_health_and_delivery_problems(
+    runtime: Runtime, feeds: FeedServer, fake_slack: FakeSlack, deliverer: Deliverer
+) -> None:
+    feeds.add("/quiet.xml", b"gone", status=500)
+    runtime.poll(force=True)
+    fake_slack.add_channel("C0LOCKED001", member=False)
+    run(runtime, "subscribe <#C0LOCKED001|locked> ipef", user=ADMIN)
+    feeds.add("/trade.xml", make_rss([Entry("IPEF news", "https://example.org/n", guid="n"), *NEW]))
+    runtime.poll(force=True)
+    runtime.dispatch_alerts(deliverer)
+
+    reply = run(runtime, "status")
+
+    assert reply.startswith("2 feeds: 1 ok · 1 failing")
+    assert "trade trade · updated" in reply
+    assert "quiet quiet · failing since" in reply
+    assert "(2 failures): HTTP 500 Internal Server Error" in reply
+    assert re.search(
+        r"Delivery problems:\n• C0LOCKED001: cannot post to C0LOCKED001: not_in_channel — "
+        r"invite the bot with /invite @briefbot \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)$",
+        reply,
+    )

@@ -1,0 +1,108 @@
+"""Questions, `/brief search` and `/brief latest`: answered by search, query errors marked."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app.runtime import Runtime
+from tests.app.commands.cases import (
+    run,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        pytest.param(
+            "what's new on IPEF", "IPEF ministers sign supply chain agreement", id="question"
+        ),
+        pytest.param(
+            '"entity list" since:30d', "BIS adds 36 entities to the Entity List", id="query"
+        ),
+        pytest.param("search latest chips", "Chips 4 alliance meets in Tokyo", id="search-verb"),
+    ],
+)
+def test_a_question_or_query_is_answered_by_search(runtime: Runtime, text: str, title: str) -> None:
+    reply = run(runtime, text)
+    assert reply.startswith("1 result for ")
+    assert title in reply
+
+
+def test_search_can_find_backlog_items_too(runtime: Runtime) -> None:
+    assert "Rare earth export quotas unchanged" in run(runtime, "rare earth")
+
+
+@pytest.mark.parametrize(
+    ("text", "header", "titles"),
+    [
+        pytest.param(
+            "latest",
+            "3 results for “latest”",
+            ["Chips 4 alliance", "IPEF ministers", "BIS adds 36"],
+            id="all",
+        ),
+        pytest.param(
+            "latest 2", "2 results for “latest”", ["Chips 4 alliance", "IPEF ministers"], id="n"
+        ),
+        pytest.param(
+            "latest ENTITY-LIST",
+            "1 result for “latest on entity-list”",
+            ["BIS adds 36"],
+            id="topic",
+        ),
+        pytest.param("latest quiet", "No results for “latest from quiet”", [], id="empty-feed"),
+        pytest.param(
+            "latest trade 1", "1 result for “latest from trade”", ["Chips 4 alliance"], id="feed-n"
+        ),
+        pytest.param(
+            "latest supply OR semiconductor",
+            "2 results for “latest: supply OR semiconductor”",
+            ["Chips 4 alliance", "IPEF ministers"],
+            id="query-newest-first",
+        ),
+    ],
+)
+def test_latest_lists_the_newest_first(
+    runtime: Runtime, text: str, header: str, titles: list[str]
+) -> None:
+    reply = run(runtime, text)
+    assert reply.startswith(header)
+    positions = [reply.find(title) for title in titles]
+    assert all(p > 0 for p in positions)
+    assert positions == sorted(positions)
+    assert "Rare earth" not in reply  # backlog of the first poll
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "marked"),
+    [
+        pytest.param("what's \"new", "unclosed quote at column 8", "what's ▶\"new", id="quote"),
+        pytest.param("chips AND", "AND needs a term after it (column 7)", "chips ▶AND", id="and"),
+        pytest.param("(ipef OR chips", "unbalanced parenthesis at column 1", "▶(ipef", id="paren"),
+        pytest.param("search since:xx", "since: needs a duration", "▶since:xx", id="search-since"),
+    ],
+)
+def test_a_malformed_query_says_what_and_where(
+    runtime: Runtime, text: str, error: str, marked: str
+) -> None:
+    lines = run(runtime, text).split("\n")
+    assert lines[0].startswith("query error: ")
+    assert error in lines[0]
+    assert marked in lines[1]
+    assert lines[2].startswith("Usage: ")
+
+
+def test_a_question_that_names_nothing_says_so(runtime: Runtime) -> None:
+    reply = run(runtime, "what is the")
+    assert "query error: the question names no subject" in reply
+
+
+def test_slack_escapes_and_form_like_words_reach_the_search_verbatim(runtime: Runtime) -> None:
+    reply = run(runtime, "text=ipef &amp;  command=/brief &lt;b&gt;")
+    assert "“text=ipef & command=/brief <b>”" in reply
+
+
+def test_a_typo_of_a_command_that_finds_nothing_suggests_it(runtime: Runtime) -> None:
+    reply = run(runtime, "subscrib")
+    assert "No results for “subscrib”" in reply
+    assert "Did you mean /brief subscribe?" in reply
