@@ -5,7 +5,7 @@ when another holds it); apply the changes made from Slack to feeds.yaml's
 configuration; check the bot token with `auth.test` (exit 1 with a sentence
 saying what to fix); start the Slack app (bot/slack/app.py; exit 1 when it
 cannot start, before any work is done); send once each digest missed while
-the bot was down; start the scheduler (bot/app/scheduler.py); log what is active
+the bot was down; start the scheduler (bot/app/scheduler/); log what is active
 (feeds, channels, next run times; never a token).
 
 Shutdown on SIGTERM or SIGINT (or when `stop` is set): stop taking Slack
@@ -32,7 +32,7 @@ from types import FrameType
 from typing import Any, cast
 
 from bot.app.runtime import Runtime
-from bot.app.scheduler import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
+from bot.app.scheduler.jobs import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
 from bot.config.schema import Config, redact_url
 from bot.render.renderer import Renderer
 from bot.slack.app import SlackHandle, start_slack

@@ -96,15 +96,43 @@ def build_digest_view(
     ValueError when the digest's time zone is unknown.
     """
     candidates = list(items)
-    date_label = format_date_label(now, digest)
-    covered = max((item.seq for item in candidates), default=0)
+    date_label = format_date_label(now, digest)  # ValueError for an unknown zone, before any work
     chosen = _choose_topics(digest, topics)
     group_all = not topics and not digest.topics
+    grouped = _group_by_topic(
+        candidates, digest, chosen, group_all=group_all, now=now, feed_tags=feed_tags
+    )
+    sections, cut = _cut_to_budget(
+        grouped, chosen, group_all=group_all, budget=max(digest.max_items, 0), feed_names=feed_names
+    )
+    return DigestView(
+        channel=digest.channel,
+        date_label=date_label,
+        sections=tuple(sections),
+        more_count=sum(cut.values()),
+        more_hint=_more_hint(cut),
+        covered_through_seq=max((item.seq for item in candidates), default=0),
+    )
+
+
+def _group_by_topic(
+    candidates: Iterable[Item],
+    digest: DigestConfig,
+    chosen: Sequence[tuple[TopicConfig, Query]],
+    *,
+    group_all: bool,
+    now: datetime,
+    feed_tags: Mapping[str, tuple[str, ...]],
+) -> dict[int, list[Item]]:
+    """The items the digest may show, by section rank: an index into `chosen`, or 0 for "Latest".
+
+    Backlog, duplicates and other feeds' items are left out; an item matching
+    several topics goes under the best one (the lowest rank).
+    """
     matcher: QueryMatcher[int] = QueryMatcher(
         (rank, query) for rank, (_, query) in enumerate(chosen)
     )
     feeds = frozenset(digest.feeds)
-    # Section order is rank order: index into `chosen`, or 0 for "Latest".
     grouped: dict[int, list[Item]] = {}
     for item in candidates:
         if item.backlog or item.duplicate_of is not None or (feeds and item.feed_id not in feeds):
@@ -116,10 +144,24 @@ def build_digest_view(
         ranks = matcher.match(doc, now=now)
         if ranks:
             grouped.setdefault(min(ranks), []).append(item)
+    return grouped
 
-    budget = max(digest.max_items, 0)
+
+def _cut_to_budget(
+    grouped: Mapping[int, list[Item]],
+    chosen: Sequence[tuple[TopicConfig, Query]],
+    *,
+    group_all: bool,
+    budget: int,
+    feed_names: Mapping[str, str],
+) -> tuple[list[DigestSection], dict[str, int]]:
+    """The sections in rank order, newest first, within `budget` items in all.
+
+    Also returns how many items each topic lost to the budget (topic id ->
+    count, in section order): the lowest-priority sections give way first.
+    """
     sections: list[DigestSection] = []
-    cut: dict[str, int] = {}  # topic id -> items cut, in section order
+    cut: dict[str, int] = {}
     for rank in sorted(grouped):
         if group_all:
             topic_id, title = LATEST_SECTION_ID, LATEST_SECTION_TITLE
@@ -134,20 +176,16 @@ def build_digest_view(
         if shown:
             named = tuple(_with_feed_names(item, feed_names) for item in shown)
             sections.append(DigestSection(topic_id=topic_id, title=title, items=named))
+    return sections, cut
 
-    more_hint = LATEST_COMMAND
-    if cut:
-        # max() keeps the first of equal counts: the higher-priority topic.
-        worst = max(cut, key=cut.__getitem__)
-        more_hint = LATEST_COMMAND if worst == LATEST_SECTION_ID else f"{LATEST_COMMAND} {worst}"
-    return DigestView(
-        channel=digest.channel,
-        date_label=date_label,
-        sections=tuple(sections),
-        more_count=sum(cut.values()),
-        more_hint=more_hint,
-        covered_through_seq=covered,
-    )
+
+def _more_hint(cut: Mapping[str, int]) -> str:
+    """The command that shows the topic that lost the most items to the budget."""
+    if not cut:
+        return LATEST_COMMAND
+    # max() keeps the first of equal counts: the higher-priority topic.
+    worst = max(cut, key=cut.__getitem__)
+    return LATEST_COMMAND if worst == LATEST_SECTION_ID else f"{LATEST_COMMAND} {worst}"
 
 
 def format_date_label(now: datetime, digest: DigestConfig) -> str:

@@ -173,66 +173,11 @@ class SubscriptionMatcher:
     def __init__(
         self, subscriptions: Iterable[Subscription], topics: Mapping[str, TopicConfig]
     ) -> None:
-        problems: list[MatchProblem] = []
-        # Distinct query texts: six topics shared by hundreds of subscriptions
-        # are parsed and evaluated six times, not hundreds.
-        slot_of_text: dict[str, int | QueryError] = {}
-        queries: list[tuple[int, Query]] = []
-        targets: list[list[tuple[int, Subscription, _Schedule]]] = []
-        for ordinal, sub in enumerate(subscriptions):
-            if sub.muted:
-                continue
-            text, missing = _query_text(sub, topics)
-            if text is None:
-                problems.append(MatchProblem(sub.id, sub.owner, missing))
-                continue
-            slot = slot_of_text.get(text)
-            if slot is None:
-                try:
-                    query = parse_query(text)
-                except QueryError as err:
-                    slot = err
-                else:
-                    slot = len(targets)
-                    queries.append((slot, query))
-                    targets.append([])
-                slot_of_text[text] = slot
-            if isinstance(slot, QueryError):
-                what = f"topic {sub.topic}'s query" if sub.topic else "its query"
-                problems.append(
-                    MatchProblem(sub.id, sub.owner, f"{what} no longer parses: {slot}; skipped")
-                )
-                continue
-            schedule, trouble = _read_schedule(sub)
-            if trouble is not None:
-                problems.append(MatchProblem(sub.id, sub.owner, trouble))
-            targets[slot].append((ordinal, sub, schedule))
-        # Per query, its subscriptions grouped by owner, so that matching an
-        # item costs one step per alert, not one per subscription (a popular
-        # topic can name hundreds).
-        slot_groups: list[tuple[_Group, ...]] = []
-        count = 0
-        for members in targets:
-            by_owner: dict[str, list[tuple[int, Subscription, _Schedule]]] = {}
-            for member in members:
-                by_owner.setdefault(member[1].owner, []).append(member)
-            groups = []
-            for owner, owned in by_owner.items():
-                groups.append(
-                    _Group(
-                        index=count,
-                        owner=owner,
-                        first=owned[0][0],
-                        members=tuple((ordinal, sub.id) for ordinal, sub, _ in owned),
-                        ids=tuple(sub.id for _, sub, _ in owned),
-                        schedules=tuple(schedule for _, _, schedule in owned),
-                    )
-                )
-                count += 1
-            slot_groups.append(tuple(groups))
+        queries, targets, problems = _compile_queries(subscriptions, topics)
+        slot_groups = _group_by_owner(targets)
         self._matcher: QueryMatcher[int] = QueryMatcher(queries)
         self._slot_groups = slot_groups
-        self._group_count = count
+        self._group_count = sum(len(groups) for groups in slot_groups)
         self._subscription_count = sum(len(members) for members in targets)
         self.problems: tuple[MatchProblem, ...] = tuple(problems)
         for problem in problems:
@@ -258,15 +203,7 @@ class SubscriptionMatcher:
         the store has not numbered (seq < 1): alerts are keyed by seq.
         """
         now = as_utc(now)
-        # Due times depend only on the group and `now`: computed once per call.
-        dues: list[datetime | None] = [None] * self._group_count
-
-        def due_of(group: _Group) -> datetime:
-            due = dues[group.index]
-            if due is None:
-                due = dues[group.index] = min(s.due_at(now) for s in group.schedules)
-            return due
-
+        dues = _DueTimes(self._group_count, now)
         alerts: list[Alert] = []
         for item in items:
             if item.backlog or item.duplicate_of is not None:
@@ -281,29 +218,37 @@ class SubscriptionMatcher:
             if len(hits) == 1:
                 # The common case: each owner's subscriptions to that one query.
                 for group in self._slot_groups[hits[0]]:
-                    alerts.append(Alert(group.owner, item.seq, group.ids, now, due_of(group)))
-                continue
-            # owner -> [first ordinal, its groups...]: sorting these lists orders
-            # owners by their first subscription (ordinals are unique, so the
-            # groups themselves are never compared).
-            by_owner: dict[str, list[Any]] = {}
-            for slot in hits:
-                for group in self._slot_groups[slot]:
-                    entry = by_owner.get(group.owner)
-                    if entry is None:
-                        by_owner[group.owner] = [group.first, group]
-                    else:
-                        entry.append(group)
-                        entry[0] = min(entry[0], group.first)
-            for entry in sorted(by_owner.values()):
-                groups: list[_Group] = entry[1:]
-                if len(groups) == 1:
-                    ids, due = groups[0].ids, due_of(groups[0])
+                    alerts.append(Alert(group.owner, item.seq, group.ids, now, dues.of(group)))
+            else:
+                alerts += self._merged_alerts(item.seq, hits, now, dues)
+        return alerts
+
+    def _merged_alerts(
+        self, seq: int, hits: Sequence[int], now: datetime, dues: _DueTimes
+    ) -> list[Alert]:
+        """One alert per owner for an item that matched several queries (or none)."""
+        # owner -> [first ordinal, its groups...]: sorting these lists orders
+        # owners by their first subscription (ordinals are unique, so the
+        # groups themselves are never compared).
+        by_owner: dict[str, list[Any]] = {}
+        for slot in hits:
+            for group in self._slot_groups[slot]:
+                entry = by_owner.get(group.owner)
+                if entry is None:
+                    by_owner[group.owner] = [group.first, group]
                 else:
-                    members = sorted(member for group in groups for member in group.members)
-                    ids = tuple(sub_id for _, sub_id in members)
-                    due = min(due_of(group) for group in groups)
-                alerts.append(Alert(groups[0].owner, item.seq, ids, now, due))
+                    entry.append(group)
+                    entry[0] = min(entry[0], group.first)
+        alerts: list[Alert] = []
+        for entry in sorted(by_owner.values()):
+            groups: list[_Group] = entry[1:]
+            if len(groups) == 1:
+                ids, due = groups[0].ids, dues.of(groups[0])
+            else:
+                members = sorted(member for group in groups for member in group.members)
+                ids = tuple(sub_id for _, sub_id in members)
+                due = min(dues.of(group) for group in groups)
+            alerts.append(Alert(groups[0].owner, seq, ids, now, due))
         return alerts
 
 
@@ -321,6 +266,103 @@ def match_items(
     build a `SubscriptionMatcher` to get them as `problems`.
     """
     return SubscriptionMatcher(subscriptions, topics).match(items, now=now, feed_tags=feed_tags)
+
+
+class _DueTimes:
+    """Each group's due time for one `match` call: it depends only on the group and `now`."""
+
+    __slots__ = ("_dues", "_now")
+
+    def __init__(self, group_count: int, now: datetime) -> None:
+        self._dues: list[datetime | None] = [None] * group_count
+        self._now = now
+
+    def of(self, group: _Group) -> datetime:
+        due = self._dues[group.index]
+        if due is None:
+            due = self._dues[group.index] = min(s.due_at(self._now) for s in group.schedules)
+        return due
+
+
+# A subscription to match, in the order given: (ordinal, subscription, its schedule).
+_Target = tuple[int, Subscription, _Schedule]
+
+
+def _compile_queries(
+    subscriptions: Iterable[Subscription], topics: Mapping[str, TopicConfig]
+) -> tuple[list[tuple[int, Query]], list[list[_Target]], list[MatchProblem]]:
+    """(slot, query) per distinct query text, the subscriptions of each slot, and the problems.
+
+    Muted subscriptions are left out; one that cannot be matched is a problem instead.
+    """
+    problems: list[MatchProblem] = []
+    # Distinct query texts: six topics shared by hundreds of subscriptions
+    # are parsed and evaluated six times, not hundreds.
+    slot_of_text: dict[str, int | QueryError] = {}
+    queries: list[tuple[int, Query]] = []
+    targets: list[list[_Target]] = []
+    for ordinal, sub in enumerate(subscriptions):
+        if sub.muted:
+            continue
+        text, missing = _query_text(sub, topics)
+        if text is None:
+            problems.append(MatchProblem(sub.id, sub.owner, missing))
+            continue
+        slot = slot_of_text.get(text)
+        if slot is None:
+            slot = slot_of_text[text] = _new_slot(text, queries, targets)
+        if isinstance(slot, QueryError):
+            what = f"topic {sub.topic}'s query" if sub.topic else "its query"
+            problems.append(
+                MatchProblem(sub.id, sub.owner, f"{what} no longer parses: {slot}; skipped")
+            )
+            continue
+        schedule, trouble = _read_schedule(sub)
+        if trouble is not None:
+            problems.append(MatchProblem(sub.id, sub.owner, trouble))
+        targets[slot].append((ordinal, sub, schedule))
+    return queries, targets, problems
+
+
+def _new_slot(
+    text: str, queries: list[tuple[int, Query]], targets: list[list[_Target]]
+) -> int | QueryError:
+    """Parse a query text seen for the first time: its new slot, or why it does not parse."""
+    try:
+        query = parse_query(text)
+    except QueryError as err:
+        return err
+    slot = len(targets)
+    queries.append((slot, query))
+    targets.append([])
+    return slot
+
+
+def _group_by_owner(targets: Sequence[Sequence[_Target]]) -> list[tuple[_Group, ...]]:
+    """Per query slot, its subscriptions grouped by owner; groups numbered across all slots."""
+    # Matching an item then costs one step per alert, not one per subscription
+    # (a popular topic can name hundreds).
+    slot_groups: list[tuple[_Group, ...]] = []
+    count = 0
+    for members in targets:
+        by_owner: dict[str, list[_Target]] = {}
+        for member in members:
+            by_owner.setdefault(member[1].owner, []).append(member)
+        groups = []
+        for owner, owned in by_owner.items():
+            groups.append(
+                _Group(
+                    index=count,
+                    owner=owner,
+                    first=owned[0][0],
+                    members=tuple((ordinal, sub.id) for ordinal, sub, _ in owned),
+                    ids=tuple(sub.id for _, sub, _ in owned),
+                    schedules=tuple(schedule for _, _, schedule in owned),
+                )
+            )
+            count += 1
+        slot_groups.append(tuple(groups))
+    return slot_groups
 
 
 def _query_text(sub: Subscription, topics: Mapping[str, TopicConfig]) -> tuple[str | None, str]:

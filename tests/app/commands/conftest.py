@@ -10,14 +10,7 @@ import pytest
 
 from bot.app.runtime import Runtime
 from bot.slack.deliver import Deliverer
-from tests.app.commands.cases import (
-    NEW,
-    OLD,
-    Template,
-    config_for,
-    serve_defaults,
-    slack_client,
-)
+from tests.app.commands.cases import NEW, OLD, Template, config_for, serve_defaults, slack_client
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import make_rss
 from tests.support.feedserver import FeedServer

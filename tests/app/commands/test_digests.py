@@ -6,12 +6,7 @@ import pytest
 
 from bot.app.runtime import Runtime
 from bot.slack.deliver import Deliverer
-from tests.app.commands.cases import (
-    ADMIN,
-    CHANNEL,
-    run,
-    slack_text,
-)
+from tests.app.commands.cases import ADMIN, CHANNEL, run, slack_text
 from tests.support.fakeslack import FakeSlack
 
 

@@ -13,12 +13,7 @@ from hypothesis import strategies as st
 from bot.app.commands.help import COMMANDS
 from bot.app.runtime import Runtime
 from bot.store.ports import StoreError
-from tests.app.commands.cases import (
-    ADMIN,
-    CHANNEL,
-    MEMBER,
-    run,
-)
+from tests.app.commands.cases import ADMIN, CHANNEL, MEMBER, run
 
 
 @pytest.mark.parametrize(

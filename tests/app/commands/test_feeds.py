@@ -10,13 +10,7 @@ import pytest
 
 from bot.app.runtime import Runtime
 from bot.slack.deliver import Deliverer
-from tests.app.commands.cases import (
-    ADMIN,
-    MEMBER,
-    NEW,
-    run,
-    slack_text,
-)
+from tests.app.commands.cases import ADMIN, MEMBER, NEW, run, slack_text
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer

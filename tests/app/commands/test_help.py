@@ -6,9 +6,7 @@ import pytest
 
 from bot.app.commands.help import COMMANDS
 from bot.app.runtime import Runtime
-from tests.app.commands.cases import (
-    run,
-)
+from tests.app.commands.cases import run
 
 
 @pytest.mark.parametrize("text", ["", "help", "  HELP  ", "\thelp\n"], ids=repr)

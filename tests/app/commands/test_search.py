@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app.runtime import Runtime
-from tests.app.commands.cases import (
-    run,
-)
+from tests.app.commands.cases import run
 
 
 @pytest.mark.parametrize(

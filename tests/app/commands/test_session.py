@@ -11,14 +11,7 @@ from bot.app.commands.session import CommandRequest
 from bot.app.runtime import Runtime
 from bot.brief.subscriptions import create_subscription
 from bot.render.slacklimits import validate_message
-from tests.app.commands.cases import (
-    ADMIN,
-    CHANNEL,
-    NOW,
-    make_config,
-    plain,
-    run,
-)
+from tests.app.commands.cases import ADMIN, CHANNEL, NOW, make_config, plain, run
 from tests.support.feedserver import FeedServer
 
 

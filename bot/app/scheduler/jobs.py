@@ -1,11 +1,8 @@
-"""The service's clock: APScheduler 3.x jobs that poll feeds, deliver alerts and digests.
+"""`BotScheduler`: the bot's jobs on one APScheduler `BackgroundScheduler`, against one Runtime.
 
-`BotScheduler` wraps one `BackgroundScheduler` (UTC, a few worker threads,
-coalescing, one instance of a job at a time) and only triggers `Runtime`
-methods; the work and its durability rules live in bot/app/runtime.py. This is
-the one module that imports apscheduler.
-
-Jobs (ids in brackets):
+The scheduler runs in UTC with a few worker threads, coalescing, one instance
+of a job at a time, and only triggers `Runtime` methods. Jobs (ids in brackets,
+timing in bot/app/scheduler/triggers.py):
 
 - one poll job per enabled feed [poll:<feed id>] every `interval` seconds plus
   a random jitter, then alert dispatch when the poll stored news, then the
@@ -29,14 +26,6 @@ Not obvious:
   fetch's duration would skip a whole interval. APScheduler's IntervalTrigger
   chains each run from the previous jittered time, so the mean period is
   interval + jitter/2.
-- Digest timing. APScheduler 3.11's CronTrigger gets some local times wrong on
-  DST nights (see bot/brief/schedule.py). `DigestTrigger` asks
-  `bot.brief.schedule.next_digest_time` instead, the same function start-up catch-up
-  (`Runtime.catch_up_digests`) uses, so live jobs and catch-up agree by
-  construction. A digest job has no misfire grace time: a digest fired late
-  (the machine slept) is sent late, not dropped. The job sends for the latest
-  scheduled instant at or before now; `Runtime.send_digest` refuses a slot
-  that was already sent, so a catch-up and a live run never both post.
 - Feed-health notices. A feed failing for `failure_notice_hours` gets ONE
   notice in `ops_channel`, and one more when it works again, never one per
   failure (bot/deliver/notices.py keeps what was notified).
@@ -57,98 +46,38 @@ from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app.runtime import Runtime
-from bot.brief.schedule import digest_zone, next_digest_time, scheduled_times
-from bot.config.schema import DigestConfig, format_days, format_duration
+from bot.app.scheduler.describe import describe_jobs
+from bot.app.scheduler.triggers import (
+    DISPATCH_EVERY,
+    DISPATCH_FIRST_DELAY,
+    DISPATCH_JOB,
+    HEALTH_EVERY,
+    HEALTH_JOB,
+    MISFIRE_GRACE_SECONDS,
+    RETENTION_EVERY,
+    RETENTION_FIRST_DELAY,
+    RETENTION_JOB,
+    START_SPREAD_SECONDS,
+    DigestTrigger,
+    digest_job_id,
+    latest_digest_time,
+    poll_job_id,
+)
+from bot.config.schema import DigestConfig
 from bot.deliver.alerts import DispatchReport
 from bot.deliver.digests import DigestOutcome
 from bot.deliver.notices import FeedHealthNotifier
 from bot.deliver.ports import Poster
 from bot.models import UTC, FeedConfig, PollReport
 
-__all__ = [
-    "DEFAULT_FAILURE_NOTICE_HOURS",
-    "BotScheduler",
-    "DigestTrigger",
-    "latest_digest_time",
-]
+__all__ = ["DEFAULT_FAILURE_NOTICE_HOURS", "BotScheduler"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FAILURE_NOTICE_HOURS = 6.0
-
-DISPATCH_EVERY = timedelta(minutes=1)
-HEALTH_EVERY = timedelta(minutes=5)
-RETENTION_EVERY = timedelta(days=1)
-# Retention runs first a while after start-up, out of the way of the first polls.
-RETENTION_FIRST_DELAY = timedelta(minutes=10)
-# Queued alerts (from before a restart) go out soon after start-up.
-DISPATCH_FIRST_DELAY = timedelta(seconds=5)
-# Feeds due at start-up start within this spread (at most their jitter), not all at once.
-START_SPREAD_SECONDS = 30.0
-# A run later than this is skipped (and coalesced into the next): polls and
-# dispatch come round again soon. Digests have no limit (see the docstring).
-MISFIRE_GRACE_SECONDS = 300
-# Digest slots lie within a week of each other; the margin covers a skipped day.
-_DIGEST_LOOKBACK = timedelta(days=15)
-
-_DISPATCH_JOB = "dispatch"
-_HEALTH_JOB = "feed-health"
-_RETENTION_JOB = "retention"
-
-
-def _poll_job_id(feed_id: str) -> str:
-    return f"poll:{feed_id}"
-
-
-def _digest_job_id(channel: str) -> str:
-    return f"digest:{channel}"
-
-
-class DigestTrigger(BaseTrigger):  # type: ignore[misc]  # apscheduler ships no types
-    """Fires at a digest's scheduled instants, as `bot.brief.schedule.next_digest_time` says.
-
-    Fire times are in UTC, not the channel's zone: an aware datetime at a
-    repeated local time (01:30 on a fall-back night) compares unequal to every
-    other zone's datetime for the same instant (PEP 495), a trap for any
-    comparison the scheduler makes.
-    """
-
-    __slots__ = ("digest",)
-
-    def __init__(self, digest: DigestConfig) -> None:
-        digest_zone(digest)  # ValueError now for an unknown zone (naming the channel), not later
-        self.digest = digest
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        # Chain from the previous fire time when there is one: APScheduler asks
-        # for every slot between a late run and now, then coalesces them.
-        after = previous_fire_time if previous_fire_time is not None else now
-        try:
-            return next_digest_time(self.digest, after)
-        except ValueError as exc:  # no weekday to run on: never fires
-            log.warning("%s", exc)
-            return None
-
-    def __str__(self) -> str:
-        return (
-            f"digest at {self.digest.at:%H:%M} {self.digest.timezone} "
-            f"{format_days(self.digest.days)}"
-        )
-
-    def __repr__(self) -> str:
-        return f"<DigestTrigger ({self})>"
-
-
-def latest_digest_time(digest: DigestConfig, now: datetime) -> datetime | None:
-    """The latest scheduled instant at or before `now` (UTC), or None when none is near."""
-    times = scheduled_times(digest, now - _DIGEST_LOOKBACK, now)
-    return times[-1] if times else None
 
 
 class BotScheduler:
@@ -213,32 +142,35 @@ class BotScheduler:
                 return
             self._scheduler.start(paused=paused)
             self._started = True
-            now = self.runtime.clock()
-            self._scheduler.add_job(
-                self.dispatch_alerts,
-                IntervalTrigger(seconds=DISPATCH_EVERY.total_seconds(), timezone=UTC),
-                id=_DISPATCH_JOB,
-                name="alert dispatch",
-                next_run_time=now + DISPATCH_FIRST_DELAY,
-                misfire_grace_time=int(DISPATCH_EVERY.total_seconds()),
-            )
-            self._scheduler.add_job(
-                self.check_feed_health,
-                IntervalTrigger(seconds=HEALTH_EVERY.total_seconds(), timezone=UTC),
-                id=_HEALTH_JOB,
-                name="feed health",
-            )
-            first_prune = now + RETENTION_FIRST_DELAY
-            self._scheduler.add_job(
-                self.prune_store,
-                IntervalTrigger(
-                    seconds=RETENTION_EVERY.total_seconds(), start_date=first_prune, timezone=UTC
-                ),
-                id=_RETENTION_JOB,
-                name="retention",
-                next_run_time=first_prune,
-            )
+            self._add_fixed_jobs(self.runtime.clock())
             self.sync_jobs()
+
+    def _add_fixed_jobs(self, now: datetime) -> None:
+        """Alert dispatch, the feed-health check and retention: the jobs config does not move."""
+        self._scheduler.add_job(
+            self.dispatch_alerts,
+            IntervalTrigger(seconds=DISPATCH_EVERY.total_seconds(), timezone=UTC),
+            id=DISPATCH_JOB,
+            name="alert dispatch",
+            next_run_time=now + DISPATCH_FIRST_DELAY,
+            misfire_grace_time=int(DISPATCH_EVERY.total_seconds()),
+        )
+        self._scheduler.add_job(
+            self.check_feed_health,
+            IntervalTrigger(seconds=HEALTH_EVERY.total_seconds(), timezone=UTC),
+            id=HEALTH_JOB,
+            name="feed health",
+        )
+        first_prune = now + RETENTION_FIRST_DELAY
+        self._scheduler.add_job(
+            self.prune_store,
+            IntervalTrigger(
+                seconds=RETENTION_EVERY.total_seconds(), start_date=first_prune, timezone=UTC
+            ),
+            id=RETENTION_JOB,
+            name="retention",
+            next_run_time=first_prune,
+        )
 
     def resume(self) -> None:
         """Run jobs again after `start(paused=True)`."""
@@ -271,33 +203,36 @@ class BotScheduler:
         with self._lock:
             if not self._started:
                 return
-            config = self.runtime.config
-            feeds = {feed.id: feed for feed in config.enabled_feeds}
-            for feed_id in [f for f in self._feed_jobs if f not in feeds]:
-                self._remove_job(_poll_job_id(feed_id))
-                del self._feed_jobs[feed_id]
-                log.info("feed %s: poll job removed", feed_id)
-            for feed_id, feed in feeds.items():
-                if self._feed_jobs.get(feed_id) != feed.interval_seconds:
-                    action = "moved" if feed_id in self._feed_jobs else "added"
-                    self._add_poll_job(feed)
-                    log.info(
-                        "feed %s: poll job %s (every %ds)", feed_id, action, feed.interval_seconds
-                    )
-            digests = {digest.channel: digest for digest in config.digests}
-            for channel in [c for c in self._digest_jobs if c not in digests]:
-                self._remove_job(_digest_job_id(channel))
-                del self._digest_jobs[channel]
-                log.info("digest for %s: job removed", channel)
-            for channel, digest in digests.items():
-                if self._digest_jobs.get(channel) != digest:
-                    action = "moved" if channel in self._digest_jobs else "added"
-                    try:
-                        self._add_digest_job(digest)
-                    except ValueError as exc:  # unknown zone: the rest still run
-                        log.error("digest for %s not scheduled: %s", channel, exc)
-                        continue
-                    log.info("digest for %s: job %s (%s)", channel, action, DigestTrigger(digest))
+            self._sync_poll_jobs()
+            self._sync_digest_jobs()
+
+    def _sync_poll_jobs(self) -> None:
+        feeds = {feed.id: feed for feed in self.runtime.config.enabled_feeds}
+        for feed_id in [f for f in self._feed_jobs if f not in feeds]:
+            self._remove_job(poll_job_id(feed_id))
+            del self._feed_jobs[feed_id]
+            log.info("feed %s: poll job removed", feed_id)
+        for feed_id, feed in feeds.items():
+            if self._feed_jobs.get(feed_id) != feed.interval_seconds:
+                action = "moved" if feed_id in self._feed_jobs else "added"
+                self._add_poll_job(feed)
+                log.info("feed %s: poll job %s (every %ds)", feed_id, action, feed.interval_seconds)
+
+    def _sync_digest_jobs(self) -> None:
+        digests = {digest.channel: digest for digest in self.runtime.config.digests}
+        for channel in [c for c in self._digest_jobs if c not in digests]:
+            self._remove_job(digest_job_id(channel))
+            del self._digest_jobs[channel]
+            log.info("digest for %s: job removed", channel)
+        for channel, digest in digests.items():
+            if self._digest_jobs.get(channel) != digest:
+                action = "moved" if channel in self._digest_jobs else "added"
+                try:
+                    self._add_digest_job(digest)
+                except ValueError as exc:  # unknown zone: the rest still run
+                    log.error("digest for %s not scheduled: %s", channel, exc)
+                    continue
+                log.info("digest for %s: job %s (%s)", channel, action, DigestTrigger(digest))
 
     def _add_poll_job(self, feed: FeedConfig) -> None:
         jitter = self._jitter_seconds(feed)
@@ -315,7 +250,7 @@ class BotScheduler:
                 jitter=jitter or None,
             ),
             args=[feed.id],
-            id=_poll_job_id(feed.id),
+            id=poll_job_id(feed.id),
             name=f"poll {feed.id}",
             replace_existing=True,
             next_run_time=first,
@@ -327,7 +262,7 @@ class BotScheduler:
             self.send_digest,
             DigestTrigger(digest),
             args=[digest.channel],
-            id=_digest_job_id(digest.channel),
+            id=digest_job_id(digest.channel),
             name=f"digest {digest.channel}",
             replace_existing=True,
             misfire_grace_time=None,
@@ -429,79 +364,7 @@ class BotScheduler:
         }
 
     def describe(self) -> list[str]:
-        """What is scheduled, one line each: feeds, digests, channels, every job's next run.
-
-        For the start-up log; never contains a secret (feed URLs are left out).
-        """
-        config = self.runtime.config
-        runs = self.next_run_times()
-        lines = []
-        paused = [f.id for f in config.feeds if not f.enabled]
-        enabled = [f.id for f in config.enabled_feeds]
-        summary = f"feeds: {len(enabled)} enabled"
-        if paused:
-            summary += f", {len(paused)} paused ({', '.join(paused)})"
-        lines.append(summary)
-        for feed in config.enabled_feeds:
-            lines.append(
-                f"poll {feed.id} ({feed.display_name}): every "
-                f"{format_duration(feed.interval_seconds)}, next "
-                f"{_show_time(runs.get(_poll_job_id(feed.id)))}"
-            )
-        for digest in config.digests:
-            when = runs.get(_digest_job_id(digest.channel))
-            local = ""
-            if when is not None:
-                local = f"{when.astimezone(digest_zone(digest)):%Y-%m-%d %H:%M %Z} = "
-            lines.append(
-                f"digest {digest.channel}: {digest.at:%H:%M} {digest.timezone} "
-                f"{format_days(digest.days)}, next {local}{_show_time(when)}"
-            )
-        lines.append(self._describe_channels())
-        lines.append(
-            f"alert dispatch: every {format_duration(DISPATCH_EVERY.total_seconds())}, "
-            f"next {_show_time(runs.get(_DISPATCH_JOB))}"
+        """What is scheduled, one line each, for the start-up log (see describe.py)."""
+        return describe_jobs(
+            self.runtime, self.next_run_times(), failure_notice=self.notices.failure_notice
         )
-        target = (
-            f"notices to {config.ops_channel}"
-            if config.ops_channel
-            else "no ops_channel, notices only logged"
-        )
-        threshold = format_duration(self.notices.failure_notice.total_seconds())
-        lines.append(
-            f"feed health: {target} after {threshold} failing; "
-            f"next check {_show_time(runs.get(_HEALTH_JOB))}"
-        )
-        lines.append(
-            f"retention: {self.runtime.config.settings.retention_days} days, next prune "
-            f"{_show_time(runs.get(_RETENTION_JOB))}"
-        )
-        return lines
-
-    def _describe_channels(self) -> str:
-        config = self.runtime.config
-        channels: dict[str, list[str]] = {}
-        for digest in config.digests:
-            channels.setdefault(digest.channel, []).append("digest")
-        if config.ops_channel:
-            channels.setdefault(config.ops_channel, []).append("ops notices")
-        people = set()
-        for sub in self.runtime.store.subscriptions.list():
-            if sub.owner_is_channel:
-                uses = channels.setdefault(sub.owner, [])
-                if "alerts" not in uses:
-                    uses.append("alerts")
-            else:
-                people.add(sub.owner)
-        shown = [f"{c} ({', '.join(uses)})" for c, uses in sorted(channels.items())]
-        text = "channels: " + (", ".join(shown) if shown else "none")
-        return text + f"; direct-message alerts for {len(people)} user(s)"
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _show_time(moment: datetime | None) -> str:
-    if moment is None:
-        return "not scheduled"
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"

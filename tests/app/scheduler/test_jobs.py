@@ -1,204 +1,36 @@
-"""The service's scheduler: jobs per feed and digest, config sync, DST-true digests, health notices.
-
-Real parts throughout: a Runtime on a TinyDB store in tmp_path, feeds served
-by the loopback `feed_server`, Slack played by `fake_slack` and reached
-through the real client and Deliverer. Tests that move time use a fake clock
-on the Runtime and call the job methods directly (what APScheduler would
-call); the others run a real BackgroundScheduler (started paused where only
-its plan is looked at). Expected digest instants are worked out by hand in
-the comments, not by the code under test.
-"""
+"""`BotScheduler`: jobs per feed and digest, config sync, digest slots, polls, health notices."""
 
 from __future__ import annotations
 
-import json
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
-from bot.app.commands import CommandRequest, handle_command
-from bot.app.runtime import Runtime
-from bot.app.scheduler import BotScheduler, DigestTrigger
-from bot.brief.schedule import next_digest_time, scheduled_times
+from bot.app.commands.dispatch import handle_command
+from bot.app.commands.session import CommandRequest
+from bot.app.scheduler.jobs import BotScheduler
 from bot.brief.subscriptions import create_subscription
-from bot.config.schema import Config, DigestConfig, SlackSecrets, parse_config_text, parse_days
-from bot.slack.client import make_web_client
+from bot.config.schema import Config
 from bot.slack.deliver import Deliverer
 from bot.store.tinydb.store import TinyStore
-from tests.support.fakeslack import FakeSlack, PostedMessage
+from tests.app.scheduler.cases import (
+    ALICE,
+    DIGEST_CHANNEL,
+    OPS,
+    FakeClock,
+    make_config,
+    message_texts,
+    next_daily_utc,
+    open_runtime,
+    shown_text,
+)
+from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
-
-OPS = "C0OPSCHAN1"
-DIGEST_CHANNEL = "C0DIGEST01"
-ALICE = "U0ALICE001"
-
-
-class FakeClock:
-    """The Runtime's clock, moved by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-def make_config(
-    data_dir: Path,
-    feeds: list[dict[str, Any]],
-    *,
-    digests: list[dict[str, Any]] | None = None,
-    topics: list[dict[str, Any]] | None = None,
-    ops_channel: str | None = None,
-    retention_days: int = 180,
-    admins: list[str] | None = None,
-) -> Config:
-    doc: dict[str, Any] = {
-        "settings": {
-            "data_dir": str(data_dir),
-            "connect_timeout": 2,
-            "read_timeout": 2,
-            "total_timeout": 5,
-            "retention_days": retention_days,
-        },
-        "feeds": [{"allow_private": True, **feed} for feed in feeds],
-    }
-    if digests:
-        doc["digests"] = digests
-    if topics:
-        doc["topics"] = topics
-    if ops_channel:
-        doc["ops_channel"] = ops_channel
-    if admins:
-        doc["admins"] = admins
-    return parse_config_text(yaml.safe_dump(doc, sort_keys=False), "test-feeds.yaml", env={})
-
-
-def make_poster(fake_slack: FakeSlack) -> Deliverer:
-    secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
-    return Deliverer(make_web_client(secrets, timeout=5, backoff=0.05), interval=0.01)
-
-
-@pytest.fixture
-def poster(fake_slack: FakeSlack) -> Deliverer:
-    return make_poster(fake_slack)
-
-
-@pytest.fixture
-def schedulers() -> Iterator[list[BotScheduler]]:
-    """Schedulers a test made; shut down after it even when it failed."""
-    made: list[BotScheduler] = []
-    yield made
-    for scheduler in made:
-        scheduler.shutdown(wait=True)
-
-
-def open_runtime(config: Config, clock: FakeClock | None = None) -> Runtime:
-    store = TinyStore.open(config.settings.data_dir, retention_days=config.settings.retention_days)
-    return Runtime(config, store, clock=clock) if clock else Runtime(config, store)
-
-
-def shown_utc(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
-
-
-def next_daily_utc(now: datetime, hour: int, minute: int) -> datetime:
-    """The next hour:minute UTC strictly after `now` (for zones without DST)."""
-    candidate = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    return candidate if candidate > now else candidate + timedelta(days=1)
-
-
-def message_texts(fake_slack: FakeSlack, channel: str) -> list[str]:
-    return [m.text for m in fake_slack.messages(channel)]
-
-
-def shown_text(message: PostedMessage) -> str:
-    """Everything a reader sees in a message: its blocks' text (or the fallback text)."""
-    if not message.blocks:
-        return message.text
-    return json.dumps(message.blocks, ensure_ascii=False)
-
-
-# -- the plan: jobs per feed and digest, as the start-up log shows it ---------------------
-
-
-def test_describe_lists_feeds_digests_channels_and_next_run_times(
-    tmp_path: Path, feed_server: FeedServer, poster: Deliverer, schedulers: list[BotScheduler]
-) -> None:
-    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)))
-    feed_server.add("/b.xml", make_rss(numbered_entries(1, 2, prefix="Other")))
-    config = make_config(
-        tmp_path / "data",
-        [
-            {"id": "a", "name": "Feed A", "url": feed_server.url("/a.xml"), "interval": "1m"},
-            {"id": "b", "name": "Feed B", "url": feed_server.url("/b.xml"), "interval": "30m"},
-            {"id": "c", "url": feed_server.url("/c.xml"), "enabled": False},
-        ],
-        # Tokyo has no DST: 08:30 JST is always 23:30 UTC the day before.
-        digests=[{"channel": DIGEST_CHANNEL, "at": "08:30", "timezone": "Asia/Tokyo"}],
-        ops_channel=OPS,
-    )
-    runtime = open_runtime(config)
-    try:
-        runtime.poll(feed_ids={"a"})  # a was polled: its next poll is its next_due
-        for owner in ("C0ALERTS01", ALICE):
-            with runtime.store.transaction() as tx:
-                create_subscription(
-                    tx,
-                    owner=owner,
-                    created_by=ALICE,
-                    topic_or_query="story",
-                    topics={},
-                    now=runtime.clock(),
-                )
-        a_state = runtime.store.feed_states.get("a")
-        assert a_state is not None and a_state.next_due is not None
-        a_due = a_state.next_due
-        before = datetime.now(UTC)
-        scheduler = BotScheduler(runtime, poster, jitter_fraction=0)
-        schedulers.append(scheduler)
-        scheduler.start(paused=True)
-        after = datetime.now(UTC)
-        lines = scheduler.describe()
-    finally:
-        for scheduler in schedulers:
-            scheduler.shutdown()
-        runtime.close()
-
-    assert lines[0] == "feeds: 2 enabled, 1 paused (c)"
-    assert lines[1] == f"poll a (Feed A): every 1m, next {shown_utc(a_due)}"
-    # b was never polled: it is due now.
-    b_line = re.fullmatch(r"poll b \(Feed B\): every 30m, next (.+) UTC", lines[2])
-    assert b_line is not None, lines[2]
-    b_next = datetime.strptime(b_line[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    assert before - timedelta(seconds=1) <= b_next <= after
-    digest_options = {
-        f"digest {DIGEST_CHANNEL}: 08:30 Asia/Tokyo daily, next "
-        f"{(slot + timedelta(hours=9)):%Y-%m-%d} 08:30 JST = {shown_utc(slot)}"
-        for slot in (next_daily_utc(before, 23, 30), next_daily_utc(after, 23, 30))
-    }
-    assert lines[3] in digest_options
-    assert lines[4] == (
-        "channels: C0ALERTS01 (alerts), C0DIGEST01 (digest), C0OPSCHAN1 (ops notices); "
-        "direct-message alerts for 1 user(s)"
-    )
-    assert re.fullmatch(r"alert dispatch: every 1m, next \S+ \S+ UTC", lines[5])
-    assert re.fullmatch(
-        r"feed health: notices to C0OPSCHAN1 after 6h failing; next check \S+ \S+ UTC", lines[6]
-    )
-    assert re.fullmatch(r"retention: 180 days, next prune \S+ \S+ UTC", lines[7])
-    assert len(lines) == 8
 
 
 def test_no_job_for_a_paused_feed_and_every_other_job_scheduled(
@@ -232,17 +64,9 @@ def test_no_job_for_a_paused_feed_and_every_other_job_scheduled(
 # -- config changes from Slack take effect without a restart --------------------------------
 
 
-def test_sync_jobs_after_a_config_change_adds_moves_and_removes_jobs(
-    tmp_path: Path, feed_server: FeedServer, poster: Deliverer, schedulers: list[BotScheduler]
-) -> None:
-    data = tmp_path / "data"
-    urls = {name: feed_server.url(f"/{name}.xml") for name in ("a", "b", "d")}
-    config = make_config(
-        data,
-        [{"id": "a", "url": urls["a"], "interval": "1m"}, {"id": "b", "url": urls["b"]}],
-        digests=[{"channel": DIGEST_CHANNEL, "at": "08:30", "timezone": "Asia/Tokyo"}],
-    )
-    changed = make_config(
+def changed_config(data: Path, urls: Mapping[str, str]) -> Config:
+    """Feed a every 2m, b gone, d added; the Tokyo digest at 09:15, a London one added."""
+    return make_config(
         data,
         [
             {"id": "a", "url": urls["a"], "interval": "2m"},
@@ -258,6 +82,19 @@ def test_sync_jobs_after_a_config_change_adds_moves_and_removes_jobs(
             },
         ],
     )
+
+
+def test_sync_jobs_after_a_config_change_adds_moves_and_removes_jobs(
+    tmp_path: Path, feed_server: FeedServer, poster: Deliverer, schedulers: list[BotScheduler]
+) -> None:
+    data = tmp_path / "data"
+    urls = {name: feed_server.url(f"/{name}.xml") for name in ("a", "b", "d")}
+    config = make_config(
+        data,
+        [{"id": "a", "url": urls["a"], "interval": "1m"}, {"id": "b", "url": urls["b"]}],
+        digests=[{"channel": DIGEST_CHANNEL, "at": "08:30", "timezone": "Asia/Tokyo"}],
+    )
+    changed = changed_config(data, urls)
     with open_runtime(config) as runtime:
         scheduler = BotScheduler(runtime, poster, jitter_fraction=0)
         schedulers.append(scheduler)
@@ -295,105 +132,6 @@ def test_sync_jobs_after_a_config_change_adds_moves_and_removes_jobs(
     assert (london.strftime("%H:%M"), london.weekday() < 5) == ("07:00", True)
     assert london - before < timedelta(days=4)
     assert listeners_after == []  # shutdown unregistered sync_jobs
-
-
-# -- the digest trigger: DST-true, the same instants as catch-up ----------------------------
-
-
-def make_digest(at: str, zone: str, days: str = "daily") -> DigestConfig:
-    hour, minute = (int(part) for part in at.split(":"))
-    return DigestConfig(
-        channel="C0TEST",
-        at=datetime(2026, 1, 1, hour, minute).time(),
-        timezone=zone,
-        days=parse_days(days),
-    )
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def chain(trigger: DigestTrigger, start: datetime, count: int) -> list[str]:
-    """Fire times as APScheduler chains them: the first from `now`, then each from the last."""
-    fired = []
-    previous = None
-    for _ in range(count):
-        fire = trigger.get_next_fire_time(previous, previous or start)
-        assert fire is not None
-        fired.append(fire.astimezone(UTC).strftime("%Y-%m-%d %H:%M"))
-        previous = fire
-    return fired
-
-
-@pytest.mark.parametrize(
-    ("digest", "start", "expected"),
-    [
-        pytest.param(
-            make_digest("02:30", "America/New_York"),
-            "2026-03-07 00:00",
-            # 8 March has no 02:30 EST/EDT: 03:00 EDT (07:00 UTC), right after the jump.
-            ["2026-03-07 07:30", "2026-03-08 07:00", "2026-03-09 06:30", "2026-03-10 06:30"],
-            id="ny-0230-spring-forward-gap",
-        ),
-        pytest.param(
-            make_digest("01:30", "America/New_York"),
-            "2026-10-31 00:00",
-            # 1 November has 01:30 twice (05:30 and 06:30 UTC): only the first.
-            ["2026-10-31 05:30", "2026-11-01 05:30", "2026-11-02 06:30"],
-            id="ny-0130-fall-back-once",
-        ),
-        pytest.param(
-            make_digest("00:00", "America/New_York"),
-            "2026-03-07 00:00",
-            # Midnight EST is 05:00 UTC; from Monday 9 March, EDT: 04:00 UTC. Monday not skipped.
-            ["2026-03-07 05:00", "2026-03-08 05:00", "2026-03-09 04:00", "2026-03-10 04:00"],
-            id="ny-midnight-chained-across-spring-forward",
-        ),
-        pytest.param(
-            make_digest("01:30", "Europe/London"),
-            "2026-03-28 00:00",
-            # 29 March jumps 01:00 GMT -> 02:00 BST: 02:00 BST is 01:00 UTC.
-            ["2026-03-28 01:30", "2026-03-29 01:00", "2026-03-30 00:30"],
-            id="london-0130-gap",
-        ),
-        pytest.param(
-            make_digest("08:30", "Asia/Tokyo", "mon-fri"),
-            "2026-11-27 00:00",  # Friday 09:00 JST: Friday's digest has gone
-            # Monday 30 November 08:30 JST = Sunday 23:30 UTC.
-            ["2026-11-29 23:30", "2026-11-30 23:30"],
-            id="tokyo-weekdays-skip-the-weekend",
-        ),
-    ],
-)
-def test_digest_trigger_fire_times(digest: DigestConfig, start: str, expected: list[str]) -> None:
-    assert chain(DigestTrigger(digest), utc(start), len(expected)) == expected
-
-
-@pytest.mark.parametrize(
-    "digest",
-    [
-        pytest.param(make_digest("02:30", "America/New_York", "mon-fri"), id="ny-0230-weekdays"),
-        pytest.param(make_digest("01:30", "Europe/London"), id="london-0130"),
-        pytest.param(make_digest("17:45", "Australia/Sydney"), id="sydney-1745"),
-    ],
-)
-def test_digest_trigger_agrees_with_next_digest_time_over_a_year(digest: DigestConfig) -> None:
-    trigger = DigestTrigger(digest)
-    start, end = utc("2026-01-01 00:00"), utc("2027-01-01 00:00")
-    fired, previous = [], None
-    while True:
-        fire = trigger.get_next_fire_time(previous, previous or start)
-        assert fire is not None
-        if fire > end:
-            break
-        fired.append(fire)
-        previous = fire
-    assert fired == scheduled_times(digest, start, end)
-    after = utc("2026-01-01 00:07:13")  # never on a slot
-    while after < end:
-        assert trigger.get_next_fire_time(None, after) == next_digest_time(digest, after)
-        after += timedelta(hours=7, minutes=41)
 
 
 def test_digest_job_sends_once_per_slot_and_agrees_with_catch_up(
