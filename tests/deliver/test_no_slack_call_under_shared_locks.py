@@ -32,7 +32,8 @@ from typing import Any, Generic, TypeVar
 
 import pytest
 
-from bot.app.commands import CommandReply, CommandRequest, handle_command
+from bot.app.commands.dispatch import handle_command
+from bot.app.commands.session import CommandReply, CommandRequest
 from bot.app.runtime import Runtime
 from bot.brief.subscriptions import create_subscription
 from bot.config.schema import DigestConfig, SlackSecrets, parse_config_text

@@ -24,7 +24,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.app.commands import CommandReply, CommandRequest, handle_command
+from bot.app.commands.dispatch import handle_command
+from bot.app.commands.session import CommandReply, CommandRequest
 from bot.app.runtime import Runtime
 from bot.config.schema import SlackSecrets, parse_config_text
 from bot.models import SlackMessage

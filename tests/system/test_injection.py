@@ -54,9 +54,9 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from bot.app.commands import MAX_COMMAND_CHARS
+from bot.app.commands.dispatch import MAX_COMMAND_CHARS
 from bot.app.runtime import Runtime
-from bot.app.scheduler import BotScheduler
+from bot.app.scheduler.jobs import BotScheduler
 from bot.config.schema import Config, SlackSecrets, parse_config_text
 from bot.deliver.alerts import ALERT_ITEMS_PER_MESSAGE
 from bot.find.query.syntax import MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS
