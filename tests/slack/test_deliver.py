@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from email.utils import formatdate
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config.schema import SlackSecrets
 from bot.models import SlackMessage
-from bot.slack.client import SlackClientConfigError, make_web_client, parse_retry_after
+from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.deliver import Deliverer, DeliveryError, DeliveryResult, describe_slack_error
 from tests.support.fakeslack import FakeSlack
 from tests.support.secretscan import BOT_TOKEN, WRONG_BOT_TOKEN
@@ -498,19 +497,3 @@ def test_client_uses_slack_api_url_with_or_without_slash(fake_slack: FakeSlack) 
     assert client.base_url == fake_slack.url
     assert client.auth_test()["user_id"] == fake_slack.bot_user_id
     assert [c.method for c in fake_slack.calls()] == ["auth.test"]
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        pytest.param("1", 1.0, id="delta-seconds"),
-        pytest.param("120", 120.0, id="two-minutes"),
-        pytest.param(formatdate(1_000_030, usegmt=True), 30.0, id="http-date"),
-        pytest.param(formatdate(999_000, usegmt=True), 0.0, id="date-in-the-past"),
-        pytest.param("soon", None, id="garbage"),
-        pytest.param("-5", None, id="negative"),
-        pytest.param(None, None, id="absent"),
-    ],
-)
-def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(value, now=1_000_000) == seconds

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import email.utils
 import ipaddress
 import logging
 import os
@@ -37,7 +36,6 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final, TypeVar
@@ -45,6 +43,7 @@ from typing import Any, Final, TypeVar
 import httpcore
 import httpx
 
+from bot.headers import parse_max_age, parse_retry_after
 from bot.models import FeedConfig, FeedState, FetchResult, Settings, replace
 
 __all__ = [
@@ -55,8 +54,6 @@ __all__ = [
     "classify_address",
     "fetch_feed",
     "fetch_feeds",
-    "parse_max_age",
-    "parse_retry_after",
     "resolve_host",
 ]
 
@@ -795,58 +792,3 @@ def _format_size(n: int) -> str:
             value = n / size
             return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
     return f"{n} bytes"
-
-
-# -- caching and pacing headers ---------------------------------------------
-
-
-def parse_retry_after(value: str | None, *, date: str | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header, or None when absent or unreadable.
-
-    RFC 9110 §10.2.3: either delay-seconds or an HTTP-date. A date is measured
-    against the response's own Date header when it has one (so a server with a
-    skewed clock still means what it says), else against our clock; a date in
-    the past means 0.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(int(text))
-    when = _parse_http_date(text)
-    if when is None:
-        return None
-    reference = _parse_http_date(date) if date else None
-    now = reference or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-def parse_max_age(cache_control: str | None, age: str | None = None) -> float | None:
-    """Seconds a response stays fresh, from Cache-Control max-age minus Age.
-
-    RFC 9111 §5.2.2.1 and §4.2.3 (an upstream cache's Age uses up freshness).
-    `no-store` or `no-cache` mean the server wants every use revalidated, so
-    they cancel max-age here. `s-maxage` is for shared caches and ignored.
-    """
-    if not cache_control:
-        return None
-    directives: dict[str, str] = {}
-    for part in cache_control.split(","):
-        name, _, argument = part.strip().partition("=")
-        directives[name.strip().lower()] = argument.strip().strip('"')
-    if "no-store" in directives or "no-cache" in directives:
-        return None
-    raw = directives.get("max-age", "")
-    if not raw.isdigit():
-        return None
-    used = int(age.strip()) if age and age.strip().isdigit() else 0
-    return float(max(0, int(raw) - used))
-
-
-def _parse_http_date(text: str) -> datetime | None:
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    # HTTP-dates are always GMT (RFC 9110 §5.6.7), even when written with -0000.
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
