@@ -47,7 +47,7 @@ from bench.naive import poll_cycle, seed_database
 from bench.results import ScenarioResult, Target, median
 from bot.app.runtime import Runtime
 from bot.brief.subscriptions import SUBSCRIPTIONS_TABLE, subscription_to_record
-from bot.config.schema import Config
+from bot.config.model import Config
 from bot.models import Settings
 
 __all__ = ["FULL", "QUICK", "PollPlan", "fetch_floor", "run"]

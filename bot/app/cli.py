@@ -27,7 +27,9 @@ from bot.app.terminal import (
     print_slack_messages,
     print_text,
 )
-from bot.config.schema import Config, ConfigError, describe_config, load_config
+from bot.config.describe import describe_config
+from bot.config.model import Config, ConfigError
+from bot.config.schema import load_config
 from bot.find.query import QueryError
 from bot.models import SlackMessage, replace
 from bot.store.tinydb.engine import Store, StoreError, StoreLockedError
@@ -118,7 +120,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from bot.config.schema import DigestConfig
+    from bot.config.model import DigestConfig
     from bot.slack.client import make_web_client
     from bot.slack.deliver import Deliverer
 
@@ -166,7 +168,7 @@ def _payload(channel: str, message: SlackMessage) -> dict[str, object]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.app.demo import demo_config, serve_demo_feeds
-    from bot.config.schema import DigestConfig
+    from bot.config.model import DigestConfig
 
     base = load_config(args.config)  # for its topics and settings; the feeds are replaced
     console = make_console()

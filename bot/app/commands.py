@@ -61,6 +61,7 @@ from bot.brief.subscriptions import (
     list_subscriptions,
     set_muted,
 )
+from bot.config.model import DigestConfig
 from bot.config.overrides import (
     OverrideError,
     add_feed,
@@ -71,7 +72,7 @@ from bot.config.overrides import (
     set_feed_enabled,
     set_schedule,
 )
-from bot.config.schema import DigestConfig, format_days, format_duration, parse_days
+from bot.config.units import format_days, format_duration, parse_days
 from bot.find.query import QueryError
 from bot.find.search import MAX_LIMIT, SearchHit
 from bot.ingest.text import truncate_words

@@ -18,7 +18,7 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
-from bot.config.schema import Config
+from bot.config.model import Config
 from bot.models import FeedConfig
 
 # Entries withheld in the "yesterday" phase, per feed.

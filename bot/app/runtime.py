@@ -40,7 +40,7 @@ from bot.brief.digest import build_digest_view
 from bot.brief.match import SubscriptionMatcher
 from bot.brief.schedule import missed_digest
 from bot.brief.subscriptions import list_subscriptions
-from bot.config.schema import Config, DigestConfig
+from bot.config.model import Config, DigestConfig
 from bot.find.search import SearchIndex, SearchResults
 from bot.find.stories import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories import StoryIndex, link_extras

@@ -67,7 +67,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.app.runtime import DigestOutcome, DispatchReport, Poster, Runtime
 from bot.brief.schedule import digest_zone, next_digest_time, scheduled_times
 from bot.brief.subscriptions import list_subscriptions
-from bot.config.schema import DigestConfig, format_days, format_duration
+from bot.config.model import DigestConfig
+from bot.config.units import format_days, format_duration
 from bot.models import UTC, FeedConfig, FeedState, PollReport
 
 __all__ = [

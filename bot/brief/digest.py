@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from bot.brief.schedule import digest_zone
-from bot.config.schema import DigestConfig, TopicConfig
+from bot.config.model import DigestConfig, TopicConfig
 from bot.find.query import Query, QueryError, QueryMatcher, parse_query, prepare_doc
 from bot.models import DigestSection, DigestView, Item
 

@@ -45,7 +45,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.config.schema import TopicConfig
+from bot.config.model import TopicConfig
 from bot.find.query import Query, QueryError, QueryMatcher, parse_query, prepare_doc
 from bot.models import Alert, Item, Subscription, as_utc
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from bot.brief.alerts import discard_subscription_alerts
 from bot.brief.match import DELIVERY_MODES, parse_daily_at
-from bot.config.schema import TopicConfig
+from bot.config.model import TopicConfig
 from bot.find.query import QueryError, parse_query
 from bot.models import Subscription, as_utc, replace
 from bot.store.tinydb.engine import Store

@@ -50,15 +50,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.config.schema import (
-    ALL_DAYS,
-    Config,
-    ConfigError,
-    DigestConfig,
-    format_days,
-    format_duration,
-    parse_config_text,
-)
+from bot.config.model import Config, ConfigError, DigestConfig
+from bot.config.schema import parse_config_text
+from bot.config.units import ALL_DAYS, format_days, format_duration
 from bot.models import FeedConfig
 from bot.store.tinydb.engine import Store
 

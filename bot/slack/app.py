@@ -64,7 +64,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app.commands import CommandReply, CommandRequest, handle_command
 from bot.app.runtime import Poster, Runtime
-from bot.config.schema import SlackSecrets, redact_url
+from bot.config.model import SlackSecrets
+from bot.config.redact import redact_url
 from bot.models import SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.deliver import Deliverer

@@ -47,7 +47,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.config.schema import SlackSecrets
+from bot.config.model import SlackSecrets
 from bot.headers import parse_retry_after
 
 __all__ = [

@@ -32,7 +32,8 @@ from bot.app.commands import (
 )
 from bot.app.runtime import DIGEST_TABLE, Runtime
 from bot.brief.subscriptions import create_subscription, list_subscriptions
-from bot.config.schema import Config, SlackSecrets, parse_config_text
+from bot.config.model import Config, SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.models import SlackMessage
 from bot.render.renderer import mrkdwn_to_plain
 from bot.render.slacklimits import validate_message

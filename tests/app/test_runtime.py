@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.app.runtime import poll_feeds
-from bot.config.schema import Config, parse_config_text
+from bot.config.model import Config
+from bot.config.schema import parse_config_text
 from bot.store.tinydb.engine import Store
 from tests.support import paths
 from tests.support.feedgen import Entry, make_rss, numbered_entries
@@ -169,7 +170,7 @@ def test_every_corpus_feed_yields_items_or_a_clear_error(feed_server, store, tmp
 
 def digest_setup(feed_server, fake_slack, tmp_path, *, at: str = "08:30"):
     from bot.app.runtime import Runtime
-    from bot.config.schema import SlackSecrets
+    from bot.config.model import SlackSecrets
     from bot.slack.client import make_web_client
     from bot.slack.deliver import Deliverer
 

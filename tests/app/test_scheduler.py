@@ -27,7 +27,9 @@ from bot.app.runtime import Runtime
 from bot.app.scheduler import OPS_NOTICES_TABLE, BotScheduler, DigestTrigger
 from bot.brief.schedule import next_digest_time, scheduled_times
 from bot.brief.subscriptions import create_subscription
-from bot.config.schema import Config, DigestConfig, SlackSecrets, parse_config_text, parse_days
+from bot.config.model import Config, DigestConfig, SlackSecrets
+from bot.config.schema import parse_config_text
+from bot.config.units import parse_days
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
 from bot.store.tinydb.engine import Store

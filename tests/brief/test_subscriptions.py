@@ -26,7 +26,7 @@ from bot.brief.subscriptions import (
     set_muted,
     subscription_to_record,
 )
-from bot.config.schema import TopicConfig
+from bot.config.model import TopicConfig
 from bot.models import Alert, Subscription
 from bot.store.tinydb.engine import Store
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config.model import Config
 from bot.config.overrides import (
     FEED_OVERRIDES_TABLE,
     SCHEDULE_OVERRIDES_TABLE,
@@ -24,7 +25,7 @@ from bot.config.overrides import (
     set_feed_enabled,
     set_schedule,
 )
-from bot.config.schema import Config, parse_config_text
+from bot.config.schema import parse_config_text
 from bot.store.tinydb.engine import Store
 
 NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)

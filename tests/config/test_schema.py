@@ -15,24 +15,18 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config.schema import (
-    EMBEDDED_PATH,
+from bot.config.describe import describe_config
+from bot.config.model import (
     Config,
     ConfigError,
     ConfigProblem,
     DigestConfig,
     SlackSecrets,
     TopicConfig,
-    describe_config,
-    format_days,
-    format_duration,
-    load_config,
-    parse_config_text,
-    parse_days,
-    parse_duration,
-    parse_size,
-    redact_url,
 )
+from bot.config.redact import redact_url
+from bot.config.schema import EMBEDDED_PATH, load_config, parse_config_text
+from bot.config.units import format_days, format_duration, parse_days, parse_duration, parse_size
 from bot.models import FeedConfig, Settings
 from tests.support import paths
 from tests.support.secretscan import (

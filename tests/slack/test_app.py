@@ -26,7 +26,8 @@ import pytest
 
 from bot.app.commands import CommandReply, CommandRequest, handle_command
 from bot.app.runtime import Runtime
-from bot.config.schema import SlackSecrets, parse_config_text
+from bot.config.model import SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.models import SlackMessage
 from bot.slack.app import (
     APOLOGY,

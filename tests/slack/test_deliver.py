@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.config.schema import SlackSecrets
+from bot.config.model import SlackSecrets
 from bot.models import SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.deliver import Deliverer, DeliveryError, DeliveryResult, describe_slack_error

@@ -31,7 +31,8 @@ import pytest
 
 from bot.app.runtime import DIGEST_TABLE, Runtime
 from bot.brief.subscriptions import create_subscription
-from bot.config.schema import DigestConfig, SlackSecrets, parse_config_text
+from bot.config.model import DigestConfig, SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
 from tests.support.fakeslack import FakeSlack

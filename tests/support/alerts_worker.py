@@ -37,7 +37,7 @@ from bot.brief.alerts import (
 )
 from bot.brief.match import SubscriptionMatcher
 from bot.brief.subscriptions import create_subscription, list_subscriptions
-from bot.config.schema import TopicConfig
+from bot.config.model import TopicConfig
 from bot.models import Item
 from bot.store.tinydb.engine import Store
 

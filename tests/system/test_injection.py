@@ -57,7 +57,8 @@ import pytest
 from bot.app.commands import MAX_COMMAND_CHARS
 from bot.app.runtime import ALERT_ITEMS_PER_MESSAGE, Runtime
 from bot.app.scheduler import BotScheduler
-from bot.config.schema import Config, SlackSecrets, parse_config_text
+from bot.config.model import Config, SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.find.query import MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS
 from bot.slack.app import BriefbotApp, ServerHandle, build_app, serve_http
 from bot.slack.client import make_web_client
