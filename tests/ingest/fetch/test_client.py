@@ -23,13 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.ingest.fetch.client import (
-    BLOCKED_NETWORKS,
-    _next_hop,
-    _Trail,
-    classify_address,
-    fetch_feeds,
-)
+from bot.ingest.fetch.client import _next_hop, _Trail, fetch_feeds
+from bot.ingest.fetch.guard import BLOCKED_NETWORKS, classify_address
 from bot.models import FeedConfig, FeedState, FetchResult, Settings
 from tests.support.feedserver import FeedServer, serve_directory
 
