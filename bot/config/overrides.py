@@ -20,11 +20,11 @@ Not obvious:
   same messages. Records are checked again when merged: a damaged record is
   logged and skipped, never fatal.
 - A feed added from Slack never gets `allow_private`: Slack users must not be
-  able to point the bot at the operator's network. Besides config's check of
-  literal private addresses, a numeric host in a form that resolvers read as
-  IPv4 (`2130706433`, `0x7f.1`, `127.1`: inet_aton's forms, which getaddrinfo
-  accepts) is judged by the address it stands for. Names that resolve to
-  private addresses are refused by fetch.py when polled.
+  able to point the bot at the operator's network. Its host is judged by the
+  one private-address policy (bot/config/addresses.py, through config's
+  check): literal addresses, numeric forms that resolvers read as IPv4
+  (`2130706433`, `0x7f.1`, `127.1`) and localhost names. Names that resolve to
+  private addresses are refused by the fetch guard when polled.
 - A new feed id is derived from the URL's host and path, and never reuses an
   id that has stored feed state: a feed inheriting another's "first poll done"
   would push its whole backlog as new alerts.
@@ -39,11 +39,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import ipaddress
 import json
 import logging
 import re
-import socket
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -61,6 +59,7 @@ __all__ = [
     "SCHEDULE_OVERRIDES_TABLE",
     "OverrideError",
     "add_feed",
+    "check_feed",
     "clear_schedule",
     "derive_feed_id",
     "effective_config",
@@ -81,8 +80,6 @@ _SOURCE = "/brief"
 # Room for a "-NN" suffix inside config's 64-character id limit.
 _ID_BASE_CHARS = 56
 _FEED_SUFFIXES = re.compile(r"\.(?:xml|rss|atom|rdf|feed)$")
-# Characters of inet_aton's numeric IPv4 forms (decimal, octal, hex parts).
-_NUMERIC_HOST = re.compile(r"[0-9a-fx.]+")
 
 
 class OverrideError(ValueError):
@@ -120,7 +117,7 @@ def effective_config(base: Config, store: Store) -> Config:
         if feed_id in taken or not isinstance(added, Mapping):
             continue
         try:
-            feed = _check_feed(feed_id, added)
+            feed = check_feed(feed_id, added)
         except (OverrideError, TypeError, ValueError) as err:
             log.warning("skipping feed %s added from Slack: %s", feed_id, err)
             continue
@@ -197,7 +194,7 @@ def add_feed(
     taken = {f.id for f in base.feeds} | set(records) | set(store.feed_states())
     feed_id = derive_feed_id(url, taken)
     entry = {"url": url, "tags": [str(tag) for tag in tags]}
-    feed = _check_feed(feed_id, entry)
+    feed = check_feed(feed_id, entry)
     record = {
         "added": {"url": feed.url, "tags": list(feed.tags), "interval": feed.interval_seconds},
         "by": by,
@@ -273,8 +270,12 @@ def _find_feed(store: Store, base: Config, feed_id: str) -> FeedConfig:
     return feed
 
 
-def _check_feed(feed_id: str, entry: Mapping[str, Any]) -> FeedConfig:
-    """`entry` (url, tags, interval) as config.py reads a feeds.yaml feed, never allow_private."""
+def check_feed(feed_id: str, entry: Mapping[str, Any]) -> FeedConfig:
+    """`entry` (url, tags, interval) checked as a feeds.yaml feed without allow_private.
+
+    The public check of a feed from Slack: feeds.yaml's rules and messages,
+    the private-address policy (bot/config/addresses.py) included.
+    """
     url = str(entry.get("url", ""))
     document: dict[str, Any] = {"id": feed_id, "url": url, "tags": list(entry.get("tags", []))}
     if entry.get("interval") is not None:
@@ -289,31 +290,7 @@ def _check_feed(feed_id: str, entry: Mapping[str, Any]) -> FeedConfig:
             text += " (feeds added from Slack cannot have it: ask an operator to add this feed)"
         raise OverrideError(text) from None
     [feed] = config.feeds
-    numeric = _numeric_host_problem(urlsplit(feed.url).hostname or "")
-    if numeric is not None:
-        raise OverrideError(numeric)
     return feed
-
-
-def _numeric_host_problem(host: str) -> str | None:
-    """Why a numeric host such as 2130706433 (= 127.0.0.1) is refused, or None.
-
-    config.py judges literal addresses in their usual spelling; resolvers also
-    read inet_aton's forms (decimal, octal, hex, fewer than four parts).
-    """
-    if not _NUMERIC_HOST.fullmatch(host.lower()) or not any(c.isdigit() for c in host):
-        return None
-    try:
-        packed = socket.inet_aton(host)
-    except OSError:
-        return None
-    address = ipaddress.IPv4Address(packed)
-    if address.is_global:
-        return None
-    return (
-        f"url host {host} is the address {address}, which is not public; feeds added "
-        "from Slack must be on the public internet"
-    )
 
 
 # --------------------------------------------------------------------------- schedules

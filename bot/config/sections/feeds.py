@@ -1,19 +1,20 @@
 """The `feeds:` section: each feed's id, URL, name, tags, interval and switches.
 
 A feed URL must be http(s) with a host, and may name a loopback or
-private-network host only with `allow_private: true`. Only literal addresses
-and localhost names are judged here; names that resolve to private addresses
-are the fetcher's business (at connect time).
+private-network host only with `allow_private: true`, by the policy of
+bot/config/addresses.py. Only the host as written is judged here (addresses,
+numeric forms, localhost names); names that resolve to private addresses are
+the fetch guard's business (at connect time).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
 from yaml.nodes import Node
 
+from bot.config.addresses import HostRefusal, refusal_for_host
 from bot.config.checker import ID_RE, Checker, entry_label
 from bot.config.redact import redact_url
 from bot.config.units import show_value
@@ -93,13 +94,13 @@ def _read_url(
     if not parts.hostname:
         check.report(node, where, f"url {shown} has no host name")
         return None
-    private = _private_host(parts.hostname)
-    if private and not allow_private:
+    refusal = refusal_for_host(parts.hostname)
+    if refusal is not None and not allow_private:
         check.report(
             node,
             where,
-            f"url host {parts.hostname} is {private}; a feed may reach loopback or "
-            "private-network addresses only with allow_private: true",
+            f"url host {parts.hostname} is {_refusal_text(refusal)}; a feed may reach loopback "
+            "or private-network addresses only with allow_private: true",
         )
         return None
     return url
@@ -121,26 +122,17 @@ def _read_tags(check: Checker, node: Node | None, where: str) -> tuple[str, ...]
     return tuple(tags)
 
 
-def _private_host(host: str) -> str | None:
-    """What kind of non-public address a literal host is, or None.
+def _refusal_text(refusal: HostRefusal) -> str:
+    """The policy's reason in feeds.yaml's words ("the address 127.0.0.1, a loopback address").
 
-    Only literal addresses and localhost names are judged here; names that
-    resolve to private addresses are the fetcher's business (at connect time).
+    feeds.yaml's messages call the RFC 1918 and unique-local ranges
+    "private-network" addresses, the words of allow_private's hint, where the
+    fetch guard's errors say "a private address" / "a unique-local address".
     """
-    lowered = host.lower().rstrip(".")
-    # RFC 6761 section 6.3: localhost and *.localhost are loopback names.
-    if lowered == "localhost" or lowered.endswith(".localhost"):
-        return "a loopback name"
-    try:
-        address = ipaddress.ip_address(lowered)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_loopback:
-        return "a loopback address"
-    if address.is_link_local:
-        return "a link-local address"
-    if address.is_private or address.is_reserved or address.is_unspecified:
-        return "a private-network address"
-    return None
+    reason = refusal.reason
+    for label in ("a private address", "a unique-local address"):
+        if reason.startswith(label):
+            reason = "a private-network address" + reason.removeprefix(label)
+    if refusal.stands_for is None:
+        return reason
+    return f"the address {refusal.stands_for}, {reason}"

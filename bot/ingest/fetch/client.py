@@ -30,13 +30,12 @@ from typing import Any, Final, TypeVar
 
 import httpx
 
+from bot.config.addresses import BLOCKED_NETWORKS, IPNetwork
 from bot.headers import parse_max_age, parse_retry_after
 from bot.ingest.fetch.body import ACCEPT_ENCODING, read_body
 from bot.ingest.fetch.errors import FetchFailure, describe_http_error, total_timeout_text
 from bot.ingest.fetch.guard import (
-    BLOCKED_NETWORKS,
     AddressRefusedError,
-    IPNetwork,
     PinnedBackend,
     PinnedTransport,
     Resolver,

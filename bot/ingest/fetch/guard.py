@@ -1,11 +1,13 @@
 """The private-address guard, pinned at connect time: resolve, check every address, dial it.
 
-The guard lives in the connection layer (`PinnedBackend`): the host is
-resolved once, every address is checked, and the socket is opened to the
-checked address itself. Checking a name and then letting the library resolve
-it again would leave a DNS-rebinding window between check and connect. TLS
-still verifies the certificate against the host name (httpcore passes the
-URL's host as SNI / server_hostname, not the address we dial).
+What a feed may reach is bot/config/addresses.py's policy; this module applies
+it where it cannot be dodged, in the connection layer (`PinnedBackend`): the
+host is judged as written, resolved once, every address is checked, and the
+socket is opened to the checked address itself. Checking a name and then
+letting the library resolve it again would leave a DNS-rebinding window
+between check and connect. TLS still verifies the certificate against the host
+name (httpcore passes the URL's host as SNI / server_hostname, not the address
+we dial).
 """
 
 from __future__ import annotations
@@ -14,20 +16,26 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Final
+from typing import Any
 
 import httpcore
 import httpx
 
+from bot.config.addresses import (
+    BLOCKED_NETWORKS,
+    IPNetwork,
+    classify_address,
+    host_address,
+    refusal_for_host,
+)
 from bot.ingest.fetch.errors import os_error_text
 
 __all__ = [
-    "BLOCKED_NETWORKS",
     "AddressRefusedError",
     "PinnedBackend",
     "PinnedTransport",
     "Resolver",
-    "classify_address",
+    "resolve_checked",
     "resolve_host",
 ]
 
@@ -35,44 +43,20 @@ __all__ = [
 # order to try them. Raises OSError (socket.gaierror) when the name is unknown.
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-# Where a feed may not point unless it sets allow_private (IANA special-purpose
-# registries, RFC 6890). Checked in order; the first match names the reason.
-BLOCKED_NETWORKS: Final[tuple[tuple[IPNetwork, str], ...]] = tuple(
-    (ipaddress.ip_network(net), label)
-    for net, label in (
-        ("127.0.0.0/8", "a loopback address"),
-        ("::1/128", "a loopback address"),
-        ("0.0.0.0/8", "an unspecified address"),
-        ("::/128", "an unspecified address"),
-        ("10.0.0.0/8", "a private address"),
-        ("172.16.0.0/12", "a private address"),
-        ("192.168.0.0/16", "a private address"),
-        # Includes 169.254.169.254, the cloud instance-metadata endpoint.
-        ("169.254.0.0/16", "a link-local address"),
-        ("fe80::/10", "a link-local address"),
-        ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
-        ("fc00::/7", "a unique-local address"),
-        ("224.0.0.0/4", "a multicast address"),
-        ("ff00::/8", "a multicast address"),
-        ("240.0.0.0/4", "a reserved address"),
-    )
-)
-
-_NAT64_PREFIX: Final = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052
-
 
 class AddressRefusedError(Exception):
-    """A feed's host is, or resolves to, an address the guard does not allow."""
+    """A feed's host is, or resolves to, an address the guard does not allow.
 
-    def __init__(self, host: str, address: str, reason: str) -> None:
+    `address` is None when the host itself is refused as written (an address
+    literal, or a loopback name).
+    """
+
+    def __init__(self, host: str, address: str | None, reason: str) -> None:
         self.host = host
         self.address = address
         self.reason = reason
-        if _strip_brackets(host) == address:
-            what = f"{address} is {reason}"
+        if address is None or _strip_brackets(host) == address:
+            what = f"{_strip_brackets(host)} is {reason}"
         else:
             what = f"{host} resolves to {address}, {reason}"
         super().__init__(f"refused: {what} (set allow_private: true to allow)")
@@ -90,42 +74,68 @@ async def resolve_host(host: str, port: int) -> list[str]:
     return addresses
 
 
-def classify_address(
-    address: str | IPAddress,
-    blocked: Iterable[tuple[IPNetwork, str]] = BLOCKED_NETWORKS,
-) -> str | None:
-    """Why `address` is not a public address ("a loopback address", ...), or None.
+async def resolve_checked(
+    host: str,
+    port: int,
+    resolver: Resolver = resolve_host,
+    blocked: Iterable[tuple[IPNetwork, str]] | None = BLOCKED_NETWORKS,
+    timeout: float | None = None,
+) -> list[str]:
+    """The addresses to dial for `host`, each one a feed may reach; the guard's check.
 
-    IPv4 addresses embedded in IPv6 (IPv4-mapped ::ffff:a.b.c.d, NAT64
-    64:ff9b::/96, 6to4 2002::/16) are judged by the IPv4 address they reach.
-    Anything else that is not globally routable (documentation, benchmarking and
-    other special-purpose ranges) is refused too.
+    Raises AddressRefusedError when the host as written, or any address it
+    resolves to, is refused; httpcore's ConnectError / ConnectTimeout when it
+    does not resolve. `blocked=None` turns the check off (allow_private).
     """
-    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
-    blocked = tuple(blocked)
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.scope_id:
-            ip = ipaddress.IPv6Address(str(ip).split("%", 1)[0])
-        inner: ipaddress.IPv4Address | None = ip.ipv4_mapped or ip.sixtofour
-        if inner is None and ip in _NAT64_PREFIX:
-            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if inner is not None:
-            reason = classify_address(inner, blocked)
-            return None if reason is None else f"{reason} (IPv4 {inner})"
-    for network, label in blocked:
-        if ip.version == network.version and ip in network:
-            return label
-    if ip.is_global or _is_exempted(ip, blocked):
-        return None
-    return "not a public address"
+    if blocked is not None:
+        blocked = tuple(blocked)
+        refusal = refusal_for_host(_strip_brackets(host), blocked)
+        if refusal is not None:
+            shown = None if refusal.stands_for is None else str(refusal.stands_for)
+            raise AddressRefusedError(host, shown, refusal.reason)
+    addresses = await _resolve(host, port, resolver, timeout)
+    if blocked is not None:
+        # Refuse when any address is off limits, not just the first: a name
+        # must not smuggle an internal address in behind a public one.
+        for address in addresses:
+            reason = classify_address(address, blocked)
+            if reason is not None:
+                raise AddressRefusedError(host, address, reason)
+    return addresses
 
 
-def _is_exempted(ip: IPAddress, blocked: tuple[tuple[IPNetwork, str], ...]) -> bool:
-    # A caller that removed a range from `blocked` (tests serving on loopback
-    # through the guard) means it: do not refuse that range as "not public".
-    default = {net for net, _ in BLOCKED_NETWORKS}
-    removed = default - {net for net, _ in blocked}
-    return any(ip.version == net.version and ip in net for net in removed)
+async def _resolve(host: str, port: int, resolver: Resolver, timeout: float | None) -> list[str]:
+    host = _strip_brackets(host)
+    literal = host_address(host)
+    if literal is not None:
+        # Nothing to resolve, nothing to race: an IP literal is dialled as
+        # written, a numeric form (2130706433) as the address it stands for.
+        return [host if _is_ip_literal(host) else str(literal)]
+    try:
+        async with asyncio.timeout(timeout):
+            answers = list(await resolver(host, port))
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"resolving {host}") from None
+    except OSError as exc:
+        detail = exc.strerror or str(exc) or type(exc).__name__
+        raise httpcore.ConnectError(f"could not resolve host name: {detail}") from exc
+    addresses: list[str] = []
+    for answer in answers:
+        try:
+            addresses.append(str(ipaddress.ip_address(answer)))
+        except ValueError:
+            raise httpcore.ConnectError(f"resolver gave {answer!r}, not an address") from None
+    if not addresses:
+        raise httpcore.ConnectError("could not resolve host name: no addresses")
+    return addresses
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _strip_brackets(host: str) -> str:
@@ -156,14 +166,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        addresses = await self._resolve(host, port, timeout)
-        if self._blocked is not None:
-            # Refuse when any address is off limits, not just the first: a name
-            # must not smuggle an internal address in behind a public one.
-            for address in addresses:
-                reason = classify_address(address, self._blocked)
-                if reason is not None:
-                    raise AddressRefusedError(host, address, reason)
+        addresses = await resolve_checked(host, port, self._resolver, self._blocked, timeout)
         failures: list[str] = []
         for address in addresses:
             remaining = None if deadline is None else max(0.001, deadline - loop.time())
@@ -179,32 +182,6 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
                 reason = os_error_text(exc)
                 failures.append(reason if address == host else f"{address}: {reason}")
         raise httpcore.ConnectError("; ".join(failures))
-
-    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
-        host = _strip_brackets(host)
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            pass
-        else:
-            return [host]  # an IP literal: nothing to resolve, nothing to race
-        try:
-            async with asyncio.timeout(timeout):
-                answers = list(await self._resolver(host, port))
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host}") from None
-        except OSError as exc:
-            detail = exc.strerror or str(exc) or type(exc).__name__
-            raise httpcore.ConnectError(f"could not resolve host name: {detail}") from exc
-        addresses: list[str] = []
-        for answer in answers:
-            try:
-                addresses.append(str(ipaddress.ip_address(answer)))
-            except ValueError:
-                raise httpcore.ConnectError(f"resolver gave {answer!r}, not an address") from None
-        if not addresses:
-            raise httpcore.ConnectError("could not resolve host name: no addresses")
-        return addresses
 
     async def connect_unix_socket(
         self,
@@ -223,7 +200,7 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
 
     AsyncHTTPTransport takes no network backend; its request handling only
     goes through `self._pool`, so the pool is replaced after construction.
-    tests/test_fetch.py checks that connections really use the backend.
+    tests/ingest/fetch/test_guard.py checks that connections really use the backend.
     """
 
     def __init__(self, backend: PinnedBackend, ssl_context: Any, limits: httpx.Limits) -> None:
