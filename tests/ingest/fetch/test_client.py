@@ -1,82 +1,25 @@
-"""The fetch stage against a real loopback HTTP server (tests/support/feedserver.py).
+"""The fetch client against a real loopback HTTP server (tests/support/feedserver.py).
 
-Every live request goes to 127.0.0.1; the address-guard tests that involve
-other addresses use an injected resolver and are refused before any connect
-(and conftest's tripwire fails a test that tries to leave loopback anyway).
+Conditional GETs, statuses, time limits, redirects, the request sent and
+concurrency; bodies are in test_body.py, the address guard in test_guard.py.
+Every live request goes to 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import gzip
-import socket
 import threading
 import time
-import tracemalloc
-import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.config.addresses import BLOCKED_NETWORKS
 from bot.ingest.fetch.client import _next_hop, _Trail, fetch_feeds
 from bot.models import FeedConfig, FeedState, FetchResult, Settings
+from tests.ingest.fetch.fetching import FAST, RSS, FakeResolver, fetch_one, free_port, local_feed
 from tests.support.feedserver import FeedServer, serve_directory
-
-# Small limits so failure cases end quickly.
-FAST = Settings(
-    connect_timeout=2.0,
-    read_timeout=2.0,
-    total_timeout=5.0,
-    max_bytes=64 * 1024,
-    user_agent="briefbot-test/1.0 (+https://example.invalid/briefbot)",
-)
-RSS = (
-    b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>T</title>'
-    b"<item><title>Additions to the Entity List</title><guid>2024-00001</guid></item>"
-    b"</channel></rss>\n"
-)
-
-
-def local_feed(server: FeedServer, path: str, **kw: object) -> FeedConfig:
-    return FeedConfig(id=path.strip("/") or "root", url=server.url(path), allow_private=True, **kw)  # type: ignore[arg-type]
-
-
-def fetch_one(
-    feed: FeedConfig,
-    state: FeedState | None = None,
-    settings: Settings = FAST,
-    **kw: object,
-) -> FetchResult:
-    states = {feed.id: state} if state is not None else {}
-    [result] = fetch_feeds([feed], states, settings, **kw)  # type: ignore[arg-type]
-    return result
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class FakeResolver:
-    """Answers from a table and records every question; no DNS traffic at all."""
-
-    table: dict[str, list[str]]
-    calls: list[tuple[str, int]] = field(default_factory=list)
-
-    async def __call__(self, host: str, port: int) -> Sequence[str]:
-        self.calls.append((host, port))
-        if host not in self.table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return self.table[host]
-
 
 # -- conditional GET ---------------------------------------------------------
 
@@ -231,113 +174,6 @@ def test_connection_refused(feed_server: FeedServer) -> None:
     feed = FeedConfig(id="dead", url=f"http://127.0.0.1:{port}/feed", allow_private=True)
     result = fetch_one(feed)
     assert result.error == f"could not connect to 127.0.0.1:{port}: connection refused"
-
-
-# -- size cap and encodings ----------------------------------------------------
-
-BOMB = b"\0" * (50 * 1024 * 1024)
-
-
-@pytest.mark.parametrize(
-    ("route", "error"),
-    [
-        pytest.param(
-            {"body": b"", "endless": True},
-            "response larger than the 64 KiB limit",
-            id="endless-body",
-        ),
-        pytest.param(
-            {"body": b"y" * 100_000},
-            "response larger than the 64 KiB limit (Content-Length: 100000 bytes)",
-            id="content-length-over-cap",
-        ),
-        pytest.param(
-            {"body": b"tiny", "headers": {"Content-Length": "5000000000"}},
-            "response larger than the 64 KiB limit (Content-Length: 5000000000 bytes)",
-            id="content-length-lie",
-        ),
-        pytest.param(
-            {"body": BOMB, "gzip": True},
-            "response larger than the 64 KiB limit",
-            id="gzip-bomb",
-        ),
-    ],
-)
-def test_size_cap(feed_server: FeedServer, route: dict[str, object], error: str) -> None:
-    feed = local_feed(feed_server, "/big")
-    feed_server.add("/big", **route)  # type: ignore[arg-type]
-    result = fetch_one(feed)
-    assert (result.ok, result.status_code, result.error, result.body) == (False, 200, error, b"")
-    assert result.elapsed < 2.0
-
-
-def test_gzip_bomb_never_inflates_much_past_the_cap(feed_server: FeedServer) -> None:
-    feed = local_feed(feed_server, "/bomb")
-    feed_server.add("/bomb", BOMB, gzip=True)  # ~50 KiB on the wire
-    tracemalloc.start()
-    try:
-        result = fetch_one(feed)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert result.error == "response larger than the 64 KiB limit"
-    # Inflating a whole network read at once would peak near 50 MiB here.
-    assert peak < 8 * 1024 * 1024, f"peak {peak} bytes"
-
-
-def _deflate_raw(data: bytes) -> bytes:
-    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
-    return packer.compress(data) + packer.flush()
-
-
-@pytest.mark.parametrize(
-    ("wire", "encoding"),
-    [
-        pytest.param(gzip.compress(RSS), "gzip", id="gzip"),
-        pytest.param(
-            gzip.compress(RSS[:50]) + gzip.compress(RSS[50:]), "gzip", id="gzip-2-members"
-        ),
-        pytest.param(zlib.compress(RSS), "deflate", id="deflate-zlib"),
-        pytest.param(_deflate_raw(RSS), "deflate", id="deflate-raw"),
-        pytest.param(RSS, "identity", id="identity"),
-    ],
-)
-def test_compressed_bodies_are_decoded(feed_server: FeedServer, wire: bytes, encoding: str) -> None:
-    feed = local_feed(feed_server, "/z")
-    feed_server.add("/z", wire, headers={"Content-Encoding": encoding})
-    result = fetch_one(feed)
-    assert (result.ok, result.body) == (True, RSS)
-    assert feed_server.requests()[0].header("accept-encoding") == "gzip, deflate"
-
-
-def test_gzip_option_of_the_server(feed_server: FeedServer) -> None:
-    feed = local_feed(feed_server, "/gz")
-    feed_server.add("/gz", RSS * 50, gzip=True)
-    result = fetch_one(feed)
-    assert result.body == RSS * 50
-    assert result.headers["content-encoding"] == "gzip"
-
-
-@pytest.mark.parametrize(
-    ("wire", "encoding", "error"),
-    [
-        pytest.param(
-            b"\x1f\x8b\x08\x00garbage-not-gzip" * 4,
-            "gzip",
-            "could not decode the gzip body: ",
-            id="corrupt-gzip",
-        ),
-        pytest.param(RSS, "br", "unsupported Content-Encoding 'br'", id="brotli-unasked"),
-    ],
-)
-def test_undecodable_bodies(
-    feed_server: FeedServer, wire: bytes, encoding: str, error: str
-) -> None:
-    feed = local_feed(feed_server, "/bad-encoding")
-    feed_server.add("/bad-encoding", wire, headers={"Content-Encoding": encoding})
-    result = fetch_one(feed)
-    assert result.ok is False
-    assert result.error is not None and result.error.startswith(error)
 
 
 # -- redirects -------------------------------------------------------------------
@@ -568,125 +404,6 @@ def test_works_from_a_worker_thread_and_from_inside_an_event_loop(
 
     from_loop = asyncio.run(inside_loop())
     assert [r.body for r in from_thread + from_loop] == [RSS, RSS]
-
-
-# -- the private-address guard (issue 7) ----------------------------------------
-
-
-def test_loopback_refused_without_allow_private(feed_server: FeedServer) -> None:
-    feed_server.add("/feed.rss", RSS)
-    feed = FeedConfig(id="sneaky", url=feed_server.url("/feed.rss"))
-    result = fetch_one(feed)
-    assert result.error == (
-        "refused: 127.0.0.1 is a loopback address (set allow_private: true to allow)"
-    )
-    assert feed_server.requests() == []
-
-
-@pytest.mark.parametrize(
-    ("url", "error"),
-    [
-        pytest.param(
-            "http://[::1]:8080/x", "refused: ::1 is a loopback address", id="ipv6-loopback"
-        ),
-        pytest.param(
-            "http://169.254.169.254/latest/meta-data/",
-            "refused: 169.254.169.254 is a link-local address",
-            id="metadata-literal",
-        ),
-        pytest.param(
-            "http://10.1.2.3/feed", "refused: 10.1.2.3 is a private address", id="10/8-literal"
-        ),
-        pytest.param(
-            "http://[::ffff:192.168.0.1]/feed",
-            "refused: ::ffff:192.168.0.1 is a private address (IPv4 192.168.0.1)",
-            id="ipv4-mapped",
-        ),
-    ],
-)
-def test_ip_literals_refused_without_resolving(url: str, error: str) -> None:
-    resolver = FakeResolver({})
-    result = fetch_one(FeedConfig(id="lit", url=url), resolver=resolver)
-    assert result.error == f"{error} (set allow_private: true to allow)"
-    assert resolver.calls == []
-
-
-@pytest.mark.parametrize(
-    ("addresses", "refused", "reason"),
-    [
-        pytest.param(["10.0.0.5"], "10.0.0.5", "a private address", id="private"),
-        pytest.param(["169.254.169.254"], "169.254.169.254", "a link-local address", id="metadata"),
-        pytest.param(["::1"], "::1", "a loopback address", id="ipv6-loopback"),
-        pytest.param(["fd12:3456::1"], "fd12:3456::1", "a unique-local address", id="ula"),
-        pytest.param(
-            ["100.64.0.9"], "100.64.0.9", "a shared (carrier-grade NAT) address", id="cgnat"
-        ),
-        pytest.param(
-            ["93.184.215.14", "172.16.8.1"], "172.16.8.1", "a private address", id="one-of-two"
-        ),
-    ],
-)
-def test_names_resolving_to_internal_addresses_are_refused_before_connecting(
-    addresses: list[str], refused: str, reason: str
-) -> None:
-    resolver = FakeResolver({"internal.example": addresses})
-    feed = FeedConfig(id="ssrf", url="http://internal.example/feed.xml")
-    result = fetch_one(feed, resolver=resolver)
-    assert result.error == (
-        f"refused: internal.example resolves to {refused}, {reason} "
-        "(set allow_private: true to allow)"
-    )
-    assert resolver.calls == [("internal.example", 80)]
-
-
-def test_a_redirect_hop_is_checked_too(feed_server: FeedServer) -> None:
-    # The first hop must be allowed, but live traffic may only go to loopback:
-    # run the guard with loopback removed from its table, so public.test (on
-    # 127.0.0.1) passes and the redirect target is judged by the real rules.
-    resolver = FakeResolver({"public.test": ["127.0.0.1"], "metadata.test": ["169.254.169.254"]})
-    loopback_ok = [(net, label) for net, label in BLOCKED_NETWORKS if label != "a loopback address"]
-    feed_server.add("/start", redirect_to="http://metadata.test/latest/meta-data/")
-    feed = FeedConfig(id="hop", url=f"http://public.test:{feed_server.port}/start")
-    result = fetch_one(feed, resolver=resolver, blocked_networks=loopback_ok)
-    assert result.error == (
-        "refused: metadata.test resolves to 169.254.169.254, a link-local address "
-        "(set allow_private: true to allow) (reached by redirect from "
-        f"http://public.test:{feed_server.port}/start)"
-    )
-    assert resolver.calls == [("public.test", feed_server.port), ("metadata.test", 80)]
-    assert [r.path for r in feed_server.requests()] == ["/start"]
-
-
-def test_redirect_to_a_private_ip_literal_is_refused(feed_server: FeedServer) -> None:
-    resolver = FakeResolver({"public.test": ["127.0.0.1"]})
-    loopback_ok = [(net, label) for net, label in BLOCKED_NETWORKS if label != "a loopback address"]
-    feed_server.add("/start", redirect_to="http://192.168.1.1/admin")
-    feed = FeedConfig(id="hop", url=f"http://public.test:{feed_server.port}/start")
-    result = fetch_one(feed, resolver=resolver, blocked_networks=loopback_ok)
-    assert result.error is not None
-    assert result.error.startswith("refused: 192.168.1.1 is a private address")
-
-
-def test_the_connection_goes_to_the_address_the_resolver_gave(feed_server: FeedServer) -> None:
-    # feed.test can never resolve through real DNS (RFC 6761), so a success
-    # proves the socket was opened to the checked address, not re-resolved.
-    resolver = FakeResolver({"feed.test": ["127.0.0.1"]})
-    feed_server.add("/pinned.rss", RSS)
-    url = f"http://feed.test:{feed_server.port}/pinned.rss"
-    result = fetch_one(FeedConfig(id="pin", url=url, allow_private=True), resolver=resolver)
-    assert (result.ok, result.body) == (True, RSS)
-    assert feed_server.requests()[0].header("host") == f"feed.test:{feed_server.port}"
-    assert resolver.calls == [("feed.test", feed_server.port)]
-
-
-def test_an_unknown_host_name() -> None:
-    resolver = FakeResolver({})
-    result = fetch_one(
-        FeedConfig(id="nx", url="http://nowhere.test/feed", allow_private=True), resolver=resolver
-    )
-    assert result.error == (
-        "could not connect to nowhere.test: could not resolve host name: Name or service not known"
-    )
 
 
 @pytest.mark.parametrize(
