@@ -85,7 +85,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from bot.find.textindex import analyze, is_cjk
-from bot.ingest.parse import fr_document_number
+from bot.ingest.links import fr_document_number
 from bot.models import Item
 
 __all__ = [

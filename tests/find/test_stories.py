@@ -31,7 +31,8 @@ from bot.find.stories import (
     title_similarity,
     title_tokens,
 )
-from bot.ingest.parse import fr_document_number, parse_feed
+from bot.ingest.links import fr_document_number
+from bot.ingest.parse import parse_feed
 from bot.models import Item, replace
 from bot.store.tinydb.engine import Store
 from tests.support import paths
