@@ -63,6 +63,7 @@ def line_of(node: Node) -> int:
 
 
 def is_null(node: Node) -> bool:
+    """An empty or null scalar written plainly (`~`, `null`, nothing); a quoted "" is text."""
     return isinstance(node, ScalarNode) and node.style is None and node.value in _NULLS
 
 
@@ -92,6 +93,7 @@ def entry_label(item: Node, kind: str, index: int, key: str, pattern: re.Pattern
 
 
 def range_text(low: float, high: float, low_exclusive: bool, unit: str, value: float) -> str:
+    """The bounds a number broke: must be at least LOW and at most HIGH UNIT, not VALUE."""
     suffix = f" {unit}" if unit else ""
     lower = f"more than {low:g}" if low_exclusive else f"at least {low:g}"
     return f"must be {lower} and at most {high:g}{suffix}, not {value:g}"
@@ -107,11 +109,13 @@ class Checker:
         self.references: list[tuple[str, str, str, Node]] = []
 
     def report(self, at: Node | int | None, where: str, message: str) -> None:
+        """Record a problem at a node's line (or a line number, or none)."""
         line = line_of(at) if isinstance(at, Node) else at
         text = f"{where}: {message}" if where else message
         self.problems.append(ConfigProblem(self.filename, line, text))
 
     def compose(self, text: str) -> Node | None:
+        """The document's node tree, or None (reported) when it is not YAML."""
         try:
             return yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as err:
@@ -212,6 +216,7 @@ class Checker:
     def text(
         self, node: Node | None, where: str, name: str, *, required: bool = False, limit: int = 500
     ) -> str | None:
+        """A scalar's text as written, at most `limit` characters."""
         if node is None or is_null(node):
             if required:
                 self.report(node, where, f"{name} is required")
@@ -229,6 +234,7 @@ class Checker:
         return value
 
     def boolean(self, node: Node | None, where: str, name: str) -> bool | None:
+        """`true` or `false` (any case), plain; nothing else."""
         if node is None:
             return None
         # YAML 1.2 booleans only: YAML 1.1's yes/no/on/off are refused, since
@@ -256,6 +262,7 @@ class Checker:
         unit: str = "",
         low_exclusive: bool = False,
     ) -> _N | None:
+        """A decimal number of `kind` within bounds."""
         if node is None:
             return None
         value = self.plain_number(node, kind)
@@ -270,6 +277,7 @@ class Checker:
 
     @staticmethod
     def plain_number(node: Node, kind: type[_N]) -> _N | None:
+        """A plain scalar read as a decimal `kind`, or None (nothing reported)."""
         if not isinstance(node, ScalarNode) or node.style is not None:
             return None
         raw = str(node.value)
@@ -286,6 +294,7 @@ class Checker:
         return above and value <= high
 
     def duration_text(self, node: Node, where: str, name: str, example: str) -> int | None:
+        """Seconds in a duration string such as 15m, or None (reported)."""
         if isinstance(node, ScalarNode) and not is_null(node):
             try:
                 return parse_duration(str(node.value))
@@ -328,6 +337,7 @@ class Checker:
     def slack_id(
         self, node: Node, where: str, name: str, pattern: re.Pattern[str], kind: str
     ) -> str | None:
+        """A Slack channel or user id matching `pattern`."""
         value = self.text(node, where, name, required=True, limit=40)
         if value is None:
             return None
