@@ -15,9 +15,7 @@ from bot.models import Settings
 
 __all__ = [
     "FetchFailure",
-    "connect_error_text",
     "describe_http_error",
-    "host_label",
     "os_error_text",
     "total_timeout_text",
 ]
@@ -39,14 +37,14 @@ def os_error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def host_label(url: httpx.URL) -> str:
+def _host_label(url: httpx.URL) -> str:
     host = f"[{url.host}]" if ":" in url.host else url.host
     return host if url.port is None else f"{host}:{url.port}"
 
 
 def total_timeout_text(settings: Settings, url: httpx.URL | None) -> str:
     """Why a fetch that ran out of `total_timeout` failed; `url` is where it had got to."""
-    where = f" fetching from {host_label(url)}" if url is not None else ""
+    where = f" fetching from {_host_label(url)}" if url is not None else ""
     return (
         f"gave up after {settings.total_timeout:g} s{where}: the whole fetch took "
         "longer than total_timeout allows"
@@ -55,7 +53,7 @@ def total_timeout_text(settings: Settings, url: httpx.URL | None) -> str:
 
 def describe_http_error(exc: httpx.HTTPError, settings: Settings, url: httpx.URL | None) -> str:
     """httpx's exception as a sentence naming the host (`url`: where the fetch had got to)."""
-    host = host_label(url) if url is not None else "the server"
+    host = _host_label(url) if url is not None else "the server"
     if isinstance(exc, httpx.ConnectTimeout):
         text = f"timed out after {settings.connect_timeout:g} s connecting to {host}"
     elif isinstance(exc, httpx.ReadTimeout):
@@ -65,7 +63,7 @@ def describe_http_error(exc: httpx.HTTPError, settings: Settings, url: httpx.URL
     elif isinstance(exc, httpx.PoolTimeout):
         text = f"no free connection for {host} within {settings.total_timeout:g} s"
     elif isinstance(exc, httpx.ConnectError):
-        text = f"could not connect to {host}: {connect_error_text(exc)}"
+        text = f"could not connect to {host}: {_connect_error_text(exc)}"
     elif isinstance(exc, httpx.RemoteProtocolError):
         text = f"the server at {host} broke the HTTP protocol: {exc}"
     elif isinstance(exc, httpx.ReadError):
@@ -77,7 +75,7 @@ def describe_http_error(exc: httpx.HTTPError, settings: Settings, url: httpx.URL
     return text
 
 
-def connect_error_text(exc: httpx.ConnectError) -> str:
+def _connect_error_text(exc: httpx.ConnectError) -> str:
     message = str(exc)
     cause: BaseException | None = exc
     while cause is not None:
