@@ -46,7 +46,7 @@ from bench.corpus import ROOT, feed_ids
 from bench.results import ScenarioResult, Target, percentile
 from bench.store_bench import FEEDS, ensure_store
 from bot.app.runtime import Runtime
-from bot.config.schema import SlackSecrets
+from bot.config.model import SlackSecrets
 
 __all__ = ["COMMAND_TEXTS", "ResponseSink", "run", "sign"]
 

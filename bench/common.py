@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.corpus import ROOT, real_items
-from bot.config.schema import Config, TopicConfig, load_config, parse_config_text
+from bot.config.model import Config, TopicConfig
+from bot.config.schema import load_config, parse_config_text
 from bot.find.query.parser import parse_query
 from bot.find.query.syntax import QueryError
 from bot.models import Subscription

@@ -46,7 +46,7 @@ from bench.feedfarm import FarmProcess
 from bench.naive import poll_cycle, seed_database
 from bench.results import ScenarioResult, Target, median
 from bot.app.runtime import Runtime
-from bot.config.schema import Config
+from bot.config.model import Config
 from bot.models import Settings
 
 __all__ = ["FULL", "QUICK", "PollPlan", "fetch_floor", "run"]

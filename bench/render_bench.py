@@ -17,7 +17,7 @@ from bench.common import load_average, repo_topics, timed
 from bench.corpus import feed_ids, make_items
 from bench.results import ScenarioResult, median
 from bot.brief.digest import build_digest_view
-from bot.config.schema import DigestConfig
+from bot.config.model import DigestConfig
 from bot.render.renderer import Renderer
 
 __all__ = ["run"]

@@ -31,7 +31,7 @@ from bot.app.terminal import (
     print_slack_messages,
     print_text,
 )
-from bot.config.schema import Config, DigestConfig
+from bot.config.model import Config, DigestConfig
 from bot.models import FeedConfig
 
 # Entries withheld in the "yesterday" phase, per feed.

@@ -25,8 +25,8 @@ from datetime import datetime
 
 from bot.brief.digest import build_digest_view
 from bot.brief.match import SubscriptionMatcher
+from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
-from bot.config.schema import Config, DigestConfig, TopicConfig
 from bot.deliver.alerts import AlertDispatcher, DispatchReport
 from bot.deliver.digests import DigestOutcome, DigestSender, current_state
 from bot.deliver.locks import DestinationLocks

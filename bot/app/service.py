@@ -33,7 +33,8 @@ from typing import Any, cast
 
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
-from bot.config.schema import Config, redact_url
+from bot.config.model import Config
+from bot.config.redact import redact_url
 from bot.render.renderer import Renderer
 from bot.slack.app import SlackHandle, start_slack
 from bot.slack.client import SlackClientConfigError, make_web_client

@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from bot.brief.schedule import digest_zone
-from bot.config.schema import DigestConfig, TopicConfig
+from bot.config.model import DigestConfig, TopicConfig
 from bot.find.query.document import prepare_doc
 from bot.find.query.matcher import Query, QueryMatcher
 from bot.find.query.parser import parse_query

@@ -45,7 +45,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.config.schema import TopicConfig
+from bot.config.model import TopicConfig
 from bot.find.query.document import prepare_doc
 from bot.find.query.matcher import Query, QueryMatcher
 from bot.find.query.parser import parse_query

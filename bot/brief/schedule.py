@@ -42,7 +42,7 @@ import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypedDict
 
-from bot.config.schema import DigestConfig
+from bot.config.model import DigestConfig
 from bot.models import as_utc
 
 __all__ = [

@@ -35,7 +35,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from bot.brief.match import DELIVERY_MODES, parse_daily_at
-from bot.config.schema import TopicConfig
+from bot.config.model import TopicConfig
 from bot.find.query.parser import parse_query
 from bot.find.query.syntax import QueryError
 from bot.models import Subscription, as_utc, replace

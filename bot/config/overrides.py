@@ -14,17 +14,17 @@ a channel's schedule replaces the time, zone and days of its feeds.yaml digest
 (its topics, feeds and other settings stay) or creates a digest with defaults.
 
 Not obvious:
-- Validation is config.py's own: every value from Slack is checked by running
+- Validation is feeds.yaml's own: every value from Slack is checked by running
   `parse_config_text` over a one-entry document (JSON is YAML), so a feed or a
   schedule added from Slack obeys exactly the rules of feeds.yaml, with the
   same messages. Records are checked again when merged: a damaged record is
   logged and skipped, never fatal.
 - A feed added from Slack never gets `allow_private`: Slack users must not be
-  able to point the bot at the operator's network. Besides config's check of
-  literal private addresses, a numeric host in a form that resolvers read as
-  IPv4 (`2130706433`, `0x7f.1`, `127.1`: inet_aton's forms, which getaddrinfo
-  accepts) is judged by the address it stands for. Names that resolve to
-  private addresses are refused by fetch.py when polled.
+  able to point the bot at the operator's network. Its host is judged by the
+  one private-address policy (bot/config/addresses.py, through config's
+  check): literal addresses, numeric forms that resolvers read as IPv4
+  (`2130706433`, `0x7f.1`, `127.1`) and localhost names. Names that resolve to
+  private addresses are refused by the fetch guard when polled.
 - A new feed id is derived from the URL's host and path, and never reuses an
   id that has stored feed state: a feed inheriting another's "first poll done"
   would push its whole backlog as new alerts.
@@ -39,32 +39,25 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import ipaddress
 import json
 import logging
 import re
-import socket
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.config.schema import (
-    ALL_DAYS,
-    Config,
-    ConfigError,
-    DigestConfig,
-    format_days,
-    format_duration,
-    parse_config_text,
-)
+from bot.config.model import Config, ConfigError, DigestConfig
+from bot.config.schema import parse_config_text
+from bot.config.units import ALL_DAYS, format_days, format_duration
 from bot.models import FeedConfig
 from bot.store.ports import AddedFeed, FeedOverride, OverrideReader, ScheduleOverride, Transaction
 
 __all__ = [
     "OverrideError",
     "add_feed",
+    "check_feed",
     "clear_schedule",
     "derive_feed_id",
     "effective_config",
@@ -82,8 +75,6 @@ _SOURCE = "/brief"
 # Room for a "-NN" suffix inside config's 64-character id limit.
 _ID_BASE_CHARS = 56
 _FEED_SUFFIXES = re.compile(r"\.(?:xml|rss|atom|rdf|feed)$")
-# Characters of inet_aton's numeric IPv4 forms (decimal, octal, hex parts).
-_NUMERIC_HOST = re.compile(r"[0-9a-fx.]+")
 
 
 class OverrideError(ValueError):
@@ -139,7 +130,7 @@ def _added_feeds(changes: Mapping[str, FeedOverride], taken: set[str]) -> list[F
         if feed_id in taken or change.added is None:
             continue
         try:
-            feed = _check_feed(feed_id, change.added)
+            feed = check_feed(feed_id, change.added)
         except (OverrideError, TypeError, ValueError) as err:
             log.warning("skipping feed %s added from Slack: %s", feed_id, err)
             continue
@@ -197,7 +188,7 @@ def add_feed(
             )
     taken = {f.id for f in base.feeds} | set(changes) | set(tx.feed_states.all())
     feed_id = derive_feed_id(url, taken)
-    feed = _check_feed(feed_id, AddedFeed(url=url, tags=tuple(str(tag) for tag in tags)))
+    feed = check_feed(feed_id, AddedFeed(url=url, tags=tuple(str(tag) for tag in tags)))
     added = AddedFeed(url=feed.url, tags=feed.tags, interval=feed.interval_seconds)
     tx.overrides.put_feed(FeedOverride(feed_id, added=added, by=by, changed_at=now))
     return feed
@@ -269,8 +260,12 @@ def _find_feed(overrides: OverrideReader, base: Config, feed_id: str) -> FeedCon
     return feed
 
 
-def _check_feed(feed_id: str, entry: AddedFeed) -> FeedConfig:
-    """`entry` as config.py reads a feeds.yaml feed, never with allow_private."""
+def check_feed(feed_id: str, entry: AddedFeed) -> FeedConfig:
+    """`entry` checked as a feeds.yaml feed without allow_private.
+
+    The public check of a feed from Slack: feeds.yaml's rules and messages,
+    the private-address policy (bot/config/addresses.py) included.
+    """
     document: dict[str, Any] = {"id": feed_id, "url": entry.url, "tags": list(entry.tags)}
     if entry.interval is not None:
         document["interval"] = format_duration(entry.interval)
@@ -284,31 +279,7 @@ def _check_feed(feed_id: str, entry: AddedFeed) -> FeedConfig:
             text += " (feeds added from Slack cannot have it: ask an operator to add this feed)"
         raise OverrideError(text) from None
     [feed] = config.feeds
-    numeric = _numeric_host_problem(urlsplit(feed.url).hostname or "")
-    if numeric is not None:
-        raise OverrideError(numeric)
     return feed
-
-
-def _numeric_host_problem(host: str) -> str | None:
-    """Why a numeric host such as 2130706433 (= 127.0.0.1) is refused, or None.
-
-    config.py judges literal addresses in their usual spelling; resolvers also
-    read inet_aton's forms (decimal, octal, hex, fewer than four parts).
-    """
-    if not _NUMERIC_HOST.fullmatch(host.lower()) or not any(c.isdigit() for c in host):
-        return None
-    try:
-        packed = socket.inet_aton(host)
-    except OSError:
-        return None
-    address = ipaddress.IPv4Address(packed)
-    if address.is_global:
-        return None
-    return (
-        f"url host {host} is the address {address}, which is not public; feeds added "
-        "from Slack must be on the public internet"
-    )
 
 
 # --------------------------------------------------------------------------- schedules
@@ -329,7 +300,7 @@ def set_schedule(
 
     (Else UTC, every day.) `config` is the effective configuration (for the
     current schedule). Returns the channel's digest as it will be. Raises
-    OverrideError with config.py's message for a bad time, zone, days or channel.
+    OverrideError with the checker's message for a bad time, zone, days or channel.
     """
     current = config.digest(channel)
     zone = timezone or (current.timezone if current else "UTC")

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.brief.schedule import missed_digest
-from bot.config.schema import DigestConfig
+from bot.config.model import DigestConfig
 from bot.deliver.locks import DestinationLocks
 from bot.deliver.ports import DeliveryResult, Poster
 from bot.models import DigestView, SlackMessage

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot.config.schema import format_duration
+from bot.config.units import format_duration
 from bot.deliver.locks import DestinationLocks
 from bot.deliver.ports import Poster
 from bot.models import FeedConfig, FeedState, SlackMessage

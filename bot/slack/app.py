@@ -65,7 +65,8 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app.commands.dispatch import handle_command
 from bot.app.commands.session import CommandReply, CommandRequest
 from bot.app.runtime import Runtime
-from bot.config.schema import SlackSecrets, redact_url
+from bot.config.model import SlackSecrets
+from bot.config.redact import redact_url
 from bot.deliver.ports import Poster
 from bot.models import SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client

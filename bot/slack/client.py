@@ -25,14 +25,12 @@ slack_sdk's own debug log redacts the Authorization header.
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import ipaddress
 import random
 import ssl
 import time
 import urllib.request
-from datetime import UTC, datetime
 from urllib.error import URLError
 from urllib.parse import urlsplit
 
@@ -49,7 +47,8 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.config.schema import SlackSecrets
+from bot.config.model import SlackSecrets
+from bot.headers import parse_retry_after
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -58,7 +57,6 @@ __all__ = [
     "SlackClientConfigError",
     "make_retry_handlers",
     "make_web_client",
-    "parse_retry_after",
 ]
 
 DEFAULT_TIMEOUT = 10
@@ -136,23 +134,6 @@ def make_retry_handlers(
         _ServerErrorRetry(max_retry_count=max_retries, interval_calculator=interval),
         _ConnectionRetry(max_retry_count=max_retries, interval_calculator=interval),
     ]
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value (RFC 9110 §10.2.3); None if unusable."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(int(text))
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return max(0.0, (when - current).total_seconds())
 
 
 # -- retry handlers -----------------------------------------------------------

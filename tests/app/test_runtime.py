@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.app.runtime import Runtime, utc_now
-from bot.config.schema import Config, DigestConfig, SlackSecrets, parse_config_text
+from bot.config.model import Config, DigestConfig, SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.ingest import poll
 from bot.models import PollReport
 from bot.slack.client import make_web_client

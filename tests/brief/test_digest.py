@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.brief.digest import build_digest_view, format_date_label
-from bot.config.schema import DigestConfig, TopicConfig
+from bot.config.model import DigestConfig, TopicConfig
 from bot.models import DigestView, Item
 
 NOW = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)

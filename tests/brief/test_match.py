@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot.brief.match import MatchProblem, SubscriptionMatcher, compute_due_at, match_items
-from bot.config.schema import TopicConfig, load_config
+from bot.config.model import TopicConfig
+from bot.config.schema import load_config
 from bot.find.query.document import prepare_doc
 from bot.find.query.parser import parse_query
 from bot.ingest.parse import parse_feed

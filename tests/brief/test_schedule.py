@@ -23,7 +23,8 @@ from bot.brief.schedule import (
     next_digest_time,
     scheduled_times,
 )
-from bot.config.schema import DigestConfig, parse_days
+from bot.config.model import DigestConfig
+from bot.config.units import parse_days
 
 NY = "America/New_York"
 LONDON = "Europe/London"

@@ -26,7 +26,7 @@ from bot.brief.subscriptions import (
     normalize_subscription_id,
     set_muted,
 )
-from bot.config.schema import TopicConfig
+from bot.config.model import TopicConfig
 from bot.models import Alert, Subscription
 from bot.store.ports import Transaction
 from bot.store.tinydb.store import TinyStore

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.config.model import Config
 from bot.config.overrides import (
     OverrideError,
     add_feed,
@@ -23,7 +24,7 @@ from bot.config.overrides import (
     set_feed_enabled,
     set_schedule,
 )
-from bot.config.schema import Config, parse_config_text
+from bot.config.schema import parse_config_text
 from bot.models import FeedState
 from bot.store.tinydb.repos import StagedRecords, record_table
 from bot.store.tinydb.store import TinyStore

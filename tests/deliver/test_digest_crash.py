@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from bot.app.runtime import Runtime
-from bot.config.schema import Config, parse_config_text
+from bot.config.model import Config
+from bot.config.schema import parse_config_text
 from bot.deliver.digests import current_state
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import make_rss, numbered_entries

@@ -36,7 +36,8 @@ from bot.app.commands.dispatch import handle_command
 from bot.app.commands.session import CommandReply, CommandRequest
 from bot.app.runtime import Runtime
 from bot.brief.subscriptions import create_subscription
-from bot.config.schema import DigestConfig, SlackSecrets, parse_config_text
+from bot.config.model import DigestConfig, SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
 from tests.support.fakeslack import FakeSlack, Hold, PostedMessage

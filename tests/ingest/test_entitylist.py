@@ -2,8 +2,9 @@
 
 The module under test is bot/ingest/entitylist.py.
 
-The expected values below were written by reading each abstract in
-tests/fixtures/entitylist/real_abstracts.json, not by running the code.
+The expected values (tests/ingest/bisabstracts.py and below) were written by
+reading each abstract in tests/fixtures/entitylist/real_abstracts.json, not by
+running the code.
 """
 
 from __future__ import annotations
@@ -17,172 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.ingest.entitylist import (
-    EXTRAS_KEY,
     MAX_TEXT,
     EntityListFacts,
-    annotate_item,
     extract_entity_list,
     is_entity_list_title,
 )
-from bot.models import Item
-from tests.support import paths
-
-FIXTURE = paths.FIXTURES / "entitylist" / "real_abstracts.json"
-DOCUMENTS = json.loads(FIXTURE.read_text(encoding="utf-8"))["documents"]
-BIS = ("Commerce Department, Industry and Security Bureau",)
-UAE = "United Arab Emirates"
-
-# document number -> (action, added, revised, removed, destinations)
-EXPECTED: dict[str, tuple[str, int | None, int | None, int | None, list[tuple[str, int]]]] = {
-    "2025-00480": ("additions", 16, None, None, [("China", 14), ("Singapore", 2)]),
-    # "modifies four existing entries"; destinations separated by semicolons.
-    "2025-05426": (
-        "additions and revisions",
-        70,
-        4,
-        None,
-        [("China", 42), ("Iran", 2), ("Pakistan", 19), ("South Africa", 3), (UAE, 4)],
-    ),
-    # "adding 11 entries"; "the Russian Federation (Russia) (3)"; "modifies one existing entity".
-    "2024-07760": ("additions and revisions", 11, 1, None, [("China", 6), ("Russia", 3), (UAE, 2)]),
-    "2025-00704": ("additions and revisions", 11, 1, None, [("China", 11)]),
-    "2023-12726": (
-        "additions and removals",
-        43,
-        None,
-        1,
-        [
-            *[("China", 31), ("Kenya", 1), ("Laos", 1), ("Malaysia", 1), ("Pakistan", 4)],
-            *[("Singapore", 1), ("South Africa", 3), ("Thailand", 1), (UAE, 5)],
-            ("United Kingdom", 2),
-        ],
-    ),
-    # "two entities under seven entries"; the destination counts are entries.
-    "2024-03674": (
-        "additions, revisions and removals",
-        2,
-        2,
-        1,
-        [
-            ("Canada", 1),
-            ("China", 1),
-            ("India", 1),
-            ("Japan", 1),
-            ("Malaysia", 1),
-            ("Sweden", 1),
-            (UAE, 1),
-        ],
-    ),
-    # "revises eleven existing entries ... and corrects one existing entry" = 12;
-    # "removes two entities and one address"; destinations named without counts.
-    "2022-14069": ("additions, revisions and removals", 36, 12, 2, []),
-    "2020-03157": ("additions and revisions", 24, 5, None, []),
-    # "revises an entry" (1) + "amends 27 existing entries" (27); "removing two addresses"
-    # removes no entity; "India, (1)" has a stray comma; the second destination list
-    # (corrected entries) is not the additions'.
-    "2025-17893": (
-        "additions and revisions",
-        32,
-        28,
-        None,
-        [
-            ("China", 23),
-            ("India", 1),
-            ("Iran", 1),
-            ("Singapore", 1),
-            ("Taiwan", 1),
-            ("Turkey", 3),
-            (UAE, 2),
-        ],
-    ),
-    "2023-04558": (
-        "additions and revisions",
-        37,
-        10,
-        None,
-        [
-            ("Belarus", 1),
-            ("Burma", 3),
-            ("China", 28),
-            ("Pakistan", 4),
-            ("Russia", 1),
-            ("Taiwan", 1),
-        ],
-    ),
-    "2023-07840": (
-        "additions and revisions",
-        28,
-        2,
-        None,
-        [
-            ("Armenia", 1),
-            ("China", 12),
-            ("Malta", 1),
-            ("Russia", 10),
-            ("Singapore", 1),
-            ("Spain", 1),
-            ("Syria", 1),
-            ("Turkey", 1),
-            (UAE, 2),
-            ("Uzbekistan", 2),
-        ],
-    ),
-    "2024-03969": (
-        "additions",
-        93,
-        None,
-        None,
-        [
-            ("China", 8),
-            ("India", 1),
-            ("Kyrgyzstan", 2),
-            ("Russia", 63),
-            ("South Korea", 1),
-            ("Turkey", 16),
-            (UAE, 4),
-        ],
-    ),
-    "2023-22536": (
-        "additions",
-        49,
-        None,
-        None,
-        [
-            ("China", 42),
-            ("Estonia", 1),
-            ("Finland", 1),
-            ("Germany", 1),
-            ("India", 3),
-            ("Turkey", 2),
-            (UAE, 1),
-            ("United Kingdom", 1),
-        ],
-    ),
-    # A single destination without a count holds every added entity.
-    "2024-10485": ("additions", 37, None, None, [("China", 37)]),
-    "2021-07400": ("additions", 7, None, None, [("China", 7)]),
-    "2021-04794": ("additions", 4, None, None, [("Burma", 4)]),
-    # "corrects six existing entries" is a revision; three destinations, no counts.
-    "2021-04505": ("additions and revisions", 14, 6, None, []),
-    # The MEU List addition and removals are another list.
-    "2021-00995": ("additions", 1, None, None, [("China", 1)]),
-    "2023-21080": ("additions and revisions", 28, 2, None, []),
-    # "removing one entity"; "removing six aliases" removes no entity.
-    "2025-19858": ("revisions and removals", None, None, 1, []),
-    # Titled "Revisions", but the abstract adds 13; "editorial corrections" are not counted.
-    "2024-31468": (
-        "additions and revisions",
-        13,
-        None,
-        None,
-        [("Burma", 1), ("China", 11), ("Pakistan", 1)],
-    ),
-    # "adding an inadvertently omitted entity"; the title names additions, removal, correction.
-    "2023-13196": ("additions, revisions and removals", 1, None, None, []),
-    # "That final rule amended ... by adding a new entry" describes the corrected rule.
-    "2022-07643": ("additions and revisions", None, None, None, []),
-    "2022-03029": ("additions and revisions", 7, 4, None, []),
-}
+from tests.ingest.bisabstracts import BIS, DOCUMENTS, EXPECTED, UAE
 
 
 def documents(kind: str) -> list[Any]:
@@ -420,108 +261,6 @@ def test_only_bis_documents_give_facts(
     title = "Additions to the Entity List"
     facts = extract_entity_list(title, summary, feed_id=feed_id, authors=authors)
     assert (facts is not None) is found
-
-
-@pytest.mark.parametrize(
-    ("facts", "line"),
-    [
-        (
-            EntityListFacts(
-                "additions", 36, destinations=(("China", 30), ("Japan", 1), ("Singapore", 5))
-            ),
-            "36 entities added: China 30, Japan 1, Singapore 5",
-        ),
-        (EntityListFacts("removals", removed=5), "5 removed"),
-        (EntityListFacts("additions", 1, destinations=(("Burma", 1),)), "1 entity added: Burma 1"),
-        (EntityListFacts("additions and revisions", 70, 4), "70 entities added; 4 revised"),
-        (
-            EntityListFacts("additions, revisions and removals", 2, 2, 1),
-            "2 entities added; 2 revised; 1 removed",
-        ),
-        (
-            EntityListFacts(
-                "additions", 10, destinations=tuple((f"Place{c}", 1) for c in "ABCDEFGHIJ")
-            ),
-            "10 entities added: PlaceA 1, PlaceB 1, PlaceC 1, PlaceD 1, PlaceE 1, PlaceF 1, "
-            "PlaceG 1, PlaceH 1 and 2 more",
-        ),
-        (EntityListFacts("revisions and removals"), "Entity List revisions and removals"),
-    ],
-)
-def test_summary_line(facts: EntityListFacts, line: str) -> None:
-    assert facts.summary() == line
-
-
-def test_extras_survive_a_json_round_trip() -> None:
-    facts = EntityListFacts("additions and revisions", 70, 4, None, (("China", 42), ("Iran", 2)))
-    stored = json.loads(json.dumps(facts.as_extras()))
-    assert stored == {
-        "action": "additions and revisions",
-        "added": 70,
-        "revised": 4,
-        "removed": None,
-        "destinations": [["China", 42], ["Iran", 2]],
-        "summary": "70 entities added: China 42, Iran 2; 4 revised",
-    }
-    assert EntityListFacts.from_extras(stored) == facts
-
-
-@pytest.mark.parametrize(
-    ("data", "shown"),
-    [
-        ("additions", "'additions'"),
-        ({"added": 3}, "{'added': 3}"),
-        ({"action": "additions", "added": "3"}, "'3'"),
-        ({"action": "additions", "added": -1}, "-1"),
-        ({"action": "additions", "removed": True}, "True"),
-        ({"action": "additions", "destinations": [["China"]]}, "['China']"),
-        ({"action": "additions", "destinations": [["China", "30"]]}, "['China', '30']"),
-        ({"action": "additions", "destinations": "China"}, "'China'"),
-    ],
-)
-def test_bad_extras_are_refused_with_the_offending_value(data: object, shown: str) -> None:
-    with pytest.raises(ValueError, match="entity_list extras") as error:
-        EntityListFacts.from_extras(data)
-    assert shown in str(error.value)
-
-
-def test_annotate_item_keeps_facts_and_other_extras() -> None:
-    doc = next(d for d in DOCUMENTS if d["document_number"] == "2025-00480")
-    item = Item(
-        id="2025-00480",
-        feed_id="fr-bis",
-        title=doc["title"],
-        summary=doc["abstract"],
-        authors=BIS,
-        extras={"also_in": ["fr-all"]},
-    )
-    annotated = annotate_item(item)
-    assert annotated.extras == {
-        "also_in": ["fr-all"],
-        EXTRAS_KEY: {
-            "action": "additions",
-            "added": 16,
-            "revised": None,
-            "removed": None,
-            "destinations": [["China", 14], ["Singapore", 2]],
-            "summary": "16 entities added: China 14, Singapore 2",
-        },
-    }
-    assert (annotated.id, annotated.title, annotated.summary) == (item.id, item.title, item.summary)
-    assert item.extras == {"also_in": ["fr-all"]}  # the input item is untouched
-
-
-REUTERS = "China adds 14 EU entities to export control list over Russia-related sanctions"
-
-
-def test_annotate_item_returns_other_items_unchanged() -> None:
-    item = Item(
-        id="x",
-        feed_id="reuters",
-        title=f"{REUTERS} - Reuters",
-        summary=f"{REUTERS}  Reuters",
-    )
-    assert annotate_item(item) is item
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.config.schema import SlackSecrets
+from bot.config.model import SlackSecrets
 from bot.deliver.ports import DeliveryError, DeliveryResult, Poster
+from bot.headers import parse_retry_after
 from bot.models import SlackMessage
-from bot.slack.client import SlackClientConfigError, make_web_client, parse_retry_after
+from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.deliver import Deliverer, describe_slack_error
 from tests.support.fakeslack import FakeSlack
 from tests.support.secretscan import BOT_TOKEN, WRONG_BOT_TOKEN

@@ -31,7 +31,8 @@ import pytest
 
 from bot.app.runtime import Runtime
 from bot.brief.subscriptions import create_subscription
-from bot.config.schema import DigestConfig, SlackSecrets, parse_config_text
+from bot.config.model import DigestConfig, SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.deliver.digests import current_state
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bot.brief.match import SubscriptionMatcher
 from bot.brief.subscriptions import create_subscription
-from bot.config.schema import TopicConfig
+from bot.config.model import TopicConfig
 from bot.models import FeedState, Item
 from bot.store.ports import Store, Transaction
 from bot.store.tinydb.store import TinyStore

@@ -57,7 +57,8 @@ import pytest
 from bot.app.commands.dispatch import MAX_COMMAND_CHARS
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import BotScheduler
-from bot.config.schema import Config, SlackSecrets, parse_config_text
+from bot.config.model import Config, SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.deliver.alerts import ALERT_ITEMS_PER_MESSAGE
 from bot.find.query.syntax import MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS
 from bot.slack.app import BriefbotApp, ServerHandle, build_app, serve_http

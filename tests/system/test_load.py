@@ -34,7 +34,8 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.app.runtime import Runtime
-from bot.config.schema import SlackSecrets, parse_config_text
+from bot.config.model import SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.slack.app import APOLOGY, build_app, serve_http
 from tests.slack.test_app import command_form, post, sign
 from tests.support.fakeslack import FakeSlack

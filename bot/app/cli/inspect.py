@@ -22,7 +22,8 @@ from bot.app.terminal import (
     print_text,
     status_json,
 )
-from bot.config.schema import DigestConfig, describe_config
+from bot.config.describe import describe_config
+from bot.config.model import DigestConfig
 from bot.find.query.syntax import QueryError
 from bot.models import SlackMessage
 from bot.render.renderer import DIGEST_POST_OPTIONS, Renderer

@@ -16,7 +16,7 @@ from bot.app.cli.inspect import cmd_check_config, cmd_search, cmd_status
 from bot.app.cli.operate import cmd_console, cmd_demo, cmd_digest, cmd_poll, cmd_run
 from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE
 from bot.app.terminal import print_error
-from bot.config.schema import ConfigError
+from bot.config.model import ConfigError
 from bot.store.ports import StoreError, StoreLockedError, StoreReadOnlyError
 
 __all__ = ["build_parser", "main"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from bot.config.schema import Config, load_config
+from bot.config.model import Config
+from bot.config.schema import load_config
 from bot.models import replace
 
 __all__ = ["EXIT_FAILED", "EXIT_LOCKED", "EXIT_OK", "EXIT_USAGE", "load_args_config"]

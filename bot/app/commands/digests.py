@@ -17,8 +17,9 @@ from datetime import time
 from bot.app.commands.session import CommandError, Session, count, sentence
 from bot.app.commands.words import CHANNEL_ID, TIME_OF_DAY, Word, joined
 from bot.brief.schedule import digest_zone, next_digest_time
+from bot.config.model import DigestConfig
 from bot.config.overrides import OverrideError, clear_schedule, set_schedule
-from bot.config.schema import DigestConfig, format_days, parse_days
+from bot.config.units import format_days, parse_days
 from bot.models import SlackMessage
 from bot.render.blocks import pack_messages
 

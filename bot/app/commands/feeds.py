@@ -23,7 +23,7 @@ from bot.config.overrides import (
     removed_feed_ids,
     set_feed_enabled,
 )
-from bot.config.schema import format_duration
+from bot.config.units import format_duration
 from bot.models import PollReport, SlackMessage
 from bot.render.blocks import pack_messages
 

@@ -21,7 +21,8 @@ from bot.app.scheduler.triggers import (
     poll_job_id,
 )
 from bot.brief.schedule import digest_zone
-from bot.config.schema import Config, format_days, format_duration
+from bot.config.model import Config
+from bot.config.units import format_days, format_duration
 from bot.models import UTC
 
 __all__ = ["describe_jobs"]

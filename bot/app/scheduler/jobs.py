@@ -66,7 +66,7 @@ from bot.app.scheduler.triggers import (
     latest_digest_time,
     poll_job_id,
 )
-from bot.config.schema import DigestConfig
+from bot.config.model import DigestConfig
 from bot.deliver.alerts import DispatchReport
 from bot.deliver.digests import DigestOutcome
 from bot.deliver.notices import FeedHealthNotifier

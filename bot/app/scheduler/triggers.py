@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from apscheduler.triggers.base import BaseTrigger
 
 from bot.brief.schedule import digest_zone, next_digest_time, scheduled_times
-from bot.config.schema import DigestConfig, format_days
+from bot.config.model import DigestConfig
+from bot.config.units import format_days
 
 __all__ = [
     "DISPATCH_EVERY",

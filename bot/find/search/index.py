@@ -223,7 +223,7 @@ class SearchIndex:
     ) -> SearchResults:
         """Search a line a user typed: query syntax, or plain words (filler dropped).
 
-        Raises `bot.find.query.QueryError` (its text is for the user) when the line
+        Raises `bot.find.query.syntax.QueryError` (its text is for the user) when the line
         does not parse or names no subject.
         """
         return self.search(parse_question(text), now=now, limit=limit, offset=offset, wait=wait)

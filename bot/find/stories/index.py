@@ -57,7 +57,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from bot.find.stories.titles import conflict, content_weight, jaccard, title_tokens
-from bot.ingest.parse import fr_document_number
+from bot.ingest.links import fr_document_number
 from bot.models import Item
 
 __all__ = [

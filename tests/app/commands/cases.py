@@ -20,7 +20,8 @@ from slack_sdk import WebClient
 from bot.app.commands.dispatch import handle_command
 from bot.app.commands.session import CommandReply, CommandRequest
 from bot.app.runtime import Runtime
-from bot.config.schema import Config, SlackSecrets, parse_config_text
+from bot.config.model import Config, SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.deliver.ports import Poster
 from bot.models import SlackMessage
 from bot.render.mrkdwn import mrkdwn_to_plain

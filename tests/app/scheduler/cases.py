@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from bot.app.runtime import Runtime
-from bot.config.schema import Config, SlackSecrets, parse_config_text
+from bot.config.model import Config, SlackSecrets
+from bot.config.schema import parse_config_text
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
 from bot.store.tinydb.store import TinyStore

@@ -14,7 +14,7 @@ from bot.app.commands.dispatch import handle_command
 from bot.app.commands.session import CommandRequest
 from bot.app.scheduler.jobs import BotScheduler
 from bot.brief.subscriptions import create_subscription
-from bot.config.schema import Config
+from bot.config.model import Config
 from bot.slack.deliver import Deliverer
 from bot.store.tinydb.store import TinyStore
 from tests.app.scheduler.cases import (

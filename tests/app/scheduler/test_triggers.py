@@ -10,7 +10,8 @@ import pytest
 
 from bot.app.scheduler.triggers import DigestTrigger
 from bot.brief.schedule import next_digest_time, scheduled_times
-from bot.config.schema import DigestConfig, parse_days
+from bot.config.model import DigestConfig
+from bot.config.units import parse_days
 
 
 def make_digest(at: str, zone: str, days: str = "daily") -> DigestConfig:

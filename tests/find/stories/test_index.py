@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot.find.stories.extras import DUPLICATE_OF, also_in, link_extras
 from bot.find.stories.index import StoryIndex, StoryMatch
-from bot.ingest.parse import fr_document_number
+from bot.ingest.links import fr_document_number
 from bot.models import Item, replace
 from bot.store.tinydb.store import TinyStore
 from tests.find.stories.sample import (

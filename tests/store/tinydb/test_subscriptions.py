@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.brief.subscriptions import create_subscription, get_subscription
-from bot.config.schema import TopicConfig
+from bot.config.model import TopicConfig
 from bot.models import Subscription
 from bot.store.tinydb.records import subscription_from_json, subscription_to_json
 from bot.store.tinydb.repos import StagedRecords, record_table

@@ -1,0 +1,66 @@
+"""The resolved configuration as check-config prints it: JSON-ready, secrets shown as set / not set.
+
+Durations and days are written back in feeds.yaml's own forms ("30m",
+"mon-fri"), and every URL goes through `redact_url`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from bot.config.model import Config
+from bot.config.redact import redact_url, set_or_not
+from bot.config.units import format_days, format_duration
+from bot.models import Settings
+
+__all__ = ["describe_config"]
+
+
+def describe_config(config: Config) -> dict[str, Any]:
+    """The resolved configuration as JSON-ready data, secrets shown only as set / not set."""
+    settings = {f.name: getattr(config.settings, f.name) for f in dataclasses.fields(Settings)}
+    return {
+        "path": config.path,
+        "settings": settings,
+        "feeds": [
+            {
+                "id": f.id,
+                "name": f.display_name,
+                "url": redact_url(f.url),
+                "interval": format_duration(f.interval_seconds),
+                "interval_seconds": f.interval_seconds,
+                "tags": list(f.tags),
+                "enabled": f.enabled,
+                "allow_private": f.allow_private,
+            }
+            for f in config.feeds
+        ],
+        "topics": [
+            {"id": t.id, "query": t.query, "description": t.description, "priority": t.priority}
+            for t in config.topics
+        ],
+        "digests": [
+            {
+                "channel": d.channel,
+                "at": d.at.strftime("%H:%M"),
+                "timezone": d.timezone,
+                "days": format_days(d.days),
+                "topics": list(d.topics) or "all",
+                "feeds": list(d.feeds) or "all",
+                "max_items": d.max_items,
+                "thread": d.thread,
+                "when_empty": d.when_empty,
+            }
+            for d in config.digests
+        ],
+        "admins": list(config.admins),
+        "ops_channel": config.ops_channel,
+        "slack": {
+            "bot_token": set_or_not(config.slack.bot_token),
+            "signing_secret": set_or_not(config.slack.signing_secret),
+            "app_token": set_or_not(config.slack.app_token),
+            "api_url": redact_url(config.slack.api_url),
+            "mode": "socket" if config.slack.socket_mode else "http",
+        },
+    }

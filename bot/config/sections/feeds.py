@@ -1,0 +1,138 @@
+"""The `feeds:` section: each feed's id, URL, name, tags, interval and switches.
+
+A feed URL must be http(s) with a host, and may name a loopback or
+private-network host only with `allow_private: true`, by the policy of
+bot/config/addresses.py. Only the host as written is judged here (addresses,
+numeric forms, localhost names); names that resolve to private addresses are
+the fetch guard's business (at connect time).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from yaml.nodes import Node
+
+from bot.config.addresses import HostRefusal, refusal_for_host
+from bot.config.checker import ID_RE, Checker, entry_label
+from bot.config.redact import redact_url
+from bot.config.units import show_value
+from bot.models import FeedConfig
+
+__all__ = ["DEFAULT_FEED_INTERVAL", "FEED_KEYS", "read_feed"]
+
+FEED_KEYS = ("id", "url", "name", "tags", "interval", "enabled", "allow_private")
+MIN_FEED_INTERVAL = 60
+MAX_FEED_INTERVAL = 7 * 86400
+DEFAULT_FEED_INTERVAL = 1800
+# Tags are matched with `tag:NAME` in queries, so no spaces or query syntax.
+_TAG_RE = re.compile(r"[^\s:\"'(),]{1,64}")
+
+
+def read_feed(check: Checker, item: Node, index: int, seen: dict[str, int]) -> FeedConfig | None:
+    """Entry `index` (1-based) of `feeds:`, or None (reported) when it is unusable."""
+    label = entry_label(item, "feed", index, "id", ID_RE)
+    keys = check.mapping(item, label, FEED_KEYS, "a mapping with id and url")
+    if keys is None:
+        return None
+    where, feed_id = check.read_id(keys, item, "feed", index, seen)
+    allow_private = check.boolean(keys.get("allow_private"), where, "allow_private")
+    url = _read_url(check, keys.get("url"), item, where, allow_private=bool(allow_private))
+    name = check.text(keys.get("name"), where, "name", limit=200)
+    tags = _read_tags(check, keys.get("tags"), where)
+    interval = check.duration(
+        keys.get("interval"),
+        where,
+        "interval",
+        MIN_FEED_INTERVAL,
+        MAX_FEED_INTERVAL,
+        "15m or 2h",
+    )
+    enabled = check.boolean(keys.get("enabled"), where, "enabled")
+    if feed_id is None or url is None:
+        return None
+    return FeedConfig(
+        id=feed_id,
+        url=url,
+        name=(name or "").strip(),
+        tags=tags,
+        interval_seconds=DEFAULT_FEED_INTERVAL if interval is None else interval,
+        enabled=True if enabled is None else enabled,
+        allow_private=bool(allow_private),
+    )
+
+
+def _read_url(
+    check: Checker, node: Node | None, item: Node, where: str, *, allow_private: bool
+) -> str | None:
+    if node is None:
+        check.report(item, where, "url is required")
+        return None
+    raw = check.text(node, where, "url", required=True, limit=2048)
+    if raw is None:
+        return None
+    url = raw.strip()
+    shown = show_value(redact_url(url), 100)
+    if any(c.isspace() or not c.isprintable() for c in url):
+        check.report(
+            node,
+            where,
+            f"url {shown} contains spaces or control characters (percent-encode a space as %20)",
+        )
+        return None
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError:
+        check.report(node, where, f"url {shown} is not a valid URL")
+        return None
+    if parts.scheme.lower() not in ("http", "https"):
+        scheme = f", not '{parts.scheme}:'" if parts.scheme else ""
+        check.report(node, where, f"url {shown} must start with http:// or https://{scheme}")
+        return None
+    if not parts.hostname:
+        check.report(node, where, f"url {shown} has no host name")
+        return None
+    refusal = refusal_for_host(parts.hostname)
+    if refusal is not None and not allow_private:
+        check.report(
+            node,
+            where,
+            f"url host {parts.hostname} is {_refusal_text(refusal)}; a feed may reach loopback "
+            "or private-network addresses only with allow_private: true",
+        )
+        return None
+    return url
+
+
+def _read_tags(check: Checker, node: Node | None, where: str) -> tuple[str, ...]:
+    tags: list[str] = []
+    for item in check.sequence(node, where, "tags", "[us, export-controls]"):
+        tag = check.text(item, where, "a tag", required=True, limit=64)
+        if tag is None:
+            continue
+        tag = tag.strip().lower()
+        if not _TAG_RE.fullmatch(tag):
+            rule = "one word without spaces, quotes, parentheses, commas or colons"
+            check.report(item, where, f"tag {show_value(tag)} must be {rule} (used as tag:NAME)")
+            continue
+        if tag not in tags:
+            tags.append(tag)
+    return tuple(tags)
+
+
+def _refusal_text(refusal: HostRefusal) -> str:
+    """The policy's reason in feeds.yaml's words ("the address 127.0.0.1, a loopback address").
+
+    feeds.yaml's messages call the RFC 1918 and unique-local ranges
+    "private-network" addresses, the words of allow_private's hint, where the
+    fetch guard's errors say "a private address" / "a unique-local address".
+    """
+    reason = refusal.reason
+    for label in ("a private address", "a unique-local address"):
+        if reason.startswith(label):
+            reason = "a private-network address" + reason.removeprefix(label)
+    if refusal.stands_for is None:
+        return reason
+    return f"the address {refusal.stands_for}, {reason}"

@@ -1,0 +1,216 @@
+"""One feedparser entry to an `Item`: identity, plain text, dates, authors and tags.
+
+Not obvious:
+- Identity, in this order: `fr:<document number>` for Federal Register
+  documents (the GUID is the html_url, whose title slug can change, while the
+  document number cannot); `guid:<guid>` (`guid:sha1:<hex>` past 200
+  characters); `link:<canonical link>`; `hash:<sha1 of title, raw dates and
+  summary>`. The hash uses the raw date strings and the whole summary, so it
+  neither depends on `fetched_at` nor on `summary_max_chars`.
+- Text. Titles and summaries become plain text (see bot/ingest/text.py). Text that
+  feedparser reports as plain stays as is, so a title `<!channel>` is kept
+  literally; escaping for Slack is the renderer's job.
+- The Federal Register agency (`dc:creator`) goes to `authors`, not `tags`:
+  tags stay the entry's own categories.
+- Within one document, a repeated GUID or id keeps its first entry.
+
+Entries are feedparser's dicts, but this module does not import feedparser
+(bot/ingest/parse.py is its one importer).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.ingest.links import canonicalize_link, fr_document_number
+from bot.ingest.text import normalize_for_key, to_plain_text, truncate_words
+from bot.models import Item
+
+__all__ = ["TITLE_MAX_CHARS", "entries_to_items", "plain_field"]
+
+logger = logging.getLogger(__name__)
+
+TITLE_MAX_CHARS = 300
+TITLE_FROM_SUMMARY_CHARS = 100
+GUID_MAX_CHARS = 200
+MAX_TAGS = 50
+TAG_MAX_CHARS = 100
+AUTHOR_MAX_CHARS = 200
+# Dates outside [1990, fetched_at + 2 days] are typos or placeholders.
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=2)
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+
+
+def entries_to_items(
+    entries: Iterable[dict[str, Any]],
+    feed_id: str,
+    base: str,
+    fetched_at: datetime,
+    summary_max_chars: int,
+) -> list[Item]:
+    """The document's entries as Items, in order; empty entries and repeats dropped."""
+    items: list[Item] = []
+    seen_guids: set[str] = set()
+    seen_ids: set[str] = set()
+    for entry in entries:
+        item = _normalize_entry(entry, feed_id, base, fetched_at, summary_max_chars)
+        if item is None:
+            logger.debug("feed %s: skipped an entry with no title, link or summary", feed_id)
+            continue
+        if (item.guid is not None and item.guid in seen_guids) or item.id in seen_ids:
+            logger.debug("feed %s: dropped a repeat of %s in the same document", feed_id, item.id)
+            continue
+        if item.guid is not None:
+            seen_guids.add(item.guid)
+        seen_ids.add(item.id)
+        items.append(item)
+    return items
+
+
+def _normalize_entry(
+    entry: dict[str, Any],
+    feed_id: str,
+    base: str,
+    fetched_at: datetime,
+    summary_max_chars: int,
+) -> Item | None:
+    title = truncate_words(plain_field(entry, "title"), TITLE_MAX_CHARS)
+    summary_full = plain_field(entry, "summary") or _plain_content(entry)
+    link = canonicalize_link(_str(entry.get("link")), base)
+    if not (title or link or summary_full):
+        return None
+
+    guid = _str(entry.get("id")).strip() or None
+    fr_number = fr_document_number(guid) or fr_document_number(link)
+    if fr_number:
+        item_id = f"fr:{fr_number}"
+    elif guid:
+        item_id = f"guid:{guid}" if len(guid) <= GUID_MAX_CHARS else f"guid:sha1:{_sha1(guid)}"
+    elif link:
+        item_id = f"link:{link}"
+    else:
+        raw_dates = "\n".join(_str(_raw(entry, key)) for key in ("updated", "published", "created"))
+        item_id = f"hash:{_sha1(chr(10).join((title, raw_dates, summary_full)))}"
+
+    link_title_key = _sha1(f"{link}\n{normalize_for_key(title)}") if link and title else None
+    shown_title = title or truncate_words(summary_full, TITLE_FROM_SUMMARY_CHARS) or (link or "")
+    return Item(
+        id=item_id,
+        feed_id=feed_id,
+        title=shown_title,
+        summary=truncate_words(summary_full, summary_max_chars),
+        link=link,
+        published=_entry_time(entry, fetched_at),
+        authors=_entry_authors(entry),
+        tags=_entry_tags(entry),
+        guid=guid,
+        link_title_key=link_title_key,
+    )
+
+
+def plain_field(container: dict[str, Any], key: str) -> str:
+    """A text construct (title, summary) as plain text, honouring its declared type."""
+    value = _str(_raw(container, key))
+    if not value:
+        return ""
+    detail = _raw(container, f"{key}_detail")
+    if isinstance(detail, Mapping):
+        content_type = _str(detail.get("type"))
+    else:
+        # feedparser copies an Atom entry's <content> into `summary` without a
+        # `summary_detail`; the type is then the content's. Unknown means HTML,
+        # as in feedparser itself.
+        content_type = next(
+            (
+                _str(block.get("type"))
+                for block in _raw(container, "content") or []
+                if isinstance(block, Mapping) and block.get("value") == value
+            ),
+            "text/html",
+        )
+    return to_plain_text(value, is_html=content_type.lower() in _HTML_TYPES)
+
+
+def _plain_content(entry: dict[str, Any]) -> str:
+    for block in _raw(entry, "content") or []:
+        if isinstance(block, Mapping):
+            text = to_plain_text(
+                _str(block.get("value")),
+                is_html=_str(block.get("type")).lower() in _HTML_TYPES,
+            )
+            if text:
+                return text
+    return ""
+
+
+def _entry_time(entry: dict[str, Any], fetched_at: datetime) -> datetime | None:
+    """Updated, else published, else created, in UTC; implausible dates count as missing."""
+    latest = fetched_at + FUTURE_SLACK
+    for key in ("updated_parsed", "published_parsed", "created_parsed"):
+        parsed = _raw(entry, key)
+        if not parsed:
+            continue
+        try:
+            # feedparser's struct_time is already UTC; timegm also copes with second 60.
+            when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+        except (OverflowError, ValueError, OSError, TypeError):
+            logger.debug("unreadable %s %r: treated as missing", key, parsed)
+            continue
+        if when < EARLIEST_DATE or when > latest:
+            logger.debug("implausible %s %s: treated as missing", key, when.isoformat())
+            continue
+        return when
+    return None
+
+
+def _entry_authors(entry: dict[str, Any]) -> tuple[str, ...]:
+    raw: list[str] = []
+    for author in _raw(entry, "authors") or []:
+        if isinstance(author, Mapping):
+            raw.append(_str(author.get("name")) or _str(author.get("email")))
+    if not any(raw):
+        raw.append(_str(_raw(entry, "author")))
+    names: list[str] = []
+    for value in raw:
+        name = truncate_words(to_plain_text(value, is_html=False), AUTHOR_MAX_CHARS)
+        if name and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _entry_tags(entry: dict[str, Any]) -> tuple[str, ...]:
+    tags: list[str] = []
+    for tag in _raw(entry, "tags") or []:
+        if not isinstance(tag, Mapping):
+            continue
+        term = _str(tag.get("term")) or _str(tag.get("label"))
+        text = to_plain_text(term, is_html=False).lower()[:TAG_MAX_CHARS].strip()
+        if text and text not in tags:
+            tags.append(text)
+            if len(tags) == MAX_TAGS:
+                break
+    return tuple(tags)
+
+
+def _raw(container: dict[str, Any], key: str) -> Any:
+    """`container[key]` or None, bypassing FeedParserDict's key aliasing.
+
+    feedparser maps `updated` to `published` (with a DeprecationWarning) and
+    `description` to `summary`; dates and types must be read as stored.
+    """
+    return dict.get(container, key)
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()

@@ -1,0 +1,216 @@
+"""The private-address guard, pinned at connect time: resolve, check every address, dial it.
+
+What a feed may reach is bot/config/addresses.py's policy; this module applies
+it where it cannot be dodged, in the connection layer (`PinnedBackend`): the
+host is judged as written, resolved once, every address is checked, and the
+socket is opened to the checked address itself. Checking a name and then
+letting the library resolve it again would leave a DNS-rebinding window
+between check and connect. TLS still verifies the certificate against the host
+name (httpcore passes the URL's host as SNI / server_hostname, not the address
+we dial).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import httpcore
+import httpx
+
+from bot.config.addresses import (
+    BLOCKED_NETWORKS,
+    IPNetwork,
+    classify_address,
+    host_address,
+    refusal_for_host,
+)
+from bot.ingest.fetch.errors import os_error_text
+
+__all__ = [
+    "AddressRefusedError",
+    "PinnedBackend",
+    "PinnedTransport",
+    "Resolver",
+    "resolve_checked",
+    "resolve_host",
+]
+
+# An async function host, port -> IP address strings (IPv4 or IPv6), in the
+# order to try them. Raises OSError (socket.gaierror) when the name is unknown.
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+
+class AddressRefusedError(Exception):
+    """A feed's host is, or resolves to, an address the guard does not allow.
+
+    `address` is None when the host itself is refused as written (an address
+    literal, or a loopback name).
+    """
+
+    def __init__(self, host: str, address: str | None, reason: str) -> None:
+        self.host = host
+        self.address = address
+        self.reason = reason
+        if address is None or _strip_brackets(host) == address:
+            what = f"{_strip_brackets(host)} is {reason}"
+        else:
+            what = f"{host} resolves to {address}, {reason}"
+        super().__init__(f"refused: {what} (set allow_private: true to allow)")
+
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    """The system resolver (getaddrinfo), without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[str] = []
+    for info in infos:
+        address = str(info[4][0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+async def resolve_checked(
+    host: str,
+    port: int,
+    resolver: Resolver = resolve_host,
+    blocked: Iterable[tuple[IPNetwork, str]] | None = BLOCKED_NETWORKS,
+    timeout: float | None = None,
+) -> list[str]:
+    """The addresses to dial for `host`, each one a feed may reach; the guard's check.
+
+    Raises AddressRefusedError when the host as written, or any address it
+    resolves to, is refused; httpcore's ConnectError / ConnectTimeout when it
+    does not resolve. `blocked=None` turns the check off (allow_private).
+    """
+    if blocked is not None:
+        blocked = tuple(blocked)
+        refusal = refusal_for_host(_strip_brackets(host), blocked)
+        if refusal is not None:
+            shown = None if refusal.stands_for is None else str(refusal.stands_for)
+            raise AddressRefusedError(host, shown, refusal.reason)
+    addresses = await _resolve(host, port, resolver, timeout)
+    if blocked is not None:
+        # Refuse when any address is off limits, not just the first: a name
+        # must not smuggle an internal address in behind a public one.
+        for address in addresses:
+            reason = classify_address(address, blocked)
+            if reason is not None:
+                raise AddressRefusedError(host, address, reason)
+    return addresses
+
+
+async def _resolve(host: str, port: int, resolver: Resolver, timeout: float | None) -> list[str]:
+    host = _strip_brackets(host)
+    literal = host_address(host)
+    if literal is not None:
+        # Nothing to resolve, nothing to race: an IP literal is dialled as
+        # written, a numeric form (2130706433) as the address it stands for.
+        return [host if _is_ip_literal(host) else str(literal)]
+    try:
+        async with asyncio.timeout(timeout):
+            answers = list(await resolver(host, port))
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"resolving {host}") from None
+    except OSError as exc:
+        detail = exc.strerror or str(exc) or type(exc).__name__
+        raise httpcore.ConnectError(f"could not resolve host name: {detail}") from exc
+    addresses: list[str] = []
+    for answer in answers:
+        try:
+            addresses.append(str(ipaddress.ip_address(answer)))
+        except ValueError:
+            raise httpcore.ConnectError(f"resolver gave {answer!r}, not an address") from None
+    if not addresses:
+        raise httpcore.ConnectError("could not resolve host name: no addresses")
+    return addresses
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _strip_brackets(host: str) -> str:
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections to addresses resolved and checked here, never by name.
+
+    `blocked=None` turns the check off (feeds with allow_private) but keeps the
+    same resolver, so an injected resolver serves both kinds of feed.
+    """
+
+    def __init__(
+        self, resolver: Resolver, blocked: tuple[tuple[IPNetwork, str], ...] | None
+    ) -> None:
+        self._resolver = resolver
+        self._blocked = blocked
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        addresses = await resolve_checked(host, port, self._resolver, self._blocked, timeout)
+        failures: list[str] = []
+        for address in addresses:
+            remaining = None if deadline is None else max(0.001, deadline - loop.time())
+            try:
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=remaining,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError as exc:
+                reason = os_error_text(exc)
+                failures.append(reason if address == host else f"{address}: {reason}")
+        raise httpcore.ConnectError("; ".join(failures))
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - never configured
+        raise httpcore.ConnectError("unix sockets are not used for feeds")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, with its connection pool built on `PinnedBackend`.
+
+    AsyncHTTPTransport takes no network backend; its request handling only
+    goes through `self._pool`, so the pool is replaced after construction.
+    tests/ingest/fetch/test_guard.py checks that connections really use the backend.
+    """
+
+    def __init__(self, backend: PinnedBackend, ssl_context: Any, limits: httpx.Limits) -> None:
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=backend,
+        )

@@ -1,0 +1,140 @@
+"""bot/ingest/links.py: canonical links (and relative ones in a feed), Federal Register numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.ingest.links import canonicalize_link, fr_document_number
+from tests.ingest.feedfixtures import (
+    FEED_URL,
+    by_title,
+    parse_fixture,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "base", "expected"),
+    [
+        pytest.param(
+            "https://Example.COM:443/a?utm_source=x&id=3&fbclid=1#frag",
+            "",
+            "https://example.com/a?id=3",
+            id="host-case-default-port-tracking-fragment",
+        ),
+        pytest.param("http://example.com:80", "", "http://example.com/", id="empty-path"),
+        pytest.param("http://example.com:8080/x", "", "http://example.com:8080/x", id="port"),
+        pytest.param(
+            "https://example.com/p?b=2&utm_medium=rss&a=1&UTM_Campaign=x&mc_cid=1&mc_eid=2"
+            "&igshid=3&_hsenc=4&_hsmi=5&ref_src=6&gclid=7&msclkid=8",
+            "",
+            "https://example.com/p?b=2&a=1",
+            id="tracking-params-removed-order-kept",
+        ),
+        pytest.param(
+            "https://example.com/p?q=a%20b&flag&x=",
+            "",
+            "https://example.com/p?q=a%20b&flag&x=",
+            id="other-params-byte-for-byte",
+        ),
+        pytest.param(
+            "https://www.federalregister.gov/api/v1/documents.rss?conditions%5Bagencies%5D%5B%5D"
+            "=industry-and-security-bureau",
+            "",
+            "https://www.federalregister.gov/api/v1/documents.rss?conditions%5Bagencies%5D%5B%5D"
+            "=industry-and-security-bureau",
+            id="federal-register-query-untouched",
+        ),
+        pytest.param("/news/1", FEED_URL, "https://feeds.example/news/1", id="root-relative"),
+        pytest.param("news/2", FEED_URL, "https://feeds.example/sub/news/2", id="path-relative"),
+        pytest.param("//cdn.example/x", FEED_URL, "https://cdn.example/x", id="protocol-relative"),
+        pytest.param("/relative", "", None, id="relative-without-base"),
+        pytest.param("javascript:alert(1)", FEED_URL, None, id="javascript"),
+        pytest.param("mailto:desk@example.com", "", None, id="mailto"),
+        pytest.param("ftp://example.com/file", "", None, id="ftp"),
+        pytest.param("https://user:secret@example.com/", "", "https://example.com/", id="userinfo"),
+        pytest.param(
+            " https://example.com/with space\n", "", "https://example.com/with%20space", id="spaces"
+        ),
+        pytest.param("https://[::1]:8443/x", "", "https://[::1]:8443/x", id="ipv6"),
+        pytest.param("https://example.com:99999/", "", None, id="bad-port"),
+        pytest.param("http://", "", None, id="no-host"),
+        pytest.param("", FEED_URL, None, id="empty"),
+    ],
+)
+def test_canonicalize_link(raw: str, base: str, expected: str | None) -> None:
+    assert canonicalize_link(raw, base) == expected
+
+
+def test_relative_links_in_a_feed_resolve_against_its_url() -> None:
+    links = {item.title: item.link for item in parse_fixture("rss20-relative-links.xml").items}
+    assert links == {
+        "root-relative": "https://feeds.example/news/1",
+        "path-relative": "https://feeds.example/sub/news/2?id=7",
+        "parent-relative": "https://feeds.example/archive/3",
+        "protocol-relative": "https://cdn.feeds.example/4",
+        "javascript": None,
+        "mailto": None,
+        "fragment and default port": "https://feeds.example/5",
+    }
+
+
+def test_content_location_header_is_the_base_for_relative_links() -> None:
+    result = parse_fixture(
+        "rss20-relative-links.xml",
+        url="https://feeds.example/feed.xml",
+        headers={"Content-Location": "https://mirror.example/other/feed.xml"},
+    )
+    assert by_title(result)["root-relative"].link == "https://mirror.example/news/1"
+    assert by_title(result)["path-relative"].link == "https://mirror.example/other/news/2?id=7"
+
+
+def test_relative_links_without_a_feed_url_are_dropped() -> None:
+    result = parse_fixture("rss20-relative-links.xml", url="")
+    assert by_title(result)["root-relative"].link is None
+    assert by_title(result)["protocol-relative"].link is None
+
+
+@pytest.mark.parametrize(
+    ("url", "number"),
+    [
+        pytest.param(
+            "https://www.federalregister.gov/documents/2023/02/08/2023-02130/some-title-slug",
+            "2023-02130",
+            id="documents-with-slug",
+        ),
+        pytest.param(
+            "https://www.federalregister.gov/documents/2025/01/16/2025-00480",
+            "2025-00480",
+            id="documents-without-slug",
+        ),
+        pytest.param("https://www.federalregister.gov/d/2023-02130", "2023-02130", id="short"),
+        pytest.param("http://federalregister.gov/d/E8-12345", "E8-12345", id="old-style-number"),
+        pytest.param(
+            "https://www.federalregister.gov/api/v1/documents/2025-00480.json",
+            "2025-00480",
+            id="api-json",
+        ),
+        pytest.param(
+            "https://www.federalregister.gov/public-inspection/2025-00480/additions",
+            "2025-00480",
+            id="public-inspection",
+        ),
+        pytest.param(
+            "https://public-inspection.federalregister.gov/2025-00480.pdf",
+            "2025-00480",
+            id="public-inspection-pdf",
+        ),
+        pytest.param("https://www.federalregister.gov/api/v1/documents.rss", None, id="feed"),
+        pytest.param(
+            "https://www.federalregister.gov/documents/search?conditions%5Bterm%5D=entity",
+            None,
+            id="search",
+        ),
+        pytest.param("https://example.com/d/2025-00480", None, id="other-host"),
+        pytest.param("https://notfederalregister.gov/d/2025-00480", None, id="lookalike-host"),
+        pytest.param("urn:uuid:1234", None, id="not-a-url"),
+        pytest.param(None, None, id="none"),
+    ],
+)
+def test_fr_document_number(url: str | None, number: str | None) -> None:
+    assert fr_document_number(url) == number

@@ -1,0 +1,65 @@
+"""bot/ingest/text.py: the plain-text helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from bot.ingest.text import (
+    collapse_whitespace,
+    decode_leftover_entities,
+    html_to_text,
+    repair_double_utf8,
+    truncate_words,
+)
+
+
+@pytest.mark.parametrize(
+    ("function", "given_text", "expected"),
+    [
+        pytest.param(html_to_text, "<p>a</p><p>b</p>", " a  b ", id="html-blocks-separate-words"),
+        pytest.param(
+            html_to_text,
+            "x<script>evil()</script><style>p{}</style>y",
+            "xy",
+            id="html-drops-script-style",
+        ),
+        pytest.param(html_to_text, "&lt;b&gt; &amp; &#39;", "<b> & '", id="html-entities"),
+        pytest.param(html_to_text, "<![CDATA[kept]]>", "kept", id="html-cdata-content-kept"),
+        pytest.param(collapse_whitespace, " a\t\nb\u00a0\u200bc  ", "a b c", id="whitespace"),
+        pytest.param(collapse_whitespace, "a\x00b\x1fc", "a b c", id="control-characters"),
+        pytest.param(decode_leftover_entities, "it&#39;s &quot;x&quot;", 'it\'s "x"', id="double"),
+        pytest.param(
+            decode_leftover_entities, "AT&T &notice &lt;", "AT&T &notice &lt;", id="strict"
+        ),
+        pytest.param(
+            repair_double_utf8,
+            "Ð’ ÐœÐ¾Ñ\x81ÐºÐ²Ðµ",
+            "В Москве",
+            id="mojibake-cp1252-repaired",
+        ),
+        pytest.param(repair_double_utf8, "Ã©tÃ©", "été", id="mojibake-latin1-repaired"),
+        pytest.param(
+            repair_double_utf8, "café “quoted” Ã", "café “quoted” Ã", id="genuine-text-untouched"
+        ),
+        pytest.param(repair_double_utf8, "经济安全", "经济安全", id="cjk-untouched"),
+    ],
+)
+def test_text_helpers(function: Callable[[str], str], given_text: str, expected: str) -> None:
+    assert function(given_text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        pytest.param("short", 10, "short", id="fits"),
+        pytest.param("one two three four", 12, "one two…", id="word-boundary"),
+        pytest.param("supercalifragilistic", 8, "superca…", id="one-long-word-cut-inside"),
+        pytest.param("a, b, c, d, e", 7, "a, b…", id="trailing-punctuation-dropped"),
+        pytest.param("anything", 0, "", id="zero"),
+        pytest.param("anything", 1, "…", id="one"),
+    ],
+)
+def test_truncate_words(text: str, limit: int, expected: str) -> None:
+    assert truncate_words(text, limit) == expected
