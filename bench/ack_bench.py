@@ -1,6 +1,6 @@
 """`/brief` in HTTP mode at 100,000 items: acknowledgement latency under 20 concurrent requests.
 
-The real Slack app (`bot.slack.app.build_app` + `serve_http`, Bolt over the
+The real Slack app (`bot.slack.app.build_app` + `bot.slack.http.serve_http`, Bolt over the
 stdlib WSGI server) runs on a Runtime whose store holds 100,000 items (the
 store benchmark's data dir, copied) with its search index built, as after
 start-up. Bolt's start-up `auth.test` is answered by the fake Slack Web API
@@ -25,6 +25,7 @@ response_url.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import http.client
@@ -212,7 +213,9 @@ def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
     try:
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
-        from bot.slack.app import build_app, serve_http
+        from bot.app.commands.dispatch import handle_command
+        from bot.slack.app import build_app
+        from bot.slack.http import serve_http
         from tests.support.fakeslack import FakeSlack
     except ImportError as exc:
         result.status, result.reason = "not run", f"the Slack app is not importable: {exc}"
@@ -223,7 +226,11 @@ def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
             secrets = SlackSecrets(
                 bot_token=fake.token, signing_secret=SIGNING_SECRET, api_url=fake.url
             )
-            server = serve_http(build_app(bot.runtime, secrets), port=0, host="127.0.0.1")
+            server = serve_http(
+                build_app(secrets, functools.partial(handle_command, bot.runtime)),
+                port=0,
+                host="127.0.0.1",
+            )
             try:
                 load = _send_commands(server.port, rounds)
             finally:

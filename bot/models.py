@@ -14,6 +14,8 @@ from typing import Any
 __all__ = [
     "UTC",
     "Alert",
+    "CommandReply",
+    "CommandRequest",
     "DigestSection",
     "DigestView",
     "FeedConfig",
@@ -307,3 +309,27 @@ class SlackMessage:
     text: str
     blocks: tuple[Mapping[str, Any], ...] = ()
     in_thread: bool = False
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """One `/brief` line: who typed it, where, and the text after `/brief` as Slack sent it.
+
+    `is_admin` None lets `admins:` in feeds.yaml decide; the local console sets it.
+    Built by each surface (the Slack app, the console), answered by
+    `bot.app.commands.handle_command`.
+    """
+
+    user_id: str
+    channel_id: str
+    text: str
+    user_name: str = ""
+    is_admin: bool | None = None
+
+
+@dataclass(frozen=True)
+class CommandReply:
+    """The reply to the caller; `in_channel` False: only the caller sees it."""
+
+    messages: list[SlackMessage]
+    in_channel: bool = False

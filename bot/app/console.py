@@ -19,10 +19,10 @@ from collections.abc import Callable
 from rich.console import Console
 
 from bot.app.commands.dispatch import handle_command
-from bot.app.commands.session import CommandRequest
 from bot.app.runtime import Runtime
 from bot.app.terminal import make_console, print_slack_messages, print_text
 from bot.deliver.ports import Poster
+from bot.models import CommandRequest
 
 __all__ = ["PROMPT", "run_console"]
 

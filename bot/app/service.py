@@ -25,20 +25,22 @@ Slack's errors are told apart by their `response` attribute.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 from types import FrameType
 from typing import Any, cast
 
+from bot.app.commands.dispatch import handle_command
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
 from bot.config.model import Config
 from bot.config.redact import redact_url
 from bot.render.renderer import Renderer
-from bot.slack.app import SlackHandle, start_slack
 from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.deliver import Deliverer, describe_slack_error
+from bot.slack.start import SlackHandle, start_slack
 from bot.store.ports import StoreError, StoreLockedError
 
 __all__ = ["EXIT_FAILED", "EXIT_LOCKED", "EXIT_OK", "INVALID_AUTH_MESSAGE", "run_service"]
@@ -171,7 +173,8 @@ def _connect_slack(config: Config) -> Any:
 
 def _start_slack(runtime: Runtime, config: Config, port: int, poster: Deliverer) -> SlackHandle:
     try:
-        return start_slack(runtime, config.slack, port=port, poster=poster)
+        handler = functools.partial(handle_command, runtime, poster=poster)
+        return start_slack(config.slack, handler, port=port)
     except Exception as exc:  # SlackStartupError, or the port is taken (OSError)
         raise _StartupError(f"the Slack app did not start: {exc}") from exc
 

@@ -33,11 +33,11 @@ from typing import Any, Generic, TypeVar
 import pytest
 
 from bot.app.commands.dispatch import handle_command
-from bot.app.commands.session import CommandReply, CommandRequest
 from bot.app.runtime import Runtime
 from bot.brief.subscriptions import create_subscription
 from bot.config.model import DigestConfig, SlackSecrets
 from bot.config.schema import parse_config_text
+from bot.models import CommandReply, CommandRequest
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
 from tests.support.fakeslack import FakeSlack, Hold, PostedMessage

@@ -9,6 +9,7 @@ standing in for the `response_url` that `respond()` posts replies to.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import http.client
@@ -26,23 +27,21 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.app.commands.dispatch import handle_command
-from bot.app.commands.session import CommandReply, CommandRequest
 from bot.app.runtime import Runtime
 from bot.config.model import SlackSecrets
 from bot.config.schema import parse_config_text
-from bot.models import SlackMessage
+from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.slack.app import (
     APOLOGY,
     MAX_RESPONSES,
+    CommandHandler,
     SeenRequests,
-    ServerHandle,
     SlackStartupError,
-    SocketModeHandle,
     build_app,
-    serve_http,
-    serve_socket_mode,
-    start_slack,
 )
+from bot.slack.http import ServerHandle, serve_http
+from bot.slack.socketmode import SocketModeHandle, serve_socket_mode
+from bot.slack.start import start_slack
 from tests.support.fakeslack import DEFAULT_APP_TOKEN, FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.responseurl import ResponseUrlServer
@@ -58,17 +57,20 @@ ENTITY_TITLE = "Additions to the Entity List: YMTC Japan subsidiary"
 class Recorder:
     """Wraps the real command handler, noting every request that reached it."""
 
-    def __init__(self, inner: Callable[..., CommandReply] = handle_command) -> None:
+    def __init__(self, inner: CommandHandler) -> None:
         self.inner = inner
         self.requests: list[CommandRequest] = []
         self._lock = threading.Lock()
 
-    def __call__(
-        self, runtime: Runtime, request: CommandRequest, *, poster: Any = None
-    ) -> CommandReply:
+    def __call__(self, request: CommandRequest) -> CommandReply:
         with self._lock:
             self.requests.append(request)
-        return self.inner(runtime, request, poster=poster)
+        return self.inner(request)
+
+
+def answer_with(runtime: Runtime) -> CommandHandler:
+    """What `briefbot run` hands the Slack app: the real handler bound to the runtime."""
+    return functools.partial(handle_command, runtime)
 
 
 _triggers = itertools.count(1)
@@ -188,13 +190,13 @@ def secrets(fake_slack: FakeSlack) -> SlackSecrets:
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
+def recorder(runtime: Runtime) -> Recorder:
+    return Recorder(answer_with(runtime))
 
 
 @pytest.fixture
 def http_app(runtime: Runtime, secrets: SlackSecrets, recorder: Recorder) -> Iterator[ServerHandle]:
-    app = build_app(runtime, secrets, command_handler=recorder)
+    app = build_app(secrets, recorder)
     server = serve_http(app, port=0, host="127.0.0.1")
     try:
         yield server
@@ -397,32 +399,30 @@ class Gate:
     slow work is held here instead.) `entered` counts the requests waiting.
     """
 
-    def __init__(self, inner: Callable[..., CommandReply] = handle_command) -> None:
+    def __init__(self, inner: CommandHandler) -> None:
         self.inner = inner
         self.release = threading.Event()
         self.entered = threading.Semaphore(0)
 
-    def __call__(
-        self, runtime: Runtime, request: CommandRequest, *, poster: Any = None
-    ) -> CommandReply:
+    def __call__(self, request: CommandRequest) -> CommandReply:
         self.entered.release()
         assert self.release.wait(30), "the test never let the slow work go"
-        return self.inner(runtime, request, poster=poster)
+        return self.inner(request)
 
     def open(self) -> None:
         self.release.set()
 
 
 @pytest.fixture
-def gate() -> Iterator[Gate]:
-    gate = Gate()
+def gate(runtime: Runtime) -> Iterator[Gate]:
+    gate = Gate(answer_with(runtime))
     yield gate
     gate.open()  # never leave a worker thread stuck
 
 
 @pytest.fixture
 def slow_app(runtime: Runtime, secrets: SlackSecrets, gate: Gate) -> Iterator[ServerHandle]:
-    server = serve_http(build_app(runtime, secrets, command_handler=gate), port=0, host="127.0.0.1")
+    server = serve_http(build_app(secrets, gate), port=0, host="127.0.0.1")
     try:
         yield server
     finally:
@@ -498,12 +498,10 @@ def test_a_search_is_answered_while_a_poll_commits(
 def test_a_failing_handler_gets_an_apology_not_a_trace(
     runtime: Runtime, secrets: SlackSecrets, responses: ResponseUrlServer
 ) -> None:
-    def broken(runtime: Runtime, request: CommandRequest, *, poster: Any = None) -> CommandReply:
+    def broken(request: CommandRequest) -> CommandReply:
         raise RuntimeError("index exploded at /srv/briefbot/bot/find/search.py:42")
 
-    server = serve_http(
-        build_app(runtime, secrets, command_handler=broken), port=0, host="127.0.0.1"
-    )
+    server = serve_http(build_app(secrets, broken), port=0, host="127.0.0.1")
     try:
         answer = post_command(server, command_form("entity list", responses.url("oops")))
         [reply] = responses.wait("oops")
@@ -538,14 +536,12 @@ def test_reply_messages_go_out_in_order_with_the_right_visibility(
     expected_texts: list[str],
     expected_type: str,
 ) -> None:
-    def several(runtime: Runtime, request: CommandRequest, *, poster: Any = None) -> CommandReply:
+    def several(request: CommandRequest) -> CommandReply:
         blocks = ({"type": "section", "text": {"type": "mrkdwn", "text": "see <!channel>"}},)
         messages = [SlackMessage(f"part {n}", blocks) for n in range(1, count + 1)]
         return CommandReply(messages=messages, in_channel=in_channel)
 
-    server = serve_http(
-        build_app(runtime, secrets, command_handler=several), port=0, host="127.0.0.1"
-    )
+    server = serve_http(build_app(secrets, several), port=0, host="127.0.0.1")
     try:
         post_command(server, command_form("digest post", responses.url("many")))
         replies = responses.wait("many", len(expected_texts))
@@ -573,7 +569,7 @@ def test_socket_mode_acks_envelopes_answers_and_reconnects_on_disconnect(
     recorder: Recorder,
 ) -> None:
     fake_slack.socket_mode_url = socket_server.url
-    app = build_app(runtime, secrets, command_handler=recorder)
+    app = build_app(secrets, recorder)
     handle = serve_socket_mode(app, fake_slack.app_token)
     try:
         first = socket_server.wait_for_connections(1)
@@ -632,9 +628,7 @@ def test_socket_mode_redelivery_is_acked_and_handled_once(
     recorder: Recorder,
 ) -> None:
     fake_slack.socket_mode_url = socket_server.url
-    handle = serve_socket_mode(
-        build_app(runtime, secrets, command_handler=recorder), fake_slack.app_token
-    )
+    handle = serve_socket_mode(build_app(secrets, recorder), fake_slack.app_token)
     try:
         connection = socket_server.wait_for_connections(1)
         for envelope_id, attempt in (("env-a", 0), ("env-b", 1)):
@@ -693,7 +687,7 @@ def test_a_bad_bot_token_stops_start_up_with_a_clear_message(
     )
 
     with pytest.raises(SlackStartupError) as excinfo:
-        build_app(runtime, secrets)
+        build_app(secrets, answer_with(runtime))
 
     message = str(excinfo.value)
     assert message.startswith(expected)
@@ -721,7 +715,7 @@ def test_a_bad_app_token_stops_socket_mode_start_up(
 ) -> None:
     fake_slack.socket_mode_url = socket_server.url
     token = app_token or fake_slack.token
-    app = build_app(runtime, secrets)
+    app = build_app(secrets, answer_with(runtime))
 
     with pytest.raises(SlackStartupError) as excinfo:
         serve_socket_mode(app, token)
@@ -740,7 +734,7 @@ def test_start_slack_picks_socket_mode_when_an_app_token_is_set(
     secrets = SlackSecrets(
         bot_token=fake_slack.token, app_token=DEFAULT_APP_TOKEN, api_url=fake_slack.url
     )
-    handle = start_slack(runtime, secrets, port=0, poster=None)
+    handle = start_slack(secrets, answer_with(runtime), port=0)
     try:
         assert isinstance(handle, SocketModeHandle)
         socket_server.wait_for_connections(1)
@@ -752,7 +746,7 @@ def test_start_slack_picks_socket_mode_when_an_app_token_is_set(
 def test_start_slack_serves_http_when_there_is_no_app_token(
     runtime: Runtime, secrets: SlackSecrets
 ) -> None:
-    handle = start_slack(runtime, secrets, port=0, poster=None, host="127.0.0.1")
+    handle = start_slack(secrets, answer_with(runtime), port=0, host="127.0.0.1")
     try:
         assert isinstance(handle, ServerHandle)
         answer = post(handle, b"", {}, path="/healthz", method="GET")
@@ -767,16 +761,16 @@ def test_http_mode_without_a_signing_secret_is_refused(
     secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
 
     with pytest.raises(SlackStartupError, match="HTTP mode needs SLACK_SIGNING_SECRET"):
-        start_slack(runtime, secrets, port=0, poster=None, host="127.0.0.1")
+        start_slack(secrets, answer_with(runtime), port=0, host="127.0.0.1")
     # Refused before anything talked to Slack.
     assert fake_slack.calls() == []
 
 
 def test_a_taken_port_is_a_clear_start_up_error(runtime: Runtime, secrets: SlackSecrets) -> None:
-    first = serve_http(build_app(runtime, secrets), port=0, host="127.0.0.1")
+    first = serve_http(build_app(secrets, answer_with(runtime)), port=0, host="127.0.0.1")
     try:
         with pytest.raises(SlackStartupError, match=f"cannot listen on 127.0.0.1:{first.port}"):
-            serve_http(build_app(runtime, secrets), port=first.port, host="127.0.0.1")
+            serve_http(build_app(secrets, answer_with(runtime)), port=first.port, host="127.0.0.1")
     finally:
         first.stop()
 

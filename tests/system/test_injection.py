@@ -35,6 +35,7 @@ Not obvious:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 import html
@@ -54,16 +55,17 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from bot.app.commands.dispatch import MAX_COMMAND_CHARS
+from bot.app.commands.dispatch import MAX_COMMAND_CHARS, handle_command
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import BotScheduler
 from bot.config.model import Config, SlackSecrets
 from bot.config.schema import parse_config_text
 from bot.deliver.alerts import ALERT_ITEMS_PER_MESSAGE
 from bot.find.query.syntax import MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS
-from bot.slack.app import BriefbotApp, ServerHandle, build_app, serve_http
+from bot.slack.app import BriefbotApp, build_app
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
+from bot.slack.http import ServerHandle, serve_http
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedserver import FeedServer
 from tests.support.responseurl import ResponseUrlServer
@@ -560,7 +562,7 @@ def _world(
     runtime = open_runtime(tmp_path / "data", feeds)
     secrets = SlackSecrets(bot_token=slack.token, signing_secret=SIGNING_SECRET, api_url=slack.url)
     deliverer = Deliverer(make_web_client(secrets, timeout=5, backoff=0.05), interval=0.0)
-    app = build_app(runtime, secrets, poster=deliverer)
+    app = build_app(secrets, functools.partial(handle_command, runtime, poster=deliverer))
     server = serve_http(app, port=0, host="127.0.0.1")
     try:
         yield World(runtime, slack, deliverer, app, server, responses)

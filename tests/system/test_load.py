@@ -21,6 +21,7 @@ Not obvious:
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import threading
@@ -33,10 +34,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.app.commands.dispatch import handle_command
 from bot.app.runtime import Runtime
 from bot.config.model import SlackSecrets
 from bot.config.schema import parse_config_text
-from bot.slack.app import APOLOGY, build_app, serve_http
+from bot.slack.app import APOLOGY, build_app
+from bot.slack.http import serve_http
 from tests.slack.test_app import command_form, post, sign
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import make_rss, numbered_entries
@@ -89,7 +92,9 @@ def run_load(
     secrets = SlackSecrets(
         bot_token=fake_slack.token, signing_secret=SIGNING_SECRET, api_url=fake_slack.url
     )
-    server = serve_http(build_app(runtime, secrets), port=0, host="127.0.0.1")
+    server = serve_http(
+        build_app(secrets, functools.partial(handle_command, runtime)), port=0, host="127.0.0.1"
+    )
     responses = ResponseUrlServer()
     stop_polling = threading.Event()
     polls = 0

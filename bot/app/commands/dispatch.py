@@ -19,11 +19,11 @@ from collections.abc import Callable
 
 from bot.app.commands import digests, feeds, search, subscriptions
 from bot.app.commands.help import show_help, usage
-from bot.app.commands.session import CommandError, CommandReply, CommandRequest, Refused, Session
+from bot.app.commands.session import CommandError, Refused, Session
 from bot.app.commands.words import Word, read_words
 from bot.app.runtime import Runtime
 from bot.deliver.ports import Poster
-from bot.models import SlackMessage
+from bot.models import CommandReply, CommandRequest, SlackMessage
 
 __all__ = ["HANDLERS", "MAX_COMMAND_CHARS", "Handler", "handle_command"]
 

@@ -8,7 +8,7 @@ the message and the sub-command's usage line) and a missing permission by
 raising `Refused`.
 
 Permissions: admins are the Slack user ids under `admins:` in feeds.yaml
-(`CommandRequest.is_admin` overrides that for the local console). Admin only:
+(`bot.models.CommandRequest.is_admin` overrides that for the local console). Admin only:
 `feed ...`, `schedule HH:MM|off`, `subscribe #channel ...`, `subscriptions
 all|@user`, and `digest post`. The last one is an admin's because posting moves
 the channel's digest cursor: the next scheduled digest then starts after what
@@ -29,13 +29,11 @@ from datetime import datetime
 from bot.app.commands.words import Word, joined
 from bot.app.runtime import Runtime
 from bot.deliver.ports import Poster
-from bot.models import SlackMessage
+from bot.models import CommandRequest, SlackMessage
 from bot.render.blocks import pack_messages
 
 __all__ = [
     "CommandError",
-    "CommandReply",
-    "CommandRequest",
     "Refused",
     "Session",
     "count",
@@ -45,28 +43,6 @@ __all__ = [
 
 # Lines per section of a listing: a section holds at most 3,000 characters.
 _SECTION_CHARS = 2800
-
-
-@dataclass(frozen=True)
-class CommandRequest:
-    """One `/brief` line: who typed it, where, and the text after `/brief` as Slack sent it.
-
-    `is_admin` None lets `admins:` in feeds.yaml decide; the local console sets it.
-    """
-
-    user_id: str
-    channel_id: str
-    text: str
-    user_name: str = ""
-    is_admin: bool | None = None
-
-
-@dataclass(frozen=True)
-class CommandReply:
-    """The reply to the caller; `in_channel` False: only the caller sees it."""
-
-    messages: list[SlackMessage]
-    in_channel: bool = False
 
 
 class CommandError(Exception):

@@ -18,12 +18,11 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.app.commands.dispatch import handle_command
-from bot.app.commands.session import CommandReply, CommandRequest
 from bot.app.runtime import Runtime
 from bot.config.model import Config, SlackSecrets
 from bot.config.schema import parse_config_text
 from bot.deliver.ports import Poster
-from bot.models import SlackMessage
+from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.render.mrkdwn import mrkdwn_to_plain
 from bot.slack.client import make_web_client
 from tests.support.fakeslack import FakeSlack

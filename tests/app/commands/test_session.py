@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.app.commands.dispatch import handle_command
-from bot.app.commands.session import CommandRequest
 from bot.app.runtime import Runtime
 from bot.brief.subscriptions import create_subscription
+from bot.models import CommandRequest
 from bot.render.slacklimits import validate_message
 from tests.app.commands.cases import ADMIN, CHANNEL, NOW, make_config, plain, run
 from tests.support.feedserver import FeedServer

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app.commands.dispatch import handle_command
-from bot.app.commands.session import CommandRequest
 from bot.app.scheduler.jobs import BotScheduler
 from bot.brief.subscriptions import create_subscription
 from bot.config.model import Config
+from bot.models import CommandRequest
 from bot.slack.deliver import Deliverer
 from bot.store.tinydb.store import TinyStore
 from tests.app.scheduler.cases import (

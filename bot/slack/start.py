@@ -1,0 +1,39 @@
+"""Starting the Slack side the way `briefbot run` does.
+
+Socket Mode when `SLACK_APP_TOKEN` is set (no public URL needed), else HTTP
+mode on `/slack/events` (needs `SLACK_SIGNING_SECRET`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.config.model import SlackSecrets
+from bot.slack.app import STOP_GRACE, CommandHandler, SlackStartupError, build_app
+from bot.slack.http import serve_http
+from bot.slack.socketmode import serve_socket_mode
+
+__all__ = ["SlackHandle", "start_slack"]
+
+
+class SlackHandle(Protocol):
+    """A running transport: `stop()` ends it and lets in-flight replies finish."""
+
+    def stop(self, timeout: float = STOP_GRACE) -> None: ...
+
+
+def start_slack(
+    secrets: SlackSecrets,
+    handler: CommandHandler,
+    *,
+    port: int,
+    host: str = "0.0.0.0",  # noqa: S104
+) -> SlackHandle:
+    """Socket Mode when an app-level token is set, else HTTP mode on `port`."""
+    if secrets.app_token:
+        return serve_socket_mode(build_app(secrets, handler), secrets.app_token)
+    if not secrets.signing_secret:
+        raise SlackStartupError(
+            "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN to use Socket Mode)"
+        )
+    return serve_http(build_app(secrets, handler), port=port, host=host)
