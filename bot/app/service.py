@@ -39,7 +39,8 @@ from bot.config.model import Config
 from bot.config.redact import redact_url
 from bot.render.renderer import Renderer
 from bot.slack.client import SlackClientConfigError, make_web_client
-from bot.slack.deliver import Deliverer, describe_slack_error
+from bot.slack.deliver import Deliverer
+from bot.slack.errors import describe_slack_error
 from bot.slack.start import SlackHandle, start_slack
 from bot.store.ports import StoreError, StoreLockedError
 

@@ -1,6 +1,13 @@
 """The Slack layer: the only package that imports slack_sdk / slack_bolt.
 
-`client.make_web_client` builds every Web API client (base URL from
-`SLACK_API_URL`, retry policy); `deliver.Deliverer` posts messages with pacing,
-retries and exactly-once checks.
+- `client.make_web_client` builds every Web API client (base URL from
+  `SLACK_API_URL`, retry policy).
+- `deliver.Deliverer` posts messages with pacing, retries and exactly-once
+  checks (`history` finds our own messages again; `errors` words Slack's
+  refusals for an operator).
+- `app.build_app` is the Bolt app answering `/brief` with a handler it is
+  given; `http` and `socketmode` are its two transports, `start` picks one.
+
+Nothing here imports `bot.app`: the app layer hands the Slack app its command
+handler, and the Slack layer hands the app layer a `bot.deliver.ports.Poster`.
 """

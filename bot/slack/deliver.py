@@ -15,13 +15,14 @@ Not obvious:
   and unsent requests with backoff. What reaches this module has used up that
   budget and is reported as `retryable=True`; Slack's refusals
   (`not_in_channel`, `invalid_auth`, ...) are `retryable=False` with a sentence
-  naming the channel and the fix.
+  naming the channel and the fix (worded in `bot.slack.errors`).
 - Exactly once: a post counts as done only when Slack answered ok. Pass
   `metadata={"key": ...}` and every message carries Slack message metadata
   (event_type `briefbot_delivery`, payload: the key and the message's index in
   the batch). When the connection is lost after a post was sent, Slack may or
   may not have posted it: the deliverer then looks for the key in the channel
-  (conversations.history / conversations.replies) before trying again. After a
+  (`bot.slack.history`: conversations.history / conversations.replies) before
+  trying again. After a
   crash, `already_delivered(channel, key, since_ts)` answers the same question
   for a delivery whose outcome was never recorded, and `find_posted` says how
   many messages of a batch got there, to resume it. Reading history needs the
@@ -44,7 +45,7 @@ import logging
 import threading
 import time
 import zoneinfo
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.error import URLError
@@ -55,41 +56,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.deliver.ports import DeliveryError, DeliveryResult
 from bot.models import SlackMessage
 from bot.render.slacklimits import MessageTooLargeError, ensure_valid
+from bot.slack.errors import describe_slack_error, reason, unreachable
+from bot.slack.history import DELIVERY_EVENT_TYPE, DeliveryHistory
 
 __all__ = ["DELIVERY_EVENT_TYPE", "Deliverer", "describe_slack_error"]
 
 log = logging.getLogger(__name__)
 
-DELIVERY_EVENT_TYPE = "briefbot_delivery"
-
-# Slack answers these with ok=false when trying later can succeed.
-_TRANSIENT_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
-_INVITE = "invite the bot with /invite @briefbot"
-_TOKEN_FIX = "check SLACK_BOT_TOKEN (reinstall the app if it was removed)"  # noqa: S105
-# What an operator should do about each refusal; {needed} comes from Slack's answer.
-_HINTS = {
-    "not_in_channel": _INVITE,
-    "channel_not_found": f"check the channel id; for a private channel, {_INVITE}",
-    "is_archived": "the channel is archived; unarchive it or choose another channel",
-    "restricted_action": "the workspace does not let the bot post in this channel",
-    "invalid_auth": f"Slack rejected the bot token; {_TOKEN_FIX}",
-    "not_authed": "no bot token was sent; set SLACK_BOT_TOKEN",
-    "token_revoked": f"the bot token was revoked; {_TOKEN_FIX}",
-    "token_expired": f"the bot token expired; {_TOKEN_FIX}",
-    "account_inactive": f"the bot token belongs to a deleted app or workspace; {_TOKEN_FIX}",
-    "missing_scope": "the app lacks the {needed} scope; add it to the manifest and reinstall",
-    "user_not_found": "no such Slack user",
-    "msg_too_long": "the message text is over Slack's 40,000-character limit",
-    "msg_blocks_too_long": "the blocks are over Slack's total size for one message",
-    "invalid_blocks": "Slack refused the blocks",
-    "no_text": "the message was empty",
-    "thread_not_found": "the thread's first message is gone",
-}
-# How many pages of history a lookup reads (200 messages each) before giving up.
-_HISTORY_PAGES = 10
-_HISTORY_PAGE_SIZE = 200
 # Slack's clock and ours may differ; look back this much further than asked.
 _CLOCK_MARGIN = 300.0
 
@@ -119,6 +92,7 @@ class Deliverer:
         backoff: float = 0.5,
     ) -> None:
         self._client = client
+        self._history = DeliveryHistory(client)
         self._gate = _ChannelGate(interval)
         self._attempts = max(1, attempts)
         self._backoff = backoff
@@ -214,9 +188,7 @@ class Deliverer:
             error, retryable = describe_slack_error(action, channel, exc)
             return DeliveryResult(ok=False, retryable=retryable, error=error)
         except (SlackClientError, OSError, http.client.HTTPException) as exc:
-            return DeliveryResult(
-                ok=False, retryable=True, error=_unreachable(action, channel, exc)
-            )
+            return DeliveryResult(ok=False, retryable=True, error=unreachable(action, channel, exc))
         ts = str(response.get("message_ts") or "") or None
         return DeliveryResult(ok=True, ts=ts, posted=1, timestamps=(ts,) if ts else ())
 
@@ -233,7 +205,7 @@ class Deliverer:
             error, retryable = describe_slack_error(action, user_id, exc)
             raise DeliveryError(error, retryable=retryable) from None
         except (SlackClientError, OSError, http.client.HTTPException) as exc:
-            raise DeliveryError(_unreachable(action, user_id, exc), retryable=True) from None
+            raise DeliveryError(unreachable(action, user_id, exc), retryable=True) from None
         conversation = response.get("channel")
         channel_id = conversation.get("id") if isinstance(conversation, dict) else None
         if not isinstance(channel_id, str) or not channel_id:
@@ -271,7 +243,7 @@ class Deliverer:
 
     def find_delivery(self, channel: str, key: str, since_ts: str | float) -> str | None:
         """The ts of the top-level message carrying `key`, or None (see already_delivered)."""
-        return self._find_part(channel, key, None, since_ts, thread_ts=None)
+        return self._history.find_part(channel, key, None, since_ts, thread_ts=None)
 
     def find_posted(self, channel: str, key: str, since_ts: str | float) -> DeliveryResult | None:
         """How much of a batch posted with `key` is in `channel`: None if none of it.
@@ -283,11 +255,11 @@ class Deliverer:
         for in the channel and in the first message's thread.
         Raises DeliveryError when Slack cannot be asked.
         """
-        found = dict(self._scan_parts(channel, key, since_ts, thread_ts=None))
+        found = dict(self._history.scan_parts(channel, key, since_ts, thread_ts=None))
         parent = found.get(0)
         if parent is None:
             return None
-        found.update(self._scan_parts(channel, key, since_ts, thread_ts=parent))
+        found.update(self._history.scan_parts(channel, key, since_ts, thread_ts=parent))
         posted = 0
         while posted in found:
             posted += 1
@@ -327,24 +299,13 @@ class Deliverer:
                 return _Outcome(error=error, retryable=retryable)
             except URLError as exc:
                 # Never reached Slack, and the client's retries are spent.
-                return _Outcome(error=_unreachable(action, channel, exc), retryable=True)
+                return _Outcome(error=unreachable(action, channel, exc), retryable=True)
             except (OSError, http.client.HTTPException) as exc:
                 # Sent, but the answer was lost: Slack may have posted it.
                 lost = exc
-                if key is not None:
-                    try:
-                        found = self._find_part(channel, key, part, since, thread_ts=thread_ts)
-                    except DeliveryError as check:
-                        return _Outcome(error=str(check), retryable=True)
-                    if found is not None:
-                        log.info("post to %s was accepted although its answer was lost", channel)
-                        return _Outcome(ts=found)
-                log.warning(
-                    "lost Slack's answer to a post to %s (%s); trying again%s",
-                    channel,
-                    _reason(exc),
-                    "" if key else " (no delivery key: it may appear twice)",
-                )
+                outcome = self._after_lost_answer(channel, key, part, since, thread_ts, exc)
+                if outcome is not None:
+                    return outcome
                 continue
             except SlackClientError as exc:
                 return _Outcome(error=f"{action} {channel}: {exc}", retryable=False)
@@ -355,72 +316,36 @@ class Deliverer:
         return _Outcome(
             error=(
                 f"{action} {channel}: the connection kept dropping before Slack answered "
-                f"({_reason(lost)}); try again later"
+                f"({reason(lost)}); try again later"
             ),
             retryable=True,
         )
 
-    def _find_part(
+    def _after_lost_answer(
         self,
         channel: str,
-        key: str,
-        part: int | None,
-        since_ts: str | float,
-        *,
+        key: str | None,
+        part: int,
+        since: float,
         thread_ts: str | None,
-    ) -> str | None:
-        """Search history (or a thread) for a message with `key` (and `part`, if given)."""
-        fallback: str | None = None
-        for found_part, ts in self._scan_parts(channel, key, since_ts, thread_ts=thread_ts):
-            if part is not None:
-                if found_part == part:
-                    return ts
-            elif found_part == 0:
-                return ts
-            else:
-                # A resumed batch's top-level message may not be part 0.
-                fallback = fallback or ts
-        return fallback
-
-    def _scan_parts(
-        self, channel: str, key: str, since_ts: str | float, *, thread_ts: str | None
-    ) -> Iterator[tuple[int, str]]:
-        """(part, ts) of each message carrying `key` in history since `since_ts` (or a thread)."""
-        oldest = since_ts if isinstance(since_ts, str) else f"{max(since_ts, 0.0):.6f}"
-        action = "cannot read the history of"
-        cursor: str | None = None
-        for _ in range(_HISTORY_PAGES):
+        exc: BaseException,
+    ) -> _Outcome | None:
+        """The outcome of a post whose answer was lost, or None to send it again."""
+        if key is not None:
             try:
-                if thread_ts is None:
-                    response = self._client.conversations_history(
-                        channel=channel,
-                        oldest=oldest,
-                        inclusive=True,
-                        include_all_metadata=True,
-                        limit=_HISTORY_PAGE_SIZE,
-                        cursor=cursor,
-                    )
-                else:
-                    response = self._client.conversations_replies(
-                        channel=channel,
-                        ts=thread_ts,
-                        include_all_metadata=True,
-                        limit=_HISTORY_PAGE_SIZE,
-                        cursor=cursor,
-                    )
-            except SlackApiError as exc:
-                error, retryable = describe_slack_error(action, channel, exc)
-                raise DeliveryError(error, retryable=retryable) from None
-            except (SlackClientError, OSError, http.client.HTTPException) as exc:
-                raise DeliveryError(_unreachable(action, channel, exc), retryable=True) from None
-            for message in response.get("messages") or []:
-                found_part = _delivery_part(message, key)
-                if found_part is not None:
-                    yield found_part, str(message.get("ts"))
-            metadata = response.get("response_metadata") or {}
-            cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
-            if not cursor:
-                break
+                found = self._history.find_part(channel, key, part, since, thread_ts=thread_ts)
+            except DeliveryError as check:
+                return _Outcome(error=str(check), retryable=True)
+            if found is not None:
+                log.info("post to %s was accepted although its answer was lost", channel)
+                return _Outcome(ts=found)
+        log.warning(
+            "lost Slack's answer to a post to %s (%s); trying again%s",
+            channel,
+            reason(exc),
+            "" if key else " (no delivery key: it may appear twice)",
+        )
+        return None
 
 
 class _ChannelGate:
@@ -443,32 +368,6 @@ class _ChannelGate:
             time.sleep(start - now)
 
 
-def describe_slack_error(action: str, target: str, exc: SlackApiError) -> tuple[str, bool]:
-    """A sentence for an operator ("cannot post to C123: not_in_channel — invite ...")
-    and whether trying again later can succeed."""
-    response = exc.response
-    status = int(getattr(response, "status_code", 0) or 0)
-    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
-    code = str(data.get("error") or "")
-    if status == 429 or code == "ratelimited":
-        headers = getattr(response, "headers", None) or {}
-        wait = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
-        after = f" (Retry-After: {wait} s)" if wait is not None else ""
-        return f"{action} {target}: Slack is rate limiting the bot{after}; try again later", True
-    if status >= 500:
-        return f"{action} {target}: Slack answered HTTP {status}; try again later", True
-    if code in _TRANSIENT_ERRORS:
-        return f"{action} {target}: {code} — Slack had a passing problem; try again later", True
-    hint = _HINTS.get(code)
-    if hint is not None:
-        hint = hint.format(needed=data.get("needed") or "required")
-    if code == "invalid_blocks" and isinstance(data.get("errors"), list):
-        hint = f"{hint}: {'; '.join(str(e) for e in data['errors'][:3])}"
-    if not code:
-        code = f"HTTP {status}" if status else "unexpected answer"
-    return f"{action} {target}: {code}" + (f" — {hint}" if hint else ""), False
-
-
 # -- helpers -------------------------------------------------------------------
 
 
@@ -489,34 +388,6 @@ def _delivery_key(metadata: Mapping[str, Any] | None) -> str | None:
     if "part" in metadata:
         raise ValueError("delivery metadata must not set 'part': the deliverer numbers messages")
     return key
-
-
-def _delivery_part(message: Any, key: str) -> int | None:
-    """The part index of a message posted with `key`, or None if it is not one of ours."""
-    if not isinstance(message, dict):
-        return None
-    metadata = message.get("metadata")
-    if not isinstance(metadata, dict) or metadata.get("event_type") != DELIVERY_EVENT_TYPE:
-        return None
-    payload = metadata.get("event_payload")
-    if not isinstance(payload, dict) or payload.get("key") != key:
-        return None
-    part = payload.get("part", 0)
-    return part if isinstance(part, int) else 0
-
-
-def _unreachable(action: str, target: str, exc: BaseException) -> str:
-    return f"{action} {target}: Slack is unreachable ({_reason(exc)}); try again later"
-
-
-def _reason(exc: BaseException | None) -> str:
-    if exc is None:
-        return "no answer"
-    if isinstance(exc, URLError):
-        exc_reason = exc.reason
-        return str(exc_reason) if not isinstance(exc_reason, BaseException) else _reason(exc_reason)
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _limit_problem(channel: str, batch: Sequence[SlackMessage]) -> str | None:

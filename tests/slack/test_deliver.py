@@ -20,7 +20,8 @@ from bot.deliver.ports import DeliveryError, DeliveryResult, Poster
 from bot.headers import parse_retry_after
 from bot.models import SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
-from bot.slack.deliver import Deliverer, describe_slack_error
+from bot.slack.deliver import Deliverer
+from bot.slack.errors import describe_slack_error
 from tests.support.fakeslack import FakeSlack
 from tests.support.secretscan import BOT_TOKEN, WRONG_BOT_TOKEN
 
