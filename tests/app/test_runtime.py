@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -267,3 +269,41 @@ def test_a_digest_missed_while_down_is_sent_once_on_return(
         assert [o.status for o in first] == ["sent"]
         assert runtime.catch_up_digests(poster) == [], "caught up once, not twice"
     assert digest_titles(fake_slack).count("Story 4") == 1
+
+
+def test_a_search_is_answered_while_a_poll_commit_holds_the_store(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    # A poll fetches and parses with no lock, then commits in one store
+    # transaction (the writer lock). A search reads the committed snapshot and
+    # the index without that lock, so it never waits for a poll's commit.
+    entries = numbered_entries(1, 3, prefix="Sanctions")
+    feed_server.add("/wire.xml", make_rss(entries), etag='"1"')
+    config = config_for({"wire": feed_server.url("/wire.xml")}, tmp_path / "data")
+    with Runtime.open(config) as runtime:
+        runtime.poll(force=True)
+        assert runtime.search_index.wait_ready(10)
+        committing = threading.Event()
+        release = threading.Event()
+
+        def hold_commit() -> None:
+            with runtime.store.transaction():
+                committing.set()
+                assert release.wait(30), "the test never let the commit finish"
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            held = pool.submit(hold_commit)
+            try:
+                assert committing.wait(10), "the commit never started"
+                answer = pool.submit(runtime.search, "sanctions")
+                results = answer.result(timeout=10)  # raises if the search waited for the commit
+                assert not held.done(), "the commit ended before the search answered"
+            finally:
+                release.set()
+            held.result(timeout=10)
+
+    assert sorted(hit.item.title for hit in results.hits) == [
+        "Sanctions 1",
+        "Sanctions 2",
+        "Sanctions 3",
+    ]
