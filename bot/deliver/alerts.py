@@ -10,7 +10,9 @@ stay queued and go out with the next dispatch.
 The one window left is at Slack's boundary: a crash after Slack accepted a
 message and before the lookup could see it repeats that one message.
 Each owner's delivery holds that owner's lock only (`DestinationLocks`), so a
-slow DM never holds up another owner, a command or a poll.
+slow DM never holds up a command, a poll, or another dispatch delivering to a
+different owner at the same time. Within one dispatch, owners are served in
+turn: a DM that Slack keeps waiting delays the owners after it in that pass.
 """
 
 from __future__ import annotations
