@@ -170,8 +170,10 @@ def test_alerts_come_in_item_order_then_subscription_order() -> None:
 # ------------------------------------------------------------------ due times
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 DUE_CASES = [

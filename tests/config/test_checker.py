@@ -100,7 +100,7 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("text", "expected"), ERROR_CASES)
-def test_each_error_names_file_line_and_field(text, expected):
+def test_each_error_names_file_line_and_field(text: str, expected: list[str]) -> None:
     assert problems(text) == expected
 
 
@@ -117,7 +117,9 @@ def test_each_error_names_file_line_and_field(text, expected):
     ],
     ids=["at-unquoted", "at-one-digit-hour", "name-no", "name-decimal", "name-octal-looking"],
 )
-def test_text_fields_keep_what_was_written_not_yaml_1_1_guesses(line, field, expected):
+def test_text_fields_keep_what_was_written_not_yaml_1_1_guesses(
+    line: str, field: str, expected: time | str
+) -> None:
     config = parse(
         f"""\
         feeds:
@@ -134,7 +136,7 @@ def test_text_fields_keep_what_was_written_not_yaml_1_1_guesses(line, field, exp
     assert value == expected
 
 
-def test_a_yaml_merge_key_shares_defaults_and_explicit_keys_win():
+def test_a_yaml_merge_key_shares_defaults_and_explicit_keys_win() -> None:
     config = parse(
         """\
         feeds:

@@ -8,7 +8,7 @@ from bot.config.model import (
 )
 
 
-def test_problem_without_a_line_prints_file_and_message():
+def test_problem_without_a_line_prints_file_and_message() -> None:
     error = ConfigError(
         [ConfigProblem("x.yaml", None, "no such file"), ConfigProblem("x.yaml", 3, "bad")]
     )

@@ -25,5 +25,5 @@ from tests.config.feedsyaml import BIS_URL
     ids=["plain", "user-password", "user-only", "token", "apiKey", "apikey", "secret-password",
          "signature", "not-secret-lookalikes", "fragment-token"],
 )  # fmt: skip
-def test_redact_url_hides_credentials_and_keeps_the_rest(url, shown):
+def test_redact_url_hides_credentials_and_keeps_the_rest(url: str, shown: str) -> None:
     assert redact_url(url) == shown

@@ -54,7 +54,7 @@ PRODUCT_EXAMPLE = f"""\
     """
 
 
-def test_the_product_example_reads_into_the_documented_objects():
+def test_the_product_example_reads_into_the_documented_objects() -> None:
     config = parse(PRODUCT_EXAMPLE)
     assert config.settings == Settings(retention_days=90)
     assert config.feeds == (
@@ -103,7 +103,7 @@ def test_the_product_example_reads_into_the_documented_objects():
     ["", "# nothing to watch yet\n", "feeds: []\n", "feeds:\n", "settings:\nfeeds: []\nadmins:\n"],
     ids=["empty-file", "comment-only", "empty-feed-list", "null-feeds", "null-sections"],
 )
-def test_a_config_with_nothing_to_watch_is_valid(text):
+def test_a_config_with_nothing_to_watch_is_valid(text: str) -> None:
     config = parse(text)
     assert (config.feeds, config.topics, config.digests, config.admins) == ((), (), (), ())
     assert config.settings == Settings()
@@ -159,11 +159,11 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("text", "expected"), ERROR_CASES)
-def test_each_error_names_file_line_and_field(text, expected):
+def test_each_error_names_file_line_and_field(text: str, expected: list[str]) -> None:
     assert problems(text) == expected
 
 
-def test_every_problem_of_a_file_is_reported_in_line_order():
+def test_every_problem_of_a_file_is_reported_in_line_order() -> None:
     found = problems(
         """\
         feeds:
@@ -194,7 +194,7 @@ def test_every_problem_of_a_file_is_reported_in_line_order():
 # -- the shipped feeds.yaml -----------------------------------------------------
 
 
-def test_shipped_feeds_yaml_loads_cleanly_with_the_domain_feeds_and_topics():
+def test_shipped_feeds_yaml_loads_cleanly_with_the_domain_feeds_and_topics() -> None:
     config = load_config(ROOT / "feeds.yaml", env={})
     bis = config.feed("fr-bis")
     assert bis is not None and bis.url == BIS_URL and bis.enabled
@@ -218,7 +218,7 @@ def test_shipped_feeds_yaml_loads_cleanly_with_the_domain_feeds_and_topics():
         assert not feed.allow_private
 
 
-def test_shipped_settings_are_the_defaults_shown():
+def test_shipped_settings_are_the_defaults_shown() -> None:
     config = load_config(ROOT / "feeds.yaml", env={})
     assert config.settings == Settings()
     assert config.settings.retention_days == 180
@@ -229,7 +229,7 @@ def test_shipped_settings_are_the_defaults_shown():
     assert shown == names
 
 
-def test_shipped_topics_match_the_items_they_are_named_for():
+def test_shipped_topics_match_the_items_they_are_named_for() -> None:
     from datetime import UTC, datetime
 
     from bot.find.query.document import prepare_doc
@@ -257,7 +257,7 @@ def test_shipped_topics_match_the_items_they_are_named_for():
     assert not topics["entity-list"].matches(near, now=now)
 
 
-def test_the_embedded_default_is_a_relative_symlink_to_the_shipped_file():
+def test_the_embedded_default_is_a_relative_symlink_to_the_shipped_file() -> None:
     link = ROOT / "bot" / "default_feeds.yaml"
     assert link.is_symlink()
     assert os.readlink(link) == "../feeds.yaml"
@@ -272,7 +272,9 @@ def write(path: Path, feed_id: str) -> Path:
     return path
 
 
-def test_the_embedded_default_is_used_when_there_is_no_feeds_yaml(tmp_path, monkeypatch):
+def test_the_embedded_default_is_used_when_there_is_no_feeds_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     config = load_config(env={})
     assert config.path == EMBEDDED_PATH
@@ -280,7 +282,9 @@ def test_the_embedded_default_is_used_when_there_is_no_feeds_yaml(tmp_path, monk
     assert config.feeds == load_config(ROOT / "feeds.yaml", env={}).feeds
 
 
-def test_feeds_yaml_in_the_working_directory_beats_the_embedded_default(tmp_path, monkeypatch):
+def test_feeds_yaml_in_the_working_directory_beats_the_embedded_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "feeds.yaml", "local")
     config = load_config(env={})
@@ -288,7 +292,9 @@ def test_feeds_yaml_in_the_working_directory_beats_the_embedded_default(tmp_path
     assert [f.id for f in config.feeds] == ["local"]
 
 
-def test_briefbot_config_names_the_file_and_an_explicit_path_beats_it(tmp_path, monkeypatch):
+def test_briefbot_config_names_the_file_and_an_explicit_path_beats_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "feeds.yaml", "local")
     from_env = write(tmp_path / "env.yaml", "from-env")
@@ -299,7 +305,7 @@ def test_briefbot_config_names_the_file_and_an_explicit_path_beats_it(tmp_path, 
     assert [f.id for f in load_config(explicit, env=env).feeds] == ["explicit"]
 
 
-def test_a_named_file_that_does_not_exist_is_an_error_naming_it(tmp_path):
+def test_a_named_file_that_does_not_exist_is_an_error_naming_it(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     with pytest.raises(ConfigError) as info:
         load_config(missing, env={})
@@ -318,7 +324,9 @@ def test_a_named_file_that_does_not_exist_is_an_error_naming_it(tmp_path):
     ],
     ids=["directory", "latin-1", "too-big"],
 )
-def test_a_file_that_cannot_be_read_as_yaml_text_is_an_error(tmp_path, content, expected):
+def test_a_file_that_cannot_be_read_as_yaml_text_is_an_error(
+    tmp_path: Path, content: bytes | None, expected: str
+) -> None:
     path = tmp_path / "feeds.yaml"
     if content is None:
         path.mkdir()
@@ -330,7 +338,7 @@ def test_a_file_that_cannot_be_read_as_yaml_text_is_an_error(tmp_path, content, 
     assert expected in str(info.value)
 
 
-def test_errors_in_a_loaded_file_carry_its_path(tmp_path):
+def test_errors_in_a_loaded_file_carry_its_path(tmp_path: Path) -> None:
     path = tmp_path / "ops.yaml"
     path.write_text("feeds:\n  - id: a\n    url: https://example.org/\n    enabled: on\n")
     with pytest.raises(ConfigError) as info:
@@ -338,7 +346,7 @@ def test_errors_in_a_loaded_file_carry_its_path(tmp_path):
     assert str(info.value) == f"{path}:4: feed 'a': enabled must be true or false, not 'on'"
 
 
-def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + b"feeds:\n  - id: a\n    url: https://example.org/\n")
     assert [f.id for f in load_config(path, env={}).feeds] == ["a"]
@@ -347,7 +355,7 @@ def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
 # -- the environment ------------------------------------------------------------
 
 
-def test_environment_fills_data_dir_and_slack_secrets():
+def test_environment_fills_data_dir_and_slack_secrets() -> None:
     config = parse(
         "settings:\n  data_dir: ./from-file\n",
         env={
@@ -368,7 +376,7 @@ def test_environment_fills_data_dir_and_slack_secrets():
     assert config.slack.socket_mode
 
 
-def test_without_environment_the_file_and_defaults_apply():
+def test_without_environment_the_file_and_defaults_apply() -> None:
     config = parse("settings:\n  data_dir: ./from-file\n", env={"SLACK_BOT_TOKEN": "  "})
     assert config.settings.data_dir == "./from-file"
     assert config.slack == SlackSecrets()
@@ -376,7 +384,7 @@ def test_without_environment_the_file_and_defaults_apply():
     assert not config.slack.socket_mode
 
 
-def test_a_bad_slack_api_url_is_an_environment_error_without_its_credentials():
+def test_a_bad_slack_api_url_is_an_environment_error_without_its_credentials() -> None:
     found = problems("", env={"SLACK_API_URL": f"ftp://bot:{URL_PASSWORD}@proxy/api/"})
     assert found == [
         "<environment>: SLACK_API_URL 'ftp://***@proxy/api/' must be an http:// or https:// "
@@ -384,7 +392,9 @@ def test_a_bad_slack_api_url_is_an_environment_error_without_its_credentials():
     ]
 
 
-def test_load_config_reads_os_environ_by_default(tmp_path, monkeypatch):
+def test_load_config_reads_os_environ_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BRIEFBOT_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     config = load_config(write(tmp_path / "feeds.yaml", "a"))
@@ -416,7 +426,7 @@ _yaml_values = st.recursive(
 
 @settings(max_examples=150, deadline=None)
 @given(_yaml_values)
-def test_any_yaml_document_gives_a_config_or_a_config_error(value):
+def test_any_yaml_document_gives_a_config_or_a_config_error(value: object) -> None:
     text = yaml.safe_dump(value, allow_unicode=True)
     try:
         parse_config_text(text, "feeds.yaml", env={})
@@ -427,7 +437,7 @@ def test_any_yaml_document_gives_a_config_or_a_config_error(value):
 
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=200))
-def test_any_text_gives_a_config_or_a_config_error(text):
+def test_any_text_gives_a_config_or_a_config_error(text: str) -> None:
     try:
         parse_config_text(text, "feeds.yaml", env={})
     except ConfigError as err:

@@ -39,7 +39,7 @@ from bot.find.textindex import analyze, fold_text, stem_token, tokenize
         ("1990s", "1990s"),
     ],
 )
-def test_stem_token(word, stem):
+def test_stem_token(word: str, stem: str) -> None:
     assert stem_token(word) == stem
 
 
@@ -54,19 +54,19 @@ def test_stem_token(word, stem):
         ("ﬁnance", ["finance"]),
     ],
 )
-def test_tokenize(text, tokens):
+def test_tokenize(text: str, tokens: list[str]) -> None:
     assert tokenize(text) == tokens
 
 
-def test_fold_keeps_japanese_voicing_marks():
+def test_fold_keeps_japanese_voicing_marks() -> None:
     assert fold_text("ガス") == "ガス"  # not カス
     assert fold_text("Ｃａｆé") == "cafe"
 
 
-def test_analyze_stems_after_tokenizing():
+def test_analyze_stems_after_tokenizing() -> None:
     assert analyze("Export Controls on Entities") == ["export", "control", "on", "entity"]
 
 
 @given(st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=12))
-def test_stemming_is_idempotent(word):
+def test_stemming_is_idempotent(word: str) -> None:
     assert stem_token(stem_token(word)) == stem_token(word)

@@ -21,7 +21,7 @@ ROOT = paths.ROOT
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
 )
-def test_tool_is_clean(args):
+def test_tool_is_clean(args: list[str]) -> None:
     pytest.importorskip(args[0])
     result = subprocess.run(
         [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600

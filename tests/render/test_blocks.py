@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from bot.render.slacklimits import (
 from tests.render.cases import DATE_LABEL, write
 
 
-def test_every_mrkdwn_text_is_verbatim(renderer):
+def test_every_mrkdwn_text_is_verbatim(renderer: Renderer) -> None:
     # verbatim: Slack does not auto-link "@here", "#general" or bare URLs in feed text.
     item = Item(id="1", feed_id="x", title="ping @here in #general, see example.com")
     messages = renderer.render_digest(DigestView("C", "d", (DigestSection("t", "T", (item,)),)))
@@ -30,7 +31,7 @@ def test_every_mrkdwn_text_is_verbatim(renderer):
     assert objects and all(o["type"] == "mrkdwn" and o["verbatim"] is True for o in objects)
 
 
-def test_one_item_that_alone_breaks_a_limit_is_cut_not_dropped(tmp_path):
+def test_one_item_that_alone_breaks_a_limit_is_cut_not_dropped(tmp_path: Path) -> None:
     # An override printing the raw stored summary: one section far past 3,000.
     write(
         tmp_path,
@@ -83,7 +84,7 @@ def message(*blocks: dict[str, Any], text: str = "fallback") -> SlackMessage:
     return SlackMessage(text=text, blocks=tuple(blocks))
 
 
-def test_packing_nothing_gives_no_message():
+def test_packing_nothing_gives_no_message() -> None:
     assert pack_messages([]) == []
 
 
@@ -92,7 +93,7 @@ def test_packing_nothing_gives_no_message():
     [(MAX_BLOCKS, [MAX_BLOCKS]), (MAX_BLOCKS + 1, [MAX_BLOCKS, 1]), (120, [50, 50, 20])],
     ids=["exactly-50", "one-over", "three-messages"],
 )
-def test_packing_at_the_block_count_limit(count, expected):
+def test_packing_at_the_block_count_limit(count: int, expected: list[int]) -> None:
     blocks = numbered_blocks(count)
     packed = pack_messages([message(*blocks)])
     assert [len(m.blocks) for m in packed] == expected
@@ -101,7 +102,7 @@ def test_packing_at_the_block_count_limit(count, expected):
         assert validate_message(msg) == []
 
 
-def test_packing_at_the_size_limit():
+def test_packing_at_the_size_limit() -> None:
     at_limit = blocks_totalling(MAX_BLOCKS_CHARS)
     (msg,) = pack_messages([message(*at_limit)])
     assert list(msg.blocks) == at_limit
@@ -113,13 +114,13 @@ def test_packing_at_the_size_limit():
     assert validate_message(first) == [] and validate_message(second) == []
 
 
-def test_a_block_larger_than_the_budget_goes_alone():
+def test_a_block_larger_than_the_budget_goes_alone() -> None:
     big = section("x" * (MAX_BLOCKS_CHARS + 10))
     packed = pack_messages([message(section("a"), big, section("b"))])
     assert [m.blocks for m in packed] == [(section("a"),), (big,), (section("b"),)]
 
 
-def test_blocks_of_several_messages_are_packed_together_in_order():
+def test_blocks_of_several_messages_are_packed_together_in_order() -> None:
     a, b, c = numbered_blocks(20), numbered_blocks(20, 20), numbered_blocks(20, 40)
     packed = pack_messages([message(*a, text="A"), message(*b, text="B"), message(*c, text="C")])
     assert [len(m.blocks) for m in packed] == [50, 10]
@@ -128,7 +129,7 @@ def test_blocks_of_several_messages_are_packed_together_in_order():
     assert [m.text for m in packed] == ["A\nB", "C"]
 
 
-def test_a_long_message_gives_its_text_to_each_message_it_fills():
+def test_a_long_message_gives_its_text_to_each_message_it_fills() -> None:
     packed = pack_messages(
         [message(section("a"), text="A"), message(*numbered_blocks(120), text="M")]
     )
@@ -136,7 +137,7 @@ def test_a_long_message_gives_its_text_to_each_message_it_fills():
     assert [m.text for m in packed] == ["A", "M", "M"]
 
 
-def test_a_message_without_blocks_adds_its_text_to_the_blocks_before_it():
+def test_a_message_without_blocks_adds_its_text_to_the_blocks_before_it() -> None:
     packed = pack_messages(
         [message(section("a"), text="A"), message(text="N"), message(section("b"), text="B")]
     )
@@ -144,20 +145,20 @@ def test_a_message_without_blocks_adds_its_text_to_the_blocks_before_it():
     assert pack_messages([message(text="only text")]) == [SlackMessage("only text")]
 
 
-def test_packed_texts_are_shortened_or_say_the_message_is_empty():
+def test_packed_texts_are_shortened_or_say_the_message_is_empty() -> None:
     (msg,) = pack_messages([message(section("a"), text="")])
     assert msg.text == EMPTY_TEXT
     (msg,) = pack_messages([message(section("a"), text="word " * 2000)])
     assert msg.text.endswith("…") and len(msg.text) <= MAX_TEXT
 
 
-def test_packing_drops_in_thread():
+def test_packing_drops_in_thread() -> None:
     threaded = SlackMessage("T", (section("t"),), in_thread=True)
     assert [m.in_thread for m in pack_messages([message(section("a")), threaded])] == [False]
 
 
 @pytest.mark.parametrize("thread", [True, False])
-def test_a_template_output_is_a_summary_then_the_rest(thread):
+def test_a_template_output_is_a_summary_then_the_rest(thread: bool) -> None:
     summary, rest = numbered_blocks(2), numbered_blocks(60, 2)
     out = TemplateOutput(blocks=summary + rest, fallback="the summary", lead=2)
     messages = messages_of(out, thread=thread)
@@ -167,7 +168,7 @@ def test_a_template_output_is_a_summary_then_the_rest(thread):
     assert messages[1].text.startswith("block 2\nblock 3\n")  # its own content
 
 
-def test_a_summary_end_at_either_end_adds_no_empty_message():
+def test_a_summary_end_at_either_end_adds_no_empty_message() -> None:
     blocks = numbered_blocks(3)
     for lead in (0, 3):
         out = TemplateOutput(blocks=list(blocks), fallback=None, lead=lead)

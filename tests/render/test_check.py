@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.render.renderer import Renderer
@@ -49,7 +51,9 @@ from tests.support import paths
         "safe-filter-removed",
     ],
 )
-def test_check_reports_a_broken_override_with_file_and_line(tmp_path, source, line, message):
+def test_check_reports_a_broken_override_with_file_and_line(
+    tmp_path: Path, source: str, line: int, message: str
+) -> None:
     path = write(tmp_path, "digest.j2", source)
     errors = Renderer(str(tmp_path)).check()
     assert len(errors) == 1, errors
@@ -57,7 +61,7 @@ def test_check_reports_a_broken_override_with_file_and_line(tmp_path, source, li
     assert message in errors[0]
 
 
-def test_check_reports_markup_an_override_writes_literally(tmp_path):
+def test_check_reports_markup_an_override_writes_literally(tmp_path: Path) -> None:
     path = write(tmp_path, "notice.j2", "{% call section() %}<!here> {{ text }}{% endcall %}\n")
     renderer = Renderer(str(tmp_path))
     (error,) = renderer.check()
@@ -69,12 +73,12 @@ def test_check_reports_markup_an_override_writes_literally(tmp_path):
     assert validate_message(msg) == []
 
 
-def test_check_reports_a_missing_templates_dir(tmp_path):
+def test_check_reports_a_missing_templates_dir(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     assert Renderer(str(missing)).check() == [f"templates_dir {missing}: not a directory"]
 
 
-def test_bundled_templates_pass_check_and_each_has_a_header_comment():
+def test_bundled_templates_pass_check_and_each_has_a_header_comment() -> None:
     assert Renderer().check() == []
     for name in TEMPLATE_NAMES:
         source = (paths.ROOT / "templates" / name).read_text(encoding="utf-8")

@@ -44,7 +44,9 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize(("title", "expected"), HOSTILE, ids=[t for t, _ in HOSTILE])
-def test_feed_text_is_escaped_everywhere_it_is_shown(renderer, title, expected):
+def test_feed_text_is_escaped_everywhere_it_is_shown(
+    renderer: Renderer, title: str, expected: str
+) -> None:
     hostile = Item(
         id="h",
         feed_id="evil",
@@ -76,7 +78,7 @@ def test_feed_text_is_escaped_everywhere_it_is_shown(renderer, title, expected):
         assert not re.search(r"<[!@#]", everything.replace("<!date^", "")), kind
 
 
-def test_title_with_link_syntax_stays_inside_our_link(renderer):
+def test_title_with_link_syntax_stays_inside_our_link(renderer: Renderer) -> None:
     item = Item(
         id="1", feed_id="x", title="<https://evil.example|click> me", link="https://ok.example/"
     )
@@ -124,7 +126,9 @@ def test_title_with_link_syntax_stays_inside_our_link(renderer):
         "too-long",
     ],
 )
-def test_links_are_made_only_from_http_urls(renderer, url, expected):
+def test_links_are_made_only_from_http_urls(
+    renderer: Renderer, url: str, expected: str | None
+) -> None:
     item = Item(id="1", feed_id="x", title="Rule text", link=url)
     messages = renderer.render_digest(DigestView("C", "d", (DigestSection("t", "T", (item,)),)))
     section = messages[0].blocks[2]["text"]["text"]
@@ -153,7 +157,9 @@ def test_links_are_made_only_from_http_urls(renderer, url, expected):
     ],
     ids=["word", "prefix", "same-word", "two-words", "overlap", "escaped", "invalid", "spaces"],
 )
-def test_highlight_bolds_whole_matched_words(snippet, spans, expected):
+def test_highlight_bolds_whole_matched_words(
+    snippet: str, spans: list[tuple[object, object]], expected: str
+) -> None:
     assert highlight(snippet, spans) == expected
 
 
@@ -169,12 +175,12 @@ def test_highlight_bolds_whole_matched_words(snippet, spans, expected):
     ],
     ids=["fits", "words", "escape", "link-to-label", "label-cut", "emoji"],
 )
-def test_fit_text_cuts_without_breaking_markup(text, limit, expected):
+def test_fit_text_cuts_without_breaking_markup(text: str, limit: int, expected: str) -> None:
     assert fit_text(text, limit) == expected
     assert text_length(fit_text(text, limit)) <= limit
 
 
-def test_mrkdwn_to_plain_shows_what_slack_shows():
+def test_mrkdwn_to_plain_shows_what_slack_shows() -> None:
     text = (
         "*<https://e.com/a?b&amp;c|AT&amp;T &lt;rule&gt;>* · "
         "<!date^1758000000^{time}|2025-09-16 05:20 UTC>"
@@ -185,7 +191,7 @@ def test_mrkdwn_to_plain_shows_what_slack_shows():
 
 @settings(max_examples=200, deadline=None)
 @given(text=feed_text, limit=st.integers(1, 400))
-def test_property_fit_text_respects_the_limit_and_keeps_a_prefix(text, limit):
+def test_property_fit_text_respects_the_limit_and_keeps_a_prefix(text: str, limit: int) -> None:
     fitted = fit_text(text, limit)
     assert text_length(fitted) <= limit
     if fitted != text:

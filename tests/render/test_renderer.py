@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,7 +91,7 @@ def check_golden(name: str, messages: Sequence[SlackMessage]) -> None:
 # -- goldens -----------------------------------------------------------------------
 
 
-def test_golden_three_topic_digest(renderer):
+def test_golden_three_topic_digest(renderer: Renderer) -> None:
     messages = renderer.render_digest(DIGEST)
     check_golden("digest_three_topics", messages)
     # What a reader must see, independently of the golden file:
@@ -110,7 +111,7 @@ def test_golden_three_topic_digest(renderer):
     ]
 
 
-def test_golden_search_result(renderer):
+def test_golden_search_result(renderer: Renderer) -> None:
     snippet = ENTITY.summary
     hits = [
         Hit(ENTITY, snippet, spans_of(snippet, "Entity List")),
@@ -124,7 +125,7 @@ def test_golden_search_result(renderer):
     assert "validated *end-user* status" in shown
 
 
-def test_golden_alert_naming_three_subscriptions(renderer):
+def test_golden_alert_naming_three_subscriptions(renderer: Renderer) -> None:
     subs = ("topic entity-list", "topic china-tech", 'query "YMTC" OR "entity list"')
     messages = renderer.render_alerts("U0123ABCD", [(ENTITY, subs), (RAPIDUS, ("topic chips",))])
     check_golden("alert_three_subscriptions", messages)
@@ -134,14 +135,14 @@ def test_golden_alert_naming_three_subscriptions(renderer):
     assert msg.text.startswith("2 new items for your subscriptions: Additions to the Entity List")
 
 
-def test_golden_empty_digest_is_one_line(renderer):
+def test_golden_empty_digest_is_one_line(renderer: Renderer) -> None:
     empty = DigestView(channel="C1", date_label=DATE_LABEL, sections=())
     messages = renderer.render_digest(empty)
     check_golden("digest_empty", messages)
     assert block_texts(messages) == ["Nothing new since the last briefing."]
 
 
-def test_golden_feed_status(renderer):
+def test_golden_feed_status(renderer: Renderer) -> None:
     now = T0
     rows = [
         FeedStatusRow(
@@ -169,7 +170,7 @@ def test_golden_feed_status(renderer):
     assert "(4 failures): HTTP 503 Service Unavailable &lt;!channel&gt;" in shown
 
 
-def test_golden_help(renderer):
+def test_golden_help(renderer: Renderer) -> None:
     commands = [
         ("/brief help", "what you are reading"),
         ("/brief latest [TOPIC]", "the newest items, all topics or one"),
@@ -184,17 +185,19 @@ def test_golden_help(renderer):
     )
 
 
-def test_digest_post_options_turn_unfurling_off():
+def test_digest_post_options_turn_unfurling_off() -> None:
     assert dict(DIGEST_POST_OPTIONS) == {"unfurl_links": False, "unfurl_media": False}
     assert "link_names" not in DIGEST_POST_OPTIONS and "parse" not in DIGEST_POST_OPTIONS
 
 
-def test_search_with_no_hits_says_so(renderer):
+def test_search_with_no_hits_says_so(renderer: Renderer) -> None:
     (msg,) = renderer.render_search("<!here> rare words", [], total=0)
     assert block_texts([msg])[0] == "No results for “&lt;!here&gt; rare words”."
 
 
-def test_broken_override_at_run_time_falls_back_to_the_bundled_template(tmp_path, caplog):
+def test_broken_override_at_run_time_falls_back_to_the_bundled_template(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = write(tmp_path, "digest.j2", "{% call section() %}{{ headline }}{% endcall %}\n")
     renderer = Renderer(str(tmp_path), feed_names=FEED_NAMES)
     with caplog.at_level(logging.WARNING, logger="bot.render.renderer"):
@@ -232,7 +235,7 @@ LONG = DigestView(
 
 
 @pytest.mark.parametrize("thread", [True, False], ids=["thread", "separate-messages"])
-def test_long_digest_is_a_summary_then_the_rest(renderer, thread):
+def test_long_digest_is_a_summary_then_the_rest(renderer: Renderer, thread: bool) -> None:
     messages = renderer.render_digest(LONG, thread=thread)
     first, rest = messages[0], messages[1:]
     assert len(rest) >= 2
@@ -255,7 +258,7 @@ def test_long_digest_is_a_summary_then_the_rest(renderer, thread):
     assert rest[0].text.startswith("*Entity List updates* (70)\n*alpha story number 0*\n")
 
 
-def test_three_thousand_hostile_items_are_all_delivered(renderer):
+def test_three_thousand_hostile_items_are_all_delivered(renderer: Renderer) -> None:
     hostile = tuple(
         Item(
             id=str(n),
@@ -279,7 +282,7 @@ def test_three_thousand_hostile_items_are_all_delivered(renderer):
     assert linked == [str(n) for n in range(3000)]
 
 
-def test_short_digest_stays_one_message_without_a_summary(renderer):
+def test_short_digest_stays_one_message_without_a_summary(renderer: Renderer) -> None:
     (msg,) = renderer.render_digest(DIGEST, thread=True)
     assert msg.in_thread is False
     assert not any("Details in the thread" in t for t in texts_of(msg))
@@ -357,7 +360,9 @@ PROPERTY = settings(
     thread=st.booleans(),
     names=st.dictionaries(st.sampled_from(["fr-bis", "chipwire"]), feed_text),
 )
-def test_property_any_digest_is_sendable_and_escaped(view, thread, names):
+def test_property_any_digest_is_sendable_and_escaped(
+    view: DigestView, thread: bool, names: dict[str, str]
+) -> None:
     messages = Renderer(feed_names=names).render_digest(view, thread=thread)
     assert_sendable_and_only_our_markup(messages)
     assert messages[0].in_thread is False
@@ -383,8 +388,13 @@ def test_property_any_digest_is_sendable_and_escaped(view, thread, names):
     errors=st.lists(st.tuples(feed_text, feed_text), max_size=40),
 )
 def test_property_alerts_search_notices_and_status_are_sendable(
-    owner_items, more, query, snippets, notice, errors
-):
+    owner_items: list[tuple[Item, tuple[str, ...]]],
+    more: int,
+    query: str,
+    snippets: list[tuple[Item, str, list[tuple[int, int]]]],
+    notice: str,
+    errors: list[tuple[str, str]],
+) -> None:
     renderer = Renderer()
     assert_sendable_and_only_our_markup(renderer.render_alerts("U1", owner_items, more=more))
     hits = [Hit(item, text, spans, (item.feed_id,)) for item, text, spans in snippets]

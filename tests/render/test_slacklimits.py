@@ -93,11 +93,11 @@ SMILE = "\U0001f600"  # outside the BMP: two UTF-16 units
         pytest.param(message({"type": "divider"}), [], id="divider"),
     ],
 )
-def test_each_limit_is_reported_past_its_edge_only(msg, expected):
+def test_each_limit_is_reported_past_its_edge_only(msg: SlackMessage, expected: list[str]) -> None:
     assert validate_message(msg) == expected
 
 
-def test_total_size_budget_counts_all_blocks_as_json():
+def test_total_size_budget_counts_all_blocks_as_json() -> None:
     # Five sections of 2,900 characters each: every one is fine alone, together
     # they pass the 12,000 budget under which Slack accepts a message.
     blocks = [section("y" * 2900) for _ in range(5)]
@@ -129,11 +129,11 @@ def test_total_size_budget_counts_all_blocks_as_json():
         pytest.param("1 < 2", ['"< 2"'], id="lone-less-than"),
     ],
 )
-def test_stray_markup_is_found_and_our_tokens_are_not(text, stray):
+def test_stray_markup_is_found_and_our_tokens_are_not(text: str, stray: list[str]) -> None:
     assert find_stray_markup(text) == stray
 
 
-def test_stray_markup_is_reported_where_it_is():
+def test_stray_markup_is_reported_where_it_is() -> None:
     msg = SlackMessage(
         text="<!here> fallback",
         blocks=(
@@ -149,7 +149,7 @@ def test_stray_markup_is_reported_where_it_is():
     ]
 
 
-def test_ensure_valid_names_every_problem():
+def test_ensure_valid_names_every_problem() -> None:
     msg = message(*[section("z" * 3001)] * 51, text="")
     with pytest.raises(MessageTooLargeError) as caught:
         ensure_valid(msg)
@@ -166,5 +166,5 @@ def test_ensure_valid_names_every_problem():
     [("abc", 3), ("é", 1), ("日本", 2), (SMILE, 2), ("👩‍👩‍👧", 8), ("", 0)],
     ids=["ascii", "latin", "cjk", "emoji", "zwj-family", "empty"],
 )
-def test_text_length_counts_utf16_units(text, units):
+def test_text_length_counts_utf16_units(text: str, units: int) -> None:
     assert text_length(text) == units

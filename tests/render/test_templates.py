@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from bot.render.renderer import Renderer
 from tests.render.cases import (
@@ -15,7 +16,7 @@ from tests.render.cases import (
 )
 
 
-def test_override_directory_replaces_only_the_templates_it_holds(tmp_path):
+def test_override_directory_replaces_only_the_templates_it_holds(tmp_path: Path) -> None:
     write(
         tmp_path,
         "digest.j2",
@@ -36,7 +37,7 @@ def test_override_directory_replaces_only_the_templates_it_holds(tmp_path):
     assert block_texts(alert)[0] == "*1 new item* for your subscriptions"  # bundled alert.j2
 
 
-def test_override_is_reread_when_the_file_changes(tmp_path):
+def test_override_is_reread_when_the_file_changes(tmp_path: Path) -> None:
     path = write(tmp_path, "notice.j2", "{% call section() %}one: {{ text }}{% endcall %}\n")
     renderer = Renderer(str(tmp_path))
     assert block_texts(renderer.render_notice("x")) == ["one: x"]

@@ -210,11 +210,11 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("text", "expected"), ERROR_CASES)
-def test_each_error_names_file_line_and_field(text, expected):
+def test_each_error_names_file_line_and_field(text: str, expected: list[str]) -> None:
     assert problems(text) == expected
 
 
-def test_days_given_as_a_yaml_list_of_names():
+def test_days_given_as_a_yaml_list_of_names() -> None:
     config = parse(
         """\
         digests:

@@ -10,7 +10,7 @@ import pytest
 from tests.config.feedsyaml import URL_PASSWORD, parse, problems
 
 
-def test_disabled_feeds_are_kept_but_not_enabled():
+def test_disabled_feeds_are_kept_but_not_enabled() -> None:
     config = parse(
         """\
         feeds:
@@ -234,5 +234,5 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("text", "expected"), ERROR_CASES)
-def test_each_error_names_file_line_and_field(text, expected):
+def test_each_error_names_file_line_and_field(text: str, expected: list[str]) -> None:
     assert problems(text) == expected

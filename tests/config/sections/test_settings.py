@@ -27,7 +27,9 @@ SETTING_CASES = [
 @pytest.mark.parametrize(
     ("yaml_value", "attribute", "expected"), SETTING_CASES, ids=[c[0] for c in SETTING_CASES]
 )
-def test_settings_accept_numbers_durations_and_sizes(yaml_value, attribute, expected):
+def test_settings_accept_numbers_durations_and_sizes(
+    yaml_value: str, attribute: str, expected: float | str | None
+) -> None:
     config = parse(f"settings:\n  {yaml_value}\n")
     assert getattr(config.settings, attribute) == expected
     assert type(getattr(config.settings, attribute)) is type(expected)
@@ -88,5 +90,5 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("text", "expected"), ERROR_CASES)
-def test_each_error_names_file_line_and_field(text, expected):
+def test_each_error_names_file_line_and_field(text: str, expected: list[str]) -> None:
     assert problems(text) == expected

@@ -41,11 +41,11 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("text", "expected"), ERROR_CASES)
-def test_each_error_names_file_line_and_field(text, expected):
+def test_each_error_names_file_line_and_field(text: str, expected: list[str]) -> None:
     assert problems(text) == expected
 
 
-def test_a_bad_topic_query_reports_the_query_languages_error():
+def test_a_bad_topic_query_reports_the_query_languages_error() -> None:
     text = "topics:\n  - id: el\n    query: '\"entity list'\n"
     with pytest.raises(QueryError) as reason:
         parse_query('"entity list')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypedDict, Unpack
 
 from bot.find.query.document import MatchDoc, prepare_doc
 from bot.find.query.parser import parse_query
@@ -42,5 +43,14 @@ def make_doc(
     return prepare_doc(item, feed_tags=feed_tags)
 
 
-def matches(query: str, title: str, summary: str = "", **doc: object) -> bool:
+class DocFields(TypedDict, total=False):
+    """The keyword arguments of make_doc, passed on by matches."""
+
+    feed_id: str
+    tags: tuple[str, ...]
+    published: datetime | None
+    feed_tags: tuple[str, ...]
+
+
+def matches(query: str, title: str, summary: str = "", **doc: Unpack[DocFields]) -> bool:
     return parse_query(query).matches(make_doc(title, summary, **doc), now=NOW)

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.find.query.document import MatchDoc
 from bot.find.query.matcher import QueryMatcher
 from bot.find.query.parser import parse_query
 from bot.find.query.syntax import QueryError
@@ -111,7 +112,7 @@ CORPUS = Path("/work/shared/feeds-corpus")
         ("반도체", "한국 반도체 수출", "", True),
     ],
 )
-def test_match(query, title, summary, expected):
+def test_match(query: str, title: str, summary: str, expected: bool) -> None:
     assert matches(query, title, summary) is expected
 
 
@@ -147,7 +148,7 @@ def test_match(query, title, summary, expected):
         ("rare-earths", "Rare events on earth", False),
     ],
 )
-def test_topic(topic, title, expected):
+def test_topic(topic: str, title: str, expected: bool) -> None:
     assert matches(TOPICS[topic], title) is expected
 
 
@@ -155,7 +156,7 @@ def test_topic(topic, title, expected):
 # Field filters
 
 
-def test_feed_filter_is_exact():
+def test_feed_filter_is_exact() -> None:
     doc = make_doc("Additions to the Entity List", feed_id="fr-bis")
     assert parse_query("feed:fr-bis").matches(doc, now=NOW)
     assert not parse_query("feed:FR-BIS").matches(doc, now=NOW)
@@ -175,7 +176,9 @@ def test_feed_filter_is_exact():
         ("-tag:draft", ("final",), (), True),
     ],
 )
-def test_tag_filter(query, item_tags, feed_tags, expected):
+def test_tag_filter(
+    query: str, item_tags: tuple[str, ...], feed_tags: tuple[str, ...], expected: bool
+) -> None:
     doc = make_doc("x", tags=item_tags, feed_tags=feed_tags)
     assert parse_query(query).matches(doc, now=NOW) is expected
 
@@ -201,19 +204,19 @@ def test_tag_filter(query, item_tags, feed_tags, expected):
         ("before:2026-11-01", timedelta(days=19), False),
     ],
 )
-def test_time_filter(query, age, expected):
+def test_time_filter(query: str, age: timedelta, expected: bool) -> None:
     doc = make_doc("x", published=NOW - age)
     assert parse_query(query).matches(doc, now=NOW) is expected
 
 
-def test_relative_time_is_resolved_when_matching_not_when_parsing():
+def test_relative_time_is_resolved_when_matching_not_when_parsing() -> None:
     query = parse_query("chips since:7d")  # parsed once, stored with a subscription
     doc = make_doc("Chips", published=datetime(2026, 11, 1, tzinfo=UTC))
     assert query.matches(doc, now=datetime(2026, 11, 5, tzinfo=UTC))
     assert not query.matches(doc, now=datetime(2026, 11, 9, tzinfo=UTC))
 
 
-def test_date_means_midnight_in_the_zone_of_now():
+def test_date_means_midnight_in_the_zone_of_now() -> None:
     query = parse_query("since:2026-11-01")
     # 2026-11-01 01:00 in Tokyo, still 31 October in UTC.
     doc = make_doc("x", published=datetime(2026, 10, 31, 16, 0, tzinfo=UTC))
@@ -221,14 +224,14 @@ def test_date_means_midnight_in_the_zone_of_now():
     assert not query.matches(doc, now=NOW)
 
 
-def test_naive_times_are_taken_as_utc():
+def test_naive_times_are_taken_as_utc() -> None:
     query = parse_query("since:1d")
     doc = make_doc("x", published=datetime(2026, 11, 20, 0, 0))
     assert query.matches(doc, now=datetime(2026, 11, 20, 12, 0))
     assert not query.matches(doc, now=datetime(2026, 11, 21, 1, 0))
 
 
-def test_item_without_dates_counts_as_old():
+def test_item_without_dates_counts_as_old() -> None:
     doc = make_doc("x")  # no published, no first_seen: Item.when is the epoch
     assert not parse_query("since:3650d").matches(doc, now=NOW)
     assert parse_query("before:2000-01-01").matches(doc, now=NOW)
@@ -249,11 +252,11 @@ def test_item_without_dates_counts_as_old():
         ("feed:fr-bis", []),
     ],
 )
-def test_positive_terms(query, terms):
+def test_positive_terms(query: str, terms: list[str]) -> None:
     assert parse_query(query).positive_terms() == terms
 
 
-def test_filters_lift_the_top_level_conjuncts():
+def test_filters_lift_the_top_level_conjuncts() -> None:
     found = parse_query(
         "(feed:fr-bis OR feed:bis-press) tag:us (tag:japan OR tag:jp) since:7d before:1d chips"
     ).filters()
@@ -274,7 +277,9 @@ def test_filters_lift_the_top_level_conjuncts():
         ("chips OR since:1d", None, (None, None)),
     ],
 )
-def test_filters_leave_out_what_is_not_required(query, feed_ids, window):
+def test_filters_leave_out_what_is_not_required(
+    query: str, feed_ids: frozenset[str] | None, window: tuple[datetime | None, datetime | None]
+) -> None:
     found = parse_query(query).filters()
     assert found.feed_ids == feed_ids
     assert found.time_window(NOW) == window
@@ -284,7 +289,7 @@ def test_filters_leave_out_what_is_not_required(query, feed_ids, window):
 # Many queries at once
 
 
-def test_matcher_returns_matching_keys_in_order():
+def test_matcher_returns_matching_keys_in_order() -> None:
     matcher = QueryMatcher((topic, parse_query(text)) for topic, text in TOPICS.items())
     assert len(matcher) == 6
     doc = make_doc("BIS adds entities to the Entity List over chips and gallium")
@@ -293,7 +298,7 @@ def test_matcher_returns_matching_keys_in_order():
     assert matcher.match(make_doc("Weather"), now=NOW) == []
 
 
-def test_matcher_runs_queries_without_trigger_words():
+def test_matcher_runs_queries_without_trigger_words() -> None:
     matcher = QueryMatcher(
         [
             ("feed", parse_query("feed:fr-bis")),
@@ -340,7 +345,7 @@ def read_policy_corpus() -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared feed corpus is not on this machine")
-def test_corpus_matches_are_exactly_the_expected_ones():
+def test_corpus_matches_are_exactly_the_expected_ones() -> None:
     expected = json.loads((CORPUS / "expected_topics.json").read_text())
     items = read_policy_corpus()
     assert len(items) > 2000
@@ -383,7 +388,9 @@ def test_corpus_matches_are_exactly_the_expected_ones():
         ("semiconductor", "Japan storms back into the chip wars", "", False),
     ],
 )
-def test_corpus_titles_without_the_corpus(query, title, summary, expected):
+def test_corpus_titles_without_the_corpus(
+    query: str, title: str, summary: str, expected: bool
+) -> None:
     assert matches(query, title, summary) is expected
 
 
@@ -417,7 +424,7 @@ _doc = st.builds(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_small_query, _small_query, _doc)
-def test_operators_mean_what_they_say(a, b, doc):
+def test_operators_mean_what_they_say(a: str, b: str, doc: MatchDoc) -> None:
     match_a = parse_query(a).matches(doc, now=NOW)
     match_b = parse_query(b).matches(doc, now=NOW)
     assert parse_query(f"({a}) OR ({b})").matches(doc, now=NOW) == (match_a or match_b)
@@ -429,7 +436,7 @@ def test_operators_mean_what_they_say(a, b, doc):
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_small_query, min_size=1, max_size=8), _doc)
-def test_matcher_agrees_with_each_query(texts, doc):
+def test_matcher_agrees_with_each_query(texts: list[str], doc: MatchDoc) -> None:
     queries = [parse_query(text) for text in texts]
     matcher = QueryMatcher(enumerate(queries))
     expected = [i for i, query in enumerate(queries) if query.matches(doc, now=NOW)]
@@ -437,14 +444,14 @@ def test_matcher_agrees_with_each_query(texts, doc):
 
 
 _text_without_quotes = st.text(
-    alphabet=st.characters(blacklist_characters='"“”„＂', blacklist_categories=("Cs",)),
+    alphabet=st.characters(blacklist_characters='"“”„＂', blacklist_categories=["Cs"]),
     max_size=60,
 )
 
 
 @settings(max_examples=300, deadline=None)
 @given(_text_without_quotes)
-def test_any_text_matches_itself_as_a_phrase(text):
+def test_any_text_matches_itself_as_a_phrase(text: str) -> None:
     # Query and document go through the same analysis, whatever the script.
     try:
         query = parse_query(f'"{text}"')

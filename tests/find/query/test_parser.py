@@ -88,17 +88,17 @@ from tests.find.query.sample import NOW, TOPICS, make_doc
         ),
     ],
 )
-def test_parse_gives_normalized_tree(query, tree):
+def test_parse_gives_normalized_tree(query: str, tree: str) -> None:
     assert str(parse_query(query).root) == tree
 
 
-def test_query_keeps_the_text_as_written():
+def test_query_keeps_the_text_as_written() -> None:
     query = parse_query('  "Entity List" OR EAR ')
     assert query.text == '  "Entity List" OR EAR '
     assert repr(query) == 'Query(\'  "Entity List" OR EAR \', OR(phrase:"entity list", word:ear))'
 
 
-def test_queries_with_the_same_text_are_equal_and_hash_alike():
+def test_queries_with_the_same_text_are_equal_and_hash_alike() -> None:
     assert parse_query("a OR b") == parse_query("a OR b")
     assert len({parse_query("a OR b"), parse_query("a OR b"), parse_query("a b")}) == 2
 
@@ -167,7 +167,7 @@ def test_queries_with_the_same_text_are_equal_and_hash_alike():
         ("a tag:", "tag: needs a tag name, as in tag:us (column 3)", 3),
     ],
 )
-def test_error_says_what_and_where(query, message, column):
+def test_error_says_what_and_where(query: str, message: str, column: int | None) -> None:
     with pytest.raises(QueryError) as caught:
         parse_query(query)
     assert str(caught.value) == message
@@ -176,7 +176,7 @@ def test_error_says_what_and_where(query, message, column):
     assert isinstance(caught.value, ValueError)
 
 
-def test_error_column_points_at_the_character():
+def test_error_column_points_at_the_character() -> None:
     query = 'since:7d "entity list'
     with pytest.raises(QueryError) as caught:
         parse_query(query)
@@ -202,20 +202,20 @@ def test_error_column_points_at_the_character():
     ],
     ids=["1MB", "10000-parens", "5000-quotes", "21-levels", "500-open", "51-terms", "61-ors"],
 )
-def test_pathological_query_is_refused(query, message):
+def test_pathological_query_is_refused(query: str, message: str) -> None:
     with pytest.raises(QueryError) as caught:
         parse_query(query)
     assert str(caught.value).startswith(message)
 
 
-def test_limits_are_inclusive():
+def test_limits_are_inclusive() -> None:
     assert str(parse_query("(" * 20 + "a" + ")" * 20).root) == "word:a"
     assert str(parse_query(" ".join(["w"] * 50)).root) == "word:w"
     assert parse_query("a" * 1000).root is not None
 
 
 @pytest.mark.timeout(10)
-def test_a_thousand_negations_fold_into_one():
+def test_a_thousand_negations_fold_into_one() -> None:
     # 999 dashes: recursing per NOT would overflow the stack when matching.
     query = parse_query("-" * 999 + "a")
     assert str(query.root) == "NOT(word:a)"
@@ -245,7 +245,7 @@ _query_ish = st.lists(_QUERY_ALPHABET, max_size=40).map("".join)
 
 @settings(max_examples=400, deadline=timedelta(seconds=1))
 @given(st.one_of(st.text(max_size=300), _query_ish))
-def test_parser_returns_a_query_or_a_query_error(text):
+def test_parser_returns_a_query_or_a_query_error(text: str) -> None:
     try:
         query = parse_query(text)
     except QueryError as error:

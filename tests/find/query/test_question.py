@@ -38,11 +38,11 @@ from tests.find.query.sample import NOW, make_doc
         ("IPEF AND chips", "IPEF AND chips"),
     ],
 )
-def test_question_to_query(question, query):
+def test_question_to_query(question: str, query: str) -> None:
     assert question_to_query(question) == query
 
 
-def test_question_is_parsed_to_a_matching_query():
+def test_question_is_parsed_to_a_matching_query() -> None:
     query = parse_question("anything about rare earth exports this week?")
     assert query.text == "rare earth exports since:7d"
     fresh = make_doc("China tightens rare-earth export rules", published=NOW - timedelta(days=2))
@@ -62,7 +62,7 @@ def test_question_is_parsed_to_a_matching_query():
         ('chips "entity', "unclosed quote at column 7"),
     ],
 )
-def test_question_errors(question, message):
+def test_question_errors(question: str, message: str) -> None:
     with pytest.raises(QueryError) as caught:
         parse_question(question)
     assert str(caught.value) == message
