@@ -1,10 +1,12 @@
 """`briefbot run`: the long-running service, from start-up checks to a clean shutdown.
 
-Start-up, in order: open the data directory (one process at a time: exit 3
-when another holds it); apply the changes made from Slack to feeds.yaml's
-configuration; check the bot token with `auth.test` (exit 1 with a sentence
-saying what to fix); start the Slack app (bot/slack/app.py; exit 1 when it
-cannot start, before any work is done); send once each digest missed while
+Start-up, in order: check that the Slack settings it needs are set (the bot
+token; the signing secret in HTTP mode: exit 2 naming the setting); open the
+data directory (one process at a time: exit 3 when another holds it); apply
+the changes made from Slack to feeds.yaml's configuration; check the bot
+token with `auth.test` (exit 1 with a sentence saying what to fix); start the
+Slack app (bot/slack/start.py; exit 1 when it cannot start, before any work
+is done); send once each digest missed while
 the bot was down; start the scheduler (bot/app/scheduler/); log what is active
 (feeds, channels, next run times; never a token).
 
@@ -16,8 +18,9 @@ ends), for an operator who cannot wait; the store stays consistent either way
 (see store.py).
 
 Exit status: 0 after a clean shutdown, 1 when the service could not start
-(Slack refused the token or is unreachable, the Slack app failed), 3 when
-the data directory is in use.
+(Slack refused the token or is unreachable, the Slack app failed), 2 when a
+setting is missing (the systemd unit does not restart on it), 3 when the data
+directory is in use.
 
 This module does not import slack_sdk (the Slack layer in bot/slack/ does):
 Slack's errors are told apart by their `response` attribute.
@@ -44,11 +47,18 @@ from bot.slack.errors import describe_slack_error
 from bot.slack.start import SlackHandle, start_slack
 from bot.store.ports import StoreError, StoreLockedError
 
-__all__ = ["EXIT_FAILED", "EXIT_LOCKED", "EXIT_OK", "INVALID_AUTH_MESSAGE", "run_service"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "INVALID_AUTH_MESSAGE",
+    "run_service",
+]
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_LOCKED = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 INVALID_AUTH_MESSAGE = "Slack refused the bot token (invalid_auth): check SLACK_BOT_TOKEN"
 # How often the main thread looks at `stop` (a signal also wakes it at once).
@@ -63,17 +73,25 @@ def run_service(
     config: Config,
     *,
     port: int = 3000,
+    host: str = "127.0.0.1",
     stop: threading.Event | None = None,
     install_signal_handlers: bool = True,
 ) -> int:
     """Run the bot until SIGTERM/SIGINT (or `stop` is set); return the exit status.
 
-    `port` is the HTTP-mode port (0: any free one); Socket Mode ignores it.
+    `port` is the HTTP-mode port (0: any free one) and `host` the address it
+    listens on; Socket Mode ignores both. A Slack setting that is missing
+    (the bot token; the signing secret in HTTP mode) is a configuration error:
+    exit status 2, before anything is opened.
     `install_signal_handlers=False` leaves signals alone (the caller sets
     `stop`); handlers can only be installed from the main thread.
     """
     stop = stop if stop is not None else threading.Event()
     _quiet_scheduler_log()
+    missing = _missing_slack_setting(config)
+    if missing:
+        log.error("cannot start: %s", missing)
+        return EXIT_USAGE
     template_problems = Renderer(config.settings.templates_dir).check()
     if template_problems:
         # Found now, not at 08:30 tomorrow when the digest would be rendered.
@@ -89,7 +107,7 @@ def run_service(
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
     try:
-        return _serve(runtime, config, port, stop, install_signal_handlers)
+        return _serve(runtime, config, (host, port), stop, install_signal_handlers)
     except _StartupError as exc:
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
@@ -98,8 +116,21 @@ def run_service(
         log.info("store closed")
 
 
+def _missing_slack_setting(config: Config) -> str | None:
+    """What `briefbot run` cannot start without, as a sentence naming the setting; or None."""
+    if not (config.slack.bot_token or "").strip():
+        return "SLACK_BOT_TOKEN is not set: the bot needs its xoxb- token to call Slack"
+    if not config.slack.socket_mode and not config.slack.signing_secret:
+        return "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN to use Socket Mode)"
+    return None
+
+
 def _serve(
-    runtime: Runtime, config: Config, port: int, stop: threading.Event, handle_signals: bool
+    runtime: Runtime,
+    config: Config,
+    address: tuple[str, int],
+    stop: threading.Event,
+    handle_signals: bool,
 ) -> int:
     # Feeds and schedules changed from Slack before this start (bot/config/overrides.py).
     runtime.refresh_config()
@@ -112,10 +143,10 @@ def _serve(
     slack: SlackHandle | None = None
     try:
         # The Slack app first: a setting it lacks stops the start before any work is done.
-        slack = _start_slack(runtime, config, port, poster)
+        slack = _start_slack(runtime, config, address, poster)
         _catch_up_digests(runtime, poster)
         scheduler.start()
-        _log_startup(config, scheduler, slack, port)
+        _log_startup(config, scheduler, slack, address[1])
         while not stop.wait(_WAIT_STEP):
             pass
         log.info("stopping: finishing running jobs")
@@ -172,10 +203,13 @@ def _connect_slack(config: Config) -> Any:
     return client
 
 
-def _start_slack(runtime: Runtime, config: Config, port: int, poster: Deliverer) -> SlackHandle:
+def _start_slack(
+    runtime: Runtime, config: Config, address: tuple[str, int], poster: Deliverer
+) -> SlackHandle:
+    host, port = address
     try:
         handler = functools.partial(handle_command, runtime, poster=poster)
-        return start_slack(config.slack, handler, port=port)
+        return start_slack(config.slack, handler, port=port, host=host)
     except Exception as exc:  # SlackStartupError, or the port is taken (OSError)
         raise _StartupError(f"the Slack app did not start: {exc}") from exc
 

@@ -50,6 +50,11 @@ def write_feeds(path: Path, urls: dict[str, str], data_dir: Path) -> Path:
     return path
 
 
+def add_digest(feeds: Path, channel: str) -> None:
+    with feeds.open("a", encoding="utf-8") as out:
+        out.write(f"digests:\n  - channel: {channel}\n    at: '08:30'\n    timezone: UTC\n")
+
+
 def subcommands() -> list[str]:
     parser = build_parser()
     action = next(a for a in parser._actions if a.dest == "command")
@@ -185,6 +190,7 @@ def test_digest_dry_run_json_prints_the_exact_payloads(
 ) -> None:
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)), etag='"1"')
     feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
+    add_digest(feeds, "C0TEST0001")
     assert main(["--config", str(feeds), "poll"]) == 0  # backlog: never digested
     feed_server.add(
         "/a.xml",
@@ -194,16 +200,18 @@ def test_digest_dry_run_json_prints_the_exact_payloads(
     assert main(["--config", str(feeds), "poll"]) == 0
     capsys.readouterr()
     assert (
-        main(["--config", str(feeds), "digest", "--channel", "C0TEST", "--dry-run", "--json"]) == 0
+        main(["--config", str(feeds), "digest", "--channel", "C0TEST0001", "--dry-run", "--json"])
+        == 0
     )
     payloads = json.loads(capsys.readouterr().out)
-    assert payloads[0]["channel"] == "C0TEST"
+    assert payloads[0]["channel"] == "C0TEST0001"
     assert payloads[0]["unfurl_links"] is False and payloads[0]["unfurl_media"] is False
     assert "Story 3" in json.dumps(payloads)
     assert "Story 1" not in json.dumps(payloads), "backlog items are not digested"
     # A dry run moves nothing: the same digest again.
     assert (
-        main(["--config", str(feeds), "digest", "--channel", "C0TEST", "--dry-run", "--json"]) == 0
+        main(["--config", str(feeds), "digest", "--channel", "C0TEST0001", "--dry-run", "--json"])
+        == 0
     )
     assert json.loads(capsys.readouterr().out) == payloads
 
@@ -223,3 +231,84 @@ def test_search_prints_results_and_query_errors(
     assert "Additions to the Entity List" in out and "1 result" in out
     assert main(["--config", str(feeds), "search", '"entity list']) == 2
     assert "unclosed quote at column 1" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------- mistakes a person makes
+
+
+def test_digest_without_a_token_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": "https://example.org/a.xml"}, tmp_path / "d")
+    add_digest(feeds, "C0DIGEST01")
+    result = run_cli("--config", str(feeds), "digest", "--channel", "C0DIGEST01")
+
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert "Traceback" not in result.stderr
+    error = " ".join(result.stderr.split())  # the terminal may wrap the line
+    assert error == (
+        "error: SLACK_BOT_TOKEN is not set: the bot needs its xoxb- token to call Slack; "
+        "set it in the environment, or use --dry-run to print the digest"
+    )
+    assert not (tmp_path / "d").exists(), "refused before the data directory was touched"
+
+
+def test_a_dry_run_for_a_channel_without_a_digest_lists_the_configured_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": "https://example.org/a.xml"}, tmp_path / "d")
+    add_digest(feeds, "C0DIGEST01")
+    (tmp_path / "d").mkdir()
+
+    code = main(["--config", str(feeds), "digest", "--channel", "C0OTHER001", "--dry-run"])
+
+    assert code == EXIT_USAGE
+    error = " ".join(capsys.readouterr().err.split())
+    assert error == (
+        f"error: {feeds}: no digest for channel C0OTHER001; configured: C0DIGEST01 (08:30 UTC). "
+        "Add it under `digests:` (or with /brief schedule in the channel)."
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["search", "ipef"], id="search"),
+        pytest.param(["status"], id="status"),
+        pytest.param(["digest", "--channel", "C0DIGEST01", "--dry-run"], id="digest-dry-run"),
+    ],
+)
+def test_reading_commands_refuse_a_data_directory_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    typo = tmp_path / "dta"
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": "https://example.org/a.xml"}, typo)
+    add_digest(feeds, "C0DIGEST01")
+
+    code = main(["--config", str(feeds), *command])
+
+    assert code == EXIT_USAGE
+    error = " ".join(capsys.readouterr().err.split())
+    assert error == (
+        f"error: no data directory at {typo}: check --data-dir or BRIEFBOT_DATA "
+        "(`briefbot poll` or `briefbot run` creates it)"
+    )
+    assert not typo.exists(), "a typo must not become an empty data directory"
+
+
+def test_global_options_work_after_the_command_too(
+    feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)), etag='"1"')
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
+    elsewhere = tmp_path / "elsewhere"
+
+    assert main(["check-config", "--config", str(feeds), "--json"]) == EXIT_OK
+    described = json.loads(capsys.readouterr().out)
+    assert [f["id"] for f in described["feeds"]] == ["a"]
+    # After the command, and overriding the file's data_dir; before it, the same.
+    assert main(["poll", "--config", str(feeds), "--data-dir", str(elsewhere)]) == EXIT_OK
+    assert main(["--config", str(feeds), "status", "--data-dir", str(elsewhere), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(feeds), "--data-dir", str(elsewhere), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [(f["id"], f["items_stored"]) for f in status["feeds"]] == [("a", 2)]
+    assert not (tmp_path / "d").exists(), "--data-dir after the command was applied"

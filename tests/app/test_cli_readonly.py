@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_OK
+from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
 from bot.models import Alert
 from bot.store.ports import DeliveryProblem
 from bot.store.tinydb.store import TinyStore
@@ -227,6 +227,13 @@ def test_every_reading_command_in_a_row_leaves_the_service_running(held: Held) -
 def test_status_on_a_fresh_directory_creates_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     config = write_feeds(tmp_path / "feeds.yaml", {"first": "https://example.org/first.xml"}, data)
+    # A directory that does not exist is refused (a typo must not read as empty) ...
+    code, out, err = cli(config, "status")
+    assert code == EXIT_USAGE, out
+    assert f"no data directory at {data}" in " ".join(err.split())
+    assert not data.exists(), "a read-only command must not create the data directory"
+    # ... an empty one is a bot that has not polled yet.
+    data.mkdir()
     code, out, err = cli(config, "status")
     assert code == EXIT_OK, err
     cells = row_of(out, "first")
@@ -240,13 +247,14 @@ def test_status_on_a_fresh_directory_creates_nothing(tmp_path: Path) -> None:
         ("first", "not polled yet", 0)
     ]
     assert status["store"]["items"] == 0
-    assert not data.exists(), "a read-only command must not create the data directory"
+    assert list(data.iterdir()) == [], "a read-only command must not write"
 
 
 def test_status_on_a_fresh_directory_counts_no_files(tmp_path: Path) -> None:
     config = write_feeds(
         tmp_path / "feeds.yaml", {"first": "https://example.org/first.xml"}, tmp_path / "data"
     )
+    (tmp_path / "data").mkdir()
     code, out, err = cli(config, "status", "--json")
     assert code == EXIT_OK, err
     assert json.loads(out)["store"] == {

@@ -89,11 +89,18 @@ def service_env(fake_slack: FakeSlack, *, token: str | None = None) -> dict[str,
 class Service:
     """The service subprocess; its stdout and stderr go to files read at any time."""
 
-    def __init__(self, config_path: Path, env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self, config_path: Path, env: dict[str, str], logs: Path, cli: list[str] | None = None
+    ) -> None:
         self.out_path, self.err_path = logs / "stdout.txt", logs / "stderr.txt"
+        # `cli`: run `briefbot --config PATH <cli...>` instead of run_service directly.
+        if cli is None:
+            command = [sys.executable, "-c", RUN_SCRIPT, str(config_path)]
+        else:
+            command = [sys.executable, "-m", "bot", "--config", str(config_path), *cli]
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", RUN_SCRIPT, str(config_path)],
+                command,
                 cwd=ROOT,
                 env=env,
                 stdout=out,
@@ -113,13 +120,13 @@ class Service:
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Callable[[Path, dict[str, str]], Service]]:
+def services(tmp_path: Path) -> Iterator[Callable[..., Service]]:
     started: list[Service] = []
 
-    def start(config_path: Path, env: dict[str, str]) -> Service:
+    def start(config_path: Path, env: dict[str, str], cli: list[str] | None = None) -> Service:
         logs = tmp_path / f"logs{len(started)}"
         logs.mkdir()
-        service = Service(config_path, env, logs)
+        service = Service(config_path, env, logs, cli)
         started.append(service)
         return service
 
@@ -180,7 +187,7 @@ def test_service_polls_delivers_an_alert_and_stops_cleanly_on_a_signal(
     tmp_path: Path,
     feed_server: FeedServer,
     fake_slack: FakeSlack,
-    services: Callable[[Path, dict[str, str]], Service],
+    services: Callable[..., Service],
 ) -> None:
     backlog = numbered_entries(1, 3, prefix="Notice")
     feed_server.add("/fr.rss", make_rss(backlog))
@@ -240,7 +247,7 @@ def test_service_refuses_a_bad_token_with_a_clear_message(
     tmp_path: Path,
     feed_server: FeedServer,
     fake_slack: FakeSlack,
-    services: Callable[[Path, dict[str, str]], Service],
+    services: Callable[..., Service],
 ) -> None:
     wrong = WRONG_BOT_TOKEN
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
@@ -258,7 +265,7 @@ def test_service_without_signing_secret_stops_before_any_work(
     tmp_path: Path,
     feed_server: FeedServer,
     fake_slack: FakeSlack,
-    services: Callable[[Path, dict[str, str]], Service],
+    services: Callable[..., Service],
 ) -> None:
     feed_server.add("/fr.rss", make_rss(numbered_entries(1, 2)))
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
@@ -267,17 +274,66 @@ def test_service_without_signing_secret_stops_before_any_work(
     service = services(config_path, env)
     status = service.wait(timeout=30)
     output = service.output()
-    assert status == 1, output
-    assert "the Slack app did not start: HTTP mode needs SLACK_SIGNING_SECRET" in output
+    # A missing setting is a configuration error (2: systemd does not restart on it),
+    # found before the data directory is opened or Slack is called.
+    assert status == 2, output
+    assert "cannot start: HTTP mode needs SLACK_SIGNING_SECRET" in output
     assert feed_server.requests() == []
-    assert fake_slack.calls("chat.postMessage") == []
+    assert fake_slack.calls() == []
+    assert not (tmp_path / "data").exists()
+
+
+def test_service_without_a_bot_token_is_a_configuration_error(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    services: Callable[..., Service],
+) -> None:
+    config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
+    env = service_env(fake_slack)
+    del env["SLACK_BOT_TOKEN"]
+    service = services(config_path, env, ["run", "--port", "0"])
+    status = service.wait(timeout=30)
+    output = service.output()
+    assert status == 2, output
+    assert "cannot start: SLACK_BOT_TOKEN is not set" in output
+    assert "Traceback" not in output
+    assert fake_slack.calls() == []
+
+
+@pytest.mark.parametrize(
+    ("host_args", "listening_on"),
+    [
+        pytest.param([], "127.0.0.1", id="default-loopback-only"),
+        pytest.param(["--host", "0.0.0.0"], "0.0.0.0", id="every-interface"),
+    ],
+)
+def test_run_listens_where_host_says(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    services: Callable[..., Service],
+    host_args: list[str],
+    listening_on: str,
+) -> None:
+    config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
+    service = services(config_path, service_env(fake_slack), ["run", "--port", "0", *host_args])
+    pattern = re.compile(r"Slack HTTP mode: listening on ([0-9.]+):(\d+)/slack/events")
+    wait_for(lambda: pattern.search(service.output()), 30, "the HTTP listener", service)
+    found = pattern.search(service.output())
+    assert found is not None
+    assert found.group(1) == listening_on
+    with urllib.request.urlopen(f"http://127.0.0.1:{found.group(2)}/healthz", timeout=5) as r:
+        assert r.read() == b"ok\n"
+    service.proc.send_signal(signal.SIGTERM)
+    assert service.wait(timeout=30) == 0, service.output()
 
 
 def test_service_refuses_a_data_directory_in_use(
     tmp_path: Path,
     feed_server: FeedServer,
     fake_slack: FakeSlack,
-    services: Callable[[Path, dict[str, str]], Service],
+    services: Callable[..., Service],
 ) -> None:
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
     with TinyStore.open(tmp_path / "data"):
@@ -293,7 +349,7 @@ def test_service_says_when_slack_cannot_be_reached(
     tmp_path: Path,
     feed_server: FeedServer,
     fake_slack: FakeSlack,
-    services: Callable[[Path, dict[str, str]], Service],
+    services: Callable[..., Service],
 ) -> None:
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
     env = service_env(fake_slack)

@@ -386,7 +386,7 @@ def test_image_bakes_in_no_secret() -> None:
 
 
 def test_image_runs_the_service_and_exposes_the_http_port() -> None:
-    assert instructions(FINAL, "CMD") == ['["briefbot", "run"]']
+    assert instructions(FINAL, "CMD") == ['["briefbot", "run", "--host", "0.0.0.0"]']
     assert instructions(FINAL, "EXPOSE") == [str(HTTP_PORT)]
     assert instructions(FINAL, "WORKDIR") == ["/app"]
 

@@ -105,7 +105,11 @@ CASES: dict[str, tuple[list[str], Callable[[Path, pytest.MonkeyPatch], None] | N
     "poll-with-a-failing-feed": (["-v", "poll"], None, 0),
     "run-refused-invalid-token": (["run", "--port", "0"], None, -1),
     "console": (["console"], lambda c, m: feed_console(m), 0),
-    "digest-dry-run": (["digest", "--channel", "C0DIGEST01", "--dry-run", "--json"], None, 0),
+    "digest-dry-run": (
+        ["digest", "--channel", "C0DIGEST01", "--dry-run", "--json"],
+        lambda c, m: poll_once(c),
+        0,
+    ),
     "status-after-a-poll": (["status"], lambda c, m: poll_once(c), 0),
     "status-json-after-a-poll": (["status", "--json"], lambda c, m: poll_once(c), 0),
     "search-after-a-poll": (["search", '"story 1"'], lambda c, m: poll_once(c), 0),

@@ -8,9 +8,14 @@ disturbed (see bot/store/tinydb/store.py for why the snapshot is consistent).
 from __future__ import annotations
 
 import argparse
-from datetime import time
 
-from bot.app.cli.shared import EXIT_OK, EXIT_USAGE, load_args_config
+from bot.app.cli.shared import (
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    load_args_config,
+    load_reading_config,
+)
 from bot.app.runtime import Runtime
 from bot.app.terminal import (
     make_console,
@@ -23,7 +28,7 @@ from bot.app.terminal import (
     status_json,
 )
 from bot.config.describe import describe_config
-from bot.config.model import DigestConfig
+from bot.config.model import Config
 from bot.find.query.syntax import QueryError
 from bot.models import SlackMessage
 from bot.render.renderer import DIGEST_POST_OPTIONS, Renderer
@@ -49,7 +54,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    config = load_args_config(args)
+    config = load_reading_config(args)
     console = make_console()
     text = " ".join(args.query)
     with Runtime.open(config, read_only=True) as runtime:
@@ -64,7 +69,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Feed health and store counts: what `/brief status` shows, in the terminal."""
-    config = load_args_config(args)
+    config = load_reading_config(args)
     console = make_console()
     with Runtime.open(config, read_only=True) as runtime:
         rows = runtime.feed_status_rows()
@@ -80,12 +85,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def dry_run_digest(args: argparse.Namespace) -> int:
     """The digest a channel would get now, printed (or its Slack payloads as JSON)."""
-    config = load_args_config(args)
+    config = load_reading_config(args)
     console = make_console()
     with Runtime.open(config, read_only=True) as runtime:
         digest = runtime.digest_config(args.channel)
         if digest is None:
-            digest = DigestConfig(channel=args.channel, at=time(8, 30), timezone="UTC")
+            raise UsageError(no_digest_message(config.path, args.channel, runtime.config))
         _view, messages = runtime.build_digest(digest)
     if args.json:
         print_json(console, [_payload(args.channel, m) for m in messages])
@@ -94,6 +99,16 @@ def dry_run_digest(args: argparse.Namespace) -> int:
     else:
         print_slack_messages(console, messages)
     return EXIT_OK
+
+
+def no_digest_message(path: str, channel: str, config: Config) -> str:
+    """Channel `channel` has no digest: say so, and list the ones configured."""
+    configured = [f"{d.channel} ({d.at.strftime('%H:%M')} {d.timezone})" for d in config.digests]
+    listed = ", ".join(configured) if configured else "none"
+    return (
+        f"{path}: no digest for channel {channel}; configured: {listed}. "
+        "Add it under `digests:` (or with /brief schedule in the channel)."
+    )
 
 
 def _payload(channel: str, message: SlackMessage) -> dict[str, object]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from bot import __version__
 from bot.app.cli.inspect import cmd_check_config, cmd_search, cmd_status
 from bot.app.cli.operate import cmd_console, cmd_demo, cmd_digest, cmd_poll, cmd_run
-from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE
+from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError
 from bot.app.terminal import print_error
 from bot.config.model import ConfigError
 from bot.store.ports import StoreError, StoreLockedError, StoreReadOnlyError
@@ -32,20 +32,40 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"briefbot {__version__}")
+    _add_global_options(parser, top_level=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_operating_commands(sub)
+    _add_reading_commands(sub)
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """--config, --data-dir and -v: before the sub-command or after it.
+
+    On a sub-command they default to SUPPRESS, so an option given before the
+    sub-command is not reset by the sub-command's parser.
+    """
+    default = None if top_level else argparse.SUPPRESS
     parser.add_argument(
         "--config",
         metavar="PATH",
         help="feeds.yaml to use (default: $BRIEFBOT_CONFIG, else ./feeds.yaml, "
         "else the embedded defaults)",
+        default=default,
     )
     parser.add_argument(
-        "--data-dir", metavar="DIR", help="data directory (default: $BRIEFBOT_DATA or ./data)"
+        "--data-dir",
+        metavar="DIR",
+        help="data directory (default: $BRIEFBOT_DATA or ./data)",
+        default=default,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_operating_commands(sub)
-    _add_reading_commands(sub)
-    return parser
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log progress to stderr",
+        default=False if top_level else argparse.SUPPRESS,
+    )
 
 
 def _add(
@@ -63,6 +83,7 @@ def _add(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.set_defaults(func=func)
+    _add_global_options(p, top_level=False)
     return p
 
 
@@ -73,9 +94,15 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
         cmd_run,
         "Run the service: scheduler + Slack app (Socket Mode when SLACK_APP_TOKEN is set, "
         "else HTTP mode on --port, path /slack/events).",
-        "briefbot run --port 3000",
+        "briefbot run --port 3000 --host 127.0.0.1",
     )
     p.add_argument("--port", type=int, default=3000, help="HTTP-mode port (default 3000)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="HTTP-mode address to listen on (default 127.0.0.1: behind a reverse proxy on "
+        "the same machine; 0.0.0.0 for every interface, as in the container image)",
+    )
     _add(
         sub,
         "console",
@@ -157,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         result: int = args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         print_error(str(exc))
         return EXIT_USAGE
     except (StoreLockedError, StoreReadOnlyError) as exc:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from bot.app.cli.inspect import dry_run_digest
-from bot.app.cli.shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_args_config
+from bot.app.cli.inspect import dry_run_digest, no_digest_message
+from bot.app.cli.shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, load_args_config
 from bot.app.runtime import Runtime
 from bot.app.terminal import make_console, poll_progress, print_error, print_poll_table, print_text
 from bot.config.schema import load_config
@@ -42,7 +42,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app.service import run_service
 
-    return run_service(load_args_config(args), port=args.port)
+    return run_service(load_args_config(args), port=args.port, host=args.host)
 
 
 def cmd_console(args: argparse.Namespace) -> int:
@@ -56,19 +56,22 @@ def cmd_console(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     if args.dry_run:
         return dry_run_digest(args)
-    from bot.slack.client import make_web_client
+    from bot.slack.client import SlackClientConfigError, make_web_client
     from bot.slack.deliver import Deliverer
 
     config = load_args_config(args)
     console = make_console()
+    try:
+        # Before the data directory is touched: a missing token is the caller's to fix.
+        poster = Deliverer(make_web_client(config.slack))
+    except SlackClientConfigError as exc:
+        raise UsageError(
+            f"{exc}; set it in the environment, or use --dry-run to print the digest"
+        ) from None
     with Runtime.open(config) as runtime:
         digest = runtime.digest_config(args.channel)
         if digest is None:
-            print_error(
-                f"{config.path}: no digest for channel {args.channel}; add it under `digests:`"
-            )
-            return EXIT_USAGE
-        poster = Deliverer(make_web_client(config.slack))
+            raise UsageError(no_digest_message(config.path, args.channel, runtime.config))
         outcome = runtime.send_digest(digest, poster)
     if outcome.status == "failed":
         print_error(f"digest for {args.channel} not delivered: {outcome.error}")
