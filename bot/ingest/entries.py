@@ -10,6 +10,14 @@ Not obvious:
 - Text. Titles and summaries become plain text (see bot/ingest/text.py). Text that
   feedparser reports as plain stays as is, so a title `<!channel>` is kept
   literally; escaping for Slack is the renderer's job.
+- The link shown (`Item.link`) is FeedBurner's `origLink` when there is one
+  (the publisher's own URL, the same in every feed that carries the story,
+  where the entry's link is a redirect through FeedBurner), else the entry's
+  link, else a GUID that is an http(s) URL, else the first enclosure
+  (podcasts). Identity keeps using the entry's own link.
+- An entry with no title, link or text is kept when it has such another link
+  or a graphic (an inline SVG or an image, titled by its accessible name);
+  its identity then uses that link. One with nothing at all is skipped.
 - The Federal Register agency (`dc:creator`) goes to `authors`, not `tags`:
   tags stay the entry's own categories.
 - Within one document, a repeated GUID or id keeps its first entry.
@@ -28,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.ingest.links import canonicalize_link, fr_document_number
-from bot.ingest.text import normalize_for_key, to_plain_text, truncate_words
+from bot.ingest.text import graphic_label, normalize_for_key, to_plain_text, truncate_words
 from bot.models import Item
 
 __all__ = ["TITLE_MAX_CHARS", "entries_to_items", "plain_field"]
@@ -37,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 TITLE_MAX_CHARS = 300
 TITLE_FROM_SUMMARY_CHARS = 100
+UNTITLED_GRAPHIC = "(image)"
 GUID_MAX_CHARS = 200
 MAX_TAGS = 50
 TAG_MAX_CHARS = 100
@@ -84,8 +93,12 @@ def _normalize_entry(
     title = truncate_words(plain_field(entry, "title"), TITLE_MAX_CHARS)
     summary_full = plain_field(entry, "summary") or _plain_content(entry)
     link = canonicalize_link(_str(entry.get("link")), base)
+    shown_link = _shown_link(entry, link, base)
     if not (title or link or summary_full):
-        return None
+        textless_title = _textless_title(entry, shown_link)
+        if textless_title is None:
+            return None
+        title, link = textless_title, shown_link
 
     guid = _str(entry.get("id")).strip() or None
     fr_number = fr_document_number(guid) or fr_document_number(link)
@@ -106,13 +119,41 @@ def _normalize_entry(
         feed_id=feed_id,
         title=shown_title,
         summary=truncate_words(summary_full, summary_max_chars),
-        link=link,
+        link=shown_link,
         published=_entry_time(entry, fetched_at),
         authors=_entry_authors(entry),
         tags=_entry_tags(entry),
         guid=guid,
         link_title_key=link_title_key,
     )
+
+
+def _shown_link(entry: dict[str, Any], link: str | None, base: str) -> str | None:
+    """The link a reader is given: origLink, link, a GUID URL, an enclosure (module docstring)."""
+    original = canonicalize_link(_str(_raw(entry, "feedburner_origlink")), base)
+    if original or link:
+        return original or link
+    guid_url = canonicalize_link(_str(_raw(entry, "id")))  # no base: a GUID is never relative
+    if guid_url:
+        return guid_url
+    for block in _raw(entry, "links") or []:
+        if isinstance(block, Mapping) and block.get("rel") == "enclosure":
+            href = canonicalize_link(_str(block.get("href")), base)
+            if href:
+                return href
+    return None
+
+
+def _textless_title(entry: dict[str, Any], shown_link: str | None) -> str | None:
+    """The title of an entry with no text and no link: a graphic's name, or "" to show
+    `shown_link`; None when there is nothing to show at all (the entry is skipped)."""
+    markup = [_str(_raw(entry, "title")), _str(_raw(entry, "summary"))]
+    markup += [_str(b.get("value")) for b in _raw(entry, "content") or [] if isinstance(b, Mapping)]
+    labels = [label for label in map(graphic_label, markup) if label is not None]
+    if labels:
+        named = next((label for label in labels if label), "")
+        return truncate_words(named, TITLE_MAX_CHARS) or ("" if shown_link else UNTITLED_GRAPHIC)
+    return "" if shown_link else None
 
 
 def plain_field(container: dict[str, Any], key: str) -> str:
