@@ -18,6 +18,11 @@ Not obvious:
 - An entry with no title, link or text is kept when it has such another link
   or a graphic (an inline SVG or an image, titled by its accessible name);
   its identity then uses that link. One with nothing at all is skipped.
+- Dates. A date before 1990, more than a day after `fetched_at`, or with a
+  year feedparser misreads (`10000-01-01` comes back as 2010-12-01) counts as
+  missing: the item is then dated by when it was first seen, so a typo
+  cannot sort it above everything for years, and the date the feed gave is
+  kept in `extras["ignored_date"]`.
 - The Federal Register agency (`dc:creator`) goes to `authors`, not `tags`:
   tags stay the entry's own categories.
 - Within one document, a repeated GUID or id keeps its first entry.
@@ -31,6 +36,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,9 +56,17 @@ GUID_MAX_CHARS = 200
 MAX_TAGS = 50
 TAG_MAX_CHARS = 100
 AUTHOR_MAX_CHARS = 200
-# Dates outside [1990, fetched_at + 2 days] are typos or placeholders.
+# Dates outside [1990, fetched_at + 1 day] are typos or placeholders. A day
+# covers clocks that are off and local times labelled UTC (at most 14 hours).
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
-FUTURE_SLACK = timedelta(days=2)
+FUTURE_SLACK = timedelta(days=1)
+IGNORED_DATE_KEY = "ignored_date"
+RAW_DATE_MAX_CHARS = 100
+# How the date fields are named in feedparser's entries, in order of preference.
+_DATE_KEYS = ("updated", "published", "created")
+# An ISO 8601 date: feedparser reads a five-digit year's first four digits and
+# rolls a month 13 or a day 45 over into another date instead of refusing it.
+_ISO_DATE = re.compile(r"\s*[+-]?(\d{4,})-(\d{1,2})(?:-(\d{1,2}))?")
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 
@@ -114,17 +128,19 @@ def _normalize_entry(
 
     link_title_key = _sha1(f"{link}\n{normalize_for_key(title)}") if link and title else None
     shown_title = title or truncate_words(summary_full, TITLE_FROM_SUMMARY_CHARS) or (link or "")
+    published, ignored_date = _entry_time(entry, fetched_at)
     return Item(
         id=item_id,
         feed_id=feed_id,
         title=shown_title,
         summary=truncate_words(summary_full, summary_max_chars),
         link=shown_link,
-        published=_entry_time(entry, fetched_at),
+        published=published,
         authors=_entry_authors(entry),
         tags=_entry_tags(entry),
         guid=guid,
         link_title_key=link_title_key,
+        extras={IGNORED_DATE_KEY: ignored_date} if ignored_date else {},
     )
 
 
@@ -191,24 +207,47 @@ def _plain_content(entry: dict[str, Any]) -> str:
     return ""
 
 
-def _entry_time(entry: dict[str, Any], fetched_at: datetime) -> datetime | None:
-    """Updated, else published, else created, in UTC; implausible dates count as missing."""
+def _entry_time(entry: dict[str, Any], fetched_at: datetime) -> tuple[datetime | None, str]:
+    """Updated, else published, else created, in UTC; implausible dates count as missing.
+
+    Also the first date the feed gave when none was used ("" when none was given).
+    """
     latest = fetched_at + FUTURE_SLACK
-    for key in ("updated_parsed", "published_parsed", "created_parsed"):
-        parsed = _raw(entry, key)
-        if not parsed:
-            continue
-        try:
-            # feedparser's struct_time is already UTC; timegm also copes with second 60.
-            when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-        except (OverflowError, ValueError, OSError, TypeError):
-            logger.debug("unreadable %s %r: treated as missing", key, parsed)
-            continue
-        if when < EARLIEST_DATE or when > latest:
+    ignored = ""
+    for key in _DATE_KEYS:
+        when = _read_time(entry, key)
+        if when is not None and EARLIEST_DATE <= when <= latest:
+            return when, ""
+        if when is not None:
             logger.debug("implausible %s %s: treated as missing", key, when.isoformat())
-            continue
-        return when
-    return None
+        ignored = ignored or _str(_raw(entry, key)).strip()[:RAW_DATE_MAX_CHARS]
+    return None, ignored
+
+
+def _read_time(entry: dict[str, Any], key: str) -> datetime | None:
+    """One of the entry's dates in UTC, or None when absent or unreadable."""
+    parsed = _raw(entry, f"{key}_parsed")
+    if not parsed or not _iso_fields_valid(_str(_raw(entry, key))):
+        return None
+    try:
+        # feedparser's struct_time is already UTC; timegm also copes with second 60.
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError, OSError, TypeError):
+        logger.debug("unreadable %s %r: treated as missing", key, parsed)
+        return None
+
+
+def _iso_fields_valid(raw: str) -> bool:
+    """False for an ISO 8601 date feedparser would misread: a year past 9999, month 13, day 32."""
+    match = _ISO_DATE.match(raw)
+    if not match:
+        return True  # not ISO 8601: feedparser's other parsers refuse such fields themselves
+    year, month, day = match.group(1), int(match.group(2)), int(match.group(3) or 1)
+    try:
+        datetime(int(year), month, day)
+    except ValueError:
+        return False
+    return len(year) == 4
 
 
 def _entry_authors(entry: dict[str, Any]) -> tuple[str, ...]:
