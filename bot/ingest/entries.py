@@ -10,6 +10,19 @@ Not obvious:
 - Text. Titles and summaries become plain text (see bot/ingest/text.py). Text that
   feedparser reports as plain stays as is, so a title `<!channel>` is kept
   literally; escaping for Slack is the renderer's job.
+- The link shown (`Item.link`) is FeedBurner's `origLink` when there is one
+  (the publisher's own URL, the same in every feed that carries the story,
+  where the entry's link is a redirect through FeedBurner), else the entry's
+  link, else a GUID that is an http(s) URL, else the first enclosure
+  (podcasts). Identity keeps using the entry's own link.
+- An entry with no title, link or text is kept when it has such another link
+  or a graphic (an inline SVG or an image, titled by its accessible name);
+  its identity then uses that link. One with nothing at all is skipped.
+- Dates. A date before 1990, more than a day after `fetched_at`, or with a
+  year feedparser misreads (`10000-01-01` comes back as 2010-12-01) counts as
+  missing: the item is then dated by when it was first seen, so a typo
+  cannot sort it above everything for years, and the date the feed gave is
+  kept in `extras["ignored_date"]`.
 - The Federal Register agency (`dc:creator`) goes to `authors`, not `tags`:
   tags stay the entry's own categories.
 - Within one document, a repeated GUID or id keeps its first entry.
@@ -23,12 +36,13 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.ingest.links import canonicalize_link, fr_document_number
-from bot.ingest.text import normalize_for_key, to_plain_text, truncate_words
+from bot.ingest.text import graphic_label, normalize_for_key, to_plain_text, truncate_words
 from bot.models import Item
 
 __all__ = ["TITLE_MAX_CHARS", "entries_to_items", "plain_field"]
@@ -37,13 +51,22 @@ logger = logging.getLogger(__name__)
 
 TITLE_MAX_CHARS = 300
 TITLE_FROM_SUMMARY_CHARS = 100
+UNTITLED_GRAPHIC = "(image)"
 GUID_MAX_CHARS = 200
 MAX_TAGS = 50
 TAG_MAX_CHARS = 100
 AUTHOR_MAX_CHARS = 200
-# Dates outside [1990, fetched_at + 2 days] are typos or placeholders.
+# Dates outside [1990, fetched_at + 1 day] are typos or placeholders. A day
+# covers clocks that are off and local times labelled UTC (at most 14 hours).
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
-FUTURE_SLACK = timedelta(days=2)
+FUTURE_SLACK = timedelta(days=1)
+IGNORED_DATE_KEY = "ignored_date"
+RAW_DATE_MAX_CHARS = 100
+# How the date fields are named in feedparser's entries, in order of preference.
+_DATE_KEYS = ("updated", "published", "created")
+# An ISO 8601 date: feedparser reads a five-digit year's first four digits and
+# rolls a month 13 or a day 45 over into another date instead of refusing it.
+_ISO_DATE = re.compile(r"\s*[+-]?(\d{4,})-(\d{1,2})(?:-(\d{1,2}))?")
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 
@@ -84,8 +107,12 @@ def _normalize_entry(
     title = truncate_words(plain_field(entry, "title"), TITLE_MAX_CHARS)
     summary_full = plain_field(entry, "summary") or _plain_content(entry)
     link = canonicalize_link(_str(entry.get("link")), base)
+    shown_link = _shown_link(entry, link, base)
     if not (title or link or summary_full):
-        return None
+        textless_title = _textless_title(entry, shown_link)
+        if textless_title is None:
+            return None
+        title, link = textless_title, shown_link
 
     guid = _str(entry.get("id")).strip() or None
     fr_number = fr_document_number(guid) or fr_document_number(link)
@@ -101,18 +128,48 @@ def _normalize_entry(
 
     link_title_key = _sha1(f"{link}\n{normalize_for_key(title)}") if link and title else None
     shown_title = title or truncate_words(summary_full, TITLE_FROM_SUMMARY_CHARS) or (link or "")
+    published, ignored_date = _entry_time(entry, fetched_at)
     return Item(
         id=item_id,
         feed_id=feed_id,
         title=shown_title,
         summary=truncate_words(summary_full, summary_max_chars),
-        link=link,
-        published=_entry_time(entry, fetched_at),
+        link=shown_link,
+        published=published,
         authors=_entry_authors(entry),
         tags=_entry_tags(entry),
         guid=guid,
         link_title_key=link_title_key,
+        extras={IGNORED_DATE_KEY: ignored_date} if ignored_date else {},
     )
+
+
+def _shown_link(entry: dict[str, Any], link: str | None, base: str) -> str | None:
+    """The link a reader is given: origLink, link, a GUID URL, an enclosure (module docstring)."""
+    original = canonicalize_link(_str(_raw(entry, "feedburner_origlink")), base)
+    if original or link:
+        return original or link
+    guid_url = canonicalize_link(_str(_raw(entry, "id")))  # no base: a GUID is never relative
+    if guid_url:
+        return guid_url
+    for block in _raw(entry, "links") or []:
+        if isinstance(block, Mapping) and block.get("rel") == "enclosure":
+            href = canonicalize_link(_str(block.get("href")), base)
+            if href:
+                return href
+    return None
+
+
+def _textless_title(entry: dict[str, Any], shown_link: str | None) -> str | None:
+    """The title of an entry with no text and no link: a graphic's name, or "" to show
+    `shown_link`; None when there is nothing to show at all (the entry is skipped)."""
+    markup = [_str(_raw(entry, "title")), _str(_raw(entry, "summary"))]
+    markup += [_str(b.get("value")) for b in _raw(entry, "content") or [] if isinstance(b, Mapping)]
+    labels = [label for label in map(graphic_label, markup) if label is not None]
+    if labels:
+        named = next((label for label in labels if label), "")
+        return truncate_words(named, TITLE_MAX_CHARS) or ("" if shown_link else UNTITLED_GRAPHIC)
+    return "" if shown_link else None
 
 
 def plain_field(container: dict[str, Any], key: str) -> str:
@@ -150,24 +207,47 @@ def _plain_content(entry: dict[str, Any]) -> str:
     return ""
 
 
-def _entry_time(entry: dict[str, Any], fetched_at: datetime) -> datetime | None:
-    """Updated, else published, else created, in UTC; implausible dates count as missing."""
+def _entry_time(entry: dict[str, Any], fetched_at: datetime) -> tuple[datetime | None, str]:
+    """Updated, else published, else created, in UTC; implausible dates count as missing.
+
+    Also the first date the feed gave when none was used ("" when none was given).
+    """
     latest = fetched_at + FUTURE_SLACK
-    for key in ("updated_parsed", "published_parsed", "created_parsed"):
-        parsed = _raw(entry, key)
-        if not parsed:
-            continue
-        try:
-            # feedparser's struct_time is already UTC; timegm also copes with second 60.
-            when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-        except (OverflowError, ValueError, OSError, TypeError):
-            logger.debug("unreadable %s %r: treated as missing", key, parsed)
-            continue
-        if when < EARLIEST_DATE or when > latest:
+    ignored = ""
+    for key in _DATE_KEYS:
+        when = _read_time(entry, key)
+        if when is not None and EARLIEST_DATE <= when <= latest:
+            return when, ""
+        if when is not None:
             logger.debug("implausible %s %s: treated as missing", key, when.isoformat())
-            continue
-        return when
-    return None
+        ignored = ignored or _str(_raw(entry, key)).strip()[:RAW_DATE_MAX_CHARS]
+    return None, ignored
+
+
+def _read_time(entry: dict[str, Any], key: str) -> datetime | None:
+    """One of the entry's dates in UTC, or None when absent or unreadable."""
+    parsed = _raw(entry, f"{key}_parsed")
+    if not parsed or not _iso_fields_valid(_str(_raw(entry, key))):
+        return None
+    try:
+        # feedparser's struct_time is already UTC; timegm also copes with second 60.
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError, OSError, TypeError):
+        logger.debug("unreadable %s %r: treated as missing", key, parsed)
+        return None
+
+
+def _iso_fields_valid(raw: str) -> bool:
+    """False for an ISO 8601 date feedparser would misread: a year past 9999, month 13, day 32."""
+    match = _ISO_DATE.match(raw)
+    if not match:
+        return True  # not ISO 8601: feedparser's other parsers refuse such fields themselves
+    year, month, day = match.group(1), int(match.group(2)), int(match.group(3) or 1)
+    try:
+        datetime(int(year), month, day)
+    except ValueError:
+        return False
+    return len(year) == 4
 
 
 def _entry_authors(entry: dict[str, Any]) -> tuple[str, ...]:

@@ -13,7 +13,9 @@ Not obvious from the code's shape:
   a parse that overruns is abandoned (Python cannot kill a thread, so it
   finishes in the background) and reported as an error.
 - Encoding. feedparser is always told `application/xml`, with the charset
-  bot/ingest/charset.py chooses from the header and the document.
+  bot/ingest/charset.py chooses from the header and the document. A charset
+  it had to detect (a legacy East Asian encoding named nowhere, or named
+  wrongly) is reported as a warning, since it is a guess, if a good one.
 - Entries become Items in bot/ingest/entries.py (identity, text, dates), their
   links canonical by bot/ingest/links.py.
 """
@@ -28,13 +30,14 @@ import re
 import threading
 import xml.sax
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 
-from bot.ingest.charset import choose_charset, declared_charset, header_charset
+from bot.ingest.charset import charset_label, choose_charset, declared_charset, header_charset
 from bot.ingest.entries import TITLE_MAX_CHARS, entries_to_items, plain_field
 from bot.ingest.links import canonicalize_link
 from bot.ingest.prolog import ascii_view, refuse_entity_declarations
@@ -149,9 +152,13 @@ def _parse(
         sanitize_html=False,  # ditto: no markup survives, so none needs sanitizing
     )
     charset_from_header = charset if charset_source == "header" else None
-    return _read_parsed(
+    result = _read_parsed(
         parsed, feed_id, body, base, fetched_at, summary_max_chars, charset_from_header
     )
+    if charset_source == "detected" and charset and not result.error and not result.warning:
+        note = _describe_detection(charset, lower_headers.get("content-type", ""), body)
+        result = replace(result, warning=note)
+    return result
 
 
 def _read_parsed(
@@ -228,6 +235,18 @@ def _describe_problem(exc: BaseException, body: bytes, header_charset: str | Non
     if isinstance(exc, feedparser.UndeclaredNamespace):
         return f"malformed XML: {str(exc)[:120]}"
     return f"malformed feed: {type(exc).__name__}: {str(exc)[:120]}"
+
+
+def _describe_detection(charset: str, content_type: str, body: bytes) -> str:
+    """The warning for a charset detected from the text, saying what was stated instead."""
+    detected = f"read as {charset_label(charset)}, detected from the text"
+    stated_in_header = header_charset(content_type)
+    if stated_in_header:
+        return f"wrong character encoding: the HTTP header says {stated_in_header}; {detected}"
+    declared = declared_charset(body)
+    if declared:
+        return f"wrong character encoding: declared as {declared}; {detected}"
+    return f"no character encoding declared: {detected}"
 
 
 def _line_shift(body: bytes) -> int:

@@ -8,18 +8,27 @@ Two real-world repairs live here because feeds need them:
 
 - `decode_leftover_entities`: the Federal Register double-escapes apostrophes
   and quotes in descriptions (`&amp;#39;`), so one decoding pass leaves a
-  literal `&#39;`. A second, strict pass (numeric references and the XML
-  built-ins `&amp; &quot; &apos;` only, semicolon required) undoes that
-  without touching text like "AT&T" or "&notice".
+  literal `&#39;`; Movable Type's plain-text Atom summaries carry escaped
+  HTML entities (`&amp;nbsp;`), and other feeds double-escape named ones
+  (`&amp;amp;mdash;`). A second, strict pass (numeric references, `&apos;`
+  and the HTML 4 named entities but `&lt;` and `&gt;`, semicolon required)
+  undoes that without touching text like "AT&T" or "&notice".
 - `repair_double_utf8`: UTF-8 text that was decoded once as Latin-1/CP1252 and
   re-encoded ("Ð’ ÐœÐ¾Ñ..." instead of "В Мо..."). Repaired only when the
   whole string maps back to bytes that are valid UTF-8, which ordinary text
   in any language practically never does.
+
+Markup a lenient parse leaves behind is read as a browser would: an HTML
+comment left open runs to the end of the fragment (HTML5; html.parser would
+show it as text), and CDATA markers still present after the HTML is read
+(a CDATA section nested in another one ends the outer one early, so the rest
+of the markup arrives escaped) mean that text was markup: it is read again.
 """
 
 from __future__ import annotations
 
 import html
+import html.entities
 import re
 import unicodedata
 from html.parser import HTMLParser
@@ -27,6 +36,7 @@ from html.parser import HTMLParser
 __all__ = [
     "collapse_whitespace",
     "decode_leftover_entities",
+    "graphic_label",
     "html_to_text",
     "normalize_for_key",
     "repair_double_utf8",
@@ -50,8 +60,15 @@ _BREAKING_ELEMENTS = frozenset(
 )  # fmt: skip
 
 # Semicolon required: HTML5 would also decode "&notice" as "¬ice", which a
-# second pass over already-decoded text must never do.
-_LEFTOVER_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|quot|apos);")
+# second pass over already-decoded text must never do. `&lt;` and `&gt;` stay:
+# left over, they are most often markup shown on purpose ("write &lt;b&gt;").
+_LEFTOVER_NAMES = sorted(set(html.entities.name2codepoint) - {"lt", "gt"}, key=len, reverse=True)
+_LEFTOVER_ENTITY = re.compile(
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|apos|" + "|".join(_LEFTOVER_NAMES) + ");"
+)
+# An HTML comment: `<!-->` and `<!--->` are empty ones; one never closed runs
+# to the end; `--!>` closes one too (HTML5 tokenizer).
+_HTML_COMMENT = re.compile(r"<!--(?:-?>|.*?(?:--!?>|\Z))", re.DOTALL)
 _CDATA_MARKER = re.compile(r"<!\[CDATA\[|\]\]>")
 # CP1252 puts printable characters where Latin-1 has C1 controls; map them back.
 _CP1252_REVERSE = {
@@ -101,6 +118,34 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data[len("CDATA[") :])
 
 
+class _GraphicLabel(HTMLParser):
+    """Finds inline graphics (`<svg>`, `<img>`) and their accessible names."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found = False
+        self.names: list[str] = []
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("svg", "img"):
+            self.found = True
+            named = dict(attrs)
+            self.names.append(named.get("aria-label") or named.get("alt") or "")
+        self._in_title = tag == "title" and self.found
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        self._in_title = False
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.names.append(data)
+
+
 def collapse_whitespace(text: str) -> str:
     """Replace runs of whitespace and control characters by one space; strip the ends."""
     cleaned = "".join(
@@ -127,6 +172,8 @@ def html_to_text(fragment: str) -> str:
     """Visible text of an HTML fragment: tags dropped, script/style dropped, entities decoded."""
     if "<" not in fragment and "&" not in fragment:
         return fragment
+    if "<!--" in fragment:
+        fragment = _HTML_COMMENT.sub("", fragment)
     extractor = _TextExtractor()
     try:
         extractor.feed(fragment)
@@ -134,6 +181,20 @@ def html_to_text(fragment: str) -> str:
     except Exception:  # html.parser is lenient, but never let markup crash a poll
         return re.sub(r"<[^>]*>", " ", fragment)
     return "".join(extractor.parts)
+
+
+def graphic_label(fragment: str) -> str | None:
+    """The accessible name of the graphics in an HTML fragment (an SVG's `aria-label`
+    or `<title>`, an image's `alt`): "" when they have none, None when there are none."""
+    if "<svg" not in fragment.lower() and "<img" not in fragment.lower():
+        return None
+    finder = _GraphicLabel()
+    try:
+        finder.feed(fragment)
+        finder.close()
+    except Exception:  # as in html_to_text: markup never crashes a poll
+        return ""
+    return collapse_whitespace(" ".join(finder.names)) if finder.found else None
 
 
 def repair_double_utf8(text: str) -> str:
@@ -159,7 +220,10 @@ def repair_double_utf8(text: str) -> str:
 def to_plain_text(value: str, *, is_html: bool) -> str:
     """Feed text (HTML or plain) as one clean line of plain text."""
     text = strip_cdata_markers(value)
-    text = html_to_text(text) if is_html else text
+    if is_html:
+        text = html_to_text(text)
+        if _CDATA_MARKER.search(text):  # markup that a broken nested CDATA escaped
+            text = html_to_text(strip_cdata_markers(text))
     text = decode_leftover_entities(text)
     text = repair_double_utf8(text)
     return collapse_whitespace(text)

@@ -9,8 +9,10 @@ import pytest
 from bot.ingest.text import (
     collapse_whitespace,
     decode_leftover_entities,
+    graphic_label,
     html_to_text,
     repair_double_utf8,
+    to_plain_text,
     truncate_words,
 )
 
@@ -44,6 +46,21 @@ from bot.ingest.text import (
             repair_double_utf8, "café “quoted” Ã", "café “quoted” Ã", id="genuine-text-untouched"
         ),
         pytest.param(repair_double_utf8, "经济安全", "经济安全", id="cjk-untouched"),
+        pytest.param(
+            decode_leftover_entities,
+            "a&nbsp;b &mdash; c&hellip; &Eacute;",
+            "a\u00a0b — c… É",
+            id="named-entities-left-over",
+        ),
+        pytest.param(
+            decode_leftover_entities,
+            "&nbsp &MDASH; &lt;b&gt;",
+            "&nbsp &MDASH; &lt;b&gt;",
+            id="named-strict",
+        ),
+        pytest.param(html_to_text, "sa<!-- -- nonwhitespace >fe", "sa", id="comment-left-open"),
+        pytest.param(html_to_text, "a<!-->b<!--->c", "abc", id="empty-comments"),
+        pytest.param(html_to_text, "a<!-- x --!>b<!-- y -->c", "abc", id="comments-closed"),
     ],
 )
 def test_text_helpers(function: Callable[[str], str], given_text: str, expected: str) -> None:
@@ -63,3 +80,29 @@ def test_text_helpers(function: Callable[[str], str], given_text: str, expected:
 )
 def test_truncate_words(text: str, limit: int, expected: str) -> None:
     assert truncate_words(text, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("<p>a <![CDATA[b]]> c</p>", "a b c", id="markers-dropped"),
+        pytest.param("&lt;p&gt;x &lt;![CDATA[y z</p>]]&gt;", "x y z", id="nested-cdata-escaped"),
+        pytest.param("&lt;p&gt; stays text", "<p> stays text", id="escaped-markup-without-cdata"),
+    ],
+)
+def test_cdata_left_by_a_nested_section_is_read_as_markup(value: str, expected: str) -> None:
+    assert to_plain_text(value, is_html=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("fragment", "expected"),
+    [
+        pytest.param("plain text", None, id="no-graphic"),
+        pytest.param('<svg aria-label="Chip exports"><path d="M0 0"/></svg>', "Chip exports"),
+        pytest.param("<svg><title>Tariff chart</title><circle r='1'/></svg>", "Tariff chart"),
+        pytest.param('<p><img src="x.png" alt="A map of the route"></p>', "A map of the route"),
+        pytest.param("<svg><circle r='1'/></svg>", "", id="unnamed"),
+    ],
+)
+def test_graphic_label(fragment: str, expected: str | None) -> None:
+    assert graphic_label(fragment) == expected
