@@ -26,7 +26,7 @@ from bot.store.ports import Store, StoreError
 from bot.store.tinydb.store import TinyStore
 from tests.support import paths
 from tests.support.fakeslack import FakeSlack
-from tests.support.feedgen import Entry, make_rss, numbered_entries
+from tests.support.feedgen import Entry, blank_line_first, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
 
 CORPUS = paths.CORPUS
@@ -425,3 +425,42 @@ def test_a_story_repeated_after_a_failed_commit_is_still_one_story(
         latest = titles_listed(runtime, "latest")
     assert stored["b"].duplicate_of == stored["a"].seq
     assert latest == [story]  # one story, not two
+
+
+# --------------------------------------------------------------------------- empty feeds
+
+
+NOT_AT_START = "malformed XML at line 2: XML or text declaration not at start of entity"
+
+
+def test_an_empty_feed_with_a_warning_is_polled_ok_and_an_unreadable_one_fails(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    feed_server.add("/quiet.xml", blank_line_first(make_rss([], title="Quiet")))
+    feed_server.add(
+        "/html.xml",
+        b"<!doctype html><html><body><h1>Sign in</h1></body></html>",
+        content_type="text/html",
+    )
+    feed_server.add("/garbage.xml", b"\x00\x01 <<< not a feed >>> \xff")
+    urls = {name: feed_server.url(f"/{name}.xml") for name in ("quiet", "html", "garbage")}
+    with Runtime.open(config_for(urls, tmp_path / "data")) as runtime:
+        for _ in range(2):
+            reports = {r.feed_id: r for r in runtime.poll(force=True)}
+        states = runtime.store.feed_states.all()
+
+    quiet, state = reports["quiet"], states["quiet"]
+    assert (quiet.status, quiet.error, quiet.warning, quiet.new_items) == (
+        "ok",
+        None,
+        NOT_AT_START,
+        0,
+    )
+    assert (state.consecutive_failures, state.failing_since, state.last_error) == (0, None, None)
+    assert state.warning == NOT_AT_START
+    assert state.last_success is not None and state.first_poll_done
+    assert reports["html"].error == "not a feed: looks like an HTML page"
+    assert (reports["garbage"].error or "").startswith("not a feed: malformed XML at line 1")
+    for unreadable in ("html", "garbage"):
+        assert reports[unreadable].status == "error"
+        assert states[unreadable].consecutive_failures == 2
