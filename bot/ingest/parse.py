@@ -56,10 +56,8 @@ DEFAULT_TIME_LIMIT = 20.0
 _DOCTYPE = re.compile(rb"^\s*<!DOCTYPE([^>]*?)>", re.MULTILINE)  # feedparser's own pattern
 _ROOT_ELEMENT = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]{0,40})")
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf:rdf", "rdf", "channel"})
-# A feed's end tag, then only blanks, comments and processing instructions.
-_FEED_END = re.compile(
-    rb"</(?:[A-Za-z_][\w.-]*:)?(?:rss|feed|RDF)\s*>(?:\s|<!--.*?-->|<\?.*?\?>)*\Z", re.DOTALL
-)
+# A feed's end tag at the end of the text.
+_FEED_END = re.compile(rb"</(?:[A-Za-z_][\w.-]{0,40}:)?(?:rss|feed|RDF)\s*>\Z")
 # The start tag of an RSS/RDF item or an Atom entry (prefixed or not).
 _ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 
@@ -202,7 +200,23 @@ def _whole_and_empty(body: bytes) -> bool:
     title), not a failure: nothing was cut off, and no entry went unread.
     """
     view = ascii_view(body)
-    return _FEED_END.search(view[-4096:]) is not None and _ENTRY_START.search(view) is None
+    return _ends_with_feed_end_tag(view) and _ENTRY_START.search(view) is None
+
+
+def _ends_with_feed_end_tag(view: bytes) -> bool:
+    """Whether the last markup is a feed's end tag (trailing comments and PIs skipped).
+
+    Walked back from the end rather than matched by one pattern: a pattern
+    allowing comments after the end tag backtracks exponentially on a tail of
+    many comments and no end tag.
+    """
+    tail = view[-4096:].rstrip()
+    while tail.endswith((b"-->", b"?>")):
+        start = tail.rfind(b"<!--" if tail.endswith(b"-->") else b"<?")
+        if start < 0:
+            return False
+        tail = tail[:start].rstrip()
+    return _FEED_END.search(tail[-64:]) is not None
 
 
 # --- what feedparser is told, and what its complaints mean ---------------------

@@ -216,6 +216,17 @@ def test_an_empty_malformed_feed_cut_off_or_with_unreadable_entries_fails(
     assert (result.items, result.error) == ((), error)
 
 
+def test_a_tail_of_many_comments_is_judged_in_linear_time() -> None:
+    # One pattern for "the end tag, then comments" backtracks exponentially
+    # on this tail (2 s at 24 comments, 30 s at 28), inside C code that holds
+    # the GIL: the parse's time limit cannot even stop it.
+    body = DECLARATION + EMPTY_RSS.replace(b"{title}", b"T &nbsp; x") + b"<!---->" * 24 + b"<"
+    started = time.monotonic()
+    result = parse_feed("f", body, fetched_at=FETCHED_AT, time_limit=10)
+    assert time.monotonic() - started < 1
+    assert result.error == "malformed XML at line 2: undefined entity; no entries could be read"
+
+
 def test_an_empty_but_valid_feed_is_not_an_error() -> None:
     result = parse_feed("f", rss(""), fetched_at=FETCHED_AT)
     assert (result.items, result.error, result.warning, result.feed_title) == (
