@@ -136,13 +136,15 @@ class Runtime:
 
     @property
     def search_index(self) -> SearchIndex:
-        """The search index, built in the background on first use (see find/search)."""
+        """The search index, built in the background on first use; it follows the store."""
         with self._index_lock:
             if self._search is None:
                 self._search = SearchIndex(
-                    feed_tags=self.feed_tags(), load_items=self.store.items.by_seq
+                    feed_tags=self.feed_tags(),
+                    load_items=self.store.items.by_seq,
+                    load_after=self.store.items.after,
                 )
-                self._search.build_in_background(self.store.items.after)
+                self._search.catch_up_in_background()
             return self._search
 
     @property
@@ -164,26 +166,48 @@ class Runtime:
         force: bool = False,
         on_fetched: Callable[[str], None] | None = None,
     ) -> list[PollReport]:
-        """One poll cycle; its items, story links, alerts and match cursor land in one commit."""
+        """One poll cycle; its items, story links, alerts and match cursor land in one commit.
+
+        The story index learns the cycle's items inside the transaction; if
+        the commit fails it is dropped, to be rebuilt from the store (else it
+        would remember stories under items never stored). The search index
+        catches up with the store afterwards, whether the commit worked or not.
+        """
         stories = self.stories
-        matched: list[Item] = []
+        consulted = False
 
         def within(tx: Transaction, stored: list[Item]) -> None:
+            nonlocal consulted
+            consulted = True
             _link_stories(tx, stories, stored)
-            matched.extend(self.match_new_items(tx))
+            self.match_new_items(tx)
 
-        cycle = poll_feeds(
-            self.config,
-            self.store,
-            feed_ids=feed_ids,
-            force=force,
-            clock=self.clock,
-            on_fetched=on_fetched,
-            within=within,
-        )
-        if matched and self._search is not None:
-            self._search.add_many(self.store.items.by_seq(i.seq for i in matched))
+        try:
+            cycle = poll_feeds(
+                self.config,
+                self.store,
+                feed_ids=feed_ids,
+                force=force,
+                clock=self.clock,
+                on_fetched=on_fetched,
+                within=within,
+            )
+        except BaseException:
+            if consulted:
+                self._drop_stories(stories)
+            raise
+        finally:
+            if self._search is not None:
+                # Not waiting: a catch-up under way (the start-up build, a
+                # search's) reads on until nothing is left; a search catches up first.
+                self._search.catch_up(timeout=0)
         return cycle.reports
+
+    def _drop_stories(self, stories: StoryIndex) -> None:
+        with self._index_lock:
+            if self._stories is stories:
+                self._stories = None
+        log.warning("story index dropped after a failed commit; it is rebuilt from the store")
 
     def match_new_items(self, tx: Transaction) -> list[Item]:
         """Match items stored since the match cursor against every subscription; queue alerts.

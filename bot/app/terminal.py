@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from bot.models import Item, PollReport, SlackMessage
+from bot.models import FeedState, Item, PollReport, SlackMessage
 from bot.render.mrkdwn import mrkdwn_to_plain
 from bot.render.views import FeedStatusRow
 from bot.store.ports import DeliveryProblem, StoreStats
@@ -175,6 +175,15 @@ def _feed_health(row: FeedStatusRow) -> tuple[str, str]:
     return "ok", "green"
 
 
+def _problem(state: FeedState | None) -> str:
+    """What is wrong with a feed now: its error while failing, else the last document's warning."""
+    if state is None:
+        return ""
+    if state.consecutive_failures:
+        return state.last_error or ""
+    return f"warning: {state.warning}" if state.warning else ""
+
+
 def print_status(
     console: Console,
     rows: Sequence[FeedStatusRow],
@@ -186,7 +195,7 @@ def print_status(
     table = Table(title="Feeds", title_justify="left")
     for column in ("feed", "status", "last success", "failures", "items stored", "next poll"):
         table.add_column(column, no_wrap=column != "feed")
-    table.add_column("last error", overflow="fold", max_width=50)
+    table.add_column("error / warning", overflow="fold", max_width=50)
     for row in rows:
         word, style = _feed_health(row)
         state = row.state
@@ -197,7 +206,7 @@ def print_status(
             str(state.consecutive_failures if state else 0),
             str(state.items_stored if state else 0),
             _when(state.next_due if state and row.enabled else None),
-            Text((state.last_error or "") if state and state.consecutive_failures else ""),
+            Text(_problem(state)),
         )
     console.print(table)
     console.print(
@@ -231,6 +240,7 @@ def status_json(
                 "items_stored": state.items_stored if state else 0,
                 "next_poll": state.next_due if state and row.enabled else None,
                 "last_error": state.last_error if state else None,
+                "warning": state.warning if state else None,
             }
         )
     return {

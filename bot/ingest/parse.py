@@ -18,6 +18,10 @@ Not obvious from the code's shape:
   wrongly) is reported as a warning, since it is a guess, if a good one.
 - Entries become Items in bot/ingest/entries.py (identity, text, dates), their
   links canonical by bot/ingest/links.py.
+- Malformed and without items is an error ("no entries could be read": most
+  likely a cut-off download) unless the document ends with the feed's end tag
+  and holds no entry element: then it is an empty feed read with a warning
+  (a blank line before `<?xml`, an undefined entity in an empty channel).
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ DEFAULT_TIME_LIMIT = 20.0
 _DOCTYPE = re.compile(rb"^\s*<!DOCTYPE([^>]*?)>", re.MULTILINE)  # feedparser's own pattern
 _ROOT_ELEMENT = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]{0,40})")
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf:rdf", "rdf", "channel"})
+# A feed's end tag at the end of the text.
+_FEED_END = re.compile(rb"</(?:[A-Za-z_][\w.-]{0,40}:)?(?:rss|feed|RDF)\s*>\Z")
+# The start tag of an RSS/RDF item or an Atom entry (prefixed or not).
+_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 
 
 def parse_feed(
@@ -183,12 +191,39 @@ def _read_parsed(
         return ParseResult(items=(), feed_title=feed_title, error=_describe_non_feed(body, warning))
 
     items = entries_to_items(entries, feed_id, base, fetched_at, summary_max_chars)
-    if not items and isinstance(bozo_exc, xml.sax.SAXException):
+    if not items and isinstance(bozo_exc, xml.sax.SAXException) and not _whole_and_empty(body):
         # Malformed and nothing usable in it: most likely a cut-off download.
         return ParseResult(
             items=(), feed_title=feed_title, error=f"{warning}; no entries could be read"
         )
     return ParseResult(items=tuple(items), feed_title=feed_title, warning=warning)
+
+
+def _whole_and_empty(body: bytes) -> bool:
+    """Whether the document ends with a feed's end tag and holds no entry element.
+
+    Then a malformed feed without items is an empty feed read with a warning
+    (a blank line before `<?xml`, an undefined entity in the channel's
+    title), not a failure: nothing was cut off, and no entry went unread.
+    """
+    view = ascii_view(body)
+    return _ends_with_feed_end_tag(view) and _ENTRY_START.search(view) is None
+
+
+def _ends_with_feed_end_tag(view: bytes) -> bool:
+    """Whether the last markup is a feed's end tag (trailing comments and PIs skipped).
+
+    Walked back from the end rather than matched by one pattern: a pattern
+    allowing comments after the end tag backtracks exponentially on a tail of
+    many comments and no end tag.
+    """
+    tail = view[-4096:].rstrip()
+    while tail.endswith((b"-->", b"?>")):
+        start = tail.rfind(b"<!--" if tail.endswith(b"-->") else b"<?")
+        if start < 0:
+            return False
+        tail = tail[:start].rstrip()
+    return _FEED_END.search(tail[-64:]) is not None
 
 
 # --- what feedparser is told, and what its complaints mean ---------------------

@@ -117,6 +117,8 @@ class FeedRowView:
     error: str | None
     next_due: datetime | None
     items_stored: int
+    # What the last document read had wrong although it was read (malformed XML).
+    warning: str | None = None
 
 
 class TemplateViews:
@@ -236,6 +238,7 @@ class TemplateViews:
             error=_shorten(state.last_error, ERROR_CHARS) if state.last_error else None,
             next_due=state.next_due,
             items_stored=state.items_stored,
+            warning=_shorten(state.warning, ERROR_CHARS) if state.warning else None,
         )
 
 

@@ -14,7 +14,7 @@ import pytest
 from bot.app.cli.main import build_parser, main
 from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
 from bot.store.tinydb.store import TinyStore
-from tests.support.feedgen import Entry, make_rss, numbered_entries
+from tests.support.feedgen import Entry, blank_line_first, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
 from tests.support.secretscan import APP_TOKEN, BOT_TOKEN, record_output
 from tests.support.secretscan import SIGNING_SECRET as SIGNING
@@ -131,6 +131,38 @@ def test_poll_prints_a_table_per_feed(
     assert "ok" in good_row and "3 backlog" in good_row
     assert "error" in bad_row and "500" in out
     assert "2 feeds polled, 1 failed, 3 items stored." in out
+
+
+def last_column(table: str) -> str:
+    """The text of a printed table's last column, its folded lines joined."""
+    cells = [line.split("│")[-2].strip() for line in table.splitlines() if line.startswith("│")]
+    return " ".join(cell for cell in cells if cell)
+
+
+def test_poll_and_status_show_an_empty_feed_read_with_a_warning_as_ok(
+    feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed_server.add("/quiet.xml", blank_line_first(make_rss([])))
+    feeds = write_feeds(
+        tmp_path / "feeds.yaml", {"quiet": feed_server.url("/quiet.xml")}, tmp_path / "d"
+    )
+    warning = "warning: malformed XML at line 2: XML or text declaration not at start of entity"
+    assert main(["--config", str(feeds), "poll"]) == EXIT_OK
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "quiet" in line)
+    assert row.split("│")[2].strip() == "ok"
+    assert last_column(out) == warning
+    assert "1 feeds polled, 0 failed, 0 items stored." in out
+
+    assert main(["--config", str(feeds), "status"]) == EXIT_OK
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "quiet" in line)
+    assert row.split("│")[2].strip() == "ok"
+    assert last_column(out) == warning
+    assert main(["--config", str(feeds), "status", "--json"]) == EXIT_OK
+    [feed] = json.loads(capsys.readouterr().out)["feeds"]
+    assert (feed["status"], feed["consecutive_failures"], feed["last_error"]) == ("ok", 0, None)
+    assert feed["warning"] == warning.removeprefix("warning: ")
 
 
 def test_poll_fails_when_every_feed_fails(

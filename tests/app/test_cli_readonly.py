@@ -138,7 +138,7 @@ def test_status_shows_the_feed_and_store_counts_while_the_service_holds_it(
     code, out, err = cli(config, "status")
     assert code == EXIT_OK, err
     cells = row_of(out, "fr")
-    # feed, status, last success, failures, items stored, next poll, last error
+    # feed, status, last success, failures, items stored, next poll, error / warning
     assert cells[1] == "ok"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", cells[2]), cells[2]
     assert (cells[3], cells[4]) == ("0", "4")

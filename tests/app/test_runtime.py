@@ -7,27 +7,31 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.app.commands.dispatch import handle_command
 from bot.app.runtime import Runtime, utc_now
 from bot.config.model import Config, DigestConfig, SlackSecrets
 from bot.config.schema import parse_config_text
 from bot.ingest import poll
-from bot.models import PollReport
+from bot.models import CommandRequest, PollReport
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
-from bot.store.ports import Store
+from bot.store.ports import Store, StoreError
 from bot.store.tinydb.store import TinyStore
 from tests.support import paths
 from tests.support.fakeslack import FakeSlack
-from tests.support.feedgen import Entry, make_rss, numbered_entries
+from tests.support.feedgen import Entry, blank_line_first, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
 
 CORPUS = paths.CORPUS
+USER = "U0MEMBER001"
+CHANNEL = "C0BRIEFING1"
 
 
 def config_for(feed_urls: dict[str, str], data_dir: Path, extra_settings: str = "") -> Config:
@@ -307,3 +311,156 @@ def test_a_search_is_answered_while_a_poll_commit_holds_the_store(
         "Sanctions 2",
         "Sanctions 3",
     ]
+
+
+# --------------------------------------------------------------------------- failed commits
+
+
+@contextmanager
+def unwritable(data_dir: Path, name: str) -> Iterator[None]:
+    """`name` cannot be replaced while this lasts: a directory sits where its temp file goes.
+
+    A commit writes each file as `.<name>.tmp` and renames it over `name`
+    (bot/store/tinydb/files.py); a directory there makes the write fail for
+    real, as a full disk would, and without touching the code under test.
+    """
+    blocker = data_dir / f".{name}.tmp"
+    blocker.mkdir()
+    try:
+        yield
+    finally:
+        blocker.rmdir()
+
+
+def titles_listed(runtime: Runtime, command: str) -> list[str]:
+    """The titles a `/brief` reply lists, in order (one hit is title, feed line, summary)."""
+    reply = handle_command(runtime, CommandRequest(USER, CHANNEL, command))
+    text = "\n".join(
+        block["text"]["text"] for m in reply.messages for block in m.blocks if "text" in block
+    )
+    return re.findall(r"\*<[^|>]+\|([^>]+)>\*", text)
+
+
+@pytest.mark.parametrize(
+    ("blocked", "stored_anyway"),
+    [
+        # Nothing of the cycle lands: the item shard is written first.
+        pytest.param("shard", False, id="item-shard-unwritable"),
+        # The items land, their feed state and the match cursor do not (a
+        # crash between the two writes leaves the same).
+        pytest.param("state", True, id="state-json-unwritable"),
+    ],
+)
+def test_search_agrees_with_the_store_after_a_failed_commit(
+    feed_server: FeedServer, tmp_path: Path, blocked: str, stored_anyway: bool
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    feed_server.add("/wire.xml", make_rss(numbered_entries(1, 2, prefix="Sanctions")), etag='"1"')
+    data = tmp_path / "data"
+    config = config_for({"wire": feed_server.url("/wire.xml")}, data)
+    new = ["Sanctions 3", "Sanctions 4"]
+    with Runtime.open(config, clock=lambda: now) as runtime:
+        runtime.poll(force=True)  # the first poll: backlog
+        assert titles_listed(runtime, "search sanctions") == ["Sanctions 1", "Sanctions 2"]
+        feed_server.add(
+            "/wire.xml", make_rss(numbered_entries(1, 4, prefix="Sanctions")), etag='"2"'
+        )
+        name = f"items-{now:%Y-%m}.json" if blocked == "shard" else "state.json"
+        with unwritable(data, name), pytest.raises(StoreError) as failed:
+            runtime.poll(force=True)
+        assert str(failed.value) == f"cannot write {data / name}: Is a directory"
+        # The feed's ETag was not saved: the next poll downloads the feed again.
+        state = runtime.store.feed_states.get("wire")
+        assert state is not None and state.etag == '"1"'
+        listed = sorted(titles_listed(runtime, "latest"))
+        assert listed == (new if stored_anyway else [])
+        # What `latest` lists, a search finds: the index follows the store.
+        assert sorted(titles_listed(runtime, "search sanctions")) == sorted(
+            ["Sanctions 1", "Sanctions 2", *listed]
+        )
+
+        [report] = runtime.poll(force=True)  # the disk has room again
+        assert report.status == "ok"
+        assert report.new_items == (0 if stored_anyway else 2)
+        assert sorted(titles_listed(runtime, "latest")) == new
+        assert sorted(titles_listed(runtime, "search sanctions")) == [
+            "Sanctions 1",
+            "Sanctions 2",
+            *new,
+        ]
+        state = runtime.store.feed_states.get("wire")
+        assert state is not None and state.etag == '"2"'
+        last_seq = max(item.seq for item in runtime.store.items.after())
+        assert runtime.store.alerts.match_cursor() == last_seq
+    # The poll after the failure asked with the old ETag, and got the items again.
+    assert feed_server.requests("/wire.xml")[-1].headers.get("If-None-Match") == '"1"'
+
+
+def test_a_story_repeated_after_a_failed_commit_is_still_one_story(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    # The story index is consulted inside the poll's transaction. When that
+    # commit fails, what the index learnt from the cycle must go with it:
+    # otherwise it remembers the story under an item that was never stored,
+    # and the next feed to carry the story is not linked to it.
+    now = datetime.now(UTC).replace(microsecond=0)
+    story = "Commerce adds nine Chinese firms to trade blacklist"
+
+    def entry(guid: str) -> Entry:
+        return Entry(story, "https://news.example/blacklist", guid=guid, published=now)
+
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2, prefix="Alpha")))
+    feed_server.add("/b.xml", make_rss(numbered_entries(1, 2, prefix="Beta")))
+    data = tmp_path / "data"
+    config = config_for({"a": feed_server.url("/a.xml"), "b": feed_server.url("/b.xml")}, data)
+    with Runtime.open(config, clock=lambda: now) as runtime:
+        runtime.poll(force=True)  # backlog
+        feed_server.add("/a.xml", make_rss([entry("a-1"), *numbered_entries(1, 2, prefix="Alpha")]))
+        with unwritable(data, f"items-{now:%Y-%m}.json"), pytest.raises(StoreError):
+            runtime.poll(force=True)
+        runtime.poll(force=True)
+        feed_server.add("/b.xml", make_rss([entry("b-1"), *numbered_entries(1, 2, prefix="Beta")]))
+        runtime.poll(force=True)
+        stored = {i.feed_id: i for i in runtime.store.items.after() if i.title == story}
+        latest = titles_listed(runtime, "latest")
+    assert stored["b"].duplicate_of == stored["a"].seq
+    assert latest == [story]  # one story, not two
+
+
+# --------------------------------------------------------------------------- empty feeds
+
+
+NOT_AT_START = "malformed XML at line 2: XML or text declaration not at start of entity"
+
+
+def test_an_empty_feed_with_a_warning_is_polled_ok_and_an_unreadable_one_fails(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    feed_server.add("/quiet.xml", blank_line_first(make_rss([], title="Quiet")))
+    feed_server.add(
+        "/html.xml",
+        b"<!doctype html><html><body><h1>Sign in</h1></body></html>",
+        content_type="text/html",
+    )
+    feed_server.add("/garbage.xml", b"\x00\x01 <<< not a feed >>> \xff")
+    urls = {name: feed_server.url(f"/{name}.xml") for name in ("quiet", "html", "garbage")}
+    with Runtime.open(config_for(urls, tmp_path / "data")) as runtime:
+        for _ in range(2):
+            reports = {r.feed_id: r for r in runtime.poll(force=True)}
+        states = runtime.store.feed_states.all()
+
+    quiet, state = reports["quiet"], states["quiet"]
+    assert (quiet.status, quiet.error, quiet.warning, quiet.new_items) == (
+        "ok",
+        None,
+        NOT_AT_START,
+        0,
+    )
+    assert (state.consecutive_failures, state.failing_since, state.last_error) == (0, None, None)
+    assert state.warning == NOT_AT_START
+    assert state.last_success is not None and state.first_poll_done
+    assert reports["html"].error == "not a feed: looks like an HTML page"
+    assert (reports["garbage"].error or "").startswith("not a feed: malformed XML at line 1")
+    for unreadable in ("html", "garbage"):
+        assert reports[unreadable].status == "error"
+        assert states[unreadable].consecutive_failures == 2

@@ -147,6 +147,86 @@ def test_a_malformed_feed_with_nothing_readable_is_an_error() -> None:
     assert result.error == "malformed XML at line 3: unclosed token; no entries could be read"
 
 
+# An empty channel, RSS, Atom and RDF, with what goes before and around it.
+EMPTY_RSS = (
+    b"<rss version='2.0'><channel><title>{title}</title>"
+    b"<link>https://example.org/</link><description>quiet</description></channel></rss>"
+)
+EMPTY_ATOM = b"<feed xmlns='http://www.w3.org/2005/Atom'><title>{title}</title></feed>"
+EMPTY_RDF = (
+    b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'"
+    b" xmlns='http://purl.org/rss/1.0/'><channel rdf:about='https://example.org/'>"
+    b"<title>{title}</title><link>https://example.org/</link></channel></rdf:RDF>"
+)
+DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
+NOT_AT_START = "malformed XML at line 2: XML or text declaration not at start of entity"
+
+
+@pytest.mark.parametrize(
+    ("body", "warning"),
+    [
+        pytest.param(
+            b"\n" + DECLARATION + EMPTY_RSS.replace(b"{title}", b"T"),
+            NOT_AT_START,
+            id="blank-line-before-declaration",
+        ),
+        pytest.param(
+            DECLARATION + EMPTY_RSS.replace(b"{title}", b"Quiet &nbsp; days"),
+            "malformed XML at line 2: undefined entity",
+            id="undefined-entity",
+        ),
+        pytest.param(
+            b"\n" + DECLARATION + EMPTY_ATOM.replace(b"{title}", b"T") + b"\n<!-- 0.2 s -->\n",
+            NOT_AT_START,
+            id="atom-comment-after-the-end",
+        ),
+        pytest.param(
+            DECLARATION + EMPTY_RDF.replace(b"{title}", b"T &mdash; x"),
+            "malformed XML at line 2: undefined entity",
+            id="rdf-undefined-entity",
+        ),
+    ],
+)
+def test_an_empty_feed_with_a_recoverable_warning_is_read(body: bytes, warning: str) -> None:
+    # The whole document is there, and it holds no entry: nothing failed to be read.
+    result = parse_feed("f", body, fetched_at=FETCHED_AT)
+    assert (result.items, result.error, result.warning) == ((), None, warning)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        pytest.param(
+            DECLARATION + b"<rss version='2.0'><channel><title>T &nbsp; x</title>\n",
+            "malformed XML at line 2: undefined entity; no entries could be read",
+            id="cut-off-before-the-end",
+        ),
+        pytest.param(
+            DECLARATION
+            + b"<rss version='2.0'><channel><title>T &nbsp;</title><item></item></channel></rss>",
+            "malformed XML at line 2: undefined entity; no entries could be read",
+            id="entries-none-readable",
+        ),
+    ],
+)
+def test_an_empty_malformed_feed_cut_off_or_with_unreadable_entries_fails(
+    body: bytes, error: str
+) -> None:
+    result = parse_feed("f", body, fetched_at=FETCHED_AT)
+    assert (result.items, result.error) == ((), error)
+
+
+def test_a_tail_of_many_comments_is_judged_in_linear_time() -> None:
+    # One pattern for "the end tag, then comments" backtracks exponentially
+    # on this tail (2 s at 24 comments, 30 s at 28), inside C code that holds
+    # the GIL: the parse's time limit cannot even stop it.
+    body = DECLARATION + EMPTY_RSS.replace(b"{title}", b"T &nbsp; x") + b"<!---->" * 24 + b"<"
+    started = time.monotonic()
+    result = parse_feed("f", body, fetched_at=FETCHED_AT, time_limit=10)
+    assert time.monotonic() - started < 1
+    assert result.error == "malformed XML at line 2: undefined entity; no entries could be read"
+
+
 def test_an_empty_but_valid_feed_is_not_an_error() -> None:
     result = parse_feed("f", rss(""), fetched_at=FETCHED_AT)
     assert (result.items, result.error, result.warning, result.feed_title) == (

@@ -6,14 +6,24 @@ Threads: one lock serializes writers (`add`, `remove`); searches take none
 Start-up: indexing is CPU-bound Python, 250-350 us per 1.3 KB item on the
 2-core benchmark machine (about 30 s at 100,000 items; a desktop is a few
 times faster), so it belongs in the background: `build_in_background(
-store.iter_items)` indexes in a thread; searches wait for it up to their
+store.items.after)` indexes in a thread; searches wait for it up to their
 `wait` argument, then answer from what is indexed so far with
-`SearchResults.complete` False. With `load_items=store.get_items_by_seq` the
+`SearchResults.complete` False. With `load_items=store.items.by_seq` the
 index keeps no `Item` of its own and loads only the items it shows.
+
+Following a store: made with `load_after=store.items.after`, the index
+remembers the highest seq it has indexed and `catch_up` indexes every item
+stored after it. The bot calls it after each poll and every search calls it
+first, so the index converges on what is stored whatever happened in
+between: a poll whose commit failed after its items were written, a catch-up
+that stopped on an error (the next one resumes where it stopped). Items
+are never fed to it from a poll's own list, which a failed commit would make
+wrong. Catch-ups run one at a time (their own lock, not the writers').
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -31,11 +41,13 @@ from bot.find.search.segment import Segment, compact
 from bot.find.textindex import fold_text
 from bot.models import Item
 
-__all__ = ["ItemLoader", "SearchIndex"]
+__all__ = ["AfterLoader", "ItemLoader", "SearchIndex"]
 
 log = logging.getLogger(__name__)
 
 ItemLoader = Callable[[Sequence[int]], Iterable[Item]]
+# The stored items with a seq above the given one, in seq order (`Store.items.after`).
+AfterLoader = Callable[[int], Iterable[Item]]
 
 
 class SearchIndex:
@@ -44,9 +56,10 @@ class SearchIndex:
     `feed_tags` maps a feed id to its feed's tags, which count for `tag:` as
     the item's own do (read at search time, so `set_feed_tags` takes effect at
     once). `load_items(seqs)` returns the stored items with those seqs (skipping
-    unknown ones), e.g. `Store.get_items_by_seq`: the index then keeps no
+    unknown ones), e.g. `Store.items.by_seq`: the index then keeps no
     items and loads only those a search needs. Without it, the index keeps
-    each added item.
+    each added item. `load_after` makes it follow a store (see the module
+    docstring and `catch_up`).
     """
 
     def __init__(
@@ -54,6 +67,7 @@ class SearchIndex:
         *,
         feed_tags: Mapping[str, Iterable[str]] | None = None,
         load_items: ItemLoader | None = None,
+        load_after: AfterLoader | None = None,
     ) -> None:
         self._write_lock = threading.Lock()
         self._seg = Segment()
@@ -65,6 +79,9 @@ class SearchIndex:
         self._ready = threading.Event()
         self._ready.set()
         self._build_error: str | None = None
+        self._load_after = load_after
+        self._catch_up_lock = threading.Lock()
+        self._indexed_through = 0  # every stored item up to this seq is indexed (catch_up)
 
     # ------------------------------------------------------------------ writing
 
@@ -156,14 +173,12 @@ class SearchIndex:
     ) -> threading.Thread:
         """Index `load()`'s items in a daemon thread; searches wait for it (see `search`).
 
-        For start-up: `index.build_in_background(store.iter_items)`. Items the
-        poller adds meanwhile are indexed as usual; one seen twice is indexed once.
+        For a given set of items; an index that follows a store starts with
+        `catch_up_in_background` instead. Items added meanwhile are indexed as
+        usual; one seen twice is indexed once.
         """
-        self._ready.clear()
-        self._build_error = None
 
         def build() -> None:
-            started = time.perf_counter()
             try:
                 batch: list[Item] = []
                 for item in load():
@@ -172,18 +187,78 @@ class SearchIndex:
                         self.add_many(batch)
                         batch = []
                 self.add_many(batch)
-                log.info(
-                    "search index: %d items indexed in %.1f s",
-                    len(self),
-                    time.perf_counter() - started,
-                )
             except Exception as error:
                 self._build_error = f"building the search index failed: {error}"
                 log.exception("search index: build failed after %d items", len(self))
+
+        return self._in_background(build)
+
+    def catch_up_in_background(self, *, chunk: int = 2000) -> threading.Thread:
+        """`catch_up` in a daemon thread (at start-up: everything stored); searches wait for it."""
+        # Taken here, not in the thread: a search arriving first would
+        # otherwise do the whole build on its own thread, ignoring its `wait`.
+        self._catch_up_lock.acquire()
+        try:
+            return self._in_background(lambda: self._catch_up_held(chunk))
+        except BaseException:
+            self._catch_up_lock.release()
+            raise
+
+    def catch_up(self, *, timeout: float = -1, chunk: int = 2000) -> bool:
+        """Index every stored item after the highest seq indexed so far; whether all are now.
+
+        Needs `load_after`. Waits up to `timeout` seconds (-1: as long as it
+        takes) for a catch-up running on another thread, which is indexing
+        the same items; False if that one still runs, or if reading or
+        indexing failed (logged; `build_error` says why until a later
+        catch-up gets through, starting where this one stopped).
+        """
+        if self._load_after is None:
+            raise RuntimeError("catch_up needs an index made with load_after")
+        if not self._catch_up_lock.acquire(timeout=timeout):
+            return False
+        return self._catch_up_held(chunk)
+
+    def _catch_up_held(self, chunk: int) -> bool:
+        """`catch_up` once its lock is taken; releases the lock."""
+        load_after = self._load_after
+        assert load_after is not None
+        try:
+            # Read again until nothing is left: items committed meanwhile come too.
+            while batch := list(itertools.islice(load_after(self._indexed_through), chunk)):
+                self.add_many(batch)
+                self._indexed_through = max(self._indexed_through, batch[-1].seq)
+        except Exception as error:
+            self._build_error = f"indexing the stored items failed: {error}"
+            log.exception("search index: catching up stopped after seq %d", self._indexed_through)
+            return False
+        else:
+            self._build_error = None
+            return True
+        finally:
+            self._catch_up_lock.release()
+
+    @property
+    def indexed_through(self) -> int:
+        """The seq `catch_up` has indexed every stored item up to (0 before the first)."""
+        return self._indexed_through
+
+    def _in_background(self, work: Callable[[], object]) -> threading.Thread:
+        """Run `work` (a build) in a daemon thread; searches wait for it (`wait_ready`)."""
+        self._ready.clear()
+        self._build_error = None
+
+        def run() -> None:
+            started = time.perf_counter()
+            try:
+                work()
             finally:
                 self._ready.set()
+            if self._build_error is None:
+                took = time.perf_counter() - started
+                log.info("search index: %d items indexed in %.1f s", len(self), took)
 
-        thread = threading.Thread(target=build, name="search-index-build", daemon=True)
+        thread = threading.Thread(target=run, name="search-index-build", daemon=True)
         thread.start()
         return thread
 
@@ -240,14 +315,15 @@ class SearchIndex:
         """Return the best `limit` stories matching `query` after the first `offset`.
 
         Relative times (`since:7d`) and the recency boost count from `now`.
-        While a background build runs, waits up to `wait` seconds for it.
+        An index that follows a store catches up with it first; while a
+        background build runs, waits up to `wait` seconds for it.
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if offset < 0:
             raise ValueError(f"offset must be 0 or more, not {offset}")
         started = time.perf_counter()
-        complete = self._ready.wait(wait) and self._build_error is None
+        complete = self._current(wait)
         now = aware(now)
         run = SearchRun(
             self._seg,
@@ -267,6 +343,13 @@ class SearchIndex:
             total_exact=exact,
             complete=complete,
         )
+
+    def _current(self, wait: float) -> bool:
+        """Whether the index holds everything, after up to `wait` s of catching up and building."""
+        deadline = time.monotonic() + wait
+        if self._load_after is not None:
+            self.catch_up(timeout=wait)  # waits for a running build: it holds the same lock
+        return self._ready.wait(max(0.0, deadline - time.monotonic())) and self._build_error is None
 
     # ------------------------------------------------------------------ for SearchRun
 

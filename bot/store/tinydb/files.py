@@ -6,7 +6,8 @@ fsyncs the directory, so a file on disk is always a whole old version or a
 whole new one (rename durability needs the directory entry on disk: see
 fsync(2), "Calling fsync() does not necessarily ensure that the entry in the
 directory ... has also reached disk"). Every temp file of a call is written
-before the first rename, so a full disk fails before anything is replaced.
+before the first rename, so a full disk fails before anything is replaced;
+the temp files of a failed call are removed, the half-written one included.
 
 One process at a time writes a data directory: it holds `LOCK` (filelock) and
 names itself in `owner.json`, so that another process can say who holds it.
@@ -67,8 +68,10 @@ def write_files(files: Iterable[Writable], directory: Path) -> None:
         for f in files:
             current = f.path
             tmp = f.path.with_name(f".{f.path.name}{TMP_SUFFIX}")
-            write_fsynced(tmp, f.serialize())
+            # Listed first: a write the disk refuses part-way leaves no half
+            # file holding the space it got.
             staged.append((tmp, f))
+            write_fsynced(tmp, f.serialize())
         for tmp, f in staged:
             current = f.path
             tmp.replace(f.path)

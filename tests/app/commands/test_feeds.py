@@ -12,7 +12,7 @@ from bot.app.runtime import Runtime
 from bot.slack.deliver import Deliverer
 from tests.app.commands.cases import ADMIN, MEMBER, NEW, run, slack_text
 from tests.support.fakeslack import FakeSlack
-from tests.support.feedgen import Entry, make_rss
+from tests.support.feedgen import Entry, blank_line_first, make_rss
 from tests.support.feedserver import FeedServer
 
 
@@ -159,6 +159,22 @@ def test_feed_poll_without_slack_keeps_alerts_queued(runtime: Runtime, feeds: Fe
     assert run(runtime, "feed poll trade", user=ADMIN).startswith(
         "feed trade is paused: /brief feed resume trade first"
     )
+
+
+def test_status_shows_an_empty_feed_read_with_a_warning_as_ok(
+    runtime: Runtime, feeds: FeedServer
+) -> None:
+    feeds.add("/quiet.xml", blank_line_first(make_rss([])))
+    for _ in range(3):
+        runtime.poll(force=True)
+    reply = run(runtime, "status")
+    assert reply.startswith("2 feeds: 2 ok\n")
+    quiet = next(line for line in reply.splitlines() if "quiet quiet" in line)
+    assert quiet.startswith(":white_check_mark: quiet quiet · updated ")
+    assert quiet.endswith(
+        " · warning: malformed XML at line 2: XML or text declaration not at start of entity"
+    )
+    assert "failing" not in reply
 
 
 def test_status_shows_feed_health_and_delivery_problems(

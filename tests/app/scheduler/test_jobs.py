@@ -29,7 +29,7 @@ from tests.app.scheduler.cases import (
     shown_text,
 )
 from tests.support.fakeslack import FakeSlack
-from tests.support.feedgen import Entry, make_rss, numbered_entries
+from tests.support.feedgen import Entry, blank_line_first, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
 
 
@@ -359,6 +359,29 @@ def test_failing_feed_gives_one_ops_notice_and_one_recovery_notice(
         f"{start:%Y-%m-%d %H:%M} UTC (8h1m).",
     ]
     assert remembered == {}
+
+
+def test_an_empty_feed_read_with_a_warning_gives_no_failure_notice(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, poster: Deliverer
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    feed_server.add("/quiet.xml", blank_line_first(make_rss([])))
+    config = make_config(
+        tmp_path / "data",
+        [{"id": "quiet", "url": feed_server.url("/quiet.xml"), "interval": "1h"}],
+        ops_channel=OPS,
+    )
+    with open_runtime(config, clock) as runtime:
+        scheduler = BotScheduler(runtime, poster, failure_notice_hours=1)
+        statuses = []
+        for _ in range(4):
+            statuses += [report.status for report in scheduler.poll_feed("quiet")]
+            clock.advance(hours=2)
+        given = scheduler.check_feed_health()
+        state = runtime.store.feed_states.get("quiet")
+    assert statuses == ["ok"] * 4
+    assert state is not None and state.consecutive_failures == 0
+    assert given == [] and message_texts(fake_slack, OPS) == []
 
 
 def test_without_ops_channel_a_failing_feed_is_logged_once(

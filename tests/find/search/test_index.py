@@ -177,6 +177,73 @@ def test_a_failed_build_is_reported() -> None:
     assert results.complete is False and seqs(results) == [1]
 
 
+# --------------------------------------------------------------------------- following a store
+
+
+def test_an_index_that_follows_a_store_finds_what_was_stored_since(tmp_path: Path) -> None:
+    with TinyStore.open(tmp_path) as store:
+        with store.transaction() as tx:
+            tx.items.add([make_item(1, "Gallium quotas")], now=NOW)
+        index = SearchIndex(load_items=store.items.by_seq, load_after=store.items.after)
+        index.catch_up_in_background()
+        assert index.wait_ready(10)
+        with store.transaction() as tx:
+            later = tx.items.add([make_item(2, "Gallium exports halted")], now=NOW)
+        # Nothing was added to the index: the search catches up with the store itself.
+        results = search(index, "gallium")
+        assert results.complete is True
+        assert sorted(hit.item.title for hit in results.hits) == [
+            "Gallium exports halted",
+            "Gallium quotas",
+        ]
+        assert index.indexed_through == later[0].seq
+        assert index.catch_up() is True and len(index) == 2  # nothing twice
+
+
+def test_a_catch_up_that_failed_resumes_where_it_stopped() -> None:
+    stored = [make_item(seq, f"Gallium {seq}") for seq in range(1, 6)]
+    failures = [OSError("shard items-2026-11.json is unreadable")]
+
+    def load_after(seq: int) -> Any:
+        for item in stored:
+            if item.seq > seq:
+                if item.seq == 3 and failures:
+                    raise failures.pop()
+                yield item
+
+    index = SearchIndex(load_after=load_after)
+    assert index.catch_up(chunk=1) is False
+    reported = index.build_error
+    assert reported == "indexing the stored items failed: shard items-2026-11.json is unreadable"
+    assert index.indexed_through == 2
+    partial = search(index, "gallium", wait=0)
+    # That search caught up again, from seq 3: the reading works now.
+    assert partial.complete is True and sorted(seqs(partial)) == [1, 2, 3, 4, 5]
+    assert index.build_error is None and len(index) == 5
+
+
+def test_a_search_during_the_first_catch_up_waits_only_its_wait() -> None:
+    release = threading.Event()
+
+    def load_after(seq: int) -> Any:
+        if seq < 1:
+            yield make_item(1, "Gallium early")
+        if seq < 2:
+            release.wait(10)  # a slow read, after the first item was indexed
+            yield make_item(2, "Gallium late")
+
+    index = SearchIndex(load_after=load_after)
+    thread = index.catch_up_in_background(chunk=1)
+    partial = index.search(parse_query("gallium"), now=NOW, wait=0.05)
+    assert partial.complete is False
+    assert seqs(partial) == [1]
+    release.set()
+    full = index.search(parse_query("gallium"), now=NOW, wait=10)
+    assert full.complete is True
+    assert set(seqs(full)) == {1, 2}
+    thread.join(5)
+
+
 # --------------------------------------------------------------------------- threads
 
 

@@ -7,6 +7,9 @@ import os
 import signal
 import socket
 import stat
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,8 @@ import pytest
 from bot.store.ports import StoreError, StoreLockedError
 from bot.store.tinydb.store import TinyStore
 from tests.store.tinydb.helpers import add, held, item, release
+from tests.support.feedgen import make_rss, numbered_entries
+from tests.support.feedserver import FeedServer
 
 
 def test_files_are_private(tmp_path: Path) -> None:
@@ -46,6 +51,54 @@ def test_temp_files_left_by_a_crash_are_removed_when_opened_to_write(tmp_path: P
         assert not leftover.exists()
         assert s.items.count() == 1
     assert (data / "items-2026-11.json").read_bytes() == shard
+
+
+# Runs `briefbot ARGS` with files limited to LIMIT bytes: the kernel then refuses
+# to grow a file past it (EFBIG), part-way through a write, as a full disk does
+# (ENOSPC). Python ignores SIGXFSZ, so the write fails instead of killing it.
+_LIMITED = (
+    "import resource, runpy, sys; limit = int(sys.argv.pop(1));"
+    " resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY));"
+    " sys.argv[0] = 'briefbot'; runpy.run_module('bot', run_name='__main__')"
+)
+
+
+def briefbot(config: Path, *args: str, max_file_size: int = -1) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIEFBOT_", "SLACK_"))}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    command = [sys.executable, "-c", _LIMITED, str(max_file_size), "--config", str(config), *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_write_the_disk_refuses_part_way_leaves_no_half_file_and_loses_nothing(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    config = tmp_path / "feeds.yaml"
+    url = feed_server.url("/wire.xml")
+    config.write_text(
+        f"settings:\n  data_dir: {data}\nfeeds:\n  - id: wire\n    url: {url}\n"
+        "    allow_private: true\n"
+    )
+    feed_server.add("/wire.xml", make_rss(numbered_entries(1, 20, prefix="Wire story")))
+    assert briefbot(config, "poll")[0] == 0
+    shard = data / f"items-{datetime.now(UTC):%Y-%m}.json"
+    before = {name: (data / name).read_bytes() for name in (shard.name, "state.json")}
+    feed_server.add("/wire.xml", make_rss(numbered_entries(1, 220, prefix="Wire story")))
+
+    # Room for the files as they are, not for the shard with 200 more items.
+    status, out = briefbot(config, "poll", max_file_size=len(before[shard.name]) + 4096)
+    assert status == 1
+    assert f"error: cannot write {shard}: File too large" in out
+    assert sorted(p.name for p in data.glob(".*")) == [], "a half-written temp file was left"
+    assert {name: (data / name).read_bytes() for name in before} == before
+
+    status, out = briefbot(config, "poll")  # the disk has room again
+    assert status == 0, out
+    with TinyStore.open(data) as store:
+        titles = {i.title for i in store.items.after()}
+    assert titles == {f"Wire story {n}" for n in range(1, 221)}
 
 
 def test_a_file_where_the_directory_should_be_is_refused(tmp_path: Path) -> None:
