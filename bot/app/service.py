@@ -73,7 +73,7 @@ def run_service(
     `stop`); handlers can only be installed from the main thread.
     """
     stop = stop if stop is not None else threading.Event()
-    _quiet_scheduler_log()
+    _quiet_library_logs()
     template_problems = Renderer(config.settings.templates_dir).check()
     if template_problems:
         # Found now, not at 08:30 tomorrow when the digest would be rendered.
@@ -218,8 +218,11 @@ def _restore_signal_handlers(previous: dict[signal.Signals, _Handler]) -> None:
         del previous[sig]
 
 
-def _quiet_scheduler_log() -> None:
-    # APScheduler logs every job run at INFO ("Running job ..."), every minute.
-    aps = logging.getLogger("apscheduler")
-    if aps.level == logging.NOTSET:
-        aps.setLevel(logging.WARNING)
+def _quiet_library_logs() -> None:
+    # APScheduler logs every job run at INFO ("Running job ..."), every minute;
+    # httpx every feed request (redacted: bot/config/redact.py), every poll.
+    # The bot logs what matters of both itself. A level set before is kept.
+    for name in ("apscheduler", "httpx"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
