@@ -27,6 +27,7 @@ from bot.brief.digest import build_digest_view
 from bot.brief.match import SubscriptionMatcher
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
+from bot.config.redact import redact_text
 from bot.deliver.alerts import AlertDispatcher, DispatchReport
 from bot.deliver.digests import DigestOutcome, DigestSender, current_state
 from bot.deliver.locks import DestinationLocks
@@ -37,7 +38,7 @@ from bot.find.stories.extras import link_extras
 from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories.index import StoryIndex
 from bot.ingest.poll import poll_feeds
-from bot.models import UTC, DigestView, Item, PollReport, SlackMessage
+from bot.models import UTC, DigestView, FeedState, Item, PollReport, SlackMessage, replace
 from bot.render.renderer import Renderer
 from bot.render.views import FeedStatusRow
 from bot.store.ports import DeliveryProblem, Store, Transaction
@@ -280,9 +281,10 @@ class Runtime:
         return self.search_index.search_text(text, now=self.clock(), limit=limit)
 
     def feed_status_rows(self) -> list[FeedStatusRow]:
+        """Each feed and its state, for `/brief status` and `briefbot status`."""
         states = self.store.feed_states.all()
         return [
-            FeedStatusRow(feed.id, feed.display_name, feed.enabled, states.get(feed.id))
+            FeedStatusRow(feed.id, feed.display_name, feed.enabled, _shown(states.get(feed.id)))
             for feed in self.config.feeds
         ]
 
@@ -321,3 +323,14 @@ def _link_stories(tx: Transaction, stories: StoryIndex, items: Sequence[Item]) -
         if primary_update:
             tx.items.update_extras(primaries[0].feed_id, primaries[0].id, primary_update)
         tx.items.update_extras(item.feed_id, item.id, duplicate_update)
+
+
+def _shown(state: FeedState | None) -> FeedState | None:
+    """The state with its texts redacted: an older version stored errors with credentials."""
+    if state is None or not (state.last_error or state.warning):
+        return state
+    return replace(
+        state,
+        last_error=redact_text(state.last_error) if state.last_error else state.last_error,
+        warning=redact_text(state.warning) if state.warning else state.warning,
+    )

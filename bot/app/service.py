@@ -87,7 +87,7 @@ def run_service(
     `stop`); handlers can only be installed from the main thread.
     """
     stop = stop if stop is not None else threading.Event()
-    _quiet_scheduler_log()
+    _quiet_library_logs()
     missing = _missing_slack_setting(config)
     if missing:
         log.error("cannot start: %s", missing)
@@ -252,8 +252,11 @@ def _restore_signal_handlers(previous: dict[signal.Signals, _Handler]) -> None:
         del previous[sig]
 
 
-def _quiet_scheduler_log() -> None:
-    # APScheduler logs every job run at INFO ("Running job ..."), every minute.
-    aps = logging.getLogger("apscheduler")
-    if aps.level == logging.NOTSET:
-        aps.setLevel(logging.WARNING)
+def _quiet_library_logs() -> None:
+    # APScheduler logs every job run at INFO ("Running job ..."), every minute;
+    # httpx every feed request (redacted: bot/config/redact.py), every poll.
+    # The bot logs what matters of both itself. A level set before is kept.
+    for name in ("apscheduler", "httpx"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from bot.config.redact import redact_text
 from bot.config.units import format_duration
 from bot.deliver.locks import DestinationLocks
 from bot.deliver.ports import Poster
@@ -142,8 +143,9 @@ def _failure_text(feed: FeedConfig, state: FeedState, since: datetime, now: date
     return (
         f"Feed {feed.display_name} ({feed.id}) has been failing for {_span(now - since)} "
         f"(since {since:%Y-%m-%d %H:%M} UTC, {state.consecutive_failures} failed polls). "
-        f"Last error: {state.last_error or 'unknown'}. Its news is missing from alerts and "
-        f"digests until it recovers; check the feed, or pause it with /brief feed pause {feed.id}."
+        f"Last error: {redact_text(state.last_error or 'unknown')}. Its news is missing from "
+        f"alerts and digests until it recovers; check the feed, or pause it with /brief feed "
+        f"pause {feed.id}."
     )
 
 

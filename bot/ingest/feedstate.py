@@ -16,6 +16,9 @@ Decisions worth knowing:
 - `last_error` is cleared by a success (the health view shows current trouble);
   `warning` (a malformed but readable feed) is replaced by each parse and kept
   across a 304, since the document it describes has not changed.
+- Both are stored and shown to every workspace member (`/brief status`), so
+  they go through `redact_text`: no feed URL credential is stored, whoever
+  worded the text.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from bot.config.redact import redact_text
 from bot.models import FeedConfig, FeedState, FetchResult, Settings, replace
 
 __all__ = ["JITTER", "backoff_seconds", "is_due", "next_feed_state"]
@@ -63,7 +67,7 @@ def next_feed_state(
             consecutive_failures=failures,
             failing_since=failing_since or now,
             next_due=now + timedelta(seconds=wait),
-            warning=parse_warning if parse_warning is not None else base.warning,
+            warning=redact_text(parse_warning) if parse_warning is not None else base.warning,
             items_stored=items_stored,
         )
 
@@ -73,7 +77,8 @@ def next_feed_state(
         last_modified = result.last_modified or base.last_modified
         warning = base.warning
     else:
-        etag, last_modified, warning = result.etag, result.last_modified, parse_warning
+        etag, last_modified = result.etag, result.last_modified
+        warning = redact_text(parse_warning) if parse_warning is not None else None
     return replace(
         base,
         last_attempt=now,
@@ -113,6 +118,6 @@ def is_due(state: FeedState | None, now: datetime) -> bool:
 
 def _failure_text(result: FetchResult, parse_error: str | None) -> str:
     if not result.ok:
-        return result.error or "fetch failed (no detail)"
+        return redact_text(result.error or "fetch failed (no detail)")
     # parse.py words its errors for the operator already ("malformed XML ...").
-    return parse_error or "not a readable feed"
+    return redact_text(parse_error or "not a readable feed")

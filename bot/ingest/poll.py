@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.config.model import Config
+from bot.config.redact import redact_text
 from bot.ingest.entitylist import annotate_item
 from bot.ingest.feedstate import is_due, next_feed_state
 from bot.ingest.fetch.client import fetch_feeds
@@ -210,6 +211,7 @@ def _report(
     else:
         status, error = ("not-modified" if result.not_modified else "ok"), None
     if error:
+        error = redact_text(error)  # the poll table and /brief poll show it
         log.warning("feed %s: %s", outcome.feed.id, error)
     return PollReport(
         feed_id=outcome.feed.id,

@@ -9,6 +9,7 @@ import pytest
 
 from bot.ingest.feedstate import backoff_seconds, is_due, next_feed_state
 from bot.models import FeedConfig, FeedState, FetchResult, Settings
+from tests.support.secretscan import FEED_PASSWORD, FEED_TOKEN
 
 NOW = datetime(2024, 1, 2, 8, 30, tzinfo=UTC)
 EARLIER = NOW - timedelta(hours=5)
@@ -182,6 +183,27 @@ def test_failing_since_stays_at_the_first_failure() -> None:
         EARLIER,
         error,
     )
+
+
+def test_no_feed_credential_is_stored_whoever_worded_the_text() -> None:
+    # A library's text quoting a URL, a parse error or warning naming the base URL.
+    error = f"request failed: InvalidURL for http://u:{FEED_PASSWORD}@h/f?token={FEED_TOKEN}"
+    fetch = next_feed_state(None, HALF_HOUR, failed(error=error), now=NOW, settings=SETTINGS)
+    parse = next_feed_state(
+        None, HALF_HOUR, fetched(), now=NOW, settings=SETTINGS,
+        parse_error=f"not a feed at /f?api_key={FEED_TOKEN}",
+        parse_warning=f"odd base /f?sig={FEED_TOKEN}",
+    )  # fmt: skip
+    warned = next_feed_state(
+        None, HALF_HOUR, fetched(), now=NOW, settings=SETTINGS,
+        parse_warning=f"odd base /f?sig={FEED_TOKEN}",
+    )  # fmt: skip
+    assert fetch.last_error == "request failed: InvalidURL for http://***@h/f?token=***"
+    assert (parse.last_error, parse.warning) == (
+        "not a feed at /f?api_key=***",
+        "odd base /f?sig=***",
+    )
+    assert warned.warning == "odd base /f?sig=***"
 
 
 def test_a_body_that_is_not_a_feed_is_a_failure_and_its_validators_are_dropped() -> None:

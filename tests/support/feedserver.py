@@ -17,6 +17,7 @@ Not obvious:
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import gzip as gzip_module
 import mimetypes
@@ -59,6 +60,7 @@ class Route:
     endless: bool = False
     redirect_to: str | None = None
     content_type: str | None = "application/rss+xml; charset=utf-8"
+    basic_auth: tuple[str, str] | None = None  # (user, password) the route requires
     # The body as sent on the wire (gzip-compressed once, when asked).
     wire_body: bytes = b""
 
@@ -139,6 +141,7 @@ class FeedServer(LoopbackServer):
         endless: bool = False,
         redirect_to: str | None = None,
         content_type: str | None = "application/rss+xml; charset=utf-8",
+        basic_auth: tuple[str, str] | None = None,
     ) -> str:
         """Serve `body` at `path` (query string included when given); return its URL.
 
@@ -147,6 +150,7 @@ class FeedServer(LoopbackServer):
         pause in between (slow-loris). `endless` streams `body` (or zeros) over and
         over until the client hangs up. `content_type=None` sends no Content-Type.
         A `Content-Length` in `headers` replaces the true one (to lie about size).
+        `basic_auth=(user, password)` answers 401 to a request without them.
         """
         if redirect_to is not None and status not in _REDIRECT_STATUSES:
             status = 302
@@ -164,6 +168,7 @@ class FeedServer(LoopbackServer):
             endless=endless,
             redirect_to=redirect_to,
             content_type=content_type,
+            basic_auth=basic_auth,
             wire_body=wire,
         )
         with self._lock:
@@ -262,6 +267,9 @@ class _FeedHandler(LoopbackHandler):
             return
         if route.delay and self.server.stopping.wait(route.delay):
             return
+        if route.basic_auth is not None and not _authorized(route.basic_auth, headers):
+            self._send_simple(401, b"authentication required\n", send_body=send_body)
+            return
         if route.redirect_to is not None:
             self.send_response(route.status)
             self.send_header("Location", route.redirect_to)
@@ -331,6 +339,12 @@ class _FeedHandler(LoopbackHandler):
         self.end_headers()
         if send_body:
             self.wfile.write(body)
+
+
+def _authorized(credentials: tuple[str, str], headers: Mapping[str, str]) -> bool:
+    """Whether the request carries HTTP basic credentials `credentials` (RFC 7617)."""
+    expected = base64.b64encode(":".join(credentials).encode()).decode()
+    return headers.get("authorization", "") == f"Basic {expected}"
 
 
 def _not_modified(route: Route, headers: Mapping[str, str]) -> bool:

@@ -7,8 +7,9 @@ test (setup, call, teardown) it scans, for every registered secret and for
 its last 16 characters:
 
 - pytest's captured stdout, stderr and log sections of that phase;
-- every record of the `bot`, `slack_sdk` and `slack_bolt` loggers at DEBUG and
-  up, formatted as a log handler would write it (exception text included);
+- every log record of every logger (the bot's, Slack's, httpx's, httpcore's,
+  any library's) at DEBUG and up, whatever level the code or the test set,
+  formatted as a log handler would write it (exception text included);
 - what tests read with `capsys` / `capfd` `.readouterr()` (that output never
   reaches pytest's report);
 - subprocess output handed to `record_output` (briefbot run in a child);
@@ -25,10 +26,15 @@ place, the line and a redacted excerpt; the secret itself is never printed,
 and the captured sections pytest shows for the failure are redacted as well.
 
 Not obvious:
-- Seeing DEBUG records must not change what tests see: those loggers get a
-  level below DEBUG and stop propagating; the detector's handler keeps every
-  record and passes on to the root handlers (pytest's caplog) exactly those
-  records the unchanged logger tree would have emitted.
+- Seeing DEBUG records must not change what tests see. A handler on chosen
+  loggers would miss records: a logger set to WARNING never makes its DEBUG
+  ones, one that does not propagate never reaches the root. So the plugin
+  patches `logging.Logger` for the session: `isEnabledFor` says yes from
+  DEBUG up, whatever the levels, so every record is made; `callHandlers`
+  keeps each record once and hands on only those the levels as configured
+  would have made. No level changes, so a test's `caplog.set_level` works as
+  usual; and a logger the bot quiets (httpx in `briefbot run`) is scanned
+  too, since an operator may turn it back on.
 - Records from background threads that outlive a test land in the next
   phase that runs; the message names the logger so they can be traced.
 - Only registered values are searched in files and feed requests, not the
@@ -43,6 +49,7 @@ import os
 import re
 import stat
 import threading
+import weakref
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +62,10 @@ from tests.support.fakeslack import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
 __all__ = [
     "APP_TOKEN",
     "BOT_TOKEN",
+    "FEED_API_KEY",
     "FEED_PASSWORD",
     "FEED_TOKEN",
+    "FEED_USER",
     "SECRETS",
     "SIGNING_SECRET",
     "WRONG_APP_TOKEN",
@@ -83,6 +92,10 @@ WRONG_APP_TOKEN = "xapp-1-A0FAKEAPP-999-n0tTh3R1ghtApPt0k3n"
 #: Feed URL credentials (user info, query token) that check-config must hide.
 FEED_PASSWORD = "hunter2PASSWORDxy"
 FEED_TOKEN = "QUERYtokenVALUE77"
+#: The user of a feed behind basic auth, and its `?api_key=`: fetching must hide both.
+FEED_USER = "feed-reader-USERNAMEq"
+FEED_API_KEY = "APIkeyOFtheFEED4321"
+FEED_SECRET_NAMES = ("FEED_PASSWORD", "FEED_TOKEN", "FEED_USER", "FEED_API_KEY")
 
 TAIL = 16  # a leak of the last 16 characters counts as a leak
 SLACK_SECRET_NAMES = (
@@ -96,7 +109,7 @@ ENVIRONMENT_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECR
 
 
 def _registry() -> dict[str, str]:
-    named = {name: globals()[name] for name in (*SLACK_SECRET_NAMES, "FEED_PASSWORD", "FEED_TOKEN")}
+    named = {name: globals()[name] for name in (*SLACK_SECRET_NAMES, *FEED_SECRET_NAMES)}
     # A real secret in the developer's environment must never show either.
     for variable in ENVIRONMENT_SECRETS:
         value = os.environ.get(variable, "").strip()
@@ -223,62 +236,46 @@ def _take_pending() -> list[tuple[str, str]]:
     return taken
 
 
-# -- logging: see DEBUG without changing what tests see ---------------------------------
+# -- logging: every logger at DEBUG, without changing what tests see ----------------------
 
-SCANNED_LOGGERS = ("bot", "slack_sdk", "slack_bolt")
-# Below DEBUG, and distinct from any level a test would set, so a test's own
-# `caplog.set_level(..., logger="bot")` is told apart from ours.
-_OUR_LEVEL = 1
+_original_is_enabled_for = logging.Logger.isEnabledFor
+_original_call_handlers = logging.Logger.callHandlers
+_FORMATTER = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+# Per record: whether the logger tree as configured emits it (decided once, at
+# the first logger that handles it; a record handed on by hand keeps it).
+_shown: weakref.WeakKeyDictionary[logging.LogRecord, bool] = weakref.WeakKeyDictionary()
+_shown_lock = threading.Lock()
 
 
-class _LeakLogHandler(logging.Handler):
-    """On a top logger that no longer propagates: keeps every record, forwards what would show."""
-
-    def __init__(self, top: logging.Logger) -> None:
-        super().__init__(logging.NOTSET)
-        self.top = top
-        self.saved = (top.level, top.propagate)
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-
-    def install(self) -> None:
-        if self not in self.top.handlers:
-            self.top.addHandler(self)
-        self.top.propagate = False
-        if self.top.level in (logging.NOTSET, self.saved[0]):
-            self.top.setLevel(_OUR_LEVEL)
-
-    def uninstall(self) -> None:
-        self.top.removeHandler(self)
-        self.top.setLevel(self.saved[0])
-        self.top.propagate = self.saved[1]
-
-    def _level_without_us(self, name: str) -> int:
-        """The effective level the record's logger would have had without the detector."""
-        logger: Any = logging.getLogger(name)
-        while logger is not None and logger is not self.top:
-            if logger.level:
-                return int(logger.level)
-            logger = logger.parent
-        if self.top.level != _OUR_LEVEL:  # a test set it (caplog restores ours after)
-            return self.top.level
-        return self.saved[0] or logging.getLogger().level
-
-    def handle(self, record: logging.LogRecord) -> bool:
-        try:
-            text = self.format(record)
-        except Exception:  # a malformed record (bad %-args): keep what there is
-            text = f"{record.msg!r} {record.args!r}"
-        with _pending_lock:
-            _pending.append((f"a log record of {record.name} ({record.levelname})", text))
-        if record.levelno >= self._level_without_us(record.name):
-            logging.getLogger().handle(record)
+def _is_enabled_for(self: logging.Logger, level: int) -> bool:
+    """Every logger makes its records from DEBUG up, whatever its level says."""
+    if level >= logging.DEBUG and not self.disabled and self.manager.disable < level:
         return True
-
-    def emit(self, record: logging.LogRecord) -> None:  # handle() does the work
-        pass
+    return _original_is_enabled_for(self, level)
 
 
-_handlers: list[_LeakLogHandler] = []
+def _keep(record: logging.LogRecord) -> None:
+    try:
+        text = _FORMATTER.format(record)
+    except Exception:  # a malformed record (bad %-args): keep what there is
+        text = f"{record.msg!r} {record.args!r}"
+    with _pending_lock:
+        _pending.append((f"a log record of {record.name} ({record.levelname})", text))
+
+
+def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
+    """Keep every record; pass on those the unchanged levels would have made."""
+    with _shown_lock:
+        shown = _shown.get(record)
+        first = shown is None
+        if shown is None:
+            shown = _shown[record] = _original_is_enabled_for(self, record.levelno)
+    if first:
+        _keep(record)
+    if shown:
+        _original_call_handlers(self, record)
+
+
 _original_readouterr: Any = None
 
 
@@ -291,50 +288,18 @@ def _recording_readouterr(self: pytest.CaptureFixture[Any]) -> Any:
 
 def pytest_configure(config: pytest.Config) -> None:
     global _original_readouterr
-    _handlers[:] = [_LeakLogHandler(logging.getLogger(name)) for name in SCANNED_LOGGERS]
-    for handler in _handlers:
-        handler.install()
+    logging.Logger.isEnabledFor = _is_enabled_for  # type: ignore[method-assign]
+    logging.Logger.callHandlers = _call_handlers  # type: ignore[method-assign]
     # What a test reads with capsys never reaches pytest's report sections.
     _original_readouterr = pytest.CaptureFixture.readouterr
     pytest.CaptureFixture.readouterr = _recording_readouterr  # type: ignore[method-assign]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for handler in _handlers:
-        handler.uninstall()
-    _handlers.clear()
+    logging.Logger.isEnabledFor = _original_is_enabled_for  # type: ignore[method-assign]
+    logging.Logger.callHandlers = _original_call_handlers  # type: ignore[method-assign]
     if _original_readouterr is not None:
         pytest.CaptureFixture.readouterr = _original_readouterr  # type: ignore[method-assign]
-
-
-def _own_the_scanned_loggers() -> None:
-    """Re-install the handlers, and take pytest's own handlers off the scanned loggers.
-
-    pytest attaches its capture handlers to every non-propagating logger when
-    a phase starts; on ours they would see the DEBUG records the test would
-    not have seen. Those records reach pytest through the forwarding instead.
-    A test that reconfigured logging must not blind the detector either.
-    """
-    for handler in _handlers:
-        handler.install()
-        for other in list(handler.top.handlers):
-            if type(other).__module__ == "_pytest.logging":
-                handler.top.removeHandler(other)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    _own_the_scanned_loggers()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
-    _own_the_scanned_loggers()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    _own_the_scanned_loggers()
 
 
 # -- the verdict -------------------------------------------------------------------------

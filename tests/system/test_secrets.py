@@ -203,7 +203,8 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.support.secretscan import (
-    APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, WRONG_BOT_TOKEN, record_output,
+    APP_TOKEN, BOT_TOKEN, FEED_API_KEY, FEED_PASSWORD, FEED_TOKEN, FEED_USER, SIGNING_SECRET,
+    WRONG_BOT_TOKEN, record_output,
 )
 
 
@@ -320,6 +321,47 @@ DETECTOR_CASES: dict[str, tuple[str, str, str]] = {
         "error",
         "BOT_TOKEN in file data/state.json under tmp_path",
     ),
+    "library-info-log": (
+        # httpx logs every request at INFO, credentials and query included; the
+        # test's log level (WARNING) would never show it, the detector must.
+        """
+        def test_library_info_log(feed_server):
+            import httpx
+            feed_server.add("/f.xml", b"<rss/>")
+            url = feed_server.url("/f.xml?api_key=" + FEED_API_KEY)
+            url = url.replace("http://", f"http://{FEED_USER}:{FEED_PASSWORD}@")
+            assert httpx.get(url).status_code == 200
+        """,
+        "failed",
+        "FEED_API_KEY in a log record of httpx (INFO)",
+    ),
+    "library-debug-log": (
+        # httpcore logs response headers at DEBUG: a Location carrying a token.
+        """
+        def test_library_debug_log(feed_server):
+            import httpx
+            feed_server.add("/r.xml", redirect_to="/f.xml?token=" + FEED_TOKEN)
+            assert httpx.get(feed_server.url("/r.xml")).status_code == 302
+        """,
+        "failed",
+        "FEED_TOKEN in a log record of httpcore.http11 (DEBUG)",
+    ),
+    "levels-unchanged": (
+        # Seeing every record must not change which records the test sees.
+        """
+        def test_levels_unchanged(caplog):
+            logging.getLogger("somelib").debug("quiet")
+            logging.getLogger("bot.somewhere").info("quiet")
+            logging.getLogger("somelib").warning("loud")
+            assert [r.getMessage() for r in caplog.records] == ["loud"]
+            caplog.set_level(logging.DEBUG, logger="somelib")
+            logging.getLogger("somelib.child").debug("shown now")
+            logging.getLogger("other").info("still quiet")
+            assert [r.getMessage() for r in caplog.records] == ["loud", "shown now"]
+        """,
+        "passed",
+        "",
+    ),
     "unregistered-token-shape": (
         """
         def test_unregistered_token_shape():
@@ -401,7 +443,7 @@ def test_the_detector_report_never_shows_a_secret(detector_run: InnerRun) -> Non
     assert set(detector_run.results) == {case_name(case_id) for case_id in DETECTOR_CASES}
     # The clean test and the three whose leak is found after teardown passed
     # their call; the setup-phase leak never ran its call.
-    assert "6 failed, 4 passed, 4 errors in " in detector_run.output
+    assert "8 failed, 5 passed, 4 errors in " in detector_run.output
     # pytest printed the failed tests' captured output, redacted.
     assert "app token ends in «end of APP_TOKEN»" in detector_run.output
     assert "setting up with «SIGNING_SECRET»" in detector_run.output

@@ -17,6 +17,7 @@ from bot.app.cli.operate import cmd_console, cmd_demo, cmd_digest, cmd_poll, cmd
 from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError
 from bot.app.terminal import print_error
 from bot.config.model import ConfigError
+from bot.config.redact import install_log_redaction
 from bot.store.ports import StoreError, StoreLockedError, StoreReadOnlyError
 
 __all__ = ["build_parser", "main"]
@@ -182,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    install_log_redaction()  # feed URLs in any library's records (httpx's) lose credentials
     try:
         result: int = args.func(args)
     except (ConfigError, UsageError) as exc:

@@ -23,6 +23,7 @@ from bot.config.overrides import (
     removed_feed_ids,
     set_feed_enabled,
 )
+from bot.config.redact import redact_text, redact_url
 from bot.config.units import format_duration
 from bot.models import PollReport, SlackMessage
 from bot.render.blocks import pack_messages
@@ -125,10 +126,11 @@ def _add(session: Session, args: list[Word]) -> list[SlackMessage]:
                 now=session.now(),
             )
     except OverrideError as err:
-        raise CommandError(f"cannot add {url}: {err}", "feed") from None
+        problem = f"cannot add {redact_url(url)}: {redact_text(str(err))}"
+        raise CommandError(problem, "feed") from None
     runtime.refresh_config()
     return session.notice(
-        f"Added feed {added.id} ({added.url}), polled every "
+        f"Added feed {added.id} ({redact_url(added.url)}), polled every "
         f"{format_duration(added.interval_seconds)}. Its first poll is kept as backlog, "
         f"not alerted. /brief feed poll {added.id} polls it now."
     )

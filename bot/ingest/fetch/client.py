@@ -14,6 +14,11 @@ Not obvious:
   body is already decoded, whatever Content-Encoding says.
 - Proxy variables from the environment are ignored (trust_env=False): through a
   proxy the guard could not see where a request really goes.
+- A feed URL may carry credentials (user:password@, `?api_key=`): every text
+  this module makes shows URLs through bot.config.redact, and a `FeedClient`
+  installs its log redaction, since httpx logs each request URL at INFO and
+  httpcore the response headers at DEBUG. `FetchResult.final_url` is the real
+  URL (minus user info): the base for the feed's relative links, never shown.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any, Final, TypeVar
 import httpx
 
 from bot.config.addresses import BLOCKED_NETWORKS, IPNetwork
+from bot.config.redact import install_log_redaction, redact_text, redact_url
 from bot.headers import parse_max_age, parse_retry_after
 from bot.ingest.fetch.body import ACCEPT_ENCODING, read_body
 from bot.ingest.fetch.errors import FetchFailure, describe_http_error, total_timeout_text
@@ -74,6 +80,7 @@ class FeedClient:
         resolver: Resolver = resolve_host,
         blocked_networks: Iterable[tuple[IPNetwork, str]] = BLOCKED_NETWORKS,
     ) -> None:
+        install_log_redaction()
         ssl_context = httpx.create_ssl_context(trust_env=False)
         size = max(1, settings.concurrency)
         limits = httpx.Limits(
@@ -236,6 +243,7 @@ async def fetch_feed(
     except Exception as exc:
         log.exception("feed %s: unexpected error while fetching", feed.id)
         error = f"unexpected error: {type(exc).__name__}: {exc}"
+    error = redact_text(error)  # a library's text may quote the URL
     final = str(_without_userinfo(trail.url)) if trail is not None else None
     log.debug("feed %s: %s", feed.id, error)
     return FetchResult(
@@ -332,7 +340,7 @@ async def _result_from(
     if retry_after is not None:
         error += f" (Retry-After: {retry_after:g} s)"
     if trail.hops:
-        error += f" from {final_url}"
+        error += f" from {_shown(trail.url)}"
     return FetchResult(ok=False, error=error, retry_after=retry_after, **common)
 
 
@@ -350,7 +358,7 @@ def _check_url(url: str) -> httpx.URL:
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise FetchFailure(f"not a valid URL: {exc}") from None
     # Shown as configured (httpx rewrites file:///x as file:/x), minus credentials.
-    shown = str(_without_userinfo(parsed)) if parsed.userinfo else url.strip()
+    shown = redact_url(url.strip())
     if parsed.scheme not in ("http", "https"):
         raise FetchFailure(f"not an http(s) URL: {shown}")
     if not parsed.host:
@@ -371,16 +379,14 @@ def _next_hop(trail: _Trail, response: httpx.Response, max_redirects: int) -> ht
         raise FetchFailure(f"HTTP {status} redirect to an invalid URL: {exc}") from None
     if target.scheme not in ("http", "https"):
         # Shown as the server wrote it (joining rewrites file:///x as file:/x).
-        shown = location.strip() if not target.userinfo else str(_without_userinfo(target))
+        shown = redact_url(location.strip())
         raise FetchFailure(f"redirect to a non-http(s) URL refused: {shown[:200]}")
     if trail.url.scheme == "https" and target.scheme == "http":
         # A plain-http hop would let anyone on the path rewrite the feed.
-        raise FetchFailure(
-            f"redirect from https to plain http refused: {_without_userinfo(target)}"
-        )
+        raise FetchFailure(f"redirect from https to plain http refused: {_shown(target)}")
     chain = [*trail.hops, trail.url]
     if target in chain:
-        shown = " -> ".join(str(_without_userinfo(u)) for u in [*chain, target])
+        shown = " -> ".join(_shown(u) for u in [*chain, target])
         raise FetchFailure(f"redirect loop: {shown}")
     if len(trail.hops) >= max_redirects:
         raise FetchFailure(f"too many redirects (more than {max_redirects})")
@@ -388,11 +394,15 @@ def _next_hop(trail: _Trail, response: httpx.Response, max_redirects: int) -> ht
 
 
 def _without_userinfo(url: httpx.URL) -> httpx.URL:
-    # Credentials in a feed URL must never reach logs or error texts.
     return url.copy_with(userinfo=b"") if url.userinfo else url
+
+
+def _shown(url: httpx.URL) -> str:
+    # Credentials in a feed URL must never reach logs or error texts.
+    return redact_url(str(_without_userinfo(url)))
 
 
 def _redirect_note(trail: _Trail | None) -> str:
     if trail is None or not trail.hops:
         return ""
-    return f" (reached by redirect from {_without_userinfo(trail.hops[-1])})"
+    return f" (reached by redirect from {_shown(trail.hops[-1])})"

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.commands.dispatch import handle_command
 from bot.app.runtime import Runtime
+from bot.models import CommandRequest
 from bot.slack.deliver import Deliverer
-from tests.app.commands.cases import ADMIN, MEMBER, NEW, run, slack_text
+from tests.app.commands.cases import ADMIN, CHANNEL, MEMBER, NEW, run, slack_text
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, blank_line_first, make_rss
 from tests.support.feedserver import FeedServer
+from tests.support.secretscan import FEED_API_KEY, FEED_PASSWORD, FEED_USER, find_leaks
 
 
 def test_topics_lists_id_priority_description_and_query(runtime: Runtime) -> None:
@@ -97,6 +100,15 @@ def test_feed_add_refuses_private_and_non_http_urls(
     assert reply.startswith(f"cannot add {url}: ")
     assert problem in reply
     assert len(runtime.config.feeds) == 2
+
+
+def test_feed_add_does_not_repeat_the_urls_credentials(runtime: Runtime) -> None:
+    url = f"http://{FEED_USER}:{FEED_PASSWORD}@127.0.0.1:9/feed?api_key={FEED_API_KEY}"
+    reply = handle_command(runtime, CommandRequest(ADMIN, CHANNEL, f"feed add {url}"))
+    [text] = [block["text"]["text"] for m in reply.messages for block in m.blocks]
+    assert text.startswith("cannot add http://***@127.0.0.1:9/feed?api_key=***: ")
+    assert "127.0.0.1 is a loopback address" in text
+    assert find_leaks("the reply", text) == []
 
 
 def test_a_feed_added_from_slack_may_not_reach_loopback_when_polled(

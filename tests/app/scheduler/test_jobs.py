@@ -14,7 +14,7 @@ from bot.app.commands.dispatch import handle_command
 from bot.app.scheduler.jobs import BotScheduler
 from bot.brief.subscriptions import create_subscription
 from bot.config.model import Config
-from bot.models import CommandRequest
+from bot.models import CommandRequest, FeedState
 from bot.slack.deliver import Deliverer
 from bot.store.tinydb.store import TinyStore
 from tests.app.scheduler.cases import (
@@ -31,6 +31,7 @@ from tests.app.scheduler.cases import (
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, blank_line_first, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
+from tests.support.secretscan import FEED_TOKEN
 
 
 def test_no_job_for_a_paused_feed_and_every_other_job_scheduled(
@@ -382,6 +383,34 @@ def test_an_empty_feed_read_with_a_warning_gives_no_failure_notice(
     assert statuses == ["ok"] * 4
     assert state is not None and state.consecutive_failures == 0
     assert given == [] and message_texts(fake_slack, OPS) == []
+
+
+def test_an_ops_notice_shows_an_old_stored_error_without_feed_credentials(
+    tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack, poster: Deliverer
+) -> None:
+    # An older version stored the error as the fetcher worded it, token and all;
+    # the data directory is outside tmp_path, which the secret-leak detector scans.
+    start = datetime.now(UTC).replace(microsecond=0)
+    data = tmp_path_factory.mktemp("older") / "data"
+    url = "http://127.0.0.1:9/old.xml"
+    stored = f"redirect loop: {url}?token={FEED_TOKEN} -> {url}?token={FEED_TOKEN}"
+    config = make_config(data, [{"id": "old", "name": "Old feed", "url": url}], ops_channel=OPS)
+    with open_runtime(config, FakeClock(start)) as runtime:
+        with runtime.store.transaction() as tx:
+            tx.feed_states.put(
+                FeedState(
+                    "old",
+                    consecutive_failures=5,
+                    failing_since=start - timedelta(hours=7),
+                    last_error=stored,
+                    next_due=start + timedelta(hours=1),
+                )
+            )
+        given = BotScheduler(runtime, poster, failure_notice_hours=6).check_feed_health()
+    [posted] = message_texts(fake_slack, OPS)
+    [notice] = given
+    assert f"Last error: redirect loop: {url}?token=*** -> {url}?token=***. Its news" in notice
+    assert f"Last error: redirect loop: {url}?token=*** -&gt; {url}?token=***. Its news" in posted
 
 
 def test_without_ops_channel_a_failing_feed_is_logged_once(

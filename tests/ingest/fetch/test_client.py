@@ -8,10 +8,13 @@ Every live request goes to 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
+import logging
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -20,6 +23,13 @@ from bot.ingest.fetch.client import _next_hop, _Trail, fetch_feeds
 from bot.models import FeedConfig, FeedState, FetchResult, Settings
 from tests.ingest.fetch.fetching import FAST, RSS, FakeResolver, fetch_one, free_port, local_feed
 from tests.support.feedserver import FeedServer, serve_directory
+from tests.support.secretscan import (
+    FEED_API_KEY,
+    FEED_PASSWORD,
+    FEED_TOKEN,
+    FEED_USER,
+    find_leaks,
+)
 
 # -- conditional GET ---------------------------------------------------------
 
@@ -264,16 +274,62 @@ def test_an_error_after_a_redirect_names_the_final_url(feed_server: FeedServer) 
     assert result.error == f"HTTP 410 Gone from {feed_server.url('/gone')}"
 
 
+def with_user(url: str) -> str:
+    return url.replace("http://", f"http://{FEED_USER}:{FEED_PASSWORD}@", 1)
+
+
 def test_credentials_in_a_feed_url_never_reach_error_texts(feed_server: FeedServer) -> None:
-    feed_server.add("/private/a", redirect_to="/private/b")
-    feed_server.add("/private/b", redirect_to="/private/a")
-    url = feed_server.url("/private/a").replace("http://", "http://reader:s3cret-token@")
-    result = fetch_one(FeedConfig(id="auth", url=url, allow_private=True))
-    assert result.error is not None and result.error.startswith("redirect loop: ")
-    assert "s3cret-token" not in result.error
-    assert "s3cret-token" not in (result.final_url or "")
-    # ... while the server did get them, as HTTP Basic credentials.
-    assert feed_server.requests()[0].header("authorization") == "Basic cmVhZGVyOnMzY3JldC10b2tlbg=="
+    a, b = f"/private/a?token={FEED_TOKEN}", f"/private/b?token={FEED_TOKEN}"
+    feed_server.add(a, redirect_to=b)
+    feed_server.add(b, redirect_to=a)
+    result = fetch_one(FeedConfig(id="auth", url=with_user(feed_server.url(a)), allow_private=True))
+    shown_a, shown_b = (feed_server.url(p.replace(FEED_TOKEN, "***")) for p in (a, b))
+    assert result.error == f"redirect loop: {shown_a} -> {shown_b} -> {shown_a}"
+    assert FEED_PASSWORD not in (result.final_url or "")
+    # ... while the server did get them, as HTTP Basic credentials and the query.
+    request = feed_server.requests()[0]
+    assert request.path == a
+    basic = base64.b64encode(f"{FEED_USER}:{FEED_PASSWORD}".encode()).decode()
+    assert request.header("authorization") == f"Basic {basic}"
+
+
+def test_an_error_after_a_redirect_hides_the_final_urls_secrets(feed_server: FeedServer) -> None:
+    feed_server.add(f"/moved?access_token={FEED_TOKEN}", redirect_to=f"/gone?sig={FEED_TOKEN}")
+    result = fetch_one(
+        FeedConfig(id="moved", url=feed_server.url(f"/moved?access_token={FEED_TOKEN}"),
+                   allow_private=True)
+    )  # fmt: skip
+    assert result.error == f"HTTP 404 Not Found from {feed_server.url('/gone?sig=***')}"
+
+
+def test_a_refused_url_is_shown_without_its_secrets(feed_server: FeedServer) -> None:
+    target = f"ftp://{FEED_USER}:{FEED_PASSWORD}@127.0.0.1/f.rss?api_key={FEED_API_KEY}"
+    feed_server.add("/r", redirect_to=target)
+    redirected = fetch_one(local_feed(feed_server, "/r"))
+    configured = fetch_one(FeedConfig(id="ftp", url=target))
+    assert redirected.error == (
+        "redirect to a non-http(s) URL refused: ftp://***@127.0.0.1/f.rss?api_key=***"
+    )
+    assert configured.error == "not an http(s) URL: ftp://***@127.0.0.1/f.rss?api_key=***"
+
+
+def test_no_log_record_of_any_library_shows_a_feed_credential(
+    feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in (None, "httpx", "httpcore"):  # a `briefbot run` in this process quiets httpx
+        caplog.set_level(logging.DEBUG, logger=name)
+    feed_server.add(f"/f.rss?api_key={FEED_API_KEY}", RSS, basic_auth=(FEED_USER, FEED_PASSWORD))
+    feed_server.add("/r", redirect_to=f"/f.rss?api_key={FEED_API_KEY}")
+    url = with_user(feed_server.url("/r"))
+
+    result = fetch_one(FeedConfig(id="private", url=url, allow_private=True))
+
+    assert (result.ok, result.body) == (True, RSS)
+    logged = "\n".join(f"{r.name} {r.getMessage()} {r.args!r} {r.exc_text}" for r in caplog.records)
+    port = urlsplit(url).port
+    assert f"GET http://***@127.0.0.1:{port}/f.rss?api_key=*** " in logged  # httpx, INFO
+    assert "(b'Location', b'/f.rss?api_key=***')" in logged  # httpcore, DEBUG
+    assert [leak.describe() for leak in find_leaks("the log", logged)] == []
 
 
 # -- requests we send -------------------------------------------------------------
