@@ -37,7 +37,7 @@ def config_with_secrets() -> Config:
     )
 
 
-def test_no_secret_appears_in_the_description_or_the_config_objects():
+def test_no_secret_appears_in_the_description_or_the_config_objects() -> None:
     config = config_with_secrets()
     assert config.slack.bot_token == BOT_TOKEN  # the values are there, for the bot to use
     described = describe_config(config)
@@ -66,7 +66,7 @@ def test_no_secret_appears_in_the_description_or_the_config_objects():
     ]
 
 
-def test_describe_shows_every_setting_and_the_resolved_values():
+def test_describe_shows_every_setting_and_the_resolved_values() -> None:
     config = parse(
         f"""\
         settings:
@@ -100,6 +100,7 @@ def test_describe_shows_every_setting_and_the_resolved_values():
             "tags": [],
             "enabled": True,
             "allow_private": False,
+            "allow_addresses": [],
         }
     ]
     assert described["topics"] == [
