@@ -77,6 +77,10 @@ class FeedConfig:
     # Opt-in to loopback/private addresses (tests, intranet feeds). Feeds added
     # from Slack never get it.
     allow_private: bool = False
+    # Addresses or networks ("169.254.169.254", "10.1.0.0/16") this feed may
+    # reach although the address policy refuses them; link-local and metadata
+    # addresses only ever this way. Feeds added from Slack never get it.
+    allow_addresses: tuple[str, ...] = ()
 
     @property
     def display_name(self) -> str:

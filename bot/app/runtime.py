@@ -37,8 +37,18 @@ from bot.find.search.results import SearchResults
 from bot.find.stories.extras import link_extras
 from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories.index import StoryIndex
-from bot.ingest.poll import poll_feeds
-from bot.models import UTC, DigestView, FeedState, Item, PollReport, SlackMessage, replace
+from bot.ingest.fetch.client import SYSTEM_NETWORK, Network
+from bot.ingest.poll import FeedOutcome, poll_feeds, probe_feed
+from bot.models import (
+    UTC,
+    DigestView,
+    FeedConfig,
+    FeedState,
+    Item,
+    PollReport,
+    SlackMessage,
+    replace,
+)
 from bot.render.renderer import Renderer
 from bot.render.views import FeedStatusRow
 from bot.store.ports import DeliveryProblem, Store, Transaction
@@ -63,13 +73,22 @@ class Runtime:
 
     Holds the configuration (feeds.yaml plus the changes made from Slack), the
     store, the story index (same story from several feeds), the search index
-    and the renderer.
+    and the renderer. `network` is how feeds are fetched (the system resolver
+    and the public-only address policy; tests give their own).
     """
 
-    def __init__(self, config: Config, store: Store, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clock: Clock = utc_now,
+        network: Network = SYSTEM_NETWORK,
+    ) -> None:
         self.base_config = config  # feeds.yaml as loaded; `config` adds changes made from Slack
         self.store = store
         self.clock = clock
+        self.network = network
         self.config = effective_config(config, store.overrides)
         # Called (no arguments) after `refresh_config`, e.g. to re-sync scheduler jobs.
         self.config_listeners: list[Callable[[], None]] = []
@@ -84,14 +103,21 @@ class Runtime:
         self._closed = False
 
     @classmethod
-    def open(cls, config: Config, *, clock: Clock = utc_now, read_only: bool = False) -> Runtime:
+    def open(
+        cls,
+        config: Config,
+        *,
+        clock: Clock = utc_now,
+        read_only: bool = False,
+        network: Network = SYSTEM_NETWORK,
+    ) -> Runtime:
         """Open the configured data directory: to write (locked), or to read a snapshot."""
         settings = config.settings
         store = TinyStore.open(
             settings.data_dir, retention_days=settings.retention_days, read_only=read_only
         )
         try:
-            return cls(config, store, clock=clock)
+            return cls(config, store, clock=clock, network=network)
         except BaseException:
             store.close()
             raise
@@ -192,6 +218,7 @@ class Runtime:
                 clock=self.clock,
                 on_fetched=on_fetched,
                 within=within,
+                network=self.network,
             )
         except BaseException:
             if consulted:
@@ -209,6 +236,10 @@ class Runtime:
             if self._stories is stories:
                 self._stories = None
         log.warning("story index dropped after a failed commit; it is rebuilt from the store")
+
+    def probe_feed(self, feed: FeedConfig) -> FeedOutcome:
+        """Fetch and parse `feed` once as a poll would, storing nothing (`/brief feed add`)."""
+        return probe_feed(feed, self.config, clock=self.clock, network=self.network)
 
     def match_new_items(self, tx: Transaction) -> list[Item]:
         """Match items stored since the match cursor against every subscription; queue alerts.

@@ -33,6 +33,7 @@ def describe_config(config: Config) -> dict[str, Any]:
                 "tags": list(f.tags),
                 "enabled": f.enabled,
                 "allow_private": f.allow_private,
+                "allow_addresses": list(f.allow_addresses),
             }
             for f in config.feeds
         ],

@@ -19,12 +19,16 @@ Not obvious:
   schedule added from Slack obeys exactly the rules of feeds.yaml, with the
   same messages. Records are checked again when merged: a damaged record is
   logged and skipped, never fatal.
-- A feed added from Slack never gets `allow_private`: Slack users must not be
-  able to point the bot at the operator's network. Its host is judged by the
-  one private-address policy (bot/config/addresses.py, through config's
-  check): literal addresses, numeric forms that resolvers read as IPv4
-  (`2130706433`, `0x7f.1`, `127.1`) and localhost names. Names that resolve to
-  private addresses are refused by the fetch guard when polled.
+- A feed added from Slack never gets `allow_private` or `allow_addresses`:
+  Slack users must not be able to point the bot at the operator's network.
+  Its host is read as the fetcher will read it (bot/config/hosts.py: UTS 46,
+  so `ｌｏｃａｌｈｏｓｔ` is localhost) and judged by the one private-address
+  policy (bot/config/addresses.py, through config's check): literal
+  addresses, numeric forms that resolvers read as IPv4 (`2130706433`,
+  `0x7f.1`, `127.1`) and localhost names. Names that resolve to private
+  addresses are refused by the fetch guard, which `/brief feed add` runs once
+  before saving (bot/app/commands/feeds.py). The URL is saved with its host
+  normalised, so the same feed typed two ways is one feed.
 - A new feed id is derived from the URL's host and path, and never reuses an
   id that has stored feed state: a feed inheriting another's "first poll done"
   would push its whole backlog as new alerts.
@@ -48,11 +52,19 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.config.hosts import InvalidHostError, normalize_host, normalize_url
 from bot.config.model import Config, ConfigError, DigestConfig
 from bot.config.schema import parse_config_text
 from bot.config.units import ALL_DAYS, format_days, format_duration
 from bot.models import FeedConfig
-from bot.store.ports import AddedFeed, FeedOverride, OverrideReader, ScheduleOverride, Transaction
+from bot.store.ports import (
+    AddedFeed,
+    FeedOverride,
+    OverrideReader,
+    ReadView,
+    ScheduleOverride,
+    Transaction,
+)
 
 __all__ = [
     "OverrideError",
@@ -62,6 +74,7 @@ __all__ = [
     "derive_feed_id",
     "effective_config",
     "feeds_added_from_slack",
+    "plan_feed",
     "remove_feed",
     "removed_feed_ids",
     "set_feed_enabled",
@@ -168,30 +181,42 @@ def add_feed(
     by: str,
     now: datetime,
 ) -> FeedConfig:
-    """Record a feed added from Slack in `tx` and return it.
+    """Record a feed added from Slack in `tx` and return it (checked by `plan_feed`)."""
+    feed = plan_feed(tx, base, url, tags=tags)
+    added = AddedFeed(url=feed.url, tags=feed.tags, interval=feed.interval_seconds)
+    tx.overrides.put_feed(FeedOverride(feed.id, added=added, by=by, changed_at=now))
+    return feed
+
+
+def plan_feed(view: ReadView, base: Config, url: str, *, tags: Sequence[str] = ()) -> FeedConfig:
+    """The feed `add_feed` would record for `url`, its host normalised; writes nothing.
 
     Raises OverrideError when the URL or a tag breaks feeds.yaml's rules, the
     host is a private address, or the URL is already a feed.
     """
     url = url.strip()
-    changes = tx.overrides.feeds()
-    current = effective_config(base, tx.overrides)
+    checked = check_feed("new", AddedFeed(url=url, tags=tuple(str(tag) for tag in tags)))
+    url = normalize_url(url)
+    current = effective_config(base, view.overrides)
     for feed in current.feeds:
-        if feed.url == url:
+        if _same_url(feed.url, url):
             raise OverrideError(f"{url} is already feed {feed.id}")
-    removed = set(removed_feed_ids(base, tx.overrides))
+    removed = set(removed_feed_ids(base, view.overrides))
     for feed in base.feeds:
-        if feed.id in removed and feed.url == url:
+        if feed.id in removed and _same_url(feed.url, url):
             raise OverrideError(
                 f"{url} is feed {feed.id} of {base.path}, removed from Slack: "
                 f"/brief feed resume {feed.id} brings it back"
             )
-    taken = {f.id for f in base.feeds} | set(changes) | set(tx.feed_states.all())
-    feed_id = derive_feed_id(url, taken)
-    feed = check_feed(feed_id, AddedFeed(url=url, tags=tuple(str(tag) for tag in tags)))
-    added = AddedFeed(url=feed.url, tags=feed.tags, interval=feed.interval_seconds)
-    tx.overrides.put_feed(FeedOverride(feed_id, added=added, by=by, changed_at=now))
-    return feed
+    taken = {f.id for f in base.feeds} | set(view.overrides.feeds()) | set(view.feed_states.all())
+    return dataclasses.replace(checked, id=derive_feed_id(url, taken), url=url)
+
+
+def _same_url(configured: str, normalised: str) -> bool:
+    try:
+        return normalize_url(configured.strip()) == normalised
+    except ValueError:  # not a URL any more (an old record): not this one
+        return configured.strip() == normalised
 
 
 def remove_feed(
@@ -235,11 +260,12 @@ def derive_feed_id(url: str, taken: Iterable[str]) -> str:
     when that is taken, "example-org-news-feed-2", and so on.
     """
     parts = urlsplit(url.strip())
-    host = (parts.hostname or "").removeprefix("www.")
+    host = parts.hostname or ""
     # 例え.jp -> xn--r8jz45g.jp; a host that is no valid IDN keeps its characters,
     # and the non-ASCII ones become dashes below.
-    with contextlib.suppress(UnicodeError):
-        host = host.encode("idna").decode("ascii")
+    with contextlib.suppress(InvalidHostError):
+        host = normalize_host(host)
+    host = host.removeprefix("www.")
     path = _FEED_SUFFIXES.sub("", parts.path.lower().rstrip("/"))
     base = re.sub(r"[^a-z0-9]+", "-", f"{host} {path}".lower()).strip("-")
     base = base[:_ID_BASE_CHARS].rstrip("-") or "feed"
@@ -275,8 +301,11 @@ def check_feed(feed_id: str, entry: AddedFeed) -> FeedConfig:
         prefix = f"feed '{feed_id}': "
         messages = [p.message.removeprefix(prefix) for p in err.problems]
         text = "; ".join(messages)
-        if "allow_private" in text:
-            text += " (feeds added from Slack cannot have it: ask an operator to add this feed)"
+        if "allow_private" in text or "allow_addresses" in text:
+            text += (
+                " (feeds added from Slack cannot have allow_private or allow_addresses: "
+                "ask an operator to add this feed)"
+            )
         raise OverrideError(text) from None
     [feed] = config.feeds
     return feed

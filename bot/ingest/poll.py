@@ -13,6 +13,9 @@ work, and the next cycle fetches it again (the ETags were not saved either).
 The first successful poll of a feed stores its items as backlog (seen, never
 alerted or digested), so adding a feed floods no one. Items dated before the
 retention window are backlog too: an old entry a feed re-publishes is not news.
+
+`probe_feed` fetches and parses one feed the same way and stores nothing
+(`/brief feed add` tries a feed before saving it).
 """
 
 from __future__ import annotations
@@ -29,12 +32,19 @@ from bot.config.model import Config
 from bot.config.redact import redact_text
 from bot.ingest.entitylist import annotate_item
 from bot.ingest.feedstate import is_due, next_feed_state
-from bot.ingest.fetch.client import fetch_feeds
+from bot.ingest.fetch.client import SYSTEM_NETWORK, Network, fetch_feeds
 from bot.ingest.parse import parse_feed
 from bot.models import FeedConfig, FeedState, FetchResult, Item, PollReport
 from bot.store.ports import Store, Transaction
 
-__all__ = ["FeedOutcome", "PollCycle", "count_stored", "poll_feeds", "select_due_feeds"]
+__all__ = [
+    "FeedOutcome",
+    "PollCycle",
+    "count_stored",
+    "poll_feeds",
+    "probe_feed",
+    "select_due_feeds",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +63,7 @@ class FeedOutcome:
     error: str | None = None  # the parse's, when the fetch worked
     warning: str | None = None
     elapsed: float = 0.0
+    title: str = ""  # the feed's own title, when it parsed
 
 
 @dataclass
@@ -88,6 +99,7 @@ def poll_feeds(
     clock: Clock,
     on_fetched: Callable[[str], None] | None = None,
     within: Callable[[Transaction, list[Item]], None] | None = None,
+    network: Network = SYSTEM_NETWORK,
 ) -> PollCycle:
     """Run one poll cycle over the due feeds (see the module docstring)."""
     states = store.feed_states.all()
@@ -95,7 +107,13 @@ def poll_feeds(
     if not feeds:
         return PollCycle([], [])
     outcomes = fetch_and_parse(
-        feeds, states, config, known=store.items.is_known, clock=clock, on_fetched=on_fetched
+        feeds,
+        states,
+        config,
+        known=store.items.is_known,
+        clock=clock,
+        on_fetched=on_fetched,
+        network=network,
     )
     reports: list[PollReport] = []
     stored: list[Item] = []
@@ -117,6 +135,7 @@ def fetch_and_parse(
     known: Callable[[Item], bool],
     clock: Clock,
     on_fetched: Callable[[str], None] | None = None,
+    network: Network = SYSTEM_NETWORK,
 ) -> list[FeedOutcome]:
     """Fetch `feeds` concurrently and parse each as it arrives; outcomes in feed order."""
     by_id = {feed.id: feed for feed in feeds}
@@ -139,7 +158,14 @@ def fetch_and_parse(
     worker = threading.Thread(target=work, name="briefbot-ingest", daemon=True)
     worker.start()
     try:
-        fetch_feeds(feeds, states, config.settings, on_result=pending.put)
+        fetch_feeds(
+            feeds,
+            states,
+            config.settings,
+            on_result=pending.put,
+            resolver=network.resolver,
+            policy=network.policy,
+        )
     finally:
         pending.put(None)
         worker.join()
@@ -167,11 +193,28 @@ def parse_outcome(
             summary_max_chars=config.settings.summary_max_chars,
         )
         outcome.error, outcome.warning = parsed.error, parsed.warning
+        outcome.title = parsed.feed_title
         if parsed.error is None:
             outcome.parsed = len(parsed.items)
             outcome.items = [annotate_item(i) for i in parsed.items if not known(i)]
     outcome.elapsed = result.elapsed + (time.monotonic() - started)
     return outcome
+
+
+def probe_feed(
+    feed: FeedConfig, config: Config, *, clock: Clock, network: Network = SYSTEM_NETWORK
+) -> FeedOutcome:
+    """Fetch and parse `feed` once, unconditionally, as a poll would; store nothing.
+
+    The outcome's `result.error` or `error` says why it failed; otherwise
+    `parsed` entries were read and `title` is the feed's own.
+    """
+    [outcome] = fetch_and_parse([feed], {}, config, known=_never, clock=clock, network=network)
+    return outcome
+
+
+def _never(item: Item) -> bool:
+    return False
 
 
 def record_outcome(

@@ -14,6 +14,7 @@ from bot.app.runtime import Runtime
 from bot.config.schema import parse_config_text
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
+from tests.support.network import FakeResolver, loopback_internet
 
 ADMIN = "U0ADMIN0001"
 
@@ -40,7 +41,9 @@ def runtime(tmp_path: Path, feed_server: FeedServer) -> Iterator[Runtime]:
         "topics:\n  - id: ipef\n    query: ipef\n    description: IPEF talks\n"
         f"admins: [{ADMIN}]\n"
     )
-    with Runtime.open(parse_config_text(text, "test-feeds.yaml", env={})) as rt:
+    # example.org is the feed server, as a public host would be (`feed add` fetches it).
+    network = loopback_internet(FakeResolver({"example.org": ["127.0.0.1"]}))
+    with Runtime.open(parse_config_text(text, "test-feeds.yaml", env={}), network=network) as rt:
         yield rt
 
 
@@ -115,9 +118,13 @@ def test_a_console_user_who_is_not_admin_is_refused(runtime: Runtime) -> None:
     assert [f.id for f in runtime.config.feeds] == ["trade"]
 
 
-def test_the_console_admin_changes_the_configuration(runtime: Runtime) -> None:
-    output, _, _ = drive(runtime, ["feed add https://example.org/rss eu", "schedule 08:30 UTC"])
-    assert "Added feed example-org-rss (https://example.org/rss), polled every 30m." in output
+def test_the_console_admin_changes_the_configuration(
+    runtime: Runtime, feed_server: FeedServer
+) -> None:
+    feed_server.add("/rss", make_rss([], title="Example news"))
+    url = f"http://example.org:{feed_server.port}/rss"
+    output, _, _ = drive(runtime, [f"feed add {url} eu", "schedule 08:30 UTC"])
+    assert f"Added Example news: 0 items. Feed example-org-rss ({url}), polled every 30m." in output
     assert "Schedule saved. This channel's digest: 08:30 UTC, daily;" in output
     assert [f.id for f in runtime.config.feeds] == ["trade", "example-org-rss"]
     assert runtime.config.digest("C0CONSOLE") is not None

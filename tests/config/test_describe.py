@@ -100,6 +100,7 @@ def test_describe_shows_every_setting_and_the_resolved_values() -> None:
             "tags": [],
             "enabled": True,
             "allow_private": False,
+            "allow_addresses": [],
         }
     ]
     assert described["topics"] == [

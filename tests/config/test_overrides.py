@@ -158,7 +158,10 @@ def test_add_feed_refuses_what_feeds_yaml_refuses(
 
 def test_private_address_refusal_says_slack_cannot_allow_it(base: Config, store: TinyStore) -> None:
     with (
-        pytest.raises(OverrideError, match="feeds added from Slack cannot have it"),
+        pytest.raises(
+            OverrideError,
+            match="feeds added from Slack cannot have allow_private or allow_addresses",
+        ),
         store.transaction() as tx,
     ):
         add_feed(tx, base, "http://192.168.1.1/rss", by=ADMIN, now=NOW)

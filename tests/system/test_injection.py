@@ -68,6 +68,7 @@ from bot.slack.deliver import Deliverer
 from bot.slack.http import ServerHandle, serve_http
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedserver import FeedServer
+from tests.support.network import FakeResolver, loopback_internet
 from tests.support.responseurl import ResponseUrlServer
 
 ADMIN = "U0ADMIN0001"
@@ -432,9 +433,14 @@ class World:
     app: BriefbotApp
     server: ServerHandle
     responses: ResponseUrlServer
+    feeds_port: int
 
     def command(self, text: str, *, user: str = MEMBER, channel: str = NEWS) -> list[Sent]:
-        """`/brief text` as a signed request; every reply posted to its response_url."""
+        """`/brief text` as a signed request; every reply posted to its response_url.
+
+        `{port}` in `text` is the feed server's port (wire.example resolves to it).
+        """
+        text = text.replace("{port}", str(self.feeds_port))
         name = f"c{next(_names)}"
         form = {
             "token": "verification-token",
@@ -522,7 +528,9 @@ def config_text(data_dir: Path, feeds: FeedServer) -> str:
 
 def open_runtime(data_dir: Path, feeds: FeedServer) -> Runtime:
     config: Config = parse_config_text(config_text(data_dir, feeds), "injection.yaml", env={})
-    return Runtime.open(config)
+    # `feed add` fetches before saving: wire.example is the feed server, evil.example nowhere.
+    network = loopback_internet(FakeResolver({"wire.example": ["127.0.0.1"]}))
+    return Runtime.open(config, network=network)
 
 
 @dataclass(frozen=True)
@@ -540,6 +548,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
         root = tmp_path_factory.mktemp("injection")
         feeds.add("/hostile.xml", hostile_rss([]))
         feeds.add("/broken.xml", redirect_to=HOSTILE_LOCATION)
+        feeds.add("/x", hostile_rss(HOSTILE[:3]))  # what `feed add` tries
         with open_runtime(root / "fresh", feeds) as rt:
             reports = {r.feed_id: r for r in rt.poll(force=True)}
         assert reports["hostile"].status == "ok", reports
@@ -565,7 +574,7 @@ def _world(
     app = build_app(secrets, functools.partial(handle_command, runtime, poster=deliverer))
     server = serve_http(app, port=0, host="127.0.0.1")
     try:
-        yield World(runtime, slack, deliverer, app, server, responses)
+        yield World(runtime, slack, deliverer, app, server, responses, feeds.port)
     finally:
         server.stop()
         runtime.close()
@@ -866,7 +875,8 @@ COMMANDS = [
         case(
             admin("feed add <https://evil.example/feed?a=1&amp;b=&lt;!channel&gt;|Click> <!here>"),
             expect=[
-                "Added feed evil-example-feed (https://evil.example/feed?a=1&amp;b=&lt;!channel&gt;)"
+                "Cannot add https://evil.example/feed?a=1&amp;b=&lt;!channel&gt;: could not "
+                "connect to evil.example: could not resolve host name"
             ],
             lines=1,
         ),
@@ -874,9 +884,9 @@ COMMANDS = [
     ),
     pytest.param(
         case(
-            admin("feed add https://evil.example/x?&lt;!channel&gt; &lt;@U12345&gt;"),
+            admin("feed add http://wire.example:{port}/x?&lt;!channel&gt; &lt;@U12345&gt;"),
             "feeds",
-            expect=["• *evil-example-x* · tags: &lt;@u12345&gt; · every 30m · enabled"],
+            expect=["• *wire-example-x* · tags: &lt;@u12345&gt; · every 30m · enabled"],
         ),
         id="feed-add-then-feeds",
     ),

@@ -4,7 +4,11 @@ Feed changes are overrides stored by the bot (bot/config/overrides.py), one
 store transaction each, over the feeds.yaml configuration (`base_config`);
 after one, `runtime.refresh_config()` tells the scheduler, which adds, moves or
 removes the poll jobs. A feed added from Slack is polled without
-`allow_private`: its first poll is kept as backlog, not alerted. `feed poll`
+`allow_private`: its first poll is kept as backlog, not alerted. `feed add`
+fetches and parses the feed once before saving it (`Runtime.probe_feed`, the
+poll's own path, through the address guard, storing nothing; no transaction
+is open meanwhile) and saves nothing when that fails, so an admin never adds
+a feed that cannot work. `feed poll`
 polls now even when a feed is not due, then sends the alerts it raised when
 there is a Poster (the console has none: they stay queued for `briefbot run`).
 """
@@ -19,6 +23,7 @@ from bot.config.overrides import (
     OverrideError,
     add_feed,
     feeds_added_from_slack,
+    plan_feed,
     remove_feed,
     removed_feed_ids,
     set_feed_enabled,
@@ -116,6 +121,20 @@ def _add(session: Session, args: list[Word]) -> list[SlackMessage]:
     tags = [w.text.lstrip("#") for w in args[1:]]
     runtime = session.runtime
     try:
+        planned = plan_feed(runtime.store, runtime.base_config, url, tags=tags)
+    except OverrideError as err:
+        raise CommandError(
+            f"cannot add {redact_url(url)}: {redact_text(str(err))}", "feed"
+        ) from None
+    tried = runtime.probe_feed(planned)
+    problem = tried.result.error if not tried.result.ok else tried.error
+    if problem is not None:
+        if "allow_private" in problem or "allow_addresses" in problem:
+            problem += " (a feed added from Slack cannot have those settings)"
+        # A reply, not a CommandError: the command was right, the feed is not.
+        shown = f"Cannot add {redact_url(url)}: {redact_text(problem)}. Nothing was saved."
+        return session.notice(shown)
+    try:
         with runtime.store.transaction() as tx:
             added = add_feed(
                 tx,
@@ -130,7 +149,8 @@ def _add(session: Session, args: list[Word]) -> list[SlackMessage]:
         raise CommandError(problem, "feed") from None
     runtime.refresh_config()
     return session.notice(
-        f"Added feed {added.id} ({redact_url(added.url)}), polled every "
+        f"Added {tried.title or added.id}: {count(tried.parsed, 'item')}. "
+        f"Feed {added.id} ({redact_url(added.url)}), polled every "
         f"{format_duration(added.interval_seconds)}. Its first poll is kept as backlog, "
         f"not alerted. /brief feed poll {added.id} polls it now."
     )

@@ -33,7 +33,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("/brief digest", "preview this channel's digest (only you see it)"),
     ("/brief digest post", "post this channel's digest now (admins)"),
     ("/brief schedule [HH:MM [zone] [days] | off]", "show or set this channel's digest time"),
-    ("/brief feed add <url> [tags...]", "watch a new feed (admins)"),
+    ("/brief feed add <url> [tags...]", "watch a new feed, tried once first (admins)"),
     ("/brief feed remove|pause|resume <id>", "stop, pause or resume a feed (admins)"),
     ("/brief feed poll [id...]", "poll now, then send alerts (admins)"),
 )

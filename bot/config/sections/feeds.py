@@ -1,8 +1,10 @@
 """The `feeds:` section: each feed's id, URL, name, tags, interval and switches.
 
-A feed URL must be http(s) with a host, and may name a loopback or
-private-network host only with `allow_private: true`, by the policy of
-bot/config/addresses.py. Only the host as written is judged here (addresses,
+A feed URL must be http(s) with a host a resolver could be asked for (read by
+bot/config/hosts.py: UTS 46, so `ｌｏｃａｌｈｏｓｔ` is localhost), and may name
+a loopback or private-network host only with `allow_private: true`, a
+link-local or cloud-metadata one only when `allow_addresses` lists it, by the
+policy of bot/config/addresses.py. Only the host is judged here (addresses,
 numeric forms, localhost names); names that resolve to private addresses are
 the fetch guard's business (at connect time).
 """
@@ -14,15 +16,23 @@ from urllib.parse import urlsplit
 
 from yaml.nodes import Node
 
-from bot.config.addresses import HostRefusal, refusal_for_host
+from bot.config.addresses import (
+    PRIVATE_ALLOWED,
+    AddressPolicy,
+    HostRefusal,
+    ip_network,
+    policy_for,
+    refusal_for_host,
+)
 from bot.config.checker import ID_RE, Checker, entry_label
+from bot.config.hosts import InvalidHostError, normalize_host
 from bot.config.redact import redact_url
 from bot.config.units import show_value
 from bot.models import FeedConfig
 
 __all__ = ["DEFAULT_FEED_INTERVAL", "FEED_KEYS", "read_feed"]
 
-FEED_KEYS = ("id", "url", "name", "tags", "interval", "enabled", "allow_private")
+FEED_KEYS = ("id", "url", "name", "tags", "interval", "enabled", "allow_private", "allow_addresses")
 MIN_FEED_INTERVAL = 60
 MAX_FEED_INTERVAL = 7 * 86400
 DEFAULT_FEED_INTERVAL = 1800
@@ -38,7 +48,9 @@ def read_feed(check: Checker, item: Node, index: int, seen: dict[str, int]) -> F
         return None
     where, feed_id = check.read_id(keys, item, "feed", index, seen)
     allow_private = check.boolean(keys.get("allow_private"), where, "allow_private")
-    url = _read_url(check, keys.get("url"), item, where, allow_private=bool(allow_private))
+    allow_addresses = _read_addresses(check, keys.get("allow_addresses"), where)
+    policy = policy_for(bool(allow_private), allow_addresses)
+    url = _read_url(check, keys.get("url"), item, where, policy)
     name = check.text(keys.get("name"), where, "name", limit=200)
     tags = _read_tags(check, keys.get("tags"), where)
     interval = check.duration(
@@ -60,11 +72,12 @@ def read_feed(check: Checker, item: Node, index: int, seen: dict[str, int]) -> F
         interval_seconds=DEFAULT_FEED_INTERVAL if interval is None else interval,
         enabled=True if enabled is None else enabled,
         allow_private=bool(allow_private),
+        allow_addresses=allow_addresses,
     )
 
 
 def _read_url(
-    check: Checker, node: Node | None, item: Node, where: str, *, allow_private: bool
+    check: Checker, node: Node | None, item: Node, where: str, policy: AddressPolicy
 ) -> str | None:
     if node is None:
         check.report(item, where, "url is required")
@@ -94,16 +107,57 @@ def _read_url(
     if not parts.hostname:
         check.report(node, where, f"url {shown} has no host name")
         return None
-    refusal = refusal_for_host(parts.hostname)
-    if refusal is not None and not allow_private:
+    try:
+        host = normalize_host(parts.hostname)
+    except InvalidHostError as err:
+        check.report(node, where, f"url {shown} cannot be fetched: {err}")
+        return None
+    refusal = refusal_for_host(host, policy)
+    if refusal is not None:
+        read_as = "" if host == parts.hostname else f" (read as {host})"
         check.report(
             node,
             where,
-            f"url host {parts.hostname} is {_refusal_text(refusal)}; a feed may reach loopback "
-            "or private-network addresses only with allow_private: true",
+            f"url host {parts.hostname}{read_as} is {_refusal_text(refusal)}; {_hint(host)}",
         )
         return None
     return url
+
+
+def _hint(host: str) -> str:
+    """What lets a feed reach `host`: allow_private, or allow_addresses (link-local, metadata)."""
+    if refusal_for_host(host, PRIVATE_ALLOWED) is None:
+        return (
+            "a feed may reach loopback or private-network addresses only with allow_private: true"
+        )
+    return (
+        "a feed may reach link-local and cloud instance-metadata addresses only when "
+        "allow_addresses lists them (allow_private: true is not enough)"
+    )
+
+
+def _read_addresses(check: Checker, node: Node | None, where: str) -> tuple[str, ...]:
+    """`allow_addresses`: IP addresses or networks, in their canonical form."""
+    found: list[str] = []
+    example = "[169.254.169.254, 10.20.0.0/16]"
+    for item in check.sequence(node, where, "allow_addresses", example):
+        text = check.text(item, where, "an address", required=True, limit=64)
+        if text is None:
+            continue
+        try:
+            network = ip_network(text)
+        except ValueError:
+            check.report(
+                item,
+                where,
+                f"allow_addresses entry {show_value(text)} must be an IP address or network "
+                "such as 169.254.169.254 or 10.20.0.0/16",
+            )
+            continue
+        shown = str(network.network_address) if network.num_addresses == 1 else str(network)
+        if shown not in found:
+            found.append(shown)
+    return tuple(found)
 
 
 def _read_tags(check: Checker, node: Node | None, where: str) -> tuple[str, ...]:

@@ -8,7 +8,10 @@ raises for a feed's failure: every failure becomes a `FetchResult` with
 Not obvious:
 - Redirects are followed by hand (at most `max_redirects`), so every hop is
   checked: http(s) only, no https -> http downgrade, no loops; and every
-  connection goes through the private-address guard (bot/ingest/fetch/guard.py).
+  connection goes through the private-address guard (bot/ingest/fetch/guard.py),
+  by the feed's own policy (allow_private, allow_addresses), hop after hop.
+- A feed URL's host is read by bot/config/hosts.py before httpx sees it (UTS 46:
+  `ｅｘａｍｐｌｅ.org` is example.org), as the config checker read it.
 - Bodies are decoded by bot/ingest/fetch/body.py within `max_bytes`.
 - `FetchResult.headers` are the response's as received, lower-cased; the
   body is already decoded, whatever Content-Encoding says.
@@ -27,7 +30,7 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
@@ -35,7 +38,8 @@ from typing import Any, Final, TypeVar
 
 import httpx
 
-from bot.config.addresses import BLOCKED_NETWORKS, IPNetwork
+from bot.config.addresses import PUBLIC_ONLY, AddressPolicy, policy_for
+from bot.config.hosts import InvalidHostError, normalize_url
 from bot.config.redact import install_log_redaction, redact_text, redact_url
 from bot.headers import parse_max_age, parse_retry_after
 from bot.ingest.fetch.body import ACCEPT_ENCODING, read_body
@@ -49,7 +53,7 @@ from bot.ingest.fetch.guard import (
 )
 from bot.models import FeedConfig, FeedState, FetchResult, Settings, replace
 
-__all__ = ["FeedClient", "fetch_all", "fetch_feed", "fetch_feeds"]
+__all__ = ["SYSTEM_NETWORK", "FeedClient", "Network", "fetch_all", "fetch_feed", "fetch_feeds"]
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +68,30 @@ _ACCEPT: Final = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Network:
+    """How fetches find hosts and which they may reach.
+
+    The system resolver and PUBLIC_ONLY for feeds without allow_private; tests
+    give a resolver with a table of names and a policy that lets loopback
+    through, so that a loopback feed server stands in for the internet.
+    """
+
+    resolver: Resolver = resolve_host
+    policy: AddressPolicy = PUBLIC_ONLY
+
+
+# The bot's own: the system resolver, public addresses only.
+SYSTEM_NETWORK: Final = Network()
+
+
 class FeedClient:
     """The HTTP clients of one fetch run; use `async with`.
 
-    Feeds with `allow_private` get a client without the address guard, all
-    others the guarded one; both resolve names through `resolver` and connect to
-    the address it returned. `blocked_networks` is the guard's table (tests may
-    pass a reduced one to exercise redirect checks on loopback).
+    One client per address policy (bot/config/addresses.py `policy_for`: the
+    feed's allow_private and allow_addresses over `policy`), made when a feed
+    first needs it; all resolve names through `resolver` and connect to the
+    address it returned, once the policy allowed it.
     """
 
     def __init__(
@@ -78,7 +99,7 @@ class FeedClient:
         settings: Settings,
         *,
         resolver: Resolver = resolve_host,
-        blocked_networks: Iterable[tuple[IPNetwork, str]] = BLOCKED_NETWORKS,
+        policy: AddressPolicy = PUBLIC_ONLY,
     ) -> None:
         install_log_redaction()
         ssl_context = httpx.create_ssl_context(trust_env=False)
@@ -93,24 +114,29 @@ class FeedClient:
             pool=settings.total_timeout,
         )
 
-        def make(blocked: tuple[tuple[IPNetwork, str], ...] | None) -> httpx.AsyncClient:
+        def make(policy: AddressPolicy) -> httpx.AsyncClient:
             return httpx.AsyncClient(
-                transport=PinnedTransport(PinnedBackend(resolver, blocked), ssl_context, limits),
+                transport=PinnedTransport(PinnedBackend(resolver, policy), ssl_context, limits),
                 timeout=timeout,
                 follow_redirects=False,
                 trust_env=False,
                 headers={"User-Agent": settings.user_agent},
             )
 
-        self._guarded = make(tuple(blocked_networks))
-        self._open = make(None)
+        self._make = make
+        self._policy = policy
+        self._clients: dict[AddressPolicy, httpx.AsyncClient] = {}
 
     def client_for(self, feed: FeedConfig) -> httpx.AsyncClient:
-        return self._open if feed.allow_private else self._guarded
+        policy = policy_for(feed.allow_private, feed.allow_addresses, base=self._policy)
+        client = self._clients.get(policy)
+        if client is None:
+            client = self._clients[policy] = self._make(policy)
+        return client
 
     async def aclose(self) -> None:
-        await self._guarded.aclose()
-        await self._open.aclose()
+        for client in self._clients.values():
+            await client.aclose()
 
     async def __aenter__(self) -> FeedClient:
         return self
@@ -131,7 +157,7 @@ def fetch_feeds(
     *,
     on_result: Callable[[FetchResult], None] | None = None,
     resolver: Resolver = resolve_host,
-    blocked_networks: Iterable[tuple[IPNetwork, str]] = BLOCKED_NETWORKS,
+    policy: AddressPolicy = PUBLIC_ONLY,
 ) -> list[FetchResult]:
     """Fetch every feed concurrently; return one result per feed, in feed order.
 
@@ -142,12 +168,11 @@ def fetch_feeds(
     each fetch ends (an exception it raises is logged and does not stop the
     others). Safe to call from any thread, including one
     that already runs an event loop (the work then runs on a helper thread).
+    `resolver` and `policy` are those of `Network`.
     """
 
     async def run() -> list[FetchResult]:
-        async with FeedClient(
-            settings, resolver=resolver, blocked_networks=blocked_networks
-        ) as client:
+        async with FeedClient(settings, resolver=resolver, policy=policy) as client:
             return await fetch_all(client, feeds, states, settings, on_result=on_result)
 
     return _run_coroutine(run)
@@ -354,7 +379,13 @@ def _status_phrase(response: httpx.Response) -> str:
 
 def _check_url(url: str) -> httpx.URL:
     try:
-        parsed = httpx.URL(url)
+        normalized = normalize_url(url)
+    except InvalidHostError as exc:
+        raise FetchFailure(f"not a valid URL: {exc}") from None
+    except ValueError:
+        normalized = url  # not a URL urlsplit reads: httpx says what is wrong
+    try:
+        parsed = httpx.URL(normalized)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise FetchFailure(f"not a valid URL: {exc}") from None
     # Shown as configured (httpx rewrites file:///x as file:/x), minus credentials.

@@ -1,9 +1,10 @@
 """The private-address guard, pinned at connect time: resolve, check every address, dial it.
 
-What a feed may reach is bot/config/addresses.py's policy; this module applies
-it where it cannot be dodged, in the connection layer (`PinnedBackend`): the
-host is judged as written, resolved once, every address is checked, and the
-socket is opened to the checked address itself. Checking a name and then
+What a feed may reach is bot/config/addresses.py's policy (`AddressPolicy`: the
+feed's own, from allow_private and allow_addresses); this module applies it
+where it cannot be dodged, in the connection layer (`PinnedBackend`): the host
+is read by bot/config/hosts.py and judged, resolved once, every address is
+checked, and the socket is opened to the checked address itself. Checking a name and then
 letting the library resolve it again would leave a DNS-rebinding window
 between check and connect. TLS still verifies the certificate against the host
 name (httpcore passes the URL's host as SNI / server_hostname, not the address
@@ -22,12 +23,14 @@ import httpcore
 import httpx
 
 from bot.config.addresses import (
-    BLOCKED_NETWORKS,
-    IPNetwork,
+    PRIVATE_ALLOWED,
+    PUBLIC_ONLY,
+    AddressPolicy,
     classify_address,
     host_address,
     refusal_for_host,
 )
+from bot.config.hosts import InvalidHostError, normalize_host
 from bot.ingest.fetch.errors import os_error_text
 
 __all__ = [
@@ -48,18 +51,28 @@ class AddressRefusedError(Exception):
     """A feed's host is, or resolves to, an address the guard does not allow.
 
     `address` is None when the host itself is refused as written (an address
-    literal, or a loopback name).
+    literal, or a loopback name). The text ends with what would allow it:
+    allow_private, or for link-local and metadata addresses, which
+    allow_private does not cover, allow_addresses.
     """
 
     def __init__(self, host: str, address: str | None, reason: str) -> None:
         self.host = host
         self.address = address
         self.reason = reason
-        if address is None or _strip_brackets(host) == address:
-            what = f"{_strip_brackets(host)} is {reason}"
+        shown = _strip_brackets(host)
+        if address is None or shown == address:
+            what = f"{shown} is {reason}"
         else:
             what = f"{host} resolves to {address}, {reason}"
-        super().__init__(f"refused: {what} (set allow_private: true to allow)")
+        target = address or shown
+        if refusal_for_host(target, PRIVATE_ALLOWED) is None:
+            hint = "set allow_private: true to allow"
+        else:
+            # An IPv4 address carried in IPv6 is listed as itself: that covers every form.
+            _, carried, inner = reason.rpartition("(IPv4 ")
+            hint = f"list {inner.rstrip(')') if carried else target} in allow_addresses to allow"
+        super().__init__(f"refused: {what} ({hint})")
 
 
 async def resolve_host(host: str, port: int) -> list[str]:
@@ -78,29 +91,30 @@ async def resolve_checked(
     host: str,
     port: int,
     resolver: Resolver = resolve_host,
-    blocked: Iterable[tuple[IPNetwork, str]] | None = BLOCKED_NETWORKS,
+    policy: AddressPolicy = PUBLIC_ONLY,
     timeout: float | None = None,
 ) -> list[str]:
-    """The addresses to dial for `host`, each one a feed may reach; the guard's check.
+    """The addresses to dial for `host`, each one a feed may reach by `policy`; the guard's check.
 
     Raises AddressRefusedError when the host as written, or any address it
     resolves to, is refused; httpcore's ConnectError / ConnectTimeout when it
-    does not resolve. `blocked=None` turns the check off (allow_private).
+    does not resolve.
     """
-    if blocked is not None:
-        blocked = tuple(blocked)
-        refusal = refusal_for_host(_strip_brackets(host), blocked)
-        if refusal is not None:
-            shown = None if refusal.stands_for is None else str(refusal.stands_for)
-            raise AddressRefusedError(host, shown, refusal.reason)
+    try:
+        host = normalize_host(host)  # what httpx hands over is read already; a direct call's not
+    except InvalidHostError as exc:
+        raise httpcore.ConnectError(str(exc)) from None
+    refusal = refusal_for_host(host, policy)
+    if refusal is not None:
+        shown = None if refusal.stands_for is None else str(refusal.stands_for)
+        raise AddressRefusedError(host, shown, refusal.reason)
     addresses = await _resolve(host, port, resolver, timeout)
-    if blocked is not None:
-        # Refuse when any address is off limits, not just the first: a name
-        # must not smuggle an internal address in behind a public one.
-        for address in addresses:
-            reason = classify_address(address, blocked)
-            if reason is not None:
-                raise AddressRefusedError(host, address, reason)
+    # Refuse when any address is off limits, not just the first: a name
+    # must not smuggle an internal address in behind a public one.
+    for address in addresses:
+        reason = classify_address(address, policy)
+        if reason is not None:
+            raise AddressRefusedError(host, address, reason)
     return addresses
 
 
@@ -143,17 +157,11 @@ def _strip_brackets(host: str) -> str:
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections to addresses resolved and checked here, never by name.
+    """Opens TCP connections to addresses resolved and checked by `policy` here, never by name."""
 
-    `blocked=None` turns the check off (feeds with allow_private) but keeps the
-    same resolver, so an injected resolver serves both kinds of feed.
-    """
-
-    def __init__(
-        self, resolver: Resolver, blocked: tuple[tuple[IPNetwork, str], ...] | None
-    ) -> None:
+    def __init__(self, resolver: Resolver, policy: AddressPolicy) -> None:
         self._resolver = resolver
-        self._blocked = blocked
+        self._policy = policy
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -166,7 +174,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        addresses = await resolve_checked(host, port, self._resolver, self._blocked, timeout)
+        addresses = await resolve_checked(host, port, self._resolver, self._policy, timeout)
         failures: list[str] = []
         for address in addresses:
             remaining = None if deadline is None else max(0.001, deadline - loop.time())

@@ -14,6 +14,7 @@ from tests.app.commands.cases import NEW, OLD, Template, config_for, serve_defau
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import make_rss
 from tests.support.feedserver import FeedServer
+from tests.support.network import FakeResolver, loopback_internet
 
 
 @pytest.fixture(scope="package")
@@ -53,3 +54,33 @@ def runtime(template: Template, feeds: FeedServer, tmp_path: Path) -> Iterator[R
 @pytest.fixture
 def deliverer(fake_slack: FakeSlack) -> Deliverer:
     return Deliverer(slack_client(fake_slack), interval=0.0, backoff=0.05)
+
+
+# Names that resolve to the loopback feed server, as public hosts would.
+NAMES = ("news.example", "wire.example", "redirector.example", "example.org")
+
+
+@pytest.fixture
+def resolver() -> FakeResolver:
+    """NAMES on loopback; intranet.example private; sneaky.example hides a metadata address."""
+    table = {name: ["127.0.0.1"] for name in NAMES}
+    table["intranet.example"] = ["10.0.0.7"]
+    table["sneaky.example"] = ["127.0.0.1", "::a9fe:a9fe"]
+    return FakeResolver(table)
+
+
+@pytest.fixture
+def web(
+    template: Template, feeds: FeedServer, tmp_path: Path, resolver: FakeResolver
+) -> Iterator[Runtime]:
+    """`runtime`'s data (feeds trade and quiet, polled), fetching through `resolver`.
+
+    Loopback counts as public here (tests/support/network.py), so a feed added
+    from Slack at one of NAMES reaches the feed server; `runtime` fetches as the
+    bot does, with the system resolver.
+    """
+    data_dir = tmp_path / "data"
+    shutil.copytree(template.data_dir, data_dir)
+    config = config_for(feeds, data_dir)
+    with Runtime.open(config, network=loopback_internet(resolver)) as rt:
+        yield rt

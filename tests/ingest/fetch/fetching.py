@@ -1,4 +1,4 @@
-"""What the fetch tests share: small limits, a sample feed, one-feed fetches, a fake resolver.
+"""What the fetch tests share: small limits, a sample feed, one-feed fetches.
 
 Every live request goes to the loopback feed server (tests/support/feedserver.py).
 """
@@ -6,12 +6,13 @@ Every live request goes to the loopback feed server (tests/support/feedserver.py
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from bot.ingest.fetch.client import fetch_feeds
 from bot.models import FeedConfig, FeedState, FetchResult, Settings
 from tests.support.feedserver import FeedServer
+from tests.support.network import FakeResolver
+
+__all__ = ["FAST", "RSS", "FakeResolver", "fetch_one", "free_port", "local_feed"]
 
 # Small limits so failure cases end quickly.
 FAST = Settings(
@@ -48,17 +49,3 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@dataclass
-class FakeResolver:
-    """Answers from a table and records every question; no DNS traffic at all."""
-
-    table: dict[str, list[str]]
-    calls: list[tuple[str, int]] = field(default_factory=list)
-
-    async def __call__(self, host: str, port: int) -> Sequence[str]:
-        self.calls.append((host, port))
-        if host not in self.table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return self.table[host]
