@@ -94,7 +94,7 @@ def poll_feeds(
     if not feeds:
         return PollCycle([], [])
     outcomes = fetch_and_parse(
-        feeds, states, config, known=store.items.is_known, clock=clock, on_fetched=on_fetched
+        feeds, states, config, known=_known_now(store), clock=clock, on_fetched=on_fetched
     )
     reports: list[PollReport] = []
     stored: list[Item] = []
@@ -106,6 +106,16 @@ def poll_feeds(
         if within is not None:
             within(tx, stored)
     return PollCycle(reports, stored)
+
+
+def _known_now(store: Store) -> Callable[[Item], bool]:
+    """Known by its current keys. One known only by a former key goes on to `Items.add`,
+    which gives the stored item its current keys (see bot/ingest/identity.py)."""
+
+    def known(item: Item) -> bool:
+        return store.items.is_known(item, former=False)
+
+    return known
 
 
 def fetch_and_parse(
