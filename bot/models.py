@@ -98,7 +98,8 @@ class Item:
     re-published under a new GUID (or a GUID shared with other entries).
     `former_keys` are the keys the entry had under release 0.1's rules: looked
     up so that an item stored then is not new again, never stored, and not
-    part of the item's value. `seq` and `first_seen` are given by the store
+    part of the item's value (an Item made from another under a new id must
+    drop them). `seq` and `first_seen` are given by the store
     when the item is kept: `seq` rises by one per stored item and is what
     cursors (alert matching, digests) count in.
     """

@@ -66,7 +66,7 @@ def entries_to_items(
             "feed %s: %d different entries share %d GUID(s); each is told apart by its"
             " link and title",
             feed_id,
-            sum(identity.id.startswith("guid-shared:") for identity in identities),
+            len({i.id for i in identities if i.id.startswith("guid-shared:")}),
             shared,
         )
     items: list[Item] = []
