@@ -119,13 +119,17 @@ def real_items() -> tuple[Item, ...]:
 
     Parsing them all takes seconds, and every benchmark process needs them:
     the result is cached in the temp directory, keyed by the files' contents
-    and the parser's source, so a change to either parses again.
+    and the source of the parser and of `Item`, so a change to any parses again.
     """
     files = _all_source_files()
     key = hashlib.sha256()
     for feed in files:
         key.update(feed.name.encode() + b"\0" + hashlib.sha256(feed.body).digest())
-    key.update(Path(inspect.getfile(parse_feed)).read_bytes())
+    # The parser's source, and the Item it makes (a pickle of an older Item
+    # layout would load, then fail on a missing field).
+    ingest = Path(inspect.getfile(parse_feed)).parent
+    for source in [*sorted(ingest.glob("*.py")), Path(inspect.getfile(Item))]:
+        key.update(source.read_bytes())
     cache = Path(tempfile.gettempdir()) / f"briefbot-bench-items-{key.hexdigest()[:16]}.pickle"
     try:
         cached = pickle.loads(cache.read_bytes())
@@ -199,6 +203,7 @@ def make_items(
                 link=link,
                 guid=f"{label}-{n}",
                 link_title_key=f"{link}\x1f{n}",
+                former_keys=(),
                 published=published,
                 first_seen=None,
                 backlog=False,

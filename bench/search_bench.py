@@ -173,6 +173,7 @@ def generate_corpus(count: int, *, seed: int = 7, real: Sequence[Item] | None = 
                 link=f"{source.link or 'https://example.org/item'}?n={i}",
                 guid=f"{source.guid or source.id}#{i}",
                 link_title_key=f"{source.link_title_key or source.id}#{i}",
+                former_keys=(),
                 published=published,
                 first_seen=published + timedelta(minutes=5),
                 seq=seq,

@@ -28,6 +28,7 @@ __all__ = [
     "SlackMessage",
     "Subscription",
     "as_utc",
+    "dedup_key",
     "replace",
 ]
 
@@ -87,15 +88,24 @@ class FeedConfig:
         return self.name or self.id
 
 
+def dedup_key(feed_id: str, kind: str, value: str) -> str:
+    """One key under which the store remembers an item: `kind` "id" (an item id) or "lt"."""
+    return f"{feed_id}\x1f{kind}\x1f{value}"
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """One normalized feed entry.
 
-    `id` is the stable identity inside its feed (see parse.py for how it is
-    derived); `link_title_key` catches the same entry re-published under a new
-    GUID. `seq` and `first_seen` are given by the store when the item is kept:
-    `seq` rises by one per stored item and is what cursors (alert matching,
-    digests) count in.
+    `id` is the stable identity inside its feed (see bot/ingest/identity.py
+    for how it is derived); `link_title_key` catches the same entry
+    re-published under a new GUID (or a GUID shared with other entries).
+    `former_keys` are the keys the entry had under release 0.1's rules: looked
+    up so that an item stored then is not new again, never stored, and not
+    part of the item's value (an Item made from another under a new id must
+    drop them). `seq` and `first_seen` are given by the store
+    when the item is kept: `seq` rises by one per stored item and is what
+    cursors (alert matching, digests) count in.
     """
 
     id: str
@@ -113,14 +123,21 @@ class Item:
     seq: int = 0
     # Stage-specific facts (entity-list counts, duplicate-story links, ...).
     extras: Mapping[str, Any] = field(default_factory=dict)
+    former_keys: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def dedup_keys(self) -> tuple[str, ...]:
         """Keys under which the store remembers this item (scoped to its feed)."""
-        keys = [f"{self.feed_id}\x1fid\x1f{self.id}"]
+        keys = [dedup_key(self.feed_id, "id", self.id)]
         if self.link_title_key:
-            keys.append(f"{self.feed_id}\x1flt\x1f{self.link_title_key}")
+            keys.append(dedup_key(self.feed_id, "lt", self.link_title_key))
         return tuple(keys)
+
+    @property
+    def lookup_keys(self) -> tuple[str, ...]:
+        """`dedup_keys`, then the `former_keys` not among them: what tells a stored item."""
+        current = self.dedup_keys
+        return current + tuple(k for k in dict.fromkeys(self.former_keys) if k not in current)
 
     @property
     def when(self) -> datetime:

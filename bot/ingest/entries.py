@@ -1,12 +1,10 @@
-"""One feedparser entry to an `Item`: identity, plain text, dates, authors and tags.
+"""One feedparser entry to an `Item`: plain text, dates, authors and tags; identity per document.
 
 Not obvious:
-- Identity, in this order: `fr:<document number>` for Federal Register
-  documents (the GUID is the html_url, whose title slug can change, while the
-  document number cannot); `guid:<guid>` (`guid:sha1:<hex>` past 200
-  characters); `link:<canonical link>`; `hash:<sha1 of title, raw dates and
-  summary>`. The hash uses the raw date strings and the whole summary, so it
-  neither depends on `fetched_at` nor on `summary_max_chars`.
+- Identity (id, second dedup key, the keys release 0.1 gave the entry) is
+  `bot/ingest/identity.py`'s, and is assigned per document, not per entry:
+  whether a GUID is shared by distinct entries is a fact of the document.
+  Such a document is warned about once (naming the feed), not once per entry.
 - Text. Titles and summaries become plain text (see bot/ingest/text.py). Text that
   feedparser reports as plain stays as is, so a title `<!channel>` is kept
   literally; escaping for Slack is the renderer's job.
@@ -25,7 +23,7 @@ Not obvious:
   kept in `extras["ignored_date"]`.
 - The Federal Register agency (`dc:creator`) goes to `authors`, not `tags`:
   tags stay the entry's own categories.
-- Within one document, a repeated GUID or id keeps its first entry.
+- Within one document, an entry whose id repeats an earlier one's is dropped.
 
 Entries are feedparser's dicts, but this module does not import feedparser
 (bot/ingest/parse.py is its one importer).
@@ -34,16 +32,16 @@ Entries are feedparser's dicts, but this module does not import feedparser
 from __future__ import annotations
 
 import calendar
-import hashlib
 import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.ingest.identity import EntryFacts, identify
 from bot.ingest.links import canonicalize_link, fr_document_number
-from bot.ingest.text import graphic_label, normalize_for_key, to_plain_text, truncate_words
-from bot.models import Item
+from bot.ingest.text import graphic_label, to_plain_text, truncate_words
+from bot.models import Item, replace
 
 __all__ = ["TITLE_MAX_CHARS", "entries_to_items", "plain_field"]
 
@@ -52,7 +50,6 @@ logger = logging.getLogger(__name__)
 TITLE_MAX_CHARS = 300
 TITLE_FROM_SUMMARY_CHARS = 100
 UNTITLED_GRAPHIC = "(image)"
-GUID_MAX_CHARS = 200
 MAX_TAGS = 50
 TAG_MAX_CHARS = 100
 AUTHOR_MAX_CHARS = 200
@@ -79,21 +76,37 @@ def entries_to_items(
     summary_max_chars: int,
 ) -> list[Item]:
     """The document's entries as Items, in order; empty entries and repeats dropped."""
-    items: list[Item] = []
-    seen_guids: set[str] = set()
-    seen_ids: set[str] = set()
+    drafts: list[tuple[Item, EntryFacts]] = []
     for entry in entries:
-        item = _normalize_entry(entry, feed_id, base, fetched_at, summary_max_chars)
-        if item is None:
+        draft = _normalize_entry(entry, feed_id, base, fetched_at, summary_max_chars)
+        if draft is None:
             logger.debug("feed %s: skipped an entry with no title, link or summary", feed_id)
             continue
-        if (item.guid is not None and item.guid in seen_guids) or item.id in seen_ids:
-            logger.debug("feed %s: dropped a repeat of %s in the same document", feed_id, item.id)
+        drafts.append(draft)
+    identities, shared = identify(feed_id, [facts for _, facts in drafts])
+    if shared:
+        logger.warning(
+            "feed %s: %d different entries share %d GUID(s); each is told apart by its"
+            " link and title",
+            feed_id,
+            len({i.id for i in identities if i.id.startswith("guid-shared:")}),
+            shared,
+        )
+    items: list[Item] = []
+    seen_ids: set[str] = set()
+    for (unnamed, _), identity in zip(drafts, identities, strict=True):
+        if identity.id in seen_ids:
+            logger.debug("feed %s: dropped a repeat of %s in the document", feed_id, identity.id)
             continue
-        if item.guid is not None:
-            seen_guids.add(item.guid)
-        seen_ids.add(item.id)
-        items.append(item)
+        seen_ids.add(identity.id)
+        items.append(
+            replace(
+                unnamed,
+                id=identity.id,
+                link_title_key=identity.link_title_key,
+                former_keys=identity.former_keys,
+            )
+        )
     return items
 
 
@@ -103,7 +116,8 @@ def _normalize_entry(
     base: str,
     fetched_at: datetime,
     summary_max_chars: int,
-) -> Item | None:
+) -> tuple[Item, EntryFacts] | None:
+    """The entry as an Item without its identity (id empty), and what its identity is made of."""
     title = truncate_words(plain_field(entry, "title"), TITLE_MAX_CHARS)
     summary_full = plain_field(entry, "summary") or _plain_content(entry)
     link = canonicalize_link(_str(entry.get("link")), base)
@@ -115,22 +129,19 @@ def _normalize_entry(
         title, link = textless_title, shown_link
 
     guid = _str(entry.get("id")).strip() or None
-    fr_number = fr_document_number(guid) or fr_document_number(link)
-    if fr_number:
-        item_id = f"fr:{fr_number}"
-    elif guid:
-        item_id = f"guid:{guid}" if len(guid) <= GUID_MAX_CHARS else f"guid:sha1:{_sha1(guid)}"
-    elif link:
-        item_id = f"link:{link}"
-    else:
-        raw_dates = "\n".join(_str(_raw(entry, key)) for key in ("updated", "published", "created"))
-        item_id = f"hash:{_sha1(chr(10).join((title, raw_dates, summary_full)))}"
-
-    link_title_key = _sha1(f"{link}\n{normalize_for_key(title)}") if link and title else None
+    raw_dates = "\n".join(_str(_raw(entry, key)) for key in ("updated", "published", "created"))
+    facts = EntryFacts(
+        guid=guid,
+        link=link,
+        title=title,
+        text=summary_full,
+        raw_dates=raw_dates,
+        fr_number=fr_document_number(guid) or fr_document_number(link),
+    )
     shown_title = title or truncate_words(summary_full, TITLE_FROM_SUMMARY_CHARS) or (link or "")
     published, ignored_date = _entry_time(entry, fetched_at)
-    return Item(
-        id=item_id,
+    item = Item(
+        id="",
         feed_id=feed_id,
         title=shown_title,
         summary=truncate_words(summary_full, summary_max_chars),
@@ -139,9 +150,9 @@ def _normalize_entry(
         authors=_entry_authors(entry),
         tags=_entry_tags(entry),
         guid=guid,
-        link_title_key=link_title_key,
         extras={IGNORED_DATE_KEY: ignored_date} if ignored_date else {},
     )
+    return item, facts
 
 
 def _shown_link(entry: dict[str, Any], link: str | None, base: str) -> str | None:
@@ -290,7 +301,3 @@ def _raw(container: dict[str, Any], key: str) -> Any:
 
 def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()

@@ -1,10 +1,31 @@
-"""Links of feed items: the canonical form used for identity, and Federal Register numbers.
+"""Links of feed items: the canonical link, its identity form, and Federal Register numbers.
 
-A canonical link is resolved against the feed's URL (RFC 3986 §5), with the
-fragment, user info, default port and click-tracking parameters dropped, so
-one article read through two feeds (or twice, with different `utm_*` tags)
-has one link. A Federal Register document keeps its number across URL forms
-and title-slug changes, so `fr_document_number` gives items their `fr:` id.
+A canonical link (`canonicalize_link`, what an item shows) is resolved
+against the feed's URL (RFC 3986 §5), with the fragment, user info, default
+port and click-tracking parameters dropped. Its output is frozen: release
+0.1 stored identities built from it, and `bot.ingest.identity` recomputes
+them to recognise items stored then. Changes to what counts as the same link
+go into `identity_link` instead.
+
+The identity form (`identity_link`) is what item identity and same-story
+linking compare, so that a link that churns between polls is one link:
+- the scheme is written `https` for http and https alike (publishers flip
+  between them, or move to https), the host lower-cased and without a final
+  dot, default ports dropped;
+- a trailing slash is dropped (`/a/b/` is `/a/b`), percent-escapes are
+  upper-cased and unreserved characters decoded (RFC 3986 §6.2.2);
+- tracking parameters are dropped (miniflux's list, `urlcleaner.go`, plus
+  ours), and session parameters: `phpsessid`, `jsessionid` and friends
+  always, `sid` only when its value looks like a session token: 16 or more
+  letters and digits, both present, nothing else (phpBB's 32 hex digits).
+  A `sid` can also be a story id (Slashdot's `sid=26/11/18/1234567`,
+  PostNuke's `sid=123`, a slug, a long number), which must stay;
+- the remaining parameters are sorted, so a reordering is no change.
+The fragment is dropped from links; a GUID keeps it (`keep_fragment`), as
+comment feeds tell comments apart by it (`/post/#comment-12`).
+
+A Federal Register document keeps its number across URL forms and
+title-slug changes, so `fr_document_number` gives items their `fr:` id.
 """
 
 from __future__ import annotations
@@ -12,7 +33,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
-__all__ = ["canonicalize_link", "fr_document_number"]
+__all__ = ["canonicalize_link", "fr_document_number", "identity_link"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TRACKING_PARAMS = frozenset(
@@ -25,6 +46,23 @@ _TRACKING_PARAMS = frozenset(
     }
 )  # fmt: skip
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "__hs")
+
+# For identity only: miniflux's parameters that `_TRACKING_PARAMS` lacks.
+_IDENTITY_TRACKING_PARAMS = _TRACKING_PARAMS | frozenset(
+    {
+        "fb_action_ids", "fb_action_types", "fb_ref", "fb_source", "fb_comment_id",
+        "hmb_campaign", "hmb_medium", "hmb_source", "itm_campaign", "itm_medium",
+        "itm_source", "gclsrc", "campaign_id", "campaign_medium", "campaign_name",
+        "campaign_source", "campaign_term", "campaign_content", "srsltid", "ysclid",
+        "mc_tc", "wickedid", "hsctatracking", "sc_cid", "_bhlid", "_branch_match_id",
+        "_branch_referrer", "__readwiselocation",
+    }
+)  # fmt: skip
+# Session parameters: never part of what a link names.
+_SESSION_PARAMS = frozenset({"phpsessid", "jsessionid", "sessionid", "session_id", "sessid"})
+_SESSION_TOKEN = re.compile(r"(?=[A-Za-z]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9]{16,}")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 _FR_PATH = re.compile(
     r"^/(?:documents/\d{4}/\d{1,2}/\d{1,2}|d|api/v1/documents|documents|"
@@ -60,6 +98,56 @@ def canonicalize_link(raw: str, base: str = "") -> str | None:
     path = (parts.path or "/").replace(" ", "%20")
     query = _strip_tracking_params(parts.query).replace(" ", "%20")
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def identity_link(url: str, *, keep_fragment: bool = False) -> str | None:
+    """The identity form of an absolute http(s) URL (see the module docstring), else None."""
+    try:
+        parts = urlsplit(re.sub(r"[\t\r\n]", "", url).strip())
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    host = host.rstrip(".")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    path = _normalize_escapes(parts.path.replace(" ", "%20")).rstrip("/") or "/"
+    query = "&".join(sorted(_identity_params(parts.query)))
+    fragment = parts.fragment if keep_fragment else ""
+    return urlunsplit(("https", netloc, path, query, _normalize_escapes(fragment)))
+
+
+def _identity_params(query: str) -> list[str]:
+    kept = []
+    for piece in query.split("&"):
+        if not piece:
+            continue
+        raw_name, _, raw_value = piece.partition("=")
+        name = unquote_plus(raw_name).strip().lower()
+        if name in _IDENTITY_TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES):
+            continue
+        if name in _SESSION_PARAMS or (
+            name == "sid" and _SESSION_TOKEN.fullmatch(unquote_plus(raw_value).strip())
+        ):
+            continue
+        kept.append(_normalize_escapes(piece.replace(" ", "%20")))
+    return kept
+
+
+def _normalize_escapes(text: str) -> str:
+    """Percent-escapes upper-cased, those of unreserved characters decoded (RFC 3986 §6.2.2)."""
+    if "%" not in text:
+        return text
+
+    def fix(match: re.Match[str]) -> str:
+        char = chr(int(match.group(0)[1:], 16))
+        return char if char in _UNRESERVED else match.group(0).upper()
+
+    return _PERCENT_ESCAPE.sub(fix, text)
 
 
 def _strip_tracking_params(query: str) -> str:

@@ -110,7 +110,7 @@ def poll_feeds(
         feeds,
         states,
         config,
-        known=store.items.is_known,
+        known=_known_now(store),
         clock=clock,
         on_fetched=on_fetched,
         network=network,
@@ -125,6 +125,16 @@ def poll_feeds(
         if within is not None:
             within(tx, stored)
     return PollCycle(reports, stored)
+
+
+def _known_now(store: Store) -> Callable[[Item], bool]:
+    """Known by its current keys. One known only by a former key goes on to `Items.add`,
+    which gives the stored item its current keys (see bot/ingest/identity.py)."""
+
+    def known(item: Item) -> bool:
+        return store.items.is_known(item, former=False)
+
+    return known
 
 
 def fetch_and_parse(

@@ -212,8 +212,12 @@ class ItemReader(Protocol):
 
     def count(self) -> int: ...
 
-    def is_known(self, item: Item) -> bool:
-        """True when any of the item's dedup keys is stored or remembered after pruning."""
+    def is_known(self, item: Item, *, former: bool = True) -> bool:
+        """True when one of the item's keys is stored or remembered after pruning.
+
+        Its dedup keys, and (unless `former` is False) its `former_keys`: the
+        keys an earlier release gave the same entry.
+        """
         ...
 
     def get(self, feed_id: str, item_id: str) -> Item | None: ...
@@ -240,8 +244,11 @@ class Items(ItemReader, Protocol):
         """Store the items not known yet (by any dedup key, also within `items`).
 
         Each stored copy gets the next seq, `first_seen=now` and `backlog`; the
-        copies come back in input order. Raises StoreError, storing nothing of
-        the call, when an item holds a value the store cannot keep.
+        copies come back in input order. An item known only by a former key is
+        not stored: the stored item it matched gets the item's dedup keys, so it
+        is known by them from then on (unless only its tombstone is left).
+        Raises StoreError, storing nothing of the call, when an item holds a
+        value the store cannot keep.
         """
         ...
 

@@ -195,12 +195,17 @@ def test_missing_titles_fall_back_and_empty_entries_are_skipped() -> None:
     assert items["https://feeds.example/only-a-link"].title == "https://feeds.example/only-a-link"
 
 
-def test_duplicate_guids_keep_the_first_occurrence() -> None:
+def test_a_guid_reused_by_a_different_entry_keeps_both_and_drops_exact_repeats() -> None:
     result = parse_fixture("rss20-duplicate-guids.xml")
     assert [(i.title, i.link) for i in result.items] == [
         ("First copy", "https://feeds.example/dup/1"),
         ("Second item", "https://feeds.example/dup/2"),
+        ("Reused GUID, different title", "https://feeds.example/dup/1-again"),
     ]
+    first, second, reused = result.items
+    assert second.id == "guid:https://feeds.example/dup/2"
+    assert first.id.startswith("guid-shared:") and reused.id.startswith("guid-shared:")
+    assert first.id != reused.id
 
 
 # --- text -------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""bot/ingest/links.py: canonical links (and relative ones in a feed), Federal Register numbers."""
+"""bot/ingest/links.py: canonical links (relative ones in a feed too), identity form, FR numbers."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.ingest.links import canonicalize_link, fr_document_number
+from bot.ingest.links import canonicalize_link, fr_document_number, identity_link
 from tests.ingest.feedfixtures import (
     FEED_URL,
     by_title,
@@ -63,6 +63,78 @@ from tests.ingest.feedfixtures import (
 )
 def test_canonicalize_link(raw: str, base: str, expected: str | None) -> None:
     assert canonicalize_link(raw, base) == expected
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        pytest.param("http://example.com/a", "https://example.com/a", id="scheme"),
+        pytest.param("https://example.com/a/b/", "https://example.com/a/b", id="trailing-slash"),
+        pytest.param("http://Example.COM.:80/a", "https://example.com:443/a", id="host-and-ports"),
+        pytest.param("https://example.com", "https://example.com/", id="empty-path"),
+        pytest.param(
+            "https://example.com/%7euser/a%2fb", "https://example.com/~user/a%2Fb", id="escapes"
+        ),
+        pytest.param("https://example.com/p?b=2&a=1", "https://example.com/p?a=1&b=2", id="order"),
+        pytest.param(
+            "https://example.com/p?id=3&utm_source=x&fb_ref=y&srsltid=z&itm_medium=w",
+            "https://example.com/p?id=3",
+            id="miniflux-tracking-params",
+        ),
+        pytest.param(
+            "https://example.com/viewtopic.php?t=7&sid=3f2a9c0d4b5e6f708192a3b4c5d6e7f8",
+            "https://example.com/viewtopic.php?t=7&sid=0123456789abcdef0123456789abcdef",
+            id="sid-session-token",
+        ),
+        pytest.param(
+            "https://example.com/a.jsp?id=1&jsessionid=x1&PHPSESSID=y",
+            "https://example.com/a.jsp?id=1",
+            id="session-params",
+        ),
+        pytest.param("https://example.com/a#one", "https://example.com/a#two", id="fragment"),
+    ],
+)
+def test_identity_link_makes_churn_one_link(left: str, right: str) -> None:
+    assert identity_link(left) == identity_link(right) is not None
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        pytest.param(
+            "https://slashdot.org/article.pl?sid=26/11/18/1234567",
+            "https://slashdot.org/article.pl?sid=26/11/18/7654321",
+            id="sid-naming-a-story",
+        ),
+        pytest.param(
+            "https://example.com/a?sid=123", "https://example.com/a?sid=124", id="sid-short"
+        ),
+        pytest.param(
+            "https://example.com/a?sid=chip-export-rules-2026",
+            "https://example.com/a?sid=chip-export-rules-2027",
+            id="sid-slug",
+        ),
+        pytest.param(
+            "https://example.com/a?sid=1234567890123456789",
+            "https://example.com/a?sid=1234567890123456780",
+            id="sid-long-number",
+        ),
+        pytest.param("https://example.com/Case", "https://example.com/case", id="path-case"),
+        pytest.param("https://example.com/a?q=1", "https://example.com/a?q=2", id="query"),
+        pytest.param("https://example.com:8443/a", "https://example.com/a", id="other-port"),
+    ],
+)
+def test_identity_link_keeps_what_names_another_page(left: str, right: str) -> None:
+    assert identity_link(left) != identity_link(right)
+
+
+def test_identity_link_of_a_guid_keeps_its_fragment() -> None:
+    comment = "http://example.com/post/#comment-12"
+    assert identity_link(comment, keep_fragment=True) == "https://example.com/post#comment-12"
+    assert identity_link(comment) == "https://example.com/post"
+    assert identity_link("urn:uuid:1234") is None
+    assert identity_link("tag:example.com,2026:1") is None
+    assert identity_link("https://example.com:99999/") is None
 
 
 def test_relative_links_in_a_feed_resolve_against_its_url() -> None:

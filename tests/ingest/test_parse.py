@@ -296,7 +296,7 @@ def test_a_parse_that_overruns_its_time_limit_is_abandoned() -> None:
 
 # --- properties -------------------------------------------------------------------
 
-_ID_PREFIXES = ("fr:", "guid:", "link:", "hash:")
+_ID_PREFIXES = ("fr:", "guid:", "guid-shared:", "link:", "hash:")
 
 
 def assert_sound(result: ParseResult) -> None:

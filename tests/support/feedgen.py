@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 @dataclass(frozen=True)
 class Entry:
     title: str
-    link: str
+    link: str | None
     guid: str | None = None
     summary: str = ""
     published: datetime | None = None
@@ -27,7 +27,9 @@ def make_rss(entries: list[Entry], *, title: str = "Test feed") -> bytes:
     ]
     for e in entries:
         parts.append("<item>")
-        parts.append(f"<title>{escape(e.title)}</title><link>{escape(e.link)}</link>")
+        parts.append(f"<title>{escape(e.title)}</title>")
+        if e.link is not None:
+            parts.append(f"<link>{escape(e.link)}</link>")
         if e.guid is not None:
             parts.append(f'<guid isPermaLink="false">{escape(e.guid)}</guid>')
         if e.summary:

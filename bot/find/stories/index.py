@@ -12,7 +12,8 @@ Rules, first match wins:
    `fr:<number>`, or one read from the link) and they are equal. Two different
    numbers are never one story, whatever the titles say: "Additions to the
    Entity List" is the title of dozens of documents.
-2. Same link: equal canonical links (see `parse.canonicalize_link`). A site's
+2. Same link: equal links in their identity form (`links.identity_link`: http
+   and https alike, no trailing slash, no tracking parameters). A site's
    root page never counts, nor does a link that one feed has shown on two items
    with unrelated titles (Scripting News links every post of a day to the
    day's page): from then on it names a page, not a story. Within one feed the
@@ -57,7 +58,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from bot.find.stories.titles import conflict, content_weight, jaccard, title_tokens
-from bot.ingest.links import fr_document_number
+from bot.ingest.links import fr_document_number, identity_link
 from bot.models import Item
 
 __all__ = [
@@ -133,10 +134,10 @@ _ROOT_PAGE = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#]*/?$")
 
 
 def _story_link(link: str | None) -> str | None:
-    """The link if it can name one story: not empty, not a site's root page."""
+    """The link's identity form if it can name one story: not empty, not a site's root page."""
     if not link or _ROOT_PAGE.match(link):
         return None
-    return link
+    return identity_link(link) or link
 
 
 def _document_number(item: Item) -> str | None:

@@ -38,8 +38,9 @@ class ItemRepo:
     def count(self) -> int:
         return self._engine.count() + (len(self._staged.new) if self._staged else 0)
 
-    def is_known(self, item: Item) -> bool:
-        return any(self._seq_of(key_digest(key)) is not None for key in item.dedup_keys)
+    def is_known(self, item: Item, *, former: bool = True) -> bool:
+        keys = item.lookup_keys if former else item.dedup_keys
+        return any(self._seq_of(key_digest(key)) is not None for key in keys)
 
     def get(self, feed_id: str, item_id: str) -> Item | None:
         seq = self._seq_of(key_digest(dedup_keys(feed_id, item_id)[0]))
@@ -96,12 +97,18 @@ class ItemRepo:
         now = as_utc(now)
         fresh: list[tuple[Item, list[bytes]]] = []
         batch: set[bytes] = set()
+        moved: list[tuple[int, Item]] = []
         for item in items:
-            keys = [key_digest(k) for k in item.dedup_keys]
-            if any(k in batch or self._seq_of(k) is not None for k in keys):
+            keys = [key_digest(k) for k in item.lookup_keys]
+            if any(k in batch for k in keys):
                 continue
+            seq = next((s for k in keys if (s := self._seq_of(k)) is not None), None)
             batch.update(keys)
-            fresh.append((item, keys))
+            if seq is not None:
+                if not any(self._seq_of(k) is not None for k in keys[: len(item.dedup_keys)]):
+                    moved.append((seq, item))  # known by a former key only
+                continue
+            fresh.append((item, keys[: len(item.dedup_keys)]))
         # Convert everything before staging any of it: a bad item stores nothing.
         prepared = []
         for offset, (item, keys) in enumerate(fresh):
@@ -116,6 +123,8 @@ class ItemRepo:
             # lists), as a later read would return them.
             stored.append(replace(kept, extras=copy.deepcopy(doc["extras"])))
         staged.next_seq += len(prepared)
+        for seq, item in moved:
+            self._add_keys(staged, seq, item)
         return stored
 
     def update_extras(self, feed_id: str, item_id: str, extras: Mapping[str, Any]) -> None:
@@ -133,6 +142,27 @@ class ItemRepo:
             staged.replaced[seq] = new
 
     # -- helpers -------------------------------------------------------------------
+
+    def _add_keys(self, staged: ItemChanges, seq: int, item: Item) -> None:
+        """Give stored item `seq`, which `item` matched by a former key, `item`'s dedup keys.
+
+        So an item stored by an earlier release moves to the current identity
+        the first time it is seen again; after that, changes the current
+        identity absorbs (a scheme flip, a new session id) keep it known. A
+        pruned item (only its tombstone left) is not changed.
+        """
+        blob = self._blob(seq)
+        if blob is None:
+            return
+        doc = decode_doc(blob, self._engine.where(seq), seq)
+        where = f"keys of item {item.id!r} of feed {item.feed_id!r}"
+        added = [k for k in json_value(list(item.dedup_keys), where) if k not in doc["dedup_keys"]]
+        new = encode({**doc, "dedup_keys": [*doc["dedup_keys"], *added]})
+        if seq in staged.new:
+            staged.new[seq] = (new, staged.new[seq][1])
+        else:
+            staged.replaced[seq] = new
+        staged.keys.update(dict.fromkeys((key_digest(k) for k in added), seq))
 
     def _writable(self) -> ItemChanges:
         if self._staged is None:

@@ -95,6 +95,18 @@ def test_a_site_root_link_is_no_story() -> None:
     )
 
 
+def test_one_link_over_http_and_https_is_one_story() -> None:
+    wire = news("wire", "Chip exports: new licence rules", link="http://news.example/2026/chips/")
+    blog = news(
+        "blog",
+        "Why the licence rules matter",
+        link="https://News.example:443/2026/chips?utm_source=blog",
+    )
+    assert link_pair(wire, blog) == StoryMatch(1, "wire", "same link", wire.id)
+    other = replace(blog, link="https://news.example/2026/chips-2")
+    assert link_pair(wire, other) is None
+
+
 # --- the index as the pipeline uses it ------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.models import Item
+from bot.models import Item, dedup_key
 from bot.store.ports import Store, StoreError
 from tests.store.contract.conftest import Stores
 
@@ -136,3 +136,54 @@ def test_items_survive_a_restart_and_seqs_continue(stores: Stores) -> None:
     reopened = stores.reopen(store)
     assert [i.id for i in reopened.items.after()] == ["a", "b"]
     assert [i.seq for i in add(reopened, [item("c")])] == [3]
+
+
+# --- former keys: the identity an earlier release gave an entry ----------------------
+
+
+def former(item_id: str, feed_id: str = "fr-bis") -> tuple[str, ...]:
+    return (dedup_key(feed_id, "id", item_id),)
+
+
+def test_former_keys_are_looked_up_but_not_stored(store: Store) -> None:
+    [old] = add(store, [item("link:http://example.org/a")])
+    seen_again = item("link:https://example.org/a", former_keys=former(old.id))
+    assert store.items.is_known(seen_again)
+    assert not store.items.is_known(seen_again, former=False)
+    unrelated = item("link:https://example.org/b", former_keys=former("link:http://example.org/b"))
+    assert not store.items.is_known(unrelated)
+    assert [i.id for i in add(store, [unrelated])] == [unrelated.id]
+    assert not store.items.is_known(item("x", former_keys=former(unrelated.id)), former=False)
+
+
+def test_an_item_known_by_a_former_key_moves_to_its_current_keys(stores: Stores) -> None:
+    store = stores.open()
+    [old] = add(store, [item("hash:old", extras={"entity_list": {"entities": 2}})])
+    seen_again = item("hash:new", link_title_key="lt-new", former_keys=former("hash:old"))
+
+    assert add(store, [seen_again]) == []
+
+    store = stores.reopen(store)
+    assert store.items.count() == 1
+    assert store.items.is_known(item("hash:new"), former=False)
+    assert store.items.is_known(item("other", link_title_key="lt-new"), former=False)
+    found = store.items.get("fr-bis", "hash:new")
+    assert found is not None and (found.id, found.seq) == ("hash:old", old.seq)
+    assert found.extras == {"entity_list": {"entities": 2}}
+    # Later churn the current identity absorbs is known without any former key.
+    assert add(store, [item("hash:new", title="Retitled")]) == []
+
+
+def test_a_batch_with_an_item_and_its_former_self_stores_it_once(store: Store) -> None:
+    current = item("link:https://example.org/a")
+    again = item("link:https://example.org/a/", former_keys=former(current.id))
+    assert [i.id for i in add(store, [current, again])] == [current.id]
+
+
+def test_a_pruned_item_known_by_a_former_key_stays_known_and_is_not_stored(store: Store) -> None:
+    add(store, [item("hash:old")], now=NOW - timedelta(days=200))
+    assert store.prune(NOW) == 1
+    seen_again = item("hash:new", former_keys=former("hash:old"))
+    assert store.items.is_known(seen_again)
+    assert add(store, [seen_again]) == []
+    assert store.items.count() == 0

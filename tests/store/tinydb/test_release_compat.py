@@ -4,12 +4,16 @@ tests/fixtures/release-0.1/data was written by that release's own code
 (`make_data.py` there, run from a checkout of tag v0.1.0): item shards, a
 tombstone file, feed states, subscriptions, the alert queue, digest ledgers,
 an alert delivery in flight, overrides from Slack and an ops notice.
+`polled/` holds what 0.1.0 stored when it polled `polled/feeds/` (written by
+`polled/make_polled.py`, also with 0.1.0's code): those items must not come
+back as new when the current code polls the same feeds, churned or not.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +22,11 @@ import pytest
 
 from bot.app.runtime import Runtime
 from bot.config.overrides import effective_config, feeds_added_from_slack
-from bot.config.schema import load_config
+from bot.config.schema import load_config, parse_config_text
 from bot.models import Item, replace
 from bot.store.tinydb.store import TinyStore
 from tests.support import paths
+from tests.support.feedserver import FeedServer
 
 RELEASE = paths.FIXTURES / "release-0.1"
 EXPECTED: dict[str, Any] = json.loads((RELEASE / "expected.json").read_text())
@@ -133,3 +138,106 @@ def test_a_runtime_opens_it_and_finds_its_items(data: Path) -> None:
         latest = {i.id for i in runtime.latest(limit=50)}
     # Backlog and duplicates are left out of `latest`, as in 0.1.0.
     assert latest == {f"2026-nov-{n}" for n in range(8)} | {f"2026-news-{n}" for n in (1, 2, 3)}
+
+
+# --- identity: feeds release 0.1.0 polled, polled again by the current code -----------
+
+POLLED = RELEASE / "polled"
+POLLED_EXPECTED: dict[str, dict[str, str]] = json.loads((POLLED / "expected.json").read_text())
+# Entries 0.1.0 dropped because they shared a GUID with the first one: stored now.
+LOST_TO_SHARED_GUIDS = ["Release 1", "Release 2"]
+
+
+def _swap(body: bytes, one: bytes, other: bytes) -> bytes:
+    return body.replace(one, b"\0").replace(other, one).replace(b"\0", other)
+
+
+def _churned(name: str, body: bytes) -> bytes:
+    """The document as a publisher might serve it on a later poll: the same entries."""
+    if name == "wire":
+        body = _swap(body, b"http://wire.example", b"https://wire.example")
+        body = body.replace(b"/gallium/", b"/gallium").replace(b"licences/#", b"licences#")
+        return body.replace(b"utm_source=rss", b"utm_source=mail")
+    if name == "plain":
+        body = _swap(body, b"http://forum.example", b"https://forum.example")
+        body = body.replace(
+            b"sid=3f2a9c0d4b5e6f708192a3b4c5d6e7f8", b"sid=9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
+        )
+        body = body.replace(b"utm_source=rss", b"utm_campaign=november")
+        body = body.replace(b"search?b=2&amp;a=1", b"search?a=1&amp;b=2")
+        body = body.replace(b"/posts/8/", b"/posts/8")
+        body = body.replace(b"HTTP://Plain.Example:80/", b"https://plain.example:443/")
+        # The entries without GUID or link get a new date on every request.
+        return body.replace(b"04:00:00 GMT", b"04:07:00 GMT").replace(b"03:30:00", b"03:37:00")
+    return body.replace(b"https://shared.example", b"http://shared.example")
+
+
+@pytest.fixture
+def polled(tmp_path: Path, feed_server: FeedServer) -> Iterator[Runtime]:
+    """A runtime over a copy of the data 0.1.0 wrote when it polled polled/feeds/."""
+    data = tmp_path / "data"
+    shutil.copytree(POLLED / "data", data)
+    feeds = "".join(
+        f"  - id: {name}\n    url: {feed_server.url(f'/{name}.rss')}\n    allow_private: true\n"
+        for name in POLLED_EXPECTED
+    )
+    text = f"settings:\n  data_dir: {data}\nfeeds:\n{feeds}"
+    with Runtime.open(parse_config_text(text, "polled.yaml", env={})) as runtime:
+        yield runtime
+
+
+def _serve(feed_server: FeedServer, *, churned: bool) -> None:
+    for name in POLLED_EXPECTED:
+        body = (POLLED / "feeds" / f"{name}.rss").read_bytes()
+        feed_server.add(f"/{name}.rss", _churned(name, body) if churned else body)
+
+
+def _poll(runtime: Runtime) -> dict[str, list[str]]:
+    """Poll every feed; the titles each stored."""
+    before = runtime.store.items.last_seq
+    reports = runtime.poll(force=True)
+    assert all(r.status == "ok" for r in reports), reports
+    stored: dict[str, list[str]] = {name: [] for name in POLLED_EXPECTED}
+    for item in runtime.store.items.after(before):
+        stored[item.feed_id].append(item.title)
+    return {name: sorted(titles) for name, titles in stored.items()}
+
+
+def test_release_0_1_items_are_not_new_again_when_their_feeds_are_polled_or_churn(
+    polled: Runtime, feed_server: FeedServer
+) -> None:
+    kept: dict[str, dict[str, str]] = {name: {} for name in POLLED_EXPECTED}
+    for item in polled.store.items.after():
+        kept[item.feed_id][item.id] = item.title
+    assert kept == POLLED_EXPECTED
+
+    _serve(feed_server, churned=False)
+    assert _poll(polled) == {"plain": [], "shared": LOST_TO_SHARED_GUIDS, "wire": []}
+    # Seen again, they are known by their current identity too: churn stores nothing.
+    _serve(feed_server, churned=True)
+    assert _poll(polled) == {"plain": [], "shared": [], "wire": []}
+    _serve(feed_server, churned=False)
+    assert _poll(polled) == {"plain": [], "shared": [], "wire": []}
+    assert polled.store.items.count() == sum(map(len, POLLED_EXPECTED.values())) + 2
+
+
+def test_churn_seen_first_brings_back_only_what_release_0_1_identity_cannot_undo(
+    polled: Runtime, feed_server: FeedServer
+) -> None:
+    """A flipped scheme or slash and new tracking parameters are undone; a new session id,
+    parameter order or date is not.
+
+    0.1.0 kept those in an entry's identity: when the first poll after the
+    upgrade already sees them changed, those entries come back once (as they
+    would have under 0.1.0), and never again.
+    """
+    _serve(feed_server, churned=True)
+    again = [
+        "Forum: licence delays for small exporters",
+        "Maintenance window",
+        "Outage notice",
+        "Search results, parameters in some order",
+    ]
+    assert _poll(polled) == {"plain": again, "shared": LOST_TO_SHARED_GUIDS, "wire": []}
+    _serve(feed_server, churned=False)
+    assert _poll(polled) == {"plain": [], "shared": [], "wire": []}
