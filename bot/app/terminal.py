@@ -115,7 +115,13 @@ def print_json(console: Console, data: Any) -> None:
 
 
 def print_error(message: str) -> None:
-    make_console(stderr=True).print(Text(f"error: {message}", style="bold red"))
+    # soft_wrap: one line however narrow the terminal, so it can be copied and grepped.
+    make_console(stderr=True).print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+
+
+def print_warning(message: str) -> None:
+    """`message` on stderr, in yellow, unwrapped."""
+    make_console(stderr=True).print(Text(message, style="yellow"), soft_wrap=True)
 
 
 def print_text(console: Console, message: str, style: str = "") -> None:

@@ -104,6 +104,32 @@ def test_check_config_redacts_secrets(tmp_path: Path) -> None:
     assert described["feeds"][0]["id"] == "a"
 
 
+def test_check_config_warns_before_the_settings_and_fails_only_with_strict(
+    tmp_path: Path,
+) -> None:
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": "https://example.org/a.xml"}, tmp_path / "d")
+    env = clean_env(SLACK_BOT_TOKEN=BOT_TOKEN)  # HTTP mode, no signing secret; no digests, admins
+    expected = [
+        f"{feeds}: warning: HTTP mode without SLACK_SIGNING_SECRET: `briefbot run` cannot "
+        "verify Slack's requests and will not start; set it, or set SLACK_APP_TOKEN for "
+        "Socket Mode",
+        f"{feeds}: warning: no digests: no channel gets a morning briefing; add one under "
+        "`digests:` (or with /brief schedule HH:MM in the channel)",
+        f"{feeds}: warning: no admins: nobody can add feeds, set schedules or subscribe "
+        "channels from Slack; list Slack user ids under `admins:`",
+    ]
+
+    plain = run_cli("check-config", "--config", str(feeds), env=env)
+    assert plain.returncode == EXIT_OK, plain.stderr
+    assert plain.stderr.splitlines() == expected
+    assert plain.stdout.startswith(f"{feeds}: valid")
+
+    strict = run_cli("check-config", "--config", str(feeds), "--strict", "--json", env=env)
+    assert strict.returncode == EXIT_FAILED
+    assert strict.stderr.splitlines() == expected
+    assert json.loads(strict.stdout)["feeds"][0]["id"] == "a", "stdout stays pure JSON"
+
+
 def test_check_config_names_file_line_and_field_of_an_error(tmp_path: Path) -> None:
     bad = tmp_path / "feeds.yaml"
     bad.write_text("feeds:\n  - id: fr-bis\n    url: https://example.org/a\n    intervall: 15m\n")

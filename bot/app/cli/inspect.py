@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from bot.app.cli.shared import (
+    EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
@@ -25,10 +26,12 @@ from bot.app.terminal import (
     print_slack_messages,
     print_status,
     print_text,
+    print_warning,
     status_json,
 )
 from bot.config.describe import describe_config
 from bot.config.model import Config
+from bot.config.warnings import config_warnings
 from bot.find.query.syntax import QueryError
 from bot.models import SlackMessage
 from bot.render.renderer import DIGEST_POST_OPTIONS, Renderer
@@ -43,14 +46,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         print_error(f"{config.path}: templates have problems:\n" + "\n".join(problems))
         return EXIT_USAGE
+    warnings = config_warnings(config)
+    for warning in warnings:
+        # On stderr: `--json` keeps stdout for the settings alone.
+        print_warning(f"{config.path}: warning: {warning}")
     if args.json:
         print_json(console, describe_config(config))
-        return EXIT_OK
-    print_text(console, f"{config.path}: valid", style="bold green")
-    print_json(console, describe_config(config))
-    if not config.enabled_feeds:
-        print_text(console, "warning: no enabled feeds: the bot has nothing to watch", "yellow")
-    return EXIT_OK
+    else:
+        print_text(console, f"{config.path}: valid", style="bold green")
+        print_json(console, describe_config(config))
+    return EXIT_FAILED if warnings and args.strict else EXIT_OK
 
 
 def cmd_search(args: argparse.Namespace) -> int:

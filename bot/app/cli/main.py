@@ -166,10 +166,17 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
         sub,
         "check-config",
         cmd_check_config,
-        "Validate feeds.yaml and print the resolved settings, secrets redacted.",
-        "briefbot --config feeds.yaml check-config",
+        "Validate feeds.yaml, warn about what will not work, and print the resolved "
+        "settings, secrets redacted.",
+        "briefbot check-config --config feeds.yaml --strict",
     )
     p.add_argument("--json", action="store_true", help="print only the resolved settings as JSON")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when there are warnings (no digests, no admins, HTTP mode without "
+        "a signing secret, a feed no digest shows)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
