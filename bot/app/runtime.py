@@ -266,7 +266,16 @@ class Runtime:
     def _render_alerts(
         self, owner: str, listed: list[tuple[Item, tuple[str, ...]]], more: int
     ) -> list[SlackMessage]:
-        return self.renderer.render_alerts(owner, listed, more=more)
+        """Each item names the subscriptions that sent it ("topic chips (s3)"), so that the
+        reader can mute or remove exactly that one; ids gone meanwhile are shown bare."""
+        ids = sorted({sub_id for _, subs in listed for sub_id in subs})
+        found = {sub_id: self.store.subscriptions.get(sub_id) for sub_id in ids}
+        labels = {
+            sub_id: f"{sub.label} ({sub_id})" if sub is not None else sub_id
+            for sub_id, sub in found.items()
+        }
+        named = [(item, tuple(labels[s] for s in subs)) for item, subs in listed]
+        return self.renderer.render_alerts(owner, named, more=more, sent_by=ids)
 
     def send_digest(
         self, digest: DigestConfig, poster: Poster, *, scheduled_for: datetime | None = None

@@ -75,8 +75,16 @@ def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
         ("digest.j2", digest(samples.long_digest, True)),
         ("digest.j2", digest(samples.long_digest, False)),
         ("digest.j2", digest(empty, True)),
-        ("alert.j2", lambda: renderer.render_alerts("U0SAMPLE", samples.alerts, more=2)),
-        ("alert.j2", lambda: renderer.render_alerts("C0SAMPLE", samples.alerts[:1], more=0)),
+        (
+            "alert.j2",
+            lambda: renderer.render_alerts(
+                "U0SAMPLE", samples.alerts, more=2, sent_by=["s1", "s2"]
+            ),
+        ),
+        (
+            "alert.j2",
+            lambda: renderer.render_alerts("C0SAMPLE", samples.alerts[:1], more=0, sent_by=["s1"]),
+        ),
         ("search.j2", lambda: renderer.render_search("entity list", samples.hits, 12)),
         ("search.j2", lambda: renderer.render_search("nothing", [], 0)),
         ("help.j2", lambda: renderer.render_help(samples.commands)),

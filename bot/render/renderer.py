@@ -72,9 +72,14 @@ class Renderer:
         items_with_subs: Sequence[tuple[Item, tuple[str, ...]]],
         *,
         more: int = 0,
+        sent_by: Sequence[str] = (),
     ) -> list[SlackMessage]:
-        """One message for one owner naming each item and the subscriptions it matched."""
-        context = self._views.alerts(owner, items_with_subs, more=more)
+        """One message for one owner naming each item and the subscriptions it matched.
+
+        `sent_by`: the ids of those subscriptions, for the closing line that says
+        how to mute or remove them.
+        """
+        context = self._views.alerts(owner, items_with_subs, more=more, sent_by=sent_by)
         return messages_of(self._render("alert.j2", context))
 
     def render_search(

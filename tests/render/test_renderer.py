@@ -126,12 +126,23 @@ def test_golden_search_result(renderer: Renderer) -> None:
 
 
 def test_golden_alert_naming_three_subscriptions(renderer: Renderer) -> None:
-    subs = ("topic entity-list", "topic china-tech", 'query "YMTC" OR "entity list"')
-    messages = renderer.render_alerts("U0123ABCD", [(ENTITY, subs), (RAPIDUS, ("topic chips",))])
+    subs = ("topic entity-list (s1)", "topic china-tech (s2)", 'query "YMTC" OR "entity list" (s3)')
+    messages = renderer.render_alerts(
+        "U0123ABCD",
+        [(ENTITY, subs), (RAPIDUS, ("topic chips (s4)",))],
+        sent_by=["s1", "s2", "s3", "s4"],
+    )
     check_golden("alert_three_subscriptions", messages)
     (msg,) = messages
     shown = "\n".join(block_texts(messages))
-    assert 'Matched: topic entity-list, topic china-tech, query "YMTC" OR "entity list"' in shown
+    assert (
+        'Matched: topic entity-list (s1), topic china-tech (s2), query "YMTC" OR "entity list" (s3)'
+        in shown
+    )
+    assert shown.endswith(
+        "Sent by subscriptions s1, s2, s3, s4. `/brief mute &lt;id&gt;` pauses one, "
+        "`/brief unsubscribe &lt;id&gt;` removes it, `/brief subscriptions` lists yours."
+    )
     assert msg.text.startswith("2 new items for your subscriptions: Additions to the Entity List")
 
 

@@ -696,13 +696,17 @@ def test_alerts_by_direct_message_and_in_a_channel_keep_feed_text_as_text(fresh:
         items = item_blocks(blocks)
         more = len(ENTRIES) - ALERT_ITEMS_PER_MESSAGE
         assert block_text(blocks[0]) == f"*{len(ENTRIES)} new items* for your subscriptions"
-        assert block_text(blocks[-1]) == f"and {more} more: `/brief latest`"
-        assert len(blocks) == 1 + ALERT_ITEMS_PER_MESSAGE + 1
+        assert block_text(blocks[-2]) == f"and {more} more: `/brief latest`"
+        assert block_text(blocks[-1]) == (
+            f"Sent by subscription {subscription}. `/brief mute {subscription}` pauses it, "
+            f"`/brief unsubscribe {subscription}` removes it."
+        )
+        assert len(blocks) == 1 + ALERT_ITEMS_PER_MESSAGE + 2
         assert len(items) == ALERT_ITEMS_PER_MESSAGE
         for lines in items:
             # title, feed and date, the summary (when there is one), what matched
             assert len(lines) in (3, 4), lines
-            assert lines[-1] == f"Matched: {subscription}"
+            assert lines[-1] == f"Matched: topic probe ({subscription})"
         shown = "\n".join(block_text(b) for b in blocks)
         assert "&lt;!here&gt; wake up &lt;!everyone&gt;" in shown
         assert "&lt;#C12345|general&gt; &lt;@U12345|ceo&gt; said" in shown

@@ -141,4 +141,10 @@ def plain(reply: CommandReply | Sequence[SlackMessage]) -> str:
 
 
 def slack_text(posted: Any) -> str:
-    return "\n".join(mrkdwn_to_plain(b["text"]["text"]) for b in posted.blocks if "text" in b)
+    """The text a reader sees in a posted message: sections and context lines, in order."""
+    shown = []
+    for block in posted.blocks:
+        if "text" in block:
+            shown.append(mrkdwn_to_plain(block["text"]["text"]))
+        shown += [mrkdwn_to_plain(e["text"]) for e in block.get("elements", []) if "text" in e]
+    return "\n".join(shown)

@@ -43,7 +43,12 @@ def test_subscribe_then_a_new_item_arrives_as_one_direct_message(
     [dm] = fake_slack.messages("D" + MEMBER)
     text = slack_text(dm)
     assert "Revisions to the Entity List" in text
-    assert f"Matched: {sub.id}" in text
+    # Which subscription sent it, and how to stop exactly that one.
+    assert f"Matched: {sub.label} ({sub.id})" in text
+    assert (
+        f"Sent by subscription {sub.id}. `/brief mute {sub.id}` pauses it, "
+        f"`/brief unsubscribe {sub.id}` removes it." in text
+    )
     assert "Unrelated story" not in text
     assert fake_slack.messages(CHANNEL) == []
 
