@@ -73,3 +73,10 @@ class Poster(Protocol):
     def user_timezone(self, user_id: str) -> str | None:
         """The user's time zone as the platform knows it (an IANA name), or None."""
         ...
+
+    def channels_named(self, name: str) -> list[str]:
+        """The ids of the channels called `name` (no leading #) that the bot can see.
+
+        Raises DeliveryError when the platform cannot be asked.
+        """
+        ...

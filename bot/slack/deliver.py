@@ -65,6 +65,10 @@ log = logging.getLogger(__name__)
 
 # Slack's clock and ours may differ; look back this much further than asked.
 _CLOCK_MARGIN = 300.0
+# conversations.list: Slack recommends pages of at most 200; a workspace with
+# more than 20 pages of channels is asked to pick the channel instead.
+_CHANNEL_PAGES = 20
+_CHANNEL_PAGE_SIZE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +234,36 @@ class Deliverer:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             return None
         return zone
+
+    def channels_named(self, name: str) -> list[str]:
+        """Ids of the channels called `name` (conversations.list: public channels, and
+        private ones the bot is in; archived ones left out). Raises DeliveryError."""
+        wanted = name.lstrip("#").strip().lower()
+        found: list[str] = []
+        cursor: str | None = None
+        for _ in range(_CHANNEL_PAGES):
+            try:
+                response = self._client.conversations_list(
+                    types="public_channel,private_channel",
+                    exclude_archived=True,
+                    limit=_CHANNEL_PAGE_SIZE,
+                    cursor=cursor,
+                )
+            except SlackApiError as exc:
+                error, retryable = describe_slack_error("cannot list the channels of", "Slack", exc)
+                raise DeliveryError(error, retryable=retryable) from None
+            except (SlackClientError, OSError, http.client.HTTPException) as exc:
+                raise DeliveryError(
+                    unreachable("cannot list the channels of", "Slack", exc), retryable=True
+                ) from None
+            for channel in response.get("channels") or []:
+                if isinstance(channel, dict) and str(channel.get("name", "")).lower() == wanted:
+                    found.append(str(channel.get("id")))
+            metadata = response.get("response_metadata") or {}
+            cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
+            if not cursor:
+                break
+        return found
 
     # -- exactly once ----------------------------------------------------------
 

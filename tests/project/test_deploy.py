@@ -233,7 +233,7 @@ def test_manifest_declares_the_brief_command_as_the_only_slash_command() -> None
     assert [c["command"] for c in commands] == ["/brief"]
     brief = commands[0]
     assert brief["usage_hint"] == "help | <question> | subscribe <topic> | latest | status"
-    assert brief["should_escape"] is False
+    assert brief["should_escape"] is True
     assert brief["description"].strip()
 
 

@@ -151,6 +151,7 @@ class _Channel:
     id: str
     member: bool = True
     archived: bool = False
+    name: str | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -283,15 +284,26 @@ class FakeSlack(LoopbackServer):
 
     # -- workspace contents ------------------------------------------------
 
-    def add_channel(self, channel_id: str, *, member: bool = True, archived: bool = False) -> None:
-        """Create (or reconfigure) a channel; `member=False`: the bot was not invited."""
+    def add_channel(
+        self,
+        channel_id: str,
+        *,
+        member: bool = True,
+        archived: bool = False,
+        name: str | None = None,
+    ) -> None:
+        """Create (or reconfigure) a channel; `member=False`: the bot was not invited.
+
+        `name` (without #) is what conversations.list reports.
+        """
         with self._lock:
             existing = self._channels.get(channel_id)
             if existing is None:
-                self._channels[channel_id] = _Channel(channel_id, member, archived)
+                self._channels[channel_id] = _Channel(channel_id, member, archived, name)
             else:
                 existing.member = member
                 existing.archived = archived
+                existing.name = name if name is not None else existing.name
 
     def add_user(self, user_id: str, *, name: str | None = None, tz: str | None = None) -> None:
         """Create a user; `tz` is an IANA zone name as Slack's users.info gives it."""
@@ -681,6 +693,36 @@ def _conversations_replies(fake: FakeSlack, params: dict[str, Any]) -> dict[str,
     }
 
 
+def _conversations_list(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    """Named channels as Slack lists them: public ones, and private ones (G…) the bot is in."""
+    types = set(str(params.get("types") or "public_channel").split(","))
+    exclude_archived = _as_bool(params.get("exclude_archived"))
+    with fake._lock:
+        channels = sorted(fake._channels.values(), key=lambda c: c.id)
+    listed = []
+    for channel in channels:
+        private = channel.id.startswith("G")
+        if channel.name is None or (exclude_archived and channel.archived):
+            continue
+        if ("private_channel" if private else "public_channel") not in types:
+            continue
+        if private and not channel.member:
+            continue  # Slack lists only the private channels the bot belongs to
+        listed.append(
+            {
+                "id": channel.id,
+                "name": channel.name,
+                "is_channel": not private,
+                "is_group": private,
+                "is_private": private,
+                "is_archived": channel.archived,
+                "is_member": channel.member,
+            }
+        )
+    page, next_cursor = _paginate(listed, params, default_limit=100)
+    return {"channels": page, "response_metadata": {"next_cursor": next_cursor}}
+
+
 def _users_info(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     user = fake._user(_required(params, "user"))
     try:
@@ -718,6 +760,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "conversations.open": _conversations_open,
     "conversations.history": _conversations_history,
     "conversations.replies": _conversations_replies,
+    "conversations.list": _conversations_list,
     "users.info": _users_info,
 }
 

@@ -20,6 +20,7 @@ from bot.brief.subscriptions import (
     delete_subscription,
     set_muted,
 )
+from bot.deliver.ports import DeliveryError
 from bot.models import SlackMessage, Subscription
 
 __all__ = ["mute", "subscribe", "subscriptions", "unmute", "unsubscribe"]
@@ -41,12 +42,13 @@ def subscribe(session: Session, args: list[Word]) -> list[SlackMessage]:
     request = session.request
     owner, where = request.user_id, "by direct message"
     channel = channel_of(args[0])
+    if channel is None and args[0].text.startswith("#") and len(args[0].text) > 1:
+        session.require_admin("subscribe a channel")
+        channel = _channel_named(session, args[0].text)
     if channel is not None:
         session.require_admin("subscribe a channel")
         owner, where = channel, f"in {args[0].text}"
         args = args[1:]
-    elif args[0].text.startswith("#") and len(args[0].text) > 1:
-        raise CommandError(_bare_channel_message(args[0].text), "subscribe")
     words, mode, daily_at, zone = _read_delivery_options(args)
     if not words:
         raise CommandError("say what to subscribe to after the options", "subscribe")
@@ -159,11 +161,36 @@ def _set_muted(session: Session, args: list[Word], *, muted: bool) -> list[Slack
     return session.notice(f"Unmuted {sub.id} ({sub.label}): alerts resume with new items.")
 
 
-def _bare_channel_message(name: str) -> str:
-    return (
-        f"{name} reached the bot as plain text, without the channel's id. Pick the channel "
-        "from the list Slack offers as you type #, so that Slack sends it as a link, or give "
-        "its id (channel details → About: Channel ID), such as C0123456789"
+def _channel_named(session: Session, name: str) -> str:
+    """The id of the one channel a plain `#name` can mean; CommandError otherwise."""
+    poster = session.poster
+    if poster is None:  # the console: no Slack to ask
+        raise CommandError(
+            f"{name} is a channel name; give its id (channel details → About: Channel ID), "
+            "such as C0123456789",
+            "subscribe",
+        )
+    try:
+        found = poster.channels_named(name)
+    except DeliveryError as err:
+        raise CommandError(
+            f"cannot look up {name}: {err}. Pick the channel from the list Slack offers "
+            "as you type #, or give its id",
+            "subscribe",
+        ) from None
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise CommandError(
+            f"No channel named {name} that the bot can see: check the name; for a private "
+            "channel, /invite @briefbot there first",
+            "subscribe",
+        )
+    listed = ", ".join(found)
+    raise CommandError(
+        f"{len(found)} channels are named {name} ({listed}): pick one from the list "
+        "Slack offers as you type #, or give its id",
+        "subscribe",
     )
 
 

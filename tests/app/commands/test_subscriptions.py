@@ -99,11 +99,6 @@ def test_subscribe_delivery_options(
         pytest.param(
             "subscribe (ipef", "That query does not work: unbalanced parenthesis", id="query"
         ),
-        pytest.param(
-            "subscribe #general ipef",
-            "#general reached the bot as plain text, without the channel's id",
-            id="bare-channel-name",
-        ),
     ],
 )
 def test_subscribe_problems_are_explained(runtime: Runtime, text: str, problem: str) -> None:
@@ -209,3 +204,85 @@ def test_admins_list_everyones_subscriptions(runtime: Runtime) -> None:
     theirs = run(runtime, f"subscriptions <@{OTHER}|olga>", user=ADMIN)
     assert theirs.startswith("Subscriptions of @olga:")
     assert "topic ipef" in theirs and "entity-list" not in theirs
+
+
+# ---------------------------------------------------- channels as Slack sends them (should_escape)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param("<#C0ALERTS01|alerts>", id="picked-from-the-list-escaped"),
+        pytest.param("<#C0ALERTS01|>", id="picked-escaped-without-name"),
+        pytest.param("#alerts", id="typed-as-plain-name"),
+        pytest.param("#ALERTS", id="plain-name-in-capitals"),
+    ],
+)
+def test_an_admin_subscribes_a_channel_however_slack_sent_it(
+    runtime: Runtime, fake_slack: FakeSlack, deliverer: Deliverer, typed: str
+) -> None:
+    fake_slack.add_channel("C0ALERTS01", name="alerts")
+    fake_slack.add_channel("C0RANDOM01", name="random")
+
+    reply = run(runtime, f"subscribe {typed} ipef", user=ADMIN, poster=deliverer)
+
+    [sub] = runtime.store.subscriptions.list()
+    assert sub.owner == "C0ALERTS01"
+    assert reply.startswith(f"Subscribed to topic ipef (id {sub.id}): alerts in ")
+    looked_up = fake_slack.calls("conversations.list")
+    assert bool(looked_up) == (not typed.startswith("<#")), "Slack asked only for a plain name"
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        pytest.param(
+            "#nope",
+            "No channel named #nope that the bot can see: check the name; for a private "
+            "channel, /invite @briefbot there first",
+            id="not-found",
+        ),
+        pytest.param(
+            "#dup",
+            "2 channels are named #dup (C0DUP00001, G0DUP00002): pick one from the list "
+            "Slack offers as you type #, or give its id",
+            id="ambiguous",
+        ),
+        pytest.param(
+            "#old",
+            "No channel named #old that the bot can see",
+            id="archived-is-not-offered",
+        ),
+    ],
+)
+def test_a_plain_channel_name_that_is_not_one_channel_is_explained(
+    runtime: Runtime, fake_slack: FakeSlack, deliverer: Deliverer, typed: str, problem: str
+) -> None:
+    fake_slack.add_channel("C0DUP00001", name="dup")
+    fake_slack.add_channel("G0DUP00002", name="dup")
+    fake_slack.add_channel("C0OLD00001", name="old", archived=True)
+
+    reply = run(runtime, f"subscribe {typed} ipef", user=ADMIN, poster=deliverer)
+
+    assert reply.startswith(problem), reply
+    assert "Usage: /brief subscribe" in reply
+    assert runtime.store.subscriptions.list() == []
+
+
+def test_a_plain_channel_name_in_the_console_asks_for_the_id(runtime: Runtime) -> None:
+    reply = run(runtime, "subscribe #alerts ipef", user=ADMIN)
+    assert reply.startswith(
+        "#alerts is a channel name; give its id (channel details → About: Channel ID), "
+        "such as C0123456789"
+    )
+    assert runtime.store.subscriptions.list() == []
+
+
+def test_a_member_cannot_subscribe_a_channel_by_name_and_slack_is_not_asked(
+    runtime: Runtime, fake_slack: FakeSlack, deliverer: Deliverer
+) -> None:
+    fake_slack.add_channel("C0ALERTS01", name="alerts")
+    reply = run(runtime, "subscribe #alerts ipef", poster=deliverer)
+    assert "admin" in reply.lower()
+    assert fake_slack.calls("conversations.list") == []
+    assert runtime.store.subscriptions.list() == []
