@@ -186,14 +186,15 @@ def test_bad_metadata_is_refused(fake_slack: FakeSlack) -> None:
 @pytest.mark.parametrize(
     ("setup", "expected"),
     [
-        pytest.param({"member": False}, "not_in_channel", id="not-invited"),
-        pytest.param({"archived": True}, "is_archived", id="archived"),
+        pytest.param((False, False), "not_in_channel", id="not-invited"),
+        pytest.param((True, True), "is_archived", id="archived"),
     ],
 )
 def test_channel_state_refusals(
-    fake_slack: FakeSlack, setup: dict[str, bool], expected: str
+    fake_slack: FakeSlack, setup: tuple[bool, bool], expected: str
 ) -> None:
-    fake_slack.add_channel("C0PRIVATE", **setup)
+    member, archived = setup
+    fake_slack.add_channel("C0PRIVATE", member=member, archived=archived)
     with pytest.raises(SlackApiError) as excinfo:
         raw_client(fake_slack).chat_postMessage(channel="C0PRIVATE", text="hello")
     assert slack_error(excinfo) == expected
