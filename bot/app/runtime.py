@@ -32,6 +32,8 @@ from bot.deliver.alerts import AlertDispatcher, DispatchReport
 from bot.deliver.digests import DigestOutcome, DigestSender, current_state
 from bot.deliver.locks import DestinationLocks
 from bot.deliver.ports import Poster
+from bot.find.query.question import parse_question
+from bot.find.query.syntax import QueryError
 from bot.find.search.index import SearchIndex
 from bot.find.search.results import SearchResults
 from bot.find.stories.extras import link_extras
@@ -317,8 +319,15 @@ class Runtime:
     # ------------------------------------------------------------------ reading
 
     def search(self, text: str, *, limit: int = 10) -> SearchResults:
-        """Search what the bot has seen (query syntax or plain words); raises QueryError."""
-        return self.search_index.search_text(text, now=self.clock(), limit=limit)
+        """Search what the bot has seen (query syntax or plain words); raises QueryError,
+        also for a `feed:` naming no configured feed (a typo would match nothing)."""
+        query = parse_question(text)
+        known = {feed.id for feed in self.config.feeds}
+        unknown = sorted(query.feeds_named() - known)
+        if unknown:
+            named = ", ".join(f"feed:{feed_id}" for feed_id in unknown)
+            raise QueryError(f"{named}: no such feed; the feeds are {', '.join(sorted(known))}")
+        return self.search_index.search(query, now=self.clock(), limit=limit)
 
     def feed_status_rows(self) -> list[FeedStatusRow]:
         """Each feed and its state, for `/brief status` and `briefbot status`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol
@@ -95,20 +95,6 @@ def print_poll_table(console: Console, reports: Sequence[PollReport]) -> None:
     console.print(Text(f"{len(reports)} feeds polled, {failed} failed, {stored} items stored."))
 
 
-def print_items(console: Console, items: Iterable[Item], *, title: str) -> None:
-    """A compact table of items: when, feed, title, link."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("published", no_wrap=True)
-    table.add_column("feed", no_wrap=True)
-    table.add_column("title", overflow="fold", max_width=60)
-    table.add_column("link", overflow="fold")
-    for item in items:
-        table.add_row(
-            _when(item.published), Text(item.feed_id), Text(item.title), Text(item.link or "")
-        )
-    console.print(table)
-
-
 def print_json(console: Console, data: Any) -> None:
     """JSON for machines: printed without any styling or wrapping."""
     console.file.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -150,23 +136,60 @@ def print_slack_messages(console: Console, messages: Sequence[SlackMessage]) -> 
             console.print(Text(mrkdwn_to_plain(message.text)))
 
 
-def print_search_results(console: Console, hits: Sequence[Any], total: int, query: str) -> None:
-    """Search hits as a table: rank, date, feed, title and the snippet around the match."""
+def print_search_results(
+    console: Console, hits: Sequence[Any], total: int, query: str, *, more_hint: str = ""
+) -> None:
+    """Search hits as a table (rank, date, feed, title and the snippet around the match),
+    then each hit's link on a line of its own, never broken, and what was left out."""
     table = Table(title=f"{total} result(s) for {query}", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("published", no_wrap=True)
     table.add_column("feed", no_wrap=True)
     table.add_column("title / snippet", overflow="fold")
     for rank, hit in enumerate(hits, 1):
-        body = Text(hit.item.title, style="bold")
+        body = _title(hit.item)
         if hit.snippet:
             body.append("\n" + hit.snippet)
         if hit.also_in:
             body.append("\nalso in: " + ", ".join(hit.also_in), style="dim")
-        if hit.item.link:
-            body.append("\n" + hit.item.link, style="cyan")
         table.add_row(str(rank), _when(hit.item.published), Text(hit.item.feed_id), body)
     console.print(table)
+    _print_links(console, [hit.item for hit in hits])
+    _print_more(console, total - len(hits), more_hint)
+
+
+def print_items(
+    console: Console, items: Sequence[Item], title: str, *, more: int = 0, more_hint: str = ""
+) -> None:
+    """Items as a table (rank, date, feed, title), then their links, then what was left out."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("published", no_wrap=True)
+    table.add_column("feed", no_wrap=True)
+    table.add_column("title", overflow="fold")
+    for rank, item in enumerate(items, 1):
+        table.add_row(str(rank), _when(item.published), Text(item.feed_id), _title(item))
+    console.print(table)
+    _print_links(console, items)
+    _print_more(console, more, more_hint)
+
+
+def _title(item: Item) -> Text:
+    """The title in bold, a terminal hyperlink to the item where the terminal has them."""
+    style = f"bold link {item.link}" if item.link and " " not in item.link else "bold"
+    return Text(item.title, style=style)
+
+
+def _print_links(console: Console, items: Sequence[Item]) -> None:
+    """Each item's link on its own line: whole, so it can be copied or clicked."""
+    for rank, item in enumerate(items, 1):
+        if item.link:
+            console.print(Text(f"[{rank}] {item.link}", style="cyan"), soft_wrap=True)
+
+
+def _print_more(console: Console, more: int, hint: str) -> None:
+    if more > 0 and hint:
+        console.print(Text(f"{more} more: {hint}", style="dim"), soft_wrap=True)
 
 
 def _feed_health(row: FeedStatusRow) -> tuple[str, str]:

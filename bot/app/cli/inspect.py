@@ -8,7 +8,9 @@ disturbed (see bot/store/tinydb/store.py for why the snapshot is consistent).
 from __future__ import annotations
 
 import argparse
+import shlex
 
+from bot.app.cli.export import hit_rows, item_rows, write_rows
 from bot.app.cli.shared import (
     EXIT_FAILED,
     EXIT_OK,
@@ -21,6 +23,7 @@ from bot.app.runtime import Runtime
 from bot.app.terminal import (
     make_console,
     print_error,
+    print_items,
     print_json,
     print_search_results,
     print_slack_messages,
@@ -33,10 +36,18 @@ from bot.config.describe import describe_config
 from bot.config.model import Config
 from bot.config.warnings import config_warnings
 from bot.find.query.syntax import QueryError
+from bot.find.search.results import MAX_LIMIT
 from bot.models import SlackMessage
 from bot.render.renderer import DIGEST_POST_OPTIONS, Renderer
 
-__all__ = ["cmd_check_config", "cmd_search", "cmd_status", "dry_run_digest"]
+__all__ = [
+    "cmd_check_config",
+    "cmd_latest",
+    "cmd_search",
+    "cmd_status",
+    "dry_run_digest",
+    "no_digest_message",
+]
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -68,7 +79,32 @@ def cmd_search(args: argparse.Namespace) -> int:
         except QueryError as exc:
             print_error(f"query error: {exc}")
             return EXIT_USAGE
-        print_search_results(console, results.hits, results.total, text)
+    if args.format:
+        write_rows(hit_rows(results.hits), args.format)
+        return EXIT_OK
+    hint = f"briefbot search {shlex.quote(text)} --limit {min(results.total, MAX_LIMIT)}"
+    print_search_results(console, results.hits, results.total, text, more_hint=hint)
+    return EXIT_OK
+
+
+def cmd_latest(args: argparse.Namespace) -> int:
+    """The newest stories, as `/brief latest` lists them."""
+    config = load_reading_config(args)
+    console = make_console()
+    feed_ids = set(args.feed) if args.feed else None
+    unknown = sorted((feed_ids or set()) - {f.id for f in config.feeds})
+    if unknown:
+        raise UsageError(
+            f"no feed {', '.join(unknown)}; the feeds are "
+            + ", ".join(sorted(f.id for f in config.feeds))
+        )
+    with Runtime.open(config, read_only=True) as runtime:
+        items = runtime.latest(feed_ids=feed_ids, limit=args.limit)
+    if args.format:
+        write_rows(item_rows(items), args.format)
+        return EXIT_OK
+    title = f"{len(items)} newest stor{'y' if len(items) == 1 else 'ies'}"
+    print_items(console, items, title)
     return EXIT_OK
 
 

@@ -12,12 +12,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot import __version__
-from bot.app.cli.inspect import cmd_check_config, cmd_search, cmd_status
+from bot.app.cli.inspect import cmd_check_config, cmd_latest, cmd_search, cmd_status
 from bot.app.cli.operate import cmd_console, cmd_demo, cmd_digest, cmd_poll, cmd_run
 from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError
 from bot.app.terminal import print_error
 from bot.config.model import ConfigError
 from bot.config.redact import install_log_redaction
+from bot.find.search.results import MAX_LIMIT
 from bot.store.ports import StoreError, StoreLockedError, StoreReadOnlyError
 
 __all__ = ["build_parser", "main"]
@@ -152,7 +153,19 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
         "briefbot search '\"entity list\" since:30d'",
     )
     p.add_argument("query", nargs="+", help="a query, or plain words such as: what's new on IPEF")
-    p.add_argument("--limit", type=int, default=10, help="results to show (default 10)")
+    p.add_argument("--limit", type=_limit, default=10, help="results to show (default 10)")
+    _add_export_options(p)
+    p = _add(
+        sub,
+        "latest",
+        cmd_latest,
+        "The newest stories, as /brief latest lists them (only reads: works while "
+        "`briefbot run` is running).",
+        "briefbot latest --feed fr-bis --limit 20 --csv > latest.csv",
+    )
+    p.add_argument("--feed", action="append", metavar="ID", help="only this feed (repeatable)")
+    p.add_argument("--limit", type=_limit, default=10, help="stories to show (default 10)")
+    _add_export_options(p)
     p = _add(
         sub,
         "status",
@@ -177,6 +190,26 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
         help="exit 1 when there are warnings (no digests, no admins, HTTP mode without "
         "a signing secret, a feed no digest shows)",
     )
+
+
+def _add_export_options(parser: argparse.ArgumentParser) -> None:
+    formats = parser.add_mutually_exclusive_group()
+    formats.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="print a JSON array"
+    )
+    formats.add_argument(
+        "--csv", dest="format", action="store_const", const="csv", help="print CSV with a header"
+    )
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIMIT}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

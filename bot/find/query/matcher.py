@@ -203,6 +203,20 @@ class Query:
         """The syntax tree; `str(query.root)` is its normalized form."""
         return self._root
 
+    def feeds_named(self) -> frozenset[str]:
+        """Every feed id a `feed:` in the query names, wherever it stands."""
+        named: set[str] = set()
+        pending: list[Node] = [self._root]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, FeedIs):
+                named.add(node.feed_id)
+            elif isinstance(node, Not):
+                pending.append(node.child)
+            elif isinstance(node, And | Or):
+                pending.extend(node.children)
+        return frozenset(named)
+
     @property
     def trigger_keys(self) -> frozenset[str] | None:
         """Keys (`MatchDoc.keys`) a matching document has at least one of; None if unknown."""
