@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,7 +28,6 @@ import pytest
 from bot.app.commands.dispatch import handle_command
 from bot.app.runtime import Runtime
 from bot.config.model import SlackSecrets
-from bot.config.schema import parse_config_text
 from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.slack.app import (
     APOLOGY,
@@ -43,13 +41,9 @@ from bot.slack.http import ServerHandle, serve_http
 from bot.slack.socketmode import SocketModeHandle, serve_socket_mode
 from bot.slack.start import start_slack
 from tests.support.fakeslack import DEFAULT_APP_TOKEN, FakeSlack
-from tests.support.feedgen import Entry, make_rss
 from tests.support.responseurl import ResponseUrlServer
 from tests.support.secretscan import SIGNING_SECRET, WRONG_APP_TOKEN, WRONG_BOT_TOKEN
 from tests.support.wsserver import SocketModeServer, slash_command_envelope, wait_until
-
-ENTITY_TITLE = "Additions to the Entity List: YMTC Japan subsidiary"
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -152,44 +146,6 @@ def _no_secret_in_logs(caplog: pytest.LogCaptureFixture, fake_slack: FakeSlack) 
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, feed_server: Any) -> Iterator[Runtime]:
-    """A real Runtime on a fresh data dir, holding one Entity List story."""
-    feed_server.add(
-        "/bis.xml",
-        make_rss(
-            [
-                Entry(ENTITY_TITLE, "https://www.federalregister.gov/d/2024-01234"),
-                Entry("Chips 4 working group meets in Taipei", "https://example.org/chips4"),
-            ]
-        ),
-    )
-    text = (
-        "settings:\n"
-        f"  data_dir: {tmp_path / 'data'}\n"
-        "  connect_timeout: 2\n  read_timeout: 2\n  total_timeout: 5\n"
-        "feeds:\n"
-        f"  - id: fr-bis\n    url: {feed_server.url('/bis.xml')}\n    allow_private: true\n"
-        "topics:\n"
-        "  - id: entity-list\n    query: '\"entity list\"'\n"
-        "admins: [U0123456789]\n"
-    )
-    rt = Runtime.open(parse_config_text(text, "test-feeds.yaml", env={}))
-    try:
-        [report] = rt.poll(force=True)
-        assert report.status == "ok", report
-        yield rt
-    finally:
-        rt.close()
-
-
-@pytest.fixture
-def secrets(fake_slack: FakeSlack) -> SlackSecrets:
-    return SlackSecrets(
-        bot_token=fake_slack.token, signing_secret=SIGNING_SECRET, api_url=fake_slack.url
-    )
-
-
-@pytest.fixture
 def recorder(runtime: Runtime) -> Recorder:
     return Recorder(answer_with(runtime))
 
@@ -202,13 +158,6 @@ def http_app(runtime: Runtime, secrets: SlackSecrets, recorder: Recorder) -> Ite
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def socket_server() -> Iterator[SocketModeServer]:
-    with SocketModeServer() as server:
-        yield server
-    assert not server.errors, server.errors
 
 
 # --------------------------------------------------------------------------- HTTP mode
