@@ -1,4 +1,4 @@
-"""Fixtures the Slack tests share: a real Runtime, the Slack secrets, a Socket Mode server."""
+"""Fixtures the Slack tests share: a Runtime, the secrets, the HTTP app, a Socket Mode server."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import pytest
 from bot.app.runtime import Runtime
 from bot.config.model import SlackSecrets
 from bot.config.schema import parse_config_text
+from bot.slack.app import build_app
+from bot.slack.http import ServerHandle, serve_http
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
 from tests.support.secretscan import SIGNING_SECRET
+from tests.support.slackhttp import Recorder, answer_with
 from tests.support.wsserver import SocketModeServer
 
 ENTITY_TITLE = "Additions to the Entity List: YMTC Japan subsidiary"
@@ -62,3 +65,18 @@ def socket_server() -> Iterator[SocketModeServer]:
     with SocketModeServer() as server:
         yield server
     assert not server.errors, server.errors
+
+
+@pytest.fixture
+def recorder(runtime: Runtime) -> Recorder:
+    return Recorder(answer_with(runtime))
+
+
+@pytest.fixture
+def http_app(runtime: Runtime, secrets: SlackSecrets, recorder: Recorder) -> Iterator[ServerHandle]:
+    app = build_app(secrets, recorder)
+    server = serve_http(app, port=0, host="127.0.0.1")
+    try:
+        yield server
+    finally:
+        server.stop()
