@@ -189,7 +189,7 @@ def test_oversized_body_is_refused_before_it_is_read(http_app: ServerHandle) -> 
 
     status_line = answer.split(b"\r\n", 1)[0]
     assert status_line.split(b" ", 2)[1] == b"413", status_line
-    assert answer.endswith(b"request too large\n")
+    assert b"too large" in answer.lower()  # the server's own words (waitress)
 
 
 def test_bolt_internal_headers_from_outside_are_ignored(

@@ -9,13 +9,16 @@ command handler and notes what reached it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
 import http.client
 import itertools
+import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -33,7 +36,9 @@ __all__ = [
     "command_form",
     "post",
     "post_command",
+    "raw_exchange",
     "sign",
+    "status_of",
 ]
 
 
@@ -119,3 +124,37 @@ def post(
 def post_command(server: ServerHandle, form: dict[str, str], **extra_headers: str) -> HttpAnswer:
     body = urlencode(form).encode()
     return post(server, body, {**sign(body), **extra_headers})
+
+
+def raw_exchange(
+    port: int, head: bytes, body: Iterable[bytes] = (), *, finish: bool = False
+) -> bytes:
+    """Send `head`, then each piece of `body`; read the answer until the server closes.
+
+    For requests http.client will not send (a negative Content-Length, a body
+    that never ends). A server that stops reading and hangs up mid-body is
+    what these tests want, so a broken pipe while sending ends the sending
+    quietly. With `finish` the sending side is closed after the body (a server
+    reading "to the end" then gets its end); without it the server must
+    answer from what it has. A server that waits for more times out (10 s).
+    """
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        try:
+            conn.sendall(head)
+            for piece in body:
+                conn.sendall(piece)
+            if finish:
+                conn.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        with contextlib.suppress(ConnectionResetError):
+            while piece := conn.recv(65536):
+                answer += piece
+    return answer
+
+
+def status_of(answer: bytes) -> int:
+    """The status code of a raw HTTP answer (asserts there is one)."""
+    assert answer.startswith(b"HTTP/"), f"no HTTP answer: {answer[:80]!r}"
+    return int(answer.split(b" ", 2)[1])
