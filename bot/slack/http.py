@@ -5,13 +5,14 @@
 Not obvious:
 - What reaches Bolt. briefbot answers one request, the `/brief` slash
   command, which Slack sends as a form of string fields. A signed request is
-  handed to Bolt only when it is such a form (or Slack's `ssl_check`): a JSON
-  body or an interactivity `payload` gets 404 (400 when it is not even a JSON
-  object), a form without `command=/brief` 404, each with one log line and
-  before Bolt reads it. Bolt trusts the shapes Slack sends: a signed `[1]`,
+  handed to Bolt only when it is such a form, or one of Slack's URL checks
+  (`ssl_check`, `url_verification`) made of strings: any other JSON body or
+  interactivity `payload` gets 404 (400 when it is not even a JSON object),
+  a form without `command=/brief` 404, each with one log line and before
+  Bolt reads it. Bolt trusts the shapes Slack sends: a signed `[1]`,
   `payload=[1]` or a `block_actions` payload with no action crashed inside
-  it (500 and a traceback). A form of strings is safe for Bolt, whatever its
-  field names.
+  it (500 and a traceback). An object of strings is safe for Bolt, whatever
+  its field names.
 - Bolt's HTTP body parser (`slack_bolt.request.internals.parse_body`) treats
   any form body containing the substring "payload" as an interactivity
   payload and returns `{}` when there is no `payload` field, so
@@ -112,7 +113,9 @@ class _SlackHttpRequest(BoltRequest):
         mode: str = "http",
     ) -> None:
         super().__init__(body=body, query=query, headers=headers, context=context, mode=mode)
-        # Only plain forms get here (`_command_fields`), so Bolt's parse is safe to run.
+        # Only forms and objects of strings get here (`_check_body`): Bolt's parse is safe.
+        if _is_json(self.raw_body, self.content_type or ""):
+            return
         parsed = _form_fields(self.raw_body)
         if parsed != self.body:
             self.body = parsed
@@ -128,23 +131,29 @@ class _SlackHttpRequest(BoltRequest):
         )
 
 
+def _is_json(raw: str, content_type: str) -> bool:
+    return content_type.startswith("application/json") or raw.startswith("{")
+
+
 def _form_fields(raw: str) -> dict[str, str]:
     return dict(parse_qsl(raw, keep_blank_values=True))
 
 
-def _command_fields(raw: str, content_type: str) -> dict[str, str]:
-    """The fields of a signed body briefbot answers (a `/brief` form); `_Refused` otherwise."""
-    if content_type.startswith("application/json") or raw.startswith("{"):
-        raise _Refused(404, f"{_kind(_json_object(raw, 'the body'))}: {_ONLY}")
+def _check_body(raw: str, content_type: str) -> None:
+    """Raise `_Refused` unless a signed body is one briefbot answers (a `/brief` form)."""
+    if _is_json(raw, content_type):
+        data = _json_object(raw, "the body")
+        if data.get("type") == "url_verification" and _all_strings(data):
+            return  # Slack checking an Events API URL (docs/deploy.md); Bolt answers
+        raise _Refused(404, f"{_kind(data)}: {_ONLY}")
     fields = _form_fields(raw)
     if "payload" in fields:
         raise _Refused(404, f"{_kind(_json_object(fields['payload'], 'the payload'))}: {_ONLY}")
     if "ssl_check" in fields:
-        return fields  # Slack checking the URL's certificate; Bolt answers 200
+        return  # Slack checking the URL's certificate; Bolt answers 200
     problem = slash_command_problem(fields)
     if problem is not None:
         raise _Refused(404, problem)
-    return fields
 
 
 _ONLY = f"briefbot answers only {COMMAND}"
@@ -158,6 +167,10 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _Refused(400, f"{what} is not a JSON object")
     return data
+
+
+def _all_strings(data: dict[str, Any]) -> bool:
+    return all(isinstance(value, str) for value in data.values())
 
 
 def _kind(data: dict[str, Any]) -> str:
@@ -216,7 +229,7 @@ class _SlackWsgiApp(SlackRequestHandler):
             # Same answer as Bolt's RequestVerification, before anything is parsed.
             return BoltResponse(status=401, body={"error": "invalid request"})
         try:
-            _command_fields(raw, str(headers.get("content-type") or ""))
+            _check_body(raw, str(headers.get("content-type") or ""))
         except _Refused as refused:
             log.warning(
                 "refused a signed request from %s (HTTP %d): %s", client, refused.status, refused
@@ -234,7 +247,7 @@ def _length_refusal(length: str | None) -> tuple[str, str] | None:
     # The server already refuses anything but digits; this holds under any server.
     if not (length.isascii() and length.isdigit()):
         return "400 Bad Request", "bad Content-Length\n"
-    if int(length) > MAX_BODY_BYTES:
+    if len(length) > len(str(MAX_BODY_BYTES)) or int(length) > MAX_BODY_BYTES:
         return "413 Content Too Large", "request too large\n"
     return None
 

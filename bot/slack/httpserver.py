@@ -31,18 +31,19 @@ Not obvious:
 from __future__ import annotations
 
 import logging
+import resource
 import threading
 import time
 from typing import TYPE_CHECKING, Any, cast
 
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
-
-    from waitress.channel import HTTPChannel
 
 __all__ = [
     "BUFFERED_BODY_BYTES",
@@ -58,7 +59,8 @@ log = logging.getLogger(__name__)
 # Threads that run the app (verification, Bolt, the ack); command work runs on
 # the Bolt app's own pool. Acks take milliseconds: a few threads keep up.
 WORKERS = 4
-# Open connections at once (each one a socket; keep well under `ulimit -n`).
+# Open connections at once (each one a socket): at most half of `ulimit -n`,
+# since accept() fails past the open-file limit (and waitress would spin on it).
 MAX_CONNECTIONS = 500
 # Seconds a connection may stay silent (before, between or within requests).
 IDLE_TIMEOUT = 10
@@ -66,12 +68,31 @@ IDLE_TIMEOUT = 10
 MAX_HEADER_BYTES = 32 * 1024
 # Body bytes a connection holds in memory before waitress spools to a file.
 BUFFERED_BODY_BYTES = 64 * 1024
+# Connections accepted, or idle ones closed to make room, per loop turn.
+_ACCEPT_BATCH = 32
 # How long `stop()` waits for answers being written.
 DRAIN_SECONDS = 5.0
 
 
+class _Parser(HTTPRequestParser):
+    def parse_header(self, header_plus: bytes) -> None:
+        try:
+            super().parse_header(header_plus)
+        except ValueError:
+            # waitress 3.0.2 checks a Content-Length is digits, then int()s it:
+            # past 4,300 digits int() raises, and waitress drops the connection
+            # without an answer and logs an error. It is a bad request.
+            raise ParsingError("Content-Length is invalid") from None
+
+
+class _Channel(HTTPChannel):
+    parser_class = _Parser
+
+
 class _BoundedServer(TcpWSGIServer):
     """waitress's TCP server, closing the idlest connections when it is full."""
+
+    channel_class = _Channel
 
     def __init__(self, app: WSGIApplication, socket_map: dict[int, Any], **kw: Any) -> None:
         self.socket_map = socket_map
@@ -95,16 +116,30 @@ class _BoundedServer(TcpWSGIServer):
         self._close_idlest()
         return False  # the ones closed leave the map on this loop turn; accept on the next
 
+    def handle_accept(self) -> None:
+        # waitress accepts one connection per loop turn, and each turn polls
+        # every connection: a backlog of hundreds would take seconds to reach
+        # the request behind it. Accept what is waiting, a batch at a time.
+        for _ in range(_ACCEPT_BATCH):
+            before = len(self.socket_map)
+            if before >= self.adj.connection_limit:
+                return
+            super().handle_accept()
+            if len(self.socket_map) == before:
+                return  # nothing more waiting (or it failed: next turn)
+
     def _close_idlest(self) -> None:
         channels = self.channels()
         closing = sum(1 for c in channels if _closing(c))
-        excess = len(self.socket_map) - self.adj.connection_limit + 1 - closing
+        # Room for a batch of new connections, not one per loop turn.
+        excess = len(self.socket_map) - self.adj.connection_limit + _ACCEPT_BATCH - closing
         idle = [c for c in channels if not (_closing(c) or c.requests or c.total_outbufs_len)]
         idle.sort(key=lambda c: c.last_activity)
-        for channel in idle[: max(excess, 0)]:
+        chosen = idle[: max(excess, 0)]
+        for channel in chosen:
             channel.will_close = True
-        if excess > 0 and idle:
-            log.debug("at %d connections: closing the %d idle longest", len(channels), excess)
+        if chosen:
+            log.debug("at %d connections: closing the %d idle longest", len(channels), len(chosen))
 
     def busy(self) -> bool:
         """True while some connection has a request being answered or an answer to send."""
@@ -131,7 +166,7 @@ class HttpServer:
                 dispatcher=workers,
                 host=host,
                 port=port,
-                connection_limit=MAX_CONNECTIONS,
+                connection_limit=_connection_limit(),
                 channel_timeout=IDLE_TIMEOUT,
                 cleanup_interval=1,
                 max_request_header_size=MAX_HEADER_BYTES,
@@ -171,3 +206,10 @@ class HttpServer:
         self._stopping.set()
         self._server.pull_trigger()  # wake the loop now rather than within a second
         self._thread.join(timeout=DRAIN_SECONDS + 5)
+
+
+def _connection_limit() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(16, min(MAX_CONNECTIONS, soft // 2))

@@ -79,6 +79,7 @@ def one_log_line(caplog: pytest.LogCaptureFixture) -> str:
         pytest.param("10, 10", 400, id="two-values"),
         pytest.param(str(MAX_BODY_BYTES + 1), 413, id="over-the-cap"),
         pytest.param("9" * 30, 413, id="huge"),
+        pytest.param("9" * 5000, 400, id="too-many-digits-for-int"),
     ],
 )
 def test_a_length_that_is_not_a_size_is_refused_before_the_body_is_read(
@@ -255,6 +256,9 @@ def _json(value: object) -> tuple[str, bytes]:
             id="authorizations-of-ints",
         ),
         pytest.param(_json({"command": "/brief", "text": 1}), 404, id="command-as-json"),
+        pytest.param(
+            _json({"type": "url_verification", "challenge": ["x"]}), 404, id="challenge-not-string"
+        ),
         pytest.param(_form(command="/other", text="x"), 404, id="another-command"),
         pytest.param(_form(text="help"), 404, id="no-command"),
     ],
@@ -276,9 +280,15 @@ def test_a_signed_body_briefbot_cannot_use_gets_4xx_and_one_log_line(
     assert recorder.requests == []
 
 
-def test_slacks_ssl_check_is_still_answered(http_app: ServerHandle) -> None:
-    # Slack checks the certificate of a slash command's URL with this form.
+def test_slacks_url_checks_are_still_answered(http_app: ServerHandle) -> None:
+    # Slack checks the certificate of a slash command's URL with this form...
     body = b"ssl_check=1&token=gIkuvaNzQIHg97ATvDxqgjtO"
-    answer = post(http_app, body, sign(body))
+    assert post(http_app, body, sign(body)).status == 200
+    # ...and an Events API request URL with this challenge.
+    content_type, body = _json(
+        {"token": "gIkuvaNzQIHg97ATvDxqgjtO", "challenge": "3eZbrw1a", "type": "url_verification"}
+    )
+    answer = post(http_app, body, {**sign(body), "Content-Type": content_type})
 
     assert answer.status == 200
+    assert json.loads(answer.body) == {"challenge": "3eZbrw1a"}
