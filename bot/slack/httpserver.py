@@ -184,6 +184,8 @@ class HttpServer:
         self.host = host
         self.port = int(bound_port)
         self._stopping = threading.Event()
+        self._closing = threading.Lock()
+        self._closed = False
         self._thread = threading.Thread(
             target=self._serve, name=f"briefbot-http-{self.port}", daemon=True
         )
@@ -197,14 +199,24 @@ class HttpServer:
             deadline = time.monotonic() + DRAIN_SECONDS
             while self._server.busy() and time.monotonic() < deadline:
                 wasyncore.loop(timeout=0.05, map=self._map, use_poll=True, count=1)
+        except Exception:  # a bug in the loop: say so, rather than serve nothing quietly
+            log.exception("the HTTP server stopped serving on port %d", self.port)
         finally:
-            self._server.task_dispatcher.shutdown(timeout=1)
-            wasyncore.close_all(self._map)
+            # Workers wake the loop through the pipe closed below: let them end first.
+            self._server.task_dispatcher.shutdown(timeout=int(DRAIN_SECONDS))
+            with self._closing:  # not while `stop()` is pulling the trigger
+                self._closed = True
+                wasyncore.close_all(self._map)
 
     def stop(self) -> None:
         """Stop accepting, let answers being written go out, close every connection."""
-        self._stopping.set()
-        self._server.pull_trigger()  # wake the loop now rather than within a second
+        with self._closing:
+            self._stopping.set()
+            if not self._closed:
+                # Wake the loop now rather than within a second. Under the lock:
+                # the loop may wake by itself, see the flag and close the
+                # trigger's pipe, whose descriptor could then be anyone's.
+                self._server.pull_trigger()
         self._thread.join(timeout=DRAIN_SECONDS + 5)
 
 
