@@ -1,4 +1,4 @@
-"""The Slack layer: the only package that imports slack_sdk / slack_bolt.
+"""The Slack layer: the only package that imports slack_sdk / slack_bolt / waitress.
 
 - `client.make_web_client` builds every Web API client (base URL from
   `SLACK_API_URL`, retry policy).
@@ -6,7 +6,8 @@
   checks (`history` finds our own messages again; `errors` words Slack's
   refusals for an operator).
 - `app.build_app` is the Bolt app answering `/brief` with a handler it is
-  given; `http` and `socketmode` are its two transports, `start` picks one.
+  given; `http` (on the waitress server in `httpserver`) and `socketmode`
+  are its two transports, `start` picks one.
 
 Nothing here imports `bot.app`: the app layer hands the Slack app its command
 handler, and the Slack layer hands the app layer a `bot.deliver.ports.Poster`.

@@ -59,6 +59,7 @@ __all__ = [
     "SlackStartupError",
     "build_app",
     "scrub",
+    "slash_command_problem",
     "startup_error",
 ]
 
@@ -195,6 +196,24 @@ def _delivery_key(body: Mapping[str, Any]) -> str | None:
     trigger_id = body.get("trigger_id")
     if isinstance(trigger_id, str) and trigger_id:
         return "trigger:" + trigger_id
+    return None
+
+
+def slash_command_problem(body: Mapping[str, object]) -> str | None:
+    """Why `body` is not a `/brief` command as Slack sends one (None when it is one).
+
+    Slack sends a slash command's fields as strings (a form over HTTP, a JSON
+    object of strings over Socket Mode). Bolt reads any such body safely; a
+    list or a number where it expects a string or an object can crash it.
+    """
+    command = body.get("command")
+    if command != COMMAND:
+        if command is None:
+            return f"not a slash command: briefbot answers only {COMMAND}"
+        return f"the command {str(command)[:40]!r}: briefbot answers only {COMMAND}"
+    for name, value in body.items():
+        if not isinstance(value, str):
+            return f"a {COMMAND} whose field {name[:40]!r} is not a string"
     return None
 
 

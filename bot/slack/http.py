@@ -1,8 +1,18 @@
-"""HTTP mode: the Bolt app behind a threaded WSGI server on `/slack/events`.
+"""HTTP mode: the Bolt app on `/slack/events`, behind the server in `bot.slack.httpserver`.
 
 `serve_http` starts it in the background and returns a `ServerHandle`.
 
 Not obvious:
+- What reaches Bolt. briefbot answers one request, the `/brief` slash
+  command, which Slack sends as a form of string fields. A signed request is
+  handed to Bolt only when it is such a form, or one of Slack's URL checks
+  (`ssl_check`, `url_verification`) made of strings: any other JSON body or
+  interactivity `payload` gets 404 (400 when it is not even a JSON object),
+  a form without `command=/brief` 404, each with one log line and before
+  Bolt reads it. Bolt trusts the shapes Slack sends: a signed `[1]`,
+  `payload=[1]` or a `block_actions` payload with no action crashed inside
+  it (500 and a traceback). An object of strings is safe for Bolt, whatever
+  its field names.
 - Bolt's HTTP body parser (`slack_bolt.request.internals.parse_body`) treats
   any form body containing the substring "payload" as an interactivity
   payload and returns `{}` when there is no `payload` field, so
@@ -13,22 +23,24 @@ Not obvious:
   `v0:{timestamp}:{body}` with the signing secret, timestamp within 5 minutes;
   https://api.slack.com/authentication/verifying-requests-from-slack) before
   the body is even parsed; Bolt's own `RequestVerification` checks again.
-  Headers named `x-slack-bolt-*` are Bolt's internal lazy-listener switches
-  and are dropped from incoming requests.
-- A body announced over `MAX_BODY_BYTES` is refused (413) from its
-  Content-Length, before a byte of it is read.
+  The timestamp must be ASCII digits: `"¹²³".isdigit()` is True, and
+  slack_sdk's `int()` raises on it (and on 5,000 digits). Headers named
+  `x-slack-bolt-*` are Bolt's internal lazy-listener switches and are
+  dropped from incoming requests.
+- Lengths: a POST to `/slack/events` without a Content-Length gets 411, a
+  body announced over `MAX_BODY_BYTES` 413, both before a byte of it is
+  read. The server refuses a Content-Length that is not plain digits (400)
+  itself, and de-chunks a chunked body up to the cap.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import socketserver
-import threading
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -36,7 +48,14 @@ from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.request.internals import build_context
 from slack_sdk.signature import SignatureVerifier
 
-from bot.slack.app import STOP_GRACE, BriefbotApp, SlackStartupError
+from bot.slack.app import (
+    COMMAND,
+    STOP_GRACE,
+    BriefbotApp,
+    SlackStartupError,
+    slash_command_problem,
+)
+from bot.slack.httpserver import HttpServer
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -56,18 +75,11 @@ _BOLT_INTERNAL_HEADER = "x-slack-bolt-"
 class ServerHandle:
     """The HTTP server: `.port` (the one bound; 0 asks for a free one), `.stop()`."""
 
-    def __init__(self, server: _ThreadingWsgiServer, app: BriefbotApp) -> None:
+    def __init__(self, server: HttpServer, app: BriefbotApp) -> None:
         self._server = server
         self._app = app
-        self.host = str(server.server_address[0])
-        self.port = int(server.server_address[1])
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"briefbot-http-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self.host = server.host
+        self.port = server.port
         self._stopped = False
 
     def stop(self, timeout: float = STOP_GRACE) -> None:
@@ -75,31 +87,17 @@ class ServerHandle:
         if self._stopped:
             return
         self._stopped = True
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-        self._server.server_close()
+        self._server.stop()
         self._app.finish(timeout)
 
 
-class _ThreadingWsgiServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default backlog of 5 drops bursts of commands
-    allow_reuse_address = True
+class _Refused(Exception):
+    """A request answered with `status` before Bolt sees it; `reason` goes to the log."""
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks the host name up (socket.getfqdn), which
-        # can stall for seconds on a machine without DNS.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name = str(self.server_address[0])
-        self.server_port = int(self.server_address[1])
-        self.setup_environ()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    timeout = 30  # a client that stops sending mid-request frees its thread
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http %s: " + format, self.address_string(), *args)
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 class _SlackHttpRequest(BoltRequest):
@@ -115,7 +113,10 @@ class _SlackHttpRequest(BoltRequest):
         mode: str = "http",
     ) -> None:
         super().__init__(body=body, query=query, headers=headers, context=context, mode=mode)
-        parsed = _parse_body(self.raw_body, self.content_type)
+        # Only forms and objects of strings get here (`_check_body`): Bolt's parse is safe.
+        if _is_json(self.raw_body, self.content_type or ""):
+            return
+        parsed = _form_fields(self.raw_body)
         if parsed != self.body:
             self.body = parsed
             self.context = build_context(BoltContext(dict(context or {})), parsed)
@@ -130,21 +131,59 @@ class _SlackHttpRequest(BoltRequest):
         )
 
 
-def _parse_body(raw: str, content_type: str | None) -> dict[str, Any]:
-    if not raw:
-        return {}
-    if content_type == "application/json" or raw.startswith("{"):
-        data = json.loads(raw)
-    else:
-        fields = dict(parse_qsl(raw, keep_blank_values=True))
-        data = json.loads(fields["payload"]) if "payload" in fields else fields
+def _is_json(raw: str, content_type: str) -> bool:
+    return content_type.startswith("application/json") or raw.startswith("{")
+
+
+def _form_fields(raw: str) -> dict[str, str]:
+    return dict(parse_qsl(raw, keep_blank_values=True))
+
+
+def _check_body(raw: str, content_type: str) -> None:
+    """Raise `_Refused` unless a signed body is one briefbot answers (a `/brief` form)."""
+    if _is_json(raw, content_type):
+        data = _json_object(raw, "the body")
+        if data.get("type") == "url_verification" and _all_strings(data):
+            return  # Slack checking an Events API URL (docs/deploy.md); Bolt answers
+        raise _Refused(404, f"{_kind(data)}: {_ONLY}")
+    fields = _form_fields(raw)
+    if "payload" in fields:
+        raise _Refused(404, f"{_kind(_json_object(fields['payload'], 'the payload'))}: {_ONLY}")
+    if "ssl_check" in fields:
+        return  # Slack checking the URL's certificate; Bolt answers 200
+    problem = slash_command_problem(fields)
+    if problem is not None:
+        raise _Refused(404, problem)
+
+
+_ONLY = f"briefbot answers only {COMMAND}"
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise _Refused(400, f"{what} is not JSON") from None
     if not isinstance(data, dict):
-        raise ValueError("the request body is not an object")
+        raise _Refused(400, f"{what} is not a JSON object")
     return data
 
 
+def _all_strings(data: dict[str, Any]) -> bool:
+    return all(isinstance(value, str) for value in data.values())
+
+
+def _kind(data: dict[str, Any]) -> str:
+    kind = data.get("type")
+    return f"a {kind[:40]!r} request" if isinstance(kind, str) else "a JSON request"
+
+
+# Seconds since 1970, as Slack sends them; anything else is not worth an int().
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
 class _SlackWsgiApp(SlackRequestHandler):
-    """Bolt's WSGI adapter plus a health check, a size cap and verification before parsing."""
+    """Bolt's WSGI adapter plus a health check, length checks, verification and the gate."""
 
     app: BriefbotApp
 
@@ -158,12 +197,11 @@ class _SlackWsgiApp(SlackRequestHandler):
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             return _plain(start_response, "200 OK", "ok\n")
         if path == EVENTS_PATH and method == "POST":
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                return _plain(start_response, "400 Bad Request", "bad Content-Length\n")
-            if length > MAX_BODY_BYTES:
-                return _plain(start_response, "413 Content Too Large", "request too large\n")
+            refusal = _length_refusal(environ.get("CONTENT_LENGTH"))
+            if refusal is not None:
+                status, text = refusal
+                log.info("refused a request from %s: %s", _client(environ), text.strip())
+                return _plain(start_response, status, text)
         try:
             return super().__call__(environ, start_response)
         except Exception:
@@ -171,9 +209,11 @@ class _SlackWsgiApp(SlackRequestHandler):
             return _plain(start_response, "500 Internal Server Error", "internal error\n")
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        client = _client(request.environ)
         try:
             raw = request.get_body()
         except UnicodeDecodeError:
+            log.info("refused a request from %s: the body is not UTF-8", client)
             return BoltResponse(status=400, body="the body is not UTF-8")
         headers = {
             name: value
@@ -182,15 +222,38 @@ class _SlackWsgiApp(SlackRequestHandler):
         }
         timestamp = str(headers.get("x-slack-request-timestamp") or "")
         signature = str(headers.get("x-slack-signature") or "")
-        # slack_sdk's verifier raises on a timestamp that is not a number.
-        if not timestamp.isdigit() or not self._verifier.is_valid(raw, timestamp, signature):
+        if not _TIMESTAMP.fullmatch(timestamp) or not self._verifier.is_valid(
+            raw, timestamp, signature
+        ):
+            log.info("refused a request from %s: bad or missing Slack signature", client)
             # Same answer as Bolt's RequestVerification, before anything is parsed.
             return BoltResponse(status=401, body={"error": "invalid request"})
         try:
-            bolt_request = _SlackHttpRequest(body=raw, query=request.query_string, headers=headers)
-        except ValueError:
-            return BoltResponse(status=400, body="the body is not a Slack payload")
-        return self.app.dispatch(bolt_request)
+            _check_body(raw, str(headers.get("content-type") or ""))
+        except _Refused as refused:
+            log.warning(
+                "refused a signed request from %s (HTTP %d): %s", client, refused.status, refused
+            )
+            return BoltResponse(status=refused.status, body=refused.reason)
+        return self.app.dispatch(
+            _SlackHttpRequest(body=raw, query=request.query_string, headers=headers)
+        )
+
+
+def _length_refusal(length: str | None) -> tuple[str, str] | None:
+    """The status and text refusing a POST with this Content-Length, None to read it."""
+    if not length:
+        return "411 Length Required", "a Content-Length is required\n"
+    # The server already refuses anything but digits; this holds under any server.
+    if not (length.isascii() and length.isdigit()):
+        return "400 Bad Request", "bad Content-Length\n"
+    if len(length) > len(str(MAX_BODY_BYTES)) or int(length) > MAX_BODY_BYTES:
+        return "413 Content Too Large", "request too large\n"
+    return None
+
+
+def _client(environ: WSGIEnvironment) -> str:
+    return str(environ.get("REMOTE_ADDR") or "an unknown address")
 
 
 def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
@@ -210,10 +273,9 @@ def serve_http(app: BriefbotApp, *, port: int, host: str = "0.0.0.0") -> ServerH
             "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN to use Socket Mode)"
         )
     try:
-        server = _ThreadingWsgiServer((host, port), _QuietHandler)
+        server = HttpServer(_SlackWsgiApp(app), host=host, port=port, max_body_bytes=MAX_BODY_BYTES)
     except OSError as exc:
         raise SlackStartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    server.set_app(_SlackWsgiApp(app))
     handle = ServerHandle(server, app)
     log.info("Slack HTTP mode: listening on %s:%d%s", handle.host, handle.port, EVENTS_PATH)
     return handle

@@ -2,19 +2,41 @@
 
 `serve_socket_mode` connects (apps.connections.open at `SLACK_API_URL`) and
 returns a `SocketModeHandle`; slack_sdk reconnects by itself.
+
+Not obvious:
+- Each message is checked as it arrives, before slack_sdk queues it
+  (`_CheckedClient.enqueue_message`, on the receiving thread, in order).
+  Only `slash_commands` envelopes carrying a `/brief` command of string
+  fields reach Bolt. Anything else with an envelope id is acknowledged (or
+  Slack would send it again) and dropped with one log line: events and
+  interactions briefbot does not handle, payloads that are not objects,
+  commands with fields that are not strings. Messages that are not JSON
+  objects, and envelopes without an id, are dropped with one log line.
+  slack_sdk would have logged a traceback for most of these (invalid JSON, a
+  payload that is a list) and Bolt crashed on some (an event that is a list,
+  a `block_actions` with no action), leaving them unacknowledged.
+- `hello`, `disconnect` and other messages without an envelope are slack_sdk's.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from contextlib import suppress
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.socket_mode.builtin import SocketModeClient
 
 from bot.config.model import SlackSecrets
-from bot.slack.app import STOP_GRACE, BriefbotApp, SlackStartupError, startup_error
+from bot.slack.app import (
+    STOP_GRACE,
+    BriefbotApp,
+    SlackStartupError,
+    slash_command_problem,
+    startup_error,
+)
 
 __all__ = ["SocketModeHandle", "serve_socket_mode"]
 
@@ -38,6 +60,77 @@ class SocketModeHandle:
         self._stopped = True
         _close_socket_mode(self.handler)
         self._app.finish(timeout)
+
+
+# Envelope types Slack sends with an envelope_id to acknowledge.
+_ENVELOPE_TYPES = frozenset({"slash_commands", "events_api", "interactive"})
+
+
+class _CheckedClient(SocketModeClient):
+    """slack_sdk's Socket Mode client, dropping what Bolt must not see (module docstring)."""
+
+    def enqueue_message(self, message: str) -> None:
+        verdict = envelope_problem(message)
+        if verdict is None:
+            super().enqueue_message(message)
+            return
+        problem, envelope_id = verdict
+        log.warning("ignored a Socket Mode message: %s", problem)
+        if envelope_id is not None:
+            # Acknowledged, so Slack does not send it again; if this fails, it will.
+            with suppress(SlackClientError, OSError):
+                self.send_socket_mode_response({"envelope_id": envelope_id})
+
+
+def envelope_problem(message: str) -> tuple[str, str | None] | None:
+    """Why a Socket Mode message is not for Bolt, and the envelope id to acknowledge.
+
+    None for a well-formed `/brief` envelope and for messages that are not
+    envelopes (`hello`, `disconnect`).
+    """
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return "a message that is not JSON", None
+    if not isinstance(data, dict):
+        return "a message that is not a JSON object", None
+    kind = data.get("type")
+    if "envelope_id" not in data and kind not in _ENVELOPE_TYPES:
+        return None
+    envelope_id = data.get("envelope_id")
+    if not isinstance(envelope_id, str) or not envelope_id:
+        return f"an envelope of type {_describe(kind)} without an envelope_id", None
+    if kind != "slash_commands":
+        return f"an envelope of type {_describe(kind)}: briefbot answers only slash commands", (
+            envelope_id
+        )
+    payload = data.get("payload")
+    if not isinstance(payload, dict):
+        return "a slash command whose payload is not an object", envelope_id
+    problem = slash_command_problem(payload)
+    return (problem, envelope_id) if problem is not None else None
+
+
+def _describe(value: object) -> str:
+    return repr(value[:40]) if isinstance(value, str) else type(value).__name__
+
+
+class _CheckedHandler(SocketModeHandler):
+    """Bolt's Socket Mode handler over `_CheckedClient`."""
+
+    def __init__(self, app: BriefbotApp, app_token: str) -> None:
+        # SocketModeHandler.__init__ builds (and starts the threads of) its own
+        # client; this is the same construction with the checked client.
+        self.app = app
+        self.app_token = app_token
+        self.client = _CheckedClient(
+            app_token=app_token,
+            logger=app.logger,
+            web_client=app.client,
+            proxy=app.client.proxy,
+            ping_interval=10,  # SocketModeHandler's value
+        )
+        self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
 
 
 def _close_socket_mode(handler: SocketModeHandler) -> None:
@@ -70,7 +163,7 @@ def serve_socket_mode(app: BriefbotApp, app_token: str) -> SocketModeHandle:
     token = (app_token or "").strip()
     if not token:
         raise SlackStartupError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token)")
-    handler = SocketModeHandler(app, token, web_client=app.client)
+    handler = _CheckedHandler(app, token)
     try:
         handler.connect()  # type: ignore[no-untyped-call]
     except (SlackApiError, SlackClientError, OSError) as exc:

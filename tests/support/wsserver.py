@@ -129,10 +129,14 @@ class SocketModeServer(ServedInThread):
     # -- talking to the client ---------------------------------------------
 
     def send(self, connection: SocketModeConnection, message: dict[str, Any]) -> None:
+        self.send_raw(connection, json.dumps(message))
+
+    def send_raw(self, connection: SocketModeConnection, text: str) -> None:
+        """Send `text` as one text frame, as it is (not JSON, not an object: Slack would not)."""
         # websockets' sync connections allow one sender at a time; recv runs
         # on the handler thread at the same time, which is allowed.
         with self._changed:
-            connection.websocket.send(json.dumps(message))
+            connection.websocket.send(text)
 
     def disconnect(
         self, connection: SocketModeConnection, reason: str = "refresh_requested"

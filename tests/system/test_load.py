@@ -40,12 +40,12 @@ from bot.config.model import SlackSecrets
 from bot.config.schema import parse_config_text
 from bot.slack.app import APOLOGY, build_app
 from bot.slack.http import serve_http
-from tests.slack.test_app import command_form, post, sign
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
 from tests.support.responseurl import ResponseUrlServer
 from tests.support.secretscan import SIGNING_SECRET
+from tests.support.slackhttp import command_form, post, sign
 from tests.support.wsserver import wait_until
 
 ACK_LIMIT = 3.0  # Slack's deadline for the acknowledgement (slash commands)
