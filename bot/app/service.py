@@ -32,10 +32,13 @@ import functools
 import logging
 import signal
 import threading
+import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, cast
 
 from bot.app.commands.dispatch import handle_command
+from bot.app.health import Connection, Heartbeats, SlackWatch
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
 from bot.config.model import Config
@@ -139,16 +142,24 @@ def _serve(
     scheduler = BotScheduler(
         runtime, poster, failure_notice_hours=notice_hours or DEFAULT_FAILURE_NOTICE_HOURS
     )
+    watch = SlackWatch(
+        socket_mode=config.slack.socket_mode,
+        auth_test=poster.client.auth_test,
+        monotonic=time.monotonic,
+    )
+    mode = "socket" if config.slack.socket_mode else "http"
+    heartbeats = Heartbeats(runtime.store, runtime.config, mode, watch, runtime.clock)
     previous = _install_signal_handlers(stop) if handle_signals else {}
     slack: SlackHandle | None = None
     try:
         # The Slack app first: a setting it lacks stops the start before any work is done.
-        slack = _start_slack(runtime, config, address, poster)
+        slack = _start_slack(runtime, config, address, poster, heartbeats.healthz)
+        watch.connection = slack if isinstance(slack, Connection) else None
         _catch_up_digests(runtime, poster)
         scheduler.start()
         _log_startup(config, scheduler, slack, address[1])
         while not stop.wait(_WAIT_STEP):
-            pass
+            _beat(heartbeats)
         log.info("stopping: finishing running jobs")
     finally:
         _restore_signal_handlers(previous)
@@ -203,13 +214,24 @@ def _connect_slack(config: Config) -> Any:
     return client
 
 
+def _beat(heartbeats: Heartbeats) -> None:
+    try:
+        heartbeats.beat_if_due(time.monotonic())
+    except Exception as exc:  # a full disk must not stop the service; health shows it stale
+        log.warning("cannot write the heartbeat: %s", exc)
+
+
 def _start_slack(
-    runtime: Runtime, config: Config, address: tuple[str, int], poster: Deliverer
+    runtime: Runtime,
+    config: Config,
+    address: tuple[str, int],
+    poster: Deliverer,
+    health: Callable[[], tuple[bool, str]],
 ) -> SlackHandle:
     host, port = address
     try:
         handler = functools.partial(handle_command, runtime, poster=poster)
-        return start_slack(config.slack, handler, port=port, host=host)
+        return start_slack(config.slack, handler, port=port, host=host, health=health)
     except Exception as exc:  # SlackStartupError, or the port is taken (OSError)
         raise _StartupError(f"the Slack app did not start: {exc}") from exc
 

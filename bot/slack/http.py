@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -60,12 +60,21 @@ from bot.slack.httpserver import HttpServer
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
-__all__ = ["EVENTS_PATH", "HEALTH_PATH", "MAX_BODY_BYTES", "ServerHandle", "serve_http"]
+__all__ = [
+    "EVENTS_PATH",
+    "HEALTH_PATH",
+    "MAX_BODY_BYTES",
+    "HealthCheck",
+    "ServerHandle",
+    "serve_http",
+]
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# What /healthz answers with: (healthy, text for the body).
+HealthCheck = Callable[[], tuple[bool, str]]
 # Slack's payloads are a few kilobytes (a modal submission a few hundred);
 # anything near this is not from Slack.
 MAX_BODY_BYTES = 1024 * 1024
@@ -187,15 +196,20 @@ class _SlackWsgiApp(SlackRequestHandler):
 
     app: BriefbotApp
 
-    def __init__(self, app: BriefbotApp) -> None:
+    def __init__(self, app: BriefbotApp, health: HealthCheck | None = None) -> None:
         super().__init__(app, path=EVENTS_PATH)
         self._verifier = SignatureVerifier(signing_secret=app.briefbot_signing_secret)
+        self._health = health
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            return _plain(start_response, "200 OK", "ok\n")
+            if self._health is None:
+                return _plain(start_response, "200 OK", "ok\n")
+            healthy, text = self._health()
+            status = "200 OK" if healthy else "503 Service Unavailable"
+            return _plain(start_response, status, text)
         if path == EVENTS_PATH and method == "POST":
             refusal = _length_refusal(environ.get("CONTENT_LENGTH"))
             if refusal is not None:
@@ -265,15 +279,27 @@ def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]
     return [body]
 
 
-def serve_http(app: BriefbotApp, *, port: int, host: str = "0.0.0.0") -> ServerHandle:  # noqa: S104
-    """Serve `POST /slack/events` (signed requests only) and `GET /healthz` in the background."""
+def serve_http(
+    app: BriefbotApp,
+    *,
+    port: int,
+    host: str = "0.0.0.0",  # noqa: S104
+    health: HealthCheck | None = None,
+) -> ServerHandle:
+    """Serve `POST /slack/events` (signed requests only) and `GET /healthz` in the background.
+
+    `health` answers /healthz: (healthy, text) gives 200 or 503 with that text;
+    without it /healthz says only that the server is up.
+    """
     if not app.briefbot_signing_secret:
         # An empty key would make every forged signature "valid".
         raise SlackStartupError(
             "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN to use Socket Mode)"
         )
     try:
-        server = HttpServer(_SlackWsgiApp(app), host=host, port=port, max_body_bytes=MAX_BODY_BYTES)
+        server = HttpServer(
+            _SlackWsgiApp(app, health), host=host, port=port, max_body_bytes=MAX_BODY_BYTES
+        )
     except OSError as exc:
         raise SlackStartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     handle = ServerHandle(server, app)

@@ -55,6 +55,7 @@ __all__ = [
     "FeedOverride",
     "FeedStateReader",
     "FeedStates",
+    "Heartbeat",
     "ItemReader",
     "Items",
     "OpsNotice",
@@ -197,6 +198,24 @@ class StoreStats:
     last_seq: int
     bytes: int
     files: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """What the running service last said about itself (`briefbot health`, `/healthz`).
+
+    `slack_mode` is "socket" or "http"; `slack_ok` whether Slack was reachable
+    with the bot's token at `slack_checked_at` (Socket Mode: connected);
+    `slack_detail` says what failed. Not part of any transaction: a lost
+    heartbeat only makes the service look stale for one beat.
+    """
+
+    at: datetime
+    pid: int
+    slack_mode: str
+    slack_ok: bool
+    slack_checked_at: datetime | None = None
+    slack_detail: str = ""
 
 
 # --------------------------------------------------------------------------- repositories
@@ -452,5 +471,13 @@ class Store(ReadView, Protocol):
         ...
 
     def stats(self) -> StoreStats: ...
+
+    def beat(self, heartbeat: Heartbeat) -> None:
+        """Record the service's heartbeat (replacing the last). StoreReadOnlyError to a reader."""
+        ...
+
+    def last_heartbeat(self) -> Heartbeat | None:
+        """The heartbeat as last written, read now (also by a read-only store); None if none."""
+        ...
 
     def close(self) -> None: ...

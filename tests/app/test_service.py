@@ -323,8 +323,14 @@ def test_run_listens_where_host_says(
     found = pattern.search(service.output())
     assert found is not None
     assert found.group(1) == listening_on
-    with urllib.request.urlopen(f"http://127.0.0.1:{found.group(2)}/healthz", timeout=5) as r:
-        assert r.read() == b"ok\n"
+    # Answered on 127.0.0.1 (503 until the first poll: see the /healthz test below).
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{found.group(2)}/healthz", timeout=5) as r:
+            first_line = r.read().decode().splitlines()[0]
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 503
+        first_line = refused.read().decode().splitlines()[0]
+    assert first_line in ("healthy", "unhealthy")
     service.proc.send_signal(signal.SIGTERM)
     assert service.wait(timeout=30) == 0, service.output()
 
@@ -385,3 +391,47 @@ def test_run_service_returns_when_stop_is_set(
     assert result == [EXIT_OK]
     with TinyStore.open(tmp_path / "data") as store:  # released, with the first poll's backlog
         assert sorted(item.title for item in store.items.after()) == ["Story 1", "Story 2"]
+
+
+def test_healthz_and_briefbot_health_say_the_service_works(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    services: Callable[..., Service],
+) -> None:
+    feed_server.add("/fr.rss", make_rss(numbered_entries(1, 2)))
+    config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
+    env = service_env(fake_slack)
+    service = services(config_path, env, ["run", "--port", "0"])
+    pattern = re.compile(r"Slack HTTP mode: listening on [0-9.]+:(\d+)/slack/events")
+    wait_for(lambda: pattern.search(service.output()), 30, "the HTTP listener", service)
+    found = pattern.search(service.output())
+    assert found is not None
+    url = f"http://127.0.0.1:{found.group(1)}/healthz"
+
+    def healthz() -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read().decode()
+
+    # Healthy once the first poll is done: heartbeat, Slack and polls all fine.
+    wait_for(lambda: healthz()[0] == 200, 30, "a healthy /healthz", service)
+    status, text = healthz()
+    assert status == 200
+    assert text.splitlines()[0] == "healthy"
+    assert "slack: ok (HTTP mode)" in text and "polls: running" in text
+
+    checked = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config_path), "health"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.splitlines()[0] == "healthy"
+    assert f"pid {service.proc.pid}" in checked.stdout
+    service.proc.send_signal(signal.SIGTERM)
+    assert service.wait(timeout=30) == 0, service.output()

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ import yaml
 
 from bot.app.cli.main import build_parser
 from bot.config.schema import parse_config_text
+from bot.models import FeedState
+from bot.store.ports import Heartbeat
+from bot.store.tinydb.store import TinyStore
 from tests.support import paths
 
 ROOT = paths.ROOT
@@ -58,13 +62,17 @@ CONTRACT_VARIABLES = (
 )
 CONTRACT_GLOBAL_FLAGS = {"--config", "--data-dir", "-v", "--verbose", "--version"}
 CONTRACT_COMMANDS: dict[str, set[str]] = {
-    "run": {"--port"},
+    "run": {"--port", "--host"},
     "poll": {"--feed", "--due-only"},
     "digest": {"--channel", "--dry-run", "--json"},
-    "search": set(),
+    "search": {"--json", "--csv"},
+    "latest": {"--json", "--csv"},
+    "status": set(),
     "console": set(),
     "demo": set(),
     "check-config": {"--json"},
+    # Not in the product contract: briefbot's own, for the container's health check.
+    "health": set(),
 }
 HTTP_PORT = 3000
 HTTP_PATH = "/slack/events"
@@ -399,15 +407,20 @@ def healthcheck_command() -> str:
 
 
 @pytest.mark.parametrize(
-    ("feeds", "healthy"),
+    ("feeds", "service", "healthy", "reason"),
     [
-        pytest.param("shipped", True, id="valid-feeds-yaml"),
-        pytest.param("feeds:\n  - id: x\n    intervall: 5m\n", False, id="broken-feeds-yaml"),
-        pytest.param(None, False, id="feeds-yaml-not-mounted"),
+        pytest.param("shipped", "beating", True, "slack: ok", id="service-working"),
+        pytest.param("shipped", "stale", False, "last heartbeat", id="service-stopped"),
+        pytest.param("shipped", "slack-down", False, "slack: not working", id="slack-down"),
+        pytest.param("shipped", None, False, "no data directory", id="never-started"),
+        pytest.param(
+            "feeds:\n  - id: x\n    intervall: 5m\n", None, False, "feeds.yaml", id="broken"
+        ),
+        pytest.param(None, None, False, "feeds.yaml", id="feeds-yaml-not-mounted"),
     ],
 )
-def test_health_check_passes_only_with_a_valid_mounted_config(
-    tmp_path: Path, feeds: str | None, healthy: bool
+def test_health_check_passes_only_while_the_service_works(
+    tmp_path: Path, feeds: str | None, service: str | None, healthy: bool, reason: str
 ) -> None:
     config = tmp_path / "config" / "feeds.yaml"
     config.parent.mkdir()
@@ -415,10 +428,14 @@ def test_health_check_passes_only_with_a_valid_mounted_config(
         shutil.copy(ROOT / "feeds.yaml", config)
     elif feeds is not None:
         config.write_text(feeds)
+    data = tmp_path / "data"
+    if service is not None:
+        write_service_traces(data, service)
+    before = sorted(p.name for p in data.iterdir()) if data.exists() else None
     env = {
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "BRIEFBOT_CONFIG": str(config),
-        "BRIEFBOT_DATA": str(tmp_path / "data"),
+        "BRIEFBOT_DATA": str(data),
     }
     # Docker runs a HEALTHCHECK CMD string with /bin/sh -c.
     result = subprocess.run(
@@ -430,9 +447,29 @@ def test_health_check_passes_only_with_a_valid_mounted_config(
         timeout=60,
     )
     assert (result.returncode == 0) is healthy, result.stderr
-    if not healthy:
-        assert "feeds.yaml" in result.stderr  # the reason shows in `docker inspect`
-    assert not (tmp_path / "data").exists(), "the health check must not touch the data"
+    if not healthy:  # the reason shows in `docker inspect` (stdout goes to /dev/null there)
+        assert reason in result.stderr, result.stderr
+    after = sorted(p.name for p in data.iterdir()) if data.exists() else None
+    assert after == before, "the health check must not touch the data"
+
+
+def write_service_traces(data: Path, service: str) -> None:
+    """What a `briefbot run` leaves: a heartbeat (fresh or old) and a feed's recent poll."""
+    now = datetime.now(UTC)
+    beat_at = now - timedelta(minutes=10) if service == "stale" else now
+    with TinyStore.open(data) as store:
+        with store.transaction() as tx:
+            tx.feed_states.put(FeedState("fr-bis", last_attempt=now, last_success=now))
+        store.beat(
+            Heartbeat(
+                at=beat_at,
+                pid=4242,
+                slack_mode="socket",
+                slack_ok=service != "slack-down",
+                slack_checked_at=beat_at,
+                slack_detail="the Socket Mode connection is down (reconnecting)",
+            )
+        )
 
 
 def test_build_copies_only_context_the_dockerignore_lets_through() -> None:

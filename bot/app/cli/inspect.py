@@ -19,6 +19,7 @@ from bot.app.cli.shared import (
     load_args_config,
     load_reading_config,
 )
+from bot.app.health import assess
 from bot.app.runtime import Runtime
 from bot.app.terminal import (
     make_console,
@@ -42,6 +43,7 @@ from bot.render.renderer import DIGEST_POST_OPTIONS, Renderer
 
 __all__ = [
     "cmd_check_config",
+    "cmd_health",
     "cmd_latest",
     "cmd_search",
     "cmd_status",
@@ -122,6 +124,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print_status(console, rows, stats, problems, pending)
     return EXIT_OK
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Whether `briefbot run` is working (exit 0) or not (exit 1): heartbeat, Slack, polls."""
+    config = load_reading_config(args)
+    console = make_console()
+    with Runtime.open(config, read_only=True) as runtime:
+        report = assess(
+            runtime.store.last_heartbeat(),
+            runtime.store.feed_states.all(),
+            runtime.config,
+            runtime.clock(),
+        )
+    if report.healthy:
+        print_text(console, report.text.rstrip("\n"))
+        return EXIT_OK
+    # On stderr: a health check sends stdout to /dev/null but shows stderr.
+    print_warning(report.text.rstrip("\n"))
+    return EXIT_FAILED
 
 
 def dry_run_digest(args: argparse.Namespace) -> int:

@@ -12,7 +12,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot import __version__
-from bot.app.cli.inspect import cmd_check_config, cmd_latest, cmd_search, cmd_status
+from bot.app.cli.inspect import (
+    cmd_check_config,
+    cmd_health,
+    cmd_latest,
+    cmd_search,
+    cmd_status,
+)
 from bot.app.cli.operate import cmd_console, cmd_demo, cmd_digest, cmd_poll, cmd_run
 from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError
 from bot.app.terminal import print_error
@@ -175,6 +181,14 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
         "briefbot status",
     )
     p.add_argument("--json", action="store_true", help="print the status as JSON")
+    _add(
+        sub,
+        "health",
+        cmd_health,
+        "Whether `briefbot run` is working: its heartbeat is recent, Slack answers, feeds "
+        "are being polled. Exit 0 healthy, 1 not (the container's health check).",
+        "briefbot health",
+    )
     p = _add(
         sub,
         "check-config",

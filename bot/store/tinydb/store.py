@@ -30,10 +30,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from bot.store.ports import StoreError, StoreReadOnlyError, StoreStats
+from bot.store.ports import Heartbeat, StoreError, StoreReadOnlyError, StoreStats
 from bot.store.tinydb.alertqueue import AlertQueueRepo
 from bot.store.tinydb.engine import Changes, Engine, ItemChanges
 from bot.store.tinydb.files import DirectoryLock, describe_holder, ensure_directory, is_held
+from bot.store.tinydb.heartbeat import read_heartbeat, write_heartbeat
 from bot.store.tinydb.items import ItemRepo
 from bot.store.tinydb.repos import (
     AlertDeliveryRepo,
@@ -171,6 +172,14 @@ class TinyStore(_Repositories):
 
     def stats(self) -> StoreStats:
         return self._engine.stats()
+
+    def beat(self, heartbeat: Heartbeat) -> None:
+        if self._lock is None:
+            raise StoreReadOnlyError("the heartbeat is written by the process that holds the data")
+        write_heartbeat(self._engine.dir, heartbeat)
+
+    def last_heartbeat(self) -> Heartbeat | None:
+        return read_heartbeat(self._engine.dir)
 
     def close(self) -> None:
         """Release the directory (a transaction in progress finishes first). Twice is harmless."""

@@ -8,13 +8,14 @@ import os
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from tinydb import TinyDB
 
 from bot.models import FeedState
-from bot.store.ports import StoreReadOnlyError
+from bot.store.ports import Heartbeat, StoreReadOnlyError
 from bot.store.tinydb.migrations import SCHEMA_VERSION
 from bot.store.tinydb.store import TinyStore
 from tests.store.tinydb.helpers import (
@@ -202,3 +203,17 @@ def test_snapshots_taken_while_a_writer_commits_are_consistent(tmp_path: Path) -
     print(f"{len(sizes)} snapshots of sizes {sizes}")
     assert len(set(sizes)) >= 3, f"the writer hardly committed while the reader read: {sizes}"
     assert committed_lines(first + "".join(output))[-1][0] >= sizes[-1]
+
+
+def test_a_reader_sees_each_new_heartbeat_and_may_not_beat(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    at = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    with TinyStore.open(data) as writer, TinyStore.open(data, read_only=True) as reader:
+        assert reader.last_heartbeat() is None
+        writer.beat(Heartbeat(at=at, pid=1, slack_mode="socket", slack_ok=True))
+        # Read when asked, not from the snapshot taken at open.
+        assert reader.last_heartbeat() == Heartbeat(
+            at=at, pid=1, slack_mode="socket", slack_ok=True
+        )
+        with pytest.raises(StoreReadOnlyError):
+            reader.beat(Heartbeat(at=at, pid=2, slack_mode="socket", slack_ok=True))
