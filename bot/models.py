@@ -313,10 +313,36 @@ class DigestView:
     more_hint: str = "/brief latest"
     # Item seqs the digest covers (shown or not): the cursor moves past them.
     covered_through_seq: int = 0
+    # "Other new items": those matching none of the digest's topics. `others`
+    # are the ones shown (newest first), `others_count` all of them (0 when
+    # the digest hides them), `others_mode` the digest's `others:` setting.
+    others: tuple[Item, ...] = ()
+    others_count: int = 0
+    others_hint: str = "/brief latest others"
+    others_mode: str = "show"
+    # What the digest covers, in the channel's zone: "since Tuesday 24 November, 08:30 JST".
+    period_label: str = ""
+    summaries: bool = False  # a one-line summary under each item
 
     @property
     def item_count(self) -> int:
+        """Items shown in the topic sections."""
         return sum(len(s.items) for s in self.sections)
+
+    @property
+    def shown_count(self) -> int:
+        """Items shown, the "Other new items" included."""
+        return self.item_count + len(self.others)
+
+    @property
+    def new_count(self) -> int:
+        """Every new item the digest accounts for: shown, cut by max_items, or counted as other."""
+        return self.item_count + self.more_count + self.others_count
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to say: no item in any section and no other new item to count."""
+        return self.new_count == 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,14 @@ from bot.models import FeedConfig
 
 # Entries withheld in the "yesterday" phase, per feed.
 HELD_BACK = 3
+# The demo feeds' display names (their ids are the file names without suffix).
+DEMO_FEED_NAMES = {
+    "fr-bis-documents": "Federal Register: BIS documents",
+    "fr-entity-list-search": "Federal Register: Entity List rules",
+    "fr-trade-documents": "Federal Register: trade and sanctions documents",
+    "japan-economic-security_synthetic": "Economic security desk (synthetic)",
+    "trade-semiconductor-news_synthetic": "ChipWire (synthetic)",
+}
 
 _FEED_SUFFIXES = (".xml", ".rss", ".rdf", ".atom")
 _ENTRY = re.compile(rb"<(item|entry)\b[^>]*>.*?</\1>", re.DOTALL)
@@ -123,7 +131,7 @@ def demo_config(base: Config, server: _DemoServer, data_dir: str) -> Config:
         FeedConfig(
             id=name.rsplit(".", 1)[0],
             url=server.url(name),
-            name=name.rsplit(".", 1)[0],
+            name=DEMO_FEED_NAMES.get(name.rsplit(".", 1)[0], name.rsplit(".", 1)[0]),
             tags=("demo",),
             interval_seconds=3600,
             allow_private=True,  # the demo's server is on loopback by design
@@ -160,7 +168,8 @@ def _demo_polls(runtime: Runtime, server: _DemoServer, console: Console) -> None
     server.phase = "today"
     print_text(console, "\n2. Today: new entries appeared; only they are stored.", "bold")
     print_poll_table(console, runtime.poll(force=True))
-    print_items(console, list(runtime.store.items.after(first_seq)), title="New today")
+    new_today = list(runtime.store.items.after(first_seq))
+    print_items(console, new_today, title="New today", feed_names=runtime.feed_names())
     print_text(
         console,
         "\n3. Polling again: nothing changed, the server answers "
@@ -174,8 +183,8 @@ def _demo_digest_and_search(runtime: Runtime, console: Console) -> None:
     digest = DigestConfig(channel="C0DEMO", at=time(8, 30), timezone="Asia/Tokyo")
     print_text(
         console,
-        "\n4. The morning digest channel C0DEMO would get "
-        "(grouped by topic; a story in two feeds shown once):",
+        "\n4. The morning digest channel C0DEMO would get (grouped by topic; a story in "
+        "two feeds shown once; what matches no topic listed last, under Other new items):",
         "bold",
     )
     _view, messages = runtime.build_digest(digest)
@@ -183,4 +192,6 @@ def _demo_digest_and_search(runtime: Runtime, console: Console) -> None:
     query = '"entity list"'
     print_text(console, f"\n5. /brief {query}: search what the bot has seen.", "bold")
     results = runtime.search(query, limit=5)
-    print_search_results(console, results.hits, results.total, query)
+    print_search_results(
+        console, results.hits, results.total, query, feed_names=runtime.feed_names()
+    )

@@ -137,10 +137,18 @@ def print_slack_messages(console: Console, messages: Sequence[SlackMessage]) -> 
 
 
 def print_search_results(
-    console: Console, hits: Sequence[Any], total: int, query: str, *, more_hint: str = ""
+    console: Console,
+    hits: Sequence[Any],
+    total: int,
+    query: str,
+    *,
+    more_hint: str = "",
+    feed_names: Mapping[str, str] | None = None,
 ) -> None:
     """Search hits as a table (rank, date, feed, title and the snippet around the match),
-    then each hit's link on a line of its own, never broken, and what was left out."""
+    then each hit's link on a line of its own, never broken, and what was left out.
+    Feeds are shown by the names in `feed_names`, where it has them."""
+    names = feed_names or {}
     table = Table(title=f"{total} result(s) for {query}", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("published", no_wrap=True)
@@ -151,24 +159,35 @@ def print_search_results(
         if hit.snippet:
             body.append("\n" + hit.snippet)
         if hit.also_in:
-            body.append("\nalso in: " + ", ".join(hit.also_in), style="dim")
-        table.add_row(str(rank), _when(hit.item.published), Text(hit.item.feed_id), body)
+            also_in = ", ".join(names.get(feed_id) or feed_id for feed_id in hit.also_in)
+            body.append("\nalso in: " + also_in, style="dim")
+        feed = names.get(hit.item.feed_id) or hit.item.feed_id
+        table.add_row(str(rank), _when(hit.item.published), Text(feed), body)
     console.print(table)
     _print_links(console, [hit.item for hit in hits])
     _print_more(console, total - len(hits), more_hint)
 
 
 def print_items(
-    console: Console, items: Sequence[Item], title: str, *, more: int = 0, more_hint: str = ""
+    console: Console,
+    items: Sequence[Item],
+    title: str,
+    *,
+    more: int = 0,
+    more_hint: str = "",
+    feed_names: Mapping[str, str] | None = None,
 ) -> None:
-    """Items as a table (rank, date, feed, title), then their links, then what was left out."""
+    """Items as a table (rank, date, feed, title), then their links, then what was left out.
+    Feeds are shown by the names in `feed_names`, where it has them."""
+    names = feed_names or {}
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("published", no_wrap=True)
     table.add_column("feed", no_wrap=True)
     table.add_column("title", overflow="fold")
     for rank, item in enumerate(items, 1):
-        table.add_row(str(rank), _when(item.published), Text(item.feed_id), _title(item))
+        feed = names.get(item.feed_id) or item.feed_id
+        table.add_row(str(rank), _when(item.published), Text(feed), _title(item))
     console.print(table)
     _print_links(console, items)
     _print_more(console, more, more_hint)

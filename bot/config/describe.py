@@ -52,6 +52,8 @@ def describe_config(config: Config) -> dict[str, Any]:
                 "max_items": d.max_items,
                 "thread": d.thread,
                 "when_empty": d.when_empty,
+                "others": d.others,
+                "summaries": d.summaries,
             }
             for d in config.digests
         ],

@@ -83,6 +83,10 @@ class DigestConfig:
     # True: the first message holds the top items, the overflow goes in its thread.
     thread: bool = True
     when_empty: str = "skip"  # "skip" (post nothing) or "notice" (say there was nothing)
+    # Items matching none of the digest's topics: "show" (an "Other new items"
+    # section), "count" (one line with their number) or "hide".
+    others: str = "show"
+    summaries: bool = False  # a one-line summary under each item
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,9 @@ asked. A digest cut short by an outage is finished the same way.
 
 A channel seen for the first time starts from the last day's items and counts
 downtime from then (no catch-up for times before the bot knew it); only
-sending records that, so a preview (`current_state`) changes nothing.
+sending records that, so a preview (`current_state`) changes nothing. The
+period a digest names in its header starts at the last digest (`last_sent`),
+or a day back for a channel's first (`period_start`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "DigestOutcome",
     "DigestSender",
     "current_state",
+    "period_start",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,9 +77,17 @@ class DigestComposer(Protocol):
     """What the sender needs from the app: the digest's messages, rendered now."""
 
     def compose(
-        self, digest: DigestConfig, *, after_seq: int, through_seq: int | None = None
+        self,
+        digest: DigestConfig,
+        *,
+        after_seq: int,
+        through_seq: int | None = None,
+        since: datetime | None = None,
     ) -> tuple[DigestView, list[SlackMessage]]:
-        """The view and messages of the items after `after_seq` (up to `through_seq`)."""
+        """The view and messages of the items after `after_seq` (up to `through_seq`).
+
+        `since` is when the period the digest covers began (the last digest).
+        """
         ...
 
     def notice(self, text: str) -> list[SlackMessage]: ...
@@ -87,6 +98,11 @@ class _LedgerView(Protocol):
     def digests(self) -> DigestLedgerReader: ...
     @property
     def items(self) -> ItemReader: ...
+
+
+def period_start(state: DigestState, *, first_sight: bool, now: datetime) -> datetime:
+    """When the period a digest covers began: the last digest, or the lookback of a first one."""
+    return now - FIRST_DIGEST_LOOKBACK if first_sight else state.last_sent
 
 
 def current_state(view: _LedgerView, channel: str, now: datetime) -> DigestState:
@@ -139,7 +155,8 @@ class DigestSender:
             # since start-up) gets this slot's digest.
             if scheduled_for <= state.last_sent and scheduled_for != now and not first_sight:
                 return DigestOutcome(channel, "already-sent")
-            return self._send_new(digest, state, poster, composer, now, scheduled_for)
+            since = period_start(state, first_sight=first_sight, now=now)
+            return self._send_new(digest, state, poster, composer, now, scheduled_for, since)
 
     def catch_up(
         self, digests: Sequence[DigestConfig], poster: Poster, composer: DigestComposer
@@ -165,9 +182,10 @@ class DigestSender:
         composer: DigestComposer,
         now: datetime,
         scheduled_for: datetime,
+        since: datetime,
     ) -> DigestOutcome:
         channel = digest.channel
-        view, messages = composer.compose(digest, after_seq=state.seq)
+        view, messages = composer.compose(digest, after_seq=state.seq, since=since)
         covered = max(state.seq, view.covered_through_seq)
         if not messages:
             if digest.when_empty != "notice":
@@ -180,7 +198,7 @@ class DigestSender:
             since_ts=now.timestamp() - 5,
             seq=covered,
             scheduled_for=scheduled_for,
-            items=view.item_count,
+            items=view.shown_count,
             parts=len(messages),
             messages=tuple(messages),
         )
@@ -194,7 +212,7 @@ class DigestSender:
             state = replace(state, partial=replace(post, posted=result.posted, ts=result.ts))
         if result.ok:
             state = replace(state, seq=covered, last_sent=scheduled_for)
-            outcome = DigestOutcome(channel, "sent", view.item_count, messages=tuple(messages))
+            outcome = DigestOutcome(channel, "sent", view.shown_count, messages=tuple(messages))
         else:
             outcome = DigestOutcome(channel, "failed", error=result.error)
         self._save(state, result)
@@ -209,8 +227,10 @@ class DigestSender:
         if partial.messages:
             messages, item_count = list(partial.messages), partial.items
         else:  # a record from before the messages were kept: rebuild them
-            view, messages = composer.compose(digest, after_seq=state.seq, through_seq=partial.seq)
-            item_count = view.item_count
+            view, messages = composer.compose(
+                digest, after_seq=state.seq, through_seq=partial.seq, since=state.last_sent
+            )
+            item_count = view.shown_count
         # A crash may have come in the middle of an earlier resume: ask Slack
         # how far the digest got rather than trusting the record alone.
         try:

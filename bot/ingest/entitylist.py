@@ -14,6 +14,11 @@ the Entity List, under the destinations of China, People's Republic of (China)
   ("were added") never count.
 - Counts are summed per action; modified, amended and corrected entries are
   revisions ("revises eleven existing entries ... and corrects one" is 12).
+- Additions are counted as the rule counts them: entities ("adding 36
+  entities"), entries ("adding 11 entries"), or both ("adding two entities
+  under seven entries"). BIS's per-destination figures count entries, so the
+  summary line names the entries whenever they differ from the entities
+  ("2 entities added, 7 entries: Canada 1, ...") and the figures add up.
 - Destinations come from the first list naming any (the additions, in BIS
   abstracts); later lists are ignored. A lone destination without a count gets
   the whole added count. `action` joins the title's actions and counted ones.
@@ -52,8 +57,13 @@ _COUNT = re.compile(
     r"|modifying|amend|amends|amending|correct|corrects|correcting)|(?P<removals>remove|removes"
     rf"|removing))\s+(?:a\s+total\s+of\s+)?(?P<num>{_NUMBER})\s+(?:\([0-9]{{1,4}}\)\s+)?"
     r"(?:(?:existing|additional|inadvertently|omitted|new|single|more|other|certain)\s+){0,3}"
-    r"(?:entit(?:y|ies)|entr(?:y|ies)|persons?|part(?:y|ies)|compan(?:y|ies)|organizations?"
-    r"|individuals?)\b",
+    r"(?:entit(?:y|ies)|(?P<entries>entr(?:y|ies))|persons?|part(?:y|ies)|compan(?:y|ies)"
+    r"|organizations?|individuals?)\b",
+    re.IGNORECASE,
+)
+# What follows "adding two entities" when the rule also counts entries: " under seven entries".
+_UNDER_ENTRIES = re.compile(
+    rf"\s+(?:under|in)\s+(?P<num>{_NUMBER})\s+(?:\([0-9]{{1,4}}\)\s+)?entr(?:y|ies)\b",
     re.IGNORECASE,
 )
 _LIST_WORD = re.compile(r"\blists?\b", re.IGNORECASE)
@@ -86,19 +96,26 @@ _BIS_TEXT = re.compile(r"Bureau of Industry and Security|Export Administration R
 
 @dataclass(frozen=True)
 class EntityListFacts:
-    """What one BIS document does to the Entity List; a count is None when not stated."""
+    """What one BIS document does to the Entity List; a count is None when not stated.
+
+    `added` counts entities added and `entries` the entries they were added
+    under, each when the rule states it; `destinations` are BIS's figures per
+    destination, which count entries.
+    """
 
     action: str
     added: int | None = None
     revised: int | None = None
     removed: int | None = None
     destinations: tuple[tuple[str, int], ...] = ()
+    entries: int | None = None
 
     def as_extras(self) -> dict[str, object]:
         """A JSON-safe dict for `Item.extras["entity_list"]`; `summary` is kept for templates."""
         return {
             "action": self.action,
             "added": self.added,
+            "entries": self.entries,
             "revised": self.revised,
             "removed": self.removed,
             "destinations": [[name, count] for name, count in self.destinations],
@@ -110,23 +127,31 @@ class EntityListFacts:
         """Rebuild from `as_extras()` output (JSON lists welcome); ValueError says what is wrong."""
         if not isinstance(data, Mapping) or not isinstance(data.get("action"), str):
             raise ValueError(f"entity_list extras: need a mapping with an 'action': {_show(data)}")
-        added, revised, removed = (data.get(key) for key in ("added", "revised", "removed"))
+        counts = [data.get(key) for key in ("added", "revised", "removed", "entries")]
         pairs = data.get("destinations") or []
         pairs = pairs if isinstance(pairs, list | tuple) else [pairs]
-        bad = [n for n in (added, revised, removed) if n is not None and not _is_count(n)]
+        bad = [n for n in counts if n is not None and not _is_count(n)]
         bad += [pair for pair in pairs if not _is_pair(pair)]
         if bad:
             raise ValueError(
                 f"entity_list extras: counts must be integers >= 0 or null and destinations "
                 f"[name, count] pairs, got {_show(bad[0])}"
             )
-        return cls(data["action"], added, revised, removed, tuple((p[0], p[1]) for p in pairs))
+        added, revised, removed, entries = counts
+        destinations = tuple((p[0], p[1]) for p in pairs)
+        return cls(data["action"], added, revised, removed, destinations, entries)
 
     def summary(self) -> str:
-        """One short line: "36 entities added: China 30, Japan 1; 2 revised" or "5 removed"."""
-        added = "entity added" if self.added == 1 else "entities added"
-        counted = ((self.added, added), (self.revised, "revised"), (self.removed, "removed"))
-        parts = [f"{n} {what}" for n, what in counted if n is not None]
+        """One short line: "36 entities added: China 30, Japan 1; 2 revised" or "5 removed".
+
+        The figures per destination count entries: where the rule adds more
+        entries than entities, the line says so ("2 entities added, 7 entries:
+        Canada 1, ..."), and a rule that counts only entries is worded in
+        entries ("11 entries added: China 6, ...").
+        """
+        parts = [self._added()] if self.added is not None or self.entries is not None else []
+        counted = ((self.revised, "revised"), (self.removed, "removed"))
+        parts += [f"{n} {what}" for n, what in counted if n is not None]
         parts = parts or [f"Entity List {self.action}".rstrip()]
         shown = self.destinations[:MAX_SUMMARY_DESTINATIONS]
         if shown:
@@ -134,6 +159,27 @@ class EntityListFacts:
         if len(self.destinations) > len(shown):
             parts[0] += f" and {len(self.destinations) - len(shown)} more"
         return "; ".join(parts)
+
+    def _added(self) -> str:
+        """ "36 entities added", "2 entities added, 7 entries" or "11 entries added".
+
+        Figures per destination that add up to more than the entities added
+        count entries too (an entity listed under two destinations), and are
+        summed as such when the rule gives no count of entries.
+        """
+        number = self.entries
+        if number is None and self.added is not None:
+            listed = sum(count for _, count in self.destinations)
+            number = listed if listed > self.added else None
+        entries = None if number is None else _counted(number, "entry", "entries")
+        if self.added is None:
+            return f"{entries} added"
+        added = f"{_counted(self.added, 'entity', 'entities')} added"
+        return added if number in (None, self.added) else f"{added}, {entries}"
+
+
+def _counted(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 def is_entity_list_title(title: str) -> bool:
@@ -151,14 +197,20 @@ def extract_entity_list(
     text = _clean(summary, MAX_TEXT)
     if not actions or not _from_bis(text, feed_id, authors):
         return None
-    counts = _read_counts(text)
-    ordered = [name for name in _ACTIONS if name in actions or counts[name]]
+    counts, entries = _read_counts(text)
+    ordered = [
+        name
+        for name in _ACTIONS
+        if name in actions or counts[name] or (name == "additions" and entries)
+    ]
+    added = counts["additions"]
     return EntityListFacts(
         action=ordered[0] if len(ordered) == 1 else f"{', '.join(ordered[:-1])} and {ordered[-1]}",
-        added=counts["additions"],
+        added=added,
         revised=counts["revisions"],
         removed=counts["removals"],
-        destinations=_read_destinations(text, counts["additions"]),
+        destinations=_read_destinations(text, entries if added is None else added),
+        entries=entries,
     )
 
 
@@ -197,17 +249,29 @@ def _from_bis(text: str, feed_id: object, authors: object) -> bool:
     return bool(by_feed or _BIS_TEXT.search(text))
 
 
-def _read_counts(text: str) -> dict[str, int | None]:
+def _read_counts(text: str) -> tuple[dict[str, int | None], int | None]:
+    """The counts per action, and the entries the additions were made under (when stated)."""
     counts: dict[str, int | None] = dict.fromkeys(_ACTIONS)
+    entries: int | None = None
     for match in _COUNT.finditer(text):
         number = _parse_number(match["num"])
-        if number is None or not _about_entity_list(text, match.end()):
+        end = match.end()
+        under = _UNDER_ENTRIES.match(text, end) if match["additions"] else None
+        if under is not None:
+            end = under.end()
+        if number is None or not _about_entity_list(text, end):
             continue
         if _sentence_head(text, match.start()).lstrip().startswith("That "):
             continue
         action = next(name for name in _ACTIONS if match[name])
+        if action == "additions" and match["entries"]:
+            entries = (entries or 0) + number  # "adding 11 entries": entries, not entities
+            continue
         counts[action] = (counts[action] or 0) + number
-    return counts
+        in_entries = _parse_number(under["num"]) if under is not None else None
+        if in_entries is not None:
+            entries = (entries or 0) + in_entries
+    return counts, entries
 
 
 def _parse_number(word: str) -> int | None:

@@ -10,7 +10,7 @@ message must pass `slacklimits.validate_message`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,8 +70,10 @@ def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
     def digest(view: DigestView, thread: bool) -> _Job:
         return lambda: renderer.render_digest(view, thread=thread)
 
+    counted = replace(samples.digest, others=(), others_mode="count", summaries=False)
     return [
         ("digest.j2", digest(samples.digest, True)),
+        ("digest.j2", digest(counted, True)),
         ("digest.j2", digest(samples.long_digest, True)),
         ("digest.j2", digest(samples.long_digest, False)),
         ("digest.j2", digest(empty, True)),
@@ -135,26 +137,10 @@ def _samples() -> _Samples:
         summary="",
         link="javascript:alert(1)",
     )
-    long = Item(id="n2", feed_id="news", title="word " * 80, link="https://example.com/x")
-    sections = (
-        DigestSection("entity-list", "Entity List", (entity,)),
-        DigestSection("chips", "Semiconductors", (plain, long)),
-        DigestSection("japan", "Japan economic security", (plain,)),
-    )
-    many = tuple(
-        Item(id=f"m{i}", feed_id="news", title=f"Item {i}", link=f"https://example.com/{i}")
-        for i in range(60)
-    )
+    digest, long_digest = _sample_digests(now, entity, plain)
     return _Samples(
-        digest=DigestView(
-            channel="C0SAMPLE", date_label="Monday 1 June 2026", sections=sections, more_count=3
-        ),
-        long_digest=DigestView(
-            channel="C0SAMPLE",
-            date_label="Monday 1 June 2026",
-            sections=(DigestSection("chips", "Semiconductors", many), *sections),
-            more_count=5,
-        ),
+        digest=digest,
+        long_digest=long_digest,
         alerts=[(entity, ("topic entity-list", "query BIS")), (plain, ("topic chips",))],
         hits=[_SampleHit(entity, "adding 36 entities to the Entity List", [(26, 37)], ())],
         commands=[("/brief help", "this list"), ("/brief search QUERY", "search what was seen")],
@@ -172,3 +158,47 @@ def _samples() -> _Samples:
             FeedStatusRow("fresh", "Fresh feed", True, None),
         ],
     )
+
+
+def _sample_digests(now: datetime, entity: Item, plain: Item) -> tuple[DigestView, DigestView]:
+    """A digest with every part (other new items, summaries), and one too long for a message."""
+    long = Item(id="n2", feed_id="news", title="word " * 80, link="https://example.com/x")
+    other = Item(
+        id="n3",
+        feed_id="fr-ofac",
+        title="Notice of OFAC Sanctions Actions",
+        summary="OFAC is publishing the names of persons placed on the SDN List. " * 5,
+        link="https://www.federalregister.gov/d/2026-05678",
+        published=now - timedelta(hours=1),
+    )
+    sections = (
+        DigestSection("entity-list", "Entity List", (entity,)),
+        DigestSection("chips", "Semiconductors", (plain, long)),
+        DigestSection("japan", "Japan economic security", (plain,)),
+    )
+    many = tuple(
+        Item(id=f"m{i}", feed_id="news", title=f"Item {i}", link=f"https://example.com/{i}")
+        for i in range(60)
+    )
+    digest = DigestView(
+        channel="C0SAMPLE",
+        date_label="Monday 1 June 2026",
+        sections=sections,
+        more_count=3,
+        others=(other, plain),
+        others_count=7,
+        others_hint="/brief latest others",
+        period_label="since Sunday 31 May, 08:30 JST",
+        summaries=True,
+    )
+    long_digest = DigestView(
+        channel="C0SAMPLE",
+        date_label="Monday 1 June 2026",
+        sections=(DigestSection("chips", "Semiconductors", many), *sections),
+        more_count=5,
+        others=many[:5],
+        others_count=40,
+        others_hint="/brief latest others 40",
+        period_label="since Sunday 31 May, 08:30 JST",
+    )
+    return digest, long_digest

@@ -2,11 +2,17 @@
 
 Feed strings (titles, summaries, feed and topic names, errors) are cleaned and
 shortened at a word boundary here, before a template sees them. Feed ids are
-shown by the names feeds.yaml gives them (an unknown feed by its id).
+shown by the names the renderer is given (an unknown feed by its id).
+
+An Entity List item's line is worded here from its stored facts
+(`EntityListFacts.summary`), so items stored before a wording change read the
+same as new ones; stored facts that do not read back fall back to the line
+stored with them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +20,7 @@ from typing import Any, Protocol
 
 from markupsafe import Markup
 
+from bot.ingest.entitylist import EntityListFacts
 from bot.ingest.text import truncate_words
 from bot.models import DigestSection, DigestView, FeedState, Item
 from bot.render.mrkdwn import ELLIPSIS, clean_feed_text, highlight, mark_trusted, safe_url
@@ -33,10 +40,13 @@ __all__ = [
 # a digest is read in ten seconds, and the block limits stay far away.
 TITLE_CHARS = 250
 SUMMARY_CHARS = 300
+SUMMARY_LINE_CHARS = 160  # a digest's one-line summary under an item
+OTHERS_TITLE = "Other new items"
 SNIPPET_CHARS = 400
 NAME_CHARS = 80
 ERROR_CHARS = 160
 MAX_ALSO_IN = 6
+_WORD = re.compile(r"\w+")
 
 
 # -- what the renderer is given --------------------------------------------------
@@ -81,6 +91,7 @@ class ItemView:
     feed_id: str
     published: datetime | None
     summary: str
+    summary_line: str  # the summary as one short line; "" when it only repeats the title
     entity_list: str | None
     also_in: tuple[str, ...]
     subscriptions: tuple[str, ...]
@@ -131,13 +142,23 @@ class TemplateViews:
 
     def digest(self, view: DigestView, *, thread: bool) -> dict[str, Any]:
         """digest.j2's variables for one message; the renderer sets `split` for a long one."""
+        others = [self.item(item) for item in view.others]
         return {
             "view": view,
             "date_label": view.date_label,
+            "period_label": view.period_label,
+            "new_count": view.new_count,
             "sections": [self.section(s) for s in view.sections],
             "item_count": view.item_count,
             "more_count": view.more_count,
             "more_hint": view.more_hint,
+            "others": others,
+            "others_title": OTHERS_TITLE,
+            "others_count": view.others_count,
+            "others_more": max(view.others_count - len(others), 0),
+            "others_hint": view.others_hint,
+            "others_mode": view.others_mode,
+            "summaries": view.summaries,
             "split": False,
             "thread": thread,
         }
@@ -190,6 +211,21 @@ class TemplateViews:
     def feed_name(self, feed_id: str) -> str:
         return _shorten(self._feed_names.get(feed_id) or feed_id, NAME_CHARS)
 
+    def _also_in_names(self, feed_ids: Iterable[str]) -> list[str]:
+        """The feeds' names; feeds no longer configured are counted, never shown by id."""
+        names: list[str] = []
+        unnamed: set[str] = set()
+        for feed_id in feed_ids:
+            name = self._feed_names.get(feed_id)
+            if name:
+                names.append(_shorten(name, NAME_CHARS))
+            else:
+                unnamed.add(feed_id)
+        names = list(dict.fromkeys(names))
+        if unnamed:
+            names.append(f"{len(unnamed)} other feed{'s' if len(unnamed) > 1 else ''}")
+        return names
+
     def item(
         self,
         item: Item,
@@ -199,11 +235,10 @@ class TemplateViews:
     ) -> ItemView:
         title = _shorten(item.title, TITLE_CHARS) or _shorten(item.link or "", TITLE_CHARS)
         others = _also_in_ids(item) if also_in is None else list(also_in)
-        names = list(dict.fromkeys(self.feed_name(f) for f in others if f != item.feed_id))
+        names = self._also_in_names(f for f in others if f != item.feed_id)
         if len(names) > MAX_ALSO_IN:
             names[MAX_ALSO_IN - 1 :] = [f"{len(names) - MAX_ALSO_IN + 1} more"]
-        entity_list = item.extras.get("entity_list")
-        summary_line = entity_list.get("summary") if isinstance(entity_list, Mapping) else None
+        entity_list = _entity_list_line(item.extras.get("entity_list"))
         return ItemView(
             title=title or "(untitled)",
             url=item.link if safe_url(item.link) else None,
@@ -211,7 +246,8 @@ class TemplateViews:
             feed_id=item.feed_id,
             published=item.published or item.first_seen,
             summary=_shorten(item.summary, SUMMARY_CHARS),
-            entity_list=_shorten(summary_line, SUMMARY_CHARS) if summary_line else None,
+            summary_line=_summary_line(item.summary, title),
+            entity_list=_shorten(entity_list, SUMMARY_CHARS) if entity_list else None,
             also_in=tuple(names),
             subscriptions=tuple(_shorten(s, NAME_CHARS) for s in subscriptions),
             item=item,
@@ -253,6 +289,25 @@ def _shorten(value: object, limit: int) -> str:
     # Only the head can be shown; cleaning a 100 kB summary whole would be wasted time.
     head = str(value)[: limit * 2 + 64]
     return truncate_words(clean_feed_text(head), limit, ellipsis=ELLIPSIS)
+
+
+def _summary_line(summary: str, title: str) -> str:
+    """The summary as one short line, or "" when it says no more than the title."""
+    line = _shorten(summary, SUMMARY_LINE_CHARS)
+    words = set(_WORD.findall(line.casefold()))
+    # "Title  Reuters" under "Title - Reuters" (news aggregators) says nothing new.
+    return line if words - set(_WORD.findall(title.casefold())) else ""
+
+
+def _entity_list_line(facts: object) -> str | None:
+    """The Entity List line of an item's stored facts, worded now; None for other items."""
+    if not isinstance(facts, Mapping):
+        return None
+    try:
+        return EntityListFacts.from_extras(facts).summary()
+    except ValueError:
+        stored = facts.get("summary")
+        return stored if isinstance(stored, str) and stored else None
 
 
 def _snippet(snippet: object, spans: object) -> Markup:

@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from bot.brief.digest import build_digest_view, format_date_label
+from bot.brief.digest import (
+    OTHERS_SHOWN,
+    build_digest_view,
+    format_date_label,
+    format_period_label,
+    other_item_filter,
+)
 from bot.config.model import DigestConfig, TopicConfig
 from bot.models import DigestView, Item
 
@@ -142,8 +148,9 @@ SELECTION_CASES = [
             make_item(2, "Chip plant opens"),
         ],
         {},
+        # The weather report is an "other new item", not in any topic section.
         [("chips", ["i2"])],
-        id="item-matching-no-topic-left-out",
+        id="item-matching-no-topic-not-in-a-section",
     ),
     pytest.param(
         [make_item(1, "Entity List additions"), make_item(2, "Chip plant opens")],
@@ -384,9 +391,183 @@ def test_large_candidate_set_is_cut_and_ordered() -> None:
     ]
     view = build_digest_view(items, make_digest(max_items=20), TOPICS, now=NOW)
     assert view.item_count == 20
-    assert view.more_count == 4000 - 20  # "Other" matches nothing
+    assert view.more_count == 4000 - 20
+    # "Other" matches nothing: counted, none shown (the topics took max_items).
+    assert (view.others_count, view.others) == (1000, ())
+    assert view.new_count == 5000  # every candidate accounted for
     assert view.covered_through_seq == 5000
     assert [s.topic_id for s in view.sections] == ["entity-list"]
     times = [item.when for item in view.sections[0].items]
     assert times == sorted(times, reverse=True)
     assert view.more_hint == "/brief latest export-controls"
+
+
+# -- other new items: matching none of the digest's topics ------------------------------
+
+
+def weather(count: int, *, first_seq: int = 100) -> list[Item]:
+    """`count` items no topic matches, the first the newest."""
+    return [make_item(first_seq + n, f"Weather report {n}", hours_ago=n + 1) for n in range(count)]
+
+
+def others_of(view: DigestView) -> list[str]:
+    return [item.id for item in view.others]
+
+
+@pytest.mark.parametrize(
+    ("mode", "shown", "count"),
+    [
+        pytest.param("show", ["i100", "i101"], 2, id="show"),
+        pytest.param("count", [], 2, id="count"),
+        pytest.param("hide", [], 0, id="hide"),
+    ],
+)
+def test_items_matching_no_topic_are_shown_counted_or_hidden(
+    mode: str, shown: list[str], count: int
+) -> None:
+    items = [make_item(1, "Chip plant opens"), *weather(2)]
+    view = build_digest_view(items, make_digest(others=mode), TOPICS, now=NOW)
+    assert layout(view) == [("chips", ["i1"])]
+    assert (others_of(view), view.others_count, view.others_mode) == (shown, count, mode)
+    assert view.new_count == 1 + count
+    assert view.others_hint == "/brief latest others"
+
+
+def test_other_new_items_are_capped_newest_first_and_carry_feed_names() -> None:
+    items = list(reversed(weather(8)))  # stored oldest first
+    view = build_digest_view(
+        items, make_digest(), TOPICS, now=NOW, feed_names={"fr-bis": "Federal Register: BIS"}
+    )
+    assert view.sections == ()
+    assert others_of(view) == [f"i{100 + n}" for n in range(OTHERS_SHOWN)]
+    assert view.others_count == 8
+    assert view.new_count == 8 and not view.is_empty
+    assert view.others[0].extras["feed_name"] == "Federal Register: BIS"
+
+
+def test_other_new_items_get_what_max_items_leaves() -> None:
+    items = [make_item(i, f"Chip rule {i}", hours_ago=i) for i in range(1, 4)] + weather(4)
+    view = build_digest_view(items, make_digest(max_items=4), TOPICS, now=NOW)
+    assert layout(view) == [("chips", ["i1", "i2", "i3"])]
+    assert (others_of(view), view.others_count) == (["i100"], 4)
+    full = build_digest_view(items, make_digest(max_items=3), TOPICS, now=NOW)
+    assert (others_of(full), full.others_count, full.new_count) == ([], 4, 7)
+
+
+@pytest.mark.parametrize(
+    ("count", "hint"),
+    [
+        (10, "/brief latest others"),  # `/brief latest` lists 10 unless told
+        (11, "/brief latest others 11"),
+        (80, "/brief latest others 50"),  # and at most 50
+    ],
+)
+def test_the_others_hint_lists_them_all_as_far_as_latest_goes(count: int, hint: str) -> None:
+    view = build_digest_view(weather(count), make_digest(), TOPICS, now=NOW)
+    assert view.others_hint == hint
+
+
+def test_items_of_topics_the_digest_does_not_name_are_other_for_it() -> None:
+    items = [make_item(1, "Entity List additions"), make_item(2, "Chip plant opens")]
+    view = build_digest_view(items, make_digest(topics=("chips",)), TOPICS, now=NOW)
+    assert layout(view) == [("chips", ["i2"])]
+    assert others_of(view) == ["i1"]
+
+
+def test_backlog_duplicates_and_other_feeds_are_not_other_new_items() -> None:
+    items = [
+        make_item(1, "Weather", backlog=True),
+        make_item(2, "Weather", feed="reuters", extras={"duplicate_of": 9}),
+        make_item(3, "Weather", feed="elsewhere"),
+        make_item(4, "Weather"),
+    ]
+    view = build_digest_view(items, make_digest(feeds=("fr-bis", "reuters")), TOPICS, now=NOW)
+    assert (others_of(view), view.others_count) == (["i4"], 1)
+    keep = other_item_filter(make_digest(feeds=("fr-bis", "reuters")), TOPICS, now=NOW)
+    assert [item.id for item in items if keep(item)] == ["i4"]
+
+
+def test_without_any_topic_nothing_is_other() -> None:
+    view = build_digest_view(weather(3), make_digest(), (), now=NOW)
+    assert layout(view) == [("latest", ["i100", "i101", "i102"])]
+    assert (view.others, view.others_count) == ((), 0)
+    assert not other_item_filter(make_digest(), (), now=NOW)(weather(1)[0])
+
+
+def test_nothing_new_at_all_is_empty() -> None:
+    view = build_digest_view(
+        [make_item(1, "Weather", backlog=True)], make_digest(), TOPICS, now=NOW
+    )
+    assert view.is_empty and view.new_count == 0
+
+
+# -- the period a digest covers ------------------------------------------------------------
+
+PERIOD_CASES = [
+    # (the last digest, now, zone, the period the header names)
+    pytest.param(
+        "2026-11-23 23:30",
+        "2026-11-24 23:30",
+        "Asia/Tokyo",
+        "since Tuesday 24 November, 08:30 JST",
+        id="tokyo",
+    ),
+    pytest.param(
+        "2026-11-24 13:30",
+        "2026-11-25 13:30",
+        "America/New_York",
+        "since Tuesday 24 November, 08:30 EST",
+        id="new-york",
+    ),
+    pytest.param(
+        "2026-07-01 06:30",
+        "2026-07-02 06:30",
+        "Europe/Berlin",
+        "since Wednesday 1 July, 08:30 CEST",
+        id="summer-time",
+    ),
+    # A zone without an abbreviation is named by its offset.
+    pytest.param(
+        "2026-11-24 01:30",
+        "2026-11-25 01:30",
+        "Asia/Ho_Chi_Minh",
+        "since Tuesday 24 November, 08:30 UTC+07",
+        id="offset",
+    ),
+    # Local dates: 1 January in Tokyo is still 31 December in UTC.
+    pytest.param(
+        "2025-12-31 23:30",
+        "2026-01-01 23:30",
+        "Asia/Tokyo",
+        "since Thursday 1 January, 08:30 JST",
+        id="local-new-year",
+    ),
+    # The year only when it is not this year's.
+    pytest.param(
+        "2025-12-30 23:30",
+        "2026-01-01 23:30",
+        "Asia/Tokyo",
+        "since Wednesday 31 December 2025, 08:30 JST",
+        id="last-year",
+    ),
+]
+
+
+@pytest.mark.parametrize(("since", "now", "zone", "expected"), PERIOD_CASES)
+def test_period_label_is_the_last_digest_in_the_channel_zone(
+    since: str, now: str, zone: str, expected: str
+) -> None:
+    last, moment = (datetime.fromisoformat(t).replace(tzinfo=UTC) for t in (since, now))
+    digest = make_digest(timezone=zone)
+    assert format_period_label(last, moment, digest) == expected
+    view = build_digest_view([], digest, TOPICS, now=moment, since=last)
+    assert view.period_label == expected
+
+
+def test_no_since_no_period_label() -> None:
+    assert build_digest_view([], make_digest(), TOPICS, now=NOW).period_label == ""
+
+
+def test_summaries_follow_the_digest_setting() -> None:
+    assert build_digest_view([], make_digest(summaries=True), TOPICS, now=NOW).summaries
+    assert not build_digest_view([], make_digest(), TOPICS, now=NOW).summaries

@@ -117,6 +117,8 @@ def test_describe_shows_every_setting_and_the_resolved_values() -> None:
             "max_items": 20,
             "thread": True,
             "when_empty": "skip",
+            "others": "show",
+            "summaries": False,
         }
     ]
     assert described["slack"]["bot_token"] == "not set"

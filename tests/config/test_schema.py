@@ -203,12 +203,12 @@ def test_shipped_feeds_yaml_loads_cleanly_with_the_domain_feeds_and_topics() -> 
     assert "conditions%5Bterm%5D=%22entity%20list%22" in entity.url
     assert "conditions%5Btype%5D%5B%5D=RULE" in entity.url
     assert [t.id for t in config.topics] == [
-        "entity-list", "export-controls", "semiconductors", "ipef", "economic-security",
-        "rare-earths",
+        "entity-list", "export-controls", "sanctions", "semiconductors", "ipef",
+        "economic-security", "rare-earths", "trade-actions", "trade-remedies",
     ]  # fmt: skip
     top = max(config.topics, key=lambda t: t.priority)
     assert top.id == "entity-list"
-    assert len({t.priority for t in config.topics}) == 6
+    assert len({t.priority for t in config.topics}) == 9
     # Valid without any Slack id of ours: no digest, no admin.
     assert (config.digests, config.admins, config.ops_channel) == ((), (), None)
     # Enabled feeds are the Federal Register's API; unchecked ones are disabled.

@@ -26,8 +26,15 @@ EXPECTED: dict[str, tuple[str, int | None, int | None, int | None, list[tuple[st
         None,
         [("China", 42), ("Iran", 2), ("Pakistan", 19), ("South Africa", 3), (UAE, 4)],
     ),
-    # "adding 11 entries"; "the Russian Federation (Russia) (3)"; "modifies one existing entity".
-    "2024-07760": ("additions and revisions", 11, 1, None, [("China", 6), ("Russia", 3), (UAE, 2)]),
+    # "adding 11 entries" (no count of entities: see ENTRIES); "the Russian Federation
+    # (Russia) (3)"; "modifies one existing entity".
+    "2024-07760": (
+        "additions and revisions",
+        None,
+        1,
+        None,
+        [("China", 6), ("Russia", 3), (UAE, 2)],
+    ),
     "2025-00704": ("additions and revisions", 11, 1, None, [("China", 11)]),
     "2023-12726": (
         "additions and removals",
@@ -165,4 +172,21 @@ EXPECTED: dict[str, tuple[str, int | None, int | None, int | None, list[tuple[st
     # "That final rule amended ... by adding a new entry" describes the corrected rule.
     "2022-07643": ("additions and revisions", None, None, None, []),
     "2022-03029": ("additions and revisions", 7, 4, None, []),
+}
+
+# document number -> the entries the additions were made under, where the abstract says
+# ("adding 43 entities under 50 entries", or "adding 11 entries"); the others say none.
+ENTRIES: dict[str, int] = {
+    "2024-07760": 11,
+    "2025-00704": 11,
+    "2023-12726": 50,
+    "2024-03674": 7,
+    "2022-14069": 41,
+    "2023-04558": 38,
+    "2023-07840": 32,
+    "2024-03969": 95,
+    "2023-22536": 52,
+    "2024-10485": 37,
+    "2024-31468": 13,
+    "2022-03029": 7,
 }

@@ -10,6 +10,7 @@ running the code.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -23,7 +24,7 @@ from bot.ingest.entitylist import (
     extract_entity_list,
     is_entity_list_title,
 )
-from tests.ingest.bisabstracts import BIS, DOCUMENTS, EXPECTED, UAE
+from tests.ingest.bisabstracts import BIS, DOCUMENTS, ENTRIES, EXPECTED, UAE
 
 
 def documents(kind: str) -> list[Any]:
@@ -51,7 +52,43 @@ def test_real_abstract_yields_the_counts_and_destinations_it_states(doc: dict[st
     action, added, revised, removed, destinations = EXPECTED[doc["document_number"]]
     got = (facts.action, facts.added, facts.revised, facts.removed, list(facts.destinations))
     assert got == (action, added, revised, removed, destinations)
+    assert facts.entries == ENTRIES.get(doc["document_number"])
     assert is_entity_list_title(doc["title"])
+
+
+@pytest.mark.parametrize("doc", documents("entity-list"))
+def test_real_abstract_line_adds_up(doc: dict[str, Any]) -> None:
+    """The line's figures per destination add up to the number it names before them."""
+    facts = extract_entity_list(doc["title"], doc["abstract"], authors=authors_of(doc))
+    assert facts is not None
+    line = facts.summary()
+    head, _, listed = line.split(";")[0].partition(": ")
+    figures = [int(n) for n in re.findall(r" (\d+)(?:,|$)", listed)]
+    if not figures or " more" in listed:
+        return  # no figures, or some not shown
+    total = int(re.findall(r"(\d+) entr", head)[0] if "entr" in head else head.split()[0])
+    assert sum(figures) == total, line
+
+
+@pytest.mark.parametrize(
+    ("number", "line"),
+    [
+        (
+            "2024-03674",
+            "2 entities added, 7 entries: Canada 1, China 1, India 1, Japan 1, Malaysia 1, "
+            "Sweden 1, United Arab Emirates 1; 2 revised; 1 removed",
+        ),
+        ("2024-07760", "11 entries added: China 6, Russia 3, United Arab Emirates 2; 1 revised"),
+        ("2025-00704", "11 entities added: China 11; 1 revised"),  # 11 entities, 11 entries
+        ("2022-14069", "36 entities added, 41 entries; 12 revised; 2 removed"),
+        ("2025-00480", "16 entities added: China 14, Singapore 2"),
+    ],
+)
+def test_real_abstract_line_says_entries_where_the_rule_counts_them(number: str, line: str) -> None:
+    doc = next(d for d in DOCUMENTS if d["document_number"] == number)
+    facts = extract_entity_list(doc["title"], doc["abstract"], authors=authors_of(doc))
+    assert facts is not None
+    assert facts.summary() == line
 
 
 @pytest.mark.parametrize("doc", documents("near-miss"))
@@ -137,9 +174,10 @@ SENTENCE = "BIS amends the Export Administration Regulations (EAR) by {} to the 
         ("adding a single entity", "added", 1),
         ("adding an additional entity", "added", 1),
         ("adding 36 entities", "added", 36),
-        ("adding 140 entries", "added", 140),
+        ("adding 140 entries", "entries", 140),
         ("adding thirty-three (33) persons", "added", 33),
-        ("adds 11 entries", "added", 11),
+        ("adds 11 entries", "entries", 11),
+        ("adding two entities under seven entries", "added", 2),
         ("revising one existing entry", "revised", 1),
         ("modifying 10 existing entries", "revised", 10),
         ("removing two entities", "removed", 2),
@@ -151,8 +189,16 @@ def test_count_phrases_and_number_words(phrase: str, field: str, value: int) -> 
         "Revisions to the Entity List", SENTENCE.format(phrase), authors=BIS
     )
     assert facts is not None
-    counts = {"added": facts.added, "revised": facts.revised, "removed": facts.removed}
-    assert counts == {key: value if key == field else None for key in counts}
+    counts = {
+        "added": facts.added,
+        "entries": facts.entries,
+        "revised": facts.revised,
+        "removed": facts.removed,
+    }
+    expected = {key: value if key == field else None for key in counts}
+    if "under seven entries" in phrase:
+        expected["entries"] = 7
+    assert counts == expected
 
 
 @pytest.mark.parametrize(

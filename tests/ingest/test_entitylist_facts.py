@@ -37,6 +37,24 @@ from tests.ingest.bisabstracts import BIS, DOCUMENTS
             "PlaceG 1, PlaceH 1 and 2 more",
         ),
         (EntityListFacts("revisions and removals"), "Entity List revisions and removals"),
+        # BIS's figures per destination count entries: the line names them, so they add up.
+        (
+            EntityListFacts("additions", 2, destinations=(("Canada", 1), ("China", 1)), entries=2),
+            "2 entities added: Canada 1, China 1",
+        ),
+        (
+            EntityListFacts(
+                "additions", 2, destinations=(("Canada", 1), ("China", 1), ("Japan", 1)), entries=3
+            ),
+            "2 entities added, 3 entries: Canada 1, China 1, Japan 1",
+        ),
+        (EntityListFacts("additions", entries=1), "1 entry added"),
+        (EntityListFacts("additions", 36, entries=41), "36 entities added, 41 entries"),
+        # No count of entries stated, but the figures count more than the entities.
+        (
+            EntityListFacts("additions", 5, destinations=(("China", 3), ("Russia", 3))),
+            "5 entities added, 6 entries: China 3, Russia 3",
+        ),
     ],
 )
 def test_summary_line(facts: EntityListFacts, line: str) -> None:
@@ -49,12 +67,20 @@ def test_extras_survive_a_json_round_trip() -> None:
     assert stored == {
         "action": "additions and revisions",
         "added": 70,
+        "entries": None,
         "revised": 4,
         "removed": None,
         "destinations": [["China", 42], ["Iran", 2]],
         "summary": "70 entities added: China 42, Iran 2; 4 revised",
     }
     assert EntityListFacts.from_extras(stored) == facts
+    counted = EntityListFacts("additions", 2, entries=7)
+    assert EntityListFacts.from_extras(json.loads(json.dumps(counted.as_extras()))) == counted
+
+
+def test_extras_stored_before_entries_were_counted_still_read() -> None:
+    stored = {"action": "additions", "added": 3, "revised": None, "removed": None}
+    assert EntityListFacts.from_extras(stored) == EntityListFacts("additions", 3)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +91,7 @@ def test_extras_survive_a_json_round_trip() -> None:
         ({"action": "additions", "added": "3"}, "'3'"),
         ({"action": "additions", "added": -1}, "-1"),
         ({"action": "additions", "removed": True}, "True"),
+        ({"action": "additions", "entries": 1.5}, "1.5"),
         ({"action": "additions", "destinations": [["China"]]}, "['China']"),
         ({"action": "additions", "destinations": [["China", "30"]]}, "['China', '30']"),
         ({"action": "additions", "destinations": "China"}, "'China'"),
@@ -92,6 +119,7 @@ def test_annotate_item_keeps_facts_and_other_extras() -> None:
         EXTRAS_KEY: {
             "action": "additions",
             "added": 16,
+            "entries": None,
             "revised": None,
             "removed": None,
             "destinations": [["China", 14], ["Singapore", 2]],

@@ -19,6 +19,7 @@ FEED_NAMES = {
     "chipwire": "ChipWire",
     "nikkei-asia": "Nikkei Asia",
     "meti": "METI news releases",
+    "fr-ofac": "Federal Register: OFAC",
 }
 T0 = datetime(2025, 9, 16, 4, 0, tzinfo=UTC)
 DATE_LABEL = "Tuesday 16 September 2025"
@@ -64,6 +65,19 @@ METI = Item(
     link="https://www.meti.go.jp/english/press/2025/0916_001.html",
     published=T0 - timedelta(days=1),
 )
+# Matches no topic: one of the digest's "Other new items".
+OFAC = Item(
+    id="2025-14721",
+    feed_id="fr-ofac",
+    title="Notice of OFAC Sanctions Actions",
+    summary=(
+        "The U.S. Department of the Treasury's Office of Foreign Assets Control (OFAC) is "
+        "publishing the name of one person that has been placed on OFAC's Specially "
+        "Designated Nationals and Blocked Persons List (SDN List)."
+    ),
+    link="https://www.federalregister.gov/d/2025-14721",
+    published=T0 - timedelta(hours=2),
+)
 DIGEST = DigestView(
     channel="C0123456789",
     date_label=DATE_LABEL,
@@ -73,6 +87,11 @@ DIGEST = DigestView(
         DigestSection("japan-esl", "Japan economic security", (METI,)),
     ),
     more_count=4,
+    others=(OFAC,),
+    others_count=3,
+    others_hint="/brief latest others",
+    period_label="since Monday 15 September, 08:30 JST",
+    summaries=True,
 )
 
 

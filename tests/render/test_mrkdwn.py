@@ -84,7 +84,7 @@ def test_title_with_link_syntax_stays_inside_our_link(renderer: Renderer) -> Non
     )
     (msg,) = renderer.render_notice("n")  # sanity: a notice is one message
     digest = renderer.render_digest(DigestView("C", "d", (DigestSection("t", "T", (item,)),)))
-    section = digest[0].blocks[2]["text"]["text"]
+    section = digest[0].blocks[3]["text"]["text"]
     assert section.startswith("*<https://ok.example/|&lt;https://evil.example|click&gt; me>*")
     assert msg.blocks[0]["text"]["text"] == "n"
 
@@ -131,7 +131,7 @@ def test_links_are_made_only_from_http_urls(
 ) -> None:
     item = Item(id="1", feed_id="x", title="Rule text", link=url)
     messages = renderer.render_digest(DigestView("C", "d", (DigestSection("t", "T", (item,)),)))
-    section = messages[0].blocks[2]["text"]["text"]
+    section = messages[0].blocks[3]["text"]["text"]
     if expected is None:
         assert section.startswith("*Rule text*\n")
         assert "<" not in section

@@ -100,15 +100,28 @@ def test_golden_three_topic_digest(renderer: Renderer) -> None:
     assert msg.blocks[0]["text"]["text"] == f"Briefing · {DATE_LABEL}"
     assert "36 entities added: China 30, Japan 1, Singapore 5" in shown
     assert "also in: Federal Register: Entity List search" in shown
-    assert "also in: Nikkei Asia, reuters-tech" in shown  # unknown feed: shown by id
+    # A feed the configuration no longer names is counted, never shown by its id.
+    assert "also in: Nikkei Asia, 1 other feed" in shown
+    assert "reuters-tech" not in shown
     assert "Samsung &amp; SK Hynix" in shown
     assert "and 4 more: `/brief latest`" in shown
+    # The header says what the digest covers: 4 shown + 4 cut + 3 other new items.
+    assert block_texts(messages)[1] == "*11 new items* since Monday 15 September, 08:30 JST"
+    assert msg.text.startswith(
+        f"Briefing {DATE_LABEL}: 11 new items: 8 in Entity List updates, Semiconductors, "
+        "Japan economic security; 3 other"
+    )
+    # summaries: true puts the summary under each item, in one line.
+    assert "\nThe US extends the validated end-user status of both companies' plants.\n" in shown
     headings = [t for t in block_texts(messages) if re.fullmatch(r"\*[^*]+\* \(\d+\)", t)]
     assert headings == [
         "*Entity List updates* (1)",
         "*Semiconductors* (2)",
         "*Japan economic security* (1)",
+        "*Other new items* (3)",
     ]
+    assert "Notice of OFAC Sanctions Actions" in block_texts(messages)[-2]
+    assert block_texts(messages)[-1] == "2 more: `/brief latest others`"
 
 
 def test_golden_search_result(renderer: Renderer) -> None:
@@ -252,10 +265,11 @@ def test_long_digest_is_a_summary_then_the_rest(renderer: Renderer, thread: bool
     assert len(rest) >= 2
     assert first.in_thread is False
     assert all(m.in_thread is thread for m in rest)
-    assert block_texts([first])[:2] == [
+    assert block_texts([first])[:3] == [
         f"Briefing · {DATE_LABEL}",
-        "*130 new items* and 12 more\n• Entity List updates: 70\n• Semiconductors: 50\n"
-        "• Japan economic security: 10",
+        "*142 new items*",
+        "• Entity List updates: 70\n• Semiconductors: 50\n• Japan economic security: 10\n"
+        "• and 12 more",
     ]
     assert ("Details in the thread." in block_texts([first])) is thread
     for msg in messages:

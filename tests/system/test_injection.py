@@ -77,6 +77,8 @@ NEWS = "C0NEWSROOM1"  # where the commands are typed
 ALERTS = "C0ALERTS001"
 DIGEST_THREAD = "C0DIGTHRD01"
 DIGEST_FLAT = "C0DIGFLAT01"
+DIGEST_SUMMARIES = "C0DIGSUMM01"  # summaries: true
+DIGEST_OTHERS = "C0DIGOTHR01"  # a topic nothing matches: every item is an "other new item"
 OPS = "C0OPSROOM01"
 FEED_NAME = "Hostile wire"
 SIGNING_SECRET = "1nj3ct10n-s1gn1ng-s3cr3t-f0r-t3sts"
@@ -516,11 +518,16 @@ def config_text(data_dir: Path, feeds: FeedServer) -> str:
         "    allow_private: true\n"
         "topics:\n"
         "  - id: probe\n    query: probe\n    description: everything the feed sends\n"
+        "  - id: quiet\n    query: zzzquietzzz\n"
         "digests:\n"
         f"  - channel: {DIGEST_THREAD}\n    at: '08:30'\n    timezone: UTC\n"
         f"    max_items: {MAX_ITEMS}\n    thread: true\n"
         f"  - channel: {DIGEST_FLAT}\n    at: '08:30'\n    timezone: UTC\n"
         f"    max_items: {MAX_ITEMS}\n    thread: false\n"
+        f"  - channel: {DIGEST_SUMMARIES}\n    at: '08:30'\n    timezone: UTC\n"
+        f"    max_items: {MAX_ITEMS}\n    summaries: true\n"
+        f"  - channel: {DIGEST_OTHERS}\n    at: '08:30'\n    timezone: UTC\n"
+        "    topics: [quiet]\n    summaries: true\n"
         f"admins: [{ADMIN}]\n"
         f"ops_channel: {OPS}\n"
     )
@@ -639,14 +646,17 @@ def test_the_digest_shows_feed_text_as_text_in_its_intended_layout(
     sent = polled.posted(channel)
     assert len(sent) >= 2, "40 long items cannot fit one message"
     first, rest = sent[0], sent[1:]
-    # The summary: header, counts per topic, where the details are, the command for the rest.
-    assert [b["type"] for b in first.blocks] == ["header", "section", "context", "context"]
+    # The summary: header, what it covers, counts per topic, where the details are, the
+    # command for the rest.
+    kinds = ["header", "context", "section", "context", "context"]
+    assert [b["type"] for b in first.blocks] == kinds
     more = len(ENTRIES) - MAX_ITEMS
-    assert block_text(first.blocks[1]) == (
-        f"*{MAX_ITEMS} new items* and {more} more\n• everything the feed sends: {MAX_ITEMS}"
+    assert block_text(first.blocks[1]).startswith(f"*{len(ENTRIES)} new items* since ")
+    assert block_text(first.blocks[2]) == (
+        f"• everything the feed sends: {MAX_ITEMS}\n• and {more} more"
     )
     where = "Details in the thread." if threaded else "Details in the next messages."
-    assert block_text(first.blocks[2]) == where
+    assert block_text(first.blocks[3]) == where
     assert first.thread_ts is None
     assert [s.thread_ts for s in rest] == [first.ts if threaded else None] * len(rest)
     # The details: one heading, one block of exactly two lines per item, the rest counted.
@@ -663,6 +673,37 @@ def test_the_digest_shows_feed_text_as_text_in_its_intended_layout(
     targets = [link.target for link in links if link.target in {e.target for e in HOSTILE}]
     assert sorted(targets) == sorted(e.target for e in HOSTILE if e.target)
     assert all("<" not in link.label and ">" not in link.label for link in links)
+
+
+def test_one_line_summaries_show_feed_text_as_text(polled: World) -> None:
+    digest = polled.runtime.digest_config(DIGEST_SUMMARIES)
+    assert digest is not None
+    assert polled.runtime.send_digest(digest, polled.deliverer).status == "sent"
+    polled.check_all()
+    blocks = [block_text(b) for s in polled.posted(DIGEST_SUMMARIES) for b in s.blocks]
+    lines = {text.split("\n")[0]: text.split("\n") for text in blocks if "\n" in text}
+    for entry, summary in [
+        ("mentions", "&lt;!here&gt; wake up &lt;!everyone&gt;"),
+        ("people", "&lt;#C12345|general&gt; &lt;@U12345|ceo&gt; said"),
+        ("fake-link", "&lt;https://evil.example/reset|Reset your password&gt; now"),
+    ]:
+        shown = next(e.shown for e in HOSTILE if e.key == entry)
+        block = next(ls for first, ls in lines.items() if shown in first)
+        assert block[1] == summary, entry
+
+
+def test_other_new_items_show_feed_text_as_text(polled: World) -> None:
+    digest = polled.runtime.digest_config(DIGEST_OTHERS)
+    assert digest is not None
+    assert polled.runtime.send_digest(digest, polled.deliverer).status == "sent"
+    polled.check_all()
+    texts = [block_text(b) for s in polled.posted(DIGEST_OTHERS) for b in s.blocks]
+    assert texts[1].startswith(f"*{len(ENTRIES)} new items* since ")
+    assert f"*Other new items* ({len(ENTRIES)})" in texts
+    assert texts[-1] == f"{len(ENTRIES) - 5} more: `/brief latest others {len(ENTRIES)}`"
+    # The newest five: the first hostile entries, their titles escaped.
+    for entry in HOSTILE[:5]:
+        assert any(entry.shown in text for text in texts), entry.key
 
 
 # --------------------------------------------------------------------------- alerts

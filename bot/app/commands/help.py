@@ -18,6 +18,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("/brief <question or query>", "search what the bot has seen: entity list since:30d"),
     ("/brief search <query>", "the same, for a question that starts like a command"),
     ("/brief latest [topic|feed|query] [n]", "the newest items, newest first (n up to 50)"),
+    ("/brief latest others [n]", "the newest items matching no topic of this channel's digest"),
     (
         "/brief subscribe <topic or query> [hourly|daily [HH:MM]] [tz:Area/City]",
         "alerts by direct message when new items match",

@@ -25,6 +25,8 @@ from bot.render.blocks import pack_messages
 __all__ = ["LATEST_DEFAULT", "LATEST_MAX", "SEARCH_LIMIT", "latest", "question", "search"]
 
 LATEST_DEFAULT = 10
+# `/brief latest others`: what a channel's digest lists as "Other new items".
+OTHERS_WORDS = ("others", "other")
 LATEST_MAX = 50
 SEARCH_LIMIT = 10
 
@@ -91,6 +93,8 @@ def latest(session: Session, args: list[Word]) -> list[SlackMessage]:
     feed = _find_id(what, [f.id for f in config.feeds])
     if not what or (feed is not None and topic is None):
         return _latest_stored(session, feed, count)
+    if topic is None and what.strip().lower() in OTHERS_WORDS:
+        return _latest_others(session, count)
     # A topic or a query: search ranks by relevance (with a recency boost), so
     # take its best MAX_LIMIT and show the newest of those.
     if topic is not None:
@@ -112,6 +116,14 @@ def _latest_stored(session: Session, feed: str | None, count: int) -> list[Slack
     items = runtime.latest(feed_ids=ids, limit=count)
     hits = [_ItemHit(item, item.summary) for item in items]
     return runtime.renderer.render_search(label, hits, len(hits))
+
+
+def _latest_others(session: Session, count: int) -> list[SlackMessage]:
+    """The newest items matching none of this channel's digest topics (its "Other new items")."""
+    runtime = session.runtime
+    items = runtime.latest_others(session.request.channel_id, limit=count)
+    hits = [_ItemHit(item, item.summary) for item in items]
+    return runtime.renderer.render_search("latest matching no topic", hits, len(hits))
 
 
 def _run_search(session: Session, text: str, *, limit: int, verb: str | None) -> SearchResults:

@@ -29,8 +29,11 @@ DIGEST_KEYS = (
     "max_items",
     "thread",
     "when_empty",
+    "others",
+    "summaries",
 )
 WHEN_EMPTY = ("skip", "notice")
+OTHERS = ("show", "count", "hide")
 
 
 def read_digest(
@@ -70,14 +73,9 @@ def read_digest(
     feed_ids = _read_ids(check, keys.get("feeds"), where, "feed", "[fr-bis]")
     max_items = check.number(keys.get("max_items"), where, "max_items", int, 1, 200)
     thread = check.boolean(keys.get("thread"), where, "thread")
-    when_empty = check.text(keys.get("when_empty"), where, "when_empty")
-    if when_empty is not None and when_empty not in WHEN_EMPTY:
-        check.report(
-            keys.get("when_empty"),
-            where,
-            f"when_empty must be 'skip' or 'notice', not {show_value(when_empty)}",
-        )
-        when_empty = None
+    when_empty = _read_choice(check, keys.get("when_empty"), where, "when_empty", WHEN_EMPTY)
+    others = _read_choice(check, keys.get("others"), where, "others", OTHERS)
+    summaries = check.boolean(keys.get("summaries"), where, "summaries")
     if channel is None or at is None or timezone is None:
         return None
     return DigestConfig(
@@ -90,7 +88,22 @@ def read_digest(
         max_items=20 if max_items is None else max_items,
         thread=True if thread is None else thread,
         when_empty=when_empty or "skip",
+        others=others or "show",
+        summaries=bool(summaries),
     )
+
+
+def _read_choice(
+    check: Checker, node: Node | None, where: str, key: str, choices: tuple[str, ...]
+) -> str | None:
+    """One of `choices`, or None (reported when it is something else)."""
+    value = check.text(node, where, key)
+    if value is None or value in choices:
+        return value
+    quoted = [f"'{choice}'" for choice in choices]
+    allowed = f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    check.report(node, where, f"{key} must be {allowed}, not {show_value(value)}")
+    return None
 
 
 def _read_time(check: Checker, node: Node | None, item: Node, where: str) -> time | None:

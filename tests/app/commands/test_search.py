@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from bot.app.runtime import Runtime
-from tests.app.commands.cases import run
+from tests.app.commands.cases import CHANNEL, Template, config_for, run
+from tests.support.feedserver import FeedServer
 
 
 @pytest.mark.parametrize(
@@ -104,3 +108,36 @@ def test_a_typo_of_a_command_that_finds_nothing_suggests_it(runtime: Runtime) ->
     reply = run(runtime, "subscrib")
     assert "No results for “subscrib”" in reply
     assert "Did you mean /brief subscribe?" in reply
+
+
+def test_latest_others_lists_what_the_digest_counts_as_other(runtime: Runtime) -> None:
+    """`/brief latest others`: the command a digest's "Other new items" names."""
+    digest = run(runtime, "digest")
+    assert "Other new items (1)" in digest
+    reply = run(runtime, "latest others")
+    assert reply.startswith("1 result for “latest matching no topic”")
+    assert "Chips 4 alliance meets in Tokyo" in reply
+    for topical in ("BIS adds 36", "IPEF ministers", "Rare earth"):
+        assert topical not in reply
+
+
+def test_latest_others_follows_the_channels_digest_topics(
+    template: Template, feeds: FeedServer, tmp_path: Path
+) -> None:
+    """A channel whose digest names only ipef counts the Entity List story as other too."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(template.data_dir, data_dir)
+    digests = (
+        f"digests:\n  - channel: {CHANNEL}\n    at: '08:30'\n    timezone: UTC\n"
+        "    topics: [ipef]\n"
+    )
+    with Runtime.open(config_for(feeds, data_dir, extra=digests)) as runtime:
+        assert "Other new items (2)" in run(runtime, "digest")
+        reply = run(runtime, "latest others")
+        assert reply.startswith("2 results for “latest matching no topic”")
+        assert reply.index("Chips 4 alliance") < reply.index("BIS adds 36")
+        assert "IPEF ministers" not in reply
+        # Elsewhere (no digest there), only what matches no topic at all.
+        elsewhere = run(runtime, "latest others", channel="C0ELSEWHERE1")
+        assert "Chips 4 alliance" in elsewhere
+        assert "BIS adds 36" not in elsewhere

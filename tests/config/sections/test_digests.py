@@ -206,6 +206,22 @@ ERROR_CASES = [
         ],
         id="digest-channel-name-not-id",
     ),
+    pytest.param(
+        """\
+        digests:
+          - channel: C0123456789
+            at: "08:30"
+            timezone: UTC
+            others: none
+            summaries: yes
+        """,
+        [
+            "feeds.yaml:5: digest 'C0123456789': others must be 'show', 'count' or 'hide', "
+            "not 'none'",
+            "feeds.yaml:6: digest 'C0123456789': summaries must be true or false, not 'yes'",
+        ],
+        id="digest-others-and-summaries",
+    ),
 ]
 
 
@@ -225,3 +241,21 @@ def test_days_given_as_a_yaml_list_of_names() -> None:
         """
     )
     assert config.digests[0].days == frozenset({0, 3})
+
+
+def test_others_and_summaries_default_to_show_and_off() -> None:
+    config = parse(
+        """\
+        digests:
+          - channel: C0123456789
+            at: "08:30"
+            timezone: UTC
+          - channel: C0123456780
+            at: "08:30"
+            timezone: UTC
+            others: count
+            summaries: true
+        """
+    )
+    shown = [(d.others, d.summaries) for d in config.digests]
+    assert shown == [("show", False), ("count", True)]

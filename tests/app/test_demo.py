@@ -1,0 +1,67 @@
+"""`briefbot demo` (bot/app/demo.py): the walkthrough's digest, as the person running it reads it.
+
+The demo runs for real (its loopback feed server, a throwaway store, the
+shipped topics); the test reads what it printed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from bot.app.demo import run_demo
+from bot.config.schema import load_config
+from tests.support import paths
+
+
+@pytest.fixture(scope="module")
+def printed(tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=400, color_system=None, soft_wrap=True)
+    shipped = load_config(paths.ROOT / "bot" / "default_feeds.yaml", env={})
+    data_dir: Path = tmp_path_factory.mktemp("demo") / "data"
+    run_demo(shipped, console, data_dir=str(data_dir))
+    return out.getvalue()
+
+
+def digest_of(printed: str) -> str:
+    start = printed.index("4. The morning digest")
+    return printed[start : printed.index("5. /brief", start)]
+
+
+def test_the_demo_digest_accounts_for_every_new_item(printed: str) -> None:
+    digest = digest_of(printed)
+    assert re.search(r"\*12 new items\* since \w+day \d+ \w+, \d\d:\d\d JST", digest)
+    headings = re.findall(r"^\*([^*]+)\* \((\d+)\)$", digest, re.MULTILINE)
+    assert headings == [
+        ("BIS Entity List additions, revisions and removals", "5"),
+        ("Sanctions: OFAC designations, the SDN List and sanctions programs", "1"),
+        ("Chips, chipmaking tools and the semiconductor supply chain", "3"),
+        ("Rare earths and critical minerals, and controls on their export", "1"),
+        ("Other new items", "2"),
+    ]
+    assert sum(int(count) for _, count in headings) == 12
+    other = digest[digest.index("*Other new items* (2)") :]
+    assert "*Export Trade Certificate of Review*" in other
+    assert "*Certain Dermatological Treatment Devices" in other
+
+
+def test_the_demo_names_feeds_never_by_id(printed: str) -> None:
+    digest = digest_of(printed)
+    assert "also in: Federal Register: Entity List rules" in digest
+    assert "Federal Register: trade and sanctions documents · " in digest
+    assert not re.search(r"also in: [a-z0-9_-]+\b", printed)
+    assert "fr-entity-list-search" not in printed.split("5. /brief", 1)[1]
+
+
+def test_the_demo_entity_list_lines_add_up(printed: str) -> None:
+    digest = digest_of(printed)
+    assert "16 entities added: China 14, Singapore 2" in digest
+    assert (
+        "32 entities added: China 23, India 1, Iran 1, Singapore 1, Taiwan 1, Turkey 3, "
+        "United Arab Emirates 2; 28 revised"
+    ) in digest
