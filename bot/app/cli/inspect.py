@@ -76,6 +76,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     console = make_console()
     text = " ".join(args.query)
     with Runtime.open(config, read_only=True) as runtime:
+        names = runtime.feed_names()
         try:
             results = runtime.search(text, limit=args.limit)
         except QueryError as exc:
@@ -85,7 +86,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         write_rows(hit_rows(results.hits), args.format)
         return EXIT_OK
     hint = f"briefbot search {shlex.quote(text)} --limit {min(results.total, MAX_LIMIT)}"
-    print_search_results(console, results.hits, results.total, text, more_hint=hint)
+    print_search_results(
+        console, results.hits, results.total, text, more_hint=hint, feed_names=names
+    )
     return EXIT_OK
 
 
@@ -102,11 +105,12 @@ def cmd_latest(args: argparse.Namespace) -> int:
         )
     with Runtime.open(config, read_only=True) as runtime:
         items = runtime.latest(feed_ids=feed_ids, limit=args.limit)
+        names = runtime.feed_names()
     if args.format:
         write_rows(item_rows(items), args.format)
         return EXIT_OK
     title = f"{len(items)} newest stor{'y' if len(items) == 1 else 'ies'}"
-    print_items(console, items, title)
+    print_items(console, items, title, feed_names=names)
     return EXIT_OK
 
 
