@@ -278,6 +278,7 @@ def _quiet_library_logs() -> None:
     # APScheduler logs every job run at INFO ("Running job ..."), every minute;
     # httpx every feed request (redacted: bot/config/redact.py), every poll.
     # The bot logs what matters of both itself. A level set before is kept.
+    # (slack_sdk's per-attempt lines are filtered in bot/slack/client.py.)
     for name in ("apscheduler", "httpx"):
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:

@@ -20,8 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from bot.app.mrkdwn_terminal import mrkdwn_runs
 from bot.models import FeedState, Item, PollReport, SlackMessage
-from bot.render.mrkdwn import mrkdwn_to_plain
 from bot.render.views import FeedStatusRow
 from bot.store.ports import DeliveryProblem, StoreStats
 
@@ -115,7 +115,8 @@ def print_text(console: Console, message: str, style: str = "") -> None:
 
 
 def print_slack_messages(console: Console, messages: Sequence[SlackMessage]) -> None:
-    """Slack messages as a reader would see them: headers bold, context dim, links as text."""
+    """Slack messages as a reader would see them: bold, italics, links and code styled,
+    headers bold, context dim, emoji codes shown or dropped (bot/app/mrkdwn_terminal.py)."""
     for n, message in enumerate(messages):
         if n:
             label = "reply in thread" if message.in_thread else "next message"
@@ -125,15 +126,21 @@ def print_slack_messages(console: Console, messages: Sequence[SlackMessage]) -> 
             if kind == "header":
                 console.print(Text(block["text"]["text"], style="bold"))
             elif kind == "section":
-                text = block.get("text", {}).get("text", "")
-                console.print(Text(mrkdwn_to_plain(text)))
+                console.print(_styled(block.get("text", {}).get("text", "")))
             elif kind == "context":
-                parts = [mrkdwn_to_plain(e.get("text", "")) for e in block.get("elements", [])]
-                console.print(Text("  ".join(p for p in parts if p), style="dim"))
+                parts = [e.get("text", "") for e in block.get("elements", [])]
+                console.print(_styled("  ".join(p for p in parts if p), base="dim"))
             elif kind == "divider":
                 console.print(Text("─" * 40, style="dim"))
         if not message.blocks:
-            console.print(Text(mrkdwn_to_plain(message.text)))
+            console.print(_styled(message.text))
+
+
+def _styled(mrkdwn: str, base: str = "") -> Text:
+    text = Text(style=base)
+    for piece, style in mrkdwn_runs(mrkdwn):
+        text.append(piece, style=style or None)
+    return text
 
 
 def print_search_results(

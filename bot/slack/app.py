@@ -39,6 +39,7 @@ from typing import Any, Protocol
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.context.respond import Respond
 from slack_bolt.error import BoltError
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.middleware import Middleware
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -221,6 +222,17 @@ class CommandHandler(Protocol):
     """What answers a `/brief` line (in `briefbot run`: `handle_command` bound to the runtime)."""
 
     def __call__(self, request: CommandRequest) -> CommandReply: ...
+
+
+class _DropTokenUnusedWarning(logging.Filter):
+    """Bolt warns "`token` will be unused" whenever SLACK_BOT_TOKEN is in the environment
+    and a client is given, which `briefbot run` always does: noise on every clean start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_DropTokenUnusedWarning())
 
 
 def build_app(

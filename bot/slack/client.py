@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import logging
 import random
 import ssl
 import time
@@ -79,6 +80,21 @@ _DEFAULT_RETRY_AFTER = 1.0
 
 class SlackClientConfigError(ValueError):
     """The Slack settings cannot make a working client (no token, bad URL)."""
+
+
+class _OneLinePerFailure(logging.Filter):
+    """slack_sdk logs each failed attempt ("Failed to send a request to Slack API
+    server", ERROR) and each retry ("Going to retry the same request", INFO): up
+    to nine lines for one unreachable Slack. The failure reaches our code as an
+    exception, which says it once with what to do; these lines are dropped."""
+
+    _NOISE = ("Failed to send a request to Slack API server", "Going to retry the same request")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self._NOISE)
+
+
+logging.getLogger("slack_sdk.web.base_client").addFilter(_OneLinePerFailure())
 
 
 def make_web_client(

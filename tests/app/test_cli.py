@@ -272,6 +272,11 @@ def test_digest_dry_run_json_prints_the_exact_payloads(
         == 0
     )
     assert json.loads(capsys.readouterr().out) == payloads
+    # Without --json: what a reader sees, no raw mrkdwn (bold markers, <url|label>).
+    assert main(["--config", str(feeds), "digest", "--channel", "C0TEST0001", "--dry-run"]) == 0
+    shown = capsys.readouterr().out
+    assert "Story 3" in shown
+    assert "*" not in shown and "<http" not in shown and "|" not in shown, shown
 
 
 def test_search_prints_results_and_query_errors(

@@ -124,7 +124,7 @@ def test_search_reads_the_store_while_the_service_holds_it(
     assert code == EXIT_OK, err
     assert "1 result(s) for" in out
     assert RULE.title in out
-    assert re.search(r"│ fr +│", out), "the feed column names the feed"
+    assert re.search(r"│ Federal Register BIS +│", out), "the feed column names the feed"
     code, out, err = cli(config, "search", "notice")
     assert code == EXIT_OK, err
     assert "3 result(s) for notice" in out

@@ -86,11 +86,11 @@ def test_a_session_answers_each_line_until_exit(runtime: Runtime) -> None:
         "briefbot console: you are U0CONSOLE (an admin) in C0CONSOLE. "
         "Type /brief help; exit or Ctrl-D leaves.\n"
     )
-    assert "`/brief feed poll [id...]`  poll now, then send alerts (admins)" in output
+    assert "/brief feed poll [id...]  poll now, then send alerts (admins)" in output
     assert (
-        "1 topic (subscribe with /brief subscribe ID):\n• *ipef*: IPEF talks\nquery: ipef" in output
+        "1 topic (subscribe with /brief subscribe ID):\n• ipef: IPEF talks\nquery: ipef" in output
     )
-    assert "1 feed, 1 enabled:\n• *trade* · every 30m · enabled" in output
+    assert "1 feed, 1 enabled:\n• trade · every 30m · enabled" in output
     assert "digest post needs Slack: set SLACK_BOT_TOKEN." in output
 
 
@@ -107,7 +107,7 @@ def test_feed_poll_then_search_from_the_console(runtime: Runtime) -> None:
     output, answered, _ = drive(runtime, ["feed poll", "what's new on IPEF", "quit"])
     assert answered == 2
     assert "Polled 1 feed:\n• trade: 1 stored as backlog (a first poll: not alerted)" in output
-    assert "*1 result* for “what's new on IPEF”" in output
+    assert "1 result for “what's new on IPEF”" in output
     assert "IPEF ministers sign supply chain agreement" in output
 
 

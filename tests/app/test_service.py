@@ -366,6 +366,11 @@ def test_service_says_when_slack_cannot_be_reached(
     assert status == 1, output
     assert f"cannot reach Slack at {fake_slack.url}" in output
     assert fake_slack.token not in output
+    # One clear line, not one per retry of the Slack client.
+    assert "Going to retry" not in output
+    assert [line for line in output.splitlines() if "Slack" in line] == [
+        line for line in output.splitlines() if "cannot start: cannot reach Slack" in line
+    ]
 
 
 def test_run_service_returns_when_stop_is_set(
@@ -433,5 +438,7 @@ def test_healthz_and_briefbot_health_say_the_service_works(
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.splitlines()[0] == "healthy"
     assert f"pid {service.proc.pid}" in checked.stdout
+    # A clean start says nothing alarming: not Bolt's "`token` will be unused".
+    assert "WARNING" not in service.output() and "will be unused" not in service.output()
     service.proc.send_signal(signal.SIGTERM)
     assert service.wait(timeout=30) == 0, service.output()
