@@ -212,6 +212,8 @@ class FeedState:
     # False until the first successful poll: its items are stored as backlog.
     first_poll_done: bool = False
     items_stored: int = 0
+    # When a poll last stored a new (not backlog) item; None: none yet.
+    last_new_item: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

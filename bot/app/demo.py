@@ -4,7 +4,8 @@ The bundled feeds (bot/demo_feeds/) are served by a small HTTP server on
 127.0.0.1 with a random port, with ETag support, in two phases: "yesterday"
 (the newest entries of each feed held back) and "today" (everything). Polling
 both phases shows what the bot does for real: the first poll records a feed's
-items as backlog, the second stores only what is new, a third gets 304s.
+items as backlog (which `/brief latest` already lists), the second stores
+only what is new, a third gets 304s.
 """
 
 from __future__ import annotations
@@ -164,6 +165,12 @@ def _demo_polls(runtime: Runtime, server: _DemoServer, console: Console) -> None
         "bold",
     )
     print_poll_table(console, runtime.poll(force=True))
+    print_items(
+        console,
+        runtime.latest(limit=5),
+        title="/brief latest on day one (already published when the bot started)",
+        feed_names=runtime.feed_names(),
+    )
     first_seq = runtime.store.items.last_seq
     server.phase = "today"
     print_text(console, "\n2. Today: new entries appeared; only they are stored.", "bold")

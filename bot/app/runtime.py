@@ -298,7 +298,8 @@ class Runtime:
         state = current_state(self.store, digest.channel, now)
         first = self.store.digests.get(digest.channel) is None
         since = period_start(state, first_sight=first, now=now)
-        return self.compose(digest, after_seq=state.seq, since=since)
+        backlog_since = since if first else None
+        return self.compose(digest, after_seq=state.seq, since=since, backlog_since=backlog_since)
 
     def compose(
         self,
@@ -307,8 +308,12 @@ class Runtime:
         after_seq: int,
         through_seq: int | None = None,
         since: datetime | None = None,
+        backlog_since: datetime | None = None,
     ) -> tuple[DigestView, list[SlackMessage]]:
-        """The digest of the items after `after_seq` (up to `through_seq`), rendered."""
+        """The digest of the items after `after_seq` (up to `through_seq`), rendered.
+
+        `backlog_since` (a channel's first digest) lets in the backlog published since then.
+        """
         items: Iterable[Item] = self.store.items.after(after_seq)
         if through_seq is not None:
             items = (item for item in items if item.seq <= through_seq)
@@ -320,6 +325,7 @@ class Runtime:
             since=since,
             feed_names=self.feed_names(),
             feed_tags=self.feed_tags(),
+            backlog_since=backlog_since,
         )
         if view.is_empty:
             return view, []
@@ -373,7 +379,10 @@ class Runtime:
         keep: Callable[[Item], bool] | None = None,
         scan: int = LATEST_SCAN_LIMIT,
     ) -> list[Item]:
-        """The newest non-backlog stories (duplicates folded), newest first; `keep` filters.
+        """The newest stories (duplicates folded), newest first; `keep` filters.
+
+        Backlog items (a feed's first poll) are included: on day one they are
+        all there is to read; templates mark them.
 
         Walks the store backwards by seq (the order items were first seen) in
         chunks of 500, so the cost follows `limit`, not the size of the store;
@@ -383,7 +392,7 @@ class Runtime:
         found: list[Item] = []
         for scanned, item in enumerate(self.store.items.newest_first(scan), 1):
             if (
-                not (item.backlog or item.duplicate_of is not None)
+                item.duplicate_of is None
                 and (wanted is None or item.feed_id in wanted)
                 and (keep is None or keep(item))
             ):

@@ -4,7 +4,10 @@
 store (every item with a seq above the channel's cursor) and gets back a
 `DigestView`, the input of the digest template. The rules:
 
-- Left out: backlog items (a feed's first poll: old news, not new), and an
+- Left out: backlog items (a feed's first poll: old news, not new), except
+  in a channel's first digest (`backlog_since` set): there the backlog items
+  published since then are shown too, so day one is not empty. And left out:
+  an
   item with `extras["duplicate_of"]`, the same story already stored from
   another feed. Its primary item stands for it and names its feed in
   `extras["also_in"]`. (A duplicate whose primary came before the cursor was
@@ -113,8 +116,10 @@ class _Topics:
         digest: DigestConfig,
         topics: Sequence[TopicConfig],
         feed_tags: Mapping[str, tuple[str, ...]],
+        backlog_since: datetime | None = None,
     ) -> None:
         self.chosen = _choose_topics(digest, topics)
+        self._backlog_since = _aware(backlog_since) if backlog_since is not None else None
         # No topic defined at all: one "Latest" section, nothing is "other".
         self.group_all = not topics and not digest.topics
         self._feeds = frozenset(digest.feeds)
@@ -124,8 +129,13 @@ class _Topics:
         )
 
     def considers(self, item: Item) -> bool:
-        """A new item of the digest's feeds: not backlog, not a duplicate of a stored story."""
-        if item.backlog or item.duplicate_of is not None:
+        """A new item of the digest's feeds: not a duplicate of a stored story, and not
+        backlog unless published since `backlog_since` (a channel's first digest)."""
+        if item.duplicate_of is not None:
+            return False
+        if item.backlog and (
+            self._backlog_since is None or _aware(item.when) < self._backlog_since
+        ):
             return False
         return not self._feeds or item.feed_id in self._feeds
 
@@ -154,6 +164,7 @@ def build_digest_view(
     since: datetime | None = None,
     feed_names: Mapping[str, str] = _NO_NAMES,
     feed_tags: Mapping[str, tuple[str, ...]] = _NO_TAGS,
+    backlog_since: datetime | None = None,
 ) -> DigestView:
     """Select, group, order and cut the candidate `items` for `digest` (see the module rules).
 
@@ -161,11 +172,13 @@ def build_digest_view(
     header and resolves relative filters in topic queries (`since:7d`);
     `since` (when the last digest went out) starts the period the header names.
     `feed_tags` are each feed's tags, which `tag:` in a query also matches.
+    `backlog_since` (a channel's first digest only) lets in the backlog items
+    published since then.
     ValueError when the digest's time zone is unknown.
     """
     candidates = list(items)
     date_label = format_date_label(now, digest)  # ValueError for an unknown zone, before any work
-    chosen = _Topics(digest, topics, feed_tags)
+    chosen = _Topics(digest, topics, feed_tags, backlog_since)
     grouped: dict[int, list[Item]] = {}
     others: list[Item] = []
     for item in candidates:
@@ -309,9 +322,12 @@ def _newest_first(items: Iterable[Item]) -> list[Item]:
 
 
 def _recency(item: Item) -> tuple[datetime, int]:
-    when = item.when
-    # Feeds give UTC; a naive time is taken to be UTC, so sorting never mixes kinds.
-    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC), item.seq)
+    return (_aware(item.when), item.seq)
+
+
+def _aware(when: datetime) -> datetime:
+    # Feeds give UTC; a naive time is taken to be UTC, so comparisons never mix kinds.
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _with_feed_names(item: Item, feed_names: Mapping[str, str]) -> Item:

@@ -16,7 +16,9 @@ is asked again before every resume, and nothing is posted while it cannot be
 asked. A digest cut short by an outage is finished the same way.
 
 A channel seen for the first time starts from the last day's items and counts
-downtime from then (no catch-up for times before the bot knew it); only
+downtime from then; its first digest also shows the backlog (a feed's first
+poll, never alerted) published in that day, so a new team's first briefing
+is not empty. Later digests leave backlog out (no catch-up for times before the bot knew it); only
 sending records that, so a preview (`current_state`) changes nothing. The
 period a digest names in its header starts at the last digest (`last_sent`),
 or a day back for a channel's first (`period_start`).
@@ -83,10 +85,13 @@ class DigestComposer(Protocol):
         after_seq: int,
         through_seq: int | None = None,
         since: datetime | None = None,
+        backlog_since: datetime | None = None,
     ) -> tuple[DigestView, list[SlackMessage]]:
         """The view and messages of the items after `after_seq` (up to `through_seq`).
 
-        `since` is when the period the digest covers began (the last digest).
+        `since` is when the period the digest covers began (the last digest);
+        `backlog_since`, for a channel's first digest, lets in the backlog
+        items published since then.
         """
         ...
 
@@ -156,7 +161,10 @@ class DigestSender:
             if scheduled_for <= state.last_sent and scheduled_for != now and not first_sight:
                 return DigestOutcome(channel, "already-sent")
             since = period_start(state, first_sight=first_sight, now=now)
-            return self._send_new(digest, state, poster, composer, now, scheduled_for, since)
+            backlog_since = since if first_sight else None
+            return self._send_new(
+                digest, state, poster, composer, now, scheduled_for, since, backlog_since
+            )
 
     def catch_up(
         self, digests: Sequence[DigestConfig], poster: Poster, composer: DigestComposer
@@ -183,9 +191,12 @@ class DigestSender:
         now: datetime,
         scheduled_for: datetime,
         since: datetime,
+        backlog_since: datetime | None = None,
     ) -> DigestOutcome:
         channel = digest.channel
-        view, messages = composer.compose(digest, after_seq=state.seq, since=since)
+        view, messages = composer.compose(
+            digest, after_seq=state.seq, since=since, backlog_since=backlog_since
+        )
         covered = max(state.seq, view.covered_through_seq)
         if not messages:
             if digest.when_empty != "notice":

@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.config.model import Config
@@ -249,6 +249,9 @@ def record_outcome(
         parse_warning=outcome.warning,
         new_items=len(new_items),
     )
+    if any(not item.backlog for item in new_items):
+        # Kept here so `/brief status` need not scan the store for it.
+        state = replace(state, last_new_item=now)
     tx.feed_states.put(state)
     return _report(outcome, state, backlog, new_items), new_items
 

@@ -96,6 +96,8 @@ class ItemView:
     also_in: tuple[str, ...]
     subscriptions: tuple[str, ...]
     item: Item
+    # Stored by its feed's first poll: shown as "already published when the bot started".
+    backlog: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,8 @@ class FeedRowView:
     items_stored: int
     # What the last document read had wrong although it was read (malformed XML).
     warning: str | None = None
+    # When the last new (not backlog) item arrived; None: none since the first poll.
+    last_new_item: datetime | None = None
 
 
 class TemplateViews:
@@ -251,6 +255,7 @@ class TemplateViews:
             also_in=tuple(names),
             subscriptions=tuple(_shorten(s, NAME_CHARS) for s in subscriptions),
             item=item,
+            backlog=item.backlog,
         )
 
     def section(self, section: DigestSection) -> SectionView:
@@ -281,6 +286,7 @@ class TemplateViews:
             next_due=state.next_due,
             items_stored=state.items_stored,
             warning=_shorten(state.warning, ERROR_CHARS) if state.warning else None,
+            last_new_item=state.last_new_item,
         )
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -246,10 +246,12 @@ def test_check_config_reports_a_broken_template_override(tmp_path: Path) -> None
 def test_digest_dry_run_json_prints_the_exact_payloads(
     feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)), etag='"1"')
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2, now=two_days_ago)), etag='"1"')
     feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
     add_digest(feeds, "C0TEST0001")
-    assert main(["--config", str(feeds), "poll"]) == 0  # backlog: never digested
+    # Backlog published before the last day: not even in the channel's first digest.
+    assert main(["--config", str(feeds), "poll"]) == 0
     feed_server.add(
         "/a.xml",
         make_rss(numbered_entries(1, 3, now=datetime.now(UTC), prefix="Story")),
@@ -265,7 +267,7 @@ def test_digest_dry_run_json_prints_the_exact_payloads(
     assert payloads[0]["channel"] == "C0TEST0001"
     assert payloads[0]["unfurl_links"] is False and payloads[0]["unfurl_media"] is False
     assert "Story 3" in json.dumps(payloads)
-    assert "Story 1" not in json.dumps(payloads), "backlog items are not digested"
+    assert "Story 1" not in json.dumps(payloads), "older backlog items are not digested"
     # A dry run moves nothing: the same digest again.
     assert (
         main(["--config", str(feeds), "digest", "--channel", "C0TEST0001", "--dry-run", "--json"])

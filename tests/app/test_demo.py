@@ -65,3 +65,10 @@ def test_the_demo_entity_list_lines_add_up(printed: str) -> None:
         "32 entities added: China 23, India 1, Iran 1, Singapore 1, Taiwan 1, Turkey 3, "
         "United Arab Emirates 2; 28 revised"
     ) in digest
+
+
+def test_the_demo_shows_day_one_latest_from_the_backlog(printed: str) -> None:
+    day_one = printed[printed.index("1. Yesterday") : printed.index("2. Today")]
+    assert "/brief latest on day one (already published when the bot started)" in day_one
+    latest = day_one.split("/brief latest on day one", 1)[1]
+    assert re.search(r"│ +1 │", latest), "the backlog items are listed"

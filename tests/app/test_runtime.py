@@ -372,17 +372,16 @@ def test_search_agrees_with_the_store_after_a_failed_commit(
         # The feed's ETag was not saved: the next poll downloads the feed again.
         state = runtime.store.feed_states.get("wire")
         assert state is not None and state.etag == '"1"'
+        # `latest` lists the backlog too (the first poll's two items).
         listed = sorted(titles_listed(runtime, "latest"))
-        assert listed == (new if stored_anyway else [])
+        assert listed == ["Sanctions 1", "Sanctions 2", *(new if stored_anyway else [])]
         # What `latest` lists, a search finds: the index follows the store.
-        assert sorted(titles_listed(runtime, "search sanctions")) == sorted(
-            ["Sanctions 1", "Sanctions 2", *listed]
-        )
+        assert sorted(titles_listed(runtime, "search sanctions")) == listed
 
         [report] = runtime.poll(force=True)  # the disk has room again
         assert report.status == "ok"
         assert report.new_items == (0 if stored_anyway else 2)
-        assert sorted(titles_listed(runtime, "latest")) == new
+        assert sorted(titles_listed(runtime, "latest")) == ["Sanctions 1", "Sanctions 2", *new]
         assert sorted(titles_listed(runtime, "search sanctions")) == [
             "Sanctions 1",
             "Sanctions 2",
@@ -424,7 +423,7 @@ def test_a_story_repeated_after_a_failed_commit_is_still_one_story(
         stored = {i.feed_id: i for i in runtime.store.items.after() if i.title == story}
         latest = titles_listed(runtime, "latest")
     assert stored["b"].duplicate_of == stored["a"].seq
-    assert latest == [story]  # one story, not two
+    assert latest.count(story) == 1  # one story, not two (beside the backlog)
 
 
 # --------------------------------------------------------------------------- empty feeds

@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -173,7 +173,9 @@ def world(tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack) -> Ite
     deliverer = Deliverer(make_web_client(secrets, timeout=30, backoff=0.05), interval=0.0)
     with Runtime.open(parse_config_text(text, "shared-locks.yaml", env={})) as runtime:
         world = World(runtime, fake_slack, deliverer, feed_server, data_dir)
-        world.publish(numbered_entries(1, 3))
+        # Published two days ago: a channel's first digest leaves such backlog out.
+        old = numbered_entries(1, 3, now=datetime.now(UTC) - timedelta(days=2))
+        world.publish(old)
         [backlog] = runtime.poll(force=True)
         assert (backlog.status, backlog.backlog) == ("ok", True), backlog
         with runtime.store.transaction() as tx:
@@ -186,7 +188,7 @@ def world(tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack) -> Ite
                     topics=runtime.topics(),
                     now=datetime.now(UTC),
                 )
-        world.publish(ENTITY + numbered_entries(1, 3))
+        world.publish(ENTITY + old)
         [news] = runtime.poll(force=True)
         assert (news.status, news.new_items, news.backlog) == ("ok", 2, False), news
         queued = {(a.owner, a.item_seq) for a in runtime.store.alerts.queued()}

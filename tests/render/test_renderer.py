@@ -170,7 +170,12 @@ def test_golden_feed_status(renderer: Renderer) -> None:
     now = T0
     rows = [
         FeedStatusRow(
-            "fr-bis", "Federal Register: BIS", True, FeedState("fr-bis", last_success=now)
+            "fr-bis",
+            "Federal Register: BIS",
+            True,
+            FeedState(
+                "fr-bis", last_success=now, items_stored=12, last_new_item=now - timedelta(hours=5)
+            ),
         ),
         FeedStatusRow(
             "chipwire",
@@ -192,6 +197,7 @@ def test_golden_feed_status(renderer: Renderer) -> None:
     shown = "\n".join(block_texts(messages))
     assert "*4 feeds: 1 ok · 1 failing · 1 disabled · 1 not polled yet*" in shown
     assert "(4 failures): HTTP 503 Service Unavailable &lt;!channel&gt;" in shown
+    assert " · 12 items stored · last new item <!date^" in shown
 
 
 def test_golden_help(renderer: Renderer) -> None:

@@ -1,5 +1,9 @@
 """`/brief <question>`, `/brief search <query>` and `/brief latest`: reading what the bot has seen.
 
+`/brief latest` lists backlog items too (a feed's first poll, marked "already
+published when the bot started"): on day one they are all there is. When it
+has nothing to list it says so, rather than giving search's advice.
+
 A line whose first word is no sub-command is a question for search
 (`/brief what's new on IPEF`), so `search QUERY` exists for questions that
 start with a sub-command's name. A question that finds nothing and starts
@@ -114,6 +118,12 @@ def _latest_stored(session: Session, feed: str | None, count: int) -> list[Slack
     if feed is not None:
         label, ids = f"latest from {runtime.feed_names()[feed]}", [feed]
     items = runtime.latest(feed_ids=ids, limit=count)
+    if not items:
+        # Not a search that found nothing: "try fewer words" would mislead.
+        source = "" if feed is None else f" from {runtime.feed_names()[feed]}"
+        return session.notice(
+            f"No items stored{source} yet: /brief status shows when each feed was last read."
+        )
     hits = [_ItemHit(item, item.summary) for item in items]
     return runtime.renderer.render_search(label, hits, len(hits))
 
@@ -122,6 +132,8 @@ def _latest_others(session: Session, count: int) -> list[SlackMessage]:
     """The newest items matching none of this channel's digest topics (its "Other new items")."""
     runtime = session.runtime
     items = runtime.latest_others(session.request.channel_id, limit=count)
+    if not items:
+        return session.notice("No stored item is outside this channel's digest topics.")
     hits = [_ItemHit(item, item.summary) for item in items]
     return runtime.renderer.render_search("latest matching no topic", hits, len(hits))
 
