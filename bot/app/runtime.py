@@ -7,6 +7,8 @@ A poll (`poll`) fetches and parses without touching the store, then one
 transaction stores every new item, links repeated stories, matches the items
 after the match cursor against every subscription, queues the alerts and moves
 the cursor: all of it lands together or not at all (bot/ingest/poll.py).
+Parsing happens in the runtime's parse worker processes (`parse_workers`,
+bot/ingest/parsepool.py), started at the first poll and stopped by `close`.
 Deliveries (bot/deliver/) post to Slack outside any transaction, each holding
 only its destination's lock, so a slow Slack never stalls `/brief`, a search
 or a poll's commit.
@@ -36,6 +38,7 @@ from bot.find.search.results import SearchResults
 from bot.find.stories.extras import link_extras
 from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories.index import StoryIndex
+from bot.ingest.parsepool import FeedParser, open_parser, resolve_workers
 from bot.ingest.poll import poll_feeds
 from bot.models import UTC, DigestView, Item, PollReport, SlackMessage
 from bot.render.renderer import Renderer
@@ -80,6 +83,7 @@ class Runtime:
         self._index_lock = threading.Lock()
         self._stories: StoryIndex | None = None
         self._search: SearchIndex | None = None
+        self._parser: FeedParser | None = None
         self._closed = False
 
     @classmethod
@@ -98,6 +102,10 @@ class Runtime:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            with self._index_lock:
+                parser, self._parser = self._parser, None
+            if parser is not None:
+                parser.close()
             self.store.close()
 
     def __enter__(self) -> Runtime:
@@ -157,6 +165,17 @@ class Runtime:
 
     # ------------------------------------------------------------------ polling
 
+    @property
+    def parser(self) -> FeedParser:
+        """What polls parse with: the parse worker pool, started on first use."""
+        with self._index_lock:
+            if self._parser is None:
+                settings = self.config.settings
+                self._parser = open_parser(
+                    resolve_workers(settings.parse_workers), time_limit=settings.parse_timeout
+                )
+            return self._parser
+
     def poll(
         self,
         *,
@@ -180,6 +199,7 @@ class Runtime:
             clock=self.clock,
             on_fetched=on_fetched,
             within=within,
+            parser=self.parser,
         )
         if matched and self._search is not None:
             self._search.add_many(self.store.items.by_seq(i.seq for i in matched))
