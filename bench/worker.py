@@ -38,6 +38,7 @@ SCENARIOS: Mapping[str, str] = {
     "ack": "/brief acknowledgement latency in HTTP mode, 20 concurrent, 100,000 items",
     "hostile": "/brief acks while two hostile feeds are polled: parse pool, in-process, idle",
     "render": "a digest from 1,000 candidate items",
+    "parse": "parse_feed against feedparser: 100,000 entries, 10 MB of HTML, hostile documents",
 }
 
 
@@ -99,6 +100,10 @@ def run_scenario(
         from bench import hostile_bench
 
         return hostile_bench.run(quick, workdir=workdir)
+    if name == "parse":
+        from bench import parse_bench
+
+        return parse_bench.run(quick)
     if name == "render":
         from bench import render_bench
 
