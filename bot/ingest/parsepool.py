@@ -26,8 +26,11 @@ Not obvious:
 - What a worker runs is `parse_feed` itself, so its result is the in-process
   one (ParseResult and Items pickle as they are). This module imports
   bot.ingest.parse, never feedparser.
-- Workers ignore SIGINT (Ctrl-C reaches the whole process group; the bot
-  stops them itself) and are daemonic, so an exit without `close` ends them too.
+- Signals. Workers ignore SIGINT and SIGTERM: Ctrl-C reaches the whole
+  process group and systemd signals the whole service, while the bot finishes
+  the poll in flight and then stops its workers itself. They are daemonic, so
+  an exit without `close` ends them too, and one whose bot died reads the end
+  of its pipe and exits.
 """
 
 from __future__ import annotations
@@ -166,6 +169,7 @@ class _Worker:
 def _serve(conn: Connection) -> None:
     """A worker's life: parse each job received, send the result back; stop on None or EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         try:
             job: _Job | None = conn.recv()

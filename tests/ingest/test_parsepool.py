@@ -150,10 +150,12 @@ def test_close_stops_every_worker_and_awaits_them() -> None:
     assert parse(pool, SMALL).error == "not parsed: the bot is shutting down"
 
 
-def test_workers_ignore_ctrl_c(pool: ParsePool) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_workers_leave_stopping_to_the_bot(pool: ParsePool, signum: int) -> None:
     parse(pool, SMALL)
     [worker] = pool.pids()
-    os.kill(worker, signal.SIGINT)  # as the terminal sends it to the whole process group
+    # Ctrl-C reaches the whole process group, systemd's SIGTERM the whole service.
+    os.kill(worker, signum)
     assert len(parse(pool, SMALL).items) == 3
     assert pool.pids() == [worker]
 
