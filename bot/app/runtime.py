@@ -81,6 +81,7 @@ class Runtime:
         self.digests = DigestSender(store, self.locks, clock=clock)
         self._config_lock = threading.Lock()
         self._index_lock = threading.Lock()
+        self._parser_lock = threading.Lock()
         self._stories: StoryIndex | None = None
         self._search: SearchIndex | None = None
         self._parser: FeedParser | None = None
@@ -102,7 +103,7 @@ class Runtime:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            with self._index_lock:
+            with self._parser_lock:
                 parser, self._parser = self._parser, None
             if parser is not None:
                 parser.close()
@@ -168,7 +169,7 @@ class Runtime:
     @property
     def parser(self) -> FeedParser:
         """What polls parse with: the parse worker pool, started on first use."""
-        with self._index_lock:
+        with self._parser_lock:
             if self._parser is None:
                 settings = self.config.settings
                 self._parser = open_parser(
