@@ -8,8 +8,11 @@ new items, and the cycle measured is the next one, a steady-state cycle:
 - briefbot: `Runtime.poll(force=True)` on a copy of the data directory its
   first poll left (feed ETags, 70,000-odd items, 200 subscriptions), with the
   search index built, as in the running service. Conditional GETs; parsing
-  and storing on the ingest thread while other feeds download; story linking,
-  subscription matching, alert queueing, one durable transaction, search indexing.
+  in the parse worker processes (one per core, started by this cycle) while
+  other feeds download; story linking, subscription matching, alert queueing,
+  one durable transaction, search indexing.
+- briefbot in-process: the same with `parse_workers: 0`, parsing on the
+  bot's own ingest thread as before issue 12.
 - naive (bench/naive.py): sequential `feedparser.parse(url)`, one TinyDB
   insert per new item. It runs over the first 100 feeds only (every 100-feed
   block has the same share of changed feeds and the same mix of recorded
@@ -27,6 +30,7 @@ machine slows all of them alike; the report gives medians.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import io
 import shutil
@@ -175,12 +179,17 @@ def prepare_briefbot(farm: FarmProcess, data_dir: Path, plan: PollPlan) -> dict[
     return {"items": items, "seconds": time.perf_counter() - started}
 
 
-def run_briefbot(farm: FarmProcess, snapshot: Path, scratch: Path) -> dict[str, Any]:
+def run_briefbot(
+    farm: FarmProcess, snapshot: Path, scratch: Path, *, in_process: bool = False
+) -> dict[str, Any]:
     """One steady-state cycle on a copy of the snapshot; the search index built beforehand."""
     data_dir = scratch / "briefbot-run"
     shutil.rmtree(data_dir, ignore_errors=True)
     shutil.copytree(snapshot, data_dir)
     config = _config(farm, data_dir)
+    if in_process:
+        settings = dataclasses.replace(config.settings, parse_workers=0)
+        config = dataclasses.replace(config, settings=settings)
     try:
         with Runtime.open(config) as runtime:
             if not runtime.search_index.wait_ready(600):
@@ -322,14 +331,18 @@ def _cycles(
     settings: Settings,
 ) -> Runs:
     """The measured cycle of each contender, `repeats` times, the order rotating."""
-    runs: Runs = {"briefbot": [], "naive": [], "floor": []}
+    runs: Runs = {"briefbot": [], "briefbot-in-process": [], "naive": [], "floor": []}
     naive_urls = farm.urls[: plan.naive_feeds]
-    order = ["briefbot", "naive", "floor"]
+    order = list(runs)
     for repeat in range(repeats):
-        for name in order[repeat % 3 :] + order[: repeat % 3]:
+        for name in order[repeat % len(order) :] + order[: repeat % len(order)]:
             gc.collect()
-            if name == "briefbot":
-                runs[name].append(run_briefbot(farm, earlier.snapshot, scratch))
+            if name.startswith("briefbot"):
+                runs[name].append(
+                    run_briefbot(
+                        farm, earlier.snapshot, scratch, in_process=name == "briefbot-in-process"
+                    )
+                )
             elif name == "naive":
                 runs[name].append(run_naive(naive_urls, earlier.naive_seed, scratch, plan))
             else:
@@ -361,11 +374,24 @@ def _add_metrics(result: ScenarioResult, plan: PollPlan, earlier: EarlierPoll, r
     )
     result.add("speed-up over the naive bot", naive / bot, "x", target=Target(">=", 10.0, "≥ 10x"))
     result.add("briefbot / floor", bot / floor, "x", target=Target("<=", 1.5, "≤ 1.5x"))
+    in_process = median([r["seconds"] for r in runs["briefbot-in-process"]])
+    result.add(
+        "briefbot, parsing in-process (parse_workers: 0): one cycle",
+        in_process,
+        "s",
+        note=f"{in_process / bot:.2f}x the cycle with the parse workers",
+    )
     result.add(
         "briefbot CPU time in the cycle",
         median([r["cpu_seconds"] for r in runs["briefbot"]]),
         "s",
-        note="all threads of the process",
+        note="all threads of the bot's process; parsing is in the workers",
+    )
+    result.add(
+        "briefbot CPU time in the cycle, parsing in-process",
+        median([r["cpu_seconds"] for r in runs["briefbot-in-process"]]),
+        "s",
+        note="all threads of the process, parsing included",
     )
     result.add(f"briefbot: first poll of {n} feeds (set-up)", earlier.setup["seconds"], "s")
 
@@ -373,7 +399,7 @@ def _add_metrics(result: ScenarioResult, plan: PollPlan, earlier: EarlierPoll, r
 def _add_notes(result: ScenarioResult, plan: PollPlan, earlier: EarlierPoll, runs: Runs) -> None:
     """How many new items each contender found against how many there were; the scaling."""
     expected_new, expected_naive_new = earlier.expected_new, earlier.expected_naive_new
-    got_new = {r["new_items"] for r in runs["briefbot"]}
+    got_new = {r["new_items"] for r in runs["briefbot"] + runs["briefbot-in-process"]}
     naive_new = {r["new_items"] for r in runs["naive"]}
     result.notes.append(
         f"{len(earlier.added)} feeds changed with {expected_new} new items; briefbot stored "

@@ -36,7 +36,9 @@ SCENARIOS: Mapping[str, str] = {
     "search": "search latency at 100,000 items (bench/search_bench.py)",
     "match": "1,000 new items against 1,000 subscriptions",
     "ack": "/brief acknowledgement latency in HTTP mode, 20 concurrent, 100,000 items",
+    "hostile": "/brief acks while two hostile feeds are polled: parse pool, in-process, idle",
     "render": "a digest from 1,000 candidate items",
+    "parse": "parse_feed against feedparser: 100,000 entries, 10 MB of HTML, hostile documents",
 }
 
 
@@ -94,6 +96,14 @@ def run_scenario(
         from bench import ack_bench
 
         return ack_bench.run(quick, workdir=workdir)
+    if name == "hostile":
+        from bench import hostile_bench
+
+        return hostile_bench.run(quick, workdir=workdir)
+    if name == "parse":
+        from bench import parse_bench
+
+        return parse_bench.run(quick)
     if name == "render":
         from bench import render_bench
 

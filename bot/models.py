@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "UTC",
@@ -63,6 +63,10 @@ class Settings:
     templates_dir: str | None = None
     # A feed failing this long gets one notice in ops_channel (and one on recovery).
     failure_notice_seconds: int = 6 * 3600
+    # Parse worker processes ("auto": one per core; 0: parse in the bot's own process).
+    parse_workers: int | Literal["auto"] = "auto"
+    # Seconds one feed document may take to parse; a worker past it is killed.
+    parse_timeout: float = 20.0
 
 
 @dataclass(frozen=True, slots=True)

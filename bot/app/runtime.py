@@ -7,6 +7,8 @@ A poll (`poll`) fetches and parses without touching the store, then one
 transaction stores every new item, links repeated stories, matches the items
 after the match cursor against every subscription, queues the alerts and moves
 the cursor: all of it lands together or not at all (bot/ingest/poll.py).
+Parsing happens in the runtime's parse worker processes (`parse_workers`,
+bot/ingest/parsepool.py), started at the first poll and stopped by `close`.
 Deliveries (bot/deliver/) post to Slack outside any transaction, each holding
 only its destination's lock, so a slow Slack never stalls `/brief`, a search
 or a poll's commit.
@@ -40,6 +42,7 @@ from bot.find.stories.extras import link_extras
 from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories.index import StoryIndex
 from bot.ingest.fetch.client import SYSTEM_NETWORK, Network
+from bot.ingest.parsepool import FeedParser, open_parser, resolve_workers
 from bot.ingest.poll import FeedOutcome, poll_feeds, probe_feed
 from bot.models import (
     UTC,
@@ -103,8 +106,10 @@ class Runtime:
         self.digests = DigestSender(store, self.locks, clock=clock)
         self._config_lock = threading.Lock()
         self._index_lock = threading.Lock()
+        self._parser_lock = threading.Lock()
         self._stories: StoryIndex | None = None
         self._search: SearchIndex | None = None
+        self._parser: FeedParser | None = None
         self._closed = False
 
     @classmethod
@@ -130,6 +135,10 @@ class Runtime:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            with self._parser_lock:
+                parser, self._parser = self._parser, None
+            if parser is not None:
+                parser.close()
             self.store.close()
 
     def __enter__(self) -> Runtime:
@@ -191,6 +200,17 @@ class Runtime:
 
     # ------------------------------------------------------------------ polling
 
+    @property
+    def parser(self) -> FeedParser:
+        """What polls parse with: the parse worker pool, started on first use."""
+        with self._parser_lock:
+            if self._parser is None:
+                settings = self.config.settings
+                self._parser = open_parser(
+                    resolve_workers(settings.parse_workers), time_limit=settings.parse_timeout
+                )
+            return self._parser
+
     def poll(
         self,
         *,
@@ -224,6 +244,7 @@ class Runtime:
                 on_fetched=on_fetched,
                 within=within,
                 network=self.network,
+                parser=self.parser,
             )
         except BaseException:
             if consulted:

@@ -16,6 +16,19 @@ Not obvious from the code's shape:
   bot/ingest/charset.py chooses from the header and the document. A charset
   it had to detect (a legacy East Asian encoding named nowhere, or named
   wrongly) is reported as a warning, since it is a guess, if a good one.
+- Bounded work. feedparser de-duplicates an entry's tags with a list scan per
+  tag, quadratic (20,000 `<category>` in one item took a minute): its
+  `_add_tag` is wrapped here to stop reading past `TAGS_READ_PER_ENTRY` tags
+  per entry, whatever element they come from (category, dc:subject,
+  itunes:keywords...). Each title, summary and content value is cut to
+  `HTML_PER_KEPT_CHAR` characters per character that can be kept before it
+  is converted to text (bot/ingest/text.py `cut_html`): the rest would be
+  thrown away, and converting it is what costs. One consequence: an item with
+  neither GUID nor link, identified by a hash of its text, is identified by
+  the text read, so only past ~16,000 characters of summary would a change of
+  `summary_max_chars` change its identity.
+- Where it runs. In-process here; bot/ingest/parsepool.py runs this same
+  function in worker processes it can kill at the time limit.
 - Entries become Items in bot/ingest/entries.py (identity, text, dates), their
   links canonical by bot/ingest/links.py.
 - Malformed and without items is an error ("no entries could be read": most
@@ -40,21 +53,35 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+from feedparser.mixin import _FeedParserMixin
 
 from bot.ingest.charset import charset_label, choose_charset, declared_charset, header_charset
-from bot.ingest.entries import TITLE_MAX_CHARS, entries_to_items, plain_field
+from bot.ingest.entries import MAX_TAGS, TITLE_MAX_CHARS, entries_to_items, plain_field
 from bot.ingest.links import canonicalize_link
 from bot.ingest.prolog import ascii_view, refuse_entity_declarations
-from bot.ingest.text import truncate_words
+from bot.ingest.text import cut_html, truncate_words
 from bot.models import ParseResult
 
-__all__ = ["DEFAULT_TIME_LIMIT", "parse_feed"]
+__all__ = [
+    "DEFAULT_TIME_LIMIT",
+    "HTML_PER_KEPT_CHAR",
+    "TAGS_READ_PER_ENTRY",
+    "parse_feed",
+    "too_slow_error",
+]
 
 logger = logging.getLogger(__name__)
 
 # Seconds one document may take, entries included. A 10 MB feed (the fetch
 # cap) parses in a few seconds on a small machine.
 DEFAULT_TIME_LIMIT = 20.0
+
+# Characters of a title, summary or content read per character that can be
+# kept. Real feeds need up to 8 (the most markup-heavy of 4,600 HTML fields in
+# 100 recorded feeds); twice that is read.
+HTML_PER_KEPT_CHAR = 16
+# Tags feedparser collects per entry (or per feed); entries.py keeps MAX_TAGS.
+TAGS_READ_PER_ENTRY = 4 * MAX_TAGS
 
 _DOCTYPE = re.compile(rb"^\s*<!DOCTYPE([^>]*?)>", re.MULTILINE)  # feedparser's own pattern
 _ROOT_ELEMENT = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]{0,40})")
@@ -102,12 +129,14 @@ def parse_feed(
     if box:
         return box[0]
     logger.warning("feed %s: parse abandoned after %.1f s", feed_id, time_limit)
-    return ParseResult(
-        items=(),
-        error=(
-            f"gave up parsing after {time_limit:g} s: the document is too large or too"
-            " complex to read in time"
-        ),
+    return ParseResult(items=(), error=too_slow_error(time_limit))
+
+
+def too_slow_error(time_limit: float) -> str:
+    """The error of a parse that overran `time_limit` seconds."""
+    return (
+        f"gave up parsing after {time_limit:g} s: the document is too large or too"
+        " complex to read in time"
     )
 
 
@@ -185,6 +214,8 @@ def _read_parsed(
     warning = (
         _describe_problem(bozo_exc, body, charset_from_header) if bozo_exc is not None else None
     )
+    read_chars = HTML_PER_KEPT_CHAR * max(summary_max_chars, TITLE_MAX_CHARS)
+    _cut_text_fields([parsed.get("feed") or {}, *entries], read_chars)
     feed_title = truncate_words(plain_field(parsed.get("feed") or {}, "title"), TITLE_MAX_CHARS)
 
     if not version and not entries:
@@ -224,6 +255,41 @@ def _ends_with_feed_end_tag(view: bytes) -> bool:
             return False
         tail = tail[:start].rstrip()
     return _FEED_END.search(tail[-64:]) is not None
+
+
+def _cut_text_fields(containers: list[Any], max_chars: int) -> None:
+    """Cut each title, summary and content value longer than `max_chars`, in place.
+
+    A `*_detail` value and a content block are cut alike, so that a summary
+    feedparser copied from the content still equals it (entries.py reads the
+    type by that equality).
+    """
+    for container in containers:
+        _cut_value(container, "title", max_chars)
+        _cut_value(container, "summary", max_chars)
+        for key in ("title_detail", "summary_detail"):
+            _cut_value(dict.get(container, key), "value", max_chars)
+        for block in dict.get(container, "content") or ():
+            _cut_value(block, "value", max_chars)
+
+
+def _cut_value(mapping: object, key: str, max_chars: int) -> None:
+    if isinstance(mapping, dict):
+        text = dict.get(mapping, key)
+        if isinstance(text, str) and len(text) > max_chars:
+            dict.__setitem__(mapping, key, cut_html(text, max_chars))
+
+
+def _add_tag_capped(self: Any, term: Any, scheme: Any, label: Any) -> None:
+    """feedparser's `_add_tag`, skipped once the entry (or feed) holds TAGS_READ_PER_ENTRY."""
+    tags = dict.get(self._get_context(), "tags")
+    if tags is not None and len(tags) >= TAGS_READ_PER_ENTRY:
+        return
+    _feedparser_add_tag(self, term, scheme, label)
+
+
+_feedparser_add_tag = _FeedParserMixin._add_tag
+_FeedParserMixin._add_tag = _add_tag_capped
 
 
 # --- what feedparser is told, and what its complaints mean ---------------------

@@ -1,8 +1,10 @@
 """One poll cycle: fetch the due feeds, parse them, and store what is new in one transaction.
 
 The one ingest orchestrator. Fetches run concurrently (fetch/client.py); each
-finished download is parsed on one worker thread while the others are still
-downloading, so the event loop never waits on parsing. Nothing is written
+finished download is parsed while the others are still downloading, so the
+event loop never waits on parsing: by one ingest thread per parse the parser
+can run at once (a `FeedParser` from bot/ingest/parsepool.py: worker processes
+that are killed at the time limit, or this process when none is given). Nothing is written
 while the network is in use: the parsed items (minus those already stored)
 wait in memory, and one short transaction at the end stores every feed's new
 items and state, then runs `within` (story linking and matching, from the
@@ -33,7 +35,7 @@ from bot.config.redact import redact_text
 from bot.ingest.entitylist import annotate_item
 from bot.ingest.feedstate import is_due, next_feed_state
 from bot.ingest.fetch.client import SYSTEM_NETWORK, Network, fetch_feeds
-from bot.ingest.parse import parse_feed
+from bot.ingest.parsepool import FeedParser, InProcessParser
 from bot.models import FeedConfig, FeedState, FetchResult, Item, PollReport
 from bot.store.ports import Store, Transaction
 
@@ -100,6 +102,7 @@ def poll_feeds(
     on_fetched: Callable[[str], None] | None = None,
     within: Callable[[Transaction, list[Item]], None] | None = None,
     network: Network = SYSTEM_NETWORK,
+    parser: FeedParser | None = None,
 ) -> PollCycle:
     """Run one poll cycle over the due feeds (see the module docstring)."""
     states = store.feed_states.all()
@@ -114,6 +117,7 @@ def poll_feeds(
         clock=clock,
         on_fetched=on_fetched,
         network=network,
+        parser=parser,
     )
     reports: list[PollReport] = []
     stored: list[Item] = []
@@ -146,8 +150,11 @@ def fetch_and_parse(
     clock: Clock,
     on_fetched: Callable[[str], None] | None = None,
     network: Network = SYSTEM_NETWORK,
+    parser: FeedParser | None = None,
 ) -> list[FeedOutcome]:
     """Fetch `feeds` concurrently and parse each as it arrives; outcomes in feed order."""
+    if parser is None:
+        parser = InProcessParser(time_limit=config.settings.parse_timeout)
     by_id = {feed.id: feed for feed in feeds}
     outcomes: dict[str, FeedOutcome] = {}
     pending: queue.Queue[FetchResult | None] = queue.Queue()
@@ -156,7 +163,9 @@ def fetch_and_parse(
         while (result := pending.get()) is not None:
             feed = by_id[result.feed_id]
             try:
-                outcomes[feed.id] = parse_outcome(config, feed, result, known=known, now=clock())
+                outcomes[feed.id] = parse_outcome(
+                    config, feed, result, known=known, now=clock(), parser=parser
+                )
             except Exception as exc:  # one feed's surprise must not stop the others
                 log.exception("feed %s: ingest failed", feed.id)
                 outcomes[feed.id] = FeedOutcome(
@@ -165,8 +174,12 @@ def fetch_and_parse(
             if on_fetched is not None:
                 on_fetched(feed.id)
 
-    worker = threading.Thread(target=work, name="briefbot-ingest", daemon=True)
-    worker.start()
+    workers = [
+        threading.Thread(target=work, name=f"briefbot-ingest-{n}", daemon=True)
+        for n in range(min(max(1, parser.concurrency), len(feeds)))
+    ]
+    for worker in workers:
+        worker.start()
     try:
         fetch_feeds(
             feeds,
@@ -177,8 +190,10 @@ def fetch_and_parse(
             policy=network.policy,
         )
     finally:
-        pending.put(None)
-        worker.join()
+        for _ in workers:
+            pending.put(None)
+        for worker in workers:
+            worker.join()
     return [outcomes[feed.id] for feed in feeds if feed.id in outcomes]
 
 
@@ -189,12 +204,13 @@ def parse_outcome(
     *,
     known: Callable[[Item], bool],
     now: datetime,
+    parser: FeedParser,
 ) -> FeedOutcome:
     """Parse one fetch result; keep the items `known` does not recognise."""
     started = time.monotonic()
     outcome = FeedOutcome(feed, result, now)
     if result.ok and not result.not_modified:
-        parsed = parse_feed(
+        parsed = parser.parse(
             feed.id,
             result.body,
             headers=result.headers,

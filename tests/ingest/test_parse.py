@@ -6,15 +6,18 @@ in test_charset.py, entity declarations in test_prolog.py.
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.sax.saxutils import escape
 
+import feedparser
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.ingest.parse import parse_feed
+from bot.ingest.parse import TAGS_READ_PER_ENTRY, parse_feed
 from bot.ingest.text import (
     truncate_words,
 )
@@ -28,6 +31,7 @@ from tests.ingest.feedfixtures import (
     rss,
 )
 from tests.support import paths
+from tests.support.feedgen import angle_brackets_rss, categories_rss, hostile_rss
 
 DEMO_FEEDS = paths.ROOT / "bot" / "demo_feeds"
 
@@ -388,3 +392,59 @@ def test_demo_federal_register_feeds_share_documents() -> None:
     assert all(i.startswith("fr:") for i in bis | search)
     assert "fr:2025-00480" in bis & search
     assert len(bis & search) == 6
+
+
+# --- bounded work (issue 12) --------------------------------------------------------
+# Each hostile document below kept a core busy for minutes to hours; parsed
+# under the default time limit, each must now be read, and read right.
+
+
+def test_a_summary_of_400000_unclosed_tags_is_read_within_the_limit() -> None:
+    result = parse_feed("lt", angle_brackets_rss(400_000), fetched_at=FETCHED_AT)
+    assert result.error is None
+    [item] = result.items
+    assert item.title == "Hostile item"
+    assert item.summary == truncate_words("<a" * 400_000, 1000)
+
+
+def test_html_past_what_can_be_kept_is_not_read() -> None:
+    # Comments that never close: html.parser scans to the end for each one
+    # (quadratic). Only 16 characters of HTML per character kept are read.
+    comments = escape("<!--x>" * 400_000).encode()
+    body = hostile_rss(b"<description>" + comments + b"</description>")
+    result = parse_feed("comments", body, fetched_at=FETCHED_AT, summary_max_chars=500)
+    assert result.error is None
+    [item] = result.items
+    # A comment left open runs to the end, as browsers read it (issue 12, part 9):
+    # nothing of it is text, and finding that out reads only a bounded prefix.
+    assert item.summary == ""
+
+
+def test_a_tag_cut_where_reading_stops_leaves_no_half_of_it() -> None:
+    image = f'<img src="data:image/png;base64,{"A" * 40_000}">'
+    body = hostile_rss(
+        b"<description>" + escape(f"<p>Caption.</p>{image}").encode() + b"</description>"
+    )
+    [item] = parse_feed("image", body, fetched_at=FETCHED_AT).items
+    assert item.summary == "Caption."
+
+
+def test_20000_categories_in_one_item_are_read_up_to_a_cap() -> None:
+    result = parse_feed("categories", categories_rss(20_000), fetched_at=FETCHED_AT)
+    assert result.error is None
+    [item] = result.items
+    assert item.tags == tuple(f"topic {n}" for n in range(50))
+    # The work: feedparser itself stops collecting tags at the cap.
+    parsed = feedparser.parse(io.BytesIO(categories_rss(20_000)))
+    assert len(parsed.entries[0]["tags"]) == TAGS_READ_PER_ENTRY
+
+
+def test_itunes_keywords_are_capped_like_categories() -> None:
+    keywords = ",".join(f"k{n}" for n in range(20_000)).encode()
+    body = hostile_rss(b"<itunes:keywords>" + keywords + b"</itunes:keywords>").replace(
+        b"<rss ", b'<rss xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" '
+    )
+    parsed = feedparser.parse(io.BytesIO(body))
+    assert len(parsed.entries[0]["tags"]) == TAGS_READ_PER_ENTRY
+    [item] = parse_feed("keywords", body, fetched_at=FETCHED_AT).items
+    assert item.tags == tuple(f"k{n}" for n in range(50))

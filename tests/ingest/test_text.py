@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.ingest.text import (
     collapse_whitespace,
+    cut_html,
     decode_leftover_entities,
     graphic_label,
     html_to_text,
@@ -106,3 +110,68 @@ def test_cdata_left_by_a_nested_section_is_read_as_markup(value: str, expected: 
 )
 def test_graphic_label(fragment: str, expected: str | None) -> None:
     assert graphic_label(fragment) == expected
+
+
+# --- bounded work (issue 12) --------------------------------------------------------
+
+
+def test_unclosed_tags_read_as_text_in_linear_time() -> None:
+    # html.parser rescans to the end of the input for each `<a` that never
+    # closes: 400,000 of them took hours. They are text, and read in one pass.
+    # (Too slow a read fails by the suite's timeout.)
+    assert html_to_text("<a" * 400_000) == "<a" * 400_000
+    assert html_to_text("<a <a " * 200_000) == "<a <a " * 200_000
+
+
+@pytest.mark.parametrize(
+    ("fragment", "expected"),
+    [
+        pytest.param("<b>bold</b> x <a", "bold x <a", id="text-after-the-last-tag"),
+        pytest.param("x <script>if (a<b", "x ", id="inside-an-unclosed-script"),
+        pytest.param("&lt;p&gt; then <p", "<p> then <p", id="entities-before"),
+        pytest.param("a < b and c <d", "a < b and c <d", id="no-tag-at-all"),
+    ],
+)
+def test_unclosed_markup_reads_as_before(fragment: str, expected: str) -> None:
+    assert html_to_text(fragment) == expected
+
+
+@pytest.mark.parametrize(
+    ("fragment", "limit", "expected"),
+    [
+        pytest.param("<p>short</p>", 100, "<p>short</p>", id="short-enough"),
+        pytest.param("<p>abcdefgh</p>", 8, "<p>abcde", id="cut-in-text"),
+        pytest.param(
+            '<p>text</p><img src="data:image/png;base64,AAAA', 30, "<p>text</p>", id="cut-in-a-tag"
+        ),
+        pytest.param("<p>x</p><!-- a long comm", 15, "<p>x</p>", id="cut-in-a-comment"),
+        pytest.param("x < y and z", 8, "x < y an", id="a-lone-angle-bracket-is-text"),
+    ],
+)
+def test_cut_html_keeps_a_prefix_and_no_half_tag(fragment: str, limit: int, expected: str) -> None:
+    assert cut_html(fragment, limit) == expected
+
+
+def _collapse_reference(text: str) -> str:
+    """collapse_whitespace as first written: one Unicode category look-up per character."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+        for ch in text
+        if ch not in "\u200b\ufeff"
+    )
+    return " ".join(cleaned.split())
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=40))
+def test_collapse_whitespace_is_the_per_character_definition(text: str) -> None:
+    assert collapse_whitespace(text) == _collapse_reference(text)
+
+
+def test_collapse_whitespace_maps_every_control_and_separator() -> None:
+    controls = "".join(
+        chr(code)
+        for code in range(0x110000)
+        if unicodedata.category(chr(code)) in ("Cc", "Zl", "Zp")
+    )
+    assert len(controls) == 67
+    assert collapse_whitespace(f"a{controls}b\u200b\ufeffc") == "a bc"

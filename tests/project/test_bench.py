@@ -90,7 +90,7 @@ def test_quick_poll_contenders_did_the_same_work(quick_run: QuickRun) -> None:
     runs, expected = details["runs"], details["new_items_expected"]
     feeds, changed = details["plan"]["feeds"], details["changed_feeds"]
     assert expected > 0 and changed > 0
-    for run in runs["briefbot"]:
+    for run in runs["briefbot"] + runs["briefbot-in-process"]:
         # Every new item stored once; unchanged feeds answered 304 to its ETags.
         assert run["new_items"] == expected
         assert run["farm"]["by_status"] == {"200": changed, "304": feeds - changed}
@@ -106,6 +106,22 @@ def test_quick_ack_answered_every_command(quick_run: QuickRun, mode: str) -> Non
     assert details["requests"] > 0
     assert details["non_200"] == 0
     assert details["replies"] == details["requests"]
+
+
+@pytest.mark.parametrize("mode", ["idle", "pool", "in-process"])
+def test_quick_hostile_acked_every_command_while_the_feeds_parsed(
+    quick_run: QuickRun, mode: str
+) -> None:
+    details = quick_run.results["hostile"]["details"][mode]
+    assert details["requests"] > 0
+    assert (details["non_200"], details["replied"]) == (0, True)
+    assert details["replies"] == details["requests"]
+    if mode != "idle":
+        assert details["cycles"]
+        assert details["statuses"] == [
+            "hostile-brackets: ok ",
+            "hostile-categories: ok ",
+        ]
 
 
 def test_quick_targets_are_not_judged(quick_run: QuickRun) -> None:

@@ -66,3 +66,26 @@ def numbered_entries(
         )
         for n in range(start + count - 1, start - 1, -1)
     ]
+
+
+def hostile_rss(item_xml: bytes, *, title: str = "Hostile") -> bytes:
+    """An RSS 2.0 document of one item whose inner XML is `item_xml` (title and link given)."""
+    return (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        + f"<title>{escape(title)}</title>".encode()
+        + b"<link>https://example.org/</link><description>x</description>"
+        b"<item><title>Hostile item</title><link>https://example.org/hostile</link>"
+        + item_xml
+        + b"</item></channel></rss>"
+    )
+
+
+def angle_brackets_rss(repeats: int = 400_000) -> bytes:
+    """One item whose summary is `&lt;a` × `repeats`: `<a<a<a…` once decoded (issue 12)."""
+    return hostile_rss(b"<description>" + b"&lt;a" * repeats + b"</description>")
+
+
+def categories_rss(count: int = 20_000) -> bytes:
+    """One item with `count` distinct `<category>` elements (issue 12)."""
+    categories = b"".join(b"<category>topic %d</category>" % n for n in range(count))
+    return hostile_rss(b"<description>Many categories.</description>" + categories)

@@ -23,7 +23,7 @@ __all__ = ["read_settings"]
 class _Rule:
     """How one `settings:` key is read: kind, inclusive bounds, and an error hint."""
 
-    kind: str  # "text", "path", "optional-path", "int", "seconds", "duration", "size"
+    kind: str  # "text", "path", "optional-path", "int", "seconds", "duration", "size", "workers"
     low: float = 0
     high: float = 0
     low_exclusive: bool = False
@@ -45,6 +45,8 @@ _SETTING_RULES: dict[str, _Rule] = {
     "summary_max_chars": _Rule("int", 50, 20000),
     "templates_dir": _Rule("optional-path"),
     "failure_notice_seconds": _Rule("duration", 60, 30 * 86400),
+    "parse_workers": _Rule("workers", 0, 64),
+    "parse_timeout": _Rule("seconds", 0, 600, low_exclusive=True),
 }
 
 _WHERE = "settings"
@@ -87,6 +89,8 @@ def _read_value(check: Checker, name: str, node: Node, rule: _Rule) -> Any:
         value = _seconds(check, node, name, rule)
     elif rule.kind == "duration":
         value = check.duration(node, _WHERE, name, int(rule.low), int(rule.high), "5m or 6h")
+    elif rule.kind == "workers":
+        value = _workers(check, node, name, rule)
     else:
         value = _size(check, node, name, rule)
     return value
@@ -107,6 +111,22 @@ def _seconds(check: Checker, node: Node, name: str, rule: _Rule) -> float | None
         )
         return None
     return float(value)
+
+
+def _workers(check: Checker, node: Node, name: str, rule: _Rule) -> int | str | None:
+    """A count of processes, or "auto" (one per core)."""
+    if isinstance(node, ScalarNode) and node.style is None and node.value == "auto":
+        return "auto"
+    count = check.plain_number(node, int)
+    if count is None or not check.in_range(count, rule.low, rule.high, False):
+        check.report(
+            node,
+            _WHERE,
+            f"{name} must be auto or a whole number from {int(rule.low)} to {int(rule.high)}, "
+            f"not {describe_node(node)}",
+        )
+        return None
+    return count
 
 
 def _size(check: Checker, node: Node, name: str, rule: _Rule) -> int | None:

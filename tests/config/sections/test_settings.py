@@ -21,6 +21,11 @@ SETTING_CASES = [
     ("templates_dir: ./my-templates", "templates_dir", "./my-templates"),
     ("templates_dir: null", "templates_dir", None),
     ("user_agent: acme-briefbot/1.0", "user_agent", "acme-briefbot/1.0"),
+    ("parse_workers: auto", "parse_workers", "auto"),
+    ("parse_workers: 0", "parse_workers", 0),
+    ("parse_workers: 4", "parse_workers", 4),
+    ("parse_timeout: 45s", "parse_timeout", 45.0),
+    ("parse_timeout: 0.5", "parse_timeout", 0.5),
 ]
 
 
@@ -62,6 +67,20 @@ ERROR_CASES = [
             "feeds.yaml:7: settings: summary_max_chars must be a whole number, not '1e3'",
         ],
         id="settings-values",
+    ),
+    pytest.param(
+        """\
+        settings:
+          parse_workers: many
+          parse_timeout: 0
+        """,
+        [
+            "feeds.yaml:2: settings: parse_workers must be auto or a whole number from 0 to 64, "
+            "not 'many'",
+            "feeds.yaml:3: settings: parse_timeout must be more than 0 and at most 600 seconds, "
+            "not 0",
+        ],
+        id="parse-settings",
     ),
     pytest.param(
         """\

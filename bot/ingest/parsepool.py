@@ -1,0 +1,434 @@
+"""Feed parsing in worker processes, so that a parse past its time limit can be stopped.
+
+A thread cannot be killed: an abandoned in-process parse (bot/ingest/parse.py)
+keeps a core busy, and the GIL the Slack handlers need, until it ends, which on
+hostile input can be hours. `ParsePool` runs `parse_feed` in worker processes
+instead and kills the worker of a parse that overruns, then starts another
+when one is next needed. Parsing there also leaves the bot's own process (and
+its GIL) to the Slack handlers and the scheduler.
+
+Not obvious:
+
+- Start method. The bot has threads (APScheduler, Bolt, the ingest threads), so
+  forking it is unsafe. Workers come from the `forkserver` (a clean process
+  started once, with bot.ingest.parse imported, that forks each worker: about
+  15 ms a worker once it runs, 0.5 s to start it) where the platform has one,
+  else from `spawn`. multiprocessing imports the main module in each worker:
+  under the `briefbot` script that is the CLI (about 0.5 s and 18 MB more per
+  worker started; workers live as long as the Runtime).
+- Time. The limit counts from the moment the worker has the document, not the
+  wait for a free worker: a busy pool delays a parse, never fails it.
+- Memory. A worker that parsed a document of RETIRE_AFTER_BYTES or more is
+  retired after it: the memory of that parse (60 MB for 10 MB of articles,
+  140 MB for 100,000 entries) would otherwise stay with the process.
+- Crashes. A worker that dies under a document (killed from outside, out of
+  memory) is replaced and the document tried once more, then reported.
+- What a worker runs is `parse_feed` itself, so its result is the in-process
+  one (ParseResult and Items pickle as they are). This module imports
+  bot.ingest.parse, never feedparser.
+- Signals. Workers ignore SIGINT and SIGTERM: Ctrl-C reaches the whole
+  process group and systemd signals the whole service, while the bot finishes
+  the poll in flight and then stops its workers itself. They are daemonic, so
+  an exit without `close` ends them too, and one whose bot died reads the end
+  of its pipe and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext, SpawnContext
+from multiprocessing.process import BaseProcess
+from typing import Literal, Protocol
+
+from bot.ingest.parse import DEFAULT_TIME_LIMIT, parse_feed, too_slow_error
+from bot.models import ParseResult
+
+__all__ = [
+    "FeedParser",
+    "InProcessParser",
+    "ParsePool",
+    "open_parser",
+    "resolve_workers",
+]
+
+log = logging.getLogger(__name__)
+
+# A worker that parsed a document at least this large is retired afterwards.
+RETIRE_AFTER_BYTES = 2 * 1024 * 1024
+# How long a worker asked to stop gets before it is killed.
+_STOP_GRACE = 1.0
+_SHUTTING_DOWN = ParseResult(items=(), error="not parsed: the bot is shutting down")
+
+
+class FeedParser(Protocol):
+    """What a poll parses with: in this process, or in a pool of worker processes."""
+
+    @property
+    def concurrency(self) -> int:
+        """How many parses can usefully run at once."""
+        ...
+
+    def parse(
+        self,
+        feed_id: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        url: str,
+        fetched_at: datetime,
+        summary_max_chars: int,
+    ) -> ParseResult: ...
+
+    def close(self) -> None: ...
+
+
+def resolve_workers(setting: int | Literal["auto"]) -> int:
+    """The `parse_workers` setting as a number: "auto" is one per core this process may use."""
+    if setting != "auto":
+        return setting
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
+def open_parser(workers: int, *, time_limit: float = DEFAULT_TIME_LIMIT) -> FeedParser:
+    """A pool of `workers` processes, or parsing in this process when `workers` is 0."""
+    if workers <= 0:
+        return InProcessParser(time_limit=time_limit)
+    return ParsePool(workers, time_limit=time_limit)
+
+
+class InProcessParser:
+    """`parse_feed` on the calling thread; an overrun is abandoned, not stopped (see parse.py)."""
+
+    concurrency = 1
+
+    def __init__(self, *, time_limit: float = DEFAULT_TIME_LIMIT) -> None:
+        self.time_limit = time_limit
+
+    def parse(
+        self,
+        feed_id: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        url: str,
+        fetched_at: datetime,
+        summary_max_chars: int,
+    ) -> ParseResult:
+        return parse_feed(
+            feed_id,
+            body,
+            headers=headers,
+            url=url,
+            fetched_at=fetched_at,
+            summary_max_chars=summary_max_chars,
+            time_limit=self.time_limit,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    feed_id: str
+    body: bytes
+    headers: dict[str, str]
+    url: str
+    fetched_at: datetime
+    summary_max_chars: int
+
+
+@dataclass(eq=False)
+class _Worker:
+    """One worker process and our end of its pipe.
+
+    Its owner (the thread it was handed to, or `close` for an idle one) stops
+    and reaps it; `close` may only kill it and await its exit meanwhile: the
+    lock keeps the two apart.
+    """
+
+    process: BaseProcess
+    conn: Connection
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    reaped: bool = False
+
+
+# A log line a worker wrote while parsing: (logger name, level, message).
+_LogLine = tuple[str, int, str]
+
+
+class _Collect(logging.Handler):
+    """Keeps the warnings a parse logs, to send them to the bot with the result."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.lines: list[_LogLine] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.name, record.levelno, record.getMessage()))
+
+
+def _serve(conn: Connection) -> None:
+    """A worker's life: parse each job received, send the result back (with the warnings
+    it logged, which the bot logs as its own); stop on None or EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    collected = _Collect()
+    logging.getLogger().addHandler(collected)
+    while True:
+        try:
+            job: _Job | None = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        collected.lines = []
+        result = parse_feed(
+            job.feed_id,
+            job.body,
+            headers=job.headers,
+            url=job.url,
+            fetched_at=job.fetched_at,
+            summary_max_chars=job.summary_max_chars,
+            time_limit=None,  # the pool enforces the limit, by killing this process
+        )
+        conn.send((result, collected.lines))
+
+
+def _context() -> ForkServerContext | SpawnContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["bot.ingest.parse"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+class ParsePool:
+    """Up to `workers` parse processes, started when needed; see the module docstring."""
+
+    def __init__(self, workers: int, *, time_limit: float = DEFAULT_TIME_LIMIT) -> None:
+        if workers < 1:
+            raise ValueError(f"a parse pool needs at least one worker, not {workers}")
+        self.workers = workers
+        self.time_limit = time_limit
+        self._context = _context()
+        self._cond = threading.Condition()
+        self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()
+        self._starting = 0
+        self._names = itertools.count(1)
+        self._closed = False
+
+    @property
+    def concurrency(self) -> int:
+        return self.workers
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def pids(self) -> list[int]:
+        """The process ids of the workers alive now (idle or parsing)."""
+        with self._cond:
+            return sorted(w.process.pid for w in self._all if w.process.pid is not None)
+
+    def parse(
+        self,
+        feed_id: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        url: str,
+        fetched_at: datetime,
+        summary_max_chars: int,
+    ) -> ParseResult:
+        """`parse_feed` in a worker; a parse past the time limit has its worker killed."""
+        job = _Job(feed_id, bytes(body), dict(headers), url, fetched_at, summary_max_chars)
+        # A worker that dies (killed from outside, out of memory) is replaced
+        # once: the document gets a second worker, not a third.
+        for _ in range(2):
+            try:
+                worker = self._acquire()
+            except OSError as exc:  # no process to be had: parse here rather than not at all
+                log.warning("feed %s: no parse worker (%s); parsing in-process", feed_id, exc)
+                return InProcessParser(time_limit=self.time_limit).parse(
+                    feed_id,
+                    body,
+                    headers=headers,
+                    url=url,
+                    fetched_at=fetched_at,
+                    summary_max_chars=summary_max_chars,
+                )
+            if worker is None:
+                return _SHUTTING_DOWN
+            result = self._run(worker, job)
+            if result is not None:
+                return result
+            if self.closed:
+                return _SHUTTING_DOWN
+            log.error("feed %s: the parse worker died", feed_id)
+        return ParseResult(
+            items=(), error="could not parse the feed: the parser process died (out of memory?)"
+        )
+
+    def _run(self, worker: _Worker, job: _Job) -> ParseResult | None:
+        """`job` on `worker`: its result, the too-slow error, or None when the worker died."""
+        try:
+            worker.conn.send(job)
+            ready = worker.conn.poll(self.time_limit)
+            reply: tuple[ParseResult, list[_LogLine]] | None = worker.conn.recv() if ready else None
+        except (EOFError, OSError, ValueError):
+            self._discard(worker)
+            return None
+        result = None
+        if reply is not None:
+            result, lines = reply
+            for name, level, message in lines:
+                # Logged here, so this process's handlers and redaction see it.
+                logging.getLogger(name).log(level, "%s", message)
+        if result is None:
+            log.warning(
+                "feed %s: parse stopped after %.1f s (worker %s killed)",
+                job.feed_id,
+                self.time_limit,
+                worker.process.pid,
+            )
+            self._discard(worker)
+            return ParseResult(items=(), error=too_slow_error(self.time_limit))
+        if len(job.body) >= RETIRE_AFTER_BYTES:
+            self._discard(worker, gently=True)
+        else:
+            self._release(worker)
+        return result
+
+    # ------------------------------------------------------------------ the workers
+
+    def _acquire(self) -> _Worker | None:
+        """An idle worker, a new one if fewer than `workers` exist, else wait; None once closed."""
+        dead: list[_Worker] = []
+        try:
+            return self._idle_or_new(dead)
+        finally:
+            for worker in dead:
+                _stop(worker, gently=False)
+
+    def _idle_or_new(self, dead: list[_Worker]) -> _Worker | None:
+        with self._cond:
+            while True:
+                if self._closed:
+                    return None
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.process.is_alive():
+                        return worker
+                    self._all.discard(worker)  # died while idle (killed from outside)
+                    dead.append(worker)
+                if len(self._all) + self._starting < self.workers:
+                    self._starting += 1
+                    break
+                self._cond.wait()
+        try:
+            worker = self._start()
+        except BaseException:
+            with self._cond:
+                self._starting -= 1
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._starting -= 1
+            if not self.closed:
+                self._all.add(worker)
+                return worker
+        _stop(worker, gently=False)  # the pool closed while it started
+        return None
+
+    def _start(self) -> _Worker:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=_serve, args=(child,), name=f"briefbot-parse-{next(self._names)}", daemon=True
+        )
+        try:
+            process.start()
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        return _Worker(process, parent)
+
+    def _release(self, worker: _Worker) -> None:
+        with self._cond:
+            if self._closed:
+                self._all.discard(worker)
+            else:
+                self._idle.append(worker)
+                self._cond.notify()
+                return
+        _stop(worker, gently=True)
+
+    def _discard(self, worker: _Worker, *, gently: bool = False) -> None:
+        """Take `worker` out of the pool and stop it (killed unless `gently`); awaits its end."""
+        with self._cond:
+            self._all.discard(worker)
+            self._cond.notify()
+        _stop(worker, gently=gently)
+
+    def close(self) -> None:
+        """Stop every worker: idle ones are asked to, busy ones killed. Awaits their exit."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            idle, busy = list(self._idle), [w for w in self._all if w not in self._idle]
+            self._idle.clear()
+            self._all.clear()
+            self._cond.notify_all()
+        for worker in busy:  # their threads reap them, on the end of the pipe this causes
+            _kill(worker)
+        for worker in idle:
+            _stop(worker, gently=True)
+
+    def __enter__(self) -> ParsePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _stop(worker: _Worker, *, gently: bool) -> None:
+    """End `worker`'s process (asked by a None job when `gently`, else killed) and reap it."""
+    with worker.lock:
+        if worker.reaped:
+            return
+        if gently and worker.process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(None)
+            worker.process.join(_STOP_GRACE)
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+        worker.conn.close()
+        worker.process.close()
+        worker.reaped = True
+
+
+def _kill(worker: _Worker) -> None:
+    """Kill `worker`'s process and await its exit, leaving the reaping to its owner."""
+    with worker.lock:
+        if not worker.reaped:
+            if worker.process.is_alive():
+                worker.process.kill()
+            worker.process.join()
