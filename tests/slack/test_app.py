@@ -9,6 +9,7 @@ standing in for the `response_url` that `respond()` posts replies to.
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import threading
@@ -19,6 +20,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.app.commands.dispatch import handle_command
 from bot.app.runtime import Runtime
 from bot.config.model import SlackSecrets
 from bot.models import CommandReply, CommandRequest, SlackMessage
@@ -30,6 +32,8 @@ from bot.slack.app import (
     SlackStartupError,
     build_app,
 )
+from bot.slack.client import make_web_client
+from bot.slack.deliver import Deliverer
 from bot.slack.http import ServerHandle, serve_http
 from bot.slack.socketmode import SocketModeHandle, serve_socket_mode
 from bot.slack.start import start_slack
@@ -649,3 +653,36 @@ def test_seen_requests_remembers_ids_for_a_while(
         now[0] = at
         results.append(seen.first_sight(key))
     assert results == expected
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        # should_escape on (the manifest): Slack sends a picked channel as a link.
+        pytest.param("<#C0ALERTS01|alerts>", id="escaped-as-slack-sends-it"),
+        # should_escape off (an older install): the name as typed.
+        pytest.param("#alerts", id="unescaped-as-slack-sends-it"),
+    ],
+)
+def test_subscribe_a_channel_from_the_exact_payload_slack_sends(
+    runtime: Runtime,
+    secrets: SlackSecrets,
+    fake_slack: FakeSlack,
+    responses: ResponseUrlServer,
+    typed: str,
+) -> None:
+    fake_slack.add_channel("C0ALERTS01", name="alerts")
+    poster = Deliverer(make_web_client(secrets))
+    handler = functools.partial(handle_command, runtime, poster=poster)
+    server = serve_http(build_app(secrets, handler), port=0, host="127.0.0.1")
+    try:
+        form = command_form(f"subscribe {typed} ipef", responses.url("sub"), user_id="U0123456789")
+        answer = post_command(server, form)
+        [reply] = responses.wait("sub")
+    finally:
+        server.stop()
+
+    assert answer.status == 200
+    [sub] = runtime.store.subscriptions.list()
+    assert sub.owner == "C0ALERTS01"
+    assert f"Subscribed to query ipef (id {sub.id}): alerts in " in reply.everything
