@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from bot.render.mrkdwn import unescape_mrkdwn
 from bot.render.slacklimits import SLACK_TOKEN
 
 __all__ = ["Run", "mrkdwn_runs"]
@@ -58,10 +59,10 @@ def mrkdwn_runs(text: str) -> list[Run]:
 def _token(inner: str) -> Run:
     target, _, label = inner.partition("|")
     if target.startswith("!date^"):
-        return _unescape(label), ""
+        return unescape_mrkdwn(label), ""
     if target.startswith(("!", "#", "@")):
-        return _unescape(label or target), "bold"
-    shown = _unescape(label or target)
+        return unescape_mrkdwn(label or target), "bold"
+    shown = unescape_mrkdwn(label or target)
     return shown, f"underline link {target}" if " " not in target else "underline"
 
 
@@ -76,15 +77,11 @@ def _styled(text: str) -> list[Run]:
         elif italic is not None:
             runs.append((_plain(italic), "italic"))
         else:
-            runs.append((_unescape(code or ""), "cyan"))
+            runs.append((unescape_mrkdwn(code or ""), "cyan"))
         position = match.end()
     runs.append((_plain(text[position:]), ""))
     return runs
 
 
 def _plain(text: str) -> str:
-    return _unescape(_EMOJI_CODE.sub(lambda m: _EMOJI.get(m.group(1), ""), text))
-
-
-def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unescape_mrkdwn(_EMOJI_CODE.sub(lambda m: _EMOJI.get(m.group(1), ""), text))

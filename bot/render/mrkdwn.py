@@ -50,6 +50,7 @@ __all__ = [
     "sanitize",
     "slack_date",
     "slack_link",
+    "unescape_mrkdwn",
 ]
 
 # A longer URL (after escaping) is shown as text, not linked: a link must fit a section.
@@ -265,9 +266,12 @@ def mrkdwn_to_plain(text: str, *, unescape: bool = True) -> str:
     fallback `text` sent to Slack needs.
     """
     plain = plainify(text)
-    if unescape:
-        plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return plain
+    return unescape_mrkdwn(plain) if unescape else plain
+
+
+def unescape_mrkdwn(text: str) -> str:
+    """Slack's three escapes (`&lt; &gt; &amp;`) decoded: the text as Slack shows it."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def plainify(text: str) -> str:

@@ -148,6 +148,17 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, service
     pytest.fail(f"no {what} within {timeout} s; service output:\n{service.output()}")
 
 
+_LISTENING = re.compile(r"Slack HTTP mode: listening on ([0-9.]+):(\d+)/slack/events")
+
+
+def listening_address(service: Service) -> tuple[str, int]:
+    """(host, port) the service's HTTP mode says it listens on, once it says so."""
+    wait_for(lambda: _LISTENING.search(service.output()), 30, "the HTTP listener", service)
+    found = _LISTENING.search(service.output())
+    assert found is not None
+    return found.group(1), int(found.group(2))
+
+
 def shown_text(message: PostedMessage) -> str:
     return json.dumps(message.blocks, ensure_ascii=False) if message.blocks else message.text
 
@@ -318,14 +329,11 @@ def test_run_listens_where_host_says(
 ) -> None:
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
     service = services(config_path, service_env(fake_slack), ["run", "--port", "0", *host_args])
-    pattern = re.compile(r"Slack HTTP mode: listening on ([0-9.]+):(\d+)/slack/events")
-    wait_for(lambda: pattern.search(service.output()), 30, "the HTTP listener", service)
-    found = pattern.search(service.output())
-    assert found is not None
-    assert found.group(1) == listening_on
+    host, port = listening_address(service)
+    assert host == listening_on
     # Answered on 127.0.0.1 (503 until the first poll: see the /healthz test below).
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{found.group(2)}/healthz", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
             first_line = r.read().decode().splitlines()[0]
     except urllib.error.HTTPError as refused:
         assert refused.code == 503
@@ -408,11 +416,8 @@ def test_healthz_and_briefbot_health_say_the_service_works(
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
     env = service_env(fake_slack)
     service = services(config_path, env, ["run", "--port", "0"])
-    pattern = re.compile(r"Slack HTTP mode: listening on [0-9.]+:(\d+)/slack/events")
-    wait_for(lambda: pattern.search(service.output()), 30, "the HTTP listener", service)
-    found = pattern.search(service.output())
-    assert found is not None
-    url = f"http://127.0.0.1:{found.group(1)}/healthz"
+    _host, port = listening_address(service)
+    url = f"http://127.0.0.1:{port}/healthz"
 
     def healthz() -> tuple[int, str]:
         try:

@@ -42,11 +42,11 @@ def subscribe(session: Session, args: list[Word]) -> list[SlackMessage]:
     request = session.request
     owner, where = request.user_id, "by direct message"
     channel = channel_of(args[0])
-    if channel is None and args[0].text.startswith("#") and len(args[0].text) > 1:
-        session.require_admin("subscribe a channel")
-        channel = _channel_named(session, args[0].text)
-    if channel is not None:
-        session.require_admin("subscribe a channel")
+    by_name = channel is None and args[0].text.startswith("#") and len(args[0].text) > 1
+    if channel is not None or by_name:
+        session.require_admin("subscribe a channel")  # before Slack is asked for a name
+        if channel is None:
+            channel = _channel_named(session, args[0].text)
         owner, where = channel, f"in {args[0].text}"
         args = args[1:]
     words, mode, daily_at, zone = _read_delivery_options(args)
