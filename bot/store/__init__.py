@@ -1,5 +1,5 @@
-"""Durable state: typed ports (`ports.py`) and the TinyDB backend (`tinydb/`).
+"""Durable state: typed ports (`ports/`) and the TinyDB backend (`tinydb/`).
 
 The only importer of tinydb, filelock and orjson's file codec. Everything
-above it speaks the typed records and Protocols of `ports.py`.
+above it speaks the typed records and Protocols of `ports/`.
 """
