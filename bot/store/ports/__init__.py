@@ -32,6 +32,14 @@ state in `state`, and `ReadView`, `Transaction` and `Store` in `store`.
 Import them from here.
 """
 
+from bot.store.ports.fedreg import (
+    Reminder,
+    ReminderLedger,
+    ReminderReader,
+    TrackedDocument,
+    TrackedDocumentReader,
+    TrackedDocuments,
+)
 from bot.store.ports.records import (
     AddedFeed,
     AlertDelivery,
@@ -95,6 +103,9 @@ __all__ = [
     "OverrideReader",
     "Overrides",
     "ReadView",
+    "Reminder",
+    "ReminderLedger",
+    "ReminderReader",
     "ScheduleOverride",
     "Store",
     "StoreError",
@@ -103,5 +114,8 @@ __all__ = [
     "StoreStats",
     "SubscriptionReader",
     "Subscriptions",
+    "TrackedDocument",
+    "TrackedDocumentReader",
+    "TrackedDocuments",
     "Transaction",
 ]

@@ -7,6 +7,12 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from bot.store.ports.fedreg import (
+    ReminderLedger,
+    ReminderReader,
+    TrackedDocumentReader,
+    TrackedDocuments,
+)
 from bot.store.ports.records import Heartbeat, StoreStats
 from bot.store.ports.state import (
     AlertDeliveryLedger,
@@ -56,6 +62,10 @@ class ReadView(Protocol):
     def overrides(self) -> OverrideReader: ...
     @property
     def ops_notices(self) -> OpsNoticeReader: ...
+    @property
+    def fr_documents(self) -> TrackedDocumentReader: ...
+    @property
+    def reminders(self) -> ReminderReader: ...
 
 
 class Transaction(Protocol):
@@ -79,6 +89,10 @@ class Transaction(Protocol):
     def overrides(self) -> Overrides: ...
     @property
     def ops_notices(self) -> OpsNotices: ...
+    @property
+    def fr_documents(self) -> TrackedDocuments: ...
+    @property
+    def reminders(self) -> ReminderLedger: ...
 
 
 class Store(ReadView, Protocol):

@@ -1,0 +1,86 @@
+"""Tracked Federal Register documents and the reminder ledger: as written, after a restart,
+rolled back with their transaction, due in order, pruned when past; damaged records skipped."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.models import replace
+from bot.store.ports import Reminder, TrackedDocument
+from tests.store.contract.conftest import Stores
+
+NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
+
+
+class Boom(Exception):
+    pass
+
+
+def _doc(number: str, minutes: int = 0) -> TrackedDocument:
+    return TrackedDocument(
+        document_number=number,
+        items=(("fr-bis", f"id-{number}"), ("fr-entity-list", f"id2-{number}")),
+        next_attempt=NOW + timedelta(minutes=minutes),
+    )
+
+
+def _reminder(days: int = 7, on: date = date(2026, 12, 10)) -> Reminder:
+    return Reminder(
+        subscription_id="s1",
+        owner="U1",
+        document_number="2026-01234",
+        kind="comments",
+        on=on,
+        days_before=days,
+        item_seq=4,
+        due_at=NOW + timedelta(days=days),
+        created_at=NOW,
+    )
+
+
+def test_tracked_documents_round_trip_and_come_due_in_order(stores: Stores) -> None:
+    store = stores.open()
+    late = replace(_doc("2026-00002", 30), attempts=2, last_error="HTTP 500", etag='"e1"')
+    early = replace(_doc("2026-00001", -5), enriched=True, last_modified="Tue, 1 Dec 2026")
+    with store.transaction() as tx:
+        tx.fr_documents.put(late)
+        tx.fr_documents.put(early)
+        assert tx.fr_documents.get("2026-00002") == late
+    assert store.fr_documents.all() == [early, late]
+    assert store.fr_documents.due(NOW, limit=10) == [early]
+    assert store.fr_documents.due(NOW + timedelta(hours=1), limit=1) == [early]
+    store = stores.reopen(store)
+    assert store.fr_documents.get("2026-00002") == late
+    with pytest.raises(Boom), store.transaction() as tx:
+        tx.fr_documents.delete("2026-00001")
+        raise Boom
+    assert store.fr_documents.get("2026-00001") == early
+    with store.transaction() as tx:
+        tx.fr_documents.delete("2026-00001")
+        tx.fr_documents.delete("never-there")
+    assert [d.document_number for d in store.fr_documents.all()] == ["2026-00002"]
+
+
+def test_reminder_ledger_keys_status_and_prune(stores: Stores) -> None:
+    store = stores.open()
+    week, day = _reminder(7), _reminder(1)
+    assert week.key != day.key
+    moved = _reminder(7, on=date(2026, 12, 17))
+    assert moved.key != week.key, "a moved date is a new key"
+    with store.transaction() as tx:
+        for reminder in (week, day, moved):
+            tx.reminders.put(reminder)
+    sending = replace(week, status="sending", delivery_key="rem:x", channel="D1", since_ts=1.5)
+    with store.transaction() as tx:
+        tx.reminders.put(sending)
+    store = stores.reopen(store)
+    assert store.reminders.get(week.key) == sending
+    assert [r.days_before for r in store.reminders.all()] == [1, 7, 7]
+    sent = replace(day, status="sent", sent_at=NOW)
+    with store.transaction() as tx:
+        tx.reminders.put(sent)
+        assert tx.reminders.prune(date(2026, 12, 11)) == 1  # only the sent one of the 10th
+    assert store.reminders.get(day.key) is None
+    assert store.reminders.get(moved.key) == moved
