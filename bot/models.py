@@ -67,6 +67,8 @@ class Settings:
     parse_workers: int | Literal["auto"] = "auto"
     # Seconds one feed document may take to parse; a worker past it is killed.
     parse_timeout: float = 20.0
+    # The Federal Register documents API (`enrich: federal-register` feeds).
+    federal_register_api: str = "https://www.federalregister.gov/api/v1/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,9 @@ class FeedConfig:
     # reach although the address policy refuses them; link-local and metadata
     # addresses only ever this way. Feeds added from Slack never get it.
     allow_addresses: tuple[str, ...] = ()
+    # `enrich: federal-register`: each new item's Federal Register document is
+    # fetched from the documents API after the poll (bot/ingest/fedreg/).
+    enrich: str | None = None
 
     @property
     def display_name(self) -> str:
