@@ -41,6 +41,8 @@ from bot.find.search.results import SearchResults
 from bot.find.stories.extras import link_extras
 from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories.index import StoryIndex
+from bot.ingest.fedreg.apply import track_items
+from bot.ingest.fedreg.enrich import EnrichOptions
 from bot.ingest.fetch.client import SYSTEM_NETWORK, Network
 from bot.ingest.parsepool import FeedParser, open_parser, resolve_workers
 from bot.ingest.poll import FeedOutcome, poll_feeds, probe_feed
@@ -111,6 +113,8 @@ class Runtime:
         self._search: SearchIndex | None = None
         self._parser: FeedParser | None = None
         self._closed = False
+        # How the Federal Register enrichment batches and paces (bot/app/fedreg.py).
+        self.enrich_options = EnrichOptions()
 
     @classmethod
     def open(
@@ -233,6 +237,8 @@ class Runtime:
             consulted = True
             _link_stories(tx, stories, stored)
             self.match_new_items(tx)
+            feeds = {feed.id: feed for feed in self.config.feeds}
+            track_items(tx, feeds, stored, self.clock())
 
         try:
             cycle = poll_feeds(

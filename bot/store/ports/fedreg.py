@@ -44,7 +44,9 @@ class TrackedDocument:
     again while a date of it is ahead. `attempts` counts failures in a row
     (the poll's backoff applies); `etag` / `last_modified` are the validators
     of the last response that carried it, sent again when the same batch is
-    asked for again.
+    asked for again. `api_dates` are (effective_on, comments_close_on) as the
+    API last gave them: a later fetch that gives others moved them (an
+    extension), while a correction's move of the stored dates stays.
     """
 
     document_number: str
@@ -55,6 +57,7 @@ class TrackedDocument:
     last_error: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    api_dates: tuple[date | None, date | None] = (None, None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ def document_to_json(doc: TrackedDocument) -> dict[str, Any]:
         "last_error": doc.last_error,
         "etag": doc.etag,
         "last_modified": doc.last_modified,
+        "api_dates": [day.isoformat() if day else None for day in doc.api_dates],
     }
 
 
@@ -83,7 +84,15 @@ def document_from_json(number: str, value: Mapping[str, Any]) -> TrackedDocument
         last_error=_optional_text(value.get("last_error"), "last_error"),
         etag=_optional_text(value.get("etag"), "etag"),
         last_modified=_optional_text(value.get("last_modified"), "last_modified"),
+        api_dates=_dates(value.get("api_dates")),
     )
+
+
+def _dates(value: Any) -> tuple[date | None, date | None]:
+    if not isinstance(value, list) or len(value) != 2:
+        return (None, None)
+    first, second = (None if day is None else _day(day, "api_dates") for day in value)
+    return (first, second)
 
 
 def reminder_to_json(reminder: Reminder) -> dict[str, Any]:

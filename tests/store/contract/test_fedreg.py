@@ -44,6 +44,7 @@ def test_tracked_documents_round_trip_and_come_due_in_order(stores: Stores) -> N
     store = stores.open()
     late = replace(_doc("2026-00002", 30), attempts=2, last_error="HTTP 500", etag='"e1"')
     early = replace(_doc("2026-00001", -5), enriched=True, last_modified="Tue, 1 Dec 2026")
+    early = replace(early, api_dates=(None, date(2026, 12, 3)))
     with store.transaction() as tx:
         tx.fr_documents.put(late)
         tx.fr_documents.put(early)
