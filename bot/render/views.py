@@ -23,6 +23,7 @@ from markupsafe import Markup
 from bot.ingest.entitylist import EntityListFacts
 from bot.ingest.text import truncate_words
 from bot.models import DigestSection, DigestView, FeedState, Item
+from bot.render.fedreg import fedreg_line
 from bot.render.mrkdwn import ELLIPSIS, clean_feed_text, highlight, mark_trusted, safe_url
 
 __all__ = [
@@ -98,6 +99,8 @@ class ItemView:
     item: Item
     # Stored by its feed's first poll: shown as "already published when the bot started".
     backlog: bool = False
+    # A Federal Register document's line: "Final rule · 15 CFR 744 · effective 20 Dec · ...".
+    fedreg: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +259,7 @@ class TemplateViews:
             subscriptions=tuple(_shorten(s, NAME_CHARS) for s in subscriptions),
             item=item,
             backlog=item.backlog,
+            fedreg=_fedreg(item),
         )
 
     def section(self, section: DigestSection) -> SectionView:
@@ -303,6 +307,14 @@ def _summary_line(summary: str, title: str) -> str:
     words = set(_WORD.findall(line.casefold()))
     # "Title  Reuters" under "Title - Reuters" (news aggregators) says nothing new.
     return line if words - set(_WORD.findall(title.casefold())) else ""
+
+
+def _fedreg(item: Item) -> str | None:
+    line = fedreg_line(item.extras, today=(item.published or item.first_seen or _NO_DAY).date())
+    return _shorten(line, SUMMARY_CHARS) if line else None
+
+
+_NO_DAY = datetime(1970, 1, 1)
 
 
 def _entity_list_line(facts: object) -> str | None:
