@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 __all__ = [
@@ -333,6 +333,9 @@ class DigestView:
     others_mode: str = "show"
     # What the digest covers, in the channel's zone: "since Tuesday 24 November, 08:30 JST".
     period_label: str = ""
+    # This week's deadlines on the channel's topics, soonest first: (kind, date, item) with
+    # kind "comments" (a comment period closes) or "effective" (a rule takes effect).
+    deadlines: tuple[tuple[str, date, Item], ...] = ()
     summaries: bool = False  # a one-line summary under each item
 
     @property

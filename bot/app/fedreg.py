@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 from bot.ingest.fedreg.apply import EnrichReport, apply_results
 from bot.ingest.fedreg.enrich import fetch_due, plan
+from bot.models import Item
+from bot.store.ports import ReadView
 
 if TYPE_CHECKING:
     from bot.app.runtime import Runtime
 
-__all__ = ["enrich_documents"]
+__all__ = ["deadline_items", "enrich_documents"]
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +46,21 @@ def enrich_documents(runtime: Runtime) -> EnrichReport:
             *first,
         )
     return report
+
+
+def deadline_items(store: ReadView) -> list[Item]:
+    """The stored items of the documents with a date ahead (the watched ones), in seq order.
+
+    What every deadline list reads: the enrichment keeps exactly those
+    documents in `fr_documents` (a few hundred at most), so no list has to
+    read every stored item.
+    """
+    found: dict[int, Item] = {}
+    for doc in store.fr_documents.all():
+        if not doc.enriched:
+            continue
+        for feed_id, item_id in doc.items:
+            item = store.items.get(feed_id, item_id)
+            if item is not None:
+                found[item.seq] = item
+    return [found[seq] for seq in sorted(found)]

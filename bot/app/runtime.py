@@ -25,7 +25,8 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, time
 
-from bot.brief.digest import build_digest_view, other_item_filter
+from bot.app.fedreg import deadline_items
+from bot.brief.digest import build_digest_view, digest_deadlines, other_item_filter
 from bot.brief.match import SubscriptionMatcher
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
@@ -356,6 +357,14 @@ class Runtime:
         )
         if view.is_empty:
             return view, []
+        deadlines = digest_deadlines(
+            deadline_items(self.store),
+            digest,
+            self.config.topics,
+            now=self.clock(),
+            feed_tags=self.feed_tags(),
+        )
+        view = replace(view, deadlines=tuple((d.kind, d.on, d.item) for d in deadlines))
         return view, self.renderer.render_digest(view, thread=digest.thread)
 
     def notice(self, text: str) -> list[SlackMessage]:

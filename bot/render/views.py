@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from markupsafe import Markup
 
 from bot.ingest.entitylist import EntityListFacts
+from bot.ingest.fedreg.facts import short_date
 from bot.ingest.text import truncate_words
 from bot.models import DigestSection, DigestView, FeedState, Item
 from bot.render.fedreg import fedreg_line
@@ -28,6 +29,7 @@ from bot.render.mrkdwn import ELLIPSIS, clean_feed_text, highlight, mark_trusted
 
 __all__ = [
     "CommandView",
+    "DeadlineView",
     "FeedRowView",
     "FeedStatusRow",
     "HitView",
@@ -48,6 +50,7 @@ NAME_CHARS = 80
 ERROR_CHARS = 160
 MAX_ALSO_IN = 6
 _WORD = re.compile(r"\w+")
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 # -- what the renderer is given --------------------------------------------------
@@ -101,6 +104,16 @@ class ItemView:
     backlog: bool = False
     # A Federal Register document's line: "Final rule · 15 CFR 744 · effective 20 Dec · ...".
     fedreg: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineView:
+    """One deadline line: "Thu 4 Mar: comments close · <link|title> · Proposed rule · ..."."""
+
+    day: str  # "Thu 4 Mar"
+    on: date
+    label: str  # "comments close" or "takes effect"
+    item: ItemView
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +179,20 @@ class TemplateViews:
             "others_hint": view.others_hint,
             "others_mode": view.others_mode,
             "summaries": view.summaries,
+            "deadlines": [self.deadline(kind, day, item) for kind, day, item in view.deadlines],
+            "deadlines_more": 0,
             "split": False,
             "thread": thread,
         }
+
+    def deadline(self, kind: str, day: date, item: Item) -> DeadlineView:
+        label = "comments close" if kind == "comments" else "takes effect"
+        return DeadlineView(
+            day=f"{_WEEKDAYS[day.weekday()]} {short_date(day)}",
+            on=day,
+            label=label,
+            item=self.item(item),
+        )
 
     def alerts(
         self,

@@ -3,15 +3,19 @@ loopback (answering as the recorded responses do) -> facts on the stored items."
 
 from __future__ import annotations
 
+import json
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot.app.fedreg import enrich_documents
+from bot.config.model import SlackSecrets
 from bot.ingest.fedreg.apply import EnrichReport
 from bot.ingest.fedreg.enrich import FIELDS
 from bot.ingest.fedreg.facts import FederalRegisterFacts
 from bot.models import Item
+from bot.slack.client import make_web_client
+from bot.slack.deliver import Deliverer
 from tests.app.fedreg_harness import (
     NUMBERS,
     Clock,
@@ -20,6 +24,7 @@ from tests.app.fedreg_harness import (
     open_runtime,
     serve_feed,
 )
+from tests.support.fakeslack import FakeSlack
 from tests.support.fedregapi import FIXTURES, recorded_documents
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
@@ -212,3 +217,35 @@ def test_a_correction_moves_the_corrected_documents_date(
         facts = _facts(list(runtime.store.items.after()))
         assert facts["2023-27019"].comments_close_on == date(2024, 3, 18)
         assert facts["2023-27019"].changes == ("comments close 4 Mar -> 18 Mar",)
+
+
+def test_the_digest_reaching_slack_has_the_line_and_a_deadlines_section(
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    fake_slack.add_channel("C0DIGEST01")
+    digest_yaml = 'digests:\n  - channel: C0DIGEST01\n    at: "08:00"\n    timezone: UTC\n'
+    serve_feed(feed_server)
+    clock = Clock()
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, extra=digest_yaml) as runtime,
+    ):
+        runtime.poll(force=True)
+        enrich_documents(runtime)
+        # A new rule arrives; the week of 28 Jan holds 2023-27783's effective date (1 Feb).
+        clock.now = datetime(2024, 1, 28, 9, 0, tzinfo=UTC)
+        serve_feed(feed_server, ("2023-28483", *NUMBERS))
+        runtime.poll(force=True)
+        enrich_documents(runtime)
+        secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
+        poster = Deliverer(make_web_client(secrets, max_retries=0), interval=0.01, attempts=1)
+        outcome = runtime.send_digest(runtime.config.digests[0], poster)
+        assert outcome.status == "sent", outcome
+    messages = fake_slack.messages("C0DIGEST01")
+    text = "\n".join(json.dumps(m.blocks, ensure_ascii=False) for m in messages)
+    assert "Final rule · 50 CFR 223, 226 · effective 1 Feb · 89 FR 126" in text
+    assert "*Deadlines this week* (2)" in text
+    week = text[text.index("Deadlines this week") :]
+    assert week.index("Thu 1 Feb: takes effect") < week.index("Carrier Automated Tariffs")
+    assert "Final rule · 46 CFR 520 · effective 1 Feb · 89 FR 25" in week
+    assert "comments close" not in week, "4 Mar is not this week"

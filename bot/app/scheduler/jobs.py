@@ -76,8 +76,8 @@ from bot.config.model import DigestConfig
 from bot.deliver.alerts import DispatchReport
 from bot.deliver.digests import DigestOutcome
 from bot.deliver.notices import FeedHealthNotifier
-from bot.ingest.fedreg.apply import EnrichReport
 from bot.deliver.ports import Poster
+from bot.ingest.fedreg.apply import EnrichReport
 from bot.models import UTC, FeedConfig, PollReport
 
 __all__ = ["DEFAULT_FAILURE_NOTICE_HOURS", "BotScheduler"]
