@@ -33,9 +33,6 @@ Import them from here.
 """
 
 from bot.store.ports.fedreg import (
-    Reminder,
-    ReminderLedger,
-    ReminderReader,
     TrackedDocument,
     TrackedDocumentReader,
     TrackedDocuments,
@@ -103,9 +100,6 @@ __all__ = [
     "OverrideReader",
     "Overrides",
     "ReadView",
-    "Reminder",
-    "ReminderLedger",
-    "ReminderReader",
     "ScheduleOverride",
     "Store",
     "StoreError",

@@ -7,12 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
-from bot.store.ports.fedreg import (
-    ReminderLedger,
-    ReminderReader,
-    TrackedDocumentReader,
-    TrackedDocuments,
-)
+from bot.store.ports.fedreg import TrackedDocumentReader, TrackedDocuments
 from bot.store.ports.records import Heartbeat, StoreStats
 from bot.store.ports.state import (
     AlertDeliveryLedger,
@@ -64,8 +59,6 @@ class ReadView(Protocol):
     def ops_notices(self) -> OpsNoticeReader: ...
     @property
     def fr_documents(self) -> TrackedDocumentReader: ...
-    @property
-    def reminders(self) -> ReminderReader: ...
 
 
 class Transaction(Protocol):
@@ -91,8 +84,6 @@ class Transaction(Protocol):
     def ops_notices(self) -> OpsNotices: ...
     @property
     def fr_documents(self) -> TrackedDocuments: ...
-    @property
-    def reminders(self) -> ReminderLedger: ...
 
 
 class Store(ReadView, Protocol):

@@ -1,11 +1,9 @@
-"""The Federal Register tables of state.json: tracked documents and the reminder ledger.
+"""The Federal Register table of state.json: the documents the enrichment fetches or watches.
 
     fr_documents   document number -> TrackedDocument (pending, or watched while a date is ahead)
-    fr_reminders   reminder key -> Reminder (queued, sending, sent, dropped)
 
-Both stay small: a tracked document leaves once it is enriched and its dates
-have passed, a reminder once its deadline is past (`prune`). A damaged
-record is logged and skipped, as in every other table.
+It stays small: a tracked document leaves once it is enriched and its dates
+have passed. A damaged record is logged and skipped, as in every other table.
 """
 
 from __future__ import annotations
@@ -15,14 +13,13 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.models import as_utc
-from bot.store.ports.fedreg import REMINDER_STATUSES, Reminder, TrackedDocument
+from bot.store.ports.fedreg import TrackedDocument
 from bot.store.tinydb.codec import iso
 from bot.store.tinydb.repos import RecordSource, read_all, read_one, record_table
 
-__all__ = ["ReminderRepo", "TrackedDocumentRepo"]
+__all__ = ["TrackedDocumentRepo"]
 
 _DOCUMENTS = record_table("fr_documents")
-_REMINDERS = record_table("fr_reminders")
 
 
 def _text(value: Any, what: str) -> str:
@@ -95,54 +92,6 @@ def _dates(value: Any) -> tuple[date | None, date | None]:
     return (first, second)
 
 
-def reminder_to_json(reminder: Reminder) -> dict[str, Any]:
-    return {
-        "subscription": reminder.subscription_id,
-        "owner": reminder.owner,
-        "document": reminder.document_number,
-        "kind": reminder.kind,
-        "on": reminder.on.isoformat(),
-        "days_before": reminder.days_before,
-        "item_seq": reminder.item_seq,
-        "due_at": iso(reminder.due_at),
-        "created_at": iso(reminder.created_at),
-        "status": reminder.status,
-        "delivery_key": reminder.delivery_key,
-        "channel": reminder.channel,
-        "since_ts": reminder.since_ts,
-        "sent_at": iso(reminder.sent_at),
-    }
-
-
-def reminder_from_json(key: str, value: Mapping[str, Any]) -> Reminder:
-    status = value.get("status")
-    if status not in REMINDER_STATUSES:
-        raise ValueError(f"status is {status!r}, not one of {', '.join(REMINDER_STATUSES)}")
-    since = value.get("since_ts")
-    if since is not None and (not isinstance(since, int | float) or isinstance(since, bool)):
-        raise ValueError(f"since_ts is {since!r}, not a number")
-    sent = value.get("sent_at")
-    reminder = Reminder(
-        subscription_id=_text(value.get("subscription"), "subscription"),
-        owner=_text(value.get("owner"), "owner"),
-        document_number=_text(value.get("document"), "document"),
-        kind=_text(value.get("kind"), "kind"),
-        on=_day(value.get("on"), "on"),
-        days_before=_int(value.get("days_before"), "days_before"),
-        item_seq=_int(value.get("item_seq"), "item_seq"),
-        due_at=parse_utc(value.get("due_at"), "due_at"),
-        created_at=parse_utc(value.get("created_at"), "created_at"),
-        status=status,
-        delivery_key=_optional_text(value.get("delivery_key"), "delivery_key"),
-        channel=_optional_text(value.get("channel"), "channel"),
-        since_ts=None if since is None else float(since),
-        sent_at=None if sent is None else parse_utc(sent, "sent_at"),
-    )
-    if reminder.key != key:
-        raise ValueError(f"stored under {key!r} but its key is {reminder.key!r}")
-    return reminder
-
-
 class TrackedDocumentRepo:
     def __init__(self, source: RecordSource) -> None:
         self._source = source
@@ -165,25 +114,3 @@ class TrackedDocumentRepo:
     def delete(self, document_number: str) -> None:
         if self._source.value(_DOCUMENTS, document_number) is not None:
             self._source.delete(_DOCUMENTS, document_number)
-
-
-class ReminderRepo:
-    def __init__(self, source: RecordSource) -> None:
-        self._source = source
-
-    def get(self, key: str) -> Reminder | None:
-        return read_one(_REMINDERS, key, self._source.value(_REMINDERS, key), reminder_from_json)
-
-    def all(self) -> list[Reminder]:
-        found = list(read_all(self._source, _REMINDERS, reminder_from_json).values())
-        found.sort(key=lambda reminder: (reminder.due_at, reminder.key))
-        return found
-
-    def put(self, reminder: Reminder) -> None:
-        self._source.put(_REMINDERS, reminder.key, reminder_to_json(reminder))
-
-    def prune(self, before: date) -> int:
-        gone = [r.key for r in self.all() if r.on < before and r.status in ("sent", "dropped")]
-        for key in gone:
-            self._source.delete(_REMINDERS, key)
-        return len(gone)

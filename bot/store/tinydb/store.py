@@ -33,7 +33,7 @@ from typing import Self
 from bot.store.ports import Heartbeat, StoreError, StoreReadOnlyError, StoreStats
 from bot.store.tinydb.alertqueue import AlertQueueRepo
 from bot.store.tinydb.engine import Changes, Engine, ItemChanges
-from bot.store.tinydb.fedreg import ReminderRepo, TrackedDocumentRepo
+from bot.store.tinydb.fedreg import TrackedDocumentRepo
 from bot.store.tinydb.files import DirectoryLock, describe_holder, ensure_directory, is_held
 from bot.store.tinydb.heartbeat import read_heartbeat, write_heartbeat
 from bot.store.tinydb.items import ItemRepo
@@ -70,7 +70,6 @@ class _Repositories:
         self.overrides = OverrideRepo(source)
         self.ops_notices = OpsNoticeRepo(source)
         self.fr_documents = TrackedDocumentRepo(source)
-        self.reminders = ReminderRepo(source)
 
 
 class TinyTransaction(_Repositories):

@@ -1,5 +1,5 @@
-"""Tracked Federal Register documents and the reminder ledger: as written, after a restart,
-rolled back with their transaction, due in order, pruned when past; damaged records skipped."""
+"""Tracked Federal Register documents: as written, after a restart, rolled back with their
+transaction, due in order, deleted."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.models import replace
-from bot.store.ports import Reminder, TrackedDocument
+from bot.store.ports import TrackedDocument
 from tests.store.contract.conftest import Stores
 
 NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
@@ -23,20 +23,6 @@ def _doc(number: str, minutes: int = 0) -> TrackedDocument:
         document_number=number,
         items=(("fr-bis", f"id-{number}"), ("fr-entity-list", f"id2-{number}")),
         next_attempt=NOW + timedelta(minutes=minutes),
-    )
-
-
-def _reminder(days: int = 7, on: date = date(2026, 12, 10)) -> Reminder:
-    return Reminder(
-        subscription_id="s1",
-        owner="U1",
-        document_number="2026-01234",
-        kind="comments",
-        on=on,
-        days_before=days,
-        item_seq=4,
-        due_at=NOW + timedelta(days=days),
-        created_at=NOW,
     )
 
 
@@ -62,26 +48,3 @@ def test_tracked_documents_round_trip_and_come_due_in_order(stores: Stores) -> N
         tx.fr_documents.delete("2026-00001")
         tx.fr_documents.delete("never-there")
     assert [d.document_number for d in store.fr_documents.all()] == ["2026-00002"]
-
-
-def test_reminder_ledger_keys_status_and_prune(stores: Stores) -> None:
-    store = stores.open()
-    week, day = _reminder(7), _reminder(1)
-    assert week.key != day.key
-    moved = _reminder(7, on=date(2026, 12, 17))
-    assert moved.key != week.key, "a moved date is a new key"
-    with store.transaction() as tx:
-        for reminder in (week, day, moved):
-            tx.reminders.put(reminder)
-    sending = replace(week, status="sending", delivery_key="rem:x", channel="D1", since_ts=1.5)
-    with store.transaction() as tx:
-        tx.reminders.put(sending)
-    store = stores.reopen(store)
-    assert store.reminders.get(week.key) == sending
-    assert [r.days_before for r in store.reminders.all()] == [1, 7, 7]
-    sent = replace(day, status="sent", sent_at=NOW)
-    with store.transaction() as tx:
-        tx.reminders.put(sent)
-        assert tx.reminders.prune(date(2026, 12, 11)) == 1  # only the sent one of the 10th
-    assert store.reminders.get(day.key) is None
-    assert store.reminders.get(moved.key) == moved
