@@ -69,12 +69,23 @@ def config_text(feed_url: str, api: str, data_dir: Path, *, extra: str = "") -> 
 
 @contextmanager
 def open_runtime(
-    feed_server: FeedServer, api: DocumentsApi, tmp_path: Path, clock: Clock, *, extra: str = ""
+    feed_server: FeedServer,
+    api: DocumentsApi,
+    tmp_path: Path,
+    clock: Clock,
+    *,
+    extra: str = "",
+    network: Network | None = None,
 ) -> Iterator[Runtime]:
-    """A Runtime polling fr-bis from `feed_server`, enriching from `api` (both on loopback)."""
+    """A Runtime polling fr-bis from `feed_server`, enriching from `api` (both on loopback).
+
+    By default loopback counts as public (the API stands in for federalregister.gov);
+    the feed itself has allow_private.
+    """
     text = config_text(feed_server.url("/fr.rss"), api.base, tmp_path / "data", extra=extra)
     config = parse_config_text(text, "test-feeds.yaml", env={})
-    network = Network(resolver=FakeResolver({}), policy=PUBLIC_ONLY.allowing(["127.0.0.0/8"]))
+    if network is None:
+        network = Network(resolver=FakeResolver({}), policy=PUBLIC_ONLY.allowing(["127.0.0.0/8"]))
     with Runtime.open(config, clock=clock, network=network) as runtime:
         runtime.enrich_options = EnrichOptions(spacing=0.0)
         yield runtime

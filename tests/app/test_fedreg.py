@@ -13,6 +13,7 @@ from bot.config.model import SlackSecrets
 from bot.ingest.fedreg.apply import EnrichReport
 from bot.ingest.fedreg.enrich import FIELDS
 from bot.ingest.fedreg.facts import FederalRegisterFacts
+from bot.ingest.fetch.client import Network
 from bot.models import Item
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
@@ -28,6 +29,7 @@ from tests.support.fakeslack import FakeSlack
 from tests.support.fedregapi import FIXTURES, recorded_documents
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
+from tests.support.network import FakeResolver
 
 
 def _facts(items: list[Item]) -> dict[str, FederalRegisterFacts]:
@@ -249,3 +251,37 @@ def test_the_digest_reaching_slack_has_the_line_and_a_deadlines_section(
     assert week.index("Thu 1 Feb: takes effect") < week.index("Carrier Automated Tariffs")
     assert "Final rule · 46 CFR 520 · effective 1 Feb · 89 FR 25" in week
     assert "comments close" not in week, "4 Mar is not this week"
+
+
+def test_the_api_is_fetched_within_the_address_guard(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """An API URL on loopback, with the bot's own policy (public only): refused, kept pending."""
+    serve_feed(feed_server, NUMBERS[:1])
+    clock = Clock()
+    public_only = Network(resolver=FakeResolver({}))
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, network=public_only) as runtime,
+    ):
+        runtime.poll(force=True)
+        report = enrich_documents(runtime)
+        assert api.requests == [], "no connection was made"
+        assert "loopback" in report.failed[NUMBERS[0]]
+        [pending] = runtime.store.fr_documents.all()
+        assert pending.attempts == 1 and "loopback" in (pending.last_error or "")
+
+
+def test_an_answer_that_is_not_json_fails_the_batch(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    serve_feed(feed_server, NUMBERS[:2])
+    clock = Clock()
+    with new_api() as api, open_runtime(feed_server, api, tmp_path, clock) as runtime:
+        api.recorded[frozenset(NUMBERS[:2])] = (200, {"Content-Type": "text/html"}, b"<html>")
+        runtime.poll(force=True)
+        report = enrich_documents(runtime)
+        assert report.failed == dict.fromkeys(
+            NUMBERS[:2], "documents API: the answer is not JSON (JSONDecodeError)"
+        )
+        assert _facts(list(runtime.store.items.after())) == {}
