@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 __all__ = [
@@ -67,6 +67,8 @@ class Settings:
     parse_workers: int | Literal["auto"] = "auto"
     # Seconds one feed document may take to parse; a worker past it is killed.
     parse_timeout: float = 20.0
+    # The Federal Register documents API (`enrich: federal-register` feeds).
+    federal_register_api: str = "https://www.federalregister.gov/api/v1/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,9 @@ class FeedConfig:
     # reach although the address policy refuses them; link-local and metadata
     # addresses only ever this way. Feeds added from Slack never get it.
     allow_addresses: tuple[str, ...] = ()
+    # `enrich: federal-register`: each new item's Federal Register document is
+    # fetched from the documents API after the poll (bot/ingest/fedreg/).
+    enrich: str | None = None
 
     @property
     def display_name(self) -> str:
@@ -328,6 +333,9 @@ class DigestView:
     others_mode: str = "show"
     # What the digest covers, in the channel's zone: "since Tuesday 24 November, 08:30 JST".
     period_label: str = ""
+    # This week's deadlines on the channel's topics, soonest first: (kind, date, item) with
+    # kind "comments" (a comment period closes) or "effective" (a rule takes effect).
+    deadlines: tuple[tuple[str, date, Item], ...] = ()
     summaries: bool = False  # a one-line summary under each item
 
     @property

@@ -6,24 +6,34 @@ The bundled feeds (bot/demo_feeds/) are served by a small HTTP server on
 both phases shows what the bot does for real: the first poll records a feed's
 items as backlog (which `/brief latest` already lists), the second stores
 only what is new, a third gets 304s.
+
+The same server answers the Federal Register documents API
+(`/api/v1/documents/A,B.json`, the multi-document form) from
+bot/demo_feeds/fr-documents_synthetic.json, with its dates moved to the days
+around the demo's today, so the enrichment fills in each document's line and
+the digest has a "Deadlines this week" section. Nothing leaves loopback.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import time
+from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from rich.console import Console
 
+from bot.app.fedreg import enrich_documents
 from bot.app.runtime import Runtime
 from bot.app.terminal import (
     print_items,
@@ -32,7 +42,10 @@ from bot.app.terminal import (
     print_slack_messages,
     print_text,
 )
+from bot.config.addresses import PUBLIC_ONLY
 from bot.config.model import Config, DigestConfig
+from bot.ingest.fedreg.enrich import EnrichOptions
+from bot.ingest.fetch.client import Network
 from bot.models import FeedConfig
 
 # Entries withheld in the "yesterday" phase, per feed.
@@ -47,6 +60,10 @@ DEMO_FEED_NAMES = {
 }
 
 _FEED_SUFFIXES = (".xml", ".rss", ".rdf", ".atom")
+DOCUMENTS_FILE = "fr-documents_synthetic.json"
+API_PREFIX = "/api/v1/documents/"
+# The demo server is on loopback by design: the enrichment may reach it there.
+DEMO_NETWORK = Network(policy=PUBLIC_ONLY.allowing(["127.0.0.0/8"]))
 _ENTRY = re.compile(rb"<(item|entry)\b[^>]*>.*?</\1>", re.DOTALL)
 
 
@@ -58,6 +75,33 @@ def demo_feed_files() -> dict[str, bytes]:
         for entry in folder.iterdir()
         if entry.name.endswith(_FEED_SUFFIXES)
     }
+
+
+def demo_documents(today: date) -> dict[str, dict[str, Any]]:
+    """The bundled documents-API answers by number, their dates counted from `today`."""
+    raw = resources.files("bot.demo_feeds").joinpath(DOCUMENTS_FILE).read_text("utf-8")
+    found: dict[str, dict[str, Any]] = {}
+    for doc in json.loads(raw)["results"]:
+        doc = dict(doc)
+        for days_key, field in (
+            ("effective_in_days", "effective_on"),
+            ("comments_close_in_days", "comments_close_on"),
+        ):
+            days = doc.pop(days_key, None)
+            doc[field] = None if days is None else (today + timedelta(days=days)).isoformat()
+        found[doc["document_number"]] = doc
+    return found
+
+
+def documents_answer(documents: dict[str, dict[str, Any]], path: str) -> bytes:
+    """The multi-document answer for `path` (/api/v1/documents/A,B.json): {count, results}."""
+    numbers = unquote(path[len(API_PREFIX) :]).removesuffix(".json").split(",")
+    results = [documents[n] for n in numbers if n in documents]
+    payload: dict[str, Any] = {"count": len(results), "results": results}
+    missing = [n for n in numbers if n not in documents]
+    if missing:
+        payload["errors"] = {"not_found": missing}
+    return json.dumps(payload).encode()
 
 
 def hold_back_entries(body: bytes, count: int) -> bytes:
@@ -74,6 +118,7 @@ class _DemoServer(ThreadingHTTPServer):
         self.files = files
         self.phase = "yesterday"
         self.requests = 0
+        self.documents = demo_documents(datetime.now(UTC).date())
 
     def body_for(self, name: str) -> bytes | None:
         body = self.files.get(name)
@@ -85,13 +130,22 @@ class _DemoServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}/{name}"
 
+    @property
+    def api_base(self) -> str:
+        return self.url("api/v1/")
+
 
 class _DemoHandler(BaseHTTPRequestHandler):
     server: _DemoServer
 
     def do_GET(self) -> None:
         self.server.requests += 1
-        body = self.server.body_for(self.path.lstrip("/"))
+        path = urlsplit(self.path).path
+        if path.startswith(API_PREFIX):
+            body: bytes | None = documents_answer(self.server.documents, path)
+            kind = "application/json; charset=utf-8"
+        else:
+            body, kind = self.server.body_for(path.lstrip("/")), "application/xml"
         if body is None:
             self.send_error(404)
             return
@@ -102,7 +156,7 @@ class _DemoHandler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.send_response(200)
-        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Type", kind)
         self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -136,10 +190,11 @@ def demo_config(base: Config, server: _DemoServer, data_dir: str) -> Config:
             tags=("demo",),
             interval_seconds=3600,
             allow_private=True,  # the demo's server is on loopback by design
+            enrich="federal-register" if name.startswith("fr-") else None,
         )
         for name in sorted(server.files)
     )
-    settings = replace(base.settings, data_dir=data_dir)
+    settings = replace(base.settings, data_dir=data_dir, federal_register_api=server.api_base)
     return replace(base, feeds=feeds, digests=(), settings=settings)
 
 
@@ -151,7 +206,8 @@ def run_demo(base: Config, console: Console, *, data_dir: str | None = None) -> 
             config = demo_config(base, server, directory)
             print_text(console, f"Serving {len(config.feeds)} recorded feeds on {server.url('')}")
             print_text(console, f"Data directory: {directory}\n")
-            with Runtime.open(config) as runtime:
+            with Runtime.open(config, network=DEMO_NETWORK) as runtime:
+                runtime.enrich_options = EnrichOptions(spacing=0.0)  # our own loopback server
                 _demo_polls(runtime, server, console)
                 _demo_digest_and_search(runtime, console)
                 print_text(console, f"\nThe store holds {runtime.store.items.count()} items.")
@@ -165,6 +221,7 @@ def _demo_polls(runtime: Runtime, server: _DemoServer, console: Console) -> None
         "bold",
     )
     print_poll_table(console, runtime.poll(force=True))
+    _enrich(runtime, console)
     print_items(
         console,
         runtime.latest(limit=5),
@@ -175,6 +232,7 @@ def _demo_polls(runtime: Runtime, server: _DemoServer, console: Console) -> None
     server.phase = "today"
     print_text(console, "\n2. Today: new entries appeared; only they are stored.", "bold")
     print_poll_table(console, runtime.poll(force=True))
+    _enrich(runtime, console)
     new_today = list(runtime.store.items.after(first_seq))
     print_items(console, new_today, title="New today", feed_names=runtime.feed_names())
     print_text(
@@ -184,6 +242,17 @@ def _demo_polls(runtime: Runtime, server: _DemoServer, console: Console) -> None
         "bold",
     )
     print_poll_table(console, runtime.poll(force=True))
+
+
+def _enrich(runtime: Runtime, console: Console) -> None:
+    """The enrichment job, run after the poll as the service runs it (its own job)."""
+    report = enrich_documents(runtime)
+    if report.requests:
+        print_text(
+            console,
+            f"Federal Register documents API: {len(report.enriched)} document(s) enriched "
+            f"in {report.requests} batched request(s).",
+        )
 
 
 def _demo_digest_and_search(runtime: Runtime, console: Console) -> None:

@@ -25,7 +25,8 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, time
 
-from bot.brief.digest import build_digest_view, other_item_filter
+from bot.app.fedreg import deadline_items
+from bot.brief.digest import build_digest_view, digest_deadlines, other_item_filter
 from bot.brief.match import SubscriptionMatcher
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
@@ -41,6 +42,8 @@ from bot.find.search.results import SearchResults
 from bot.find.stories.extras import link_extras
 from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories.index import StoryIndex
+from bot.ingest.fedreg.apply import track_items
+from bot.ingest.fedreg.enrich import EnrichOptions
 from bot.ingest.fetch.client import SYSTEM_NETWORK, Network
 from bot.ingest.parsepool import FeedParser, open_parser, resolve_workers
 from bot.ingest.poll import FeedOutcome, poll_feeds, probe_feed
@@ -111,6 +114,8 @@ class Runtime:
         self._search: SearchIndex | None = None
         self._parser: FeedParser | None = None
         self._closed = False
+        # How the Federal Register enrichment batches and paces (bot/app/fedreg.py).
+        self.enrich_options = EnrichOptions()
 
     @classmethod
     def open(
@@ -233,6 +238,8 @@ class Runtime:
             consulted = True
             _link_stories(tx, stories, stored)
             self.match_new_items(tx)
+            feeds = {feed.id: feed for feed in self.config.feeds}
+            track_items(tx, feeds, stored, self.clock())
 
         try:
             cycle = poll_feeds(
@@ -350,6 +357,14 @@ class Runtime:
         )
         if view.is_empty:
             return view, []
+        deadlines = digest_deadlines(
+            deadline_items(self.store),
+            digest,
+            self.config.topics,
+            now=self.clock(),
+            feed_tags=self.feed_tags(),
+        )
+        view = replace(view, deadlines=tuple((d.kind, d.on, d.item) for d in deadlines))
         return view, self.renderer.render_digest(view, thread=digest.thread)
 
     def notice(self, text: str) -> list[SlackMessage]:

@@ -48,16 +48,20 @@ configuration no longer defines is ignored. Each shown item carries
 `extras["feed_name"]` (its feed's display name) and, when it has
 `extras["also_in"]`, `extras["also_in_names"]`, so a template needs no config.
 `other_item_filter` answers, for one item, whether a digest would count it as
-"other": what `/brief latest others` lists.
+"other": what `/brief latest others` lists. `digest_deadlines` picks the
+"Deadlines" section: this week's deadlines (bot/brief/deadlines.py) of the
+items on the digest's topics and feeds, new or not, backlog or not (a rule
+stored a month ago takes effect this week all the same).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
+from bot.brief.deadlines import Deadline, upcoming
 from bot.brief.schedule import digest_zone
 from bot.config.model import DigestConfig, TopicConfig
 from bot.find.query.document import prepare_doc
@@ -67,11 +71,13 @@ from bot.find.query.syntax import QueryError
 from bot.models import DigestSection, DigestView, Item
 
 __all__ = [
+    "DEADLINE_DAYS",
     "LATEST_SECTION_ID",
     "LATEST_SECTION_TITLE",
     "OTHERS_COMMAND",
     "OTHERS_SHOWN",
     "build_digest_view",
+    "digest_deadlines",
     "format_date_label",
     "format_period_label",
     "other_item_filter",
@@ -222,6 +228,29 @@ def other_item_filter(
     if chosen.group_all:
         return lambda item: False
     return lambda item: chosen.considers(item) and chosen.rank(item, now) is None
+
+
+#: How far a digest's "Deadlines" section looks: today and the six days after, in its zone.
+DEADLINE_DAYS = 7
+
+
+def digest_deadlines(
+    items: Iterable[Item],
+    digest: DigestConfig,
+    topics: Sequence[TopicConfig],
+    *,
+    now: datetime,
+    feed_tags: Mapping[str, tuple[str, ...]] = _NO_TAGS,
+) -> list[Deadline]:
+    """This week's deadlines of `items` on the digest's topics and feeds, soonest first."""
+    chosen = _Topics(digest, topics, feed_tags)
+    today = _local(now, digest).date()
+    on_topic = (
+        item
+        for item in items
+        if (not digest.feeds or item.feed_id in digest.feeds) and chosen.rank(item, now) is not None
+    )
+    return upcoming(on_topic, today, today + timedelta(days=DEADLINE_DAYS - 1))
 
 
 def _cut_to_budget(

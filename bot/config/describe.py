@@ -34,6 +34,7 @@ def describe_config(config: Config) -> dict[str, Any]:
                 "enabled": f.enabled,
                 "allow_private": f.allow_private,
                 "allow_addresses": list(f.allow_addresses),
+                "enrich": f.enrich,
             }
             for f in config.feeds
         ],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,6 +92,16 @@ def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
         ("help.j2", lambda: renderer.render_help(samples.commands)),
         ("feed_status.j2", lambda: renderer.render_feed_status(samples.feed_rows)),
         ("notice.j2", lambda: renderer.render_notice("Subscribed.")),
+        (
+            "deadlines.j2",
+            lambda: renderer.render_deadlines(
+                "entity-list",
+                30,
+                [("effective", date(2026, 6, 4), samples.alerts[0][0])],
+                more=2,
+            ),
+        ),
+        ("deadlines.j2", lambda: renderer.render_deadlines("", 30, [])),
     ]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import date
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -96,6 +97,23 @@ class Renderer:
     def render_feed_status(self, rows: Sequence[FeedStatusRow]) -> list[SlackMessage]:
         """Which feeds are healthy, failing (since when, why), disabled or not polled yet."""
         return messages_of(self._render("feed_status.j2", self._views.feed_status(rows)))
+
+    def render_deadlines(
+        self,
+        what: str,
+        days: int,
+        deadlines: Sequence[tuple[str, date, Item]],
+        *,
+        more: int = 0,
+    ) -> list[SlackMessage]:
+        """`/brief deadlines`: (kind, date, item) soonest first, `more` past those listed."""
+        context = {
+            "what": what,
+            "days": days,
+            "deadlines": [self._views.deadline(kind, on, item) for kind, on, item in deadlines],
+            "more": max(more, 0),
+        }
+        return messages_of(self._render("deadlines.j2", context))
 
     def render_notice(self, text: str) -> list[SlackMessage]:
         """A one-block message of plain text (escaped), e.g. "Subscribed to entity-list"."""

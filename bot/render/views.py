@@ -15,18 +15,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from markupsafe import Markup
 
 from bot.ingest.entitylist import EntityListFacts
+from bot.ingest.fedreg.facts import short_date
 from bot.ingest.text import truncate_words
 from bot.models import DigestSection, DigestView, FeedState, Item
+from bot.render.fedreg import fedreg_line
 from bot.render.mrkdwn import ELLIPSIS, clean_feed_text, highlight, mark_trusted, safe_url
 
 __all__ = [
     "CommandView",
+    "DeadlineView",
     "FeedRowView",
     "FeedStatusRow",
     "HitView",
@@ -47,6 +50,7 @@ NAME_CHARS = 80
 ERROR_CHARS = 160
 MAX_ALSO_IN = 6
 _WORD = re.compile(r"\w+")
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 # -- what the renderer is given --------------------------------------------------
@@ -98,6 +102,18 @@ class ItemView:
     item: Item
     # Stored by its feed's first poll: shown as "already published when the bot started".
     backlog: bool = False
+    # A Federal Register document's line: "Final rule · 15 CFR 744 · effective 20 Dec · ...".
+    fedreg: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineView:
+    """One deadline line: "Thu 4 Mar: comments close · <link|title> · Proposed rule · ..."."""
+
+    day: str  # "Thu 4 Mar"
+    on: date
+    label: str  # "comments close" or "takes effect"
+    item: ItemView
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +179,20 @@ class TemplateViews:
             "others_hint": view.others_hint,
             "others_mode": view.others_mode,
             "summaries": view.summaries,
+            "deadlines": [self.deadline(kind, day, item) for kind, day, item in view.deadlines],
+            "deadlines_more": 0,
             "split": False,
             "thread": thread,
         }
+
+    def deadline(self, kind: str, day: date, item: Item) -> DeadlineView:
+        label = "comments close" if kind == "comments" else "takes effect"
+        return DeadlineView(
+            day=f"{_WEEKDAYS[day.weekday()]} {short_date(day)}",
+            on=day,
+            label=label,
+            item=self.item(item),
+        )
 
     def alerts(
         self,
@@ -256,6 +283,7 @@ class TemplateViews:
             subscriptions=tuple(_shorten(s, NAME_CHARS) for s in subscriptions),
             item=item,
             backlog=item.backlog,
+            fedreg=_fedreg(item),
         )
 
     def section(self, section: DigestSection) -> SectionView:
@@ -303,6 +331,14 @@ def _summary_line(summary: str, title: str) -> str:
     words = set(_WORD.findall(line.casefold()))
     # "Title  Reuters" under "Title - Reuters" (news aggregators) says nothing new.
     return line if words - set(_WORD.findall(title.casefold())) else ""
+
+
+def _fedreg(item: Item) -> str | None:
+    line = fedreg_line(item.extras, today=(item.published or item.first_seen or _NO_DAY).date())
+    return _shorten(line, SUMMARY_CHARS) if line else None
+
+
+_NO_DAY = datetime(1970, 1, 1)
 
 
 def _entity_list_line(facts: object) -> str | None:

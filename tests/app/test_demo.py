@@ -36,7 +36,8 @@ def digest_of(printed: str) -> str:
 def test_the_demo_digest_accounts_for_every_new_item(printed: str) -> None:
     digest = digest_of(printed)
     assert re.search(r"^12 new items since \w+day \d+ \w+, \d\d:\d\d JST$", digest, re.M)
-    headings = re.findall(r"^([^\n(]+?) \((\d+)\)$", digest, re.MULTILINE)
+    news = digest[: digest.index("Deadlines this week")]
+    headings = re.findall(r"^([^\n(]+?) \((\d+)\)$", news, re.MULTILINE)
     assert headings == [
         ("BIS Entity List additions, revisions and removals", "5"),
         ("Sanctions: OFAC designations, the SDN List and sanctions programs", "1"),
@@ -72,3 +73,25 @@ def test_the_demo_shows_day_one_latest_from_the_backlog(printed: str) -> None:
     assert "/brief latest on day one (already published when the bot started)" in day_one
     latest = day_one.split("/brief latest on day one", 1)[1]
     assert re.search(r"│ +1 │", latest), "the backlog items are listed"
+
+
+def test_the_demo_digest_has_enriched_lines_and_this_weeks_deadlines(printed: str) -> None:
+    """The demo's documents API (served on loopback) filled in each Federal Register line."""
+    assert "Federal Register documents API: 11 document(s) enriched in 1 batched request(s)." in (
+        printed
+    )
+    digest = digest_of(printed)
+    assert re.search(
+        r"^Revisions to the Entity List\nFinal rule · 15 CFR 744 · effective \d+ \w{3}\n1 removed$",
+        digest,
+        re.M,
+    )
+    deadlines = digest[digest.index("Deadlines this week (3)") :]
+    lines = re.findall(r"^\w{3} \d+ \w{3}: (takes effect|comments close) · (.+)$", deadlines, re.M)
+    assert [(kind, title[:30]) for kind, title in lines] == [
+        ("takes effect", "Revisions to the Entity List"),
+        ("comments close", "Implementation of Additional D"),
+        ("takes effect", "Additions and Revisions to the"),
+    ]
+    assert "Interim final rule · 15 CFR 734, 740 +2 · effective" in deadlines
+    assert "All of them: /brief deadlines" in deadlines

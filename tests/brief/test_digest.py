@@ -571,3 +571,37 @@ def test_no_since_no_period_label() -> None:
 def test_summaries_follow_the_digest_setting() -> None:
     assert build_digest_view([], make_digest(summaries=True), TOPICS, now=NOW).summaries
     assert not build_digest_view([], make_digest(), TOPICS, now=NOW).summaries
+
+
+def test_digest_deadlines_are_this_weeks_on_the_digests_topics_in_its_zone() -> None:
+    from datetime import date
+
+    from bot.brief.digest import digest_deadlines
+    from bot.ingest.fedreg.facts import EXTRAS_KEY, FederalRegisterFacts
+
+    def rule(number: str, feed: str, title: str, effective: date) -> Item:
+        facts = FederalRegisterFacts(number, "Rule", effective_on=effective)
+        return Item(
+            id=number,
+            feed_id=feed,
+            title=title,
+            seq=int(number[-1]),
+            backlog=True,
+            extras={EXTRAS_KEY: facts.as_extras()},
+        )
+
+    items = [
+        rule("2024-00001", "fr-bis", "Entity List additions", date(2024, 2, 1)),
+        rule("2024-00002", "fr-bis", "Entity List revisions", date(2024, 2, 8)),  # next week
+        rule("2024-00003", "fr-bis", "Fisheries quota", date(2024, 2, 1)),  # off topic
+    ]
+    topics = [TopicConfig(id="el", query='"entity list"')]
+    tokyo = DigestConfig(channel="C1", at=time(8), timezone="Asia/Tokyo")
+    # 1 Feb 23:00 UTC is 2 Feb in Tokyo: its week runs 2-8 Feb.
+    late = datetime(2024, 2, 1, 23, 0, tzinfo=UTC)
+    assert [d.document_number for d in digest_deadlines(items, tokyo, topics, now=late)] == [
+        "2024-00002"
+    ]
+    utc = DigestConfig(channel="C1", at=time(8), timezone="UTC")
+    found = digest_deadlines(items, utc, topics, now=late)
+    assert [d.document_number for d in found] == ["2024-00001"]

@@ -75,6 +75,7 @@ def test_describe_shows_every_setting_and_the_resolved_values() -> None:
           - id: fr-bis
             url: {BIS_URL}
             interval: 90m
+            enrich: federal-register
         topics:
           - id: chips
             query: chip
@@ -101,6 +102,7 @@ def test_describe_shows_every_setting_and_the_resolved_values() -> None:
             "enabled": True,
             "allow_private": False,
             "allow_addresses": [],
+            "enrich": "federal-register",
         }
     ]
     assert described["topics"] == [

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from hypothesis import strategies as st
 
 from bot.ingest.entitylist import EntityListFacts
+from bot.ingest.fedreg.facts import EXTRAS_KEY, FederalRegisterFacts
 from bot.models import UTC, DigestSection, DigestView, Item, SlackMessage
 
 FEED_NAMES = {
@@ -39,6 +40,15 @@ ENTITY = Item(
             "additions", added=36, destinations=(("China", 30), ("Japan", 1), ("Singapore", 5))
         ).as_extras(),
         "also_in": ["fr-entity-list"],
+        # What the enrichment stores (bot/ingest/fedreg/): shown as the item's first line.
+        EXTRAS_KEY: FederalRegisterFacts(
+            document_number="2025-17893",
+            type="Rule",
+            action="Final rule.",
+            cfr_parts=("15 CFR 744",),
+            effective_on=T0.date(),
+            comments_close_on=date(2025, 10, 16),
+        ).as_extras(),
     },
 )
 # The same story carried by three feeds: shown once, naming the others.

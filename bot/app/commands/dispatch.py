@@ -17,7 +17,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from bot.app.commands import digests, feeds, search, subscriptions
+from bot.app.commands import deadlines, digests, feeds, search, subscriptions
 from bot.app.commands.help import show_help, usage
 from bot.app.commands.session import CommandError, Refused, Session
 from bot.app.commands.words import Word, read_words
@@ -40,6 +40,7 @@ HANDLERS: dict[str, Handler] = {
     "help": show_help,
     "search": search.search,
     "latest": search.latest,
+    "deadlines": deadlines.deadlines,
     "subscribe": subscriptions.subscribe,
     "subscriptions": subscriptions.subscriptions,
     "unsubscribe": subscriptions.unsubscribe,

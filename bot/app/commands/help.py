@@ -20,6 +20,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("/brief latest [topic|feed|query] [n]", "the newest items, newest first (n up to 50)"),
     ("/brief latest others [n]", "the newest items matching no topic of this channel's digest"),
     (
+        "/brief deadlines [topic|query] [days]",
+        "comment periods closing and rules taking effect, soonest first (default 30 days)",
+    ),
+    (
         "/brief subscribe <topic or query> [hourly|daily [HH:MM]] [tz:Area/City]",
         "alerts by direct message when new items match",
     ),

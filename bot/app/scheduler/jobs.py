@@ -11,6 +11,9 @@ timing in bot/app/scheduler/triggers.py):
   came due and for deliveries that failed and may now succeed;
 - one digest job per configured digest [digest:<channel>];
 - the feed-health check every 5 minutes [feed-health];
+- the Federal Register enrichment every minute [fr-enrich], and at once after
+  a poll stored items of an `enrich: federal-register` feed: its own job on
+  its own worker, so a slow documents API never holds up a poll;
 - retention once a day [retention]: prune the store.
 
 Not obvious:
@@ -48,12 +51,15 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.app.fedreg import enrich_documents
 from bot.app.runtime import Runtime
 from bot.app.scheduler.describe import describe_jobs
 from bot.app.scheduler.triggers import (
     DISPATCH_EVERY,
     DISPATCH_FIRST_DELAY,
     DISPATCH_JOB,
+    ENRICH_EVERY,
+    ENRICH_JOB,
     HEALTH_EVERY,
     HEALTH_JOB,
     MISFIRE_GRACE_SECONDS,
@@ -71,6 +77,7 @@ from bot.deliver.alerts import DispatchReport
 from bot.deliver.digests import DigestOutcome
 from bot.deliver.notices import FeedHealthNotifier
 from bot.deliver.ports import Poster
+from bot.ingest.fedreg.apply import EnrichReport
 from bot.models import UTC, FeedConfig, PollReport
 
 __all__ = ["DEFAULT_FAILURE_NOTICE_HOURS", "BotScheduler"]
@@ -154,6 +161,12 @@ class BotScheduler:
             name="alert dispatch",
             next_run_time=now + DISPATCH_FIRST_DELAY,
             misfire_grace_time=int(DISPATCH_EVERY.total_seconds()),
+        )
+        self._scheduler.add_job(
+            self.enrich_documents,
+            IntervalTrigger(seconds=ENRICH_EVERY.total_seconds(), timezone=UTC),
+            id=ENRICH_JOB,
+            name="Federal Register enrichment",
         )
         self._scheduler.add_job(
             self.check_feed_health,
@@ -293,9 +306,24 @@ class BotScheduler:
                 log.info("feed %s: %d new %sitem(s)", feed_id, report.new_items, kind)
         if any(r.new_items and not r.backlog for r in reports):
             self.dispatch_alerts()
+        if feed.enrich and any(r.new_items for r in reports):
+            self._run_soon(ENRICH_JOB)
         if reports:
             self.check_feed_health()
         return reports
+
+    def _run_soon(self, job_id: str) -> None:
+        """Bring a fixed job's next run forward to now (it runs on a worker of its own)."""
+        with self._lock:
+            if self._started and self._scheduler.get_job(job_id) is not None:
+                self._scheduler.modify_job(job_id, next_run_time=self.runtime.clock())
+
+    def enrich_documents(self) -> EnrichReport:
+        """Fetch the Federal Register documents that are due (bot/app/fedreg.py)."""
+        report = enrich_documents(self.runtime)
+        if report.enriched:
+            log.info("Federal Register: facts of %d document(s) stored", len(report.enriched))
+        return report
 
     def _due_soon(self, feed: FeedConfig) -> bool:
         """A healthy feed due within the last fetch's possible duration (see the docstring)."""

@@ -26,6 +26,8 @@ __all__ = [
     "DISPATCH_EVERY",
     "DISPATCH_FIRST_DELAY",
     "DISPATCH_JOB",
+    "ENRICH_EVERY",
+    "ENRICH_JOB",
     "HEALTH_EVERY",
     "HEALTH_JOB",
     "MISFIRE_GRACE_SECONDS",
@@ -56,6 +58,9 @@ MISFIRE_GRACE_SECONDS = 300
 # Digest slots lie within a week of each other; the margin covers a skipped day.
 _DIGEST_LOOKBACK = timedelta(days=15)
 
+# Federal Register enrichment: documents queued by polls (and refreshes) that came due.
+ENRICH_EVERY = timedelta(minutes=1)
+ENRICH_JOB = "fr-enrich"
 DISPATCH_JOB = "dispatch"
 HEALTH_JOB = "feed-health"
 RETENTION_JOB = "retention"

@@ -1,4 +1,4 @@
-"""The `feeds:` section: each feed's id, URL, name, tags, interval and switches.
+"""The `feeds:` section: each feed's id, URL, name, tags, interval, switches and enrichment.
 
 A feed URL must be http(s) with a host a resolver could be asked for (read by
 bot/config/hosts.py: UTS 46, so `ｌｏｃａｌｈｏｓｔ` is localhost), and may name
@@ -30,9 +30,21 @@ from bot.config.redact import redact_url
 from bot.config.units import show_value
 from bot.models import FeedConfig
 
-__all__ = ["DEFAULT_FEED_INTERVAL", "FEED_KEYS", "read_feed"]
+__all__ = ["DEFAULT_FEED_INTERVAL", "ENRICHMENTS", "FEED_KEYS", "read_feed"]
 
-FEED_KEYS = ("id", "url", "name", "tags", "interval", "enabled", "allow_private", "allow_addresses")
+FEED_KEYS = (
+    "id",
+    "url",
+    "name",
+    "tags",
+    "interval",
+    "enabled",
+    "allow_private",
+    "allow_addresses",
+    "enrich",
+)
+#: What `enrich:` may name: "federal-register" fetches each item's document from the API.
+ENRICHMENTS = ("federal-register",)
 MIN_FEED_INTERVAL = 60
 MAX_FEED_INTERVAL = 7 * 86400
 DEFAULT_FEED_INTERVAL = 1800
@@ -62,6 +74,7 @@ def read_feed(check: Checker, item: Node, index: int, seen: dict[str, int]) -> F
         "15m or 2h",
     )
     enabled = check.boolean(keys.get("enabled"), where, "enabled")
+    enrich = _read_enrich(check, keys.get("enrich"), where)
     if feed_id is None or url is None:
         return None
     return FeedConfig(
@@ -73,7 +86,22 @@ def read_feed(check: Checker, item: Node, index: int, seen: dict[str, int]) -> F
         enabled=True if enabled is None else enabled,
         allow_private=bool(allow_private),
         allow_addresses=allow_addresses,
+        enrich=enrich,
     )
+
+
+def _read_enrich(check: Checker, node: Node | None, where: str) -> str | None:
+    """`enrich:` names an enrichment of ENRICHMENTS, or is absent."""
+    if node is None:
+        return None
+    value = check.text(node, where, "enrich", required=True, limit=64)
+    if value is None:
+        return None
+    if value.strip() not in ENRICHMENTS:
+        known = " or ".join(ENRICHMENTS)
+        check.report(node, where, f"enrich {show_value(value)} is not known; it can be {known}")
+        return None
+    return value.strip()
 
 
 def _read_url(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from yaml.nodes import Node, ScalarNode
 
@@ -23,7 +24,8 @@ __all__ = ["read_settings"]
 class _Rule:
     """How one `settings:` key is read: kind, inclusive bounds, and an error hint."""
 
-    kind: str  # "text", "path", "optional-path", "int", "seconds", "duration", "size", "workers"
+    # "text", "url", "path", "optional-path", "int", "seconds", "duration", "size", "workers"
+    kind: str
     low: float = 0
     high: float = 0
     low_exclusive: bool = False
@@ -47,6 +49,7 @@ _SETTING_RULES: dict[str, _Rule] = {
     "failure_notice_seconds": _Rule("duration", 60, 30 * 86400),
     "parse_workers": _Rule("workers", 0, 64),
     "parse_timeout": _Rule("seconds", 0, 600, low_exclusive=True),
+    "federal_register_api": _Rule("url"),
 }
 
 _WHERE = "settings"
@@ -81,6 +84,8 @@ def _read_value(check: Checker, name: str, node: Node, rule: _Rule) -> Any:
         if value is not None and not value.isprintable():
             check.report(node, _WHERE, f"{name} must be one line of printable text")
             value = None
+    elif rule.kind == "url":
+        value = _url(check, node, name)
     elif rule.kind in ("path", "optional-path"):
         value = check.text(node, _WHERE, name, required=True, limit=4096)
     elif rule.kind == "int":
@@ -94,6 +99,21 @@ def _read_value(check: Checker, name: str, node: Node, rule: _Rule) -> Any:
     else:
         value = _size(check, node, name, rule)
     return value
+
+
+def _url(check: Checker, node: Node, name: str) -> str | None:
+    """An http(s) URL with a host, ending in "/" (paths are joined to it)."""
+    text = check.text(node, _WHERE, name, required=True, limit=512)
+    if text is None:
+        return None
+    url = text.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable():
+        check.report(
+            node, _WHERE, f"{name} must be an http(s) URL such as {Settings().federal_register_api}"
+        )
+        return None
+    return url if url.endswith("/") else url + "/"
 
 
 def _seconds(check: Checker, node: Node, name: str, rule: _Rule) -> float | None:

@@ -14,6 +14,9 @@ publisher is inconsistent and strict where a value would mislead:
 - `effective_on` and `comments_close_on` are often null (the free-text `dates`
   is not parsed); a date that is not ISO `YYYY-MM-DD` is dropped, never guessed.
 - `significant` is true, false or null (unknown); null stays None.
+- `changes` is not the API's: the enrichment (bot/ingest/fedreg/apply.py)
+  records there what a correction or a later fetch moved ("comments close
+  4 Mar -> 18 Mar"); `with_dates` makes that record.
 - BIS documents list two agencies (Commerce and BIS): both are kept, with
   their slugs, which are what a feed's conditions name.
 
@@ -25,19 +28,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any
 
-__all__ = ["EXTRAS_KEY", "TYPES", "FederalRegisterFacts", "document_number_in"]
+__all__ = ["EXTRAS_KEY", "TYPES", "FederalRegisterFacts", "document_number_in", "short_date"]
 
 EXTRAS_KEY = "federal_register"
 TYPES = ("Rule", "Proposed Rule", "Notice", "Presidential Document")
 MAX_LIST = 200
 MAX_TEXT = 1_000
+MAX_CHANGES = 10
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # "2023-02130", "C1-2023-27742", "E8-12345", "R1-2024-00123": the API's document numbers.
 _DOC_NUMBER = re.compile(r"(?<![\w-])((?:[A-Z][0-9]-)?[0-9]{2,4}-[0-9]{3,6})(?![\w-])")
-_TUPLE_FIELDS = ("cfr_parts", "docket_ids", "rins", "agencies", "agency_slugs")
+_TUPLE_FIELDS = ("cfr_parts", "docket_ids", "rins", "agencies", "agency_slugs", "changes")
 _DATE_FIELDS = ("publication_date", "effective_on", "comments_close_on")
 
 
@@ -70,11 +75,37 @@ class FederalRegisterFacts:
     pdf_url: str = ""
     html_url: str = ""
     full_text_xml_url: str = ""
+    # What a correction or a later fetch changed in the dates, in words
+    # ("comments close 4 Mar -> 18 Mar"); set by the enrichment, never by the API.
+    changes: tuple[str, ...] = ()
 
     @property
     def is_correction(self) -> bool:
         """A correction of another document (its number starts "C1-" or it names one)."""
         return self.correction_of is not None or self.document_number[:1] == "C"
+
+    def with_dates(
+        self, effective_on: date | None, comments_close_on: date | None
+    ) -> FederalRegisterFacts:
+        """These facts with the dates a correction or a later fetch gives, the move recorded.
+
+        A date the newer source does not give (None) leaves the stored one; a
+        date that moves adds "comments close 4 Mar -> 18 Mar" to `changes`.
+        """
+        moved: list[str] = []
+        new_effective, new_close = self.effective_on, self.comments_close_on
+        if effective_on is not None and effective_on != self.effective_on:
+            moved.append(_moved("effective", self.effective_on, effective_on))
+            new_effective = effective_on
+        if comments_close_on is not None and comments_close_on != self.comments_close_on:
+            moved.append(_moved("comments close", self.comments_close_on, comments_close_on))
+            new_close = comments_close_on
+        if not moved:
+            return self
+        changes = tuple(dict.fromkeys((*self.changes, *moved)))[-MAX_CHANGES:]
+        return replace(
+            self, effective_on=new_effective, comments_close_on=new_close, changes=changes
+        )
 
     @classmethod
     def from_api(cls, document: Mapping[str, Any]) -> FederalRegisterFacts:
@@ -146,6 +177,17 @@ class FederalRegisterFacts:
             return cls.from_extras(data)
         except ValueError:
             return None
+
+
+def short_date(day: date) -> str:
+    """ "4 Mar": how lines and changes write a date (the year is that of the line around it)."""
+    return f"{day.day} {_MONTHS[day.month - 1]}"
+
+
+def _moved(what: str, before: date | None, after: date) -> str:
+    if before is None:
+        return f"{what} {short_date(after)} (new)"
+    return f"{what} {short_date(before)} -> {short_date(after)}"
 
 
 def _text(value: Any) -> str:

@@ -32,6 +32,11 @@ state in `state`, and `ReadView`, `Transaction` and `Store` in `store`.
 Import them from here.
 """
 
+from bot.store.ports.fedreg import (
+    TrackedDocument,
+    TrackedDocumentReader,
+    TrackedDocuments,
+)
 from bot.store.ports.records import (
     AddedFeed,
     AlertDelivery,
@@ -103,5 +108,8 @@ __all__ = [
     "StoreStats",
     "SubscriptionReader",
     "Subscriptions",
+    "TrackedDocument",
+    "TrackedDocumentReader",
+    "TrackedDocuments",
     "Transaction",
 ]

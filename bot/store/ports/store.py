@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from bot.store.ports.fedreg import TrackedDocumentReader, TrackedDocuments
 from bot.store.ports.records import Heartbeat, StoreStats
 from bot.store.ports.state import (
     AlertDeliveryLedger,
@@ -56,6 +57,8 @@ class ReadView(Protocol):
     def overrides(self) -> OverrideReader: ...
     @property
     def ops_notices(self) -> OpsNoticeReader: ...
+    @property
+    def fr_documents(self) -> TrackedDocumentReader: ...
 
 
 class Transaction(Protocol):
@@ -79,6 +82,8 @@ class Transaction(Protocol):
     def overrides(self) -> Overrides: ...
     @property
     def ops_notices(self) -> OpsNotices: ...
+    @property
+    def fr_documents(self) -> TrackedDocuments: ...
 
 
 class Store(ReadView, Protocol):

@@ -33,6 +33,7 @@ from typing import Self
 from bot.store.ports import Heartbeat, StoreError, StoreReadOnlyError, StoreStats
 from bot.store.tinydb.alertqueue import AlertQueueRepo
 from bot.store.tinydb.engine import Changes, Engine, ItemChanges
+from bot.store.tinydb.fedreg import TrackedDocumentRepo
 from bot.store.tinydb.files import DirectoryLock, describe_holder, ensure_directory, is_held
 from bot.store.tinydb.heartbeat import read_heartbeat, write_heartbeat
 from bot.store.tinydb.items import ItemRepo
@@ -68,6 +69,7 @@ class _Repositories:
         self.delivery_problems = DeliveryProblemRepo(source)
         self.overrides = OverrideRepo(source)
         self.ops_notices = OpsNoticeRepo(source)
+        self.fr_documents = TrackedDocumentRepo(source)
 
 
 class TinyTransaction(_Repositories):

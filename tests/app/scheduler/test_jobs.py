@@ -55,6 +55,7 @@ def test_no_job_for_a_paused_feed_and_every_other_job_scheduled(
         f"digest:{DIGEST_CHANNEL}",
         "dispatch",
         "feed-health",
+        "fr-enrich",
         "poll:on",
         "retention",
     ]

@@ -236,3 +236,39 @@ ERROR_CASES = [
 @pytest.mark.parametrize(("text", "expected"), ERROR_CASES)
 def test_each_error_names_file_line_and_field(text: str, expected: list[str]) -> None:
     assert problems(text) == expected
+
+
+def test_enrich_federal_register_is_a_feed_option() -> None:
+    config = parse(
+        """\
+        feeds:
+          - id: fr-bis
+            url: https://www.federalregister.gov/api/v1/documents.rss
+            enrich: federal-register
+          - id: news
+            url: https://example.org/news.xml
+        """
+    )
+    assert [(f.id, f.enrich) for f in config.feeds] == [
+        ("fr-bis", "federal-register"),
+        ("news", None),
+    ]
+
+
+def test_enrich_and_api_url_errors_name_their_lines() -> None:
+    found = problems(
+        """\
+        settings:
+          federal_register_api: file:///etc/passwd
+        feeds:
+          - id: fr-bis
+            url: https://www.federalregister.gov/api/v1/documents.rss
+            enrich: federalregister
+        """
+    )
+    assert found == [
+        "feeds.yaml:2: settings: federal_register_api must be an http(s) URL such as "
+        "https://www.federalregister.gov/api/v1/",
+        "feeds.yaml:6: feed 'fr-bis': enrich 'federalregister' is not known; "
+        "it can be federal-register",
+    ]

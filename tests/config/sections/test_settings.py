@@ -26,6 +26,11 @@ SETTING_CASES = [
     ("parse_workers: 4", "parse_workers", 4),
     ("parse_timeout: 45s", "parse_timeout", 45.0),
     ("parse_timeout: 0.5", "parse_timeout", 0.5),
+    (
+        "federal_register_api: http://fr-mirror.example/api/v1",
+        "federal_register_api",
+        "http://fr-mirror.example/api/v1/",
+    ),
 ]
 
 

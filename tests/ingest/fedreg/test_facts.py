@@ -131,3 +131,16 @@ def test_damaged_extras_read_as_absent() -> None:
 )
 def test_document_number_in_urls(text: str, number: str | None) -> None:
     assert document_number_in(text) == number
+
+
+def test_with_dates_records_what_moved() -> None:
+    facts = FederalRegisterFacts.from_api(_documents()["2023-27019"])
+    assert facts.with_dates(None, None) is facts
+    assert facts.with_dates(None, date(2024, 3, 4)) is facts
+    moved = facts.with_dates(date(2024, 4, 1), date(2024, 3, 18))
+    assert moved.comments_close_on == date(2024, 3, 18)
+    assert moved.effective_on == date(2024, 4, 1)
+    assert moved.changes == ("effective 1 Apr (new)", "comments close 4 Mar -> 18 Mar")
+    again = moved.with_dates(None, date(2024, 3, 25))
+    assert again.changes[-1] == "comments close 18 Mar -> 25 Mar"
+    assert FederalRegisterFacts.from_extras(again.as_extras()) == again
