@@ -185,7 +185,7 @@ def _text(element: Element) -> str:
 
 
 def _clean(text: str) -> str:
-    text = _TRAILING.sub("", " ".join(text.split())).strip(" “”\"")
+    text = _TRAILING.sub("", " ".join(text.split())).strip(' “”"')
     return _FINAL_STOP.sub("", _TRAILING.sub("", text))
 
 

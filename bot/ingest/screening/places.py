@@ -67,5 +67,7 @@ def destination_name(text: str) -> str:
         return known
     if len(plain) == 2 and plain.isupper():
         return country_name(plain)
-    words = [w if w in ("of", "and", "the") else w[:1].upper() + w[1:] for w in plain.lower().split()]
+    words = [
+        w if w in ("of", "and", "the") else w[:1].upper() + w[1:] for w in plain.lower().split()
+    ]
     return " ".join(words)
