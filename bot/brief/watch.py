@@ -48,53 +48,12 @@ _JOINED_SAME = 96
 MAX_TEXT = 20_000
 
 _LEGAL_FORMS = frozenset(
-    [
-        "co",
-        "company",
-        "companies",
-        "corp",
-        "corporation",
-        "inc",
-        "incorporated",
-        "ltd",
-        "limited",
-        "llc",
-        "llp",
-        "lp",
-        "plc",
-        "gmbh",
-        "ag",
-        "sa",
-        "sarl",
-        "srl",
-        "spa",
-        "bv",
-        "nv",
-        "ab",
-        "oy",
-        "as",
-        "pte",
-        "pvt",
-        "private",
-        "pty",
-        "sdn",
-        "bhd",
-        "kk",
-        "kg",
-        "ooo",
-        "oao",
-        "zao",
-        "ojsc",
-        "cjsc",
-        "pjsc",
-        "jsc",
-        "fze",
-        "fzc",
-        "fzco",
-        "fz",
-        "est",
-        "establishment",
-    ]
+    re.findall(
+        r"\w+",
+        "co company companies corp corporation inc incorporated ltd limited llc llp lp plc "
+        "gmbh ag sa sarl srl spa bv nv ab oy as pte pvt private pty sdn bhd kk kg ooo oao zao "
+        "ojsc cjsc pjsc jsc fze fzc fzco fz est establishment",
+    )
 )
 _NAME_VARIANTS = {
     "mohammed": "muhammad",
@@ -153,8 +112,9 @@ def _agreement(watched: str, other: str) -> float:
     """The similarity of two folded names, 0 unless numbers and words agree.
 
     Numbers are identity ("33 Institute" is not "35 Institute", nor CETC 14 CETC 54),
-    short words (acronyms) must be equal, and longer ones close: a long shared head ("China Electronics Technology Group
-    Corporation 13th Research Institute ... Subordinate Institution - ") must not
+    short words (acronyms) must be equal, and longer ones close: a long shared head
+    ("China Electronics Technology Group Corporation 13th Research Institute ...
+    Subordinate Institution - ") must not
     carry two different subsidiaries over the threshold. Words split or joined
     differently ("Abd-al-Ghafur", "Abd al Ghafur") are compared without spaces.
     """
