@@ -68,6 +68,7 @@ from bot.store.ports.state import (
     Subscriptions,
 )
 from bot.store.ports.store import ReadView, Store, Transaction
+from bot.store.ports.watches import Watch, WatchReader, Watches
 
 __all__ = [
     "AddedFeed",
@@ -104,4 +105,7 @@ __all__ = [
     "SubscriptionReader",
     "Subscriptions",
     "Transaction",
+    "Watch",
+    "WatchReader",
+    "Watches",
 ]

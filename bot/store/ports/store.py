@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.store.ports.records import Heartbeat, StoreStats
+from bot.store.ports.watches import WatchReader, Watches
 from bot.store.ports.state import (
     AlertDeliveryLedger,
     AlertDeliveryReader,
@@ -56,6 +57,8 @@ class ReadView(Protocol):
     def overrides(self) -> OverrideReader: ...
     @property
     def ops_notices(self) -> OpsNoticeReader: ...
+    @property
+    def watches(self) -> WatchReader: ...
 
 
 class Transaction(Protocol):
@@ -79,6 +82,8 @@ class Transaction(Protocol):
     def overrides(self) -> Overrides: ...
     @property
     def ops_notices(self) -> OpsNotices: ...
+    @property
+    def watches(self) -> Watches: ...
 
 
 class Store(ReadView, Protocol):

@@ -48,6 +48,7 @@ from bot.store.tinydb.repos import (
     StagedRecords,
     SubscriptionRepo,
 )
+from bot.store.tinydb.watches import WatchRepo
 
 __all__ = ["TinyStore", "TinyTransaction"]
 
@@ -68,6 +69,7 @@ class _Repositories:
         self.delivery_problems = DeliveryProblemRepo(source)
         self.overrides = OverrideRepo(source)
         self.ops_notices = OpsNoticeRepo(source)
+        self.watches = WatchRepo(source)
 
 
 class TinyTransaction(_Repositories):
