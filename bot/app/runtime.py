@@ -27,6 +27,7 @@ from datetime import datetime, time
 
 from bot.brief.digest import build_digest_view, other_item_filter
 from bot.brief.match import SubscriptionMatcher
+from bot.brief.watchlist import watch_alerts, where_found
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
 from bot.config.redact import redact_text
@@ -56,7 +57,7 @@ from bot.models import (
 )
 from bot.render.renderer import Renderer
 from bot.render.views import FeedStatusRow
-from bot.store.ports import DeliveryProblem, Store, Transaction
+from bot.store.ports import DeliveryProblem, Store, Transaction, Watch
 from bot.store.tinydb.store import TinyStore
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
@@ -280,6 +281,9 @@ class Runtime:
         if subscriptions:
             matcher = SubscriptionMatcher(subscriptions, self.topics())
             tx.alerts.enqueue(matcher.match(items, now=self.clock(), feed_tags=self.feed_tags()))
+        watches = tx.watches.list()
+        if watches:
+            tx.alerts.enqueue(watch_alerts(items, watches, now=self.clock()))
         tx.alerts.set_match_cursor(max(item.seq for item in items))
         return items
 
@@ -296,12 +300,17 @@ class Runtime:
         reader can mute or remove exactly that one; ids gone meanwhile are shown bare."""
         ids = sorted({sub_id for _, subs in listed for sub_id in subs})
         found = {sub_id: self.store.subscriptions.get(sub_id) for sub_id in ids}
+        watches = {w.id: w for w in map(self.store.watches.get, ids) if w is not None}
         labels = {
             sub_id: f"{sub.label} ({sub_id})" if sub is not None else sub_id
             for sub_id, sub in found.items()
         }
-        named = [(item, tuple(labels[s] for s in subs)) for item, subs in listed]
-        return self.renderer.render_alerts(owner, named, more=more, sent_by=ids)
+        named = [
+            (item, tuple(_watch_label(item, watches[s]) if s in watches else labels[s] for s in subs))
+            for item, subs in listed
+        ]
+        sent_by = [i for i in ids if i not in watches]
+        return self.renderer.render_alerts(owner, named, more=more, sent_by=sent_by)
 
     def send_digest(
         self, digest: DigestConfig, poster: Poster, *, scheduled_for: datetime | None = None
@@ -422,6 +431,12 @@ class Runtime:
                 break
         found.sort(key=lambda i: i.when, reverse=True)
         return found[:limit]
+
+
+def _watch_label(item: Item, watch: Watch) -> str:
+    """ "watch Huawei (w3) among the entities of 89 FR 1064: ... · /brief unwatch w3 stops it"."""
+    where = where_found(item, watch) or "in this item"
+    return f"{watch.label} ({watch.id}) {where} · /brief unwatch {watch.id} stops it"
 
 
 def _link_stories(tx: Transaction, stories: StoryIndex, items: Sequence[Item]) -> None:

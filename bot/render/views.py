@@ -44,6 +44,8 @@ SUMMARY_LINE_CHARS = 160  # a digest's one-line summary under an item
 OTHERS_TITLE = "Other new items"
 SNIPPET_CHARS = 400
 NAME_CHARS = 80
+# A "Matched:" label: a subscription, or a watch and where its name appeared.
+MATCHED_CHARS = 300
 ERROR_CHARS = 160
 MAX_ALSO_IN = 6
 _WORD = re.compile(r"\w+")
@@ -253,7 +255,7 @@ class TemplateViews:
             summary_line=_summary_line(item.summary, title),
             entity_list=_shorten(entity_list, SUMMARY_CHARS) if entity_list else None,
             also_in=tuple(names),
-            subscriptions=tuple(_shorten(s, NAME_CHARS) for s in subscriptions),
+            subscriptions=tuple(_shorten(s, MATCHED_CHARS) for s in subscriptions),
             item=item,
             backlog=item.backlog,
         )
