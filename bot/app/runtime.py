@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, time
 
+from bot.app.screening import poll_screening
 from bot.brief.digest import build_digest_view, other_item_filter
 from bot.brief.match import SubscriptionMatcher
 from bot.brief.watchlist import watch_alerts, where_found
@@ -45,6 +46,7 @@ from bot.find.stories.index import StoryIndex
 from bot.ingest.fetch.client import SYSTEM_NETWORK, Network
 from bot.ingest.parsepool import FeedParser, open_parser, resolve_workers
 from bot.ingest.poll import FeedOutcome, poll_feeds, probe_feed
+from bot.ingest.screening.source import ScreeningReport, ScreeningSource
 from bot.models import (
     UTC,
     DigestView,
@@ -105,6 +107,7 @@ class Runtime:
         self.locks = DestinationLocks()
         self.alerts = AlertDispatcher(store, self.locks, clock=clock)
         self.digests = DigestSender(store, self.locks, clock=clock)
+        self.screening = ScreeningSource(config.settings.data_dir, clock=clock)
         self._config_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._parser_lock = threading.Lock()
@@ -252,11 +255,17 @@ class Runtime:
                 self._drop_stories(stories)
             raise
         finally:
+            if feed_ids is None:
+                self.poll_screening_list(force=force)
             if self._search is not None:
                 # Not waiting: a catch-up under way (the start-up build, a
                 # search's) reads on until nothing is left; a search catches up first.
                 self._search.catch_up(timeout=0)
         return cycle.reports
+
+    def poll_screening_list(self, *, force: bool = False) -> ScreeningReport | None:
+        """Download the screening list when due and name Entity List rules (bot/app/screening.py)."""
+        return poll_screening(self, force=force)
 
     def _drop_stories(self, stories: StoryIndex) -> None:
         with self._index_lock:
@@ -306,7 +315,10 @@ class Runtime:
             for sub_id, sub in found.items()
         }
         named = [
-            (item, tuple(_watch_label(item, watches[s]) if s in watches else labels[s] for s in subs))
+            (
+                item,
+                tuple(_watch_label(item, watches[s]) if s in watches else labels[s] for s in subs),
+            )
             for item, subs in listed
         ]
         sent_by = [i for i in ids if i not in watches]

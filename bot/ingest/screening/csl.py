@@ -13,7 +13,8 @@ Not obvious:
 - `start_date` is the first listing and does not move when an entry is revised;
   the citations (`federal_register_notice`) do. See bot/ingest/screening/citations.py.
 - Old downloads are not always UTF-8 (a stray cp1252 byte "\\x92"): the body is
-  decoded as UTF-8 with a BOM, else cp1252, never failing.
+  decoded as UTF-8 with a BOM, else cp1252, never failing; C1 control characters
+  (cp1252 punctuation read as Latin-1, as in the 2018 list) are read as cp1252.
 - Rows without a name are skipped and counted (`ScreeningList.skipped`), as are
   records that are not objects. At most MAX_ROWS rows are read.
 """
@@ -46,6 +47,8 @@ MAX_FIELD = 20_000
 _SOURCE_CODE = re.compile(r"\(([A-Z0-9]{2,6})\)")
 _COUNTRY_AT_END = re.compile(r"(?:^|,\s*)([A-Z]{2})\s*$")
 _LIST_SPLIT = re.compile(r"\s*;\s*(?:and\s+)?")
+# C1 controls: cp1252 punctuation that went through Latin-1 ("HA\x92Assif" is "HA’Assif").
+_C1 = re.compile("[\x80-\x9f]")
 
 
 class ScreeningListError(ValueError):
@@ -206,8 +209,7 @@ def _parse_csv(text: str) -> ScreeningList:
 
 def _from_csv_row(row: Mapping[str, str | None]) -> ScreeningEntry | None:
     def cell(name: str) -> str:
-        value = row.get(name)
-        return " ".join(value[:MAX_FIELD].split()) if isinstance(value, str) else ""
+        return _text(row.get(name))
 
     name = cell("name")
     if not name:
@@ -304,9 +306,13 @@ def _country_of(address: str) -> str | None:
     return found[1] if found else None
 
 
+def _c1(match: re.Match[str]) -> str:
+    return bytes([ord(match[0])]).decode("cp1252", errors="replace")
+
+
 def _text(value: object) -> str:
     if isinstance(value, str):
-        return " ".join(value[:MAX_FIELD].split())
+        return " ".join(_C1.sub(_c1, value[:MAX_FIELD]).split())
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return ""

@@ -68,7 +68,7 @@ from bot.store.ports.state import (
     Subscriptions,
 )
 from bot.store.ports.store import ReadView, Store, Transaction
-from bot.store.ports.watches import Watch, WatchReader, Watches
+from bot.store.ports.watches import Watch, Watches, WatchReader
 
 __all__ = [
     "AddedFeed",

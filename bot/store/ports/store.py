@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.store.ports.records import Heartbeat, StoreStats
-from bot.store.ports.watches import WatchReader, Watches
 from bot.store.ports.state import (
     AlertDeliveryLedger,
     AlertDeliveryReader,
@@ -29,6 +28,7 @@ from bot.store.ports.state import (
     SubscriptionReader,
     Subscriptions,
 )
+from bot.store.ports.watches import Watches, WatchReader
 
 __all__ = ["ReadView", "Store", "Transaction"]
 

@@ -33,7 +33,9 @@ def watch_from_json(_key: str, record: Mapping[str, Any]) -> Watch:
     except KeyError as err:
         raise ValueError(f"watch record lacks {err.args[0]!r}") from None
     except (TypeError, ValueError):
-        raise ValueError(f"watch record has a bad created_at: {record.get('created_at')!r}") from None
+        raise ValueError(
+            f"watch record has a bad created_at: {record.get('created_at')!r}"
+        ) from None
     bad = [k for k, v in fields.items() if not isinstance(v, str) or not v]
     if bad:
         raise ValueError(f"watch record's {bad[0]} must be a non-empty text")

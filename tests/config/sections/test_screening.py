@@ -35,9 +35,9 @@ def test_problems_name_their_lines_and_hide_secrets() -> None:
     )
     assert any(p.startswith("feeds.yaml:3: screening_list: url") for p in found), found
     assert any(p.startswith("feeds.yaml:4: screening_list: interval") for p in found), found
-    assert any(
-        p.startswith("feeds.yaml:5: screening_list: unknown key 'enable'") for p in found
-    ), found
+    assert any(p.startswith("feeds.yaml:5: screening_list: unknown key 'enable'") for p in found), (
+        found
+    )
     assert not any(URL_PASSWORD in p for p in found)
 
 
