@@ -264,7 +264,7 @@ class Runtime:
         return cycle.reports
 
     def poll_screening_list(self, *, force: bool = False) -> ScreeningReport | None:
-        """Download the screening list when due and name Entity List rules (bot/app/screening.py)."""
+        """Download the screening list when due; name Entity List rules (bot/app/screening.py)."""
         return poll_screening(self, force=force)
 
     def _drop_stories(self, stories: StoryIndex) -> None:
