@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from markupsafe import Markup
 
 from bot.ingest.entitylist import EntityListFacts
+from bot.ingest.screening.entities import RuleEntities
 from bot.ingest.text import truncate_words
 from bot.models import DigestSection, DigestView, FeedState, Item
 from bot.render.mrkdwn import ELLIPSIS, clean_feed_text, highlight, mark_trusted, safe_url
@@ -46,6 +47,8 @@ SNIPPET_CHARS = 400
 NAME_CHARS = 80
 # A "Matched:" label: a subscription, or a watch and where its name appeared.
 MATCHED_CHARS = 300
+# Names shown per destination on an Entity List rule's line; all of them in the thread.
+ENTITY_NAMES = 3
 ERROR_CHARS = 160
 MAX_ALSO_IN = 6
 _WORD = re.compile(r"\w+")
@@ -100,6 +103,8 @@ class ItemView:
     item: Item
     # Stored by its feed's first poll: shown as "already published when the bot started".
     backlog: bool = False
+    # The named entities of an Entity List rule: counts and first names (see entities.py).
+    entities: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +263,7 @@ class TemplateViews:
             subscriptions=tuple(_shorten(s, MATCHED_CHARS) for s in subscriptions),
             item=item,
             backlog=item.backlog,
+            entities=_entities_line(item.extras),
         )
 
     def section(self, section: DigestSection) -> SectionView:
@@ -316,6 +322,14 @@ def _entity_list_line(facts: object) -> str | None:
     except ValueError:
         stored = facts.get("summary")
         return stored if isinstance(stored, str) and stored else None
+
+
+def _entities_line(extras: Mapping[str, Any]) -> str | None:
+    """ "4 entities added: China 3: A, B, C; Japan 1: D" of a rule's named entities, or None."""
+    named = RuleEntities.of(extras)
+    if named is None or not named.entities:
+        return None
+    return _shorten(named.headline(names=ENTITY_NAMES), SUMMARY_CHARS * 2)
 
 
 def _snippet(snippet: object, spans: object) -> Markup:

@@ -49,7 +49,7 @@ class World:
     def ask(self, text: str, *, admin: bool = False) -> str:
         request = CommandRequest(USER, CHANNEL, text, is_admin=admin)
         reply = handle_command(self.runtime, request, poster=self.poster)
-        return "\n".join(json.dumps(m.blocks) for m in reply.messages)
+        return "\n".join(json.dumps(m.blocks, ensure_ascii=False) for m in reply.messages)
 
     def serve(self, body: bytes, etag: str) -> None:
         self.server.add("/csl.csv", body, etag=etag, content_type="text/csv")

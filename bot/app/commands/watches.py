@@ -167,7 +167,7 @@ def _rule_line(item: Item, target: WatchTarget) -> str | None:
             when = item.when.date().isoformat()
             return (
                 f"• {when} · {named.citation} · {e.action} under {e.destination} as {e.name} · "
-                f"{item.title}" + (f" <{item.link}>" if item.link else "")
+                f"{item.title}" + (f" · {item.link}" if item.link else "")
             )
     return None
 

@@ -156,12 +156,12 @@ class RuleEntities:
         return True
 
     def details(self) -> list[str]:
-        """Every entity, one line per destination and action: "Added, China (30): A; B; ..."."""
-        return [
-            f"{action.capitalize()}, {place} ({len(members)}): "
-            + "; ".join(_with_aliases(e) for e in members)
-            for action, place, members in self.groups()
-        ]
+        """Every entity, by action and destination: "Added, China (30):", then "• A (a.k.a. B)"."""
+        lines: list[str] = []
+        for action, place, members in self.groups():
+            lines.append(f"{action.capitalize()}, {place} ({len(members)}):")
+            lines += [f"• {_with_aliases(e)}" for e in members]
+        return lines
 
 
 def _group_line(place: str, members: Sequence[NamedEntity], limit: int) -> str:

@@ -47,8 +47,10 @@ def test_headline_counts_and_first_names(csl_2018: RuleEntities | None) -> None:
     assert line.endswith("1 entity revised: China 1: Chengdu GaStone Technology Co., Ltd. (CGTC)")
     assert not csl_2018.is_complete_in(2, 4)
     details = csl_2018.details()
-    assert details[0].startswith("Added, China (44): ")
-    assert details[0].count("; ") == 43
+    assert details[0] == "Added, China (44):"
+    assert details[1].startswith("• China Aerospace Science and Industry Corporation Second")
+    assert details[45] == "Revised, China (1):"
+    assert len(details) == 47
 
 
 def test_no_row_cites_the_rule() -> None:
