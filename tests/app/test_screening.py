@@ -169,3 +169,8 @@ def test_unwatch_by_name_and_watch_for_a_channel_needs_an_admin(world: World) ->
     assert "Watching Huawei" in world.ask(f"watch <#{CHANNEL}|exports> Huawei", admin=True)
     assert "No longer watching Huawei" in world.ask("unwatch huawei")
     assert "This channel's watches" in world.ask("watches")
+
+
+def test_entity_list_is_still_a_question(world: World) -> None:
+    shown = world.ask("entity list since:30d")
+    assert "appears in no stored Entity List rule" not in shown
