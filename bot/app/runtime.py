@@ -26,8 +26,10 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, time
 
 from bot.app.fedreg import deadline_items
+from bot.app.screening import poll_screening
 from bot.brief.digest import build_digest_view, digest_deadlines, other_item_filter
 from bot.brief.match import SubscriptionMatcher
+from bot.brief.watchlist import watch_alerts, where_found
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
 from bot.config.redact import redact_text
@@ -47,6 +49,7 @@ from bot.ingest.fedreg.enrich import EnrichOptions
 from bot.ingest.fetch.client import SYSTEM_NETWORK, Network
 from bot.ingest.parsepool import FeedParser, open_parser, resolve_workers
 from bot.ingest.poll import FeedOutcome, poll_feeds, probe_feed
+from bot.ingest.screening.source import ScreeningReport, ScreeningSource
 from bot.models import (
     UTC,
     DigestView,
@@ -59,7 +62,7 @@ from bot.models import (
 )
 from bot.render.renderer import Renderer
 from bot.render.views import FeedStatusRow
-from bot.store.ports import DeliveryProblem, Store, Transaction
+from bot.store.ports import DeliveryProblem, Store, Transaction, Watch
 from bot.store.tinydb.store import TinyStore
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
@@ -107,6 +110,7 @@ class Runtime:
         self.locks = DestinationLocks()
         self.alerts = AlertDispatcher(store, self.locks, clock=clock)
         self.digests = DigestSender(store, self.locks, clock=clock)
+        self.screening = ScreeningSource(config.settings.data_dir, clock=clock)
         self._config_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._parser_lock = threading.Lock()
@@ -258,11 +262,17 @@ class Runtime:
                 self._drop_stories(stories)
             raise
         finally:
+            if feed_ids is None:
+                self.poll_screening_list(force=force)
             if self._search is not None:
                 # Not waiting: a catch-up under way (the start-up build, a
                 # search's) reads on until nothing is left; a search catches up first.
                 self._search.catch_up(timeout=0)
         return cycle.reports
+
+    def poll_screening_list(self, *, force: bool = False) -> ScreeningReport | None:
+        """Download the screening list when due; name Entity List rules (bot/app/screening.py)."""
+        return poll_screening(self, force=force)
 
     def _drop_stories(self, stories: StoryIndex) -> None:
         with self._index_lock:
@@ -287,6 +297,9 @@ class Runtime:
         if subscriptions:
             matcher = SubscriptionMatcher(subscriptions, self.topics())
             tx.alerts.enqueue(matcher.match(items, now=self.clock(), feed_tags=self.feed_tags()))
+        watches = tx.watches.list()
+        if watches:
+            tx.alerts.enqueue(watch_alerts(items, watches, now=self.clock()))
         tx.alerts.set_match_cursor(max(item.seq for item in items))
         return items
 
@@ -303,12 +316,20 @@ class Runtime:
         reader can mute or remove exactly that one; ids gone meanwhile are shown bare."""
         ids = sorted({sub_id for _, subs in listed for sub_id in subs})
         found = {sub_id: self.store.subscriptions.get(sub_id) for sub_id in ids}
+        watches = {w.id: w for w in map(self.store.watches.get, ids) if w is not None}
         labels = {
             sub_id: f"{sub.label} ({sub_id})" if sub is not None else sub_id
             for sub_id, sub in found.items()
         }
-        named = [(item, tuple(labels[s] for s in subs)) for item, subs in listed]
-        return self.renderer.render_alerts(owner, named, more=more, sent_by=ids)
+        named = [
+            (
+                item,
+                tuple(_watch_label(item, watches[s]) if s in watches else labels[s] for s in subs),
+            )
+            for item, subs in listed
+        ]
+        sent_by = [i for i in ids if i not in watches]
+        return self.renderer.render_alerts(owner, named, more=more, sent_by=sent_by)
 
     def send_digest(
         self, digest: DigestConfig, poster: Poster, *, scheduled_for: datetime | None = None
@@ -437,6 +458,12 @@ class Runtime:
                 break
         found.sort(key=lambda i: i.when, reverse=True)
         return found[:limit]
+
+
+def _watch_label(item: Item, watch: Watch) -> str:
+    """ "watch Huawei (w3) among the entities of 89 FR 1064: ... · /brief unwatch w3 stops it"."""
+    where = where_found(item, watch) or "in this item"
+    return f"{watch.label} ({watch.id}) {where} · /brief unwatch {watch.id} stops it"
 
 
 def _link_stories(tx: Transaction, stories: StoryIndex, items: Sequence[Item]) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "DigestConfig",
+    "ScreeningListConfig",
     "SlackSecrets",
     "TopicConfig",
 ]
@@ -90,6 +91,17 @@ class DigestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ScreeningListConfig:
+    """`screening_list:`: the Consolidated Screening List download, polled every interval."""
+
+    url: str
+    interval_seconds: int = 86400
+    enabled: bool = True
+    allow_private: bool = False
+    allow_addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SlackSecrets:
     """Slack credentials from the environment. The repr never shows a token."""
 
@@ -125,6 +137,7 @@ class Config:
     admins: tuple[str, ...] = ()
     ops_channel: str | None = None
     slack: SlackSecrets = field(default_factory=SlackSecrets)
+    screening_list: ScreeningListConfig | None = None
 
     def feed(self, feed_id: str) -> FeedConfig | None:
         return next((f for f in self.feeds if f.id == feed_id), None)

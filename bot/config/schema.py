@@ -31,6 +31,7 @@ from bot.config.model import DEFAULT_SLACK_API_URL, Config, ConfigError, ConfigP
 from bot.config.redact import redact_url
 from bot.config.sections.digests import check_references, read_digest
 from bot.config.sections.feeds import read_feed
+from bot.config.sections.screening import read_screening_list
 from bot.config.sections.settings import read_settings
 from bot.config.sections.topics import read_topic
 from bot.config.units import show_value
@@ -44,7 +45,15 @@ ENVIRONMENT = "<environment>"
 # A feeds.yaml is a few kilobytes; a bigger file is almost surely the wrong one.
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
-TOP_LEVEL_KEYS = ("settings", "feeds", "topics", "digests", "admins", "ops_channel")
+TOP_LEVEL_KEYS = (
+    "settings",
+    "feeds",
+    "topics",
+    "digests",
+    "admins",
+    "ops_channel",
+    "screening_list",
+)
 
 _T = TypeVar("_T")
 
@@ -144,6 +153,7 @@ def _read_root(check: Checker, root: Node) -> Config:
         digests=tuple(digests),
         admins=tuple(admins),
         ops_channel=ops_channel,
+        screening_list=read_screening_list(check, keys.get("screening_list")),
     )
 
 

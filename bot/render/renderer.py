@@ -21,11 +21,12 @@ from typing import Any, Final
 
 import jinja2
 
-from bot.models import DigestView, Item, SlackMessage
+from bot.ingest.screening.entities import RuleEntities
+from bot.models import DigestView, Item, SlackMessage, replace
 from bot.render.blocks import BlockHelpers, TemplateOutput, messages_of
 from bot.render.check import check_templates
 from bot.render.templates import Templates
-from bot.render.views import FeedStatusRow, SearchHitLike, TemplateViews
+from bot.render.views import ENTITY_NAMES, FeedStatusRow, SearchHitLike, TemplateViews
 
 __all__ = ["DIGEST_POST_OPTIONS", "RenderError", "Renderer"]
 
@@ -35,6 +36,24 @@ log = logging.getLogger(__name__)
 DIGEST_POST_OPTIONS: Final[Mapping[str, bool]] = MappingProxyType(
     {"unfurl_links": False, "unfurl_media": False}
 )
+
+
+# Destinations on an Entity List rule's line (its `headline` default); a section's text limit.
+ENTITY_PLACES = 4
+_DETAIL_CHARS = 2_800
+
+
+def _chunks(lines: Sequence[str], limit: int) -> list[str]:
+    """`lines` joined into texts of at most `limit` characters (a longer line is cut)."""
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        line = line if len(line) <= limit else line[: limit - 1] + "…"
+        if current and len(current) + 1 + len(line) > limit:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    return [*chunks, current] if current else chunks
 
 
 class RenderError(RuntimeError):
@@ -62,10 +81,11 @@ class Renderer:
         whole = self._render("digest.j2", context)
         whole.lead = None  # as one message: nothing to split at summary_end()
         messages = messages_of(whole)
-        if len(messages) == 1:
-            return messages
-        split = self._render("digest.j2", {**context, "split": True})
-        return messages_of(split, thread=thread)
+        items = [i for s in view.sections for i in s.items] + list(view.others)
+        if len(messages) > 1:
+            split = self._render("digest.j2", {**context, "split": True})
+            messages = messages_of(split, thread=thread)
+        return messages + self._entity_details(items, thread=thread)
 
     def render_alerts(
         self,
@@ -81,7 +101,20 @@ class Renderer:
         how to mute or remove them.
         """
         context = self._views.alerts(owner, items_with_subs, more=more, sent_by=sent_by)
-        return messages_of(self._render("alert.j2", context))
+        messages = messages_of(self._render("alert.j2", context))
+        return messages + self._entity_details([i for i, _ in items_with_subs], thread=True)
+
+    def _entity_details(self, items: Sequence[Item], *, thread: bool) -> list[SlackMessage]:
+        """Every entity of the Entity List rules whose line showed only the first names."""
+        messages: list[SlackMessage] = []
+        for item in items:
+            named = RuleEntities.of(item.extras)
+            if named is None or named.is_complete_in(ENTITY_NAMES, ENTITY_PLACES):
+                continue
+            lines = [f"Every entity named by {item.title} ({named.citation}):", *named.details()]
+            for chunk in _chunks(lines, _DETAIL_CHARS):
+                messages += self.render_notice(chunk)
+        return [replace(m, in_thread=thread) for m in messages]
 
     def render_search(
         self, query_text: str, hits: Sequence[SearchHitLike], total: int

@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from bot.ingest.entitylist import EntityListFacts
 from bot.ingest.fedreg.facts import short_date
+from bot.ingest.screening.entities import RuleEntities
 from bot.ingest.text import truncate_words
 from bot.models import DigestSection, DigestView, FeedState, Item
 from bot.render.fedreg import fedreg_line
@@ -47,6 +48,10 @@ SUMMARY_LINE_CHARS = 160  # a digest's one-line summary under an item
 OTHERS_TITLE = "Other new items"
 SNIPPET_CHARS = 400
 NAME_CHARS = 80
+# A "Matched:" label: a subscription, or a watch and where its name appeared.
+MATCHED_CHARS = 300
+# Names shown per destination on an Entity List rule's line; all of them in the thread.
+ENTITY_NAMES = 3
 ERROR_CHARS = 160
 MAX_ALSO_IN = 6
 _WORD = re.compile(r"\w+")
@@ -104,6 +109,8 @@ class ItemView:
     backlog: bool = False
     # A Federal Register document's line: "Final rule · 15 CFR 744 · effective 20 Dec · ...".
     fedreg: str | None = None
+    # The named entities of an Entity List rule: counts and first names (see entities.py).
+    entities: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,10 +287,11 @@ class TemplateViews:
             summary_line=_summary_line(item.summary, title),
             entity_list=_shorten(entity_list, SUMMARY_CHARS) if entity_list else None,
             also_in=tuple(names),
-            subscriptions=tuple(_shorten(s, NAME_CHARS) for s in subscriptions),
+            subscriptions=tuple(_shorten(s, MATCHED_CHARS) for s in subscriptions),
             item=item,
             backlog=item.backlog,
             fedreg=_fedreg(item),
+            entities=_entities_line(item.extras),
         )
 
     def section(self, section: DigestSection) -> SectionView:
@@ -350,6 +358,14 @@ def _entity_list_line(facts: object) -> str | None:
     except ValueError:
         stored = facts.get("summary")
         return stored if isinstance(stored, str) and stored else None
+
+
+def _entities_line(extras: Mapping[str, Any]) -> str | None:
+    """ "4 entities added: China 3: A, B, C; Japan 1: D" of a rule's named entities, or None."""
+    named = RuleEntities.of(extras)
+    if named is None or not named.entities:
+        return None
+    return _shorten(named.headline(names=ENTITY_NAMES), SUMMARY_CHARS * 2)
 
 
 def _snippet(snippet: object, spans: object) -> Markup:

@@ -117,7 +117,7 @@ ERROR_CASES = [
         "- id: fr-bis\n  url: https://example.org/a.xml\n",
         [
             "feeds.yaml:1: the top level must be a mapping with the keys settings, feeds, "
-            "topics, digests, admins, ops_channel, not a list"
+            "topics, digests, admins, ops_channel, screening_list, not a list"
         ],
         id="top-level-list",
     ),
@@ -130,7 +130,7 @@ ERROR_CASES = [
         "feeds: []\nslack_token: abc\n",
         [
             "feeds.yaml:2: unknown key 'slack_token'; expected one of: settings, feeds, "
-            "topics, digests, admins, ops_channel"
+            "topics, digests, admins, ops_channel, screening_list"
         ],
         id="top-level-unknown-key-no-hint",
     ),

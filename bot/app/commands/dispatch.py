@@ -8,7 +8,9 @@ that the user is shown instead ("Something went wrong on our side (ref
 4F2A9C)...").
 
 The first word picks the sub-command from `HANDLERS`; any other first word
-makes the whole line a question for search (`/brief what's new on IPEF`).
+makes the whole line a question for search (`/brief what's new on IPEF`), and
+so does "entity list ..." (a question about the Entity List, not `/brief
+entity <name>`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from bot.app.commands import deadlines, digests, feeds, search, subscriptions
+from bot.app.commands import deadlines, digests, feeds, search, subscriptions, watches
 from bot.app.commands.help import show_help, usage
 from bot.app.commands.session import CommandError, Refused, Session
 from bot.app.commands.words import Word, read_words
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 
 # Slack caps a slash command's text well below this; a longer line is a paste gone wrong.
 MAX_COMMAND_CHARS = 4000
+
+# "entity list" and "entity lists" open a question, not `/brief entity <name>`.
+_ENTITY_LIST = frozenset({"list", "lists", "list:", "list,"})
 
 #: What answers one sub-command: the session, and the words after the sub-command's name.
 Handler = Callable[[Session, list[Word]], list[SlackMessage]]
@@ -52,6 +57,10 @@ HANDLERS: dict[str, Handler] = {
     "digest": digests.digest,
     "schedule": digests.schedule,
     "feed": feeds.feed,
+    "watch": watches.watch,
+    "watches": watches.watches,
+    "unwatch": watches.unwatch,
+    "entity": watches.entity,
 }
 
 
@@ -90,6 +99,8 @@ def _answer(session: Session) -> list[SlackMessage]:
     words = read_words(text)
     first = words[0].text.lower() if words else "help"
     handler = HANDLERS.get(first)
+    if first == "entity" and len(words) > 1 and words[1].text.lower() in _ENTITY_LIST:
+        handler = None  # "/brief entity list since:30d" is a question, as it always was
     try:
         if handler is None:
             return search.question(session, words, verbs=HANDLERS)

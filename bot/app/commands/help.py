@@ -32,6 +32,13 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("/brief unsubscribe <id>", "remove a subscription"),
     ("/brief mute <id>", "pause a subscription's alerts"),
     ("/brief unmute <id>", "resume them"),
+    (
+        "/brief watch [#channel] <name>",
+        "an alert when a company or person appears (#channel: admins)",
+    ),
+    ("/brief watches", "your watches and this channel's, and how closely names must match"),
+    ("/brief unwatch <name|id>", "stop watching a name"),
+    ("/brief entity <name>", "the Entity List rules, dates and list entries naming it"),
     ("/brief topics", "the topics you can subscribe to"),
     ("/brief feeds", "the feeds the bot watches"),
     ("/brief status", "each feed's health and delivery problems"),

@@ -73,6 +73,7 @@ from bot.store.ports.state import (
     Subscriptions,
 )
 from bot.store.ports.store import ReadView, Store, Transaction
+from bot.store.ports.watches import Watch, Watches, WatchReader
 
 __all__ = [
     "AddedFeed",
@@ -112,4 +113,7 @@ __all__ = [
     "TrackedDocumentReader",
     "TrackedDocuments",
     "Transaction",
+    "Watch",
+    "WatchReader",
+    "Watches",
 ]

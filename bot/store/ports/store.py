@@ -29,6 +29,7 @@ from bot.store.ports.state import (
     SubscriptionReader,
     Subscriptions,
 )
+from bot.store.ports.watches import Watches, WatchReader
 
 __all__ = ["ReadView", "Store", "Transaction"]
 
@@ -59,6 +60,8 @@ class ReadView(Protocol):
     def ops_notices(self) -> OpsNoticeReader: ...
     @property
     def fr_documents(self) -> TrackedDocumentReader: ...
+    @property
+    def watches(self) -> WatchReader: ...
 
 
 class Transaction(Protocol):
@@ -84,6 +87,8 @@ class Transaction(Protocol):
     def ops_notices(self) -> OpsNotices: ...
     @property
     def fr_documents(self) -> TrackedDocuments: ...
+    @property
+    def watches(self) -> Watches: ...
 
 
 class Store(ReadView, Protocol):

@@ -49,6 +49,7 @@ from bot.store.tinydb.repos import (
     StagedRecords,
     SubscriptionRepo,
 )
+from bot.store.tinydb.watches import WatchRepo
 
 __all__ = ["TinyStore", "TinyTransaction"]
 
@@ -70,6 +71,7 @@ class _Repositories:
         self.overrides = OverrideRepo(source)
         self.ops_notices = OpsNoticeRepo(source)
         self.fr_documents = TrackedDocumentRepo(source)
+        self.watches = WatchRepo(source)
 
 
 class TinyTransaction(_Repositories):

@@ -1,0 +1,51 @@
+"""The screening list's part of a poll: its download and diff, then the names of Entity List rules.
+
+Called by `Runtime.poll` after the feeds (and by `poll_screening_list`). The new
+screening-list items are matched like any feed's (subscriptions and watches,
+in the same transaction); the rules that gained named entities are matched
+against the watches only (their other matching happened when they were
+stored). Neither step may stop a poll: a failure is logged and tried again at
+the next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bot.brief.watchlist import watch_alerts
+from bot.ingest.screening.source import ScreeningReport
+from bot.models import Item
+from bot.store.ports import Transaction
+
+if TYPE_CHECKING:
+    from bot.app.runtime import Runtime
+
+__all__ = ["poll_screening"]
+
+log = logging.getLogger(__name__)
+
+
+def poll_screening(runtime: Runtime, *, force: bool = False) -> ScreeningReport | None:
+    """Poll the screening list when it is set and due; name pending Entity List rules."""
+
+    def match(tx: Transaction, stored: list[Item]) -> None:
+        runtime.match_new_items(tx)
+
+    def watch(tx: Transaction, named: list[Item]) -> None:
+        tx.alerts.enqueue(watch_alerts(named, tx.watches.list(), now=runtime.clock()))
+
+    report = None
+    try:
+        source = runtime.screening
+        report = source.poll(
+            runtime.config, runtime.store, network=runtime.network, within=match, force=force
+        )
+        if report is not None and report.error:
+            log.warning("screening list: %s", report.error)
+        source.resolve_entities(
+            runtime.config, runtime.store, network=runtime.network, within=watch
+        )
+    except Exception:
+        log.exception("screening list: the poll or the naming of entities failed")
+    return report
