@@ -54,7 +54,7 @@ from typing import Any
 
 from bot.models import UTC, as_utc
 from bot.store.ports import StoreError, StoreStats
-from bot.store.tinydb.codec import iso, key_digest, parse_time
+from bot.store.records.codec import iso, key_digest, parse_time
 from bot.store.tinydb.files import remove_stale_temp_files, unlink_files, write_files
 from bot.store.tinydb.shards import EncodedShard, encode
 from bot.store.tinydb.statefile import StateFile
