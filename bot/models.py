@@ -67,6 +67,8 @@ class Settings:
     parse_workers: int | Literal["auto"] = "auto"
     # Seconds one feed document may take to parse; a worker past it is killed.
     parse_timeout: float = 20.0
+    # PostgreSQL instead of data_dir (BRIEFBOT_DATABASE_URL); may hold a password: not in repr.
+    database_url: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,7 +222,7 @@ class PostgresServer:
         import psycopg
 
         with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement.encode())
 
     def _make_template(self) -> None:
         import psycopg

@@ -17,6 +17,8 @@ from bot.find.search.results import MAX_LIMIT
 from bot.models import Item
 from tests.find.search.sample import NOW, index_of, make_item, search, seqs
 
+pytestmark = pytest.mark.usefixtures("search_backend")
+
 # --------------------------------------------------------------------------- filters, NOT, phrases
 
 FILTER_ITEMS = [
