@@ -19,6 +19,7 @@ from bot.app.cli.inspect import (
     cmd_search,
     cmd_status,
 )
+from bot.app.cli.migrate import cmd_migrate
 from bot.app.cli.operate import cmd_console, cmd_demo, cmd_digest, cmd_poll, cmd_run
 from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError
 from bot.app.terminal import print_error
@@ -140,6 +141,20 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     p.add_argument("--channel", required=True, metavar="C", help="the channel id of a digest")
     p.add_argument("--dry-run", action="store_true", help="print instead of posting")
     p.add_argument("--json", action="store_true", help="with --dry-run: the exact Slack payloads")
+    p = _add(
+        sub,
+        "migrate",
+        cmd_migrate,
+        "Create or update the PostgreSQL schema (BRIEFBOT_DATABASE_URL); with --from-data-dir, "
+        "copy a data directory into the database (run again to resume; counts are checked).",
+        "BRIEFBOT_DATABASE_URL=postgresql://briefbot@db/briefbot briefbot migrate "
+        "--from-data-dir ./data",
+    )
+    p.add_argument(
+        "--from-data-dir",
+        metavar="DIR",
+        help="a TinyDB data directory to copy in (stop `briefbot run` on it first)",
+    )
     _add(
         sub,
         "demo",

@@ -51,7 +51,7 @@ __all__ = ["PgStore", "PgTransaction"]
 log = logging.getLogger(__name__)
 
 _POOL_MAX = 8
-_CONNECT_TIMEOUT = 10.0
+_CONNECT_TIMEOUT = 10
 
 
 class _Repositories(RecordRepositories):
@@ -90,6 +90,8 @@ class PgStore(_Repositories):
         self._writer = threading.Lock()
         self._writing_thread: int | None = None
         self._closed = False
+        #: The migrations this open applied ("0001_initial", ...), for `briefbot migrate`.
+        self.migrated: list[str] = []
 
     @classmethod
     def open(
@@ -116,34 +118,35 @@ class PgStore(_Repositories):
                 f"retention_days ({retention_days})"
             )
         where = describe_url(url)
+        try:
+            # One connection first: a wrong address or password fails at once, not
+            # after the pool's retries; and the schema is migrated on it.
+            with psycopg.connect(url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT) as conn:
+                applied = migrate(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"the database {where}: {_reason(exc)}") from None
         pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "connect_timeout": int(_CONNECT_TIMEOUT)},
+            kwargs={"autocommit": True, "connect_timeout": _CONNECT_TIMEOUT},
             open=False,
             name="briefbot",
         )
         try:
             pool.open(wait=True, timeout=_CONNECT_TIMEOUT)
-            with pool.connection() as conn:
-                migrate(conn)
         except PoolTimeout:
             pool.close()
             raise StoreError(f"cannot connect to the database {where}") from None
-        except psycopg.Error as exc:
-            pool.close()
-            raise StoreError(f"the database {where}: {_reason(exc)}") from None
-        except BaseException:
-            pool.close()
-            raise
-        return cls(
+        store = cls(
             pool,
             where=where,
             read_only=read_only,
             retention_days=retention_days,
             seen_retention_days=seen_retention_days,
         )
+        store.migrated = [f"{m.version:04d}_{m.name}" for m in applied]
+        return store
 
     # ------------------------------------------------------------------ the Store port
 
@@ -293,4 +296,9 @@ def _reason(exc: psycopg.Error) -> str:
     """A database error as a sentence without connection details."""
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
-    return str(primary or type(exc).__name__)
+    if primary:
+        return str(primary)
+    # Connection failures carry no diagnostics: their text (host, port, cause; never
+    # the password) says what went wrong.
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -46,7 +46,7 @@ import gc
 import re
 import threading
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -217,6 +217,12 @@ class Engine:
     def newest_seqs(self, limit: int) -> list[int]:
         with self.lock:
             return self._seqs[: -limit - 1 : -1] if limit > 0 else []
+
+    def tombstones(self) -> Iterator[tuple[int, datetime | None, list[str]]]:
+        """Every tombstone: (seq, first seen, dedup keys), read from its file (for copying)."""
+        for name in sorted(self._seen):
+            for seq, doc in self._read_seen(name).iter_docs():
+                yield seq, parse_time(doc.get("first_seen")), list(doc.get("dedup_keys") or ())
 
     def stats(self) -> StoreStats:
         with self.lock:

@@ -1,7 +1,7 @@
 """`search_backend`: runs a search test on the in-memory index and on PostgreSQL's search.
 
 A module opts in with `pytestmark = pytest.mark.usefixtures("search_backend")`;
-its `index_of` (tests/find/search/sample.py) then builds the index of the
+its `searchable` (tests/find/search/sample.py) then builds the index of the
 backend under test. PostgreSQL runs are skipped with the reason only when no
 server can be started.
 """

@@ -1,9 +1,9 @@
 """Items, indexes and searches for the search tests; each result is checked against the language.
 
-`index_of` builds the in-memory index, or, while the `search_backend` fixture
+`index_of` builds the in-memory index; `searchable` does too, or, while the `search_backend` fixture
 (tests/find/search/conftest.py) runs a test on PostgreSQL, stores the items
 in a fresh database (seqs kept) and returns the database's search: a test
-module that uses the fixture runs on both backends unchanged.
+module that uses the fixture and `searchable` runs on both backends.
 """
 
 from __future__ import annotations
@@ -70,18 +70,24 @@ class StoredSearch(PgSearch):
             import_items(tx, items)
 
 
-def index_of(
+def index_of(*items: Item, feed_tags: dict[str, tuple[str, ...]] | None = None) -> SearchIndex:
+    """The in-memory index of `items`."""
+    index = SearchIndex(feed_tags=feed_tags)
+    index.add_many(items)
+    return index
+
+
+def searchable(
     *items: Item, feed_tags: dict[str, tuple[str, ...]] | None = None
-) -> SearchIndex | PgSearch:
+) -> SearchIndex | StoredSearch:
+    """`items` searchable on the backend under test (see the module docstring)."""
     if _Backend.open_database is not None:
         store = _Backend.open_database()
         _Backend.opened.append(store)
         stored = StoredSearch(store, feed_tags)
         stored.add_many(items)
         return stored
-    index = SearchIndex(feed_tags=feed_tags)
-    index.add_many(items)
-    return index
+    return index_of(*items, feed_tags=feed_tags)
 
 
 def search(index: SearchIndex | PgSearch, text: str, **kwargs: Any) -> SearchResults:

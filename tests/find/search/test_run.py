@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.find.search.sample import index_of, make_item, search, seqs
+from tests.find.search.sample import make_item, search, seqs
+from tests.find.search.sample import searchable as index_of
 
 pytestmark = pytest.mark.usefixtures("search_backend")
 
