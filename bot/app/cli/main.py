@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_operating_commands(sub)
+    _add_migrate(sub)
     _add_reading_commands(sub)
     return parser
 
@@ -141,6 +142,16 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     p.add_argument("--channel", required=True, metavar="C", help="the channel id of a digest")
     p.add_argument("--dry-run", action="store_true", help="print instead of posting")
     p.add_argument("--json", action="store_true", help="with --dry-run: the exact Slack payloads")
+    _add(
+        sub,
+        "demo",
+        cmd_demo,
+        "Run the pipeline offline on bundled recorded feeds served over loopback.",
+        "briefbot demo",
+    )
+
+
+def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _add(
         sub,
         "migrate",
@@ -154,13 +165,6 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
         "--from-data-dir",
         metavar="DIR",
         help="a TinyDB data directory to copy in (stop `briefbot run` on it first)",
-    )
-    _add(
-        sub,
-        "demo",
-        cmd_demo,
-        "Run the pipeline offline on bundled recorded feeds served over loopback.",
-        "briefbot demo",
     )
 
 
