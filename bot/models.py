@@ -69,6 +69,8 @@ class Settings:
     parse_timeout: float = 20.0
     # The Federal Register documents API (`enrich: federal-register` feeds).
     federal_register_api: str = "https://www.federalregister.gov/api/v1/"
+    # PostgreSQL instead of data_dir (BRIEFBOT_DATABASE_URL); may hold a password: not in repr.
+    database_url: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,3 +132,34 @@ def responses() -> Iterator[ResponseUrlServer]:
     finally:
         server.stop()
     assert not server.errors, f"response_url handler errors: {server.errors!r}"
+
+
+from tests.support.postgres import PostgresServer, PostgresUnavailable  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run (tests/support/postgres.py).
+
+    Started at the first test that needs it and stopped at the end; a test that
+    needs it is skipped, with the reason, only when no server can be started.
+    """
+    server = PostgresServer()
+    try:
+        server.start()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL cannot be started here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """An empty database of the test server (its URL, password included), for this test only."""
+    url = postgres_server.database()
+    try:
+        yield url
+    finally:
+        postgres_server.release(url)

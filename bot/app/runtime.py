@@ -27,6 +27,7 @@ from datetime import datetime, time
 
 from bot.app.fedreg import deadline_items
 from bot.app.screening import poll_screening
+from bot.app.storage import database_search, open_store
 from bot.brief.digest import build_digest_view, digest_deadlines, other_item_filter
 from bot.brief.match import SubscriptionMatcher
 from bot.brief.watchlist import watch_alerts, where_found
@@ -63,7 +64,7 @@ from bot.models import (
 from bot.render.renderer import Renderer
 from bot.render.views import FeedStatusRow
 from bot.store.ports import DeliveryProblem, Store, Transaction, Watch
-from bot.store.tinydb.store import TinyStore
+from bot.store.postgres.search import PgSearch
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
 
@@ -115,7 +116,7 @@ class Runtime:
         self._index_lock = threading.Lock()
         self._parser_lock = threading.Lock()
         self._stories: StoryIndex | None = None
-        self._search: SearchIndex | None = None
+        self._search: SearchIndex | PgSearch | None = None
         self._parser: FeedParser | None = None
         self._closed = False
         # How the Federal Register enrichment batches and paces (bot/app/fedreg.py).
@@ -130,11 +131,8 @@ class Runtime:
         read_only: bool = False,
         network: Network = SYSTEM_NETWORK,
     ) -> Runtime:
-        """Open the configured data directory: to write (locked), or to read a snapshot."""
-        settings = config.settings
-        store = TinyStore.open(
-            settings.data_dir, retention_days=settings.retention_days, read_only=read_only
-        )
+        """Open the configured store (bot/app/storage.py): to write, or to read a snapshot."""
+        store = open_store(config.settings, read_only=read_only)
         try:
             return cls(config, store, clock=clock, network=network)
         except BaseException:
@@ -165,6 +163,8 @@ class Runtime:
             self.renderer = Renderer(
                 self.config.settings.templates_dir, feed_names=self.feed_names()
             )
+            if isinstance(self._search, PgSearch):
+                self._search.set_scope(self.feed_tags())
             if self._search is not None:
                 self._search.set_feed_tags(self.feed_tags())
         for listener in list(self.config_listeners):
@@ -185,9 +185,14 @@ class Runtime:
     # ------------------------------------------------------------------ indexes
 
     @property
-    def search_index(self) -> SearchIndex:
-        """The search index, built in the background on first use; it follows the store."""
+    def search_index(self) -> SearchIndex | PgSearch:
+        """The search index, built in the background on first use; it follows the store.
+
+        On PostgreSQL the database searches (`PgSearch`), scoped to the configured feeds.
+        """
         with self._index_lock:
+            if self._search is None:
+                self._search = database_search(self.store, self.feed_tags(), self.feed_tags())
             if self._search is None:
                 self._search = SearchIndex(
                     feed_tags=self.feed_tags(),

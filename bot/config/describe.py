@@ -20,6 +20,8 @@ __all__ = ["describe_config"]
 def describe_config(config: Config) -> dict[str, Any]:
     """The resolved configuration as JSON-ready data, secrets shown only as set / not set."""
     settings = {f.name: getattr(config.settings, f.name) for f in dataclasses.fields(Settings)}
+    if config.settings.database_url:
+        settings["database_url"] = redact_url(config.settings.database_url)
     return {
         "path": config.path,
         "settings": settings,

@@ -32,7 +32,7 @@ from bot.config.redact import redact_url
 from bot.config.sections.digests import check_references, read_digest
 from bot.config.sections.feeds import read_feed
 from bot.config.sections.screening import read_screening_list
-from bot.config.sections.settings import read_settings
+from bot.config.sections.settings import DATABASE_URL_HINT, is_database_url, read_settings
 from bot.config.sections.topics import read_topic
 from bot.config.units import show_value
 
@@ -181,6 +181,17 @@ def _apply_env(check: Checker, config: Config, env: Mapping[str, str]) -> Config
     data_dir = env.get("BRIEFBOT_DATA", "").strip()
     if data_dir:
         settings = dataclasses.replace(settings, data_dir=data_dir)
+    database_url = env.get("BRIEFBOT_DATABASE_URL", "").strip()
+    if database_url and not is_database_url(database_url):
+        check.problems.append(
+            ConfigProblem(
+                ENVIRONMENT,
+                None,
+                f"BRIEFBOT_DATABASE_URL {DATABASE_URL_HINT}, not {redact_url(database_url)!r}",
+            )
+        )
+    elif database_url:
+        settings = dataclasses.replace(settings, database_url=database_url)
     api_url = env.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

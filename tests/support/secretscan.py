@@ -62,6 +62,7 @@ from tests.support.fakeslack import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
 __all__ = [
     "APP_TOKEN",
     "BOT_TOKEN",
+    "DATABASE_PASSWORD",
     "FEED_API_KEY",
     "FEED_PASSWORD",
     "FEED_TOKEN",
@@ -96,6 +97,9 @@ FEED_TOKEN = "QUERYtokenVALUE77"
 FEED_USER = "feed-reader-USERNAMEq"
 FEED_API_KEY = "APIkeyOFtheFEED4321"
 FEED_SECRET_NAMES = ("FEED_PASSWORD", "FEED_TOKEN", "FEED_USER", "FEED_API_KEY")
+#: The password of the test PostgreSQL server (tests/support/postgres.py): in every test
+#: database URL, and never to be shown (check-config, errors, logs).
+DATABASE_PASSWORD = "pgPASSWORDofTHEtestSERVER5"
 
 TAIL = 16  # a leak of the last 16 characters counts as a leak
 SLACK_SECRET_NAMES = (
@@ -109,7 +113,8 @@ ENVIRONMENT_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECR
 
 
 def _registry() -> dict[str, str]:
-    named = {name: globals()[name] for name in (*SLACK_SECRET_NAMES, *FEED_SECRET_NAMES)}
+    names = (*SLACK_SECRET_NAMES, *FEED_SECRET_NAMES, "DATABASE_PASSWORD")
+    named = {name: globals()[name] for name in names}
     # A real secret in the developer's environment must never show either.
     for variable in ENVIRONMENT_SECRETS:
         value = os.environ.get(variable, "").strip()

@@ -19,6 +19,7 @@ from bot.app.cli.inspect import (
     cmd_search,
     cmd_status,
 )
+from bot.app.cli.migrate import cmd_migrate
 from bot.app.cli.operate import cmd_console, cmd_demo, cmd_digest, cmd_poll, cmd_run
 from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError
 from bot.app.terminal import print_error
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_operating_commands(sub)
+    _add_migrate(sub)
     _add_reading_commands(sub)
     return parser
 
@@ -146,6 +148,23 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
         cmd_demo,
         "Run the pipeline offline on bundled recorded feeds served over loopback.",
         "briefbot demo",
+    )
+
+
+def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _add(
+        sub,
+        "migrate",
+        cmd_migrate,
+        "Create or update the PostgreSQL schema (BRIEFBOT_DATABASE_URL); with --from-data-dir, "
+        "copy a data directory into the database (run again to resume; counts are checked).",
+        "BRIEFBOT_DATABASE_URL=postgresql://briefbot@db/briefbot briefbot migrate "
+        "--from-data-dir ./data",
+    )
+    p.add_argument(
+        "--from-data-dir",
+        metavar="DIR",
+        help="a TinyDB data directory to copy in (stop `briefbot run` on it first)",
     )
 
 

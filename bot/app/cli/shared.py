@@ -43,6 +43,8 @@ def load_reading_config(args: argparse.Namespace) -> Config:
     must not read as "nothing stored"); `poll` and `run` create it.
     """
     config = load_args_config(args)
+    if config.settings.database_url:
+        return config  # a missing database is the store's error, named without the password
     data_dir = Path(config.settings.data_dir)
     if not data_dir.is_dir():
         raise UsageError(

@@ -14,17 +14,19 @@ from urllib.parse import urlsplit
 from yaml.nodes import Node, ScalarNode
 
 from bot.config.checker import Checker, describe_node, is_null, range_text
+from bot.config.redact import redact_url
 from bot.config.units import format_duration, parse_size
 from bot.models import Settings
 
-__all__ = ["read_settings"]
+__all__ = ["DATABASE_URL_HINT", "is_database_url", "read_settings"]
 
 
 @dataclass(frozen=True, slots=True)
 class _Rule:
     """How one `settings:` key is read: kind, inclusive bounds, and an error hint."""
 
-    # "text", "url", "path", "optional-path", "int", "seconds", "duration", "size", "workers"
+    # "text", "url", "path", "optional-path", "int", "seconds", "duration", "size", "workers",
+    # "database-url"
     kind: str
     low: float = 0
     high: float = 0
@@ -50,9 +52,17 @@ _SETTING_RULES: dict[str, _Rule] = {
     "parse_workers": _Rule("workers", 0, 64),
     "parse_timeout": _Rule("seconds", 0, 600, low_exclusive=True),
     "federal_register_api": _Rule("url"),
+    "database_url": _Rule("database-url"),
 }
 
 _WHERE = "settings"
+
+DATABASE_URL_HINT = "must be a PostgreSQL URL such as postgresql://briefbot@db.internal/briefbot"
+
+
+def is_database_url(value: str) -> bool:
+    """Whether `value` names a PostgreSQL database (postgresql:// or postgres://)."""
+    return value.strip().lower().startswith(("postgresql://", "postgres://"))
 
 
 def read_settings(check: Checker, node: Node | None) -> Settings:
@@ -88,6 +98,11 @@ def _read_value(check: Checker, name: str, node: Node, rule: _Rule) -> Any:
         value = _url(check, node, name)
     elif rule.kind in ("path", "optional-path"):
         value = check.text(node, _WHERE, name, required=True, limit=4096)
+    elif rule.kind == "database-url":
+        value = check.text(node, _WHERE, name, required=True, limit=4096)
+        if value is not None and not is_database_url(value):
+            check.report(node, _WHERE, f"{name} {DATABASE_URL_HINT}, not {redact_url(value)!r}")
+            value = None
     elif rule.kind == "int":
         value = check.number(node, _WHERE, name, int, rule.low, rule.high)
     elif rule.kind == "seconds":

@@ -46,7 +46,7 @@ import gc
 import re
 import threading
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,7 +54,7 @@ from typing import Any
 
 from bot.models import UTC, as_utc
 from bot.store.ports import StoreError, StoreStats
-from bot.store.tinydb.codec import iso, key_digest, parse_time
+from bot.store.records.codec import iso, key_digest, parse_time
 from bot.store.tinydb.files import remove_stale_temp_files, unlink_files, write_files
 from bot.store.tinydb.shards import EncodedShard, encode
 from bot.store.tinydb.statefile import StateFile
@@ -217,6 +217,12 @@ class Engine:
     def newest_seqs(self, limit: int) -> list[int]:
         with self.lock:
             return self._seqs[: -limit - 1 : -1] if limit > 0 else []
+
+    def tombstones(self) -> Iterator[tuple[int, datetime | None, list[str]]]:
+        """Every tombstone: (seq, first seen, dedup keys), read from its file (for copying)."""
+        for name in sorted(self._seen):
+            for seq, doc in self._read_seen(name).iter_docs():
+                yield seq, parse_time(doc.get("first_seen")), list(doc.get("dedup_keys") or ())
 
     def stats(self) -> StoreStats:
         with self.lock:

@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.models import Item, as_utc, replace
 from bot.store.ports import StoreError, StoreReadOnlyError
-from bot.store.tinydb.codec import dedup_keys, doc_to_item, item_to_doc, key_digest, month_of
-from bot.store.tinydb.codec import to_json as json_value
+from bot.store.records.codec import dedup_keys, doc_to_item, item_to_doc, key_digest, month_of
+from bot.store.records.codec import to_json as json_value
 from bot.store.tinydb.engine import Engine, ItemChanges
 from bot.store.tinydb.shards import decode_doc, encode
 

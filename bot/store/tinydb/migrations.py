@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from bot.store.ports import StoreError
-from bot.store.tinydb.codec import dedup_keys
+from bot.store.records.codec import dedup_keys
 
 __all__ = ["META_DOC", "META_TABLE", "SCHEMA_VERSION", "migrate", "read_tables"]
 

@@ -4,7 +4,7 @@ Layout (TinyDB's: tables of documents by id): `feeds` holds one document per
 feed, `{"key": feed_id, "value": {...}}`; each record table `rec_<name>`
 holds `{"key": ..., "value": {...}}` documents the same way; `_meta` holds the
 schema version and `seq_high_water`. Which record tables exist and what their
-values hold is `bot/store/tinydb/records.py`'s business.
+values hold is `bot/store/records/values.py`'s business.
 
 Like the shards, a StateFile is never changed in place: `changed()` returns
 the next version (tables copied on write), written and then swapped in.
@@ -23,12 +23,10 @@ import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
+from bot.store.records.repos import FEEDS_TABLE, RECORD_PREFIX
 from bot.store.tinydb.migrations import META_DOC, META_TABLE, SCHEMA_VERSION, read_tables
 
 __all__ = ["DELETED", "FEEDS_TABLE", "RECORD_PREFIX", "StateFile"]
-
-FEEDS_TABLE = "feeds"
-RECORD_PREFIX = "rec_"
 
 
 class _Deleted:

@@ -31,25 +31,12 @@ from types import TracebackType
 from typing import Self
 
 from bot.store.ports import Heartbeat, StoreError, StoreReadOnlyError, StoreStats
-from bot.store.tinydb.alertqueue import AlertQueueRepo
+from bot.store.records.repositories import RecordRepositories
 from bot.store.tinydb.engine import Changes, Engine, ItemChanges
-from bot.store.tinydb.fedreg import TrackedDocumentRepo
 from bot.store.tinydb.files import DirectoryLock, describe_holder, ensure_directory, is_held
 from bot.store.tinydb.heartbeat import read_heartbeat, write_heartbeat
 from bot.store.tinydb.items import ItemRepo
-from bot.store.tinydb.repos import (
-    AlertDeliveryRepo,
-    CommittedRecords,
-    DeliveryProblemRepo,
-    DigestRepo,
-    FeedStateRepo,
-    OpsNoticeRepo,
-    OverrideRepo,
-    RecordSource,
-    StagedRecords,
-    SubscriptionRepo,
-)
-from bot.store.tinydb.watches import WatchRepo
+from bot.store.tinydb.repos import CommittedRecords, RecordSource, StagedRecords
 
 __all__ = ["TinyStore", "TinyTransaction"]
 
@@ -57,21 +44,12 @@ __all__ = ["TinyStore", "TinyTransaction"]
 _READ_ATTEMPTS = 5
 
 
-class _Repositories:
+class _Repositories(RecordRepositories):
     """Every repository over one record source and one item view."""
 
     def __init__(self, items: ItemRepo, source: RecordSource) -> None:
+        super().__init__(source)
         self.items = items
-        self.feed_states = FeedStateRepo(source)
-        self.subscriptions = SubscriptionRepo(source)
-        self.alerts = AlertQueueRepo(source)
-        self.alert_deliveries = AlertDeliveryRepo(source)
-        self.digests = DigestRepo(source)
-        self.delivery_problems = DeliveryProblemRepo(source)
-        self.overrides = OverrideRepo(source)
-        self.ops_notices = OpsNoticeRepo(source)
-        self.fr_documents = TrackedDocumentRepo(source)
-        self.watches = WatchRepo(source)
 
 
 class TinyTransaction(_Repositories):

@@ -1,15 +1,26 @@
-"""Items, indexes and searches for the search tests; each result is checked against the language."""
+"""Items, indexes and searches for the search tests; each result is checked against the language.
+
+`index_of` builds the in-memory index; `searchable` does too, or, while the `search_backend` fixture
+(tests/find/search/conftest.py) runs a test on PostgreSQL, stores the items
+in a fresh database (seqs kept) and returns the database's search: a test
+module that uses the fixture and `searchable` runs on both backends.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from bot.find.query.document import prepare_doc
 from bot.find.query.parser import parse_query
 from bot.find.search.index import SearchIndex
 from bot.find.search.results import SearchResults
 from bot.models import Item
+from bot.store.postgres.db import Pooled
+from bot.store.postgres.importer import import_items
+from bot.store.postgres.search import PgSearch
+from bot.store.postgres.store import PgStore
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -37,19 +48,55 @@ def make_item(
     )
 
 
+class _Backend:
+    """Where `index_of` puts items: in memory, or a PostgreSQL store (set by the fixture)."""
+
+    open_database: Callable[[], PgStore] | None = None
+    opened: ClassVar[list[PgStore]] = []
+
+
+class StoredSearch(PgSearch):
+    """PostgreSQL's search over a test's store; `add` stores more items (seqs kept)."""
+
+    def __init__(self, store: PgStore, feed_tags: dict[str, tuple[str, ...]] | None) -> None:
+        super().__init__(Pooled(store.pool), feed_tags=feed_tags)
+        self.store = store
+
+    def add(self, item: Item) -> None:
+        self.add_many([item])
+
+    def add_many(self, items: Iterable[Item]) -> None:
+        with self.store.transaction() as tx:
+            import_items(tx, items)
+
+
 def index_of(*items: Item, feed_tags: dict[str, tuple[str, ...]] | None = None) -> SearchIndex:
+    """The in-memory index of `items`."""
     index = SearchIndex(feed_tags=feed_tags)
     index.add_many(items)
     return index
 
 
-def search(index: SearchIndex, text: str, **kwargs: Any) -> SearchResults:
+def searchable(
+    *items: Item, feed_tags: dict[str, tuple[str, ...]] | None = None
+) -> SearchIndex | StoredSearch:
+    """`items` searchable on the backend under test (see the module docstring)."""
+    if _Backend.open_database is not None:
+        store = _Backend.open_database()
+        _Backend.opened.append(store)
+        stored = StoredSearch(store, feed_tags)
+        stored.add_many(items)
+        return stored
+    return index_of(*items, feed_tags=feed_tags)
+
+
+def search(index: SearchIndex | PgSearch, text: str, **kwargs: Any) -> SearchResults:
     results = index.search(parse_query(text), now=NOW, **kwargs)
     assert_agrees_with_language(index, results)
     return results
 
 
-def assert_agrees_with_language(index: SearchIndex, results: SearchResults) -> None:
+def assert_agrees_with_language(index: SearchIndex | PgSearch, results: SearchResults) -> None:
     """Every hit satisfies the query as the query module reads it."""
     for hit in results.hits:
         feed_tags = index._feed_tags.get(hit.item.feed_id, ())

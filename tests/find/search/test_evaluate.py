@@ -15,7 +15,10 @@ from bot.find.query.document import prepare_doc
 from bot.find.query.parser import parse_query
 from bot.find.search.results import MAX_LIMIT
 from bot.models import Item
-from tests.find.search.sample import NOW, index_of, make_item, search, seqs
+from tests.find.search.sample import NOW, make_item, search, seqs
+from tests.find.search.sample import searchable as index_of
+
+pytestmark = pytest.mark.usefixtures("search_backend")
 
 # --------------------------------------------------------------------------- filters, NOT, phrases
 

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from bot.models import Alert
-from bot.store.tinydb.alertqueue import SENT_RETENTION
-from bot.store.tinydb.records import alert_from_json, alert_to_json
+from bot.store.records.alertqueue import SENT_RETENTION
+from bot.store.records.values import alert_from_json, alert_to_json
 from bot.store.tinydb.repos import StagedRecords, record_table
 from bot.store.tinydb.store import TinyStore
 from tests.support import paths
@@ -94,7 +94,7 @@ def test_damaged_sent_records_are_ignored_with_a_warning(
     put_raw(store, "alerts_sent", "2026-11-23", {"junk": True})
     with store.transaction() as tx:
         tx.alerts.mark_delivered(["U1:1"], now=NOW)
-    with caplog.at_level(logging.WARNING, logger="bot.store.tinydb.alertqueue"):
+    with caplog.at_level(logging.WARNING, logger="bot.store.records.alertqueue"):
         assert store.alerts.sent_keys() == {"U1:1"}
     assert [r.getMessage() for r in caplog.records] == [
         "ignoring damaged sent-alerts record '2026-11-23'"
@@ -107,7 +107,7 @@ def test_damaged_queue_entries_are_skipped_then_replaced(
     put_raw(store, "alerts", "U1", {"alerts": {"U1:1": {"owner": "U1", "item_seq": "one"}}})
     put_raw(store, "alerts", "U3", {"queue": []})
     enqueue(store, [alert("U2", 2, "s2")])
-    with caplog.at_level(logging.WARNING, logger="bot.store.tinydb.alertqueue"):
+    with caplog.at_level(logging.WARNING, logger="bot.store.records.alertqueue"):
         assert queue(store) == [("U2", 2, ("s2",), 0)]
     assert [r.getMessage() for r in caplog.records] == [
         "skipping damaged alert 'U1:1': alert record lacks 'subscription_ids'",

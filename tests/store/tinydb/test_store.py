@@ -12,7 +12,7 @@ import pytest
 
 from bot.models import Alert, FeedState, Item, SlackMessage, Subscription
 from bot.store.ports import DeliveryProblem, DigestPost, DigestState, OpsNotice, StoreError
-from bot.store.tinydb.records import subscription_to_json
+from bot.store.records.values import subscription_to_json
 from bot.store.tinydb.store import TinyStore
 from tests.store.tinydb.helpers import NOW, add, item
 

@@ -18,7 +18,7 @@ import pytest
 from bot.brief.subscriptions import create_subscription, get_subscription
 from bot.config.model import TopicConfig
 from bot.models import Subscription
-from bot.store.tinydb.records import subscription_from_json, subscription_to_json
+from bot.store.records.values import subscription_from_json, subscription_to_json
 from bot.store.tinydb.repos import StagedRecords, record_table
 from bot.store.tinydb.store import TinyStore
 
@@ -51,7 +51,7 @@ def test_damaged_record_is_skipped_and_logged(
 ) -> None:
     good = create(store, "entity-list")
     put_raw(store, "sbad1", {"id": "sbad1", "owner": "U0ALICE001"})
-    with caplog.at_level(logging.WARNING, logger="bot.store.tinydb.repos"):
+    with caplog.at_level(logging.WARNING, logger="bot.store.records.repos"):
         assert store.subscriptions.list() == [good]
         assert store.subscriptions.list("U0ALICE001") == [good]
     messages = [r.getMessage() for r in caplog.records]
@@ -67,7 +67,7 @@ def test_damaged_record_reads_as_missing_but_keeps_its_id(
 ) -> None:
     put_raw(store, "sbad1", {"id": "sbad1", "owner": "U0ALICE001"})
     put_raw(store, "sbad2", ["not", "a", "record"])
-    with caplog.at_level(logging.WARNING, logger="bot.store.tinydb.repos"):
+    with caplog.at_level(logging.WARNING, logger="bot.store.records.repos"):
         assert store.subscriptions.get("sbad1") is None
         assert get_subscription(store.subscriptions, "SBAD1") is None
         assert store.subscriptions.get("sbad2") is None

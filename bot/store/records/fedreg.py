@@ -14,8 +14,8 @@ from typing import Any
 
 from bot.models import as_utc
 from bot.store.ports.fedreg import TrackedDocument
-from bot.store.tinydb.codec import iso
-from bot.store.tinydb.repos import RecordSource, read_all, read_one, record_table
+from bot.store.records.codec import iso
+from bot.store.records.repos import RecordSource, read_all, read_one, record_table
 
 __all__ = ["TrackedDocumentRepo"]
 

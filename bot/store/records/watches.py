@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.models import as_utc
 from bot.store.ports.watches import Watch
-from bot.store.tinydb.repos import RecordSource, read_one, record_table
+from bot.store.records.repos import RecordSource, read_one, record_table
 
 __all__ = ["WatchRepo", "watch_from_json", "watch_to_json"]
 

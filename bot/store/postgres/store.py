@@ -1,0 +1,304 @@
+"""`PgStore`: the PostgreSQL backend of `bot.store.ports.Store`.
+
+Opening (`PgStore.open(url)`) makes a connection pool (psycopg_pool) and
+brings the schema up to date (migrations.py): a process that starts with an
+older schema migrates it, under an advisory lock, before anything else.
+
+Transactions. Each unit of work is one database transaction on one pooled
+connection, and begins by locking the one row of `seq_counter` (SELECT ...
+FOR UPDATE), held until COMMIT or ROLLBACK. So writers take turns, across
+threads and across processes: a read-then-write inside one (a subscription
+cap, an alert merge into the owner's queue record) never interleaves with
+another writer, as with TinyDB. And seqs become visible in commit order: an
+identity column would number rows at INSERT, so a reader could see seq 2
+committed before seq 1 and move a cursor past 1 for good (the design note saw
+it happen). Inside the process a lock also serializes transactions, so
+waiting writers do not each hold a pooled connection.
+
+Reads outside a transaction take a pooled connection per statement and see
+what is committed; a read that spans several statements (`items.after` in
+pages) sees whole commits, in seq order. `read_only` stores (the CLI's
+`search`, `status`) refuse transactions; any number of processes may read
+and write one database, so nothing is locked at open.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+import orjson
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from bot.models import as_utc
+from bot.store.ports import Heartbeat, StoreError, StoreReadOnlyError, StoreStats
+from bot.store.postgres.db import InTransaction, Pooled
+from bot.store.postgres.items import PgItems
+from bot.store.postgres.migrations import migrate
+from bot.store.postgres.records import PgRecords
+from bot.store.postgres.url import describe_url
+from bot.store.records.codec import iso, parse_time
+from bot.store.records.repositories import RecordRepositories
+
+__all__ = ["PgStore", "PgTransaction"]
+
+log = logging.getLogger(__name__)
+
+_POOL_MAX = 8
+_CONNECT_TIMEOUT = 10
+
+
+class _Repositories(RecordRepositories):
+    def __init__(self, db: Pooled | InTransaction) -> None:
+        super().__init__(PgRecords(db))
+        self.items = PgItems(db)
+
+
+class PgTransaction(_Repositories):
+    """One unit of work over a PgStore (see `bot.store.ports.Transaction`)."""
+
+    def __init__(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        self.db = InTransaction(conn)
+        super().__init__(self.db)
+
+
+class PgStore(_Repositories):
+    """Items, feed states and records in one PostgreSQL database (see the module docstring)."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]],
+        *,
+        where: str,
+        read_only: bool,
+        retention_days: int,
+        seen_retention_days: int,
+    ) -> None:
+        # Use PgStore.open().
+        self.pool = pool
+        self.where = where
+        super().__init__(Pooled(pool))
+        self._read_only = read_only
+        self._retention = timedelta(days=retention_days)
+        self._seen_retention = timedelta(days=seen_retention_days)
+        self._writer = threading.Lock()
+        self._writing_thread: int | None = None
+        self._closed = False
+        #: The migrations this open applied ("0001_initial", ...), for `briefbot migrate`.
+        self.migrated: list[str] = []
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        retention_days: int = 180,
+        seen_retention_days: int | None = None,
+        read_only: bool = False,
+        pool_size: int = _POOL_MAX,
+    ) -> PgStore:
+        """Connect to the database at `url` and migrate its schema (also when read-only).
+
+        Raises StoreError naming the server (never the password) when it cannot
+        be reached or the schema cannot be brought up to date.
+        """
+        if retention_days < 1:
+            raise ValueError(f"retention_days must be at least 1, not {retention_days}")
+        if seen_retention_days is None:
+            seen_retention_days = 2 * retention_days
+        if seen_retention_days < retention_days:
+            raise ValueError(
+                f"seen_retention_days ({seen_retention_days}) must be at least "
+                f"retention_days ({retention_days})"
+            )
+        where = describe_url(url)
+        try:
+            # One connection first: a wrong address or password fails at once, not
+            # after the pool's retries; and the schema is migrated on it.
+            with psycopg.connect(url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT) as conn:
+                applied = migrate(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"the database {where}: {_reason(exc)}") from None
+        pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "connect_timeout": _CONNECT_TIMEOUT},
+            open=False,
+            name="briefbot",
+        )
+        try:
+            pool.open(wait=True, timeout=_CONNECT_TIMEOUT)
+        except PoolTimeout:
+            pool.close()
+            raise StoreError(f"cannot connect to the database {where}") from None
+        store = cls(
+            pool,
+            where=where,
+            read_only=read_only,
+            retention_days=retention_days,
+            seen_retention_days=seen_retention_days,
+        )
+        store.migrated = [f"{m.version:04d}_{m.name}" for m in applied]
+        return store
+
+    # ------------------------------------------------------------------ the Store port
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @contextmanager
+    def transaction(self) -> Iterator[PgTransaction]:
+        """A unit of work; committed when the block ends without an exception."""
+        self._check_writable()
+        self._refuse_inside_transaction("a transaction")
+        with self._writer, self.pool.connection() as conn:
+            self._writing_thread = threading.get_ident()
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT last FROM seq_counter WHERE id = 1 FOR UPDATE")
+                    yield PgTransaction(conn)
+            finally:
+                self._writing_thread = None
+
+    def prune(self, now: datetime) -> int:
+        """Items first seen before the retention window become tombstones; expired ones go."""
+        now = as_utc(now)
+        cutoff, seen_cutoff = now - self._retention, now - self._seen_retention
+        with self.transaction() as tx:
+            db = tx.db
+            doomed = db.rows(
+                "SELECT seq, first_seen, doc FROM items"
+                " WHERE first_seen IS NULL OR first_seen < %s",
+                (cutoff,),
+            )
+            stones = []
+            for seq, first_seen, doc in doomed:
+                seen = first_seen or now
+                if seen >= seen_cutoff:
+                    keys = orjson.loads(doc).get("dedup_keys") or []
+                    stones.append((seq, seen, orjson.dumps(keys).decode()))
+            db.run_many(
+                "INSERT INTO tombstones (seq, first_seen, dedup_keys) VALUES (%s, %s, %s)"
+                " ON CONFLICT (seq) DO NOTHING",
+                stones,
+            )
+            gone = [seq for seq, _, _ in doomed]
+            db.run("DELETE FROM items WHERE seq = ANY(%s)", (gone,))
+            expired = db.rows(
+                "DELETE FROM tombstones WHERE first_seen IS NULL OR first_seen < %s RETURNING seq",
+                (seen_cutoff,),
+            )
+            forget = gone + [int(row[0]) for row in expired]
+            db.run(
+                "DELETE FROM item_keys k WHERE k.seq = ANY(%s)"
+                " AND NOT EXISTS (SELECT 1 FROM items i WHERE i.seq = k.seq)"
+                " AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.seq = k.seq)",
+                (forget,),
+            )
+        return len(gone)
+
+    def stats(self) -> StoreStats:
+        db = Pooled(self.pool)
+        [(items, tombstones, last, size)] = db.rows(
+            "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM tombstones),"
+            " (SELECT last FROM seq_counter WHERE id = 1), pg_database_size(current_database())"
+        )
+        return StoreStats(
+            items=int(items), tombstones=int(tombstones), last_seq=int(last), bytes=int(size)
+        )
+
+    def beat(self, heartbeat: Heartbeat) -> None:
+        if self._read_only:
+            raise StoreReadOnlyError("the heartbeat is written by the running service")
+        value = {
+            "at": iso(heartbeat.at),
+            "pid": heartbeat.pid,
+            "slack_mode": heartbeat.slack_mode,
+            "slack_ok": heartbeat.slack_ok,
+            "slack_checked_at": iso(heartbeat.slack_checked_at),
+            "slack_detail": heartbeat.slack_detail.replace("\x00", " "),
+        }
+        Pooled(self.pool).run(
+            "INSERT INTO heartbeat (id, value) VALUES (1, %s)"
+            " ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value",
+            (orjson.dumps(value).decode(),),
+        )
+
+    def last_heartbeat(self) -> Heartbeat | None:
+        rows = Pooled(self.pool).rows("SELECT value FROM heartbeat WHERE id = 1")
+        if not rows:
+            return None
+        try:
+            data = orjson.loads(rows[0][0])
+            at = parse_time(data["at"])
+            if at is None:
+                raise ValueError("no time")
+            return Heartbeat(
+                at=at,
+                pid=int(data["pid"]),
+                slack_mode=str(data["slack_mode"]),
+                slack_ok=bool(data["slack_ok"]),
+                slack_checked_at=parse_time(data.get("slack_checked_at")),
+                slack_detail=str(data.get("slack_detail") or ""),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("cannot read the heartbeat in %s: %s", self.where, exc)
+            return None
+
+    def close(self) -> None:
+        """Close the pool (a transaction in progress finishes first). Twice is harmless."""
+        self._refuse_inside_transaction("close")
+        with self._writer:
+            if self._closed:
+                return
+            self._closed = True
+            self.pool.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self._read_only else "closed" if self._closed else "open"
+        return f"<PgStore {self.where} {mode}>"
+
+    # ------------------------------------------------------------------ internals
+
+    def _refuse_inside_transaction(self, what: str) -> None:
+        if self._writing_thread == threading.get_ident():
+            raise RuntimeError(f"{what} was asked for inside a transaction on the same thread")
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store at {self.where} is closed")
+        if self._read_only:
+            raise StoreReadOnlyError(
+                f"the store at {self.where} was opened to read; this needs to write"
+            )
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """A database error as a sentence without connection details."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if primary:
+        return str(primary)
+    # Connection failures carry no diagnostics: their text (host, port, cause; never
+    # the password) says what went wrong.
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
