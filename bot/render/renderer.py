@@ -20,9 +20,11 @@ from typing import Any, Final
 
 import jinja2
 
+from bot.brief.monthly import MonthlyView
 from bot.models import DigestView, Item, SlackMessage
 from bot.render.blocks import BlockHelpers, TemplateOutput, messages_of
 from bot.render.check import check_templates
+from bot.render.monthly import month_context
 from bot.render.templates import Templates
 from bot.render.views import FeedStatusRow, SearchHitLike, TemplateViews
 
@@ -96,6 +98,11 @@ class Renderer:
     def render_feed_status(self, rows: Sequence[FeedStatusRow]) -> list[SlackMessage]:
         """Which feeds are healthy, failing (since when, why), disabled or not polled yet."""
         return messages_of(self._render("feed_status.j2", self._views.feed_status(rows)))
+
+    def render_month(self, view: MonthlyView, *, chart: bool = False) -> list[SlackMessage]:
+        """The monthly briefing; `chart`: say that the Entity List chart follows in the thread."""
+        context = month_context(view, self._views, chart=chart)
+        return messages_of(self._render("month.j2", context))
 
     def render_notice(self, text: str) -> list[SlackMessage]:
         """A one-block message of plain text (escaped), e.g. "Subscribed to entity-list"."""

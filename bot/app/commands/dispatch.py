@@ -17,7 +17,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from bot.app.commands import digests, feeds, search, subscriptions
+from bot.app.commands import charts, digests, feeds, search, subscriptions
 from bot.app.commands.help import show_help, usage
 from bot.app.commands.session import CommandError, Refused, Session
 from bot.app.commands.words import Word, read_words
@@ -51,6 +51,8 @@ HANDLERS: dict[str, Handler] = {
     "digest": digests.digest,
     "schedule": digests.schedule,
     "feed": feeds.feed,
+    "chart": charts.chart,
+    "month": charts.month,
 }
 
 
