@@ -102,7 +102,7 @@ def month_view(runtime: Runtime, month_text: str | None = None) -> MonthlyView:
 def share_chart(
     poster: Poster, channel: str, data: ChartData, *, thread_ts: str | None = None
 ) -> tuple[DrawnChart, DeliveryResult]:
-    """Draw `data` and share it in `channel` (in the thread of `thread_ts`), titled and described."""
+    """Draw `data` and share it in `channel` (in `thread_ts`'s thread), titled and described."""
     drawn = draw_chart(data)
     parts = ", ".join(f"{name} {count}" for name, count in data.by_series.items())
     upload = FileUpload(

@@ -840,9 +840,8 @@ def _files_complete_upload_external(fake: FakeSlack, params: dict[str, Any]) -> 
     channel_id = _optional_str(params.get("channel_id"))
     channel = fake._writable_channel(channel_id) if channel_id else None
     thread_ts = _optional_str(params.get("thread_ts"))
-    if thread_ts and channel is not None:
-        if not any(m["ts"] == thread_ts for m in channel.messages):
-            raise _ApiError("thread_not_found")
+    if thread_ts and channel is not None and all(m["ts"] != thread_ts for m in channel.messages):
+        raise _ApiError("thread_not_found")
     comment = _optional_str(params.get("initial_comment"))
     answered = []
     for entry, upload in zip(entries, uploads, strict=True):
