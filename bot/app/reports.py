@@ -44,8 +44,9 @@ class ReportError(ValueError):
 
 
 def chart_kinds(runtime: Runtime) -> list[str]:
-    """What `chart` takes: the Entity List, or one of the topics."""
-    return [ENTITY_LIST_CHART, *(topic.id for topic in runtime.config.topics)]
+    """What `chart` takes: the Entity List, or one of the topics (a topic called
+    entity-list is the Entity List chart: its name is taken)."""
+    return list(dict.fromkeys([ENTITY_LIST_CHART, *(t.id for t in runtime.config.topics)]))
 
 
 def chart_data(runtime: Runtime, kind: str, period_text: str | None = None) -> ChartData:
