@@ -42,6 +42,7 @@ __all__ = [
     "NOT_STATED",
     "added_by_destination",
     "recorded_config",
+    "recorded_config_text",
     "store_recorded",
 ]
 
@@ -66,12 +67,17 @@ def added_by_destination(document_number: str) -> Counter[str]:
     return Counter({NOT_STATED: number}) if number else Counter()
 
 
-def recorded_config(server: FeedServer, data_dir: Path, extra: str = "") -> Config:
+def recorded_config_text(server: FeedServer, data_dir: Path, extra: str = "") -> str:
+    """feeds.yaml for the three feeds and two topics (`extra` appended: digests, ...)."""
     feeds = "".join(
         f"  - id: {feed_id}\n    url: {server.url(f'/{feed_id}.rss')}\n    allow_private: true\n"
         for feed_id in ("fr-bis", "fr-docs", "bis-news")
     )
-    text = f"settings:\n  data_dir: {data_dir}\nfeeds:\n{feeds}{TOPICS}{extra}"
+    return f"settings:\n  data_dir: {data_dir}\nfeeds:\n{feeds}{TOPICS}{extra}"
+
+
+def recorded_config(server: FeedServer, data_dir: Path, extra: str = "") -> Config:
+    text = recorded_config_text(server, data_dir, extra)
     return parse_config_text(text, "recorded-feeds.yaml", env={})
 
 
