@@ -54,6 +54,7 @@ __all__ = [
     "entity_list_additions",
     "entity_list_chart",
     "month_bounds",
+    "month_period",
     "parse_period",
     "rule_key",
     "topic_chart",
@@ -70,6 +71,21 @@ _LIMITS = {"d": 730, "w": 104, "m": 24}
 _UNIT_WORDS = {"d": "day", "w": "week", "m": "month"}
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
+_FULL_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
 Unit = Literal["week", "month"]
 
 
@@ -77,14 +93,17 @@ Unit = Literal["week", "month"]
 class Period:
     """The time a chart covers: [start, end), cut into buckets of `unit`."""
 
-    text: str  # as asked: "90d"
+    text: str  # as asked: "90d"; a calendar month's is "2024-01"
     start: datetime
     end: datetime
     unit: Unit
+    name: str = ""  # a calendar month's: "January 2024"
 
     @property
     def label(self) -> str:
-        """ "90 days to 1 Jun 2026": what the title says."""
+        """ "90 days to 1 Jun 2026" (or the month's name): what the title says."""
+        if self.name:
+            return self.name
         count, unit = int(self.text[:-1]), _UNIT_WORDS[self.text[-1]]
         return f"{count} {unit}{'' if count == 1 else 's'} to {_day(self.end)}"
 
@@ -197,6 +216,12 @@ def parse_period(text: str, now: datetime) -> Period:
         return Period(f"{count}m", start, end, "month")
     days = count * (7 if unit == "w" else 1)
     return Period(f"{count}{unit}", _bucket_start(end - timedelta(days=days), "week"), end, "week")
+
+
+def month_period(year: int, month: int) -> Period:
+    """A calendar month (UTC) by week: what the monthly briefing's chart covers."""
+    start, end = month_bounds(year, month)
+    return Period(f"{year:04d}-{month:02d}", start, end, "week", f"{_FULL_MONTHS[month - 1]} {year}")
 
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
