@@ -4,8 +4,10 @@
 `chart_data` turns "entity-list" or a topic id and a period ("90d", "12m")
 into a `ChartData` over every stored item; `month_view` does the same for
 a monthly briefing; `share_chart` draws a chart and shares it in a channel
-through the Poster. The rules of what is counted are in bot/brief/charts.py
-and bot/brief/monthly.py; drawing is bot/render/charts.py (matplotlib is
+through the Poster; `send_monthly` posts a `monthly: true` digest's
+briefing with its chart (bot/deliver/monthly.py keeps it to once a month).
+The rules of what is counted are in bot/brief/charts.py and
+bot/brief/monthly.py; drawing is bot/render/charts.py (matplotlib is
 imported there, on the first chart drawn).
 
 A wrong kind or period is a `ReportError` whose message says what would
@@ -21,20 +23,26 @@ from bot.brief.charts import (
     ENTITY_LIST_CHART,
     ChartData,
     entity_list_chart,
+    month_period,
     parse_period,
     topic_chart,
 )
 from bot.brief.monthly import Month, MonthlyView, build_month
+from bot.config.model import DigestConfig
+from bot.deliver.monthly import MonthlyOutcome, MonthlySender
 from bot.deliver.ports import DeliveryResult, FileUpload, Poster
 from bot.find.query.syntax import QueryError
+from bot.models import SlackMessage
 from bot.render.charts import DrawnChart, draw_chart
 
 __all__ = [
     "ReportError",
     "chart_data",
     "chart_kinds",
+    "chart_upload",
     "empty_chart_text",
     "month_view",
+    "send_monthly",
     "share_chart",
 ]
 
@@ -100,18 +108,38 @@ def month_view(runtime: Runtime, month_text: str | None = None) -> MonthlyView:
     )
 
 
-def share_chart(
-    poster: Poster, channel: str, data: ChartData, *, thread_ts: str | None = None
-) -> tuple[DrawnChart, DeliveryResult]:
-    """Draw `data` and share it in `channel` (in `thread_ts`'s thread), titled and described."""
+def share_chart(poster: Poster, channel: str, data: ChartData) -> tuple[DrawnChart, DeliveryResult]:
+    """Draw `data` and share it in `channel`, titled and described."""
     drawn = draw_chart(data)
+    return drawn, poster.upload_file(channel, chart_upload(drawn))
+
+
+def chart_upload(drawn: DrawnChart) -> FileUpload:
+    """A drawn chart as a file to share: its title as title and comment, its series as alt text."""
+    data = drawn.data
     parts = ", ".join(f"{name} {count}" for name, count in data.by_series.items())
-    upload = FileUpload(
+    return FileUpload(
         content=drawn.png,
         filename=drawn.filename,
         title=data.title,
         comment=data.title,
         alt_text=f"Stacked bar chart. {data.title}. {parts}."[:1000],
-        thread_ts=thread_ts,
     )
-    return drawn, poster.upload_file(channel, upload)
+
+
+def send_monthly(runtime: Runtime, digest: DigestConfig, poster: Poster) -> MonthlyOutcome:
+    """The monthly briefing of a `monthly: true` digest, once a month, its chart in the thread."""
+
+    def compose(month: Month) -> tuple[list[SlackMessage], FileUpload | None]:
+        items = list(runtime.store.items.after(0))
+        view = build_month(
+            items, month, runtime.config.topics, now=runtime.clock(), feed_tags=runtime.feed_tags()
+        )
+        if view.is_empty:
+            return [], None
+        data = entity_list_chart(items, month_period(month.year, month.month))
+        chart = None if data.is_empty else chart_upload(draw_chart(data))
+        return runtime.renderer.render_month(view, chart=chart is not None), chart
+
+    sender = MonthlySender(runtime.store, runtime.locks, clock=runtime.clock)
+    return sender.send(digest, poster, compose)

@@ -221,7 +221,9 @@ def parse_period(text: str, now: datetime) -> Period:
 def month_period(year: int, month: int) -> Period:
     """A calendar month (UTC) by week: what the monthly briefing's chart covers."""
     start, end = month_bounds(year, month)
-    return Period(f"{year:04d}-{month:02d}", start, end, "week", f"{_FULL_MONTHS[month - 1]} {year}")
+    return Period(
+        f"{year:04d}-{month:02d}", start, end, "week", f"{_FULL_MONTHS[month - 1]} {year}"
+    )
 
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
