@@ -5,7 +5,9 @@ The bundled feeds (bot/demo_feeds/) are served by a small HTTP server on
 (the newest entries of each feed held back) and "today" (everything). Polling
 both phases shows what the bot does for real: the first poll records a feed's
 items as backlog (which `/brief latest` already lists), the second stores
-only what is new, a third gets 304s.
+only what is new, a third gets 304s. Last, the Entity List chart is drawn
+and written as a PNG into a directory that outlives the demo (printed, to
+open), as `briefbot chart entity-list --out FILE.png` does.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot.app.reports import chart_data
 from bot.app.runtime import Runtime
 from bot.app.terminal import (
     print_items,
@@ -34,6 +37,7 @@ from bot.app.terminal import (
 )
 from bot.config.model import Config, DigestConfig
 from bot.models import FeedConfig
+from bot.render.charts import draw_chart
 
 # Entries withheld in the "yesterday" phase, per feed.
 HELD_BACK = 3
@@ -143,8 +147,11 @@ def demo_config(base: Config, server: _DemoServer, data_dir: str) -> Config:
     return replace(base, feeds=feeds, digests=(), settings=settings)
 
 
-def run_demo(base: Config, console: Console, *, data_dir: str | None = None) -> None:
-    """The walkthrough `briefbot demo` prints: polls, a digest, a search, on a throwaway store."""
+def run_demo(
+    base: Config, console: Console, *, data_dir: str | None = None, out_dir: str | None = None
+) -> None:
+    """The walkthrough `briefbot demo` prints: polls, a digest, a search, a chart, on a
+    throwaway store; the chart goes to `out_dir` (by default a new temporary directory, kept)."""
     with tempfile.TemporaryDirectory(prefix="briefbot-demo-") as tmp:
         directory = data_dir or str(Path(tmp) / "data")
         with serve_demo_feeds() as server:
@@ -154,6 +161,7 @@ def run_demo(base: Config, console: Console, *, data_dir: str | None = None) -> 
             with Runtime.open(config) as runtime:
                 _demo_polls(runtime, server, console)
                 _demo_digest_and_search(runtime, console)
+                _demo_chart(runtime, console, out_dir)
                 print_text(console, f"\nThe store holds {runtime.store.items.count()} items.")
 
 
@@ -202,3 +210,23 @@ def _demo_digest_and_search(runtime: Runtime, console: Console) -> None:
     print_search_results(
         console, results.hits, results.total, query, feed_names=runtime.feed_names()
     )
+
+
+def _demo_chart(runtime: Runtime, console: Console, out_dir: str | None) -> None:
+    print_text(
+        console,
+        "\n6. briefbot chart entity-list --period 12m --out FILE.png: Entity List additions "
+        "by destination, by month (/brief chart entity-list 12m posts the same image).",
+        "bold",
+    )
+    data = chart_data(runtime, "entity-list", "12m")
+    if data.is_empty:  # the recorded rules are older than a year: take two
+        data = chart_data(runtime, "entity-list", "24m")
+    if data.is_empty:
+        print_text(console, "No Entity List additions are stored: nothing to chart.")
+        return
+    drawn = draw_chart(data)
+    folder = Path(out_dir or tempfile.mkdtemp(prefix="briefbot-demo-out-"))
+    path = folder / drawn.filename
+    path.write_bytes(drawn.png)
+    print_text(console, f"Wrote {path} ({drawn.width}x{drawn.height} PNG): {data.title}")
