@@ -12,6 +12,9 @@ The same server answers the Federal Register documents API
 bot/demo_feeds/fr-documents_synthetic.json, with its dates moved to the days
 around the demo's today, so the enrichment fills in each document's line and
 the digest has a "Deadlines this week" section. Nothing leaves loopback.
+Last, the Entity List chart is drawn and written as a PNG into a directory
+that outlives the demo (printed, to open), as `briefbot chart entity-list
+--out FILE.png` does.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 from rich.console import Console
 
 from bot.app.fedreg import enrich_documents
+from bot.app.reports import chart_data
 from bot.app.runtime import Runtime
 from bot.app.terminal import (
     print_items,
@@ -47,6 +51,7 @@ from bot.config.model import Config, DigestConfig
 from bot.ingest.fedreg.enrich import EnrichOptions
 from bot.ingest.fetch.client import Network
 from bot.models import FeedConfig
+from bot.render.charts import draw_chart
 
 # Entries withheld in the "yesterday" phase, per feed.
 HELD_BACK = 3
@@ -198,8 +203,11 @@ def demo_config(base: Config, server: _DemoServer, data_dir: str) -> Config:
     return replace(base, feeds=feeds, digests=(), settings=settings)
 
 
-def run_demo(base: Config, console: Console, *, data_dir: str | None = None) -> None:
-    """The walkthrough `briefbot demo` prints: polls, a digest, a search, on a throwaway store."""
+def run_demo(
+    base: Config, console: Console, *, data_dir: str | None = None, out_dir: str | None = None
+) -> None:
+    """The walkthrough `briefbot demo` prints: polls, a digest, a search, a chart, on a
+    throwaway store; the chart goes to `out_dir` (by default a new temporary directory, kept)."""
     with tempfile.TemporaryDirectory(prefix="briefbot-demo-") as tmp:
         directory = data_dir or str(Path(tmp) / "data")
         with serve_demo_feeds() as server:
@@ -210,6 +218,7 @@ def run_demo(base: Config, console: Console, *, data_dir: str | None = None) -> 
                 runtime.enrich_options = EnrichOptions(spacing=0.0)  # our own loopback server
                 _demo_polls(runtime, server, console)
                 _demo_digest_and_search(runtime, console)
+                _demo_chart(runtime, console, out_dir)
                 print_text(console, f"\nThe store holds {runtime.store.items.count()} items.")
 
 
@@ -271,3 +280,23 @@ def _demo_digest_and_search(runtime: Runtime, console: Console) -> None:
     print_search_results(
         console, results.hits, results.total, query, feed_names=runtime.feed_names()
     )
+
+
+def _demo_chart(runtime: Runtime, console: Console, out_dir: str | None) -> None:
+    print_text(
+        console,
+        "\n6. briefbot chart entity-list --period 12m --out FILE.png: Entity List additions "
+        "by destination, by month (/brief chart entity-list 12m posts the same image).",
+        "bold",
+    )
+    data = chart_data(runtime, "entity-list", "12m")
+    if data.is_empty:  # the recorded rules are older than a year: take two
+        data = chart_data(runtime, "entity-list", "24m")
+    if data.is_empty:
+        print_text(console, "No Entity List additions are stored: nothing to chart.")
+        return
+    drawn = draw_chart(data)
+    folder = Path(out_dir or tempfile.mkdtemp(prefix="briefbot-demo-out-"))
+    path = folder / drawn.filename
+    path.write_bytes(drawn.png)
+    print_text(console, f"Wrote {path} ({drawn.width}x{drawn.height} PNG): {data.title}")

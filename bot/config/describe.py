@@ -57,6 +57,7 @@ def describe_config(config: Config) -> dict[str, Any]:
                 "when_empty": d.when_empty,
                 "others": d.others,
                 "summaries": d.summaries,
+                "monthly": d.monthly,
             }
             for d in config.digests
         ],

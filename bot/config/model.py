@@ -88,6 +88,8 @@ class DigestConfig:
     # section), "count" (one line with their number) or "hide".
     others: str = "show"
     summaries: bool = False  # a one-line summary under each item
+    # On the first digest day of each month, also the last month's briefing (and chart).
+    monthly: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Exactly-once delivery of alerts, digests and notices, through a typed `Poster`.
+"""Exactly-once delivery of alerts, digests, monthly briefings and notices, through a typed
+`Poster` (which also shares files: charts).
 
 Owns the delivery bookkeeping: alerts recorded in flight before a post and
 finished after, a digest's cursor moved only once Slack has all of it, a

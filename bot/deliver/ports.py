@@ -2,7 +2,8 @@
 
 `bot.slack.deliver.Deliverer` implements `Poster` over Slack's Web API; tests
 drive it against a fake Slack on loopback. A `Poster` never raises for a Slack
-or network failure from `post`: the outcome is in the `DeliveryResult`.
+or network failure from `post` or `upload_file`: the outcome is in the
+`DeliveryResult`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 
 from bot.models import SlackMessage
 
-__all__ = ["DeliveryError", "DeliveryResult", "Poster"]
+__all__ = ["DeliveryError", "DeliveryResult", "FileUpload", "Poster"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,22 @@ class DeliveryResult:
     ts: str | None = None
     posted: int = 0
     timestamps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FileUpload:
+    """A file to share in a channel (a chart): its bytes, name, title and the message with it.
+
+    `comment` is plain text shown above the file; `alt_text` describes an
+    image for screen readers; `thread_ts` puts the file in that thread.
+    """
+
+    content: bytes
+    filename: str
+    title: str
+    comment: str = ""
+    alt_text: str = ""
+    thread_ts: str | None = None
 
 
 class DeliveryError(Exception):
@@ -53,6 +70,10 @@ class Poster(Protocol):
         resume: DeliveryResult | None = None,
     ) -> DeliveryResult:
         """Post in order (in_thread ones into the first's thread); `resume` an earlier part."""
+        ...
+
+    def upload_file(self, channel: str, upload: FileUpload) -> DeliveryResult:
+        """Share a file in `channel`; `posted` is 1 once the platform accepted it."""
         ...
 
     def open_dm(self, user_id: str) -> str:

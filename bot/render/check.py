@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
+from bot.brief.monthly import Deadline, DestinationChange, Month, MonthlyView, TopicCount
 from bot.models import UTC, DigestSection, DigestView, FeedState, Item, SlackMessage
 from bot.render.slacklimits import validate_message
 from bot.render.templates import TEMPLATE_NAMES, Templates
@@ -102,6 +103,8 @@ def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
             ),
         ),
         ("deadlines.j2", lambda: renderer.render_deadlines("", 30, [])),
+        ("month.j2", lambda: renderer.render_month(samples.month, chart=True)),
+        ("month.j2", lambda: renderer.render_month(_empty_month(), chart=False)),
     ]
 
 
@@ -124,6 +127,7 @@ class _Samples:
     hits: list[_SampleHit]
     commands: list[tuple[str, str]]
     feed_rows: list[FeedStatusRow]
+    month: MonthlyView
 
 
 def _samples() -> _Samples:
@@ -167,6 +171,7 @@ def _samples() -> _Samples:
             FeedStatusRow("old", "Old feed", False, None),
             FeedStatusRow("fresh", "Fresh feed", True, None),
         ],
+        month=_sample_month(entity, plain),
     )
 
 
@@ -212,3 +217,26 @@ def _sample_digests(now: datetime, entity: Item, plain: Item) -> tuple[DigestVie
         period_label="since Sunday 31 May, 08:30 JST",
     )
     return digest, long_digest
+
+
+def _sample_month(entity: Item, plain: Item) -> MonthlyView:
+    """A monthly briefing with every part: topics, types, destinations, deadlines, items."""
+    return MonthlyView(
+        month=Month(2026, 5),
+        total=42,
+        by_topic=(TopicCount("entity-list", "Entity List", 3), TopicCount("chips", "Chips", 0)),
+        by_type=(("Rule", 4), ("Notice", 30), ("Other", 8)),
+        entity_rules=2,
+        entity_total=40,
+        entity_previous=31,
+        destinations=tuple(DestinationChange(f"Country {i}", 20 - i, i) for i in range(14)),
+        deadlines=tuple(
+            Deadline(datetime(2026, 6, 1 + i).date(), "comments close", entity, "91 FR 1064")
+            for i in range(17)
+        ),
+        top_items=(entity, plain),
+    )
+
+
+def _empty_month() -> MonthlyView:
+    return MonthlyView(Month(2026, 5), 0, (), (), 0, 0, 0, (), (), ())

@@ -21,10 +21,12 @@ from typing import Any, Final
 
 import jinja2
 
+from bot.brief.monthly import MonthlyView
 from bot.ingest.screening.entities import RuleEntities
 from bot.models import DigestView, Item, SlackMessage, replace
 from bot.render.blocks import BlockHelpers, TemplateOutput, messages_of
 from bot.render.check import check_templates
+from bot.render.monthly import month_context
 from bot.render.templates import Templates
 from bot.render.views import ENTITY_NAMES, FeedStatusRow, SearchHitLike, TemplateViews
 
@@ -147,6 +149,11 @@ class Renderer:
             "more": max(more, 0),
         }
         return messages_of(self._render("deadlines.j2", context))
+
+    def render_month(self, view: MonthlyView, *, chart: bool = False) -> list[SlackMessage]:
+        """The monthly briefing; `chart`: say that the Entity List chart follows in the thread."""
+        context = month_context(view, self._views, chart=chart)
+        return messages_of(self._render("month.j2", context))
 
     def render_notice(self, text: str) -> list[SlackMessage]:
         """A one-block message of plain text (escaped), e.g. "Subscribed to entity-list"."""

@@ -53,11 +53,12 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.deliver.ports import DeliveryError, DeliveryResult
+from bot.deliver.ports import DeliveryError, DeliveryResult, FileUpload
 from bot.models import SlackMessage
 from bot.render.slacklimits import MessageTooLargeError, ensure_valid
 from bot.slack.errors import describe_slack_error, reason, unreachable
 from bot.slack.history import DELIVERY_EVENT_TYPE, DeliveryHistory
+from bot.slack.upload import upload_file
 
 __all__ = ["DELIVERY_EVENT_TYPE", "Deliverer", "describe_slack_error"]
 
@@ -159,6 +160,11 @@ class Deliverer:
                 parent = outcome.ts
         log.debug("posted %d message(s) to %s", sent - start, channel)
         return _result(True, False, None, sent, done, parent)
+
+    def upload_file(self, channel: str, upload: FileUpload) -> DeliveryResult:
+        """Share a file in `channel`, paced like a post (bot/slack/upload.py); never raises."""
+        self._gate.wait(channel)
+        return upload_file(self._client, channel, upload)
 
     def post_dm(
         self,

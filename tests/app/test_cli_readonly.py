@@ -131,6 +131,16 @@ def test_search_reads_the_store_while_the_service_holds_it(
     assert all(f"Notice {n}" in out for n in (1, 2, 3))
 
 
+def test_chart_reads_the_store_while_the_service_holds_it(held: Held, tmp_path: Path) -> None:
+    """Not refused as locked (exit 3): the store is read, and found to hold no Entity List
+    facts (the held feed's abstract names no BIS rule the reader recognises)."""
+    out = tmp_path / "chart.png"
+    code, _out, err = cli(held.config, "chart", "entity-list", "--out", str(out))
+    assert code == EXIT_FAILED, err
+    assert "No Entity List additions are stored for 90 days to" in " ".join(err.split())
+    assert not out.exists()
+
+
 def test_status_shows_the_feed_and_store_counts_while_the_service_holds_it(
     held: Held,
 ) -> None:

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from bot.app.demo import run_demo
 from bot.config.schema import load_config
+from tests.render.test_charts import png_size
 from tests.support import paths
 
 
@@ -23,8 +24,8 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> str:
     out = io.StringIO()
     console = Console(file=out, width=400, color_system=None, soft_wrap=True)
     shipped = load_config(paths.ROOT / "bot" / "default_feeds.yaml", env={})
-    data_dir: Path = tmp_path_factory.mktemp("demo") / "data"
-    run_demo(shipped, console, data_dir=str(data_dir))
+    base: Path = tmp_path_factory.mktemp("demo")
+    run_demo(shipped, console, data_dir=str(base / "data"), out_dir=str(base))
     return out.getvalue()
 
 
@@ -95,3 +96,12 @@ def test_the_demo_digest_has_enriched_lines_and_this_weeks_deadlines(printed: st
     ]
     assert "Interim final rule · 15 CFR 734, 740 +2 · effective" in deadlines
     assert "All of them: /brief deadlines" in deadlines
+
+
+def test_the_demo_writes_the_entity_list_chart_to_a_file(printed: str) -> None:
+    found = re.search(r"^Wrote (\S+\.png) \((\d+)x(\d+) PNG\): (.+)$", printed, re.MULTILINE)
+    assert found is not None, printed[-2000:]
+    path = Path(found[1])
+    assert png_size(path.read_bytes()) == (int(found[2]), int(found[3]))
+    assert found[4].startswith("Entity List additions by destination, ")
+    assert re.search(r": \d+ entries in \d+ rules$", found[4])

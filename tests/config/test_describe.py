@@ -121,6 +121,7 @@ def test_describe_shows_every_setting_and_the_resolved_values() -> None:
             "when_empty": "skip",
             "others": "show",
             "summaries": False,
+            "monthly": False,
         }
     ]
     assert described["slack"]["bot_token"] == "not set"

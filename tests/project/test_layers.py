@@ -57,6 +57,7 @@ def _contract_modules() -> set[str]:
         ("bot.render", "bot.app", "Nothing imports bot.app"),
         ("bot.brief", "tinydb", "Only bot.store.tinydb imports tinydb"),
         ("bot.deliver", "slack_sdk", "Only bot.slack imports slack_sdk"),
+        ("bot.render", "matplotlib", "Only bot.render.charts imports matplotlib"),
     ],
 )
 def test_the_layer_contract_fails_when_a_rule_is_broken(

@@ -2,7 +2,8 @@
 
 Point a client at it with `WebClient(token=fake.token, base_url=fake.url)`. It
 answers the methods briefbot uses (auth.test, chat.postMessage,
-chat.postEphemeral, conversations.open/history/replies, users.info, and
+chat.postEphemeral, conversations.open/history/replies, users.info,
+files.getUploadURLExternal + the upload + files.completeUploadExternal, and
 apps.connections.open for Socket Mode) the way Slack does, checks the bearer
 token, refuses payloads over Slack's message limits with Slack's own error
 codes, keeps every channel's messages with their `ts`, and records every call
@@ -32,6 +33,15 @@ Not obvious:
   methods the bot token; the wrong kind is refused with
   `not_allowed_token_type`, as Slack does. It answers with `socket_mode_url`
   (set it to a local WebSocket server's URL), each call counted in `calls()`.
+- File uploads (slack_sdk's `files_upload_v2`): files.getUploadURLExternal
+  needs a filename and a positive `length` and answers with a file id and an
+  `upload_url` on this same server (`/upload/v1/<id>`, no token, as Slack's
+  is pre-signed); the POST there must carry exactly `length` bytes (else
+  HTTP 400, and an unknown id 404); files.completeUploadExternal shares files
+  that were uploaded (`file_not_found` otherwise, `invalid_arguments` for a
+  malformed `files`) in a channel the bot may post to. `files()` lists what
+  was shared: bytes, filename, title, channel, initial comment, thread. A
+  shared file also appears in the channel's history as a message with `files`.
 - Only ever binds 127.0.0.1; handler threads are daemons; every wait watches the
   stop event so `stop()` never hangs (the server's lifecycle is tests/support/loopback.py's).
 """
@@ -69,6 +79,7 @@ __all__ = [
     "FakeSlack",
     "Hold",
     "PostedMessage",
+    "SharedFile",
 ]
 
 DEFAULT_TOKEN = "xoxb-1234567890-0987654321-fAk3sLaCkT0k3nV4lu3"
@@ -144,6 +155,31 @@ class PostedMessage:
     metadata: dict[str, Any] | None
     params: dict[str, Any]  # everything chat.postMessage received (token excluded)
     user: str | None = None  # the recipient, for ephemeral messages
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    """A file shared by files.completeUploadExternal, as uploaded."""
+
+    id: str
+    filename: str
+    title: str
+    content: bytes
+    channel: str | None
+    initial_comment: str | None
+    thread_ts: str | None
+    alt_text: str | None
+
+
+@dataclass
+class _Upload:
+    """A file between files.getUploadURLExternal and files.completeUploadExternal."""
+
+    id: str
+    filename: str
+    length: int
+    alt_text: str | None
+    content: bytes | None = None
 
 
 @dataclass
@@ -260,6 +296,8 @@ class FakeSlack(LoopbackServer):
         self._down: str | None = None
         self._up_timer: threading.Timer | None = None
         self._last_ts_us = 0
+        self._uploads: dict[str, _Upload] = {}
+        self._files: list[SharedFile] = []
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -427,12 +465,19 @@ class FakeSlack(LoopbackServer):
         with self._lock:
             return [m for m in self._ephemerals if channel is None or m.channel == channel]
 
+    def files(self, channel: str | None = None) -> list[SharedFile]:
+        """Files shared (files.completeUploadExternal), oldest first."""
+        with self._lock:
+            return [f for f in self._files if channel is None or f.channel == channel]
+
     # -- answering ---------------------------------------------------------
 
     def answer(self, path: str, headers: Mapping[str, str], body: bytes) -> _Reply:
         """Turn one HTTP request into the reply Slack would give (records the call)."""
         received = time.monotonic()
         split = urlsplit(path)
+        if split.path.startswith(_UPLOAD_PATH):
+            return self._receive_upload(split.path[len(_UPLOAD_PATH) :], body)
         if not split.path.startswith("/api/"):
             return _Reply(404, b"not found\n", "text/plain; charset=utf-8")
         method = split.path[len("/api/") :]
@@ -521,6 +566,18 @@ class FakeSlack(LoopbackServer):
         except _ApiError as exc:
             return _json_reply(200, {"ok": False, "error": exc.code, **exc.extra}, exc.code)
         return _json_reply(200, {"ok": True, **data})
+
+    def _receive_upload(self, file_id: str, body: bytes) -> _Reply:
+        """The POST of a file's bytes to the URL files.getUploadURLExternal gave."""
+        with self._lock:
+            upload = self._uploads.get(file_id)
+            if upload is None:
+                return _Reply(404, b"not found", "text/plain; charset=utf-8")
+            if len(body) != upload.length:
+                message = f"length {len(body)} does not match {upload.length}".encode()
+                return _Reply(400, message, "text/plain; charset=utf-8")
+            upload.content = bytes(body)
+        return _Reply(200, f"OK - {len(body)}".encode(), "text/plain; charset=utf-8")
 
     # -- Slack's model (called with the lock held) --------------------------
 
@@ -752,9 +809,75 @@ def _apps_connections_open(fake: FakeSlack, params: dict[str, Any]) -> dict[str,
     return {"url": fake.socket_mode_url}
 
 
+_UPLOAD_PATH = "/upload/v1/"
+
+
+def _files_get_upload_url_external(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    filename = _optional_str(params.get("filename"))
+    length = str(params.get("length") or "")
+    if not filename or not length.isdigit() or int(length) < 1:
+        raise _ApiError("invalid_arguments")
+    file_id = f"F{len(fake._uploads) + 1:010d}"
+    fake._uploads[file_id] = _Upload(
+        file_id, filename, int(length), _optional_str(params.get("alt_txt"))
+    )
+    return {"upload_url": f"{fake.origin}{_UPLOAD_PATH}{file_id}", "file_id": file_id}
+
+
+def _files_complete_upload_external(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    listed = params.get("files")
+    try:
+        entries = json.loads(listed) if isinstance(listed, str) else listed
+    except ValueError:
+        raise _ApiError("invalid_arguments") from None
+    if not isinstance(entries, list) or not entries:
+        raise _ApiError("invalid_arguments")
+    if any(not isinstance(e, dict) or not isinstance(e.get("id"), str) for e in entries):
+        raise _ApiError("invalid_arguments")
+    uploads = [fake._uploads.get(entry["id"]) for entry in entries]
+    if any(upload is None or upload.content is None for upload in uploads):
+        raise _ApiError("file_not_found")
+    channel_id = _optional_str(params.get("channel_id"))
+    channel = fake._writable_channel(channel_id) if channel_id else None
+    thread_ts = _optional_str(params.get("thread_ts"))
+    if thread_ts and channel is not None and all(m["ts"] != thread_ts for m in channel.messages):
+        raise _ApiError("thread_not_found")
+    comment = _optional_str(params.get("initial_comment"))
+    answered = []
+    for entry, upload in zip(entries, uploads, strict=True):
+        assert upload is not None and upload.content is not None
+        title = str(entry.get("title") or upload.filename)
+        shared = SharedFile(
+            upload.id,
+            upload.filename,
+            title,
+            upload.content,
+            channel.id if channel else None,
+            comment,
+            thread_ts,
+            upload.alt_text,
+        )
+        fake._files.append(shared)
+        answered.append({"id": upload.id, "name": upload.filename, "title": title})
+    if channel is not None:
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": fake.bot_user_id,
+            "text": comment or "",
+            "ts": fake._next_ts(),
+            "files": answered,
+        }
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        channel.messages.append(message)
+    return {"files": answered}
+
+
 _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "apps.connections.open": _apps_connections_open,
     "auth.test": _auth_test,
+    "files.completeUploadExternal": _files_complete_upload_external,
+    "files.getUploadURLExternal": _files_get_upload_url_external,
     "chat.postMessage": _chat_post_message,
     "chat.postEphemeral": _chat_post_ephemeral,
     "conversations.open": _conversations_open,

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot import __version__
+from bot.app.cli.charts import cmd_chart
 from bot.app.cli.inspect import (
     cmd_check_config,
     cmd_health,
@@ -200,6 +201,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
         "briefbot status",
     )
     p.add_argument("--json", action="store_true", help="print the status as JSON")
+    _add_chart_command(sub)
     _add(
         sub,
         "health",
@@ -222,6 +224,25 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
         action="store_true",
         help="exit 1 when there are warnings (no digests, no admins, HTTP mode without "
         "a signing secret, a feed no digest shows)",
+    )
+
+
+def _add_chart_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _add(
+        sub,
+        "chart",
+        cmd_chart,
+        "Draw a chart as a PNG file: Entity List additions by destination, or a topic's "
+        "items per week (only reads: works while `briefbot run` is running).",
+        "briefbot chart entity-list --period 12m --out entity-list.png",
+    )
+    p.add_argument("kind", metavar="KIND", help="entity-list, or a topic id")
+    p.add_argument("--out", required=True, metavar="FILE.png", help="the PNG file to write")
+    p.add_argument(
+        "--period",
+        default=None,
+        metavar="PERIOD",
+        help="90d (the default: by week), 12m (by month), or any Nd, Nw, Nm up to two years",
     )
 
 

@@ -19,7 +19,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from bot.app.commands import deadlines, digests, feeds, search, subscriptions, watches
+from bot.app.commands import charts, deadlines, digests, feeds, search, subscriptions, watches
 from bot.app.commands.help import show_help, usage
 from bot.app.commands.session import CommandError, Refused, Session
 from bot.app.commands.words import Word, read_words
@@ -61,6 +61,8 @@ HANDLERS: dict[str, Handler] = {
     "watches": watches.watches,
     "unwatch": watches.unwatch,
     "entity": watches.entity,
+    "chart": charts.chart,
+    "month": charts.month,
 }
 
 

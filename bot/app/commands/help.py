@@ -48,6 +48,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("/brief feed add <url> [tags...]", "watch a new feed, tried once first (admins)"),
     ("/brief feed remove|pause|resume <id>", "stop, pause or resume a feed (admins)"),
     ("/brief feed poll [id...]", "poll now, then send alerts (admins)"),
+    ("/brief chart entity-list|<topic> [90d|12m]", "a chart of additions or items, posted here"),
+    ("/brief month [YYYY-MM]", "a month in numbers: topics, types, Entity List, deadlines"),
 )
 
 

@@ -9,7 +9,8 @@ timing in bot/app/scheduler/triggers.py):
   feed-health check;
 - alert dispatch every minute [dispatch], for hourly and daily batches that
   came due and for deliveries that failed and may now succeed;
-- one digest job per configured digest [digest:<channel>];
+- one digest job per configured digest [digest:<channel>]; with `monthly:
+  true`, the first run of each month also posts the last month's briefing;
 - the feed-health check every 5 minutes [feed-health];
 - the Federal Register enrichment every minute [fr-enrich], and at once after
   a poll stored items of an `enrich: federal-register` feed: its own job on
@@ -52,6 +53,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app.fedreg import enrich_documents
+from bot.app.reports import send_monthly
 from bot.app.runtime import Runtime
 from bot.app.scheduler.describe import describe_jobs
 from bot.app.scheduler.triggers import (
@@ -75,6 +77,7 @@ from bot.app.scheduler.triggers import (
 from bot.config.model import DigestConfig
 from bot.deliver.alerts import DispatchReport
 from bot.deliver.digests import DigestOutcome
+from bot.deliver.monthly import MonthlyOutcome
 from bot.deliver.notices import FeedHealthNotifier
 from bot.deliver.ports import Poster
 from bot.ingest.fedreg.apply import EnrichReport
@@ -361,7 +364,16 @@ class BotScheduler:
             log.warning("digest for %s not delivered: %s", channel, outcome.error)
         else:
             log.info("digest for %s: %s (%d items)", channel, outcome.status, outcome.items)
+        if digest.monthly:
+            self.send_monthly(digest)
         return outcome
+
+    def send_monthly(self, digest: DigestConfig) -> MonthlyOutcome:
+        """The last month's briefing, with the first digest of a month (bot/deliver/monthly.py)."""
+        monthly = send_monthly(self.runtime, digest, self.poster)
+        if monthly.status != "already-sent":
+            log.info("monthly briefing for %s: %s", digest.channel, monthly.status)
+        return monthly
 
     def prune_store(self) -> int:
         """Drop items past the retention window; durable on return."""

@@ -31,6 +31,7 @@ DIGEST_KEYS = (
     "when_empty",
     "others",
     "summaries",
+    "monthly",
 )
 WHEN_EMPTY = ("skip", "notice")
 OTHERS = ("show", "count", "hide")
@@ -76,6 +77,7 @@ def read_digest(
     when_empty = _read_choice(check, keys.get("when_empty"), where, "when_empty", WHEN_EMPTY)
     others = _read_choice(check, keys.get("others"), where, "others", OTHERS)
     summaries = check.boolean(keys.get("summaries"), where, "summaries")
+    monthly = check.boolean(keys.get("monthly"), where, "monthly")
     if channel is None or at is None or timezone is None:
         return None
     return DigestConfig(
@@ -90,6 +92,7 @@ def read_digest(
         when_empty=when_empty or "skip",
         others=others or "show",
         summaries=bool(summaries),
+        monthly=bool(monthly),
     )
 
 

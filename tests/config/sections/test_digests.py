@@ -222,6 +222,20 @@ ERROR_CASES = [
         ],
         id="digest-others-and-summaries",
     ),
+    pytest.param(
+        """\
+        digests:
+          - channel: C0123456789
+            at: "08:30"
+            timezone: UTC
+            monthly: "first of the month"
+        """,
+        [
+            "feeds.yaml:5: digest 'C0123456789': monthly must be true or false, "
+            "not the quoted string 'first of the month'"
+        ],
+        id="digest-monthly",
+    ),
 ]
 
 
@@ -259,3 +273,19 @@ def test_others_and_summaries_default_to_show_and_off() -> None:
     )
     shown = [(d.others, d.summaries) for d in config.digests]
     assert shown == [("show", False), ("count", True)]
+
+
+def test_monthly_is_off_unless_asked() -> None:
+    config = parse(
+        """\
+        digests:
+          - channel: C0123456789
+            at: "08:30"
+            timezone: UTC
+          - channel: C0123456780
+            at: "08:30"
+            timezone: UTC
+            monthly: true
+        """
+    )
+    assert [d.monthly for d in config.digests] == [False, True]
