@@ -17,7 +17,9 @@ Not obvious:
   under the `briefbot` script that is the CLI (about 0.5 s and 18 MB more per
   worker started; workers live as long as the Runtime).
 - Time. The limit counts from the moment the worker has the document, not the
-  wait for a free worker: a busy pool delays a parse, never fails it.
+  wait for a free worker, nor a new worker's start (it says when it is ready;
+  one not ready within START_TIMEOUT is stopped and the document parsed
+  in-process): a busy or loaded machine delays a parse, never fails it.
 - Memory. A worker that parsed a document of RETIRE_AFTER_BYTES or more is
   retired after it: the memory of that parse (60 MB for 10 MB of articles,
   140 MB for 100,000 entries) would otherwise stay with the process.
@@ -65,6 +67,9 @@ log = logging.getLogger(__name__)
 
 # A worker that parsed a document at least this large is retired afterwards.
 RETIRE_AFTER_BYTES = 2 * 1024 * 1024
+# How long a new worker gets to say it is ready (imports done) before it is given up.
+START_TIMEOUT = 60.0
+_READY = "ready"
 # How long a worker asked to stop gets before it is killed.
 _STOP_GRACE = 1.0
 _SHUTTING_DOWN = ParseResult(items=(), error="not parsed: the bot is shutting down")
@@ -188,6 +193,7 @@ def _serve(conn: Connection) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     collected = _Collect()
     logging.getLogger().addHandler(collected)
+    conn.send(_READY)  # imports done: the pool's time limit counts parsing only
     while True:
         try:
             job: _Job | None = conn.recv()
@@ -367,7 +373,15 @@ class ParsePool:
             raise
         finally:
             child.close()
-        return _Worker(process, parent)
+        worker = _Worker(process, parent)
+        try:
+            ready = parent.poll(START_TIMEOUT) and parent.recv() == _READY
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            _stop(worker, gently=False)
+            raise OSError(f"the parse worker did not start within {START_TIMEOUT:g} s")
+        return worker
 
     def _release(self, worker: _Worker) -> None:
         with self._cond:
