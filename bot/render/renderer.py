@@ -24,7 +24,7 @@ from bot.models import DigestView, Item, SlackMessage
 from bot.render.blocks import BlockHelpers, TemplateOutput, messages_of
 from bot.render.check import check_templates
 from bot.render.templates import Templates
-from bot.render.views import FeedStatusRow, SearchHitLike, TemplateViews
+from bot.render.views import FeedStatusRow, SearchHitLike, TemplateViews, show_all_command
 
 __all__ = ["DIGEST_POST_OPTIONS", "RenderError", "Renderer"]
 
@@ -49,7 +49,8 @@ class Renderer:
         self.templates_dir = templates_dir
         self._views = TemplateViews(feed_names)
         self._blocks = BlockHelpers()
-        self._templates = Templates(templates_dir, self._blocks.globals())
+        helpers = {**self._blocks.globals(), "show_all": show_all_command}
+        self._templates = Templates(templates_dir, helpers)
         # check() renders with a strict twin: the same templates, every problem raised.
         self._strict = False
 

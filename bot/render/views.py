@@ -20,12 +20,14 @@ from typing import Any, Protocol
 
 from markupsafe import Markup
 
+from bot.brief.digest import LATEST_SECTION_ID
 from bot.ingest.entitylist import EntityListFacts
 from bot.ingest.text import truncate_words
 from bot.models import DigestSection, DigestView, FeedState, Item
 from bot.render.mrkdwn import ELLIPSIS, clean_feed_text, highlight, mark_trusted, safe_url
 
 __all__ = [
+    "SHOW_ALL_MAX",
     "CommandView",
     "FeedRowView",
     "FeedStatusRow",
@@ -47,6 +49,20 @@ NAME_CHARS = 80
 ERROR_CHARS = 160
 MAX_ALSO_IN = 6
 _WORD = re.compile(r"\w+")
+SHOW_ALL_MAX = 50  # what `/brief latest` shows at most
+
+
+def show_all_command(hint: object, count: object) -> str:
+    """The `/brief` line (without `/brief`) a "Show all N" button runs: `hint` for N items.
+
+    "/brief latest chips", 23 -> "latest chips 23"; a count already in the
+    hint is replaced; at most SHOW_ALL_MAX.
+    """
+    words = str(hint).removeprefix("/brief").split()
+    if words and words[-1].isdigit():
+        words.pop()
+    number = count if isinstance(count, int) else 0
+    return " ".join([*words, str(min(max(number, 1), SHOW_ALL_MAX))])
 
 
 # -- what the renderer is given --------------------------------------------------
@@ -163,6 +179,8 @@ class TemplateViews:
             "others_hint": view.others_hint,
             "others_mode": view.others_mode,
             "summaries": view.summaries,
+            # Sections that are topics (one can subscribe to them).
+            "topic_ids": [s.topic_id for s in view.sections if s.topic_id != LATEST_SECTION_ID],
             "split": False,
             "thread": thread,
         }
