@@ -24,9 +24,15 @@ from bot.models import DigestView, Item, SlackMessage
 from bot.render.blocks import BlockHelpers, TemplateOutput, messages_of
 from bot.render.check import check_templates
 from bot.render.templates import Templates
-from bot.render.views import FeedStatusRow, SearchHitLike, TemplateViews, show_all_command
+from bot.render.views import (
+    FeedStatusRow,
+    HomeData,
+    SearchHitLike,
+    TemplateViews,
+    show_all_command,
+)
 
-__all__ = ["DIGEST_POST_OPTIONS", "RenderError", "Renderer"]
+__all__ = ["DIGEST_POST_OPTIONS", "MAX_VIEW_BLOCKS", "RenderError", "Renderer"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,10 @@ log = logging.getLogger(__name__)
 DIGEST_POST_OPTIONS: Final[Mapping[str, bool]] = MappingProxyType(
     {"unfurl_links": False, "unfurl_media": False}
 )
+
+
+# Slack's limit on the blocks of a Home tab or a modal (a message has 50).
+MAX_VIEW_BLOCKS = 100
 
 
 class RenderError(RuntimeError):
@@ -97,6 +107,16 @@ class Renderer:
     def render_feed_status(self, rows: Sequence[FeedStatusRow]) -> list[SlackMessage]:
         """Which feeds are healthy, failing (since when, why), disabled or not polled yet."""
         return messages_of(self._render("feed_status.j2", self._views.feed_status(rows)))
+
+    def render_home(self, data: HomeData) -> tuple[dict[str, Any], ...]:
+        """A person's Home tab as Block Kit blocks: at most MAX_VIEW_BLOCKS, the rest cut."""
+        blocks = self._render("home.j2", self._views.home(data)).blocks
+        if len(blocks) > MAX_VIEW_BLOCKS:
+            cut = len(blocks) - MAX_VIEW_BLOCKS + 1
+            log.warning("a Home tab of %d blocks was cut to %d", len(blocks), MAX_VIEW_BLOCKS)
+            note = {"type": "mrkdwn", "text": f"({cut} more blocks not shown)", "verbatim": True}
+            blocks = [*blocks[: MAX_VIEW_BLOCKS - 1], {"type": "context", "elements": [note]}]
+        return tuple(blocks)
 
     def render_notice(self, text: str) -> list[SlackMessage]:
         """A one-block message of plain text (escaped), e.g. "Subscribed to entity-list"."""

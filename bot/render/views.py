@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from markupsafe import Markup
@@ -23,7 +23,7 @@ from markupsafe import Markup
 from bot.brief.digest import LATEST_SECTION_ID
 from bot.ingest.entitylist import EntityListFacts
 from bot.ingest.text import truncate_words
-from bot.models import DigestSection, DigestView, FeedState, Item
+from bot.models import DigestSection, DigestView, FeedState, Item, Subscription
 from bot.render.mrkdwn import ELLIPSIS, clean_feed_text, highlight, mark_trusted, safe_url
 
 __all__ = [
@@ -32,6 +32,8 @@ __all__ = [
     "FeedRowView",
     "FeedStatusRow",
     "HitView",
+    "HomeData",
+    "HomeDeadline",
     "ItemView",
     "SearchHitLike",
     "SectionView",
@@ -92,6 +94,34 @@ class FeedStatusRow:
     name: str
     enabled: bool
     state: FeedState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HomeDeadline:
+    """One upcoming date on the Home tab: comments close, or a rule takes effect."""
+
+    on: date
+    kind: str  # "comments close" or "effective"
+    item: Item
+    citation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HomeData:
+    """What one person's Home tab shows (bot/app/surfaces/home.py gathers it).
+
+    `subscriptions` pairs each with how it is delivered, in words; everyone
+    sees the feeds counted, admins also which are failing and why.
+    """
+
+    subscriptions: Sequence[tuple[Subscription, str]]
+    more_subscriptions: int
+    items: Sequence[Item]
+    deadlines: Sequence[HomeDeadline]
+    feeds: Sequence[FeedStatusRow]
+    is_admin: bool = False
+    notice: str = ""
+    period: str = "the last 7 days"
 
 
 # -- what templates get ------------------------------------------------------
@@ -227,6 +257,40 @@ class TemplateViews:
 
     def notice(self, text: str) -> dict[str, Any]:
         return {"text": text}
+
+    def home(self, data: HomeData) -> dict[str, Any]:
+        return {
+            "notice": _shorten(data.notice, SUMMARY_CHARS),
+            "subscriptions": [
+                {
+                    "id": sub.id,
+                    "label": _shorten(sub.label, NAME_CHARS),
+                    "delivery": delivery,
+                    "muted": sub.muted,
+                    "channel": sub.owner if sub.owner_is_channel else "",
+                }
+                for sub, delivery in data.subscriptions
+            ],
+            "more_subscriptions": data.more_subscriptions,
+            "items": [self.item(item) for item in data.items],
+            "period": data.period,
+            "deadlines": [
+                {
+                    "on": deadline.on,
+                    "kind": deadline.kind,
+                    "item": self.item(deadline.item),
+                    "citation": _shorten(deadline.citation, NAME_CHARS),
+                }
+                for deadline in data.deadlines
+            ],
+            "feeds": self.feed_status(data.feeds)["counts"] | {"total": len(data.feeds)},
+            "failing": [
+                row
+                for row in (self.feed_row(feed) for feed in data.feeds)
+                if row.status == "failing" and data.is_admin
+            ],
+            "is_admin": data.is_admin,
+        }
 
     # -- per record -----------------------------------------------------------------
 

@@ -48,7 +48,7 @@ from bot.config.model import SlackSecrets
 from bot.config.redact import redact_url
 from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
-from bot.surfaces import SurfaceHandler
+from bot.surfaces import HomeRequest, SurfaceHandler
 
 __all__ = [
     "APOLOGY",
@@ -285,7 +285,9 @@ def build_app(
 
     def answer(command: dict[str, Any], respond: Respond) -> None:
         with app.work.track():
-            _answer_command(handler, command, respond)
+            reply = _answer_command(handler, command, respond)
+            if surfaces is not None and reply.home_changed:
+                _republish_home(app, surfaces, str(command.get("user_id") or ""))
 
     app.command(COMMAND)(ack=acknowledge, lazy=[answer])
     if surfaces is not None:
@@ -296,7 +298,18 @@ def build_app(
     return app
 
 
-def _answer_command(handler: CommandHandler, command: Mapping[str, Any], respond: Respond) -> None:
+def _republish_home(app: BriefbotApp, surfaces: SurfaceHandler, user: str) -> None:
+    """Publish `user`'s Home tab again after a command changed it (never fails the command)."""
+    try:
+        view = surfaces.home(HomeRequest(user_id=user))
+        app.client.views_publish(user_id=user, view=view.payload())
+    except Exception as exc:
+        log.warning("could not refresh the Home tab of %s: %s", user, type(exc).__name__)
+
+
+def _answer_command(
+    handler: CommandHandler, command: Mapping[str, Any], respond: Respond
+) -> CommandReply:
     request = CommandRequest(
         user_id=str(command.get("user_id") or ""),
         channel_id=str(command.get("channel_id") or ""),
@@ -310,6 +323,7 @@ def _answer_command(handler: CommandHandler, command: Mapping[str, Any], respond
         log.exception("/brief from %s in %s failed", request.user_id, request.channel_id)
         reply = CommandReply(messages=[SlackMessage(text=APOLOGY)])
     _send_reply(respond, reply)
+    return reply
 
 
 def _send_reply(respond: Respond, reply: CommandReply) -> None:
