@@ -125,7 +125,10 @@ class _SlackHttpRequest(BoltRequest):
         # Only forms and objects of strings get here (`_check_body`): Bolt's parse is safe.
         if _is_json(self.raw_body, self.content_type or ""):
             return
-        parsed = _form_fields(self.raw_body)
+        parsed: dict[str, Any] = _form_fields(self.raw_body)
+        if "payload" in parsed and "command" not in parsed:
+            # Interactivity: the one field `payload` holds the JSON (checked by _check_body).
+            parsed = json.loads(parsed["payload"])
         if parsed != self.body:
             self.body = parsed
             self.context = build_context(BoltContext(dict(context or {})), parsed)

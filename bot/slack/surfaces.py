@@ -116,7 +116,8 @@ def add_surfaces(app: BriefbotApp, handler: SurfaceHandler) -> None:
                     "the form %s of %s failed", submission.callback_id, submission.user_id
                 )
                 return
-            _carry_out(reply, body, client, None, submission.user_id)
+            # The ack may have replaced the view (a new hash): update it whatever its hash.
+            _carry_out(reply, body, client, None, submission.user_id, check_hash=False)
 
     app.event("app_home_opened")(ack=acknowledge, lazy=[publish_home])
     app.action(_ANY)(ack=acknowledge, lazy=[press])
@@ -129,6 +130,8 @@ def _carry_out(
     client: WebClient,
     respond: Respond | None,
     user: str,
+    *,
+    check_hash: bool = True,
 ) -> None:
     """Do what the handler asked, in order: reply, publish Home, open or update a modal."""
     if reply.open_modal is not None:
@@ -148,7 +151,7 @@ def _carry_out(
             client.views_update,
             "views.update",
             view_id=str(view.get("id") or ""),
-            hash=str(view.get("hash") or "") or None,
+            hash=(str(view.get("hash") or "") or None) if check_hash else None,
             view=reply.update_modal.payload(),
         )
 

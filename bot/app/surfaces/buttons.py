@@ -17,6 +17,7 @@ Not obvious:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.app.commands.dispatch import handle_command
@@ -146,8 +147,12 @@ def more_like_this(pressed: Pressed) -> ActionReply:
         return pressed.reply("That item is no longer stored (older items are pruned).", home=False)
     item = found[0]
     words = " ".join(item.title.split()[:_TITLE_WORDS])
+    # Any of the title's longer words: the item itself matches them all.
+    keys = list(dict.fromkeys(w.lower() for w in re.findall(r"\w{4,}", words)))
+    if not keys:
+        return pressed.reply("No similar items found.", home=False)
     try:
-        results = runtime.search(words, limit=MORE_LIKE_THIS + 1)
+        results = runtime.search(" OR ".join(keys), limit=MORE_LIKE_THIS + 1)
     except QueryError:
         return pressed.reply("No similar items found.", home=False)
     hits = [hit for hit in results.hits if hit.item.seq != item.seq][:MORE_LIKE_THIS]
