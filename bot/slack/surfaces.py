@@ -88,6 +88,14 @@ def add_surfaces(app: BriefbotApp, handler: SurfaceHandler) -> None:
                 reply = ActionReply(messages=(SlackMessage(text=APOLOGY),))
             _carry_out(reply, body, client, respond, request.user_id)
 
+    app.event("app_home_opened")(ack=acknowledge, lazy=[publish_home])
+    app.action(_ANY)(ack=acknowledge, lazy=[press])
+    _add_forms(app, handler)
+
+
+def _add_forms(app: BriefbotApp, handler: SurfaceHandler) -> None:
+    """Answer every form submitted: checked in the ack, done after it."""
+
     def check(ack: Callable[..., None], body: Mapping[str, Any]) -> None:
         submission = _submission(body)
         try:
@@ -119,8 +127,6 @@ def add_surfaces(app: BriefbotApp, handler: SurfaceHandler) -> None:
             # The ack may have replaced the view (a new hash): update it whatever its hash.
             _carry_out(reply, body, client, None, submission.user_id, check_hash=False)
 
-    app.event("app_home_opened")(ack=acknowledge, lazy=[publish_home])
-    app.action(_ANY)(ack=acknowledge, lazy=[press])
     app.view(_ANY)(ack=check, lazy=[submitted])
 
 

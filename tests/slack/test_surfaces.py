@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from bot.app.runtime import Runtime
 from bot.app.surfaces import Surfaces
 from bot.brief.subscriptions import create_subscription
 from bot.config.model import SlackSecrets
+from bot.ingest.fedreg.facts import EXTRAS_KEY, FederalRegisterFacts
 from bot.models import Subscription
 from bot.slack.app import build_app
 from bot.slack.client import make_web_client
@@ -30,9 +32,9 @@ from bot.slack.socketmode import serve_socket_mode
 from tests.slack.conftest import ENTITY_TITLE
 from tests.support.fakeslack import FakeSlack
 from tests.support.fakeviews import StoredView
-from tests.support.network import FakeResolver, loopback_internet
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
+from tests.support.network import FakeResolver, loopback_internet
 from tests.support.responseurl import ResponseUrlServer
 from tests.support.secretscan import SIGNING_SECRET
 from tests.support.slackhttp import Recorder, command_form, post_command
@@ -141,6 +143,36 @@ def test_opening_the_home_tab_publishes_subscriptions_items_feeds(
         ("subscription.remove", sub.id): "Remove",
     }
     assert len(home.blocks) <= 100
+
+
+def test_the_home_tab_lists_upcoming_federal_register_deadlines(
+    app_server: ServerHandle, runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    [item] = [i for i in runtime.latest(limit=10) if i.title == ENTITY_TITLE]
+    today = runtime.clock().date()
+    facts = FederalRegisterFacts(
+        document_number="2024-01234",
+        type="Rule",
+        citation="89 FR 1064",
+        effective_on=today + timedelta(days=20),
+        comments_close_on=today + timedelta(days=5),
+    )
+    past = FederalRegisterFacts(
+        document_number="2023-00001", type="Rule", effective_on=today - timedelta(days=1)
+    )
+    [other] = [i for i in runtime.latest(limit=10) if i.title != ENTITY_TITLE]
+    with runtime.store.transaction() as tx:
+        tx.items.update_extras(item.feed_id, item.id, {EXTRAS_KEY: facts.as_extras()})
+        tx.items.update_extras(other.feed_id, other.id, {EXTRAS_KEY: past.as_extras()})
+    post_event(app_server, home_opened("U0ALICE"))
+    assert wait_until(lambda: fake_slack.views.home("U0ALICE") is not None)
+    shown = texts(fake_slack.views.home("U0ALICE"))
+    close = f"{today + timedelta(days=5):%a %d %b %Y}* · comments close · <"
+    effective = f"{today + timedelta(days=20):%a %d %b %Y}* · effective · <"
+    assert close in shown and effective in shown
+    assert shown.index(close) < shown.index(effective)  # soonest first, one per line
+    assert "(89 FR 1064)\n•" in shown
+    assert "Chips 4" not in shown  # its only date is past
 
 
 def test_the_messages_tab_publishes_nothing(
