@@ -392,7 +392,12 @@ class CommandRequest:
 
 @dataclass(frozen=True)
 class CommandReply:
-    """The reply to the caller; `in_channel` False: only the caller sees it."""
+    """The reply to the caller; `in_channel` False: only the caller sees it.
+
+    `home_changed`: the command may have changed what the caller's Home tab
+    shows (their subscriptions), so the Slack app publishes it again.
+    """
 
     messages: list[SlackMessage]
     in_channel: bool = False
+    home_changed: bool = False

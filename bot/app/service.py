@@ -41,6 +41,7 @@ from bot.app.commands.dispatch import handle_command
 from bot.app.health import Connection, Heartbeats, SlackWatch
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
+from bot.app.surfaces import Surfaces
 from bot.config.model import Config
 from bot.config.redact import redact_url
 from bot.render.renderer import Renderer
@@ -231,7 +232,10 @@ def _start_slack(
     host, port = address
     try:
         handler = functools.partial(handle_command, runtime, poster=poster)
-        return start_slack(config.slack, handler, port=port, host=host, health=health)
+        surfaces = Surfaces(runtime, poster)
+        return start_slack(
+            config.slack, handler, port=port, host=host, health=health, surfaces=surfaces
+        )
     except Exception as exc:  # SlackStartupError, or the port is taken (OSError)
         raise _StartupError(f"the Slack app did not start: {exc}") from exc
 

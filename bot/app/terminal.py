@@ -132,6 +132,9 @@ def print_slack_messages(console: Console, messages: Sequence[SlackMessage]) -> 
                 console.print(_styled("  ".join(p for p in parts if p), base="dim"))
             elif kind == "divider":
                 console.print(Text("─" * 40, style="dim"))
+            elif kind == "actions":  # Slack's buttons, shown as what they are called
+                labels = [e.get("text", {}).get("text", "") for e in block.get("elements", [])]
+                console.print(Text("  ".join(f"[{label}]" for label in labels), style="dim"))
         if not message.blocks:
             console.print(_styled(message.text))
 

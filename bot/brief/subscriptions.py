@@ -32,7 +32,7 @@ import logging
 import secrets
 import zoneinfo
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.brief.match import DELIVERY_MODES, parse_daily_at
 from bot.config.model import TopicConfig
@@ -51,6 +51,8 @@ __all__ = [
     "get_subscription",
     "new_subscription_id",
     "normalize_subscription_id",
+    "plan_subscription",
+    "read_timezone",
     "set_muted",
 ]
 
@@ -63,11 +65,20 @@ DEFAULT_CAP = 50
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _ID_LENGTH = 4
 _ID_TRIES_PER_LENGTH = 20
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MODE_ALIASES = {"immediate": "immediate", "immediately": "immediate"}
 
 
 class SubscriptionError(ValueError):
-    """A subscription request that cannot be done; `str(error)` is the sentence to show the user."""
+    """A subscription request that cannot be done; `str(error)` is the sentence to show the user.
+
+    `field` names what was wrong ("what": the topic or query, "mode",
+    "daily_at", "timezone"), so a form can show the sentence beside that field.
+    """
+
+    def __init__(self, message: str, field: str = "what") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class SubscriptionNotFoundError(SubscriptionError):
@@ -133,6 +144,42 @@ def create_subscription(
     """
     if not owner or not created_by:
         raise SubscriptionError("a subscription needs an owner and the user who creates it")
+    planned = plan_subscription(
+        tx.subscriptions.list(owner),
+        owner=owner,
+        topic_or_query=topic_or_query,
+        topics=topics,
+        mode=mode,
+        daily_at=daily_at,
+        timezone=timezone,
+        cap=cap,
+    )
+    sub = replace(
+        planned,
+        id=new_subscription_id(tx.subscriptions.ids()),
+        created_by=created_by,
+        created_at=as_utc(now),
+    )
+    tx.subscriptions.put(sub)
+    return sub
+
+
+def plan_subscription(
+    existing: list[Subscription],
+    *,
+    owner: str,
+    topic_or_query: str,
+    topics: Mapping[str, TopicConfig],
+    mode: str = "immediate",
+    daily_at: str | None = None,
+    timezone: str = "UTC",
+    cap: int = DEFAULT_CAP,
+) -> Subscription:
+    """The subscription `create_subscription` would add next to `existing` (the owner's),
+    without an id or creator yet; `SubscriptionError` (with its `field`) as it would raise.
+
+    Writes nothing: a form checks its fields with it before Slack's 3-second ack.
+    """
     text = topic_or_query.strip()
     if not text:
         raise SubscriptionError(
@@ -148,21 +195,19 @@ def create_subscription(
             raise SubscriptionError(f"that query does not work: {err}") from None
     mode = _read_mode(mode)
     at = _read_daily_at(daily_at, mode)
-    zone = _read_timezone(timezone)
-    _check_new(tx.subscriptions.list(owner), owner, topic_id, normalized, cap)
-    sub = Subscription(
-        id=new_subscription_id(tx.subscriptions.ids()),
+    zone = read_timezone(timezone)
+    _check_new(existing, owner, topic_id, normalized, cap)
+    return Subscription(
+        id="",
         owner=owner,
-        created_by=created_by,
-        created_at=as_utc(now),
+        created_by="",
+        created_at=_EPOCH,
         topic=topic_id,
         query=None if topic_id is not None else text,
         mode=mode,
         daily_at=at,
         timezone=zone,
     )
-    tx.subscriptions.put(sub)
-    return sub
 
 
 def _check_new(
@@ -256,7 +301,9 @@ def _read_mode(mode: str) -> str:
     cleaned = mode.strip().lower()
     cleaned = _MODE_ALIASES.get(cleaned, cleaned)
     if cleaned not in DELIVERY_MODES:
-        raise SubscriptionError(f"unknown delivery mode {mode!r}: use immediate, hourly or daily")
+        raise SubscriptionError(
+            f"unknown delivery mode {mode!r}: use immediate, hourly or daily", "mode"
+        )
     return cleaned
 
 
@@ -266,17 +313,19 @@ def _read_daily_at(daily_at: str | None, mode: str) -> str:
     if mode != "daily":
         raise SubscriptionError(
             f"a delivery time ({daily_at}) only applies to daily delivery: "
-            f"choose daily, or leave the time out for {mode} delivery"
+            f"choose daily, or leave the time out for {mode} delivery",
+            "daily_at",
         )
     at = parse_daily_at(daily_at)
     if at is None:
         raise SubscriptionError(
-            f"{daily_at!r} is not a time of day: use 24-hour HH:MM, such as 08:30"
+            f"{daily_at!r} is not a time of day: use 24-hour HH:MM, such as 08:30", "daily_at"
         )
     return f"{at:%H:%M}"
 
 
-def _read_timezone(name: str) -> str:
+def read_timezone(name: str) -> str:
+    """The IANA zone `name` means ("asia/tokyo" is Asia/Tokyo); SubscriptionError if none."""
     cleaned = name.strip()
     try:
         zoneinfo.ZoneInfo(cleaned)
@@ -293,5 +342,7 @@ def _read_timezone(name: str) -> str:
     hint = close[0] if close else None
     tail = f" (did you mean {hint}?)" if hint else ""
     raise SubscriptionError(
-        f"unknown time zone {name!r}{tail}: use an IANA name such as Asia/Tokyo or America/New_York"
+        f"unknown time zone {name!r}{tail}: use an IANA name such as Asia/Tokyo or "
+        "America/New_York",
+        "timezone",
     )

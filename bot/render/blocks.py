@@ -9,6 +9,12 @@ How a template makes blocks. It writes Slack mrkdwn and marks blocks with helper
     {% call fallback() %}the notification text{% endcall %}
     {{ summary_end() }}
 
+Buttons: `{{ actions(button("Mute", "sub.mute", sub_id), ...) }}` is an
+actions block; `{% call section(accessory=button(...)) %}..{% endcall %}` a
+section with a button at its side. A button's label is plain text (cut to
+75 characters), its `action_id` and `value` are what the Slack app is handed
+when it is pressed (bot/surfaces.py), never shown.
+
 Text outside any block becomes a section of its own. Inside a block each line is
 stripped and runs of blank lines are folded, so templates may be indented.
 `summary_end()` matters only when a digest is too long for one message: the
@@ -28,6 +34,7 @@ the slash commands also use to answer in as few messages as they can).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -71,6 +78,11 @@ __all__ = [
 ]
 
 FALLBACK_CHARS = 3_000
+MAX_BUTTON_TEXT = 75  # Slack's limit on a button's label
+MAX_BUTTON_VALUE = 2000
+MAX_ACTION_ID = 255
+MAX_ACTIONS_ELEMENTS = 25
+_EXTRA = "\x02"  # marks a section's accessory (JSON) at the start of its body
 NOTHING = "(nothing to show)"  # a message whose every text came out empty
 EMPTY_TEXT = "(empty message)"  # a message's text when it would be empty
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -113,6 +125,8 @@ class BlockHelpers:
             "fallback": self.fallback,
             "divider": self.divider,
             "summary_end": self.summary_end,
+            "actions": self.actions,
+            "button": button,
             "link": slack_link,
             "bold": bold,
             "code": code,
@@ -120,17 +134,37 @@ class BlockHelpers:
             "plural": plural,
         }
 
-    def _mark(self, kind: str, text: object, caller: Callable[[], str] | None) -> Markup:
+    def _mark(
+        self,
+        kind: str,
+        text: object,
+        caller: Callable[[], str] | None,
+        extra: object = None,
+    ) -> Markup:
         body = as_trusted(caller() if caller is not None else text)
         if self.nonce in body:
             raise jinja2.TemplateRuntimeError(f"blocks cannot be nested: a block inside {kind}()")
-        return mark_trusted(f"\x00{self.nonce}{kind}\x01{body.replace(chr(0), '')}\x00")
+        body = body.replace(chr(0), "").replace(_EXTRA, "")
+        if extra is not None:
+            # JSON (ASCII only: no NUL, no marker characters) ahead of the text.
+            body = f"{_EXTRA}{json.dumps(extra)}{_EXTRA}{body}"
+        return mark_trusted(f"\x00{self.nonce}{kind}\x01{body}\x00")
 
     def header(self, text: object = "", caller: Callable[[], str] | None = None) -> Markup:
         return self._mark("header", text, caller)
 
-    def section(self, text: object = "", caller: Callable[[], str] | None = None) -> Markup:
-        return self._mark("section", text, caller)
+    def section(
+        self,
+        text: object = "",
+        caller: Callable[[], str] | None = None,
+        accessory: Mapping[str, Any] | None = None,
+    ) -> Markup:
+        return self._mark("section", text, caller, dict(accessory) if accessory else None)
+
+    def actions(self, *buttons: Mapping[str, Any] | None) -> Markup:
+        """An actions block of the buttons given (None and empty ones left out)."""
+        elements = [dict(b) for b in buttons if b][:MAX_ACTIONS_ELEMENTS]
+        return self._mark("actions", "", None, elements) if elements else Markup("")
 
     def context(self, text: object = "", caller: Callable[[], str] | None = None) -> Markup:
         return self._mark("context", text, caller)
@@ -174,7 +208,31 @@ def _tidy(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
 
 
+def button(
+    text: object, action_id: object, value: object = "", style: str | None = None
+) -> dict[str, Any]:
+    """A button for `actions()` or a section's `accessory` (see the module docstring)."""
+    label = text.unescape() if isinstance(text, Markup) else str(text)
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": _text_object(fit_text(" ".join(label.split()), MAX_BUTTON_TEXT), "plain_text"),
+        "action_id": str(action_id)[:MAX_ACTION_ID],
+    }
+    if value != "":
+        element["value"] = str(value)[:MAX_BUTTON_VALUE]
+    if style in ("primary", "danger"):
+        element["style"] = style
+    return element
+
+
 def _add_block(out: TemplateOutput, kind: str, raw: str) -> None:
+    extra: Any = None
+    if raw.startswith(_EXTRA):
+        encoded, _, raw = raw[1:].partition(_EXTRA)
+        extra = json.loads(encoded)
+    if kind == "actions":
+        out.blocks.append({"type": "actions", "elements": extra or []})
+        return
     text = _tidy(raw)
     if kind == "divider":
         out.blocks.append({"type": "divider"})
@@ -190,7 +248,10 @@ def _add_block(out: TemplateOutput, kind: str, raw: str) -> None:
         element = _text_object(fit_text(text, MAX_SECTION_TEXT), "mrkdwn")
         out.blocks.append({"type": "context", "elements": [element]})
     else:
-        out.blocks.append(_section(fit_text(text, MAX_SECTION_TEXT)))
+        block = _section(fit_text(text, MAX_SECTION_TEXT))
+        if extra:
+            block["accessory"] = extra
+        out.blocks.append(block)
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -277,6 +338,10 @@ def _fallback_text(blocks: Sequence[Mapping[str, Any]]) -> str:
     """The plain text of blocks, shortened: a message's fallback when its template gave none."""
     parts: list[str] = []
     for block in blocks:
+        if block.get("type") == "actions":
+            continue  # buttons say what to do, not what the message says
         texts = [block.get("text"), *(block.get("elements") or [])]
-        parts += [t["text"] for t in texts if isinstance(t, Mapping) and "text" in t]
+        parts += [
+            t["text"] for t in texts if isinstance(t, Mapping) and isinstance(t.get("text"), str)
+        ]
     return fit_text(plainify("\n".join(parts)), FALLBACK_CHARS) or EMPTY_TEXT

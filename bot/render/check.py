@@ -18,10 +18,18 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from bot.brief.monthly import Deadline, DestinationChange, Month, MonthlyView, TopicCount
-from bot.models import UTC, DigestSection, DigestView, FeedState, Item, SlackMessage
+from bot.models import (
+    UTC,
+    DigestSection,
+    DigestView,
+    FeedState,
+    Item,
+    SlackMessage,
+    Subscription,
+)
 from bot.render.slacklimits import validate_message
 from bot.render.templates import TEMPLATE_NAMES, Templates
-from bot.render.views import FeedStatusRow
+from bot.render.views import FeedStatusRow, HomeData, HomeDeadline
 
 if TYPE_CHECKING:
     from bot.render.renderer import Renderer
@@ -105,7 +113,32 @@ def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
         ("deadlines.j2", lambda: renderer.render_deadlines("", 30, [])),
         ("month.j2", lambda: renderer.render_month(samples.month, chart=True)),
         ("month.j2", lambda: renderer.render_month(_empty_month(), chart=False)),
+        ("home.j2", lambda: _home(renderer, samples, admin=True)),
+        ("home.j2", lambda: _home(renderer, samples, admin=False)),
     ]
+
+
+def _home(renderer: Renderer, samples: _Samples, *, admin: bool) -> list[SlackMessage]:
+    """The Home tab with every part filled (admin) or empty, as one message to validate."""
+    now = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
+    items = [item for item, _subs in samples.alerts]
+    sub = Subscription(
+        id="s1", owner="U0SAMPLE", created_by="U0SAMPLE", created_at=now, topic="chips"
+    )
+    data = HomeData(
+        subscriptions=[(sub, "as soon as new items match"), (replace(sub, muted=True), "daily")]
+        if admin
+        else [],
+        more_subscriptions=2 if admin else 0,
+        items=items if admin else [],
+        deadlines=[HomeDeadline(now.date(), "effective", items[0], "89 FR 1064")] if admin else [],
+        feeds=samples.feed_rows,
+        is_admin=admin,
+        notice="Muted s1 (topic chips)." if admin else "",
+    )
+    blocks = renderer.render_home(data)
+    # A view takes 100 blocks, a message 50: validated in pieces of 50.
+    return [SlackMessage(text="home", blocks=blocks[i : i + 50]) for i in range(0, len(blocks), 50)]
 
 
 # -- sample data ------------------------------------------------------------------

@@ -28,9 +28,16 @@ from bot.render.blocks import BlockHelpers, TemplateOutput, messages_of
 from bot.render.check import check_templates
 from bot.render.monthly import month_context
 from bot.render.templates import Templates
-from bot.render.views import ENTITY_NAMES, FeedStatusRow, SearchHitLike, TemplateViews
+from bot.render.views import (
+    ENTITY_NAMES,
+    FeedStatusRow,
+    HomeData,
+    SearchHitLike,
+    TemplateViews,
+    show_all_command,
+)
 
-__all__ = ["DIGEST_POST_OPTIONS", "RenderError", "Renderer"]
+__all__ = ["DIGEST_POST_OPTIONS", "MAX_VIEW_BLOCKS", "RenderError", "Renderer"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,10 @@ def _chunks(lines: Sequence[str], limit: int) -> list[str]:
     return [*chunks, current] if current else chunks
 
 
+# Slack's limit on the blocks of a Home tab or a modal (a message has 50).
+MAX_VIEW_BLOCKS = 100
+
+
 class RenderError(RuntimeError):
     """A bundled template failed: a bug in the bot, not in the operator's files."""
 
@@ -71,7 +82,8 @@ class Renderer:
         self.templates_dir = templates_dir
         self._views = TemplateViews(feed_names)
         self._blocks = BlockHelpers()
-        self._templates = Templates(templates_dir, self._blocks.globals())
+        helpers = {**self._blocks.globals(), "show_all": show_all_command}
+        self._templates = Templates(templates_dir, helpers)
         # check() renders with a strict twin: the same templates, every problem raised.
         self._strict = False
 
@@ -154,6 +166,16 @@ class Renderer:
         """The monthly briefing; `chart`: say that the Entity List chart follows in the thread."""
         context = month_context(view, self._views, chart=chart)
         return messages_of(self._render("month.j2", context))
+
+    def render_home(self, data: HomeData) -> tuple[dict[str, Any], ...]:
+        """A person's Home tab as Block Kit blocks: at most MAX_VIEW_BLOCKS, the rest cut."""
+        blocks = self._render("home.j2", self._views.home(data)).blocks
+        if len(blocks) > MAX_VIEW_BLOCKS:
+            cut = len(blocks) - MAX_VIEW_BLOCKS + 1
+            log.warning("a Home tab of %d blocks was cut to %d", len(blocks), MAX_VIEW_BLOCKS)
+            note = {"type": "mrkdwn", "text": f"({cut} more blocks not shown)", "verbatim": True}
+            blocks = [*blocks[: MAX_VIEW_BLOCKS - 1], {"type": "context", "elements": [note]}]
+        return tuple(blocks)
 
     def render_notice(self, text: str) -> list[SlackMessage]:
         """A one-block message of plain text (escaped), e.g. "Subscribed to entity-list"."""

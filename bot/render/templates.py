@@ -33,6 +33,7 @@ TEMPLATE_NAMES: Final = (
     "search.j2",
     "help.j2",
     "feed_status.j2",
+    "home.j2",
     "notice.j2",
     "deadlines.j2",
     "month.j2",

@@ -20,20 +20,24 @@ from typing import Any, Protocol
 
 from markupsafe import Markup
 
+from bot.brief.digest import LATEST_SECTION_ID
 from bot.ingest.entitylist import EntityListFacts
 from bot.ingest.fedreg.facts import short_date
 from bot.ingest.screening.entities import RuleEntities
 from bot.ingest.text import truncate_words
-from bot.models import DigestSection, DigestView, FeedState, Item
+from bot.models import DigestSection, DigestView, FeedState, Item, Subscription
 from bot.render.fedreg import fedreg_line
 from bot.render.mrkdwn import ELLIPSIS, clean_feed_text, highlight, mark_trusted, safe_url
 
 __all__ = [
+    "SHOW_ALL_MAX",
     "CommandView",
     "DeadlineView",
     "FeedRowView",
     "FeedStatusRow",
     "HitView",
+    "HomeData",
+    "HomeDeadline",
     "ItemView",
     "SearchHitLike",
     "SectionView",
@@ -56,6 +60,20 @@ ERROR_CHARS = 160
 MAX_ALSO_IN = 6
 _WORD = re.compile(r"\w+")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+SHOW_ALL_MAX = 50  # what `/brief latest` shows at most
+
+
+def show_all_command(hint: object, count: object) -> str:
+    """The `/brief` line (without `/brief`) a "Show all N" button runs: `hint` for N items.
+
+    "/brief latest chips", 23 -> "latest chips 23"; a count already in the
+    hint is replaced; at most SHOW_ALL_MAX.
+    """
+    words = str(hint).removeprefix("/brief").split()
+    if words and words[-1].isdigit():
+        words.pop()
+    number = count if isinstance(count, int) else 0
+    return " ".join([*words, str(min(max(number, 1), SHOW_ALL_MAX))])
 
 
 # -- what the renderer is given --------------------------------------------------
@@ -85,6 +103,34 @@ class FeedStatusRow:
     name: str
     enabled: bool
     state: FeedState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HomeDeadline:
+    """One upcoming date on the Home tab: comments close, or a rule takes effect."""
+
+    on: date
+    kind: str  # "comments close" or "effective"
+    item: Item
+    citation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HomeData:
+    """What one person's Home tab shows (bot/app/surfaces/home.py gathers it).
+
+    `subscriptions` pairs each with how it is delivered, in words; everyone
+    sees the feeds counted, admins also which are failing and why.
+    """
+
+    subscriptions: Sequence[tuple[Subscription, str]]
+    more_subscriptions: int
+    items: Sequence[Item]
+    deadlines: Sequence[HomeDeadline]
+    feeds: Sequence[FeedStatusRow]
+    is_admin: bool = False
+    notice: str = ""
+    period: str = "the last 7 days"
 
 
 # -- what templates get ------------------------------------------------------
@@ -188,6 +234,8 @@ class TemplateViews:
             "summaries": view.summaries,
             "deadlines": [self.deadline(kind, day, item) for kind, day, item in view.deadlines],
             "deadlines_more": 0,
+            # Sections that are topics (one can subscribe to them).
+            "topic_ids": [s.topic_id for s in view.sections if s.topic_id != LATEST_SECTION_ID],
             "split": False,
             "thread": thread,
         }
@@ -243,6 +291,40 @@ class TemplateViews:
 
     def notice(self, text: str) -> dict[str, Any]:
         return {"text": text}
+
+    def home(self, data: HomeData) -> dict[str, Any]:
+        return {
+            "notice": _shorten(data.notice, SUMMARY_CHARS),
+            "subscriptions": [
+                {
+                    "id": sub.id,
+                    "label": _shorten(sub.label, NAME_CHARS),
+                    "delivery": delivery,
+                    "muted": sub.muted,
+                    "channel": sub.owner if sub.owner_is_channel else "",
+                }
+                for sub, delivery in data.subscriptions
+            ],
+            "more_subscriptions": data.more_subscriptions,
+            "items": [self.item(item) for item in data.items],
+            "period": data.period,
+            "deadlines": [
+                {
+                    "on": deadline.on,
+                    "kind": deadline.kind,
+                    "item": self.item(deadline.item),
+                    "citation": _shorten(deadline.citation, NAME_CHARS),
+                }
+                for deadline in data.deadlines
+            ],
+            "feeds": self.feed_status(data.feeds)["counts"] | {"total": len(data.feeds)},
+            "failing": [
+                row
+                for row in (self.feed_row(feed) for feed in data.feeds)
+                if row.status == "failing" and data.is_admin
+            ],
+            "is_admin": data.is_admin,
+        }
 
     # -- per record -----------------------------------------------------------------
 

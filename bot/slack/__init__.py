@@ -6,8 +6,10 @@
   checks (`history` finds our own messages again; `errors` words Slack's
   refusals for an operator).
 - `app.build_app` is the Bolt app answering `/brief` with a handler it is
-  given; `http` (on the waitress server in `httpserver`) and `socketmode`
-  are its two transports, `start` picks one.
+  given, and (`surfaces`) the Home tab, buttons and forms with a
+  `bot.surfaces.SurfaceHandler`; `shapes` decides what reaches Bolt; `http`
+  (on the waitress server in `httpserver`) and `socketmode` are its two
+  transports, `start` picks one.
 
 Nothing here imports `bot.app`: the app layer hands the Slack app its command
 handler, and the Slack layer hands the app layer a `bot.deliver.ports.Poster`.

@@ -1,4 +1,5 @@
-"""The Bolt app answering `/brief`: `build_app`, whatever the transport.
+"""The Bolt app answering `/brief` (and, given a `SurfaceHandler`, the Home tab, buttons
+and forms: `bot.slack.surfaces`): `build_app`, whatever the transport.
 
 `bot.slack.http` serves it over HTTP, `bot.slack.socketmode` over Socket Mode,
 and `bot.slack.start.start_slack` picks one the way `briefbot run` does. The
@@ -47,6 +48,7 @@ from bot.config.model import SlackSecrets
 from bot.config.redact import redact_url
 from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
+from bot.surfaces import HomeRequest, SurfaceHandler
 
 __all__ = [
     "APOLOGY",
@@ -239,13 +241,15 @@ def build_app(
     secrets: SlackSecrets,
     handler: CommandHandler,
     *,
+    surfaces: SurfaceHandler | None = None,
     token_verification: bool = True,
 ) -> BriefbotApp:
     """The Bolt app answering `/brief` with `handler`, its client aimed at `SLACK_API_URL`.
 
-    With `token_verification` (keep it in production) the bot token is checked
-    with auth.test now, so a bad token fails at start-up: SlackStartupError,
-    naming the setting, never the token.
+    With `surfaces` it also answers the Home tab, buttons and forms
+    (`bot.slack.surfaces`). With `token_verification` (keep it in production)
+    the bot token is checked with auth.test now, so a bad token fails at
+    start-up: SlackStartupError, naming the setting, never the token.
     """
     try:
         client = make_web_client(secrets)
@@ -281,13 +285,31 @@ def build_app(
 
     def answer(command: dict[str, Any], respond: Respond) -> None:
         with app.work.track():
-            _answer_command(handler, command, respond)
+            reply = _answer_command(handler, command, respond)
+            if surfaces is not None and reply.home_changed:
+                _republish_home(app, surfaces, str(command.get("user_id") or ""))
 
     app.command(COMMAND)(ack=acknowledge, lazy=[answer])
+    if surfaces is not None:
+        # Here, not at the top: bot.slack.surfaces builds on this module.
+        from bot.slack.surfaces import add_surfaces
+
+        add_surfaces(app, surfaces)
     return app
 
 
-def _answer_command(handler: CommandHandler, command: Mapping[str, Any], respond: Respond) -> None:
+def _republish_home(app: BriefbotApp, surfaces: SurfaceHandler, user: str) -> None:
+    """Publish `user`'s Home tab again after a command changed it (never fails the command)."""
+    try:
+        view = surfaces.home(HomeRequest(user_id=user))
+        app.client.views_publish(user_id=user, view=view.payload())
+    except Exception as exc:
+        log.warning("could not refresh the Home tab of %s: %s", user, type(exc).__name__)
+
+
+def _answer_command(
+    handler: CommandHandler, command: Mapping[str, Any], respond: Respond
+) -> CommandReply:
     request = CommandRequest(
         user_id=str(command.get("user_id") or ""),
         channel_id=str(command.get("channel_id") or ""),
@@ -301,6 +323,7 @@ def _answer_command(handler: CommandHandler, command: Mapping[str, Any], respond
         log.exception("/brief from %s in %s failed", request.user_id, request.channel_id)
         reply = CommandReply(messages=[SlackMessage(text=APOLOGY)])
     _send_reply(respond, reply)
+    return reply
 
 
 def _send_reply(respond: Respond, reply: CommandReply) -> None:

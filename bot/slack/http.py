@@ -3,16 +3,16 @@
 `serve_http` starts it in the background and returns a `ServerHandle`.
 
 Not obvious:
-- What reaches Bolt. briefbot answers one request, the `/brief` slash
-  command, which Slack sends as a form of string fields. A signed request is
-  handed to Bolt only when it is such a form, or one of Slack's URL checks
-  (`ssl_check`, `url_verification`) made of strings: any other JSON body or
-  interactivity `payload` gets 404 (400 when it is not even a JSON object),
-  a form without `command=/brief` 404, each with one log line and before
-  Bolt reads it. Bolt trusts the shapes Slack sends: a signed `[1]`,
-  `payload=[1]` or a `block_actions` payload with no action crashed inside
-  it (500 and a traceback). An object of strings is safe for Bolt, whatever
-  its field names.
+- What reaches Bolt. A signed request is handed to Bolt only when it is a
+  `/brief` slash command (a form of string fields), an interactivity form
+  whose `payload` is a button press or a form submitted, an Events API
+  callback for an event the manifest subscribes to (all three checked by
+  `bot.slack.shapes`), or one of Slack's URL checks (`ssl_check`,
+  `url_verification`) made of strings: anything else gets 404 (400 when it is
+  not even a JSON object), each with one log line and before Bolt reads it.
+  Bolt trusts the shapes Slack sends: a signed `[1]`, `payload=[1]` or a
+  `block_actions` payload with no action crashed inside it (500 and a
+  traceback).
 - Bolt's HTTP body parser (`slack_bolt.request.internals.parse_body`) treats
   any form body containing the substring "payload" as an interactivity
   payload and returns `{}` when there is no `payload` field, so
@@ -49,13 +49,13 @@ from slack_bolt.request.internals import build_context
 from slack_sdk.signature import SignatureVerifier
 
 from bot.slack.app import (
-    COMMAND,
     STOP_GRACE,
     BriefbotApp,
     SlackStartupError,
     slash_command_problem,
 )
 from bot.slack.httpserver import HttpServer
+from bot.slack.shapes import event_problem, interaction_problem
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -125,7 +125,10 @@ class _SlackHttpRequest(BoltRequest):
         # Only forms and objects of strings get here (`_check_body`): Bolt's parse is safe.
         if _is_json(self.raw_body, self.content_type or ""):
             return
-        parsed = _form_fields(self.raw_body)
+        parsed: dict[str, Any] = _form_fields(self.raw_body)
+        if "payload" in parsed and "command" not in parsed:
+            # Interactivity: the one field `payload` holds the JSON (checked by _check_body).
+            parsed = json.loads(parsed["payload"])
         if parsed != self.body:
             self.body = parsed
             self.context = build_context(BoltContext(dict(context or {})), parsed)
@@ -149,23 +152,26 @@ def _form_fields(raw: str) -> dict[str, str]:
 
 
 def _check_body(raw: str, content_type: str) -> None:
-    """Raise `_Refused` unless a signed body is one briefbot answers (a `/brief` form)."""
+    """Raise `_Refused` unless a signed body is one briefbot answers (module docstring)."""
     if _is_json(raw, content_type):
         data = _json_object(raw, "the body")
         if data.get("type") == "url_verification" and _all_strings(data):
             return  # Slack checking an Events API URL (docs/deploy.md); Bolt answers
-        raise _Refused(404, f"{_kind(data)}: {_ONLY}")
+        problem = event_problem(data)
+        if problem is not None:
+            raise _Refused(404, problem)
+        return
     fields = _form_fields(raw)
     if "payload" in fields:
-        raise _Refused(404, f"{_kind(_json_object(fields['payload'], 'the payload'))}: {_ONLY}")
+        problem = interaction_problem(_json_object(fields["payload"], "the payload"))
+        if problem is not None:
+            raise _Refused(404, problem)
+        return
     if "ssl_check" in fields:
         return  # Slack checking the URL's certificate; Bolt answers 200
     problem = slash_command_problem(fields)
     if problem is not None:
         raise _Refused(404, problem)
-
-
-_ONLY = f"briefbot answers only {COMMAND}"
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
@@ -180,11 +186,6 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
 
 def _all_strings(data: dict[str, Any]) -> bool:
     return all(isinstance(value, str) for value in data.values())
-
-
-def _kind(data: dict[str, Any]) -> str:
-    kind = data.get("type")
-    return f"a {kind[:40]!r} request" if isinstance(kind, str) else "a JSON request"
 
 
 # Seconds since 1970, as Slack sends them; anything else is not worth an int().

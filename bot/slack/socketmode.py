@@ -7,10 +7,12 @@ Not obvious:
 - Each message is checked as it arrives, before slack_sdk queues it
   (`_CheckedClient.enqueue_message`, on the receiving thread, in order).
   Only `slash_commands` envelopes carrying a `/brief` command of string
-  fields reach Bolt. Anything else with an envelope id is acknowledged (or
-  Slack would send it again) and dropped with one log line: events and
-  interactions briefbot does not handle, payloads that are not objects,
-  commands with fields that are not strings. Messages that are not JSON
+  fields, `interactive` ones carrying a button press or a form submitted, and
+  `events_api` ones carrying an event the manifest subscribes to reach Bolt
+  (`bot.slack.shapes` checks the last two, as HTTP mode does). Anything else
+  with an envelope id is acknowledged (or Slack would send it again) and
+  dropped with one log line: events and interactions briefbot does not
+  handle, payloads that are not objects, fields of the wrong type. Messages that are not JSON
   objects, and envelopes without an id, are dropped with one log line.
   slack_sdk would have logged a traceback for most of these (invalid JSON, a
   payload that is a list) and Bolt crashed on some (an event that is a list,
@@ -23,7 +25,9 @@ from __future__ import annotations
 import json
 import logging
 import socket
+from collections.abc import Callable
 from contextlib import suppress
+from typing import Any
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -37,6 +41,7 @@ from bot.slack.app import (
     slash_command_problem,
     startup_error,
 )
+from bot.slack.shapes import event_problem, interaction_problem
 
 __all__ = ["SocketModeHandle", "serve_socket_mode"]
 
@@ -100,15 +105,21 @@ def envelope_problem(message: str) -> tuple[str, str | None] | None:
     envelope_id = data.get("envelope_id")
     if not isinstance(envelope_id, str) or not envelope_id:
         return f"an envelope of type {_describe(kind)} without an envelope_id", None
-    if kind != "slash_commands":
-        return f"an envelope of type {_describe(kind)}: briefbot answers only slash commands", (
-            envelope_id
-        )
+    check = _CHECKS.get(kind) if isinstance(kind, str) else None
+    if check is None:
+        return f"an envelope of type {_describe(kind)}: briefbot does not answer it", envelope_id
     payload = data.get("payload")
     if not isinstance(payload, dict):
-        return "a slash command whose payload is not an object", envelope_id
-    problem = slash_command_problem(payload)
+        return f"an envelope of type {kind!r} whose payload is not an object", envelope_id
+    problem = check(payload)
     return (problem, envelope_id) if problem is not None else None
+
+
+_CHECKS: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "slash_commands": slash_command_problem,
+    "interactive": interaction_problem,
+    "events_api": event_problem,
+}
 
 
 def _describe(value: object) -> str:

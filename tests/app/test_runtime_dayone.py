@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,7 @@ class World:
         lines: list[str] = []
         for message in reply.messages:
             for block in message.blocks:
-                texts = [block.get("text"), *block.get("elements", [])]
+                texts = [block.get("text"), *_text_elements(block)]
                 lines += [t["text"] for t in texts if isinstance(t, dict)]
         return mrkdwn_to_plain("\n".join(lines))
 
@@ -84,7 +85,7 @@ class World:
         lines: list[str] = []
         for message in self.slack.messages(CHANNEL)[before:]:
             for block in message.blocks or []:
-                texts = [block.get("text"), *block.get("elements", [])]
+                texts = [block.get("text"), *_text_elements(block)]
                 lines += [t["text"] for t in texts if isinstance(t, dict)]
         return mrkdwn_to_plain("\n".join(lines))
 
@@ -187,3 +188,8 @@ def test_status_shows_items_stored_and_when_the_last_new_one_arrived(world: Worl
     news = next(line for line in shown.splitlines() if "Trade news" in line)
     assert "4 items stored" in news
     assert "last new item 2026-11-25 23:00 UTC" in news, news
+
+
+def _text_elements(block: Any) -> list[Any]:
+    """A block's elements that are text (a context's); an actions block's buttons are not."""
+    return [] if block.get("type") == "actions" else list(block.get("elements", []))

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,7 +85,7 @@ def blocks_text(slack: FakeSlack, start: int = 0) -> str:
     lines: list[str] = []
     for message in slack.messages(CHANNEL)[start:]:
         for block in message.blocks or []:
-            texts = [block.get("text"), *block.get("elements", [])]
+            texts = [block.get("text"), *_text_elements(block)]
             lines += [t["text"] for t in texts if isinstance(t, dict)]
     return "\n".join(lines)
 
@@ -208,7 +209,7 @@ def blocks_of(messages: Sequence[SlackMessage]) -> list[str]:
     found: list[str] = []
     for message in messages:
         for block in message.blocks:
-            texts = [block.get("text"), *block.get("elements", [])]
+            texts = [block.get("text"), *_text_elements(block)]
             found += [t["text"] for t in texts if isinstance(t, dict)]
     return found
 
@@ -337,3 +338,8 @@ def test_with_the_shipped_topics_an_ofac_notice_and_everything_else_is_in_the_di
     for title in ("Safety Zone; Lake Michigan", "Teva Branded", "Certain Dermatological"):
         assert title in other
     assert "more: `/brief latest others" not in other  # all five shown
+
+
+def _text_elements(block: Any) -> list[Any]:
+    """A block's elements that are text (a context's); an actions block's buttons are not."""
+    return [] if block.get("type") == "actions" else list(block.get("elements", []))

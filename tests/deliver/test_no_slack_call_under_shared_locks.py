@@ -121,7 +121,8 @@ def texts(text: str, blocks: Iterable[Mapping[str, Any]]) -> str:
         if isinstance(inner, Mapping):
             parts.append(str(inner.get("text", "")))
         for element in block.get("elements") or []:
-            parts.append(str(element.get("text", "")))
+            label = element.get("text", "")
+            parts.append(str(label.get("text", "") if isinstance(label, Mapping) else label))
     return "\n".join(parts)
 
 

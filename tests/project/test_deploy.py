@@ -263,12 +263,36 @@ def test_manifest_names_the_app_and_bot_briefbot_within_slack_limits() -> None:
     assert len(MANIFEST["display_information"]["description"]) <= 140
 
 
-def test_manifest_uses_socket_mode_without_interactivity_events_or_org_deploy() -> None:
+# Issue 15: the Home tab, direct messages, the assistant panel; nothing more.
+MANIFEST_EVENTS = [
+    "app_home_opened",
+    "message.im",
+    "assistant_thread_started",
+    "assistant_thread_context_changed",
+]
+
+
+def test_manifest_uses_socket_mode_with_interactivity_and_only_the_events_answered() -> None:
     settings = MANIFEST["settings"]
     assert settings["socket_mode_enabled"] is True
-    assert settings["interactivity"]["is_enabled"] is False
+    assert settings["interactivity"]["is_enabled"] is True
     assert settings["org_deploy_enabled"] is False
-    assert "event_subscriptions" not in settings
+    assert settings["event_subscriptions"]["bot_events"] == MANIFEST_EVENTS
+    assert "user_events" not in settings["event_subscriptions"]
+
+
+def test_manifest_turns_on_the_home_tab_and_a_writable_messages_tab() -> None:
+    home = MANIFEST["features"]["app_home"]
+    assert home["home_tab_enabled"] is True
+    assert home["messages_tab_enabled"] is True
+    assert home["messages_tab_read_only_enabled"] is False
+    assert MANIFEST["features"]["assistant_view"]["assistant_description"].strip()
+
+
+def test_manifest_http_mode_addresses_are_all_the_events_path() -> None:
+    # Events and interactivity, commented out like the slash command's url.
+    urls = re.findall(r"^\s*#\s*request_url:\s*(\S+)\s*$", MANIFEST_TEXT, re.M)
+    assert urls == [f"https://YOUR-HOST{HTTP_PATH}"] * 2
 
 
 def test_manifest_shows_the_http_mode_request_url_on_the_contract_path() -> None:

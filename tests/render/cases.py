@@ -125,7 +125,8 @@ def texts_of(msg: SlackMessage) -> list[str]:
     for block in msg.blocks:
         for obj in [block.get("text"), *block.get("elements", ()), *block.get("fields", ())]:
             if isinstance(obj, dict):
-                found.append(obj["text"])
+                text = obj["text"]  # a button's is a text object of its own
+                found.append(text["text"] if isinstance(text, dict) else text)
     return found
 
 

@@ -66,10 +66,21 @@ def as_review_text(messages: Sequence[SlackMessage]) -> str:
         lines.append(f"text: {msg.text}")
         for block in msg.blocks:
             lines.append(f"[{block['type']}]")
+            if block["type"] == "actions":
+                lines += ["  " + _button(element) for element in block["elements"]]
+                continue
             lines += [
                 "  " + t.replace("\n", "\n  ") for t in texts_of(SlackMessage("", (block,)))[1:]
             ]
+            if "accessory" in block:
+                lines.append("  " + _button(block["accessory"]))
     return "\n".join(lines) + "\n"
+
+
+def _button(element: dict[str, Any]) -> str:
+    """A button as the review text shows it: [label] action_id=value (style)."""
+    style = f" ({element['style']})" if "style" in element else ""
+    return f"[{element['text']['text']}] {element['action_id']}={element.get('value', '')}{style}"
 
 
 def check_golden(name: str, messages: Sequence[SlackMessage]) -> None:
@@ -120,8 +131,11 @@ def test_golden_three_topic_digest(renderer: Renderer) -> None:
         "*Japan economic security* (1)",
         "*Other new items* (3)",
     ]
-    assert "Notice of OFAC Sanctions Actions" in block_texts(messages)[-2]
-    assert block_texts(messages)[-1] == "2 more: `/brief latest others`"
+    assert "Notice of OFAC Sanctions Actions" in block_texts(messages)[-3]
+    # Issue 15: the cut items and the other items behind "Show all" buttons.
+    assert block_texts(messages)[-1] == "Show all 3"
+    assert msg.blocks[-1]["elements"][0]["value"] == "latest others 3"
+    assert block_texts(messages)[-2] == "2 more: `/brief latest others`"
 
 
 def test_golden_search_result(renderer: Renderer) -> None:
@@ -152,10 +166,11 @@ def test_golden_alert_naming_three_subscriptions(renderer: Renderer) -> None:
         'Matched: topic entity-list (s1), topic china-tech (s2), query "YMTC" OR "entity list" (s3)'
         in shown
     )
-    assert shown.endswith(
+    assert shown.endswith("Mute s4\nRemove s4")  # issue 15: a row of buttons per subscription
+    assert (
         "Sent by subscriptions s1, s2, s3, s4. `/brief mute &lt;id&gt;` pauses one, "
         "`/brief unsubscribe &lt;id&gt;` removes it, `/brief subscriptions` lists yours."
-    )
+    ) in shown
     assert msg.text.startswith("2 new items for your subscriptions: Additions to the Entity List")
 
 
@@ -284,7 +299,7 @@ def test_long_digest_is_a_summary_then_the_rest(renderer: Renderer, thread: bool
     titles = re.findall(r"\|([a-z]+ story number \d+)>", "\n".join(block_texts(rest)))
     expected = [i.title for s in LONG.sections for i in s.items]
     assert titles == expected
-    assert block_texts(rest)[-1] == "and 12 more: `/brief latest`"
+    assert block_texts(rest)[-2:] == ["and 12 more: `/brief latest`", "Show all 50"]
     # Each continuation's notification text is its own content, not the summary's.
     assert rest[0].text.startswith("*Entity List updates* (70)\n*alpha story number 0*\n")
 

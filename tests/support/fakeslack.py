@@ -42,6 +42,9 @@ Not obvious:
   malformed `files`) in a channel the bot may post to. `files()` lists what
   was shared: bytes, filename, title, channel, initial comment, thread. A
   shared file also appears in the channel's history as a message with `files`.
+- views.publish, views.open and views.update (tests/support/fakeviews.py) keep
+  the Home tabs and modals (`fake.views`), each checked against Block Kit's
+  limits as Slack checks them; buttons in messages are checked the same way.
 - Only ever binds 127.0.0.1; handler threads are daemons; every wait watches the
   stop event so `stop()` never hangs (the server's lifecycle is tests/support/loopback.py's).
 """
@@ -64,6 +67,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.support.fakeviews import FakeViews, ViewError, element_problems
 from tests.support.loopback import LoopbackHandler, LoopbackServer
 
 __all__ = [
@@ -298,6 +302,8 @@ class FakeSlack(LoopbackServer):
         self._last_ts_us = 0
         self._uploads: dict[str, _Upload] = {}
         self._files: list[SharedFile] = []
+        # Home tabs and modals (views.publish / open / update).
+        self.views = FakeViews()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -873,7 +879,22 @@ def _files_complete_upload_external(fake: FakeSlack, params: dict[str, Any]) -> 
     return {"files": answered}
 
 
+def _views_method(name: str) -> Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]:
+    def call(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = getattr(fake.views, name)(params)
+        except ViewError as err:
+            extra = {"response_metadata": {"messages": [f"[ERROR] {p}" for p in err.problems]}}
+            raise _ApiError(err.code, **(extra if err.problems else {})) from None
+        return result
+
+    return call
+
+
 _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
+    "views.publish": _views_method("publish"),
+    "views.open": _views_method("open"),
+    "views.update": _views_method("update"),
     "apps.connections.open": _apps_connections_open,
     "auth.test": _auth_test,
     "files.completeUploadExternal": _files_complete_upload_external,
@@ -924,6 +945,7 @@ def _block_problems(blocks: list[Any]) -> Iterator[str]:
     # Slack words its invalid_blocks errors as "<reason> [json-pointer:<where>]".
     if len(blocks) > MAX_BLOCKS:
         yield f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"
+    block_ids: set[str] = set()
     for index, block in enumerate(blocks):
         where = f"/blocks/{index}"
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
@@ -933,6 +955,14 @@ def _block_problems(blocks: list[Any]) -> Iterator[str]:
         block_id = block.get("block_id")
         if isinstance(block_id, str) and len(block_id) > MAX_BLOCK_ID:
             yield f"must be less than {MAX_BLOCK_ID + 1} characters [json-pointer:{where}/block_id]"
+        if isinstance(block_id, str) and block_id in block_ids:
+            yield f"duplicate block_id {block_id!r} [json-pointer:{where}/block_id]"
+        if isinstance(block_id, str):
+            block_ids.add(block_id)
+        if "accessory" in block:
+            yield from element_problems(block["accessory"], f"{where}/accessory")
+        if kind == "actions":
+            yield from _actions_problems(block, where)
         if kind not in _KNOWN_BLOCK_TYPES:
             yield f"unsupported type: {kind} [json-pointer:{where}/type]"
         elif kind == "section":
@@ -948,6 +978,20 @@ def _block_problems(blocks: list[Any]) -> Iterator[str]:
                     f"no more than {MAX_CONTEXT_ELEMENTS} items allowed "
                     f"[json-pointer:{where}/elements]"
                 )
+
+
+def _actions_problems(block: dict[str, Any], where: str) -> Iterator[str]:
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not 1 <= len(elements) <= 25:
+        yield f"must provide 1 to 25 items [json-pointer:{where}/elements]"
+        return
+    action_ids: set[str] = set()
+    for i, element in enumerate(elements):
+        yield from element_problems(element, f"{where}/elements/{i}")
+        action_id = str(element.get("action_id")) if isinstance(element, dict) else ""
+        if action_id in action_ids:
+            yield f"duplicate action_id {action_id!r} [json-pointer:{where}/elements/{i}]"
+        action_ids.add(action_id)
 
 
 def _section_problems(block: dict[str, Any], where: str) -> Iterator[str]:

@@ -310,7 +310,7 @@ _BOT_DATE = re.compile(
 )
 _RAW_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
 _INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b\ufeff]")
-_BLOCK_TYPES = frozenset({"header", "section", "context", "divider"})
+_BLOCK_TYPES = frozenset({"header", "section", "context", "divider", "actions"})
 
 
 @dataclass(frozen=True)
@@ -336,6 +336,13 @@ def check_message(payload: Mapping[str, Any], where: str) -> list[Link]:
         spot = f"{where} block {number}"
         assert block.get("type") in _BLOCK_TYPES, f"{spot}: unexpected {block.get('type')!r}"
         objects = [block.get("text"), *(block.get("fields") or []), *(block.get("elements") or [])]
+        # Buttons (issue 15): their labels are plain text objects of their own.
+        buttons = [o for o in objects if o and o.get("type") == "button"]
+        buttons += [block["accessory"]] if "accessory" in block else []
+        objects = [o for o in objects if not (o and o.get("type") == "button")]
+        for element in buttons:
+            label = element["text"]
+            assert label["type"] == "plain_text" and 0 < len(label["text"]) <= 75, spot
         for obj in objects:
             if obj is None:
                 continue
@@ -663,8 +670,11 @@ def test_the_digest_shows_feed_text_as_text_in_its_intended_layout(
     blocks = [b for s in rest for b in s.blocks]
     items = [lines for s in rest for lines in item_blocks(s.blocks)]
     assert block_text(blocks[0]) == f"*everything the feed sends* ({MAX_ITEMS})"
-    assert block_text(blocks[-1]) == f"and {more} more: `/brief latest probe`"
-    assert len(blocks) == 1 + MAX_ITEMS + 1
+    assert block_text(blocks[-2]) == f"and {more} more: `/brief latest probe`"
+    # Issue 15: and a button showing them all to whoever presses it.
+    [show_all] = blocks[-1]["elements"]
+    assert show_all["value"] == f"latest probe {len(ENTRIES)}"
+    assert len(blocks) == 1 + MAX_ITEMS + 2
     assert len(items) == MAX_ITEMS
     assert all(len(lines) == 2 for lines in items), [ls for ls in items if len(ls) != 2]
     for entry in HOSTILE:
@@ -700,7 +710,9 @@ def test_other_new_items_show_feed_text_as_text(polled: World) -> None:
     texts = [block_text(b) for s in polled.posted(DIGEST_OTHERS) for b in s.blocks]
     assert texts[1].startswith(f"*{len(ENTRIES)} new items* since ")
     assert f"*Other new items* ({len(ENTRIES)})" in texts
-    assert texts[-1] == f"{len(ENTRIES) - 5} more: `/brief latest others {len(ENTRIES)}`"
+    assert texts[-2] == f"{len(ENTRIES) - 5} more: `/brief latest others {len(ENTRIES)}`"
+    [show_all] = polled.posted(DIGEST_OTHERS)[-1].blocks[-1]["elements"]  # issue 15
+    assert show_all["value"] == f"latest others {len(ENTRIES)}"
     # The newest five: the first hostile entries, their titles escaped.
     for entry in HOSTILE[:5]:
         assert any(entry.shown in text for text in texts), entry.key
@@ -737,12 +749,20 @@ def test_alerts_by_direct_message_and_in_a_channel_keep_feed_text_as_text(fresh:
         items = item_blocks(blocks)
         more = len(ENTRIES) - ALERT_ITEMS_PER_MESSAGE
         assert block_text(blocks[0]) == f"*{len(ENTRIES)} new items* for your subscriptions"
-        assert block_text(blocks[-2]) == f"and {more} more: `/brief latest`"
-        assert block_text(blocks[-1]) == (
+        assert block_text(blocks[-3]) == f"and {more} more: `/brief latest`"
+        assert block_text(blocks[-2]) == (
             f"Sent by subscription {subscription}. `/brief mute {subscription}` pauses it, "
             f"`/brief unsubscribe {subscription}` removes it."
         )
-        assert len(blocks) == 1 + ALERT_ITEMS_PER_MESSAGE + 2
+        # Issue 15: the same as buttons, and "More like this" beside each item.
+        buttons = [(b["action_id"], b["value"]) for b in blocks[-1]["elements"]]
+        assert buttons == [
+            ("subscription.mute", subscription),
+            ("subscription.remove", subscription),
+        ]
+        shown_items = [b for b in blocks if b.get("accessory")]
+        assert len(shown_items) == ALERT_ITEMS_PER_MESSAGE
+        assert len(blocks) == 1 + ALERT_ITEMS_PER_MESSAGE + 3
         assert len(items) == ALERT_ITEMS_PER_MESSAGE
         for lines in items:
             # title, feed and date, the summary (when there is one), what matched

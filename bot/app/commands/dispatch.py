@@ -27,7 +27,7 @@ from bot.app.runtime import Runtime
 from bot.deliver.ports import Poster
 from bot.models import CommandReply, CommandRequest, SlackMessage
 
-__all__ = ["HANDLERS", "MAX_COMMAND_CHARS", "Handler", "handle_command"]
+__all__ = ["HANDLERS", "HOME_VERBS", "MAX_COMMAND_CHARS", "Handler", "handle_command"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ _ENTITY_LIST = frozenset({"list", "lists", "list:", "list,"})
 
 #: What answers one sub-command: the session, and the words after the sub-command's name.
 Handler = Callable[[Session, list[Word]], list[SlackMessage]]
+
+#: Sub-commands that change what a Home tab shows (the caller's subscriptions).
+HOME_VERBS = frozenset({"subscribe", "unsubscribe", "mute", "unmute"})
 
 #: Every sub-command, by the first word that picks it.
 HANDLERS: dict[str, Handler] = {
@@ -76,7 +79,8 @@ def handle_command(
     """
     session = Session(runtime, request, poster)
     try:
-        return CommandReply(_answer(session))
+        messages = _answer(session)
+        return CommandReply(messages, home_changed=session.verb in HOME_VERBS)
     except Exception:
         ref = secrets.token_hex(3).upper()
         log.exception(

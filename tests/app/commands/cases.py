@@ -134,7 +134,7 @@ def plain(reply: CommandReply | Sequence[SlackMessage]) -> str:
     lines = []
     for message in messages:
         for block in message.blocks:
-            texts = [block.get("text"), *block.get("elements", [])]
+            texts = [block.get("text"), *_text_elements(block)]
             lines += [mrkdwn_to_plain(t["text"]) for t in texts if isinstance(t, Mapping)]
     # Slack shows *bold* and `code` without their marks.
     return "\n".join(lines).replace("*", "").replace("`", "")
@@ -146,5 +146,10 @@ def slack_text(posted: Any) -> str:
     for block in posted.blocks:
         if "text" in block:
             shown.append(mrkdwn_to_plain(block["text"]["text"]))
-        shown += [mrkdwn_to_plain(e["text"]) for e in block.get("elements", []) if "text" in e]
+        shown += [mrkdwn_to_plain(e["text"]) for e in _text_elements(block) if "text" in e]
     return "\n".join(shown)
+
+
+def _text_elements(block: Any) -> list[Any]:
+    """A block's elements that are text (a context's); an actions block's buttons are not."""
+    return [] if block.get("type") == "actions" else list(block.get("elements", []))
