@@ -32,6 +32,7 @@ import setuptools  # type: ignore[import-untyped]  # no types-setuptools in the 
 import yaml
 
 from bot.app.cli.main import build_parser
+from bot.app.commands.dispatch import HANDLERS
 from bot.config.schema import parse_config_text
 from bot.models import FeedState
 from bot.store.ports import Heartbeat
@@ -77,21 +78,8 @@ CONTRACT_COMMANDS: dict[str, set[str]] = {
 HTTP_PORT = 3000
 HTTP_PATH = "/slack/events"
 # Issue 5, "/brief sub-commands".
-BRIEF_SUBCOMMANDS = {
-    "help",
-    "latest",
-    "subscribe",
-    "subscriptions",
-    "unsubscribe",
-    "mute",
-    "unmute",
-    "topics",
-    "feeds",
-    "status",
-    "digest",
-    "feed",
-    "schedule",
-}
+# Every sub-command /brief answers (the dispatcher's table is the one list).
+BRIEF_SUBCOMMANDS = set(HANDLERS)
 
 
 # -- parsing helpers -----------------------------------------------------------
