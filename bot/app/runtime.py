@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, time
 
+from bot.brief.ask import Answer
 from bot.brief.digest import build_digest_view, other_item_filter
 from bot.brief.match import SubscriptionMatcher
 from bot.config.model import Config, DigestConfig, TopicConfig
@@ -111,6 +112,8 @@ class Runtime:
         self._search: SearchIndex | None = None
         self._parser: FeedParser | None = None
         self._closed = False
+        # Writes the optional summary of a question's answer (bot.llm); None: no model.
+        self.summarizer: Callable[[Answer], str | None] | None = None
 
     @classmethod
     def open(

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
+from bot.brief.ask import Answer, build_answer, understand
+from bot.config.model import TopicConfig
 from bot.models import UTC, DigestSection, DigestView, FeedState, Item, SlackMessage
 from bot.render.slacklimits import validate_message
 from bot.render.templates import TEMPLATE_NAMES, Templates
@@ -92,7 +94,12 @@ def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
         ("help.j2", lambda: renderer.render_help(samples.commands)),
         ("feed_status.j2", lambda: renderer.render_feed_status(samples.feed_rows)),
         ("notice.j2", lambda: renderer.render_notice("Subscribed.")),
+        *[("answer.j2", _answer_job(renderer, answer)) for answer in samples.answers],
     ]
+
+
+def _answer_job(renderer: Renderer, answer: Answer) -> _Job:
+    return lambda: renderer.render_answer(answer)
 
 
 # -- sample data ------------------------------------------------------------------
@@ -114,6 +121,7 @@ class _Samples:
     hits: list[_SampleHit]
     commands: list[tuple[str, str]]
     feed_rows: list[FeedStatusRow]
+    answers: list[Answer]
 
 
 def _samples() -> _Samples:
@@ -157,7 +165,29 @@ def _samples() -> _Samples:
             FeedStatusRow("old", "Old feed", False, None),
             FeedStatusRow("fresh", "Fresh feed", True, None),
         ],
+        answers=_sample_answers(now, entity, plain),
     )
+
+
+def _sample_answers(now: datetime, entity: Item, plain: Item) -> list[Answer]:
+    """An answer with every part (a summary too), and one that found nothing."""
+    topics = (TopicConfig("entity-list", '"entity list"'), TopicConfig("chips", "chip*"))
+    items = [
+        replace(
+            entity,
+            seq=1,
+            extras={
+                "entity_list": {"action": "additions", "added": 36, "destinations": [["China", 30]]}
+            },
+        ),
+        replace(plain, seq=2, published=now - timedelta(days=1)),
+    ]
+    found = build_answer(understand("this week", now=now, topics=topics), items, topics=topics)
+    nothing = understand("anything on gallium since Monday", now=now, topics=topics)
+    return [
+        replace(found, summary="Two items: an Entity List rule [1] & chip rules [2]."),
+        build_answer(nothing, items, topics=topics),
+    ]
 
 
 def _sample_digests(now: datetime, entity: Item, plain: Item) -> tuple[DigestView, DigestView]:

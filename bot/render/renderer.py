@@ -1,4 +1,4 @@
-"""The Renderer: digests, alerts, search results, help, feed status and notices as Slack messages.
+"""The Renderer: digests, alerts, search results, answers, help, feed status and notices.
 
 Each kind has its template (templates.py finds it, the operator's first),
 given the variables views.py builds; the template's output becomes Block Kit
@@ -20,7 +20,9 @@ from typing import Any, Final
 
 import jinja2
 
+from bot.brief.ask import Answer
 from bot.models import DigestView, Item, SlackMessage
+from bot.render.answers import answer_context
 from bot.render.blocks import BlockHelpers, TemplateOutput, messages_of
 from bot.render.check import check_templates
 from bot.render.templates import Templates
@@ -96,6 +98,10 @@ class Renderer:
     def render_feed_status(self, rows: Sequence[FeedStatusRow]) -> list[SlackMessage]:
         """Which feeds are healthy, failing (since when, why), disabled or not polled yet."""
         return messages_of(self._render("feed_status.j2", self._views.feed_status(rows)))
+
+    def render_answer(self, answer: Answer) -> list[SlackMessage]:
+        """A question's answer: what was understood, counts citing items, the items' links."""
+        return messages_of(self._render("answer.j2", answer_context(self._views, answer)))
 
     def render_notice(self, text: str) -> list[SlackMessage]:
         """A one-block message of plain text (escaped), e.g. "Subscribed to entity-list"."""

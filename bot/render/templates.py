@@ -34,6 +34,7 @@ TEMPLATE_NAMES: Final = (
     "help.j2",
     "feed_status.j2",
     "notice.j2",
+    "answer.j2",
 )
 BUNDLED_TEMPLATES: Final = Path(__file__).parents[1] / "templates"
 

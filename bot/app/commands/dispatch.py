@@ -8,7 +8,9 @@ that the user is shown instead ("Something went wrong on our side (ref
 4F2A9C)...").
 
 The first word picks the sub-command from `HANDLERS`; any other first word
-makes the whole line a question for search (`/brief what's new on IPEF`).
+makes the whole line a question (`/brief what's new on IPEF`, answered as
+`/brief ask` is), or a search when it is written in query syntax
+(`/brief "entity list" since:30d`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from bot.app.commands import digests, feeds, search, subscriptions
+from bot.app.commands import ask, digests, feeds, search, subscriptions
 from bot.app.commands.help import show_help, usage
 from bot.app.commands.session import CommandError, Refused, Session
 from bot.app.commands.words import Word, read_words
 from bot.app.runtime import Runtime
 from bot.deliver.ports import Poster
+from bot.find.query.question import uses_query_syntax
 from bot.models import CommandReply, CommandRequest, SlackMessage
 
 __all__ = ["HANDLERS", "MAX_COMMAND_CHARS", "Handler", "handle_command"]
@@ -38,6 +41,7 @@ Handler = Callable[[Session, list[Word]], list[SlackMessage]]
 #: Every sub-command, by the first word that picks it.
 HANDLERS: dict[str, Handler] = {
     "help": show_help,
+    "ask": ask.ask,
     "search": search.search,
     "latest": search.latest,
     "subscribe": subscriptions.subscribe,
@@ -90,8 +94,10 @@ def _answer(session: Session) -> list[SlackMessage]:
     first = words[0].text.lower() if words else "help"
     handler = HANDLERS.get(first)
     try:
-        if handler is None:
+        if handler is None and uses_query_syntax(text):
             return search.question(session, words, verbs=HANDLERS)
+        if handler is None:
+            return ask.question(session, words, verbs=HANDLERS)
         session.verb = first
         return handler(session, words[1:])
     except CommandError as err:
