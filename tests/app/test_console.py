@@ -114,7 +114,7 @@ def test_feed_poll_then_a_question_and_a_search_from_the_console(runtime: Runtim
     assert output.count("(no period named: the last 7 days) on the topic ipef.") == 2
     assert output.count("[1] IPEF ministers sign supply chain agreement") == 2
     # A query stays a search.
-    assert "1 result for “\"IPEF\"”" in output
+    assert '1 result for “"IPEF"”' in output
 
 
 def test_a_console_user_who_is_not_admin_is_refused(runtime: Runtime) -> None:

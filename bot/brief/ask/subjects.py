@@ -39,7 +39,7 @@ __all__ = ["Subject", "read_subject", "topic_names"]
 _HINTS = re.compile(
     r"\bby\s+(?:country|countries|destinations?|feeds?|sources?|topics?|nation|nations)\b"
     r"|\b(?:additions?|added|adds|removals?|removed|revisions?|revised|publish|published"
-    r"|publishes|publishing|post|posted|came|come|comes|arrived|appeared|released|issued|say|said|says|totals?|counts?|summary|summari[sz]e"
+    r"|publishes|publishing|post|posted|came|come|comes|arrived|appeared|released|issued|rules?|documents?|notices?|updates?|say|said|says|totals?|counts?|summary|summari[sz]e"
     r"|briefing|brief|breakdown|overview|numbers?|news|happening|happened|going\s+on)\b",
     re.IGNORECASE,
 )

@@ -47,4 +47,4 @@ def test_ask_without_a_question_shows_how(runtime: Runtime) -> None:
 
 def test_a_query_in_syntax_is_still_a_search(runtime: Runtime) -> None:
     reply = run(runtime, '"entity list" since:30d')
-    assert reply.startswith("1 result for “\"entity list\" since:30d”")
+    assert reply.startswith('1 result for “"entity list" since:30d”')
