@@ -47,6 +47,7 @@ from bot.config.model import SlackSecrets
 from bot.config.redact import redact_url
 from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
+from bot.slack.questions import QuestionHandler, register_questions
 
 __all__ = [
     "APOLOGY",
@@ -240,8 +241,12 @@ def build_app(
     handler: CommandHandler,
     *,
     token_verification: bool = True,
+    questions: QuestionHandler | None = None,
 ) -> BriefbotApp:
     """The Bolt app answering `/brief` with `handler`, its client aimed at `SLACK_API_URL`.
+
+    With `questions`, it also answers questions in a DM and in the assistant
+    panel (`bot.slack.questions`).
 
     With `token_verification` (keep it in production) the bot token is checked
     with auth.test now, so a bad token fails at start-up: SlackStartupError,
@@ -284,6 +289,8 @@ def build_app(
             _answer_command(handler, command, respond)
 
     app.command(COMMAND)(ack=acknowledge, lazy=[answer])
+    if questions is not None:
+        register_questions(app, questions, app.work)
     return app
 
 

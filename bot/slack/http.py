@@ -6,7 +6,8 @@ Not obvious:
 - What reaches Bolt. briefbot answers one request, the `/brief` slash
   command, which Slack sends as a form of string fields. A signed request is
   handed to Bolt only when it is such a form, or one of Slack's URL checks
-  (`ssl_check`, `url_verification`) made of strings: any other JSON body or
+  (`ssl_check`, `url_verification`) made of strings, or an event callback
+  `bot.slack.events.event_problem` lets through: any other JSON body or
   interactivity `payload` gets 404 (400 when it is not even a JSON object),
   a form without `command=/brief` 404, each with one log line and before
   Bolt reads it. Bolt trusts the shapes Slack sends: a signed `[1]`,
@@ -55,6 +56,7 @@ from bot.slack.app import (
     SlackStartupError,
     slash_command_problem,
 )
+from bot.slack.events import event_problem
 from bot.slack.httpserver import HttpServer
 
 if TYPE_CHECKING:
@@ -154,6 +156,11 @@ def _check_body(raw: str, content_type: str) -> None:
         data = _json_object(raw, "the body")
         if data.get("type") == "url_verification" and _all_strings(data):
             return  # Slack checking an Events API URL (docs/deploy.md); Bolt answers
+        if data.get("type") == "event_callback":
+            problem = event_problem(data)
+            if problem is None:
+                return  # a DM or the assistant panel (bot.slack.events says which)
+            raise _Refused(404, problem)
         raise _Refused(404, f"{_kind(data)}: {_ONLY}")
     fields = _form_fields(raw)
     if "payload" in fields:

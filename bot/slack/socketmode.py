@@ -7,7 +7,8 @@ Not obvious:
 - Each message is checked as it arrives, before slack_sdk queues it
   (`_CheckedClient.enqueue_message`, on the receiving thread, in order).
   Only `slash_commands` envelopes carrying a `/brief` command of string
-  fields reach Bolt. Anything else with an envelope id is acknowledged (or
+  fields, and `events_api` envelopes `bot.slack.events.event_problem` lets
+  through, reach Bolt. Anything else with an envelope id is acknowledged (or
   Slack would send it again) and dropped with one log line: events and
   interactions briefbot does not handle, payloads that are not objects,
   commands with fields that are not strings. Messages that are not JSON
@@ -37,6 +38,7 @@ from bot.slack.app import (
     slash_command_problem,
     startup_error,
 )
+from bot.slack.events import event_problem
 
 __all__ = ["SocketModeHandle", "serve_socket_mode"]
 
@@ -100,11 +102,14 @@ def envelope_problem(message: str) -> tuple[str, str | None] | None:
     envelope_id = data.get("envelope_id")
     if not isinstance(envelope_id, str) or not envelope_id:
         return f"an envelope of type {_describe(kind)} without an envelope_id", None
+    payload = data.get("payload")
+    if kind == "events_api":
+        problem = event_problem(payload) if isinstance(payload, dict) else "a payload not an object"
+        return (problem, envelope_id) if problem is not None else None
     if kind != "slash_commands":
         return f"an envelope of type {_describe(kind)}: briefbot answers only slash commands", (
             envelope_id
         )
-    payload = data.get("payload")
     if not isinstance(payload, dict):
         return "a slash command whose payload is not an object", envelope_id
     problem = slash_command_problem(payload)

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from bot.config.model import SlackSecrets
 from bot.slack.app import STOP_GRACE, CommandHandler, SlackStartupError, build_app
+from bot.slack.questions import QuestionHandler
 from bot.slack.http import HealthCheck, serve_http
 from bot.slack.socketmode import serve_socket_mode
 
@@ -29,13 +30,16 @@ def start_slack(
     port: int,
     host: str = "0.0.0.0",  # noqa: S104
     health: HealthCheck | None = None,
+    questions: QuestionHandler | None = None,
 ) -> SlackHandle:
     """Socket Mode when an app-level token is set, else HTTP mode on `port` (where
-    `health` answers /healthz)."""
+    `health` answers /healthz); `questions` answers DMs and the assistant panel."""
     if secrets.app_token:
-        return serve_socket_mode(build_app(secrets, handler), secrets.app_token)
+        app = build_app(secrets, handler, questions=questions)
+        return serve_socket_mode(app, secrets.app_token)
     if not secrets.signing_secret:
         raise SlackStartupError(
             "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN to use Socket Mode)"
         )
-    return serve_http(build_app(secrets, handler), port=port, host=host, health=health)
+    app = build_app(secrets, handler, questions=questions)
+    return serve_http(app, port=port, host=host, health=health)
