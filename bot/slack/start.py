@@ -10,8 +10,8 @@ from typing import Protocol
 
 from bot.config.model import SlackSecrets
 from bot.slack.app import STOP_GRACE, CommandHandler, SlackStartupError, build_app
-from bot.slack.questions import QuestionHandler
 from bot.slack.http import HealthCheck, serve_http
+from bot.slack.questions import QuestionHandler
 from bot.slack.socketmode import serve_socket_mode
 
 __all__ = ["SlackHandle", "start_slack"]
