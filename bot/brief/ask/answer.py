@@ -273,11 +273,13 @@ def _entity_list(current: Selected, citer: _Citer) -> tuple[Line, ...]:
         return ()
     sums: Counter[str] = Counter()
     for _, facts in ruled:
-        for key in ("added", "entries", "revised", "removed"):
+        for key in ("added", "revised", "removed"):
             sums[key] += getattr(facts, key) or 0
+        # A rule that does not count entries adds one per entity.
+        sums["entries"] += facts.entries if facts.entries is not None else facts.added or 0
     parts = [f"{sums['added']} entities added"] if sums["added"] else []
-    if sums["entries"] and sums["entries"] != sums["added"]:
-        parts.append(f"{sums['entries']} entries")
+    if sums["entries"] != sums["added"]:
+        parts[:1] = [f"{sums['added']} entities added under {sums['entries']} entries"]
     parts += [f"{sums[k]} {k}" for k in ("revised", "removed") if sums[k]]
     rules = f"{len(ruled)} Entity List rule{'s' if len(ruled) != 1 else ''}"
     label = rules + (": " + ", ".join(parts) if parts else "")

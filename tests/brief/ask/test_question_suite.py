@@ -247,6 +247,20 @@ def test_a_question_is_understood_counted_and_cited(recorded: Recorded, case: Ca
         sorted(want.destinations.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
     )
 
+    rules = [
+        EntityListFacts.from_extras(i.extras["entity_list"])
+        for i in want.current
+        if "entity_list" in i.extras
+    ]
+    if rules:
+        totals = answer.entity_list[0].label
+        assert totals.startswith(f"{len(rules)} Entity List rule")
+        for what in ("added", "revised", "removed"):
+            number = sum(getattr(f, what) or 0 for f in rules)
+            shown = f"{number} entities added" if what == "added" else f"{number} {what}"
+            assert (shown in totals) == (number > 0), totals
+    else:
+        assert answer.entity_list == ()
     current = {i.seq for i in want.current}
     ruled = {i.seq for i in want.current if "entity_list" in i.extras}
     cites_its_own(answer, answer.total, current.__contains__)
