@@ -14,6 +14,9 @@ Not obvious:
   exist unless a feed dated it in the future.
 - The asker's time zone: the surface's (when Slack gives one), else the zone
   of the asker's first subscription, else UTC; the answer names it.
+- Which items match the subject and each topic: the search index says
+  (`SearchIndex.matching`, exact), so the cost follows the matches, not the
+  window; while the index is still being built the stage matches each item.
 - A summary that fails, times out or comes back unusable is left out: the
   extractive answer is sent as it is (`bot.llm` says why in the log).
 """
@@ -22,11 +25,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
 from bot.app.runtime import Runtime
 from bot.brief.ask import Answer, build_answer, understand
+from bot.find.query.matcher import Query
 from bot.models import Item, QuestionRequest, SlackMessage, as_utc
 from bot.store.ports import Store
 
@@ -36,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # Items looked at per question, newest first (a 100,000-item store is read whole).
 MAX_SCAN = 200_000
+# How long a question waits for the search index to catch up; after that the
+# answering stage matches the items itself (slower, same counts).
+INDEX_WAIT = 2.0
 
 
 def window_items(
@@ -68,12 +76,18 @@ def answer_question(
     config = runtime.config
     question = understand(text, now=runtime.clock(), topics=config.topics, zone_name=zone)
     items, cut = window_items(runtime.store, question.previous.start)
+    index, now = runtime.search_index, question.period.end
+
+    def matching(query: Query, seqs: Collection[int]) -> set[int] | None:
+        return index.matching(query, seqs, now=now, wait=INDEX_WAIT)
+
     answer = build_answer(
         question,
         items,
         topics=config.topics,
         feed_tags=runtime.feed_tags(),
         feed_names=runtime.feed_names(),
+        matching=matching,
     )
     if cut:
         note = f"Only the newest {MAX_SCAN:,} stored items were counted."

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.brief.ask.period import DEFAULT_DAYS, Period, read_period
 from bot.brief.ask.subjects import Subject, read_subject
 from bot.config.model import TopicConfig
-from bot.find.query.document import MatchDoc
 from bot.find.query.matcher import Query, QueryMatcher
 from bot.find.query.parser import parse_query
 from bot.find.query.syntax import QueryError
@@ -141,6 +140,18 @@ def compile_topics(topics: Iterable[TopicConfig]) -> dict[str, Query]:
     return compiled
 
 
+#: Which of the given seqs match a query (the search index's `matching`), None if it cannot say.
+Matching = Callable[[Query, Collection[int]], Collection[int] | None]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The window's items on the subject (None: every one) and on each topic, by seq."""
+
+    subject: set[int] | None
+    topics: dict[str, set[int]]
+
+
 def build_answer(
     question: Question,
     items: Iterable[Item],
@@ -148,63 +159,93 @@ def build_answer(
     topics: Sequence[TopicConfig],
     feed_tags: Mapping[str, Sequence[str]] | None = None,
     feed_names: Mapping[str, str] | None = None,
+    matching: Matching | None = None,
 ) -> Answer:
-    """Count `items` (any order; those outside both periods are skipped) for `question`."""
-    tags = feed_tags or {}
+    """Count `items` (any order; those outside both periods are skipped) for `question`.
+
+    `matching` answers which items match a query from an index; without it
+    (or when it cannot say) each item of the window is prepared and matched.
+    """
     names = feed_names or {}
     topic_queries = compile_topics(topics)
-    on_subject = question.subject.matcher(topic_queries, now=question.period.end)
-    current, previous = _select(question, items, tags, on_subject)
-    citer = _Citer([item for item, _ in current[:TOP_ITEMS]])
-    total = citer.line("items", [item for item, _ in current])
-    before = citer.line(question.previous.label, [item for item, _ in previous])
-    by_topic = _by_topic(current, topic_queries, topics, citer, question.period.end)
-    by_feed = _grouped(
-        citer, [(names.get(item.feed_id) or item.feed_id, item) for item, _ in current], "feeds"
-    )
+    period, before = question.period, question.previous
+    window = [i for i in items if period.holds(as_utc(i.when)) or before.holds(as_utc(i.when))]
+    subject = question.subject.queries(topic_queries)
+    found = _from_index(matching, window, subject, topic_queries) if matching else None
+    if found is None:
+        found = _from_docs(window, feed_tags or {}, subject, topic_queries, question)
+    current = _stories([i for i in window if period.holds(as_utc(i.when)) and _on(found, i)])
+    previous = _stories([i for i in window if before.holds(as_utc(i.when)) and _on(found, i)])
+    citer = _Citer(current[:TOP_ITEMS])
+    total = citer.line("items", current)
+    earlier = citer.line(before.label, previous)
+    pairs = [(t.id, i) for i in current for t in topics if i.seq in found.topics.get(t.id, ())]
+    by_feed = [(names.get(item.feed_id) or item.feed_id, item) for item in current]
     return Answer(
         question=question,
         total=total,
-        previous=before,
-        by_topic=by_topic,
-        by_feed=by_feed,
+        previous=earlier,
+        by_topic=_grouped(citer, pairs, "topics"),
+        by_feed=_grouped(citer, by_feed, "feeds"),
         entity_list=_entity_list(current, citer),
         cited=tuple(citer.cited),
         notes=(),
     )
 
 
-Selected = list[tuple[Item, MatchDoc | None]]
+def _on(found: _Found, item: Item) -> bool:
+    return found.subject is None or item.seq in found.subject
 
 
-def _select(
-    question: Question,
-    items: Iterable[Item],
+def _from_index(
+    matching: Matching,
+    window: Sequence[Item],
+    subject: Sequence[Query],
+    topic_queries: Mapping[str, Query],
+) -> _Found | None:
+    seqs = [item.seq for item in window]
+    sets: list[set[int]] = []
+    for query in [*subject, *topic_queries.values()]:
+        matched = matching(query, seqs)
+        if matched is None:
+            return None
+        sets.append(set(matched))
+    on_subject = set().union(*sets[: len(subject)]) if subject else None
+    return _Found(on_subject, dict(zip(topic_queries, sets[len(subject) :], strict=True)))
+
+
+def _from_docs(
+    window: Sequence[Item],
     tags: Mapping[str, Sequence[str]],
-    on_subject: Callable[[MatchDoc], bool] | None,
-) -> tuple[Selected, Selected]:
-    """The period's and the previous period's items on the subject, stories once, newest first."""
-    current: Selected = []
-    previous: Selected = []
-    period, before = question.period, question.previous
-    for item in items:
-        when = as_utc(item.when)
-        in_period = period.holds(when)
-        if not in_period and not before.holds(when):
-            continue
-        doc: MatchDoc | None = None
-        if on_subject is not None or in_period:
-            doc = prepare_doc_fast(item, tags.get(item.feed_id, ()))
-        if on_subject is not None and doc is not None and not on_subject(doc):
-            continue
-        (current if in_period else previous).append((item, doc))
-    return _stories(current), _stories(previous)
+    subject: Sequence[Query],
+    topic_queries: Mapping[str, Query],
+    question: Question,
+) -> _Found:
+    """What `_from_index` finds, by preparing and matching each item of the window."""
+    now = question.period.end
+    on_subject: set[int] | None = set() if subject else None
+    by_topic: dict[str, set[int]] = defaultdict(set)
+    matcher = QueryMatcher(topic_queries.items())
+    for item in window:
+        in_period = question.period.holds(as_utc(item.when))
+        if on_subject is None and not in_period:
+            continue  # the previous period is only counted
+        doc = prepare_doc_fast(item, tags.get(item.feed_id, ()))
+        if on_subject is not None:
+            if not any(query.matches(doc, now=now) for query in subject):
+                continue
+            on_subject.add(item.seq)
+        if in_period:
+            for topic_id in matcher.match(doc, now=now):
+                by_topic[topic_id].add(item.seq)
+    return _Found(on_subject, dict(by_topic))
 
 
-def _stories(selected: Selected) -> Selected:
-    seqs = {item.seq for item, _ in selected}
-    kept = [(i, d) for i, d in selected if i.duplicate_of is None or i.duplicate_of not in seqs]
-    kept.sort(key=lambda pair: (as_utc(pair[0].when), pair[0].seq), reverse=True)
+def _stories(selected: list[Item]) -> list[Item]:
+    """Stories once (a copy whose first item is counted too is dropped), newest first."""
+    seqs = {item.seq for item in selected}
+    kept = [i for i in selected if i.duplicate_of is None or i.duplicate_of not in seqs]
+    kept.sort(key=lambda item: (as_utc(item.when), item.seq), reverse=True)
     return kept
 
 
@@ -243,25 +284,10 @@ def _grouped(citer: _Citer, pairs: Sequence[tuple[str, Item]], what: str) -> tup
     return tuple(lines)
 
 
-def _by_topic(
-    current: Selected,
-    topic_queries: Mapping[str, Query],
-    topics: Sequence[TopicConfig],
-    citer: _Citer,
-    now: datetime,
-) -> tuple[Line, ...]:
-    matcher = QueryMatcher((t.id, topic_queries[t.id]) for t in topics if t.id in topic_queries)
-    pairs: list[tuple[str, Item]] = []
-    for item, doc in current:
-        if doc is not None:
-            pairs += [(topic_id, item) for topic_id in matcher.match(doc, now=now)]
-    return _grouped(citer, pairs, "topics")
-
-
-def _entity_list(current: Selected, citer: _Citer) -> tuple[Line, ...]:
+def _entity_list(current: Sequence[Item], citer: _Citer) -> tuple[Line, ...]:
     """The Entity List rules of the period: one line of totals, then one per destination."""
     ruled: list[tuple[Item, EntityListFacts]] = []
-    for item, _ in current:
+    for item in current:
         data = item.extras.get(EXTRAS_KEY)
         if data is None:
             continue

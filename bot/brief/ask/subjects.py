@@ -20,12 +20,10 @@ development" is one subject, never two topics.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from bot.config.model import TopicConfig
-from bot.find.query.document import MatchDoc
 from bot.find.query.matcher import Query
 from bot.find.query.nodes import And, Or, Phrase
 from bot.find.query.parser import parse_query
@@ -67,16 +65,10 @@ class Subject:
             return f"“{self.query.text}”"
         return ""
 
-    def matcher(
-        self, topic_queries: Mapping[str, Query], *, now: datetime
-    ) -> Callable[[MatchDoc], bool] | None:
-        """Whether a prepared item is on this subject; None when every item is."""
-        queries: list[Query] = [topic_queries[t.id] for t in self.topics if t.id in topic_queries]
-        if self.query is not None:
-            queries.append(self.query)
-        if not queries and not self.topics:
-            return None
-        return lambda doc: any(q.matches(doc, now=now) for q in queries)
+    def queries(self, topic_queries: Mapping[str, Query]) -> list[Query]:
+        """The queries an item on this subject matches one of (none: every item is on it)."""
+        queries = [topic_queries[t.id] for t in self.topics if t.id in topic_queries]
+        return queries + ([self.query] if self.query is not None else [])
 
 
 def read_subject(text: str, topics: Sequence[TopicConfig]) -> Subject:

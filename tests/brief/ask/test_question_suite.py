@@ -1,5 +1,8 @@
 """The question suite: 44 questions in plain words over the recorded store (conftest.py).
 
+Each is answered twice: with the search index saying which items match (as
+`briefbot run` answers) and with the answering stage matching item by item.
+
 Each case writes down by hand the period the words must mean (start and end,
 in the asker's zone) and the subject (topic ids, or the query the words
 make, or everything). The counts are then worked out here, independently of
@@ -24,6 +27,7 @@ import pytest
 from bot.brief.ask import Answer, Line, build_answer, understand
 from bot.find.query.document import prepare_doc
 from bot.find.query.parser import parse_query
+from bot.find.search.index import SearchIndex
 from bot.ingest.entitylist import EntityListFacts
 from bot.models import Item
 from bot.render.mrkdwn import mrkdwn_to_plain
@@ -218,8 +222,20 @@ def cites_its_own(answer: Answer, line: Line, members: Callable[[int], bool]) ->
         assert members(seq), f"{line.label}: [{ref}] is not one of its items"
 
 
+@pytest.fixture(scope="module")
+def index(recorded: Recorded) -> SearchIndex:
+    """The search index over the recorded items, as the runtime keeps one."""
+    built = SearchIndex(feed_tags={f.id: f.tags for f in recorded.config.feeds})
+    built.add_many(recorded.items)
+    return built
+
+
+@pytest.mark.parametrize("how", ["index", "items"])
 @pytest.mark.parametrize("case", CASES, ids=[c.text for c in CASES])
-def test_a_question_is_understood_counted_and_cited(recorded: Recorded, case: Case) -> None:
+def test_a_question_is_understood_counted_and_cited(
+    recorded: Recorded, index: SearchIndex, case: Case, how: str
+) -> None:
+    """`how`: matched by the search index (as the runtime does), or item by item."""
     config = recorded.config
     question = understand(case.text, now=NOW, topics=config.topics, zone_name=case.zone)
     assert (question.period.start, question.period.end) == (case.start, case.end)
@@ -232,6 +248,11 @@ def test_a_question_is_understood_counted_and_cited(recorded: Recorded, case: Ca
         topics=config.topics,
         feed_tags={f.id: f.tags for f in config.feeds},
         feed_names=recorded.feed_names,
+        matching=(
+            (lambda query, seqs: index.matching(query, seqs, now=case.end))
+            if how == "index"
+            else None
+        ),
     )
     want = expected(recorded, case)
     assert answer.total.count == len(want.current)
