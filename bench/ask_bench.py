@@ -3,7 +3,9 @@
 The real Slack app (`build_app` with the question handler, served by
 `serve_http`) runs on a Runtime whose store holds 100,000 items (the store
 benchmark's data dir, copied; items first seen over 180 days), its clock set
-just after the newest item. Slack's side is the fake Web API
+just after the newest item, its search index built (as a while after
+start-up; until then a question waits up to 2 s for the index, then
+matches item by item). Slack's side is the fake Web API
 (tests/support/fakeslack.py): Bolt's `auth.test`, users.info for the
 asker's zone, and the chat.postMessage the answer arrives by.
 
@@ -91,6 +93,9 @@ def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
         )
         newest = _newest_seen(config)
         with Runtime.open(config, clock=lambda: newest) as runtime, FakeSlack() as fake:
+            # As after start-up: questions wait for the index only while it is built.
+            if not runtime.search_index.wait_ready(600):
+                raise RuntimeError("the search index was not built within 10 minutes")
             stage = _stage_times(runtime, answer_messages)
             secrets = SlackSecrets(
                 bot_token=fake.token, signing_secret=SIGNING_SECRET, api_url=fake.url
