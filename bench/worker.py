@@ -39,6 +39,7 @@ SCENARIOS: Mapping[str, str] = {
     "hostile": "/brief acks while two hostile feeds are polled: parse pool, in-process, idle",
     "render": "a digest from 1,000 candidate items",
     "parse": "parse_feed against feedparser: 100,000 entries, 10 MB of HTML, hostile documents",
+    "ask": "questions in a DM at 100,000 items: acknowledgement and answer times",
 }
 
 
@@ -100,6 +101,10 @@ def run_scenario(
         from bench import hostile_bench
 
         return hostile_bench.run(quick, workdir=workdir)
+    if name == "ask":
+        from bench import ask_bench
+
+        return ask_bench.run(quick, workdir=workdir)
     if name == "parse":
         from bench import parse_bench
 

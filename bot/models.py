@@ -24,6 +24,7 @@ __all__ = [
     "Item",
     "ParseResult",
     "PollReport",
+    "QuestionRequest",
     "Settings",
     "SlackMessage",
     "Subscription",
@@ -401,3 +402,22 @@ class CommandReply:
     messages: list[SlackMessage]
     in_channel: bool = False
     home_changed: bool = False
+
+
+@dataclass(frozen=True)
+class QuestionRequest:
+    """A question in plain words from a DM to the bot or Slack's assistant panel.
+
+    `surface` is "dm" or "assistant"; `channel_id` is the DM or assistant
+    channel and `thread_ts` the thread the answer goes to (None: the channel).
+    `timezone` is the asker's IANA zone when the surface knows it. Built by
+    the Slack app, answered by a `QuestionHandler` it was given
+    (`bot.app.questions.handle_question` in `briefbot run`).
+    """
+
+    user_id: str
+    channel_id: str
+    text: str
+    surface: str = "dm"
+    thread_ts: str | None = None
+    timezone: str | None = None

@@ -28,6 +28,7 @@ from datetime import datetime, time
 from bot.app.fedreg import deadline_items
 from bot.app.screening import poll_screening
 from bot.app.storage import database_search, open_store
+from bot.brief.ask import Answer
 from bot.brief.digest import build_digest_view, digest_deadlines, other_item_filter
 from bot.brief.match import SubscriptionMatcher
 from bot.brief.watchlist import watch_alerts, where_found
@@ -121,6 +122,8 @@ class Runtime:
         self._closed = False
         # How the Federal Register enrichment batches and paces (bot/app/fedreg.py).
         self.enrich_options = EnrichOptions()
+        # Writes the optional summary of a question's answer (bot.llm); None: no model.
+        self.summarizer: Callable[[Answer], str | None] | None = None
 
     @classmethod
     def open(

@@ -39,6 +39,7 @@ from typing import Any, cast
 
 from bot.app.commands.dispatch import handle_command
 from bot.app.health import Connection, Heartbeats, SlackWatch
+from bot.app.questions import handle_question
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
 from bot.app.surfaces import Surfaces
@@ -233,8 +234,15 @@ def _start_slack(
     try:
         handler = functools.partial(handle_command, runtime, poster=poster)
         surfaces = Surfaces(runtime, poster)
+        questions = functools.partial(handle_question, runtime)
         return start_slack(
-            config.slack, handler, port=port, host=host, health=health, surfaces=surfaces
+            config.slack,
+            handler,
+            port=port,
+            host=host,
+            health=health,
+            surfaces=surfaces,
+            questions=questions,
         )
     except Exception as exc:  # SlackStartupError, or the port is taken (OSError)
         raise _StartupError(f"the Slack app did not start: {exc}") from exc

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
+from bot.brief.ask import Answer, build_answer, understand
 from bot.brief.monthly import Deadline, DestinationChange, Month, MonthlyView, TopicCount
+from bot.config.model import TopicConfig
 from bot.models import (
     UTC,
     DigestSection,
@@ -115,6 +117,7 @@ def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
         ("month.j2", lambda: renderer.render_month(_empty_month(), chart=False)),
         ("home.j2", lambda: _home(renderer, samples, admin=True)),
         ("home.j2", lambda: _home(renderer, samples, admin=False)),
+        *[("answer.j2", _answer_job(renderer, answer)) for answer in samples.answers],
     ]
 
 
@@ -141,6 +144,10 @@ def _home(renderer: Renderer, samples: _Samples, *, admin: bool) -> list[SlackMe
     return [SlackMessage(text="home", blocks=blocks[i : i + 50]) for i in range(0, len(blocks), 50)]
 
 
+def _answer_job(renderer: Renderer, answer: Answer) -> _Job:
+    return lambda: renderer.render_answer(answer)
+
+
 # -- sample data ------------------------------------------------------------------
 
 
@@ -161,6 +168,7 @@ class _Samples:
     commands: list[tuple[str, str]]
     feed_rows: list[FeedStatusRow]
     month: MonthlyView
+    answers: list[Answer]
 
 
 def _samples() -> _Samples:
@@ -205,7 +213,29 @@ def _samples() -> _Samples:
             FeedStatusRow("fresh", "Fresh feed", True, None),
         ],
         month=_sample_month(entity, plain),
+        answers=_sample_answers(now, entity, plain),
     )
+
+
+def _sample_answers(now: datetime, entity: Item, plain: Item) -> list[Answer]:
+    """An answer with every part (a summary too), and one that found nothing."""
+    topics = (TopicConfig("entity-list", '"entity list"'), TopicConfig("chips", "chip*"))
+    items = [
+        replace(
+            entity,
+            seq=1,
+            extras={
+                "entity_list": {"action": "additions", "added": 36, "destinations": [["China", 30]]}
+            },
+        ),
+        replace(plain, seq=2, published=now - timedelta(days=1)),
+    ]
+    found = build_answer(understand("this week", now=now, topics=topics), items, topics=topics)
+    nothing = understand("anything on gallium since Monday", now=now, topics=topics)
+    return [
+        replace(found, summary="Two items: an Entity List rule [1] & chip rules [2]."),
+        build_answer(nothing, items, topics=topics),
+    ]
 
 
 def _sample_digests(now: datetime, entity: Item, plain: Item) -> tuple[DigestView, DigestView]:

@@ -1,4 +1,4 @@
-"""The Renderer: digests, alerts, search results, help, feed status and notices as Slack messages.
+"""The Renderer: digests, alerts, search results, answers, help, feed status and notices.
 
 Each kind has its template (templates.py finds it, the operator's first),
 given the variables views.py builds; the template's output becomes Block Kit
@@ -21,9 +21,11 @@ from typing import Any, Final
 
 import jinja2
 
+from bot.brief.ask import Answer
 from bot.brief.monthly import MonthlyView
 from bot.ingest.screening.entities import RuleEntities
 from bot.models import DigestView, Item, SlackMessage, replace
+from bot.render.answers import answer_context
 from bot.render.blocks import BlockHelpers, TemplateOutput, messages_of
 from bot.render.check import check_templates
 from bot.render.monthly import month_context
@@ -176,6 +178,10 @@ class Renderer:
             note = {"type": "mrkdwn", "text": f"({cut} more blocks not shown)", "verbatim": True}
             blocks = [*blocks[: MAX_VIEW_BLOCKS - 1], {"type": "context", "elements": [note]}]
         return tuple(blocks)
+
+    def render_answer(self, answer: Answer) -> list[SlackMessage]:
+        """A question's answer: what was understood, counts citing items, the items' links."""
+        return messages_of(self._render("answer.j2", answer_context(self._views, answer)))
 
     def render_notice(self, text: str) -> list[SlackMessage]:
         """A one-block message of plain text (escaped), e.g. "Subscribed to entity-list"."""

@@ -37,6 +37,7 @@ TEMPLATE_NAMES: Final = (
     "notice.j2",
     "deadlines.j2",
     "month.j2",
+    "answer.j2",
 )
 BUNDLED_TEMPLATES: Final = Path(__file__).parents[1] / "templates"
 

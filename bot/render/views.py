@@ -42,6 +42,7 @@ __all__ = [
     "SearchHitLike",
     "SectionView",
     "TemplateViews",
+    "shorten",
 ]
 
 # Feed strings are shortened to these (characters) before a template sees them:
@@ -413,6 +414,10 @@ def _shorten(value: object, limit: int) -> str:
     # Only the head can be shown; cleaning a 100 kB summary whole would be wasted time.
     head = str(value)[: limit * 2 + 64]
     return truncate_words(clean_feed_text(head), limit, ellipsis=ELLIPSIS)
+
+
+#: `_shorten` for the other view modules (render.answers).
+shorten = _shorten
 
 
 def _summary_line(summary: str, title: str) -> str:

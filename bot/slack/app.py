@@ -48,6 +48,7 @@ from bot.config.model import SlackSecrets
 from bot.config.redact import redact_url
 from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
+from bot.slack.questions import QuestionHandler, register_questions
 from bot.surfaces import HomeRequest, SurfaceHandler
 
 __all__ = [
@@ -243,13 +244,17 @@ def build_app(
     *,
     surfaces: SurfaceHandler | None = None,
     token_verification: bool = True,
+    questions: QuestionHandler | None = None,
 ) -> BriefbotApp:
     """The Bolt app answering `/brief` with `handler`, its client aimed at `SLACK_API_URL`.
 
     With `surfaces` it also answers the Home tab, buttons and forms
-    (`bot.slack.surfaces`). With `token_verification` (keep it in production)
-    the bot token is checked with auth.test now, so a bad token fails at
-    start-up: SlackStartupError, naming the setting, never the token.
+    (`bot.slack.surfaces`); with `questions`, questions in a DM and in the
+    assistant panel (`bot.slack.questions`).
+
+    With `token_verification` (keep it in production) the bot token is checked
+    with auth.test now, so a bad token fails at start-up: SlackStartupError,
+    naming the setting, never the token.
     """
     try:
         client = make_web_client(secrets)
@@ -295,6 +300,8 @@ def build_app(
         from bot.slack.surfaces import add_surfaces
 
         add_surfaces(app, surfaces)
+    if questions is not None:
+        register_questions(app, questions, app.work)
     return app
 
 

@@ -29,6 +29,23 @@ __all__ = ["EVENT_TYPES", "INTERACTION_TYPES", "event_problem", "interaction_pro
 EVENT_TYPES = frozenset(
     {"app_home_opened", "message", "assistant_thread_started", "assistant_thread_context_changed"}
 )
+# Fields of an event (and of an edit's inner messages) that must be strings when present.
+_EVENT_STRINGS = (
+    "type",
+    "subtype",
+    "user",
+    "channel",
+    "channel_type",
+    "tab",
+    "text",
+    "ts",
+    "thread_ts",
+    "event_ts",
+    "bot_id",
+    "team",
+)
+# Fields of the callback itself that must be strings when present.
+_BODY_STRINGS = ("token", "team_id", "api_app_id", "event_id", "type")
 #: Interactivity payloads briefbot answers: buttons, and forms submitted.
 INTERACTION_TYPES = frozenset({"block_actions", "view_submission"})
 
@@ -48,11 +65,44 @@ def event_problem(body: Mapping[str, Any]) -> str | None:
     kind = event["type"]
     if kind not in EVENT_TYPES:
         return f"an event of type {kind[:40]!r}: briefbot does not subscribe to it"
-    for name in ("user", "channel", "tab", "text", "ts", "thread_ts", "subtype", "bot_id"):
-        if name in event and not isinstance(event[name], str):
-            return f"a {kind!r} event whose {name} is not a string"
+    bad = [name for name in _BODY_STRINGS if name in body and not isinstance(body[name], str)]
+    if bad:
+        return f"an event callback whose {bad[0]!r} is not a string"
     if kind == "app_home_opened" and not _is_str(event.get("user")):
         return "an app_home_opened event without a user"
+    return _event_fields_problem(event, f"a {kind!r} event")
+
+
+def _event_fields_problem(event: Mapping[str, Any], where: str) -> str | None:
+    """The fields Bolt and the DM / assistant listeners read, each of the type Slack gives.
+
+    Strings for ids, text and timestamps; objects for an edit's `message` and
+    `previous_message` (checked the same way) and for `assistant_thread`,
+    whose `context` is an object of strings.
+    """
+    for name in _EVENT_STRINGS:
+        if name in event and event[name] is not None and not isinstance(event[name], str):
+            return f"{where} whose {name} is not a string"
+    for name in ("message", "previous_message"):
+        inner = event.get(name)
+        if inner is None:
+            continue
+        if not isinstance(inner, Mapping):
+            return f"{where} whose {name} is not an object"
+        problem = _event_fields_problem(inner, f"{where}'s {name}")
+        if problem is not None:
+            return problem
+    thread = event.get("assistant_thread")
+    if thread is None:
+        return None
+    if not isinstance(thread, Mapping):
+        return f"{where} whose assistant_thread is not an object"
+    for key, value in thread.items():
+        if key == "context":
+            if not isinstance(value, Mapping) or not all(_is_str(v) for v in value.values()):
+                return f"{where} whose assistant_thread context is not an object of strings"
+        elif not isinstance(value, str):
+            return f"{where} whose assistant_thread {str(key)[:40]!r} is not a string"
     return None
 
 

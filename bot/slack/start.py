@@ -11,6 +11,7 @@ from typing import Protocol
 from bot.config.model import SlackSecrets
 from bot.slack.app import STOP_GRACE, CommandHandler, SlackStartupError, build_app
 from bot.slack.http import HealthCheck, serve_http
+from bot.slack.questions import QuestionHandler
 from bot.slack.socketmode import serve_socket_mode
 from bot.surfaces import SurfaceHandler
 
@@ -31,14 +32,17 @@ def start_slack(
     host: str = "0.0.0.0",  # noqa: S104
     health: HealthCheck | None = None,
     surfaces: SurfaceHandler | None = None,
+    questions: QuestionHandler | None = None,
 ) -> SlackHandle:
     """Socket Mode when an app-level token is set, else HTTP mode on `port` (where
-    `health` answers /healthz); `surfaces` answers the Home tab, buttons and forms."""
+    `health` answers /healthz); `surfaces` answers the Home tab, buttons and forms,
+    `questions` DMs and the assistant panel."""
     if secrets.app_token:
-        return serve_socket_mode(build_app(secrets, handler, surfaces=surfaces), secrets.app_token)
+        app = build_app(secrets, handler, surfaces=surfaces, questions=questions)
+        return serve_socket_mode(app, secrets.app_token)
     if not secrets.signing_secret:
         raise SlackStartupError(
             "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN to use Socket Mode)"
         )
-    app = build_app(secrets, handler, surfaces=surfaces)
+    app = build_app(secrets, handler, surfaces=surfaces, questions=questions)
     return serve_http(app, port=port, host=host, health=health)

@@ -103,12 +103,18 @@ def test_end_of_input_leaves(runtime: Runtime, end: type[BaseException]) -> None
     assert "1 feed: 0 ok · 1 not polled yet" in out.getvalue()
 
 
-def test_feed_poll_then_search_from_the_console(runtime: Runtime) -> None:
-    output, answered, _ = drive(runtime, ["feed poll", "what's new on IPEF", "quit"])
-    assert answered == 2
+def test_feed_poll_then_a_question_and_a_search_from_the_console(runtime: Runtime) -> None:
+    lines = ["feed poll", "what's new on IPEF", "ask what's new on IPEF", '"IPEF"', "quit"]
+    output, answered, _ = drive(runtime, lines)
+    assert answered == 4
     assert "Polled 1 feed:\n• trade: 1 stored as backlog (a first poll: not alerted)" in output
-    assert "1 result for “what's new on IPEF”" in output
-    assert "IPEF ministers sign supply chain agreement" in output
+    # A question in plain words, with or without `ask`: what was understood, counted, cited.
+    understood = "1 item [1]: items from "
+    assert output.count(understood) == 2
+    assert output.count("(no period named: the last 7 days) on the topic ipef.") == 2
+    assert output.count("[1] IPEF ministers sign supply chain agreement") == 2
+    # A query stays a search.
+    assert '1 result for “"IPEF"”' in output
 
 
 def test_a_console_user_who_is_not_admin_is_refused(runtime: Runtime) -> None:

@@ -3,8 +3,10 @@
 Point a client at it with `WebClient(token=fake.token, base_url=fake.url)`. It
 answers the methods briefbot uses (auth.test, chat.postMessage,
 chat.postEphemeral, conversations.open/history/replies, users.info,
-files.getUploadURLExternal + the upload + files.completeUploadExternal, and
-apps.connections.open for Socket Mode) the way Slack does, checks the bearer
+files.getUploadURLExternal + the upload + files.completeUploadExternal, the
+assistant panel's assistant.threads.setStatus/setSuggestedPrompts/setTitle,
+views.publish/open/update, and apps.connections.open for Socket Mode) the way
+Slack does, checks the bearer
 token, refuses payloads over Slack's message limits with Slack's own error
 codes, keeps every channel's messages with their `ts`, and records every call
 so tests can assert what reached "Slack".
@@ -295,6 +297,7 @@ class FakeSlack(LoopbackServer):
         self._calls: list[Call] = []
         self._posts: list[PostedMessage] = []
         self._ephemerals: list[PostedMessage] = []
+        self._assistant_threads: dict[tuple[str, str], dict[str, Any]] = {}
         self._faults: dict[str, deque[_Fault | None]] = {}
         self._holds: list[Hold] = []
         self._down: str | None = None
@@ -353,6 +356,48 @@ class FakeSlack(LoopbackServer):
         """Create a user; `tz` is an IANA zone name as Slack's users.info gives it."""
         with self._lock:
             self._users[user_id] = _User(user_id, name or user_id.lower(), tz or self.default_tz)
+
+    def user_message(self, user_id: str, text: str, *, thread_ts: str | None = None) -> str:
+        """A message `user_id` typed in their DM with the bot (in a thread if given); its ts.
+
+        What Slack stores before it sends the `message.im` event a test then signs.
+        """
+        with self._lock:
+            channel = self._channel("D" + self._user(user_id).id)
+            ts = self._next_ts()
+            message: dict[str, Any] = {"type": "message", "user": user_id, "text": text, "ts": ts}
+            if thread_ts is not None:
+                message["thread_ts"] = thread_ts
+            channel.messages.append(message)
+            return ts
+
+    def open_assistant_thread(self, user_id: str) -> tuple[str, str]:
+        """The user opens the assistant panel: (channel id, thread ts) of its new thread.
+
+        Slack starts the thread with a message of subtype `assistant_app_thread`
+        by the app, then sends `assistant_thread_started`.
+        """
+        with self._lock:
+            channel = self._channel("D" + self._user(user_id).id)
+            ts = self._next_ts()
+            channel.messages.append(
+                {
+                    "type": "message",
+                    "subtype": "assistant_app_thread",
+                    "user": self.bot_user_id,
+                    "bot_id": self.bot_id,
+                    "text": "New Assistant Thread",
+                    "ts": ts,
+                    "thread_ts": ts,
+                }
+            )
+            self._assistant_threads[(channel.id, ts)] = {}
+            return channel.id, ts
+
+    def assistant_thread(self, channel_id: str, thread_ts: str) -> dict[str, Any]:
+        """What the app set on an assistant thread: status, title, prompts (latest of each)."""
+        with self._lock:
+            return dict(self._assistant_threads[(channel_id, thread_ts)])
 
     # -- faults ------------------------------------------------------------
 
@@ -891,6 +936,60 @@ def _views_method(name: str) -> Callable[[FakeSlack, dict[str, Any]], dict[str, 
     return call
 
 
+# Slack's limits on the assistant methods (assistant.threads.* reference pages).
+MAX_SUGGESTED_PROMPTS = 4
+
+
+def _assistant_thread(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    """The assistant thread `channel_id` + `thread_ts` name; Slack's errors otherwise."""
+    channel = fake._readable_channel(_required(params, "channel_id"))
+    thread_ts = _required(params, "thread_ts")
+    thread = fake._assistant_threads.get((channel.id, thread_ts))
+    if thread is None:
+        # A DM thread of the user's own also works as an assistant thread in Slack.
+        if not any(m["ts"] == thread_ts for m in channel.messages):
+            raise _ApiError("invalid_thread_ts")
+        thread = fake._assistant_threads[(channel.id, thread_ts)] = {}
+    return thread
+
+
+def _assistant_set_status(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    thread = _assistant_thread(fake, params)
+    status = params.get("status")
+    if not isinstance(status, str):
+        raise _ApiError("invalid_arguments")
+    thread["status"] = status
+    thread.setdefault("statuses", []).append(status)
+    return {}
+
+
+def _assistant_set_title(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    thread = _assistant_thread(fake, params)
+    thread["title"] = _required(params, "title")
+    return {}
+
+
+def _assistant_set_suggested_prompts(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    thread = _assistant_thread(fake, params)
+    prompts = params.get("prompts")
+    if isinstance(prompts, str):
+        try:
+            prompts = json.loads(prompts)
+        except ValueError:
+            raise _ApiError("invalid_arguments") from None
+    if not isinstance(prompts, list) or not 1 <= len(prompts) <= MAX_SUGGESTED_PROMPTS:
+        raise _ApiError("invalid_arguments")
+    for prompt in prompts:
+        if not isinstance(prompt, dict) or not all(
+            isinstance(prompt.get(key), str) and prompt[key] for key in ("title", "message")
+        ):
+            raise _ApiError("invalid_arguments")
+    thread["prompts"] = prompts
+    if params.get("title") is not None:
+        thread["prompts_title"] = str(params["title"])
+    return {}
+
+
 _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "views.publish": _views_method("publish"),
     "views.open": _views_method("open"),
@@ -906,6 +1005,9 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "conversations.replies": _conversations_replies,
     "conversations.list": _conversations_list,
     "users.info": _users_info,
+    "assistant.threads.setStatus": _assistant_set_status,
+    "assistant.threads.setSuggestedPrompts": _assistant_set_suggested_prompts,
+    "assistant.threads.setTitle": _assistant_set_title,
 }
 
 

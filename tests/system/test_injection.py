@@ -399,7 +399,10 @@ def block_text(block: Mapping[str, Any]) -> str:
     return text["text"] if isinstance(text, Mapping) else ""
 
 
-_TITLE_LINE = re.compile(r"\*(?:<(?P<target>[^<>|]+)\|(?P<label>[^<>]*)>|(?P<plain>[^<>\n]*))\*")
+# An answer to a question numbers the items it cites: "[1] *<link|title>*".
+_TITLE_LINE = re.compile(
+    r"(?:\[[0-9]{1,3}\] )?\*(?:<(?P<target>[^<>|]+)\|(?P<label>[^<>]*)>|(?P<plain>[^<>\n]*))\*"
+)
 _META_LINE = re.compile(
     re.escape(FEED_NAME) + r" · <!date\^[0-9]+\^\{date_short_pretty\} \{time\}\|[^<>]+>"
 )
@@ -832,7 +835,15 @@ COMMANDS = [
         id="search-mention-token",
     ),
     pytest.param(
-        case("&lt;!here&gt; wake", expect=["for “&lt;!here&gt; wake”", "&lt;!*here*&gt; *wake*"]),
+        case(
+            "search &lt;!here&gt; wake",
+            expect=["for “&lt;!here&gt; wake”", "&lt;!*here*&gt; *wake*"],
+        ),
+        id="search-with-literal-markup",
+    ),
+    pytest.param(
+        # A question in plain words: the words it searched for, as text.
+        case("&lt;!here&gt; wake today", expect=["(today) on “here wake”."]),
         id="question-with-literal-markup",
     ),
     pytest.param(
@@ -983,7 +994,9 @@ COMMANDS = [
         id="member-refused",
     ),
     pytest.param(
-        case("frobnicate <!channel> ```", expect=["No results for “frobnicate @channel ```”"]),
+        case(
+            "frobnicate <!channel> ```", expect=["No items*: items from ", "“frobnicate channel”"]
+        ),
         id="unknown-sub-command",
     ),
     pytest.param(

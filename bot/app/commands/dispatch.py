@@ -8,9 +8,10 @@ that the user is shown instead ("Something went wrong on our side (ref
 4F2A9C)...").
 
 The first word picks the sub-command from `HANDLERS`; any other first word
-makes the whole line a question for search (`/brief what's new on IPEF`), and
-so does "entity list ..." (a question about the Entity List, not `/brief
-entity <name>`).
+makes the whole line a question (`/brief what's new on IPEF`, answered as
+`/brief ask` is), or a search when it is written in query syntax
+(`/brief "entity list" since:30d`); so does "entity list ..." (a question
+about the Entity List, not `/brief entity <name>`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,22 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from bot.app.commands import charts, deadlines, digests, feeds, search, subscriptions, watches
+from bot.app.commands import (
+    ask,
+    charts,
+    deadlines,
+    digests,
+    feeds,
+    search,
+    subscriptions,
+    watches,
+)
 from bot.app.commands.help import show_help, usage
 from bot.app.commands.session import CommandError, Refused, Session
 from bot.app.commands.words import Word, read_words
 from bot.app.runtime import Runtime
 from bot.deliver.ports import Poster
+from bot.find.query.question import uses_query_syntax
 from bot.models import CommandReply, CommandRequest, SlackMessage
 
 __all__ = ["HANDLERS", "HOME_VERBS", "MAX_COMMAND_CHARS", "Handler", "handle_command"]
@@ -46,6 +57,7 @@ HOME_VERBS = frozenset({"subscribe", "unsubscribe", "mute", "unmute"})
 #: Every sub-command, by the first word that picks it.
 HANDLERS: dict[str, Handler] = {
     "help": show_help,
+    "ask": ask.ask,
     "search": search.search,
     "latest": search.latest,
     "deadlines": deadlines.deadlines,
@@ -108,8 +120,10 @@ def _answer(session: Session) -> list[SlackMessage]:
     if first == "entity" and len(words) > 1 and words[1].text.lower() in _ENTITY_LIST:
         handler = None  # "/brief entity list since:30d" is a question, as it always was
     try:
-        if handler is None:
+        if handler is None and uses_query_syntax(text):
             return search.question(session, words, verbs=HANDLERS)
+        if handler is None:
+            return ask.question(session, words, verbs=HANDLERS)
         session.verb = first
         return handler(session, words[1:])
     except CommandError as err:

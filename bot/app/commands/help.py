@@ -15,8 +15,12 @@ __all__ = ["COMMANDS", "show_help", "usage"]
 #: (usage, description) for `/brief help`, in display order.
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("/brief help", "this list"),
-    ("/brief <question or query>", "search what the bot has seen: entity list since:30d"),
-    ("/brief search <query>", "the same, for a question that starts like a command"),
+    (
+        "/brief <question or query>",
+        'a question in plain words, or a search: "entity list" since:30d',
+    ),
+    ("/brief ask <question>", "what did BIS publish this week? (counts, citing the items)"),
+    ("/brief search <query>", "search, for a query that starts like a command"),
     ("/brief latest [topic|feed|query] [n]", "the newest items, newest first (n up to 50)"),
     ("/brief latest others [n]", "the newest items matching no topic of this channel's digest"),
     (

@@ -13,7 +13,7 @@ from bot.find.query.parser import parse_query
 from bot.find.query.syntax import OPERATORS, QueryError
 from bot.find.textindex import tokenize
 
-__all__ = ["parse_question", "question_to_query"]
+__all__ = ["parse_question", "question_to_query", "uses_query_syntax"]
 
 # Filler of questions put to a news bot. Compared with folded, unstemmed words.
 _FILLER_WORDS = """
@@ -48,7 +48,8 @@ _SYNTAX_RE = re.compile(
 _EDGE_PUNCTUATION_RE = re.compile(r"^[\W_]+|[\W_]+$")
 
 
-def _uses_query_syntax(text: str) -> bool:
+def uses_query_syntax(text: str) -> bool:
+    """Whether `text` is written in query syntax (quotes, parentheses, AND/OR/NOT, fields)."""
     for found in _SYNTAX_RE.finditer(text):
         # Operators count only in upper case; the regex is case-insensitive for fields.
         if found.group().strip().lower() not in ("and", "or", "not") or found.group() in OPERATORS:
@@ -66,7 +67,7 @@ def question_to_query(text: str) -> str:
     unless the whole line is in capitals. The subject words are ANDed; ranking
     is left to search.
     """
-    if _uses_query_syntax(text):
+    if uses_query_syntax(text):
         return text
     shouting = text.upper() == text
     words: list[str] = []

@@ -344,6 +344,35 @@ class SearchIndex:
             complete=complete,
         )
 
+    def matching(
+        self, query: Query, seqs: Iterable[int], *, now: datetime, wait: float = 10.0
+    ) -> set[int] | None:
+        """The seqs among `seqs` whose items match `query`, exactly (what the index can
+        only suspect is checked with `Query.matches`); None while the index is incomplete.
+
+        For counting (`bot.brief.ask`): the cost follows the postings and the
+        suspects among `seqs`, not the number of items.
+        """
+        if not self._current(wait):
+            return None
+        seg = self._seg
+        universe = {doc for seq in seqs if (doc := seg.doc_of(seq)) is not None}
+        run = SearchRun(
+            seg,
+            query,
+            aware(now),
+            fetch=self._fetch,
+            tags_of_feed=self._tags_of_feed,
+            feeds_with_tag=self._feeds_with_tag,
+        )
+        sure, maybe = run.evaluator.evaluate(query.root, universe)
+        alive, numbers = seg.alive, seg.seqs
+        found = {numbers[doc] for doc in sure if alive[doc]}
+        pending = [doc for doc in maybe if alive[doc] and doc not in sure]
+        run.load(pending)
+        found.update(numbers[doc] for doc in pending if run.verify(doc))
+        return found
+
     def _current(self, wait: float) -> bool:
         """Whether the index holds everything, after up to `wait` s of catching up and building."""
         deadline = time.monotonic() + wait

@@ -83,6 +83,14 @@ class PgSearch:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return True
 
+    def matching(
+        self, query: Query, seqs: Iterable[int], *, now: datetime, wait: float = 10.0
+    ) -> set[int] | None:
+        """None: `bot.brief.ask` then checks each item of its window with `Query.matches`
+        (the in-memory index answers this from its postings; here the window's items are
+        already loaded, so the database would add a round trip, not save one)."""
+        return None
+
     # ------------------------------------------------------------------ searching
 
     def search_text(

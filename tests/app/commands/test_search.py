@@ -1,4 +1,7 @@
-"""Questions, `/brief search` and `/brief latest`: answered by search, query errors marked."""
+"""Queries, `/brief search` and `/brief latest`: answered by search, query errors marked.
+
+Questions in plain words are `/brief ask`'s (tests/app/commands/test_ask.py).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from tests.support.feedserver import FeedServer
     ("text", "title"),
     [
         pytest.param(
-            "what's new on IPEF", "IPEF ministers sign supply chain agreement", id="question"
+            "search what's new on IPEF", "IPEF ministers sign supply chain agreement", id="question"
         ),
         pytest.param(
             '"entity list" since:30d', "BIS adds 36 entities to the Entity List", id="query"
@@ -102,18 +105,19 @@ def test_a_malformed_query_says_what_and_where(
 
 
 def test_a_question_that_names_nothing_says_so(runtime: Runtime) -> None:
-    reply = run(runtime, "what is the")
+    reply = run(runtime, "search what is the")
     assert "query error: the question names no subject" in reply
 
 
 def test_slack_escapes_and_form_like_words_reach_the_search_verbatim(runtime: Runtime) -> None:
-    reply = run(runtime, "text=ipef &amp;  command=/brief &lt;b&gt;")
+    reply = run(runtime, "search text=ipef &amp;  command=/brief &lt;b&gt;")
     assert "“text=ipef & command=/brief <b>”" in reply
 
 
 def test_a_typo_of_a_command_that_finds_nothing_suggests_it(runtime: Runtime) -> None:
     reply = run(runtime, "subscrib")
-    assert "No results for “subscrib”" in reply
+    assert reply.startswith("No items: items from ")
+    assert "on “subscrib”." in reply
     assert "Did you mean /brief subscribe?" in reply
 
 

@@ -1,0 +1,128 @@
+"""Questions in plain words, from every surface: `/brief ask`, a `/brief` line that is no
+sub-command, a DM to the bot, Slack's assistant panel and `briefbot console`.
+
+`answer_question(runtime, text, ...)` reads the question (`bot.brief.ask`),
+hands the answering stage the stored items of the period and of the one
+before it, and, when a language model is configured (`Runtime.summarizer`),
+adds its summary of the cited items. `handle_question` is the
+`QuestionHandler` the Slack app is given for DMs and the assistant panel.
+
+Not obvious:
+- Which items: the store is walked newest first (by first seen) until an
+  item first seen before the previous period's start, at most `MAX_SCAN`
+  items; an item published in the window but first seen before it cannot
+  exist unless a feed dated it in the future.
+- The asker's time zone: the surface's (when Slack gives one), else the zone
+  of the asker's first subscription, else UTC; the answer names it.
+- Which items match the subject and each topic: the search index says
+  (`SearchIndex.matching`, exact), so the cost follows the matches, not the
+  window; while the index is still being built the stage matches each item.
+- A summary that fails, times out or comes back unusable is left out: the
+  extractive answer is sent as it is (`bot.llm` says why in the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Collection
+from dataclasses import replace
+from datetime import datetime
+
+from bot.app.runtime import Runtime
+from bot.brief.ask import Answer, build_answer, understand
+from bot.find.query.matcher import Query
+from bot.models import Item, QuestionRequest, SlackMessage, as_utc
+from bot.store.ports import Store
+
+__all__ = ["MAX_SCAN", "answer_messages", "answer_question", "handle_question", "window_items"]
+
+log = logging.getLogger(__name__)
+
+# Items looked at per question, newest first (a 100,000-item store is read whole).
+MAX_SCAN = 200_000
+# How long a question waits for the search index to catch up; after that the
+# answering stage matches the items itself (slower, same counts).
+INDEX_WAIT = 2.0
+
+
+def window_items(
+    store: Store, since: datetime, *, limit: int = MAX_SCAN
+) -> tuple[list[Item], bool]:
+    """The stored items first seen at `since` or later, newest first; True if cut at `limit`."""
+    since = as_utc(since)
+    found: list[Item] = []
+    for item in store.items.newest_first(limit):
+        if item.first_seen is None or as_utc(item.first_seen) < since:
+            return found, False
+        found.append(item)
+    return found, len(found) >= limit
+
+
+def asker_zone(runtime: Runtime, user_id: str) -> str | None:
+    """The time zone of the asker's first subscription, if any."""
+    if not user_id:
+        return None
+    for subscription in runtime.store.subscriptions.list(owner=user_id):
+        return subscription.timezone
+    return None
+
+
+def answer_question(
+    runtime: Runtime, text: str, *, user_id: str = "", zone_name: str | None = None
+) -> Answer:
+    """The answer to `text` from what the store holds, with a summary if a model is set."""
+    zone = zone_name or asker_zone(runtime, user_id)
+    config = runtime.config
+    question = understand(text, now=runtime.clock(), topics=config.topics, zone_name=zone)
+    items, cut = window_items(runtime.store, question.previous.start)
+    index, now = runtime.search_index, question.period.end
+
+    def matching(query: Query, seqs: Collection[int]) -> set[int] | None:
+        return index.matching(query, seqs, now=now, wait=INDEX_WAIT)
+
+    answer = build_answer(
+        question,
+        items,
+        topics=config.topics,
+        feed_tags=runtime.feed_tags(),
+        feed_names=runtime.feed_names(),
+        matching=matching,
+    )
+    if cut:
+        note = f"Only the newest {MAX_SCAN:,} stored items were counted."
+        answer = replace(answer, notes=(*answer.notes, note))
+    summarizer = runtime.summarizer
+    if summarizer is not None and answer.cited:
+        summary = summarizer(answer)
+        if summary:
+            answer = replace(answer, summary=summary)
+    return answer
+
+
+def answer_messages(
+    runtime: Runtime, text: str, *, user_id: str = "", zone_name: str | None = None
+) -> list[SlackMessage]:
+    """`answer_question` rendered as Slack messages."""
+    answer = answer_question(runtime, text, user_id=user_id, zone_name=zone_name)
+    return runtime.renderer.render_answer(answer)
+
+
+def handle_question(runtime: Runtime, request: QuestionRequest) -> list[SlackMessage]:
+    """The reply to a DM or an assistant-panel question; never raises."""
+    text = " ".join(request.text.split())
+    if not text:
+        return runtime.notice(
+            "Ask me about what the bot has read, in plain words: "
+            "What did BIS publish this week? Entity List additions this month by country?"
+        )
+    try:
+        return answer_messages(runtime, text, user_id=request.user_id, zone_name=request.timezone)
+    except Exception:
+        ref = secrets.token_hex(3).upper()
+        log.exception(
+            "a question (%s) from %s failed (ref %s)", request.surface, request.user_id, ref
+        )
+        return runtime.notice(
+            f"Something went wrong on our side (ref {ref}); the error is in the bot's log."
+        )
