@@ -256,12 +256,37 @@ def build_app(
     with auth.test now, so a bad token fails at start-up: SlackStartupError,
     naming the setting, never the token.
     """
+    app = _new_app(secrets, token_verification=token_verification)
+    app.use(_DropRepeats(app.seen))
+
+    def acknowledge(ack: Callable[..., None]) -> None:
+        ack()  # nothing before this: Slack gives the whole round trip 3 seconds
+
+    def answer(command: dict[str, Any], respond: Respond) -> None:
+        with app.work.track():
+            reply = _answer_command(handler, command, respond)
+            if surfaces is not None and reply.home_changed:
+                _republish_home(app, surfaces, str(command.get("user_id") or ""))
+
+    app.command(COMMAND)(ack=acknowledge, lazy=[answer])
+    if surfaces is not None:
+        # Here, not at the top: bot.slack.surfaces builds on this module.
+        from bot.slack.surfaces import add_surfaces
+
+        add_surfaces(app, surfaces)
+    if questions is not None:
+        register_questions(app, questions, app.work)
+    return app
+
+
+def _new_app(secrets: SlackSecrets, *, token_verification: bool) -> BriefbotApp:
+    """The Bolt app with its client; Slack's refusals of the token as SlackStartupError."""
     try:
         client = make_web_client(secrets)
     except SlackClientConfigError as exc:
         raise SlackStartupError(str(exc)) from None
     try:
-        app = BriefbotApp(
+        return BriefbotApp(
             name="briefbot",
             client=client,
             signing_secret=secrets.signing_secret or "",
@@ -283,26 +308,6 @@ def build_app(
         ) from None
     except (SlackClientError, OSError) as exc:
         raise startup_error(exc, secrets, "SLACK_BOT_TOKEN", "bot token") from None
-    app.use(_DropRepeats(app.seen))
-
-    def acknowledge(ack: Callable[..., None]) -> None:
-        ack()  # nothing before this: Slack gives the whole round trip 3 seconds
-
-    def answer(command: dict[str, Any], respond: Respond) -> None:
-        with app.work.track():
-            reply = _answer_command(handler, command, respond)
-            if surfaces is not None and reply.home_changed:
-                _republish_home(app, surfaces, str(command.get("user_id") or ""))
-
-    app.command(COMMAND)(ack=acknowledge, lazy=[answer])
-    if surfaces is not None:
-        # Here, not at the top: bot.slack.surfaces builds on this module.
-        from bot.slack.surfaces import add_surfaces
-
-        add_surfaces(app, surfaces)
-    if questions is not None:
-        register_questions(app, questions, app.work)
-    return app
 
 
 def _republish_home(app: BriefbotApp, surfaces: SurfaceHandler, user: str) -> None:

@@ -99,7 +99,9 @@ def _event_fields_problem(event: Mapping[str, Any], where: str) -> str | None:
         return f"{where} whose assistant_thread is not an object"
     for key, value in thread.items():
         if key == "context":
-            if not isinstance(value, Mapping) or not all(_is_str(v) for v in value.values()):
+            if not isinstance(value, Mapping) or not all(
+                isinstance(v, str) for v in value.values()
+            ):
                 return f"{where} whose assistant_thread context is not an object of strings"
         elif not isinstance(value, str):
             return f"{where} whose assistant_thread {str(key)[:40]!r} is not a string"
