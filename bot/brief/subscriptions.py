@@ -35,6 +35,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from bot.brief.match import DELIVERY_MODES, parse_daily_at
+from bot.brief.reminders import DEFAULT_REMIND
 from bot.config.model import TopicConfig
 from bot.find.query.parser import parse_query
 from bot.find.query.syntax import QueryError
@@ -52,6 +53,7 @@ __all__ = [
     "new_subscription_id",
     "normalize_subscription_id",
     "set_muted",
+    "set_remind",
 ]
 
 log = logging.getLogger(__name__)
@@ -120,13 +122,15 @@ def create_subscription(
     mode: str = "immediate",
     daily_at: str | None = None,
     timezone: str = "UTC",
+    remind: tuple[int, ...] = DEFAULT_REMIND,
     now: datetime,
     cap: int = DEFAULT_CAP,
 ) -> Subscription:
     """Add a subscription for `owner` in `tx` and return it.
 
     `topic_or_query` is a topic id or a query (see the module docstring).
-    `daily_at` (HH:MM, default 09:00) is only for mode "daily". Raises
+    `daily_at` (HH:MM, default 09:00) is only for mode "daily"; `remind`: days
+    before a deadline (bot/brief/reminders.py `parse_remind`). Raises
     `SubscriptionError` with a sentence for the user when the query does not
     parse, the mode, time or zone is unknown, the owner already has this
     subscription, or already has `cap` subscriptions.
@@ -160,6 +164,7 @@ def create_subscription(
         mode=mode,
         daily_at=at,
         timezone=zone,
+        remind=remind,
     )
     tx.subscriptions.put(sub)
     return sub
@@ -211,6 +216,19 @@ def set_muted(
     tx.subscriptions.put(changed)
     if muted:
         tx.alerts.discard_subscriptions([sub.id])
+    return changed
+
+
+def set_remind(
+    tx: Transaction, subscription_id: str, remind: tuple[int, ...], *, by: str, is_admin: bool
+) -> Subscription:
+    """Change when a subscription's owner is reminded of deadlines; () turns reminders off.
+
+    Same permissions as `delete_subscription`. Reminders already sent stay sent.
+    """
+    sub = _get_for_change(tx, subscription_id, by=by, is_admin=is_admin, verb="change")
+    changed = replace(sub, remind=remind)
+    tx.subscriptions.put(changed)
     return changed
 
 

@@ -102,6 +102,23 @@ def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
             ),
         ),
         ("deadlines.j2", lambda: renderer.render_deadlines("", 30, [])),
+        (
+            "reminder.j2",
+            lambda: renderer.render_reminders(
+                [("comments", date(2026, 6, 8), 7, samples.alerts[0][0], ("topic bis (s1)",))],
+                sent_by=[("s1", "reminders 7 and 1 days before a deadline")],
+            ),
+        ),
+        (
+            "reminder.j2",
+            lambda: renderer.render_reminders(
+                [
+                    ("comments", date(2026, 6, 2), 1, samples.alerts[0][0], ("topic bis (s1)",)),
+                    ("effective", date(2026, 6, 2), 1, samples.alerts[1][0], ("query x (s2)",)),
+                ],
+                sent_by=[("s1", "a reminder 1 day before a deadline"), ("s2", "x")],
+            ),
+        ),
     ]
 
 

@@ -35,6 +35,7 @@ TEMPLATE_NAMES: Final = (
     "feed_status.j2",
     "notice.j2",
     "deadlines.j2",
+    "reminder.j2",
 )
 BUNDLED_TEMPLATES: Final = Path(__file__).parents[1] / "templates"
 

@@ -52,6 +52,12 @@ from bot.store.ports.records import (
     StoreReadOnlyError,
     StoreStats,
 )
+from bot.store.ports.reminders import (
+    Reminder,
+    ReminderLedger,
+    ReminderReader,
+    reminder_key,
+)
 from bot.store.ports.state import (
     AlertDeliveryLedger,
     AlertDeliveryReader,
@@ -100,6 +106,9 @@ __all__ = [
     "OverrideReader",
     "Overrides",
     "ReadView",
+    "Reminder",
+    "ReminderLedger",
+    "ReminderReader",
     "ScheduleOverride",
     "Store",
     "StoreError",
@@ -112,4 +121,5 @@ __all__ = [
     "TrackedDocumentReader",
     "TrackedDocuments",
     "Transaction",
+    "reminder_key",
 ]

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from bot.store.ports.fedreg import TrackedDocumentReader, TrackedDocuments
 from bot.store.ports.records import Heartbeat, StoreStats
+from bot.store.ports.reminders import ReminderLedger, ReminderReader
 from bot.store.ports.state import (
     AlertDeliveryLedger,
     AlertDeliveryReader,
@@ -59,6 +60,8 @@ class ReadView(Protocol):
     def ops_notices(self) -> OpsNoticeReader: ...
     @property
     def fr_documents(self) -> TrackedDocumentReader: ...
+    @property
+    def reminders(self) -> ReminderReader: ...
 
 
 class Transaction(Protocol):
@@ -84,6 +87,8 @@ class Transaction(Protocol):
     def ops_notices(self) -> OpsNotices: ...
     @property
     def fr_documents(self) -> TrackedDocuments: ...
+    @property
+    def reminders(self) -> ReminderLedger: ...
 
 
 class Store(ReadView, Protocol):

@@ -37,6 +37,7 @@ from bot.store.tinydb.fedreg import TrackedDocumentRepo
 from bot.store.tinydb.files import DirectoryLock, describe_holder, ensure_directory, is_held
 from bot.store.tinydb.heartbeat import read_heartbeat, write_heartbeat
 from bot.store.tinydb.items import ItemRepo
+from bot.store.tinydb.reminders import ReminderRepo
 from bot.store.tinydb.repos import (
     AlertDeliveryRepo,
     CommittedRecords,
@@ -70,6 +71,7 @@ class _Repositories:
         self.overrides = OverrideRepo(source)
         self.ops_notices = OpsNoticeRepo(source)
         self.fr_documents = TrackedDocumentRepo(source)
+        self.reminders = ReminderRepo(source)
 
 
 class TinyTransaction(_Repositories):
