@@ -107,9 +107,12 @@ class ReminderSender:
                 self._send_owner(owner, theirs, poster, render, report)
 
     def prune(self, today: date) -> int:
-        """Forget the records of deadlines more than a week past."""
+        """Forget the records of deadlines more than a week past (no commit when there are none)."""
+        before = date.fromordinal(today.toordinal() - 7)
+        if not any(r.on < before and r.status != "sending" for r in self._store.reminders.all()):
+            return 0
         with self._store.transaction() as tx:
-            return tx.reminders.prune(date.fromordinal(today.toordinal() - 7))
+            return tx.reminders.prune(before)
 
     def _send_owner(
         self,

@@ -137,6 +137,10 @@ def test_a_correction_that_moves_the_date_replans_the_reminders(
         for day in (1, 2, 7, 8):
             _remind_at(runtime, poster, clock, datetime(2024, 2, day, 14, 5, tzinfo=UTC))
             _remind_at(runtime, poster, clock, datetime(2024, 2, day, 15, 0, tzinfo=UTC))
+        assert len(runtime.store.reminders.keys()) == 3
+        # A week after the last deadline its records are forgotten; nothing is sent again.
+        _remind_at(runtime, poster, clock, datetime(2024, 2, 16, 14, 5, tzinfo=UTC))
+        assert runtime.store.reminders.keys() == set()
     old, new_week, new_day = _dms(fake_slack, NEW_YORK)
     assert old.startswith(f"Takes effect in 7 days (Thu 1 Feb): {RULE}")
     assert new_week.startswith(f"Takes effect in 7 days (Thu 8 Feb): {RULE}")
