@@ -4,13 +4,15 @@ The parent polls a Federal Register feed and enriches it from the documents API
 (both on loopback), and subscribes four users. Children then send the
 reminders due at four moments of a fake clock (7 and 1 days before a rule
 takes effect, 7 and 1 days before a comment period closes): each moment gets
-killed runs first (a random delay after the child opened the store; now and
-then with a post held at the fake Slack, so the kill lands while it is "at
+killed runs first (a random delay after the first post the fake Slack
+answered, so the kill aims at the batch however slow the machine is; now and
+then with a post held at the fake, so the kill lands while it is "at
 Slack"), then a clean run. The fake Slack counts what arrived.
 
-Pinned: a child killed inside a held post whose message lands ("landed":
-the restart finds it in the history and posts nothing) or never does
-("lost": the restart posts it), each exactly once.
+Pinned: a child killed while its first post is held at the fake Slack
+(`FakeSlack.hold`); released, the message lands ("landed": the restart finds
+it in the history and posts nothing) or is dropped ("lost": the restart posts
+it), each exactly once.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ SEED = int(os.environ.get("BRIEFBOT_CRASH_SEED", "11"))
 USERS = ("U0READER01", "U0READER02", "U0READER03", "U0READER04")
 NUMBERS = ("2023-27783", "2023-27019", "2023-28483", "2024-00190")
 HOLD = 0.4
-PIN_HOLD = 2.0
 # 09:05 UTC: two rules take effect on 1 Feb, comments on 2023-27019 close on 4 Mar.
 MOMENTS = (
     datetime(2024, 1, 25, 9, 5, tzinfo=UTC),
@@ -85,8 +86,15 @@ with Runtime.open(config, clock=lambda: now, network=network) as runtime:
 """
 
 
-def run_child(config: Path, env: dict[str, str], when: datetime, kill: float | None) -> list[str]:
-    """One reminder run; with `kill`, SIGKILL it that many seconds after it opened the store."""
+def run_child(
+    config: Path, env: dict[str, str], when: datetime, kill: float | None, fake: FakeSlack
+) -> list[str]:
+    """One reminder run; with `kill`, SIGKILL it that many seconds after its first post.
+
+    Timed from the first chat.postMessage the fake Slack answers, not from the
+    child's start, so the kill aims at the batch however slow the machine is.
+    """
+    before = len(fake.calls("chat.postMessage"))
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(config), when.isoformat()],
         env=env,
@@ -94,19 +102,18 @@ def run_child(config: Path, env: dict[str, str], when: datetime, kill: float | N
         stderr=subprocess.STDOUT,
         text=True,
     )
-    assert proc.stdout is not None
-    printed: list[str] = []
     if kill is not None:
-        for line in proc.stdout:
-            printed.append(line)
-            if line.startswith("opened"):
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            if len(fake.calls("chat.postMessage")) > before:
+                time.sleep(kill)
                 break
-        time.sleep(kill)
+            time.sleep(0.005)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-    rest, _ = proc.communicate(timeout=60)
-    record_output("the reminder child's output", "".join(printed), rest)
-    lines = "".join([*printed, rest]).splitlines()
+    out, _ = proc.communicate(timeout=60)
+    record_output("the reminder child's output", out)
+    lines = out.splitlines()
     if kill is None:
         assert proc.returncode == 0, lines
     return lines
@@ -188,15 +195,16 @@ def test_kill_while_reminders_go_out_delivers_each_once(
             held = rng.random() < 0.3
             if held:
                 fake_slack.fail_next("chat.postMessage", skip=rng.randint(0, 3), delay=HOLD)
-            delay = rng.uniform(0.0, 0.6)
-            lines = run_child(config_path, env, moment, kill=delay)
+            delay = rng.uniform(0.0, 0.45)  # posts are 0.15 s apart
+            lines = run_child(config_path, env, moment, delay, fake_slack)
             if held:  # a post held at "Slack" when the child died lands before the restart
                 wait_for_post_calls(fake_slack, posts + 1, timeout=HOLD + 0.5)
             after = len(fake_slack.calls("chat.postMessage"))
             killed_mid_batch += 0 < after - posts < len(USERS)
             story.append(f"{moment:%d %b} trial {trial}: kill {delay:.2f} s, held {held}: {lines}")
-        story.append(f"{moment:%d %b} clean: {run_child(config_path, env, moment, kill=None)}")
-    again = run_child(config_path, env, MOMENTS[-1], kill=None)
+        clean = run_child(config_path, env, moment, None, fake_slack)
+        story.append(f"{moment:%d %b} clean: {clean}")
+    again = run_child(config_path, env, MOMENTS[-1], None, fake_slack)
     assert again[-1] == "reminded 0 0 0", again
     assert_each_reminder_once(fake_slack, "\n".join(story))
     assert killed_mid_batch >= 1, "no kill landed between posts: the test did not test the crash"
@@ -209,14 +217,27 @@ def test_kill_inside_a_held_post_then_restart_posts_it_once(
 ) -> None:
     config_path, env = start_bot(feed_server, api, fake_slack, tmp_path)
     moment = MOMENTS[0]
-    drop = "before" if fate == "lost" else None
-    fake_slack.fail_next("chat.postMessage", delay=PIN_HOLD, drop=drop)
-    run_child(config_path, env, moment, kill=PIN_HOLD / 2)
-    wait_for_post_calls(fake_slack, 1, timeout=PIN_HOLD + 1)
+    held = fake_slack.hold("chat.postMessage")
+    if fate == "lost":
+        fake_slack.fail_next("chat.postMessage", drop="before")  # once released
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(config_path), moment.isoformat()],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert held.held.wait(30), "the child never posted"
+    proc.send_signal(signal.SIGKILL)  # while its first post is at "Slack"
+    out, _ = proc.communicate(timeout=60)
+    record_output("the reminder child's output", out)
+    assert proc.returncode == -signal.SIGKILL
+    held.release()
+    wait_for_post_calls(fake_slack, 1, timeout=10)
     landed = sum(len(fake_slack.messages("D" + user)) for user in USERS)
-    assert landed == (0 if drop else 1)
+    assert landed == (1 if fate == "landed" else 0)
 
-    lines = run_child(config_path, env, moment, kill=None)
+    lines = run_child(config_path, env, moment, None, fake_slack)
     found, retried = (2, 0) if fate == "landed" else (0, 2)  # two reminders in that message
     assert lines[-1] == f"reminded {2 * (len(USERS) - 1) + retried} {found} {retried}", lines
     assert all(len(fake_slack.messages("D" + user)) == 1 for user in USERS)
