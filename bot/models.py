@@ -250,7 +250,9 @@ class Subscription:
     `owner` is a Slack user id (alerts by direct message) or a channel id
     (alerts into that channel). Exactly one of `topic` and `query` is set.
     `mode` is "immediate", "hourly" or "daily"; daily batches go out at
-    `daily_at` (HH:MM) in `timezone`.
+    `daily_at` (HH:MM) in `timezone`. `remind` is how many days before a
+    Federal Register deadline (comments close, a rule takes effect) its owner
+    is reminded, largest first; empty means no reminders.
     """
 
     id: str
@@ -263,6 +265,7 @@ class Subscription:
     daily_at: str = "09:00"
     timezone: str = "UTC"
     muted: bool = False
+    remind: tuple[int, ...] = (7, 1)
 
     @property
     def owner_is_channel(self) -> bool:

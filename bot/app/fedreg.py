@@ -1,4 +1,4 @@
-"""The Federal Register jobs of a Runtime: enrichment after the polls, and deadline reminders.
+"""The Federal Register jobs of a Runtime: enrichment after the polls (reminders: app/reminders.py).
 
 `enrich_documents` is its own scheduler job (bot/app/scheduler/jobs.py
 [fr-enrich]), run every minute and right after a poll that stored items of an

@@ -193,8 +193,12 @@ class SubscriptionMatcher:
         *,
         now: datetime,
         feed_tags: Mapping[str, tuple[str, ...]] = _NO_FEED_TAGS,
+        every_item: bool = False,
     ) -> list[Alert]:
         """Return the alerts for `items`: in item order, then by the order subscriptions were given.
+
+        `every_item` matches backlog items and duplicates too (deadline
+        reminders ask which subscriptions an item concerns, not what to alert).
 
         `feed_tags` maps a feed id to its tags from feeds.yaml, which `tag:`
         filters see as the item's own. `now` is the time of matching: it is
@@ -206,7 +210,7 @@ class SubscriptionMatcher:
         dues = _DueTimes(self._group_count, now)
         alerts: list[Alert] = []
         for item in items:
-            if item.backlog or item.duplicate_of is not None:
+            if not every_item and (item.backlog or item.duplicate_of is not None):
                 continue
             if item.seq < 1:
                 raise ValueError(

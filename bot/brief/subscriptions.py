@@ -35,6 +35,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 from bot.brief.match import DELIVERY_MODES, parse_daily_at
+from bot.brief.reminders import DEFAULT_REMIND
 from bot.config.model import TopicConfig
 from bot.find.query.parser import parse_query
 from bot.find.query.syntax import QueryError
@@ -54,6 +55,7 @@ __all__ = [
     "plan_subscription",
     "read_timezone",
     "set_muted",
+    "set_remind",
 ]
 
 log = logging.getLogger(__name__)
@@ -131,13 +133,15 @@ def create_subscription(
     mode: str = "immediate",
     daily_at: str | None = None,
     timezone: str = "UTC",
+    remind: tuple[int, ...] = DEFAULT_REMIND,
     now: datetime,
     cap: int = DEFAULT_CAP,
 ) -> Subscription:
     """Add a subscription for `owner` in `tx` and return it.
 
     `topic_or_query` is a topic id or a query (see the module docstring).
-    `daily_at` (HH:MM, default 09:00) is only for mode "daily". Raises
+    `daily_at` (HH:MM, default 09:00) is only for mode "daily"; `remind`: days
+    before a deadline (bot/brief/reminders.py `parse_remind`). Raises
     `SubscriptionError` with a sentence for the user when the query does not
     parse, the mode, time or zone is unknown, the owner already has this
     subscription, or already has `cap` subscriptions.
@@ -152,6 +156,7 @@ def create_subscription(
         mode=mode,
         daily_at=daily_at,
         timezone=timezone,
+        remind=remind,
         cap=cap,
     )
     sub = replace(
@@ -173,6 +178,7 @@ def plan_subscription(
     mode: str = "immediate",
     daily_at: str | None = None,
     timezone: str = "UTC",
+    remind: tuple[int, ...] = DEFAULT_REMIND,
     cap: int = DEFAULT_CAP,
 ) -> Subscription:
     """The subscription `create_subscription` would add next to `existing` (the owner's),
@@ -207,6 +213,7 @@ def plan_subscription(
         mode=mode,
         daily_at=at,
         timezone=zone,
+        remind=remind,
     )
 
 
@@ -256,6 +263,19 @@ def set_muted(
     tx.subscriptions.put(changed)
     if muted:
         tx.alerts.discard_subscriptions([sub.id])
+    return changed
+
+
+def set_remind(
+    tx: Transaction, subscription_id: str, remind: tuple[int, ...], *, by: str, is_admin: bool
+) -> Subscription:
+    """Change when a subscription's owner is reminded of deadlines; () turns reminders off.
+
+    Same permissions as `delete_subscription`. Reminders already sent stay sent.
+    """
+    sub = _get_for_change(tx, subscription_id, by=by, is_admin=is_admin, verb="change")
+    changed = replace(sub, remind=remind)
+    tx.subscriptions.put(changed)
     return changed
 
 

@@ -103,6 +103,13 @@ def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
         ("help.j2", lambda: renderer.render_help(samples.commands)),
         ("feed_status.j2", lambda: renderer.render_feed_status(samples.feed_rows)),
         ("notice.j2", lambda: renderer.render_notice("Subscribed.")),
+        *_tracking_jobs(renderer, samples),
+    ]
+
+
+def _tracking_jobs(renderer: Renderer, samples: _Samples) -> list[tuple[str, _Job]]:
+    """The templates of deadlines, months, the Home tab, answers and reminders."""
+    return [
         (
             "deadlines.j2",
             lambda: renderer.render_deadlines(
@@ -118,6 +125,23 @@ def _sample_jobs(renderer: Renderer) -> list[tuple[str, _Job]]:
         ("home.j2", lambda: _home(renderer, samples, admin=True)),
         ("home.j2", lambda: _home(renderer, samples, admin=False)),
         *[("answer.j2", _answer_job(renderer, answer)) for answer in samples.answers],
+        (
+            "reminder.j2",
+            lambda: renderer.render_reminders(
+                [("comments", date(2026, 6, 8), 7, samples.alerts[0][0], ("topic bis (s1)",))],
+                sent_by=[("s1", "reminders 7 and 1 days before a deadline")],
+            ),
+        ),
+        (
+            "reminder.j2",
+            lambda: renderer.render_reminders(
+                [
+                    ("comments", date(2026, 6, 2), 1, samples.alerts[0][0], ("topic bis (s1)",)),
+                    ("effective", date(2026, 6, 2), 1, samples.alerts[1][0], ("query x (s2)",)),
+                ],
+                sent_by=[("s1", "a reminder 1 day before a deadline"), ("s2", "x")],
+            ),
+        ),
     ]
 
 

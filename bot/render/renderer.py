@@ -183,6 +183,22 @@ class Renderer:
         """A question's answer: what was understood, counts citing items, the items' links."""
         return messages_of(self._render("answer.j2", answer_context(self._views, answer)))
 
+    def render_reminders(
+        self,
+        reminders: Sequence[tuple[str, date, int, Item, tuple[str, ...]]],
+        *,
+        sent_by: Sequence[tuple[str, str]] = (),
+    ) -> list[SlackMessage]:
+        """Deadline reminders for one owner: (kind, date, days left, item, subscription labels).
+
+        `sent_by`: (subscription id, its reminder setting in words) for the closing line.
+        """
+        context = {
+            "reminders": [self._views.reminder(*reminder) for reminder in reminders],
+            "sent_by": [{"id": sub_id, "remind": words} for sub_id, words in sent_by],
+        }
+        return messages_of(self._render("reminder.j2", context))
+
     def render_notice(self, text: str) -> list[SlackMessage]:
         """A one-block message of plain text (escaped), e.g. "Subscribed to entity-list"."""
         return messages_of(self._render("notice.j2", self._views.notice(text)))

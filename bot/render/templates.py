@@ -38,6 +38,7 @@ TEMPLATE_NAMES: Final = (
     "deadlines.j2",
     "month.j2",
     "answer.j2",
+    "reminder.j2",
 )
 BUNDLED_TEMPLATES: Final = Path(__file__).parents[1] / "templates"
 

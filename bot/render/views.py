@@ -39,6 +39,7 @@ __all__ = [
     "HomeData",
     "HomeDeadline",
     "ItemView",
+    "ReminderView",
     "SearchHitLike",
     "SectionView",
     "TemplateViews",
@@ -171,6 +172,17 @@ class DeadlineView:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderView:
+    """One reminder: "Comments close in 7 days" (Wed 15 Jan), the document's item."""
+
+    headline: str  # "Comments close in 7 days", "Takes effect tomorrow", "Comments close today"
+    day: str  # "Wed 15 Jan"
+    on: date
+    days_left: int
+    item: ItemView  # .subscriptions: the subscriptions it is sent for ("topic bis (s7k2q)")
+
+
+@dataclass(frozen=True, slots=True)
 class SectionView:
     topic_id: str
     title: str
@@ -248,6 +260,19 @@ class TemplateViews:
             on=day,
             label=label,
             item=self.item(item),
+        )
+
+    def reminder(
+        self, kind: str, day: date, days_left: int, item: Item, subscriptions: Sequence[str]
+    ) -> ReminderView:
+        what = "Comments close" if kind == "comments" else "Takes effect"
+        when = {0: "today", 1: "tomorrow"}.get(days_left, f"in {days_left} days")
+        return ReminderView(
+            headline=f"{what} {when}",
+            day=f"{_WEEKDAYS[day.weekday()]} {short_date(day)}",
+            on=day,
+            days_left=days_left,
+            item=self.item(item, subscriptions=subscriptions),
         )
 
     def alerts(

@@ -66,6 +66,7 @@ HANDLERS: dict[str, Handler] = {
     "unsubscribe": subscriptions.unsubscribe,
     "mute": subscriptions.mute,
     "unmute": subscriptions.unmute,
+    "remind": subscriptions.remind,
     "topics": feeds.topics,
     "feeds": feeds.feeds,
     "status": feeds.status,

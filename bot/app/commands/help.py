@@ -28,8 +28,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
         "comment periods closing and rules taking effect, soonest first (default 30 days)",
     ),
     (
-        "/brief subscribe <topic or query> [hourly|daily [HH:MM]] [tz:Area/City]",
-        "alerts by direct message when new items match",
+        "/brief subscribe <topic or query> [hourly|daily [HH:MM]] [tz:Area/City] [remind:7,1]",
+        "alerts by direct message when new items match, reminders before its deadlines",
     ),
     ("/brief subscribe #channel <topic or query> ...", "alerts into a channel (admins)"),
     ("/brief subscriptions [all]", "your subscriptions and this channel's (all: admins)"),
@@ -43,6 +43,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("/brief watches", "your watches and this channel's, and how closely names must match"),
     ("/brief unwatch <name|id>", "stop watching a name"),
     ("/brief entity <name>", "the Entity List rules, dates and list entries naming it"),
+    (
+        "/brief remind <id> <days|off>",
+        "deadline reminders of a subscription: 7,1 days before, or off",
+    ),
     ("/brief topics", "the topics you can subscribe to"),
     ("/brief feeds", "the feeds the bot watches"),
     ("/brief status", "each feed's health and delivery problems"),

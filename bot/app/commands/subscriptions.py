@@ -3,9 +3,12 @@
 A member subscribes themselves (alerts by direct message); an admin may also
 subscribe a channel picked in Slack (`subscribe #channel ...`) and list
 everyone's subscriptions. Delivery options are read from the END of the line
-while they look like options (`chips daily 08:00 tz:Asia/Tokyo`), so a query
-may contain such words too. A batched subscription (hourly, daily) without
-`tz:` takes the caller's Slack time zone when the Poster can tell it, else UTC.
+while they look like options (`chips daily 08:00 tz:Asia/Tokyo remind:7,1`), so
+a query may contain such words too. A subscription without `tz:` takes the
+caller's Slack time zone when the Poster can tell it (batched delivery and
+deadline reminders go by it), else UTC. `remind:` sets the days before a
+Federal Register deadline its owner is reminded (default 7 and 1; `off`);
+`/brief remind <id> <days|off>` changes it later.
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ from collections.abc import Sequence
 
 from bot.app.commands.session import CommandError, Session, one_id, sentence
 from bot.app.commands.words import CHANNEL_ID, TIME_OF_DAY, Word, channel_of, joined, user_of
+from bot.brief.reminders import DEFAULT_REMIND, RemindError, describe_remind, parse_remind
 from bot.brief.subscriptions import (
     SubscriptionError,
     create_subscription,
     delete_subscription,
     set_muted,
+    set_remind,
 )
 from bot.deliver.ports import DeliveryError
 from bot.models import SlackMessage, Subscription
 
-__all__ = ["mute", "subscribe", "subscriptions", "unmute", "unsubscribe"]
+__all__ = ["mute", "remind", "subscribe", "subscriptions", "unmute", "unsubscribe"]
 
 _MODES = {
     "immediate": "immediate",
@@ -34,7 +39,7 @@ _MODES = {
 
 
 def subscribe(session: Session, args: list[Word]) -> list[SlackMessage]:
-    """`/brief subscribe [#channel] <topic or query> [hourly|daily [HH:MM]] [tz:Area/City]`."""
+    """`/brief subscribe [#channel] <topic or query> [hourly|daily [HH:MM]] [tz:..] [remind:..]`."""
     if not args:
         raise CommandError(
             "say what to subscribe to: a topic id (/brief topics) or a query", "subscribe"
@@ -49,12 +54,12 @@ def subscribe(session: Session, args: list[Word]) -> list[SlackMessage]:
             channel = _channel_named(session, args[0].text)
         owner, where = channel, f"in {args[0].text}"
         args = args[1:]
-    words, mode, daily_at, zone = _read_delivery_options(args)
+    words, mode, daily_at, zone, days = _read_delivery_options(args)
     if not words:
         raise CommandError("say what to subscribe to after the options", "subscribe")
     if zone is None:
         zone = "UTC"
-        if mode != "immediate":
+        if mode != "immediate" or days:
             poster = session.poster
             zone = (poster and poster.user_timezone(request.user_id)) or "UTC"
     try:
@@ -68,12 +73,14 @@ def subscribe(session: Session, args: list[Word]) -> list[SlackMessage]:
                 mode=mode,
                 daily_at=daily_at,
                 timezone=zone,
+                remind=days,
                 now=session.now(),
             )
     except SubscriptionError as err:
         raise CommandError(sentence(str(err)), "subscribe") from None
     return session.notice(
-        f"Subscribed to {sub.label} (id {sub.id}): alerts {where} {_delivery(sub)}.\n"
+        f"Subscribed to {sub.label} (id {sub.id}): alerts {where} {_delivery(sub)}; "
+        f"{describe_remind(sub.remind)}.\n"
         f"/brief mute {sub.id} pauses them, /brief unsubscribe {sub.id} stops them."
     )
 
@@ -161,6 +168,22 @@ def _set_muted(session: Session, args: list[Word], *, muted: bool) -> list[Slack
     return session.notice(f"Unmuted {sub.id} ({sub.label}): alerts resume with new items.")
 
 
+def remind(session: Session, args: list[Word]) -> list[SlackMessage]:
+    """`/brief remind <id> <days|off>`: when a subscription's owner is reminded of deadlines."""
+    if len(args) != 2:
+        raise CommandError("say which subscription and when: /brief remind s7k2q 7,1", "remind")
+    text = args[1].text.removeprefix("remind:")
+    try:
+        days = parse_remind(text)
+        with session.runtime.store.transaction() as tx:
+            sub = set_remind(
+                tx, args[0].text, days, by=session.request.user_id, is_admin=session.is_admin
+            )
+    except (SubscriptionError, RemindError) as err:
+        raise CommandError(sentence(str(err)), "remind") from None
+    return session.notice(f"Subscription {sub.id} ({sub.label}): {describe_remind(sub.remind)}.")
+
+
 def _channel_named(session: Session, name: str) -> str:
     """The id of the one channel a plain `#name` can mean; CommandError otherwise."""
     poster = session.poster
@@ -196,21 +219,27 @@ def _channel_named(session: Session, name: str) -> str:
 
 def _read_delivery_options(
     args: Sequence[Word],
-) -> tuple[list[Word], str, str | None, str | None]:
-    """(query words, mode, daily time, zone) from trailing options of subscribe.
+) -> tuple[list[Word], str, str | None, str | None, tuple[int, ...]]:
+    """(query words, mode, daily time, zone, reminder days) from trailing options of subscribe.
 
     Options are read from the end while they look like options, keeping at
-    least one word for the query: `chips daily 08:00 tz:Asia/Tokyo`.
+    least one word for the query: `chips daily 08:00 tz:Asia/Tokyo remind:3,1`.
     """
     words = list(args)
     mode: str | None = None
     daily_at: str | None = None
     zone: str | None = None
+    days: tuple[int, ...] | None = None
     while len(words) > 1:
         text = words[-1].text
         lowered = text.lower()
         if lowered.startswith("tz:") and zone is None and len(text) > 3:
             zone = text[3:]
+        elif lowered.startswith("remind:") and days is None:
+            try:
+                days = parse_remind(text[7:])
+            except RemindError as err:
+                raise CommandError(sentence(str(err)), "subscribe") from None
         elif lowered in _MODES and mode is None:
             mode = _MODES[lowered]
         elif TIME_OF_DAY.fullmatch(text) and daily_at is None and mode is None:
@@ -218,7 +247,7 @@ def _read_delivery_options(
         else:
             break
         words.pop()
-    return words, mode or "immediate", daily_at, zone
+    return words, mode or "immediate", daily_at, zone, DEFAULT_REMIND if days is None else days
 
 
 def _delivery(sub: Subscription) -> str:
@@ -234,5 +263,6 @@ def _subscription_list(title: str, subs: Sequence[Subscription], *, owners: bool
     for sub in subs:
         owner = f" · for {sub.owner}" if owners or sub.owner_is_channel else ""
         muted = " · muted" if sub.muted else ""
-        lines.append(f"• {sub.id}: {sub.label} · {_delivery(sub)}{owner}{muted}")
+        reminders = describe_remind(sub.remind)
+        lines.append(f"• {sub.id}: {sub.label} · {_delivery(sub)} · {reminders}{owner}{muted}")
     return "\n".join(lines)

@@ -15,6 +15,8 @@ timing in bot/app/scheduler/triggers.py):
 - the Federal Register enrichment every minute [fr-enrich], and at once after
   a poll stored items of an `enrich: federal-register` feed: its own job on
   its own worker, so a slow documents API never holds up a poll;
+- deadline reminders every 15 minutes [reminders], and at once after an
+  enrichment stored facts (a correction may have moved a date): bot/app/reminders.py;
 - retention once a day [retention]: prune the store.
 
 Not obvious:
@@ -53,6 +55,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app.fedreg import enrich_documents
+from bot.app.reminders import UserZones, send_reminders
 from bot.app.reports import send_monthly
 from bot.app.runtime import Runtime
 from bot.app.scheduler.describe import describe_jobs
@@ -65,6 +68,8 @@ from bot.app.scheduler.triggers import (
     HEALTH_EVERY,
     HEALTH_JOB,
     MISFIRE_GRACE_SECONDS,
+    REMIND_EVERY,
+    REMIND_JOB,
     RETENTION_EVERY,
     RETENTION_FIRST_DELAY,
     RETENTION_JOB,
@@ -80,6 +85,7 @@ from bot.deliver.digests import DigestOutcome
 from bot.deliver.monthly import MonthlyOutcome
 from bot.deliver.notices import FeedHealthNotifier
 from bot.deliver.ports import Poster
+from bot.deliver.reminders import ReminderReport
 from bot.ingest.fedreg.apply import EnrichReport
 from bot.models import UTC, FeedConfig, PollReport
 
@@ -120,6 +126,7 @@ class BotScheduler:
             clock=runtime.clock,
             failure_notice=timedelta(hours=failure_notice_hours),
         )
+        self.user_zones = UserZones(poster)
         self.jitter_fraction = max(0.0, jitter_fraction)
         self.max_jitter_seconds = max(0.0, max_jitter_seconds)
         self._scheduler = BackgroundScheduler(
@@ -170,6 +177,13 @@ class BotScheduler:
             IntervalTrigger(seconds=ENRICH_EVERY.total_seconds(), timezone=UTC),
             id=ENRICH_JOB,
             name="Federal Register enrichment",
+        )
+        self._scheduler.add_job(
+            self.send_reminders,
+            IntervalTrigger(seconds=REMIND_EVERY.total_seconds(), timezone=UTC),
+            id=REMIND_JOB,
+            name="deadline reminders",
+            next_run_time=now + DISPATCH_FIRST_DELAY,
         )
         self._scheduler.add_job(
             self.check_feed_health,
@@ -326,6 +340,19 @@ class BotScheduler:
         report = enrich_documents(self.runtime)
         if report.enriched:
             log.info("Federal Register: facts of %d document(s) stored", len(report.enriched))
+            self._run_soon(REMIND_JOB)
+        return report
+
+    def send_reminders(self) -> ReminderReport:
+        """Post the deadline reminders that are due (bot/app/reminders.py)."""
+        report = send_reminders(self.runtime, self.poster, zones=self.user_zones)
+        if report.messages or report.failed_owners:
+            log.info(
+                "reminders: %d sent in %d message(s); %d recipient(s) failed",
+                report.sent,
+                report.messages,
+                len(report.failed_owners),
+            )
         return report
 
     def _due_soon(self, feed: FeedConfig) -> bool:

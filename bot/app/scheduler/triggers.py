@@ -31,6 +31,8 @@ __all__ = [
     "HEALTH_EVERY",
     "HEALTH_JOB",
     "MISFIRE_GRACE_SECONDS",
+    "REMIND_EVERY",
+    "REMIND_JOB",
     "RETENTION_EVERY",
     "RETENTION_FIRST_DELAY",
     "RETENTION_JOB",
@@ -61,6 +63,9 @@ _DIGEST_LOOKBACK = timedelta(days=15)
 # Federal Register enrichment: documents queued by polls (and refreshes) that came due.
 ENRICH_EVERY = timedelta(minutes=1)
 ENRICH_JOB = "fr-enrich"
+# Deadline reminders: due at 09:00 on each subscriber's clock, so a quarter-hourly look.
+REMIND_EVERY = timedelta(minutes=15)
+REMIND_JOB = "reminders"
 DISPATCH_JOB = "dispatch"
 HEALTH_JOB = "feed-health"
 RETENTION_JOB = "retention"

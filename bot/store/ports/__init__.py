@@ -52,6 +52,12 @@ from bot.store.ports.records import (
     StoreReadOnlyError,
     StoreStats,
 )
+from bot.store.ports.reminders import (
+    Reminder,
+    ReminderLedger,
+    ReminderReader,
+    reminder_key,
+)
 from bot.store.ports.state import (
     AlertDeliveryLedger,
     AlertDeliveryReader,
@@ -101,6 +107,9 @@ __all__ = [
     "OverrideReader",
     "Overrides",
     "ReadView",
+    "Reminder",
+    "ReminderLedger",
+    "ReminderReader",
     "ScheduleOverride",
     "Store",
     "StoreError",
@@ -116,4 +125,5 @@ __all__ = [
     "Watch",
     "WatchReader",
     "Watches",
+    "reminder_key",
 ]

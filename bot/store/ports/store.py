@@ -9,6 +9,7 @@ from typing import Protocol
 
 from bot.store.ports.fedreg import TrackedDocumentReader, TrackedDocuments
 from bot.store.ports.records import Heartbeat, StoreStats
+from bot.store.ports.reminders import ReminderLedger, ReminderReader
 from bot.store.ports.state import (
     AlertDeliveryLedger,
     AlertDeliveryReader,
@@ -62,6 +63,8 @@ class ReadView(Protocol):
     def fr_documents(self) -> TrackedDocumentReader: ...
     @property
     def watches(self) -> WatchReader: ...
+    @property
+    def reminders(self) -> ReminderReader: ...
 
 
 class Transaction(Protocol):
@@ -89,6 +92,8 @@ class Transaction(Protocol):
     def fr_documents(self) -> TrackedDocuments: ...
     @property
     def watches(self) -> Watches: ...
+    @property
+    def reminders(self) -> ReminderLedger: ...
 
 
 class Store(ReadView, Protocol):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot.store.records.alertqueue import AlertQueueRepo
 from bot.store.records.fedreg import TrackedDocumentRepo
+from bot.store.records.reminders import ReminderRepo
 from bot.store.records.repos import (
     AlertDeliveryRepo,
     DeliveryProblemRepo,
@@ -36,3 +37,4 @@ class RecordRepositories:
         self.ops_notices = OpsNoticeRepo(source)
         self.fr_documents = TrackedDocumentRepo(source)
         self.watches = WatchRepo(source)
+        self.reminders = ReminderRepo(source)

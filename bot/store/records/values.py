@@ -23,6 +23,7 @@ listing or a delivery.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,8 @@ from bot.store.ports import (
     ScheduleOverride,
 )
 from bot.store.records.codec import iso, parse_time
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "alert_from_json",
@@ -96,6 +99,7 @@ def subscription_to_json(sub: Subscription) -> dict[str, Any]:
         "daily_at": sub.daily_at,
         "timezone": sub.timezone,
         "muted": sub.muted,
+        "remind": list(sub.remind),
     }
 
 
@@ -127,7 +131,20 @@ def subscription_from_json(record: Mapping[str, Any]) -> Subscription:
         daily_at=str(record.get("daily_at", defaults.daily_at)),
         timezone=str(record.get("timezone", defaults.timezone)),
         muted=bool(record.get("muted", False)),
+        remind=_remind(record.get("remind", defaults.remind), sub_id),
     )
+
+
+def _remind(value: Any, sub_id: str) -> tuple[int, ...]:
+    """Days before a deadline, largest first; an unreadable list is the default, logged."""
+    if isinstance(value, list | tuple) and all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value
+    ):
+        return tuple(sorted(set(value), reverse=True))
+    log.warning(
+        "subscription %s: unreadable remind %r; reminders 7 and 1 days before", sub_id, value
+    )
+    return (7, 1)
 
 
 # --------------------------------------------------------------------------- alerts

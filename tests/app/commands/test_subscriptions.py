@@ -13,6 +13,8 @@ from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
 
+REMIND = "reminders 7 and 1 days before a deadline"
+
 
 def test_subscribe_then_a_new_item_arrives_as_one_direct_message(
     runtime: Runtime, feeds: FeedServer, fake_slack: FakeSlack, deliverer: Deliverer
@@ -21,8 +23,8 @@ def test_subscribe_then_a_new_item_arrives_as_one_direct_message(
     [sub] = runtime.store.subscriptions.list(owner=MEMBER)
     assert reply == (
         f"Subscribed to topic entity-list (id {sub.id}): alerts by direct message as soon "
-        f"as new items match.\n/brief mute {sub.id} pauses them, /brief unsubscribe {sub.id} "
-        "stops them."
+        f"as new items match; {REMIND}.\n"
+        f"/brief mute {sub.id} pauses them, /brief unsubscribe {sub.id} stops them."
     )
 
     fresh = [
@@ -81,7 +83,7 @@ def test_subscribe_delivery_options(
 ) -> None:
     reply = run(runtime, text)
     [sub] = runtime.store.subscriptions.list(owner=MEMBER)
-    assert f"alerts by direct message {delivery}." in reply
+    assert f"alerts by direct message {delivery}; reminders 7 and 1 days before" in reply
     assert (sub.mode, sub.timezone) == (mode, zone)
 
 
@@ -114,7 +116,7 @@ def test_subscribing_twice_is_refused(runtime: Runtime) -> None:
     assert reply.startswith("You are already subscribed to topic entity-list (s")
 
 
-def test_daily_subscription_takes_the_callers_slack_time_zone(
+def test_a_subscription_takes_the_callers_slack_time_zone(
     runtime: Runtime, fake_slack: FakeSlack, deliverer: Deliverer
 ) -> None:
     fake_slack.add_user(MEMBER, tz="America/Chicago")
@@ -124,8 +126,13 @@ def test_daily_subscription_takes_the_callers_slack_time_zone(
 
     assert "once a day at 08:00 (America/Chicago)" in reply
     assert [c.params.get("user") for c in fake_slack.calls("users.info")] == [MEMBER]
-    run(runtime, "subscribe entity-list", poster=poster)  # immediate: no zone needed
-    assert len(fake_slack.calls("users.info")) == 1
+    # Immediate, but its deadline reminders go by the subscriber's clock.
+    run(runtime, "subscribe entity-list", poster=poster)
+    assert len(fake_slack.calls("users.info")) == 2
+    sub = next(s for s in runtime.store.subscriptions.list() if s.topic == "entity-list")
+    assert (sub.mode, sub.timezone) == ("immediate", "America/Chicago")
+    run(runtime, "subscribe chips remind:off", poster=poster)  # no zone needed
+    assert len(fake_slack.calls("users.info")) == 2
 
 
 def test_an_admin_subscribes_a_channel_picked_in_slack(
@@ -163,17 +170,18 @@ def test_subscriptions_list_mute_unmute_unsubscribe(runtime: Runtime) -> None:
 
     assert run(runtime, "subscriptions") == (
         "Your subscriptions:\n"
-        f"• {topic_sub.id}: topic entity-list · as soon as new items match\n"
-        f"• {query_sub.id}: query chips · once a day at 18:30 (UTC)\n"
+        f"• {topic_sub.id}: topic entity-list · as soon as new items match · {REMIND}\n"
+        f"• {query_sub.id}: query chips · once a day at 18:30 (UTC) · {REMIND}\n"
         "This channel's subscriptions:\n"
-        f"• {channel_sub.id}: topic ipef · as soon as new items match · for {CHANNEL}"
+        f"• {channel_sub.id}: topic ipef · as soon as new items match · {REMIND} · for {CHANNEL}"
     )
 
     assert run(runtime, f"mute {topic_sub.id.upper()}") == (
         f"Muted {topic_sub.id} (topic entity-list): no alerts until /brief unmute {topic_sub.id}."
     )
-    assert f"{topic_sub.id}: topic entity-list · as soon as new items match · muted" in run(
-        runtime, "subscriptions"
+    assert (
+        f"{topic_sub.id}: topic entity-list · as soon as new items match · {REMIND} · muted"
+        in run(runtime, "subscriptions")
     )
     assert run(runtime, f"unmute {topic_sub.id}").startswith(f"Unmuted {topic_sub.id}")
     assert run(runtime, f"unsubscribe {query_sub.id}") == (

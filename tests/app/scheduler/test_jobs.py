@@ -57,6 +57,7 @@ def test_no_job_for_a_paused_feed_and_every_other_job_scheduled(
         "feed-health",
         "fr-enrich",
         "poll:on",
+        "reminders",
         "retention",
     ]
     assert all(when is not None for when in runs.values())
