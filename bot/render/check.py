@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from bot.brief.monthly import Deadline, DestinationChange, Month, MonthlyView, TopicCount
+from bot.brief.deadlines import Deadline
+from bot.brief.monthly import DestinationChange, Month, MonthlyView, TopicCount
+from bot.ingest.fedreg.facts import FederalRegisterFacts
 from bot.models import UTC, DigestSection, DigestView, FeedState, Item, SlackMessage
 from bot.render.slacklimits import validate_message
 from bot.render.templates import TEMPLATE_NAMES, Templates
@@ -231,7 +233,12 @@ def _sample_month(entity: Item, plain: Item) -> MonthlyView:
         entity_previous=31,
         destinations=tuple(DestinationChange(f"Country {i}", 20 - i, i) for i in range(14)),
         deadlines=tuple(
-            Deadline(datetime(2026, 6, 1 + i).date(), "comments close", entity, "91 FR 1064")
+            Deadline(
+                "comments",
+                datetime(2026, 6, 1 + i).date(),
+                entity,
+                FederalRegisterFacts(f"2026-{i:05d}", "Proposed Rule", citation="91 FR 1064"),
+            )
             for i in range(17)
         ),
         top_items=(entity, plain),
