@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, time
 
 from bot.app.fedreg import deadline_items
-from bot.app.screening import poll_screening
+from bot.app.screening import poll_screening, screening_status_row
 from bot.app.storage import database_search, open_store
 from bot.brief.digest import build_digest_view, digest_deadlines, other_item_filter
 from bot.brief.match import SubscriptionMatcher
@@ -412,10 +412,12 @@ class Runtime:
     def feed_status_rows(self) -> list[FeedStatusRow]:
         """Each feed and its state, for `/brief status` and `briefbot status`."""
         states = self.store.feed_states.all()
-        return [
+        rows = [
             FeedStatusRow(feed.id, feed.display_name, feed.enabled, _shown(states.get(feed.id)))
             for feed in self.config.feeds
         ]
+        row = screening_status_row(self)  # `screening_list:`, when set
+        return rows if row is None else [*rows, row]
 
     def delivery_errors(self) -> dict[str, DeliveryProblem]:
         return self.store.delivery_problems.all()

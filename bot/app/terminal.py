@@ -239,6 +239,14 @@ def _problem(state: FeedState | None) -> str:
     return f"warning: {state.warning}" if state.warning else ""
 
 
+def _snapshot(row: FeedStatusRow) -> str:
+    """The screening list's entries in its snapshot ("" for a feed)."""
+    count = row.snapshot_entries
+    if count is None:
+        return ""
+    return f"{count:,} {'entry' if count == 1 else 'entries'} in the snapshot"
+
+
 def print_status(
     console: Console,
     rows: Sequence[FeedStatusRow],
@@ -261,7 +269,7 @@ def print_status(
             str(state.consecutive_failures if state else 0),
             str(state.items_stored if state else 0),
             _when(state.next_due if state and row.enabled else None),
-            Text(_problem(state)),
+            Text(" · ".join(t for t in (_problem(state), _snapshot(row)) if t)),
         )
     console.print(table)
     console.print(
@@ -298,6 +306,8 @@ def status_json(
                 "warning": state.warning if state else None,
             }
         )
+        if row.snapshot_entries is not None:
+            feeds[-1]["snapshot_entries"] = row.snapshot_entries
     return {
         "feeds": feeds,
         "store": dataclasses.asdict(stats),

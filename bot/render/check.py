@@ -172,6 +172,13 @@ def _samples() -> _Samples:
             ),
             FeedStatusRow("old", "Old feed", False, None),
             FeedStatusRow("fresh", "Fresh feed", True, None),
+            FeedStatusRow(
+                "screening-list",
+                "Consolidated Screening List",
+                True,
+                FeedState("screening-list", last_success=now),
+                10_085,
+            ),
         ],
         month=_sample_month(entity, plain),
     )

@@ -85,6 +85,8 @@ class FeedStatusRow:
     name: str
     enabled: bool
     state: FeedState | None = None
+    # The screening list's row: how many entries its snapshot holds (None: not a snapshot).
+    snapshot_entries: int | None = None
 
 
 # -- what templates get ------------------------------------------------------
@@ -157,6 +159,8 @@ class FeedRowView:
     warning: str | None = None
     # When the last new (not backlog) item arrived; None: none since the first poll.
     last_new_item: datetime | None = None
+    # The screening list's row: entries in its snapshot (None for a feed).
+    snapshot_entries: int | None = None
 
 
 class TemplateViews:
@@ -323,6 +327,7 @@ class TemplateViews:
             items_stored=state.items_stored,
             warning=_shorten(state.warning, ERROR_CHARS) if state.warning else None,
             last_new_item=state.last_new_item,
+            snapshot_entries=row.snapshot_entries,
         )
 
 

@@ -50,11 +50,13 @@ from bot.ingest.screening.frxml import entities_from_rule_xml
 from bot.models import FeedConfig, FetchResult, Item
 from bot.store.ports import Store, Transaction
 
-__all__ = ["SNAPSHOT_FILE", "ScreeningReport", "ScreeningSource", "Snapshot"]
+__all__ = ["SCREENING_NAME", "SNAPSHOT_FILE", "ScreeningReport", "ScreeningSource", "Snapshot"]
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FILE = "screening-list.json"
+#: How the list is named where feeds are (`/brief status`).
+SCREENING_NAME = "Consolidated Screening List"
 #: The whole list is about 10 MB as CSV, more as JSON.
 MAX_BYTES = 64 * 1024 * 1024
 #: How many of the newest items `resolve_entities` looks at.
@@ -226,7 +228,7 @@ def _as_feed(listed: ScreeningListConfig) -> FeedConfig:
     return FeedConfig(
         id=FEED_ID,
         url=listed.url,
-        name="Consolidated Screening List",
+        name=SCREENING_NAME,
         interval_seconds=listed.interval_seconds,
         allow_private=listed.allow_private,
         allow_addresses=listed.allow_addresses,
