@@ -179,3 +179,37 @@ def test_names_from_the_csl_first_names_in_the_digest_the_rest_in_the_thread(
     assert "Every entity named by" in details
     assert "Hebei Far East Communication System Engineering" in details
     assert all(len(json.dumps(b)) < 3500 for m in thread for b in m.blocks)
+
+
+def test_a_watch_hit_after_a_subscriptions_alert_on_the_same_rule_is_alerted_once(
+    from_xml: World,
+) -> None:
+    """The subscription's alert went out when the rule arrived; the watched name appears
+    only when the rule's entities are named (a later poll): it gets its own alert, once."""
+    world = from_xml
+    world.server.add("/rule.xml", (FIXTURES / "el_rule_2022-27151_constructed.xml").read_bytes())
+    assert "Watching YMTC" in world.ask("watch YMTC")
+    assert "Subscribed" in world.ask('subscribe "entity list"')
+    world.publish_rule("87 FR 77505")
+    world.runtime.dispatch_alerts(world.poster)
+    [by_subscription] = world.slack.messages()
+    assert "entity list" in json.dumps(by_subscription.blocks)
+    assert "watch YMTC" not in json.dumps(by_subscription.blocks)
+
+    world.runtime.poll(force=True)  # names the rule's entities: YMTC is among them
+    world.runtime.dispatch_alerts(world.poster)
+    messages = world.slack.messages()
+    assert len(messages) == 2, [json.dumps(m.blocks)[:300] for m in messages]
+    by_watch = json.dumps(messages[1].blocks)
+    assert "watch YMTC" in by_watch
+    assert "among the entities of 87 FR 77505: Yangtze Memory Technologies Co., Ltd." in by_watch
+
+    # Never twice: later polls, and the match replayed from the start (a cursor moved back,
+    # a restored backup), queue nothing for the subscription or the watch.
+    world.runtime.poll(force=True)
+    with world.runtime.store.transaction() as tx:
+        tx.alerts.set_match_cursor(0)
+        world.runtime.match_new_items(tx)
+    assert world.runtime.store.alerts.pending_count() == 0
+    world.runtime.dispatch_alerts(world.poster)
+    assert len(world.slack.messages()) == 2
