@@ -21,14 +21,17 @@ from bot.app.commands.dispatch import handle_command
 from bot.app.runtime import Runtime
 from bot.config.model import SlackSecrets
 from bot.config.schema import parse_config_text
+from bot.ingest.fetch.client import Network
 from bot.ingest.screening.diff import FEED_ID
 from bot.models import CommandRequest
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
+from bot.store.tinydb.store import TinyStore
 from tests.app.test_cli import clean_env, run_cli
 from tests.app.test_cli_readonly import row_of
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedserver import FeedServer
+from tests.support.network import FakeResolver
 
 SAMPLE = Path(__file__).parents[1] / "fixtures" / "screening" / "csl_consolidated_2025_sample13.csv"
 USER = "U0ANALYST01"
@@ -209,3 +212,27 @@ def test_unwatch_by_name_and_watch_for_a_channel_needs_an_admin(world: World) ->
 def test_entity_list_is_still_a_question(world: World) -> None:
     shown = world.ask("entity list since:30d")
     assert "appears in no stored Entity List rule" not in shown
+
+
+def test_a_csl_url_resolving_to_a_private_address_is_refused_at_connect_time(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """The list's host resolves to loopback (DNS rebinding, a poisoned answer): with the bot's
+    own policy (public only) no connection is made and the list's health says why."""
+    feed_server.add("/csl.csv", SAMPLE.read_bytes(), etag='"v1"', content_type="text/csv")
+    port = feed_server.url("/").split(":")[2].split("/")[0]
+    config = parse_config_text(
+        f"settings:\n  data_dir: {tmp_path / 'data'}\nfeeds: []\n"
+        f"screening_list:\n  url: http://csl.example.org:{port}/csl.csv\n",
+        "test-feeds.yaml",
+        env={},
+    )
+    public_only = Network(resolver=FakeResolver({"csl.example.org": ["127.0.0.1"]}))
+    with Runtime(config, TinyStore.open(tmp_path / "data"), network=public_only) as runtime:
+        report = runtime.poll_screening_list(force=True)
+        state = runtime.store.feed_states.get(FEED_ID)
+        assert runtime.screening.snapshot() is None
+    assert feed_server.requests("/csl.csv") == [], "no connection reached the server"
+    assert report is not None and report.status == "error"
+    assert report.error is not None and "127.0.0.1" in report.error and "loopback" in report.error
+    assert state is not None and state.consecutive_failures == 1
