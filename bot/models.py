@@ -276,9 +276,14 @@ class Subscription:
         return f"topic {self.topic}" if self.topic else f"query {self.query}"
 
 
+#: Watch ids start with this (bot/brief/watchlist.py), subscription ids with "s";
+#: an alert's `subscription_ids` hold both.
+WATCH_ID_PREFIX = "w"
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One item to tell one owner about, naming every subscription it matched.
+    """One item to tell one owner about, naming every subscription and watch it matched.
 
     Queued durably in the same commit as the poll that found the item; removed
     only after Slack accepted the message that carried it.
@@ -294,6 +299,17 @@ class Alert:
     def key(self) -> str:
         return f"{self.owner}:{self.item_seq}"
 
+    @property
+    def watch_ids(self) -> tuple[str, ...]:
+        return tuple(i for i in self.subscription_ids if i.startswith(WATCH_ID_PREFIX))
+
+    @property
+    def sent_keys(self) -> tuple[str, ...]:
+        """What delivering this alert records as sent: its key, and one key per watch it
+        names ("U1:45/w3k2"). A watch hit found after the item was alerted (its entities
+        named at a later poll) is then told once, though the item's own key is sent."""
+        return (self.key, *(watch_key(self.key, w) for w in self.watch_ids))
+
     def canonical(self) -> Alert:
         """The same alert with its subscription ids sorted and unique."""
         ids = tuple(sorted(set(self.subscription_ids)))
@@ -308,6 +324,11 @@ class Alert:
             created_at=min(as_utc(self.created_at), as_utc(other.created_at)),
             due_at=min(as_utc(self.due_at), as_utc(other.due_at)),
         )
+
+
+def watch_key(alert_key: str, watch_id: str) -> str:
+    """The sent key of one watch's hit on an alert's item: "U1:45/w3k2" (owner before ":")."""
+    return f"{alert_key}/{watch_id}"
 
 
 @dataclass(frozen=True, slots=True)

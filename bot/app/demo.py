@@ -11,7 +11,12 @@ The same server answers the Federal Register documents API
 (`/api/v1/documents/A,B.json`, the multi-document form) from
 bot/demo_feeds/fr-documents_synthetic.json, with its dates moved to the days
 around the demo's today, so the enrichment fills in each document's line and
-the digest has a "Deadlines this week" section. Nothing leaves loopback.
+the digest has a "Deadlines this week" section. It also serves a small
+Consolidated Screening List (bot/demo_feeds/csl-entity-list_synthetic.csv,
+invented Entity List rows citing two of the rules), configured as the
+`screening_list:` source: its first download becomes the snapshot, and the
+rules that cite it get their named entities in the digest once the enrichment
+has given them their citations (the poll after). Nothing leaves loopback.
 Last, the Entity List chart is drawn and written as a PNG into a directory
 that outlives the demo (printed, to open), as `briefbot chart entity-list
 --out FILE.png` does.
@@ -47,9 +52,10 @@ from bot.app.terminal import (
     print_text,
 )
 from bot.config.addresses import PUBLIC_ONLY
-from bot.config.model import Config, DigestConfig
+from bot.config.model import Config, DigestConfig, ScreeningListConfig
 from bot.ingest.fedreg.enrich import EnrichOptions
 from bot.ingest.fetch.client import Network
+from bot.ingest.screening.entities import EXTRAS_KEY as ENTITIES_KEY
 from bot.models import FeedConfig
 from bot.render.charts import draw_chart
 
@@ -66,6 +72,7 @@ DEMO_FEED_NAMES = {
 
 _FEED_SUFFIXES = (".xml", ".rss", ".rdf", ".atom")
 DOCUMENTS_FILE = "fr-documents_synthetic.json"
+SCREENING_FILE = "csl-entity-list_synthetic.csv"
 API_PREFIX = "/api/v1/documents/"
 # The demo server is on loopback by design: the enrichment may reach it there.
 DEMO_NETWORK = Network(policy=PUBLIC_ONLY.allowing(["127.0.0.0/8"]))
@@ -124,6 +131,9 @@ class _DemoServer(ThreadingHTTPServer):
         self.phase = "yesterday"
         self.requests = 0
         self.documents = demo_documents(datetime.now(UTC).date())
+        self.screening_list = (
+            resources.files("bot.demo_feeds").joinpath(SCREENING_FILE).read_bytes()
+        )
 
     def body_for(self, name: str) -> bytes | None:
         body = self.files.get(name)
@@ -149,6 +159,8 @@ class _DemoHandler(BaseHTTPRequestHandler):
         if path.startswith(API_PREFIX):
             body: bytes | None = documents_answer(self.server.documents, path)
             kind = "application/json; charset=utf-8"
+        elif path == f"/{SCREENING_FILE}":
+            body, kind = self.server.screening_list, "text/csv; charset=utf-8"
         else:
             body, kind = self.server.body_for(path.lstrip("/")), "application/xml"
         if body is None:
@@ -200,7 +212,8 @@ def demo_config(base: Config, server: _DemoServer, data_dir: str) -> Config:
         for name in sorted(server.files)
     )
     settings = replace(base.settings, data_dir=data_dir, federal_register_api=server.api_base)
-    return replace(base, feeds=feeds, digests=(), settings=settings)
+    screening = ScreeningListConfig(url=server.url(SCREENING_FILE), allow_private=True)
+    return replace(base, feeds=feeds, digests=(), settings=settings, screening_list=screening)
 
 
 def run_demo(
@@ -230,6 +243,7 @@ def _demo_polls(runtime: Runtime, server: _DemoServer, console: Console) -> None
         "bold",
     )
     print_poll_table(console, runtime.poll(force=True))
+    _screening_list(runtime, console)
     _enrich(runtime, console)
     print_items(
         console,
@@ -251,6 +265,26 @@ def _demo_polls(runtime: Runtime, server: _DemoServer, console: Console) -> None
         "bold",
     )
     print_poll_table(console, runtime.poll(force=True))
+    named = {
+        str(item.extras[ENTITIES_KEY].get("citation"))
+        for item in runtime.store.items.newest_first(500)
+        if isinstance(item.extras.get(ENTITIES_KEY), dict)
+    }
+    print_text(
+        console,
+        f"Entity List rules named from the screening list: {', '.join(sorted(named)) or 'none'} "
+        "(each poll names the rules the enrichment has given a citation since).",
+    )
+
+
+def _screening_list(runtime: Runtime, console: Console) -> None:
+    snapshot = runtime.screening.snapshot()
+    if snapshot is not None:
+        print_text(
+            console,
+            f"Consolidated Screening List (synthetic sample): {len(snapshot.entries)} entries "
+            "read; the first download is the snapshot later ones are compared with.",
+        )
 
 
 def _enrich(runtime: Runtime, console: Console) -> None:

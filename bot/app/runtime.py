@@ -26,7 +26,8 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, time
 
 from bot.app.fedreg import deadline_items
-from bot.app.screening import poll_screening
+from bot.app.latest import newest_stories
+from bot.app.screening import poll_screening, screening_status_row
 from bot.app.storage import database_search, open_store
 from bot.brief.ask import Answer
 from bot.brief.digest import build_digest_view, digest_deadlines, other_item_filter
@@ -62,8 +63,8 @@ from bot.models import (
     SlackMessage,
     replace,
 )
+from bot.render.inputs import FeedStatusRow
 from bot.render.renderer import Renderer
-from bot.render.views import FeedStatusRow
 from bot.store.ports import DeliveryProblem, Store, Transaction, Watch
 from bot.store.postgres.search import PgSearch
 
@@ -415,10 +416,12 @@ class Runtime:
     def feed_status_rows(self) -> list[FeedStatusRow]:
         """Each feed and its state, for `/brief status` and `briefbot status`."""
         states = self.store.feed_states.all()
-        return [
+        rows = [
             FeedStatusRow(feed.id, feed.display_name, feed.enabled, _shown(states.get(feed.id)))
             for feed in self.config.feeds
         ]
+        row = screening_status_row(self)  # `screening_list:`, when set
+        return rows if row is None else [*rows, row]
 
     def delivery_errors(self) -> dict[str, DeliveryProblem]:
         return self.store.delivery_problems.all()
@@ -444,28 +447,10 @@ class Runtime:
         keep: Callable[[Item], bool] | None = None,
         scan: int = LATEST_SCAN_LIMIT,
     ) -> list[Item]:
-        """The newest stories (duplicates folded), newest first; `keep` filters.
-
-        Backlog items (a feed's first poll) are included: on day one they are
-        all there is to read; templates mark them.
-
-        Walks the store backwards by seq (the order items were first seen) in
-        chunks of 500, so the cost follows `limit`, not the size of the store;
-        at most the newest `scan` items.
-        """
-        wanted = set(feed_ids) if feed_ids is not None else None
-        found: list[Item] = []
-        for scanned, item in enumerate(self.store.items.newest_first(scan), 1):
-            if (
-                item.duplicate_of is None
-                and (wanted is None or item.feed_id in wanted)
-                and (keep is None or keep(item))
-            ):
-                found.append(item)
-            if scanned % 500 == 0 and len(found) >= limit:
-                break
-        found.sort(key=lambda i: i.when, reverse=True)
-        return found[:limit]
+        """The newest stories (duplicates folded), newest first: `bot.app.latest`."""
+        return newest_stories(
+            self.store.items, feed_ids=feed_ids, limit=limit, keep=keep, scan=scan
+        )
 
 
 def _watch_label(item: Item, watch: Watch) -> str:

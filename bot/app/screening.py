@@ -6,22 +6,31 @@ in the same transaction); the rules that gained named entities are matched
 against the watches only (their other matching happened when they were
 stored). Neither step may stop a poll: a failure is logged and tried again at
 the next poll.
+
+`screening_status_row` is the list's line in `/brief status` and `briefbot
+status`: its feed state is stored as the feed "screening-list", which no
+configured feed may be called (the config checker refuses the id), and the
+row adds how many entries the snapshot holds.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.brief.watchlist import watch_alerts
-from bot.ingest.screening.source import ScreeningReport
+from bot.config.redact import redact_text
+from bot.ingest.screening.diff import FEED_ID
+from bot.ingest.screening.source import SCREENING_NAME, ScreeningReport
 from bot.models import Item
+from bot.render.inputs import FeedStatusRow
 from bot.store.ports import Transaction
 
 if TYPE_CHECKING:
     from bot.app.runtime import Runtime
 
-__all__ = ["poll_screening"]
+__all__ = ["poll_screening", "screening_status_row"]
 
 log = logging.getLogger(__name__)
 
@@ -49,3 +58,16 @@ def poll_screening(runtime: Runtime, *, force: bool = False) -> ScreeningReport 
     except Exception:
         log.exception("screening list: the poll or the naming of entities failed")
     return report
+
+
+def screening_status_row(runtime: Runtime) -> FeedStatusRow | None:
+    """The screening list's health as a feed's row, or None when `screening_list:` is not set."""
+    listed = runtime.config.screening_list
+    if listed is None:
+        return None
+    snapshot = runtime.screening.snapshot()
+    entries = len(snapshot.entries) if snapshot is not None else 0
+    state = runtime.store.feed_states.get(FEED_ID)
+    if state is not None and state.last_error:  # as the feeds' rows: never a credential
+        state = replace(state, last_error=redact_text(state.last_error))
+    return FeedStatusRow(FEED_ID, SCREENING_NAME, listed.enabled, state, entries)

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from bot.app.mrkdwn_terminal import mrkdwn_runs
 from bot.models import FeedState, Item, PollReport, SlackMessage
-from bot.render.views import FeedStatusRow
+from bot.render.inputs import FeedStatusRow
 from bot.store.ports import DeliveryProblem, StoreStats
 
 _STATUS_STYLE = {"ok": "green", "not-modified": "cyan", "error": "bold red", "skipped": "dim"}
@@ -242,6 +242,14 @@ def _problem(state: FeedState | None) -> str:
     return f"warning: {state.warning}" if state.warning else ""
 
 
+def _snapshot(row: FeedStatusRow) -> str:
+    """The screening list's entries in its snapshot ("" for a feed)."""
+    count = row.snapshot_entries
+    if count is None:
+        return ""
+    return f"{count:,} {'entry' if count == 1 else 'entries'} in the snapshot"
+
+
 def print_status(
     console: Console,
     rows: Sequence[FeedStatusRow],
@@ -264,7 +272,7 @@ def print_status(
             str(state.consecutive_failures if state else 0),
             str(state.items_stored if state else 0),
             _when(state.next_due if state and row.enabled else None),
-            Text(_problem(state)),
+            Text(" · ".join(t for t in (_problem(state), _snapshot(row)) if t)),
         )
     console.print(table)
     console.print(
@@ -301,6 +309,8 @@ def status_json(
                 "warning": state.warning if state else None,
             }
         )
+        if row.snapshot_entries is not None:
+            feeds[-1]["snapshot_entries"] = row.snapshot_entries
     return {
         "feeds": feeds,
         "store": dataclasses.asdict(stats),

@@ -18,9 +18,10 @@ back a `MonthlyView`, the input of the `month.j2` template. The rules:
   per rule, entries as BIS counts them).
 - Deadlines: comment periods closing and rules taking effect in the month
   after the briefed one, from the Federal Register facts of every stored
-  item (a rule published in January may take effect in March), one line per
-  document and date, soonest first. (`bot/brief/deadlines.py` of the
-  deadlines work will own this rule; until then it is this small function.)
+  item (a rule published in January may take effect in March): what
+  `bot/brief/deadlines.py`'s `upcoming` lists for those dates, as
+  `/brief deadlines` and the digests do (once per document, corrections not
+  beside the document they correct, soonest first).
 - The ten most important items: Entity List rules first, then final rules
   (type "Rule"), then by how many topics an item matches, then the newest.
 """
@@ -31,9 +32,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from bot.brief.charts import entity_list_additions, month_bounds, rule_key
+from bot.brief.charts import entity_list_additions, month_bounds
+from bot.brief.deadlines import Deadline, upcoming
 from bot.config.model import TopicConfig
 from bot.find.query.document import prepare_doc
 from bot.find.query.matcher import Query
@@ -46,7 +48,6 @@ from bot.models import Item
 __all__ = [
     "OTHER_TYPE",
     "TOP_ITEMS",
-    "Deadline",
     "DestinationChange",
     "Month",
     "MonthlyView",
@@ -122,6 +123,12 @@ class Month:
     def holds(self, day: date) -> bool:
         return (day.year, day.month) == (self.year, self.month)
 
+    @property
+    def days(self) -> tuple[date, date]:
+        """The month's first and last day."""
+        first = date(self.year, self.month, 1)
+        return first, date(self.next.year, self.next.month, 1) - timedelta(days=1)
+
 
 @dataclass(frozen=True, slots=True)
 class TopicCount:
@@ -141,16 +148,6 @@ class DestinationChange:
     @property
     def change(self) -> int:
         return self.count - self.previous
-
-
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    """A comment period closing ("comments close") or a rule taking effect ("takes effect")."""
-
-    day: date
-    what: str
-    item: Item
-    citation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +207,7 @@ def build_month(
         entity_total=sum(this.values()),
         entity_previous=sum(before.values()),
         destinations=tuple(DestinationChange(n, this[n], before[n]) for n in names),
-        deadlines=_deadlines(stored, month.next),
+        deadlines=tuple(upcoming(stored, *month.next.days)),
         top_items=_top_items(in_month, hits),
     )
 
@@ -242,21 +239,6 @@ def _by_destination(rules: Iterable[Sequence[tuple[str, int]]]) -> Counter[str]:
         for name, count in destinations:
             counts[name] += count
     return counts
-
-
-def _deadlines(items: Sequence[Item], month: Month) -> tuple[Deadline, ...]:
-    """Comment periods closing and rules taking effect in `month`, once per document and date."""
-    found: dict[tuple[str, str, date], Deadline] = {}
-    for item in items:
-        facts = FederalRegisterFacts.of(item.extras)
-        if facts is None:
-            continue
-        dates = (("comments close", facts.comments_close_on), ("takes effect", facts.effective_on))
-        for what, day in dates:
-            if day is not None and month.holds(day):
-                key = (rule_key(item), what, day)
-                found.setdefault(key, Deadline(day, what, item, facts.citation))
-    return tuple(sorted(found.values(), key=lambda d: (d.day, d.what, d.item.title)))
 
 
 def _top_items(

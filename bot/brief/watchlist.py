@@ -7,8 +7,11 @@ removed screening-list entry (`extras["screening"]`). Matching is bot/brief/watc
 
 One appearance raises one alert: an `Alert` for (owner, item) naming the watch
 ids that matched, queued like a subscription's, so an item that also matches
-the owner's subscriptions is still one message (the queue merges by key), and
-an item already alerted is not alerted again (the queue remembers sent keys).
+the owner's subscriptions at the same time is one message (the queue merges by
+key). A watch already told about an item is not told again, but a watch hit
+found after the item was alerted through a subscription (the rule's entities
+named at a later poll) still gets its alert: the queue remembers a sent key
+per watch as well as per item (bot/store/records/alertqueue.py).
 `where_found` says where the name appeared, for the message.
 """
 
@@ -20,7 +23,7 @@ from datetime import datetime
 
 from bot.brief.watch import THRESHOLD, NameHit, WatchTarget, best_hit, fold_name
 from bot.ingest.screening.entities import RuleEntities
-from bot.models import Alert, Item
+from bot.models import WATCH_ID_PREFIX, Alert, Item
 from bot.store.ports import Transaction, Watch
 
 __all__ = [
@@ -103,7 +106,9 @@ def _new_id(taken: Collection[str]) -> str:
     length = 4
     while True:
         for _ in range(20):
-            candidate = "w" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+            candidate = WATCH_ID_PREFIX + "".join(
+                secrets.choice(_ID_ALPHABET) for _ in range(length)
+            )
             if candidate not in taken:
                 return candidate
         length += 1

@@ -61,6 +61,7 @@ def describe_config(config: Config) -> dict[str, Any]:
             }
             for d in config.digests
         ],
+        "screening_list": _screening_list(config),
         "admins": list(config.admins),
         "ops_channel": config.ops_channel,
         "slack": {
@@ -70,4 +71,18 @@ def describe_config(config: Config) -> dict[str, Any]:
             "api_url": redact_url(config.slack.api_url),
             "mode": "socket" if config.slack.socket_mode else "http",
         },
+    }
+
+
+def _screening_list(config: Config) -> dict[str, Any] | None:
+    listed = config.screening_list
+    if listed is None:
+        return None
+    return {
+        "url": redact_url(listed.url),
+        "interval": format_duration(listed.interval_seconds),
+        "interval_seconds": listed.interval_seconds,
+        "enabled": listed.enabled,
+        "allow_private": listed.allow_private,
+        "allow_addresses": list(listed.allow_addresses),
     }

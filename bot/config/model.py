@@ -92,6 +92,11 @@ class DigestConfig:
     monthly: bool = False
 
 
+#: The feed id the screening list's items and feed state are stored under; no
+#: configured feed may take it (bot/config/sections/feeds.py refuses it).
+SCREENING_LIST_FEED_ID = "screening-list"
+
+
 @dataclass(frozen=True, slots=True)
 class ScreeningListConfig:
     """`screening_list:`: the Consolidated Screening List download, polled every interval."""

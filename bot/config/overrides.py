@@ -53,7 +53,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.config.hosts import InvalidHostError, normalize_host, normalize_url
-from bot.config.model import Config, ConfigError, DigestConfig
+from bot.config.model import SCREENING_LIST_FEED_ID, Config, ConfigError, DigestConfig
 from bot.config.schema import parse_config_text
 from bot.config.units import ALL_DAYS, format_days, format_duration
 from bot.models import FeedConfig
@@ -209,6 +209,7 @@ def plan_feed(view: ReadView, base: Config, url: str, *, tags: Sequence[str] = (
                 f"/brief feed resume {feed.id} brings it back"
             )
     taken = {f.id for f in base.feeds} | set(view.overrides.feeds()) | set(view.feed_states.all())
+    taken.add(SCREENING_LIST_FEED_ID)  # the screening list's items
     return dataclasses.replace(checked, id=derive_feed_id(url, taken), url=url)
 
 

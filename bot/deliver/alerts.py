@@ -76,7 +76,7 @@ class AlertDispatcher:
         alerts = self._store.alerts.due(now, owner=owner).get(owner, [])
         if not alerts:
             return
-        keys = [alert.key for alert in alerts]
+        keys = [key for alert in alerts for key in alert.sent_keys]
         listed = self._listed(alerts)
         if not listed:  # items pruned meanwhile: nothing left to tell
             with self._store.transaction() as tx:
@@ -117,7 +117,7 @@ class AlertDispatcher:
             if result.ok:
                 tx.alerts.mark_delivered(keys, now=now)
                 tx.delivery_problems.clear(owner)
-                report.delivered += len(keys)
+                report.delivered += _alerts_in(keys)
                 report.messages += result.posted
                 return
             if not result.retryable:
@@ -147,7 +147,7 @@ class AlertDispatcher:
                 with self._store.transaction() as tx:
                     if done:
                         tx.alerts.mark_delivered(delivery.alert_keys, now=self._clock())
-                        report.delivered += len(delivery.alert_keys)
+                        report.delivered += _alerts_in(delivery.alert_keys)
                     tx.alert_deliveries.finish(delivery.key)
 
     def _record_problem(self, target: str, error: str, report: DispatchReport) -> None:
@@ -155,3 +155,8 @@ class AlertDispatcher:
         report.failed_owners[target] = error
         with self._store.transaction() as tx:
             tx.delivery_problems.record(DeliveryProblem(target, error, self._clock()))
+
+
+def _alerts_in(keys: Sequence[str]) -> int:
+    """How many alerts `keys` (their `sent_keys`) are: watch keys ("U1:45/w3") not counted."""
+    return sum(1 for key in keys if "/" not in key)

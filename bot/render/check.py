@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from bot.brief.ask import Answer, build_answer, understand
-from bot.brief.monthly import Deadline, DestinationChange, Month, MonthlyView, TopicCount
+from bot.brief.deadlines import Deadline
+from bot.brief.monthly import DestinationChange, Month, MonthlyView, TopicCount
 from bot.config.model import TopicConfig
+from bot.ingest.fedreg.facts import FederalRegisterFacts
 from bot.models import (
     UTC,
     DigestSection,
@@ -29,9 +31,9 @@ from bot.models import (
     SlackMessage,
     Subscription,
 )
+from bot.render.inputs import FeedStatusRow, HomeData, HomeDeadline
 from bot.render.slacklimits import validate_message
 from bot.render.templates import TEMPLATE_NAMES, Templates
-from bot.render.views import FeedStatusRow, HomeData, HomeDeadline
 
 if TYPE_CHECKING:
     from bot.render.renderer import Renderer
@@ -235,6 +237,13 @@ def _samples() -> _Samples:
             ),
             FeedStatusRow("old", "Old feed", False, None),
             FeedStatusRow("fresh", "Fresh feed", True, None),
+            FeedStatusRow(
+                "screening-list",
+                "Consolidated Screening List",
+                True,
+                FeedState("screening-list", last_success=now),
+                10_085,
+            ),
         ],
         month=_sample_month(entity, plain),
         answers=_sample_answers(now, entity, plain),
@@ -318,7 +327,12 @@ def _sample_month(entity: Item, plain: Item) -> MonthlyView:
         entity_previous=31,
         destinations=tuple(DestinationChange(f"Country {i}", 20 - i, i) for i in range(14)),
         deadlines=tuple(
-            Deadline(datetime(2026, 6, 1 + i).date(), "comments close", entity, "91 FR 1064")
+            Deadline(
+                "comments",
+                datetime(2026, 6, 1 + i).date(),
+                entity,
+                FederalRegisterFacts(f"2026-{i:05d}", "Proposed Rule", citation="91 FR 1064"),
+            )
             for i in range(17)
         ),
         top_items=(entity, plain),

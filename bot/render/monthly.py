@@ -47,9 +47,9 @@ def month_context(view: MonthlyView, views: TemplateViews, *, chart: bool) -> di
         },
         "deadlines": [
             {
-                "day": f"{_DAYS[d.day.weekday()]} {d.day.day} {_MONTHS[d.day.month - 1]}",
-                "what": d.what,
-                "citation": d.citation,
+                "day": f"{_DAYS[d.on.weekday()]} {d.on.day} {_MONTHS[d.on.month - 1]}",
+                "what": d.label,
+                "citation": d.facts.citation,
                 "item": views.item(d.item),
             }
             for d in view.deadlines

@@ -28,16 +28,10 @@ from bot.models import DigestView, Item, SlackMessage, replace
 from bot.render.answers import answer_context
 from bot.render.blocks import BlockHelpers, TemplateOutput, messages_of
 from bot.render.check import check_templates
+from bot.render.inputs import FeedStatusRow, HomeData, SearchHitLike, show_all_command
 from bot.render.monthly import month_context
 from bot.render.templates import Templates
-from bot.render.views import (
-    ENTITY_NAMES,
-    FeedStatusRow,
-    HomeData,
-    SearchHitLike,
-    TemplateViews,
-    show_all_command,
-)
+from bot.render.views import ENTITY_NAMES, TemplateViews
 
 __all__ = ["DIGEST_POST_OPTIONS", "MAX_VIEW_BLOCKS", "RenderError", "Renderer"]
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from markupsafe import Markup
 
@@ -25,22 +25,18 @@ from bot.ingest.entitylist import EntityListFacts
 from bot.ingest.fedreg.facts import short_date
 from bot.ingest.screening.entities import RuleEntities
 from bot.ingest.text import truncate_words
-from bot.models import DigestSection, DigestView, FeedState, Item, Subscription
+from bot.models import DigestSection, DigestView, FeedState, Item
 from bot.render.fedreg import fedreg_line
+from bot.render.inputs import FeedStatusRow, HomeData, SearchHitLike
 from bot.render.mrkdwn import ELLIPSIS, clean_feed_text, highlight, mark_trusted, safe_url
 
 __all__ = [
-    "SHOW_ALL_MAX",
     "CommandView",
     "DeadlineView",
     "FeedRowView",
-    "FeedStatusRow",
     "HitView",
-    "HomeData",
-    "HomeDeadline",
     "ItemView",
     "ReminderView",
-    "SearchHitLike",
     "SectionView",
     "TemplateViews",
     "shorten",
@@ -62,79 +58,6 @@ ERROR_CHARS = 160
 MAX_ALSO_IN = 6
 _WORD = re.compile(r"\w+")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-SHOW_ALL_MAX = 50  # what `/brief latest` shows at most
-
-
-def show_all_command(hint: object, count: object) -> str:
-    """The `/brief` line (without `/brief`) a "Show all N" button runs: `hint` for N items.
-
-    "/brief latest chips", 23 -> "latest chips 23"; a count already in the
-    hint is replaced; at most SHOW_ALL_MAX.
-    """
-    words = str(hint).removeprefix("/brief").split()
-    if words and words[-1].isdigit():
-        words.pop()
-    number = count if isinstance(count, int) else 0
-    return " ".join([*words, str(min(max(number, 1), SHOW_ALL_MAX))])
-
-
-# -- what the renderer is given --------------------------------------------------
-
-
-class SearchHitLike(Protocol):
-    """What `render_search` needs of a search hit (search.py's hits have these)."""
-
-    @property
-    def item(self) -> Item: ...
-
-    @property
-    def snippet(self) -> str: ...
-
-    @property
-    def spans(self) -> Sequence[tuple[int, int]]: ...
-
-    @property
-    def also_in(self) -> tuple[str, ...]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class FeedStatusRow:
-    """One feed for `/brief feeds`: its config and what the bot remembers about it."""
-
-    feed_id: str
-    name: str
-    enabled: bool
-    state: FeedState | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HomeDeadline:
-    """One upcoming date on the Home tab: comments close, or a rule takes effect."""
-
-    on: date
-    kind: str  # "comments close" or "effective"
-    item: Item
-    citation: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class HomeData:
-    """What one person's Home tab shows (bot/app/surfaces/home.py gathers it).
-
-    `subscriptions` pairs each with how it is delivered, in words; everyone
-    sees the feeds counted, admins also which are failing and why.
-    """
-
-    subscriptions: Sequence[tuple[Subscription, str]]
-    more_subscriptions: int
-    items: Sequence[Item]
-    deadlines: Sequence[HomeDeadline]
-    feeds: Sequence[FeedStatusRow]
-    is_admin: bool = False
-    notice: str = ""
-    period: str = "the last 7 days"
-
-
 # -- what templates get ------------------------------------------------------
 
 
@@ -216,6 +139,8 @@ class FeedRowView:
     warning: str | None = None
     # When the last new (not backlog) item arrived; None: none since the first poll.
     last_new_item: datetime | None = None
+    # The screening list's row: entries in its snapshot (None for a feed).
+    snapshot_entries: int | None = None
 
 
 class TemplateViews:
@@ -431,6 +356,7 @@ class TemplateViews:
             items_stored=state.items_stored,
             warning=_shorten(state.warning, ERROR_CHARS) if state.warning else None,
             last_new_item=state.last_new_item,
+            snapshot_entries=row.snapshot_entries,
         )
 
 

@@ -130,6 +130,25 @@ def test_check_config_warns_before_the_settings_and_fails_only_with_strict(
     assert json.loads(strict.stdout)["feeds"][0]["id"] == "a", "stdout stays pure JSON"
 
 
+def test_check_config_on_the_shipped_file_is_valid_and_shows_the_screening_list() -> None:
+    shipped = Path(__file__).parents[2] / "feeds.yaml"
+    env = clean_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN)
+    result = run_cli("--config", str(shipped), "check-config", "--json", env=env)
+    assert result.returncode == EXIT_OK, result.stderr
+    # Only what a fresh install has not set yet: no digests, no admins.
+    warnings = result.stderr.splitlines()
+    assert [w.split(": warning: ")[1][:13] for w in warnings] == ["no digests: n", "no admins: no"]
+    listed = json.loads(result.stdout)["screening_list"]
+    assert listed == {
+        "url": "https://data.trade.gov/downloadable_consolidated_screening_list/v1/consolidated.csv",
+        "interval": "1d",
+        "interval_seconds": 86400,
+        "enabled": True,
+        "allow_private": False,
+        "allow_addresses": [],
+    }
+
+
 def test_check_config_names_file_line_and_field_of_an_error(tmp_path: Path) -> None:
     bad = tmp_path / "feeds.yaml"
     bad.write_text("feeds:\n  - id: fr-bis\n    url: https://example.org/a\n    intervall: 15m\n")

@@ -105,3 +105,20 @@ def test_the_demo_writes_the_entity_list_chart_to_a_file(printed: str) -> None:
     assert png_size(path.read_bytes()) == (int(found[2]), int(found[3]))
     assert found[4].startswith("Entity List additions by destination, ")
     assert re.search(r": \d+ entries in \d+ rules$", found[4])
+
+
+def test_the_demo_digest_names_the_entities_of_entity_list_rules(printed: str) -> None:
+    """The screening-list sample (synthetic, served on loopback) names the rules' entities."""
+    assert "Consolidated Screening List (synthetic sample): 76 entries read" in printed
+    assert "Entity List rules named from the screening list: 90 FR 44510, 90 FR 4621 (" in printed
+    digest = digest_of(printed)
+    assert re.search(
+        r"^16 entities added: China 14: [^;\n]+, [^;\n]+, [^;\n]+ and 11 more; Singapore 2: ",
+        digest,
+        re.M,
+    )
+    assert re.search(
+        r"^32 entities added: China 23: [^;\n]+ and 20 more; .+ · 28 entities revised: China 28: ",
+        digest,
+        re.M,
+    )

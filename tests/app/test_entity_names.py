@@ -12,6 +12,7 @@ served on loopback and fetched through the feeds' fetcher.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from bot.app.runtime import Runtime
 from bot.config.model import DigestConfig, SlackSecrets
 from bot.config.schema import parse_config_text
 from bot.ingest.fedreg.facts import FederalRegisterFacts
+from bot.ingest.fetch.client import Network
 from bot.ingest.screening.entities import RuleEntities
 from bot.models import CommandRequest, Item
 from bot.slack.client import make_web_client
@@ -65,18 +67,21 @@ class World:
 
     def publish_rule(self, citation: str) -> Item:
         """The rule arrives, then gets its FR facts as the enrichment step would give them."""
-        self.server.add("/bis.rss", make_rss([RULE, OLD]))
-        self.runtime.poll(force=True)
-        [rule] = [i for i in self.runtime.store.items.after() if i.id and not i.backlog]
-        facts = FederalRegisterFacts(
-            document_number="2022-27151",
-            type="Rule",
-            citation=citation,
-            full_text_xml_url=self.server.url("/rule.xml"),
-        )
-        with self.runtime.store.transaction() as tx:
-            tx.items.update_extras(rule.feed_id, rule.id, {"federal_register": facts.as_extras()})
-        return rule
+        return publish_rule(self.runtime, self.server, citation, self.server.url("/rule.xml"))
+
+
+def publish_rule(runtime: Runtime, server: FeedServer, citation: str, xml_url: str) -> Item:
+    """The rule arrives in the feed; its facts (citation, XML URL) are written as the
+    enrichment writes them after the poll that stored it."""
+    server.add("/bis.rss", make_rss([RULE, OLD]))
+    runtime.poll(force=True)
+    [rule] = [i for i in runtime.store.items.after() if i.id and not i.backlog]
+    facts = FederalRegisterFacts(
+        document_number="2022-27151", type="Rule", citation=citation, full_text_xml_url=xml_url
+    )
+    with runtime.store.transaction() as tx:
+        tx.items.update_extras(rule.feed_id, rule.id, {"federal_register": facts.as_extras()})
+    return rule
 
 
 def _world(
@@ -179,3 +184,69 @@ def test_names_from_the_csl_first_names_in_the_digest_the_rest_in_the_thread(
     assert "Every entity named by" in details
     assert "Hebei Far East Communication System Engineering" in details
     assert all(len(json.dumps(b)) < 3500 for m in thread for b in m.blocks)
+
+
+def test_a_watch_hit_after_a_subscriptions_alert_on_the_same_rule_is_alerted_once(
+    from_xml: World,
+) -> None:
+    """The subscription's alert went out when the rule arrived; the watched name appears
+    only when the rule's entities are named (a later poll): it gets its own alert, once."""
+    world = from_xml
+    world.server.add("/rule.xml", (FIXTURES / "el_rule_2022-27151_constructed.xml").read_bytes())
+    assert "Watching YMTC" in world.ask("watch YMTC")
+    assert "Subscribed" in world.ask('subscribe "entity list"')
+    world.publish_rule("87 FR 77505")
+    world.runtime.dispatch_alerts(world.poster)
+    [by_subscription] = world.slack.messages()
+    assert "entity list" in json.dumps(by_subscription.blocks)
+    assert "watch YMTC" not in json.dumps(by_subscription.blocks)
+
+    world.runtime.poll(force=True)  # names the rule's entities: YMTC is among them
+    world.runtime.dispatch_alerts(world.poster)
+    messages = world.slack.messages()
+    assert len(messages) == 2, [json.dumps(m.blocks)[:300] for m in messages]
+    by_watch = json.dumps(messages[1].blocks)
+    assert "watch YMTC" in by_watch
+    assert "among the entities of 87 FR 77505: Yangtze Memory Technologies Co., Ltd." in by_watch
+
+    # Never twice: later polls, and the match replayed from the start (a cursor moved back,
+    # a restored backup), queue nothing for the subscription or the watch.
+    world.runtime.poll(force=True)
+    with world.runtime.store.transaction() as tx:
+        tx.alerts.set_match_cursor(0)
+        world.runtime.match_new_items(tx)
+    assert world.runtime.store.alerts.pending_count() == 0
+    world.runtime.dispatch_alerts(world.poster)
+    assert len(world.slack.messages()) == 2
+
+
+def test_a_rule_xml_url_resolving_to_a_private_address_is_refused_at_connect_time(
+    feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The rule's XML URL names a host that resolves to loopback (DNS rebinding, a poisoned
+    answer): with the bot's own policy (public only) no connection is made, and the rule
+    stays unnamed, to be tried again."""
+    feed_server.add("/bis.rss", make_rss([OLD]))
+    feed_server.add("/rule.xml", (FIXTURES / "el_rule_2022-27151_constructed.xml").read_bytes())
+    config = parse_config_text(
+        f"settings:\n  data_dir: {tmp_path / 'data'}\n"
+        f"feeds:\n  - id: fr-bis\n    url: {feed_server.url('/bis.rss')}\n"
+        "    allow_private: true\n",
+        "test-feeds.yaml",
+        env={},
+    )
+    port = feed_server.url("/").split(":")[2].split("/")[0]
+    public_only = Network(resolver=FakeResolver({"rules.example.org": ["127.0.0.1"]}))
+    with Runtime(config, _open_store(tmp_path), network=public_only) as runtime:
+        runtime.poll(force=True)
+        xml_url = f"http://rules.example.org:{port}/rule.xml"
+        rule = publish_rule(runtime, feed_server, "87 FR 77505", xml_url)
+        with caplog.at_level(logging.WARNING):
+            runtime.poll(force=True)
+        stored = runtime.store.items.get(rule.feed_id, rule.id)
+    assert feed_server.requests("/rule.xml") == [], "no connection reached the server"
+    assert stored is not None and RuleEntities.of(stored.extras) is None
+    refused = [
+        r.getMessage() for r in caplog.records if "its XML could not be fetched" in r.message
+    ]
+    assert refused and "127.0.0.1" in refused[0] and "loopback" in refused[0], refused

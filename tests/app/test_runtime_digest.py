@@ -312,6 +312,7 @@ def test_with_the_shipped_topics_an_ofac_notice_and_everything_else_is_in_the_di
         feeds=(feed,),
         digests=(digest,),
         settings=replace(shipped.settings, data_dir=str(tmp_path / "data")),
+        screening_list=None,  # the shipped one is on the internet
     )
     clock = Clock(datetime(2025, 8, 4, 12, 0, tzinfo=UTC))
     secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)

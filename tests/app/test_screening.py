@@ -16,16 +16,22 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.cli.shared import EXIT_OK
 from bot.app.commands.dispatch import handle_command
 from bot.app.runtime import Runtime
 from bot.config.model import SlackSecrets
 from bot.config.schema import parse_config_text
+from bot.ingest.fetch.client import Network
 from bot.ingest.screening.diff import FEED_ID
 from bot.models import CommandRequest
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
+from bot.store.tinydb.store import TinyStore
+from tests.app.test_cli import clean_env, run_cli
+from tests.app.test_cli_readonly import row_of
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedserver import FeedServer
+from tests.support.network import FakeResolver
 
 SAMPLE = Path(__file__).parents[1] / "fixtures" / "screening" / "csl_consolidated_2025_sample13.csv"
 USER = "U0ANALYST01"
@@ -45,6 +51,7 @@ class World:
     server: FeedServer
     slack: FakeSlack
     poster: Deliverer
+    config_text: str
 
     def ask(self, text: str, *, admin: bool = False) -> str:
         request = CommandRequest(USER, CHANNEL, text, is_admin=admin)
@@ -70,16 +77,15 @@ def _revised(body: bytes) -> bytes:
 def world(feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
     fake_slack.add_user(USER)
     fake_slack.add_channel(CHANNEL)
-    config = parse_config_text(
+    text = (
         f"settings:\n  data_dir: {tmp_path / 'data'}\nfeeds: []\n"
-        f"screening_list:\n  url: {feed_server.url('/csl.csv')}\n  allow_private: true\n",
-        "test-feeds.yaml",
-        env={},
+        f"screening_list:\n  url: {feed_server.url('/csl.csv')}\n  allow_private: true\n"
     )
+    config = parse_config_text(text, "test-feeds.yaml", env={})
     secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
     poster = Deliverer(make_web_client(secrets, max_retries=0), interval=0.01, attempts=1)
     with Runtime.open(config) as runtime:
-        yield World(runtime, feed_server, fake_slack, poster)
+        yield World(runtime, feed_server, fake_slack, poster, text)
 
 
 def test_first_download_is_the_snapshot_then_changes_are_items_and_a_watch_alerts(
@@ -161,6 +167,38 @@ def test_a_broken_download_keeps_the_snapshot_and_stores_nothing(world: World) -
     assert state.last_error is not None and "not a Consolidated Screening List" in state.last_error
 
 
+def test_status_shows_the_screening_lists_health(world: World) -> None:
+    """`/brief status` lists the screening list beside the feeds: last success, entries kept."""
+    world.serve(SAMPLE.read_bytes(), '"v1"')
+    world.runtime.poll(force=True)
+    shown = world.ask("status")
+    assert "*Consolidated Screening List* `screening-list` · updated " in shown
+    assert "13 entries in the snapshot" in shown
+    world.serve(b"<html><body>Maintenance</body></html>", '"v2"')
+    world.runtime.poll(force=True)
+    shown = world.ask("status")
+    assert "*Consolidated Screening List* `screening-list` · failing since " in shown
+    assert "(1 failure)" in shown and "not a Consolidated Screening List" in shown
+    assert "13 entries in the snapshot" in shown, "the last good snapshot is still used"
+
+
+def test_briefbot_status_shows_the_screening_list(world: World, tmp_path: Path) -> None:
+    world.serve(SAMPLE.read_bytes(), '"v1"')
+    world.runtime.poll(force=True)
+    config = tmp_path / "feeds.yaml"
+    config.write_text(world.config_text)
+    result = run_cli("--config", str(config), "status", env=clean_env())
+    assert result.returncode == EXIT_OK, result.stderr
+    cells = row_of(result.stdout, "screening-list")
+    # feed, status, last success, failures, items stored, next poll, error / warning
+    assert (cells[1], cells[3], cells[4]) == ("ok", "0", "0")
+    assert "13 entries in the snapshot" in result.stdout
+    result = run_cli("--config", str(config), "status", "--json", env=clean_env())
+    listed = {feed["id"]: feed for feed in json.loads(result.stdout)["feeds"]}
+    assert listed[FEED_ID]["status"] == "ok"
+    assert listed[FEED_ID]["snapshot_entries"] == 13
+
+
 def test_unwatch_by_name_and_watch_for_a_channel_needs_an_admin(world: World) -> None:
     assert "Watching Huawei" in world.ask("watch Huawei")
     assert "already watched" in world.ask("watch HUAWEI")
@@ -174,3 +212,27 @@ def test_unwatch_by_name_and_watch_for_a_channel_needs_an_admin(world: World) ->
 def test_entity_list_is_still_a_question(world: World) -> None:
     shown = world.ask("entity list since:30d")
     assert "appears in no stored Entity List rule" not in shown
+
+
+def test_a_csl_url_resolving_to_a_private_address_is_refused_at_connect_time(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """The list's host resolves to loopback (DNS rebinding, a poisoned answer): with the bot's
+    own policy (public only) no connection is made and the list's health says why."""
+    feed_server.add("/csl.csv", SAMPLE.read_bytes(), etag='"v1"', content_type="text/csv")
+    port = feed_server.url("/").split(":")[2].split("/")[0]
+    config = parse_config_text(
+        f"settings:\n  data_dir: {tmp_path / 'data'}\nfeeds: []\n"
+        f"screening_list:\n  url: http://csl.example.org:{port}/csl.csv\n",
+        "test-feeds.yaml",
+        env={},
+    )
+    public_only = Network(resolver=FakeResolver({"csl.example.org": ["127.0.0.1"]}))
+    with Runtime(config, TinyStore.open(tmp_path / "data"), network=public_only) as runtime:
+        report = runtime.poll_screening_list(force=True)
+        state = runtime.store.feed_states.get(FEED_ID)
+        assert runtime.screening.snapshot() is None
+    assert feed_server.requests("/csl.csv") == [], "no connection reached the server"
+    assert report is not None and report.status == "error"
+    assert report.error is not None and "127.0.0.1" in report.error and "loopback" in report.error
+    assert state is not None and state.consecutive_failures == 1

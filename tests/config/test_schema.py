@@ -218,6 +218,16 @@ def test_shipped_feeds_yaml_loads_cleanly_with_the_domain_feeds_and_topics() -> 
         assert not feed.allow_private
 
 
+def test_the_shipped_file_downloads_the_screening_list_once_a_day() -> None:
+    config = load_config(ROOT / "feeds.yaml", env={})
+    listed = config.screening_list
+    assert listed is not None and listed.enabled and not listed.allow_private
+    assert listed.url == (
+        "https://data.trade.gov/downloadable_consolidated_screening_list/v1/consolidated.csv"
+    )
+    assert listed.interval_seconds == 86400
+
+
 def test_shipped_settings_are_the_defaults_shown() -> None:
     config = load_config(ROOT / "feeds.yaml", env={})
     assert config.settings == Settings()

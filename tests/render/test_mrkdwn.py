@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.models import DigestSection, DigestView, FeedState, Item
+from bot.render.inputs import FeedStatusRow
 from bot.render.mrkdwn import fit_text, highlight, mrkdwn_to_plain
 from bot.render.renderer import Renderer
 from bot.render.slacklimits import text_length, validate_message
-from bot.render.views import FeedStatusRow
 from tests.render.cases import (
     OUR_TOKEN,
     Hit,

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.models import UTC, DigestSection, DigestView, FeedState, Item, SlackMessage
+from bot.render.inputs import FeedStatusRow
 from bot.render.renderer import DIGEST_POST_OPTIONS, Renderer
 from bot.render.slacklimits import validate_message
-from bot.render.views import FeedStatusRow
 from tests.render.cases import (
     ALLOWED_LINKS,
     DATE_LABEL,

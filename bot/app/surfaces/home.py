@@ -25,7 +25,7 @@ from bot.find.query.matcher import Query
 from bot.find.query.parser import parse_query
 from bot.find.query.syntax import QueryError
 from bot.models import Subscription
-from bot.render.views import HomeData, HomeDeadline
+from bot.render.inputs import HomeData, HomeDeadline
 from bot.surfaces import SlackView
 
 __all__ = ["MAX_DEADLINES", "MAX_ITEMS", "MAX_SUBSCRIPTIONS", "PERIOD", "SCAN", "build_home"]

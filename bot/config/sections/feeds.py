@@ -26,6 +26,7 @@ from bot.config.addresses import (
 )
 from bot.config.checker import ID_RE, Checker, entry_label
 from bot.config.hosts import InvalidHostError, normalize_host
+from bot.config.model import SCREENING_LIST_FEED_ID
 from bot.config.redact import redact_url
 from bot.config.units import show_value
 from bot.models import FeedConfig
@@ -59,6 +60,14 @@ def read_feed(check: Checker, item: Node, index: int, seen: dict[str, int]) -> F
     if keys is None:
         return None
     where, feed_id = check.read_id(keys, item, "feed", index, seen)
+    if feed_id == SCREENING_LIST_FEED_ID:
+        check.report(
+            keys["id"],
+            where,
+            f"id {feed_id!r} is taken by the screening list (screening_list:), whose changes "
+            "are stored as that feed's items; choose another id",
+        )
+        feed_id = None
     allow_private = check.boolean(keys.get("allow_private"), where, "allow_private")
     allow_addresses = _read_addresses(check, keys.get("allow_addresses"), where)
     policy = policy_for(bool(allow_private), allow_addresses)

@@ -23,13 +23,14 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.config.model import SCREENING_LIST_FEED_ID
 from bot.ingest.screening.csl import ScreeningEntry
 from bot.ingest.screening.places import country_name
 from bot.models import Item
 
 __all__ = ["FEED_ID", "Change", "change_item", "diff_lists", "entry_keys"]
 
-FEED_ID = "screening-list"
+FEED_ID = SCREENING_LIST_FEED_ID
 _COMPARED = (
     ("name", "name"),
     ("alt_names", "aliases"),

@@ -14,8 +14,14 @@ The snapshot (every entry of the last download, about 5 MB for the whole list)
 is kept out of the store's state.json, which every commit rewrites: it is its
 own file, `screening-list.json` in the data directory, replaced atomically
 AFTER the transaction that stored the changes. A crash in between leaves the
-old snapshot; the next download computes the same changes again, which are the
-same items (diff.py) and are not stored twice.
+old snapshot beside a feed state that already holds the new download's ETag /
+Last-Modified, so a conditional request would be answered 304 until the list
+next changes, with the old snapshot in use meanwhile. The snapshot therefore
+keeps the validators of the download it holds, and the list is asked for
+conditionally only when they are the stored state's: after such a crash (or
+with the file deleted) the next poll downloads the list whole, computes the
+same changes again, which are the same items (diff.py) and are not stored
+twice, and writes the snapshot (tests/ingest/screening/test_source_crash.py).
 
 `ScreeningSource.resolve_entities` gives Entity List rules their names: for
 each recent item with `extras["entity_list"]` and a Federal Register citation
@@ -50,11 +56,13 @@ from bot.ingest.screening.frxml import entities_from_rule_xml
 from bot.models import FeedConfig, FetchResult, Item
 from bot.store.ports import Store, Transaction
 
-__all__ = ["SNAPSHOT_FILE", "ScreeningReport", "ScreeningSource", "Snapshot"]
+__all__ = ["SCREENING_NAME", "SNAPSHOT_FILE", "ScreeningReport", "ScreeningSource", "Snapshot"]
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FILE = "screening-list.json"
+#: How the list is named where feeds are (`/brief status`).
+SCREENING_NAME = "Consolidated Screening List"
 #: The whole list is about 10 MB as CSV, more as JSON.
 MAX_BYTES = 64 * 1024 * 1024
 #: How many of the newest items `resolve_entities` looks at.
@@ -68,6 +76,9 @@ class Snapshot:
 
     entries: tuple[ScreeningEntry, ...]
     fetched_at: str
+    # The validators of the download it holds (None in a file written before they were kept).
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +113,18 @@ class ScreeningSource:
         if self._cached is None or mtime != self._cached_mtime:
             data = json.loads(self.path.read_bytes())
             entries = tuple(ScreeningEntry.from_dict(e) for e in data["entries"])
-            self._cached, self._cached_mtime = Snapshot(entries, str(data["fetched_at"])), mtime
+            validators = (_text(data.get("etag")), _text(data.get("last_modified")))
+            self._cached = Snapshot(entries, str(data["fetched_at"]), *validators)
+            self._cached_mtime = mtime
         return self._cached
 
-    def _save(self, entries: Sequence[ScreeningEntry], now: datetime) -> None:
-        payload = {"fetched_at": now.isoformat(), "entries": [e.as_dict() for e in entries]}
+    def _save(self, entries: Sequence[ScreeningEntry], now: datetime, result: FetchResult) -> None:
+        payload = {
+            "fetched_at": now.isoformat(),
+            "etag": result.etag,
+            "last_modified": result.last_modified,
+            "entries": [e.as_dict() for e in entries],
+        }
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "wb") as out:
@@ -135,7 +153,11 @@ class ScreeningSource:
         now = self.clock()
         if not force and not is_due(state, now):
             return ScreeningReport("not-due")
-        states = {FEED_ID: state} if state is not None else {}
+        # Conditional only when the snapshot is the download the state's validators name.
+        snapshot = self.snapshot()
+        held = (snapshot.etag, snapshot.last_modified) if snapshot is not None else None
+        current = state is not None and held == (state.etag, state.last_modified)
+        states = {FEED_ID: state} if state is not None and current else {}
         settings = replace(config.settings, max_bytes=max(config.settings.max_bytes, MAX_BYTES))
         [result] = fetch_feeds(
             [feed], states, settings, resolver=network.resolver, policy=network.policy
@@ -157,7 +179,7 @@ class ScreeningSource:
             if within is not None:
                 within(tx, stored)
         if entries is not None:
-            self._save(entries, now)
+            self._save(entries, now, result)
         return report
 
     def _read(
@@ -226,7 +248,7 @@ def _as_feed(listed: ScreeningListConfig) -> FeedConfig:
     return FeedConfig(
         id=FEED_ID,
         url=listed.url,
-        name="Consolidated Screening List",
+        name=SCREENING_NAME,
         interval_seconds=listed.interval_seconds,
         allow_private=listed.allow_private,
         allow_addresses=listed.allow_addresses,
@@ -250,3 +272,7 @@ def _from_xml(config: Config, facts: FederalRegisterFacts, network: Network) -> 
     return from_rule_xml(facts.citation, named) or RuleEntities(
         facts.citation, "federal-register-xml", ()
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -12,16 +12,21 @@ per day, a call touches a handful of records whatever the number of alerts.
 Why a replayed match never queues an alert twice: enqueueing skips keys found
 in `alerts_sent` and merges keys already queued, so re-matching items (a
 cursor moved back, a restored backup) changes nothing that was delivered.
+A delivered alert also records one key per watch it named (`Alert.sent_keys`):
+an alert for an item already sent keeps only the watches not yet told (a
+watched name found when a rule's entities are named, after a subscription's
+alert for the rule), so each watch hit is told once, subscriptions never twice.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.models import Alert, as_utc
+from bot.models import Alert, as_utc, watch_key
 from bot.store.records import values as records
 from bot.store.records.repos import RecordSource, record_table
 
@@ -97,7 +102,10 @@ class AlertQueueRepo:
         incoming: dict[str, dict[str, Alert]] = {}  # owner -> key -> merged alert
         for alert in alerts:
             if alert.key in sent:
-                continue
+                untold = tuple(w for w in alert.watch_ids if watch_key(alert.key, w) not in sent)
+                if not untold:
+                    continue
+                alert = replace(alert, subscription_ids=untold)
             mine = incoming.setdefault(alert.owner, {})
             old = mine.get(alert.key)
             mine[alert.key] = alert.canonical() if old is None else old.merged(alert)

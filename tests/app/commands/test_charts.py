@@ -21,12 +21,14 @@ from bot.app.commands.dispatch import handle_command
 from bot.app.reports import chart_data
 from bot.app.runtime import Runtime
 from bot.brief.charts import OTHER
+from bot.ingest.fedreg.facts import FederalRegisterFacts
 from bot.models import CommandRequest
 from bot.render.charts import draw_chart
 from bot.slack.deliver import Deliverer
 from tests.app.commands.cases import CHANNEL, MEMBER, run, slack_client
 from tests.render.test_charts import png_size
 from tests.support.fakeslack import FakeSlack
+from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
 from tests.support.recorded import (
     ENTITY_DOCS,
@@ -239,3 +241,42 @@ def test_the_last_full_month_by_default_and_mistakes(recorded: Runtime) -> None:
     assert "Nothing is stored for March 2023" in run(recorded, "month 2023-03")
     assert "March 2024 has not begun yet" in run(recorded, "month 2024-03")
     assert "'2024-13' is not a month such as 2024-01" in run(recorded, "month 2024-13")
+
+
+def test_a_correction_is_not_a_second_deadline_in_the_month(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The monthly briefing lists deadlines as /brief deadlines does (bot/brief/deadlines.py):
+    a correction's dates are the corrected document's, shown once, not beside it again."""
+    rule = next(d for d in FR_DOCS if (d["effective_on"] or "").startswith("2024-02"))
+    correction = {
+        **rule,
+        "document_number": f"C1-{rule['document_number']}",
+        "correction_of": rule["document_number"],
+        "html_url": rule["html_url"].replace(rule["document_number"], "C1-x"),
+        "comments_close_on": None,
+    }
+    server = FeedServer().start()
+    try:
+        config = recorded_config(server, tmp_path_factory.mktemp("correction") / "data")
+        entries = [
+            Entry(d["title"], d["html_url"], guid=d["document_number"], published=NOW)
+            for d in (rule, correction)
+        ]
+        server.add("/fr-docs.rss", make_rss(entries))
+        server.add("/fr-bis.rss", make_rss([]))
+        server.add("/bis-news.rss", make_rss([]))
+        with Runtime.open(config, clock=lambda: NOW) as runtime:
+            runtime.poll(force=True)
+            by_number = {d["document_number"]: d for d in (rule, correction)}
+            with runtime.store.transaction() as tx:
+                for item in list(tx.items.after(0)):
+                    facts = FederalRegisterFacts.from_api(by_number[item.guid or ""])
+                    extras = {"federal_register": facts.as_extras()}
+                    tx.items.update_extras(item.feed_id, item.id, extras)
+            reply = run(runtime, "month 2024-01")
+    finally:
+        server.stop()
+    day = datetime.fromisoformat(rule["effective_on"])
+    assert reply.count(": takes effect · ") == 1, reply
+    assert f"• {day:%a} {day.day} Feb: takes effect · {rule['title']}" in reply

@@ -48,6 +48,19 @@ ERROR_CASES = [
         id="duplicate-feed-id",
     ),
     pytest.param(
+        """\
+        feeds:
+          - id: screening-list
+            url: https://example.org/csl.xml
+        """,
+        [
+            "feeds.yaml:2: feed 'screening-list': id 'screening-list' is taken by the screening "
+            "list (screening_list:), whose changes are stored as that feed's items; "
+            "choose another id"
+        ],
+        id="feed-id-of-the-screening-list",
+    ),
+    pytest.param(
         # The issue's own example, at its own line number.
         """\
         # Federal Register feeds

@@ -215,6 +215,24 @@ def test_prune_sent_keeps_the_keys_still_within_retention(store: Store) -> None:
     assert queue(store) == [("U1", 1, ("s1",), 0)]
 
 
+def test_a_watch_not_yet_told_is_queued_for_an_item_already_sent(stores: Stores) -> None:
+    """The item went out for a subscription (and watch w1); a watch hit found later is told
+    once, alone; a replay of any of them, after a reopen too, queues nothing."""
+    store = stores.open()
+    sent = alert("U1", 1, "s1", "wa1")
+    enqueue(store, [sent])
+    deliver(store, list(sent.sent_keys))
+    assert store.alerts.sent_keys() == {"U1:1", "U1:1/wa1"}
+    assert enqueue(store, [alert("U1", 1, "s1"), alert("U1", 1, "wa1")]) == 0
+    assert enqueue(store, [alert("U1", 1, "s1", "wa1", "wb2", due=5)]) == 1
+    assert queue(store) == [("U1", 1, ("wb2",), 5)]
+    [later] = store.alerts.queued()
+    deliver(store, list(later.sent_keys))
+    store = stores.reopen(store)
+    assert enqueue(store, [alert("U1", 1, "s1", "wa1", "wb2")]) == 0
+    assert queue(store) == []
+
+
 def test_discarding_subscriptions(store: Store) -> None:
     enqueue(store, [alert("U1", 1, "s1"), alert("U1", 2, "s1", "s2"), alert("U2", 2, "s3")])
     with store.transaction() as tx:
