@@ -22,28 +22,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, time
+from typing import TYPE_CHECKING
 
-from bot.brief.digest import build_digest_view, other_item_filter
-from bot.brief.match import SubscriptionMatcher
+from bot.app.storycache import StoryKeeper
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
 from bot.config.redact import redact_text
-from bot.deliver.alerts import AlertDispatcher, DispatchReport
-from bot.deliver.digests import DigestOutcome, DigestSender, current_state, period_start
 from bot.deliver.locks import DestinationLocks
-from bot.deliver.ports import Poster
-from bot.find.query.question import parse_question
-from bot.find.query.syntax import QueryError
-from bot.find.search.index import SearchIndex
-from bot.find.search.results import SearchResults
-from bot.find.stories.extras import link_extras
-from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories.index import StoryIndex
-from bot.ingest.fetch.client import SYSTEM_NETWORK, Network
-from bot.ingest.parsepool import FeedParser, open_parser, resolve_workers
-from bot.ingest.poll import FeedOutcome, poll_feeds, probe_feed
 from bot.models import (
     UTC,
     DigestView,
@@ -54,10 +42,20 @@ from bot.models import (
     SlackMessage,
     replace,
 )
-from bot.render.renderer import Renderer
-from bot.render.views import FeedStatusRow
 from bot.store.ports import DeliveryProblem, Store, Transaction
 from bot.store.tinydb.store import TinyStore
+
+if TYPE_CHECKING:  # imported where used: `briefbot poll` loads no Jinja2, search or Slack
+    from bot.deliver.alerts import AlertDispatcher, DispatchReport
+    from bot.deliver.digests import DigestOutcome, DigestSender
+    from bot.deliver.ports import Poster
+    from bot.find.search.index import SearchIndex
+    from bot.find.search.results import SearchResults
+    from bot.ingest.fetch.client import Network
+    from bot.ingest.parsepool import FeedParser
+    from bot.ingest.poll import FeedOutcome
+    from bot.render.renderer import Renderer
+    from bot.render.views import FeedStatusRow
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
 
@@ -91,23 +89,23 @@ class Runtime:
         store: Store,
         *,
         clock: Clock = utc_now,
-        network: Network = SYSTEM_NETWORK,
+        network: Network | None = None,
     ) -> None:
         self.base_config = config  # feeds.yaml as loaded; `config` adds changes made from Slack
         self.store = store
         self.clock = clock
-        self.network = network
+        self._network = network
         self.config = effective_config(config, store.overrides)
         # Called (no arguments) after `refresh_config`, e.g. to re-sync scheduler jobs.
         self.config_listeners: list[Callable[[], None]] = []
-        self.renderer = Renderer(self.config.settings.templates_dir, feed_names=self.feed_names())
         self.locks = DestinationLocks()
-        self.alerts = AlertDispatcher(store, self.locks, clock=clock)
-        self.digests = DigestSender(store, self.locks, clock=clock)
+        self._renderer: Renderer | None = None
+        self._alerts: AlertDispatcher | None = None
+        self._digests: DigestSender | None = None
         self._config_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._parser_lock = threading.Lock()
-        self._stories: StoryIndex | None = None
+        self._stories = StoryKeeper(config.settings.data_dir, store.items, clock)
         self._search: SearchIndex | None = None
         self._parser: FeedParser | None = None
         self._closed = False
@@ -119,7 +117,7 @@ class Runtime:
         *,
         clock: Clock = utc_now,
         read_only: bool = False,
-        network: Network = SYSTEM_NETWORK,
+        network: Network | None = None,
     ) -> Runtime:
         """Open the configured data directory: to write (locked), or to read a snapshot."""
         settings = config.settings
@@ -153,13 +151,42 @@ class Runtime:
         """Recompute `config` from feeds.yaml plus the changes made from Slack; tell listeners."""
         with self._config_lock:
             self.config = effective_config(self.base_config, self.store.overrides)
-            self.renderer = Renderer(
-                self.config.settings.templates_dir, feed_names=self.feed_names()
-            )
+            self._renderer = None  # made again from the new config when next used
             if self._search is not None:
                 self._search.set_feed_tags(self.feed_tags())
         for listener in list(self.config_listeners):
             listener()
+
+    @property
+    def renderer(self) -> Renderer:
+        """Slack messages from templates; made on first use (a poll never renders)."""
+        renderer = self._renderer
+        if renderer is None:
+            from bot.render.renderer import Renderer
+
+            with self._config_lock:
+                renderer = self._renderer = Renderer(
+                    self.config.settings.templates_dir, feed_names=self.feed_names()
+                )
+        return renderer
+
+    @property
+    def alerts(self) -> AlertDispatcher:
+        from bot.deliver.alerts import AlertDispatcher  # on first use, as `digests`
+
+        with self._config_lock:
+            if self._alerts is None:
+                self._alerts = AlertDispatcher(self.store, self.locks, clock=self.clock)
+            return self._alerts
+
+    @property
+    def digests(self) -> DigestSender:
+        from bot.deliver.digests import DigestSender
+
+        with self._config_lock:
+            if self._digests is None:
+                self._digests = DigestSender(self.store, self.locks, clock=self.clock)
+            return self._digests
 
     def feed_names(self) -> dict[str, str]:
         return {f.id: f.display_name for f in self.config.feeds}
@@ -180,6 +207,8 @@ class Runtime:
         """The search index, built in the background on first use; it follows the store."""
         with self._index_lock:
             if self._search is None:
+                from bot.find.search.index import SearchIndex
+
                 self._search = SearchIndex(
                     feed_tags=self.feed_tags(),
                     load_items=self.store.items.by_seq,
@@ -190,21 +219,27 @@ class Runtime:
 
     @property
     def stories(self) -> StoryIndex:
-        """Recent stories by their identity, built from the store on first use."""
-        with self._index_lock:
-            if self._stories is None:
-                since = self.clock() - STORY_HORIZON
-                recent = (item for item in self.store.items.after() if item.when >= since)
-                self._stories = StoryIndex.build(recent)
-            return self._stories
+        """Recent stories by their identity: the last process's (storycache.py), on first use."""
+        return self._stories.index()
 
     # ------------------------------------------------------------------ polling
+
+    @property
+    def network(self) -> Network:
+        """How feeds are fetched: the one given, else the system's (loaded with httpx)."""
+        if self._network is None:
+            from bot.ingest.fetch.client import SYSTEM_NETWORK
+
+            self._network = SYSTEM_NETWORK
+        return self._network
 
     @property
     def parser(self) -> FeedParser:
         """What polls parse with: the parse worker pool, started on first use."""
         with self._parser_lock:
             if self._parser is None:
+                from bot.ingest.parsepool import open_parser, resolve_workers
+
                 settings = self.config.settings
                 self._parser = open_parser(
                     resolve_workers(settings.parse_workers), time_limit=settings.parse_timeout
@@ -221,17 +256,19 @@ class Runtime:
         """One poll cycle; its items, story links, alerts and match cursor land in one commit.
 
         The story index learns the cycle's items inside the transaction; if
-        the commit fails it is dropped, to be rebuilt from the store (else it
-        would remember stories under items never stored). The search index
+        the commit fails it is dropped, to be loaded again (else it would
+        remember stories under items never stored), else saved. The search index
         catches up with the store afterwards, whether the commit worked or not.
         """
+        from bot.ingest.poll import poll_feeds
+
         stories = self.stories
-        consulted = False
+        consulted: list[Item] | None = None
 
         def within(tx: Transaction, stored: list[Item]) -> None:
             nonlocal consulted
-            consulted = True
-            _link_stories(tx, stories, stored)
+            consulted = stored
+            self._stories.link(tx, stories, stored)
             self.match_new_items(tx)
 
         try:
@@ -247,9 +284,11 @@ class Runtime:
                 parser=self.parser,
             )
         except BaseException:
-            if consulted:
-                self._drop_stories(stories)
+            if consulted is not None:
+                self._stories.drop(stories)
             raise
+        else:
+            self._stories.committed(stories, consulted or [])
         finally:
             if self._search is not None:
                 # Not waiting: a catch-up under way (the start-up build, a
@@ -257,14 +296,10 @@ class Runtime:
                 self._search.catch_up(timeout=0)
         return cycle.reports
 
-    def _drop_stories(self, stories: StoryIndex) -> None:
-        with self._index_lock:
-            if self._stories is stories:
-                self._stories = None
-        log.warning("story index dropped after a failed commit; it is rebuilt from the store")
-
     def probe_feed(self, feed: FeedConfig) -> FeedOutcome:
         """Fetch and parse `feed` once as a poll would, storing nothing (`/brief feed add`)."""
+        from bot.ingest.poll import probe_feed
+
         return probe_feed(feed, self.config, clock=self.clock, network=self.network)
 
     def match_new_items(self, tx: Transaction) -> list[Item]:
@@ -278,6 +313,8 @@ class Runtime:
             return []
         subscriptions = tx.subscriptions.list()
         if subscriptions:
+            from bot.brief.match import SubscriptionMatcher
+
             matcher = SubscriptionMatcher(subscriptions, self.topics())
             tx.alerts.enqueue(matcher.match(items, now=self.clock(), feed_tags=self.feed_tags()))
         tx.alerts.set_match_cursor(max(item.seq for item in items))
@@ -315,6 +352,8 @@ class Runtime:
 
     def build_digest(self, digest: DigestConfig) -> tuple[DigestView, list[SlackMessage]]:
         """The digest a channel would get now: (view, messages). Changes nothing durable."""
+        from bot.deliver.digests import current_state, period_start
+
         now = self.clock()
         state = current_state(self.store, digest.channel, now)
         first = self.store.digests.get(digest.channel) is None
@@ -335,6 +374,8 @@ class Runtime:
 
         `backlog_since` (a channel's first digest) lets in the backlog published since then.
         """
+        from bot.brief.digest import build_digest_view
+
         items: Iterable[Item] = self.store.items.after(after_seq)
         if through_seq is not None:
             items = (item for item in items if item.seq <= through_seq)
@@ -360,6 +401,9 @@ class Runtime:
     def search(self, text: str, *, limit: int = 10) -> SearchResults:
         """Search what the bot has seen (query syntax or plain words); raises QueryError,
         also for a `feed:` naming no configured feed (a typo would match nothing)."""
+        from bot.find.query.question import parse_question
+        from bot.find.query.syntax import QueryError
+
         query = parse_question(text)
         known = {feed.id for feed in self.config.feeds}
         unknown = sorted(query.feeds_named() - known)
@@ -370,6 +414,8 @@ class Runtime:
 
     def feed_status_rows(self) -> list[FeedStatusRow]:
         """Each feed and its state, for `/brief status` and `briefbot status`."""
+        from bot.render.views import FeedStatusRow
+
         states = self.store.feed_states.all()
         return [
             FeedStatusRow(feed.id, feed.display_name, feed.enabled, _shown(states.get(feed.id)))
@@ -384,6 +430,8 @@ class Runtime:
 
         A channel without a digest gets those matching no topic at all, from every feed.
         """
+        from bot.brief.digest import other_item_filter
+
         digest = self.config.digest(channel) or DigestConfig(
             channel=channel, at=time(0), timezone="UTC"
         )
@@ -422,21 +470,6 @@ class Runtime:
                 break
         found.sort(key=lambda i: i.when, reverse=True)
         return found[:limit]
-
-
-def _link_stories(tx: Transaction, stories: StoryIndex, items: Sequence[Item]) -> None:
-    """Record each new item that repeats a known story (in the poll's transaction)."""
-    for item in items:
-        found = stories.add(item)
-        if found is None:
-            continue
-        primaries = tx.items.by_seq([found.primary_seq])
-        if not primaries:
-            continue
-        primary_update, duplicate_update = link_extras(primaries[0], item)
-        if primary_update:
-            tx.items.update_extras(primaries[0].feed_id, primaries[0].id, primary_update)
-        tx.items.update_extras(item.feed_id, item.id, duplicate_update)
 
 
 def _shown(state: FeedState | None) -> FeedState | None:

@@ -2,34 +2,32 @@
 
 Exit status: 0 success, 1 the work failed (for `poll`: every feed failed),
 2 bad usage or an invalid configuration, 3 the data directory is in use.
+
+Start-up costs nothing a command does not use: this module imports only the
+standard library, and each command is named by "module:function" (`_add`),
+imported after parsing. `briefbot --help` or a usage error never loads the
+runtime, httpx, Jinja2 or rich; `briefbot poll` never loads the search
+engine or Slack. To register a command: one `_add(sub, name,
+"bot.app.cli.<module>:cmd_<name>", help, example)` call and its options;
+`tests/app/test_cli.py` checks that every name resolves.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from bot import __version__
-from bot.app.cli.inspect import (
-    cmd_check_config,
-    cmd_health,
-    cmd_latest,
-    cmd_search,
-    cmd_status,
-)
-from bot.app.cli.operate import cmd_console, cmd_demo, cmd_digest, cmd_poll, cmd_run
-from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError
-from bot.app.terminal import print_error
-from bot.config.model import ConfigError
-from bot.config.redact import install_log_redaction
-from bot.find.search.results import MAX_LIMIT
-from bot.store.ports import StoreError, StoreLockedError, StoreReadOnlyError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "resolve_command"]
 
 Command = Callable[[argparse.Namespace], int]
+
+# Where the commands live ("module:function" names, imported when run).
+_INSPECT = "bot.app.cli.inspect"
+_OPERATE = "bot.app.cli.operate"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +77,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
 def _add(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
-    func: Command,
+    func: str,
     help_text: str,
     example: str,
 ) -> argparse.ArgumentParser:
@@ -99,7 +97,7 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     p = _add(
         sub,
         "run",
-        cmd_run,
+        f"{_OPERATE}:cmd_run",
         "Run the service: scheduler + Slack app (Socket Mode when SLACK_APP_TOKEN is set, "
         "else HTTP mode on --port, path /slack/events).",
         "briefbot run --port 3000 --host 127.0.0.1",
@@ -114,14 +112,14 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     _add(
         sub,
         "console",
-        cmd_console,
+        f"{_OPERATE}:cmd_console",
         "Type /brief lines at a prompt; the same handlers as Slack answer. Needs no token.",
         "briefbot console",
     )
     p = _add(
         sub,
         "poll",
-        cmd_poll,
+        f"{_OPERATE}:cmd_poll",
         "Poll every enabled feed once now, store new items, print per-feed results.",
         "briefbot poll --feed fr-bis",
     )
@@ -132,7 +130,7 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     p = _add(
         sub,
         "digest",
-        cmd_digest,
+        f"{_OPERATE}:cmd_digest",
         "Build a channel's digest now and post it (or print it with --dry-run, which only "
         "reads and works while `briefbot run` is running).",
         "briefbot digest --channel C0123456789 --dry-run",
@@ -143,7 +141,7 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     _add(
         sub,
         "demo",
-        cmd_demo,
+        f"{_OPERATE}:cmd_demo",
         "Run the pipeline offline on bundled recorded feeds served over loopback.",
         "briefbot demo",
     )
@@ -153,7 +151,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = _add(
         sub,
         "search",
-        cmd_search,
+        f"{_INSPECT}:cmd_search",
         "Search what the bot has seen, ranked, with the query language /brief uses "
         "(only reads: works while `briefbot run` is running).",
         "briefbot search '\"entity list\" since:30d'",
@@ -164,7 +162,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = _add(
         sub,
         "latest",
-        cmd_latest,
+        f"{_INSPECT}:cmd_latest",
         "The newest stories, as /brief latest lists them (only reads: works while "
         "`briefbot run` is running).",
         "briefbot latest --feed fr-bis --limit 20 --csv > latest.csv",
@@ -175,7 +173,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = _add(
         sub,
         "status",
-        cmd_status,
+        f"{_INSPECT}:cmd_status",
         "Feed health (last success, failures, items stored, next poll), store counts and "
         "delivery problems (only reads: works while `briefbot run` is running).",
         "briefbot status",
@@ -184,7 +182,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     _add(
         sub,
         "health",
-        cmd_health,
+        f"{_INSPECT}:cmd_health",
         "Whether `briefbot run` is working: its heartbeat is recent, Slack answers, feeds "
         "are being polled. Exit 0 healthy, 1 not (the container's health check).",
         "briefbot health",
@@ -192,7 +190,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = _add(
         sub,
         "check-config",
-        cmd_check_config,
+        f"{_INSPECT}:cmd_check_config",
         "Validate feeds.yaml, warn about what will not work, and print the resolved "
         "settings, secrets redacted.",
         "briefbot check-config --config feeds.yaml --strict",
@@ -217,6 +215,8 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _limit(text: str) -> int:
+    from bot.find.search.results import MAX_LIMIT
+
     try:
         value = int(text)
     except ValueError:
@@ -226,12 +226,28 @@ def _limit(text: str) -> int:
     return value
 
 
+def resolve_command(name: str) -> Command:
+    """The function a "module:function" name gives, imported now."""
+    module, _, function = name.partition(":")
+    func: Command = getattr(importlib.import_module(module), function)
+    return func
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return EXIT_USAGE
+        return 2  # EXIT_USAGE, without importing bot.app.cli.shared
+    # Imported after parsing: `--help` and usage errors load none of this.
+    import logging
+
+    from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError
+    from bot.app.terminal import print_error
+    from bot.config.model import ConfigError
+    from bot.config.redact import install_log_redaction
+    from bot.store.ports import StoreError, StoreLockedError, StoreReadOnlyError
+
     logging.basicConfig(
         level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -239,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     install_log_redaction()  # feed URLs in any library's records (httpx's) lose credentials
     try:
-        result: int = args.func(args)
+        result: int = resolve_command(args.func)(args)
     except (ConfigError, UsageError) as exc:
         print_error(str(exc))
         return EXIT_USAGE

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from bot.app.cli.inspect import dry_run_digest, no_digest_message
 from bot.app.cli.shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, load_args_config
 from bot.app.runtime import Runtime
 from bot.app.terminal import make_console, poll_progress, print_error, print_poll_table, print_text
@@ -54,6 +53,8 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
+    from bot.app.cli.inspect import dry_run_digest, no_digest_message
+
     if args.dry_run:
         return dry_run_digest(args)
     from bot.slack.client import SlackClientConfigError, make_web_client
