@@ -80,7 +80,9 @@ class Runtime:
     Holds the configuration (feeds.yaml plus the changes made from Slack), the
     store, the story index (same story from several feeds), the search index
     and the renderer. `network` is how feeds are fetched (the system resolver
-    and the public-only address policy; tests give their own).
+    and the public-only address policy; tests give their own). `cache_dir`
+    (the store's data directory, as `open` gives it) keeps the story index
+    between processes; without it the index is built from the store.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class Runtime:
         *,
         clock: Clock = utc_now,
         network: Network | None = None,
+        cache_dir: str | None = None,
     ) -> None:
         self.base_config = config  # feeds.yaml as loaded; `config` adds changes made from Slack
         self.store = store
@@ -105,7 +108,7 @@ class Runtime:
         self._config_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._parser_lock = threading.Lock()
-        self._stories = StoryKeeper(config.settings.data_dir, store.items, clock)
+        self._stories = StoryKeeper(cache_dir, store.items, clock)
         self._search: SearchIndex | None = None
         self._parser: FeedParser | None = None
         self._closed = False
@@ -125,7 +128,7 @@ class Runtime:
             settings.data_dir, retention_days=settings.retention_days, read_only=read_only
         )
         try:
-            return cls(config, store, clock=clock, network=network)
+            return cls(config, store, clock=clock, network=network, cache_dir=settings.data_dir)
         except BaseException:
             store.close()
             raise

@@ -122,6 +122,9 @@ def save_stories(data_dir: str | Path, index: StoryIndex, seq: int, items: ItemR
 class StoryKeeper:
     """The runtime's story index: loaded (or built) on first use, saved after each commit.
 
+    With no `data_dir` nothing is read or written: the index is built from
+    the store, as a runtime made on a store of its own (tests) needs.
+
     A poll takes `index()`, links its stored items with `link` inside its
     transaction, then calls `committed` (saves) or, when the commit failed,
     `drop` (forgets the index, which now knows items never stored; the next
@@ -129,7 +132,7 @@ class StoryKeeper:
     """
 
     def __init__(
-        self, data_dir: str | Path, items: ItemReader, clock: Callable[[], datetime]
+        self, data_dir: str | Path | None, items: ItemReader, clock: Callable[[], datetime]
     ) -> None:
         self._data_dir = data_dir
         self._items = items
@@ -140,8 +143,15 @@ class StoryKeeper:
     def index(self) -> StoryIndex:
         with self._lock:
             if self._loaded is None:
-                self._loaded = load_stories(self._data_dir, self._items, self._clock)
+                self._loaded = self._load()
             return self._loaded.index
+
+    def _load(self) -> LoadedStories:
+        if self._data_dir is None:  # no file to keep it in
+            since = self._clock() - STORY_HORIZON
+            recent = (item for item in self._items.after() if item.when >= since)
+            return LoadedStories(StoryIndex.build(recent), self._items.last_seq, False)
+        return load_stories(self._data_dir, self._items, self._clock)
 
     def link(self, tx: Transaction, index: StoryIndex, items: Sequence[Item]) -> None:
         """Record each new item that repeats a known story (in the poll's transaction)."""
@@ -168,7 +178,8 @@ class StoryKeeper:
             elif loaded.from_cache:
                 return  # the file already says all of it
             loaded.from_cache = True
-            save_stories(self._data_dir, index, loaded.seq, self._items)
+            if self._data_dir is not None:
+                save_stories(self._data_dir, index, loaded.seq, self._items)
 
     def drop(self, index: StoryIndex) -> None:
         with self._lock:
