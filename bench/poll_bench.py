@@ -373,7 +373,8 @@ def _add_metrics(result: ScenarioResult, plan: PollPlan, earlier: EarlierPoll, r
         note=f"fetch {floor_fetch:.2f} s + feedparser {floor_parse:.2f} s",
     )
     result.add("speed-up over the naive bot", naive / bot, "x", target=Target(">=", 10.0, "≥ 10x"))
-    result.add("briefbot / floor", bot / floor, "x", target=Target("<=", 1.5, "≤ 1.5x"))
+    # Issue 17: below the floor, since fetching and parsing overlap (issue 6 asked 1.5x).
+    result.add("briefbot / floor", bot / floor, "x", target=Target("<=", 0.8, "≤ 0.8x"))
     in_process = median([r["seconds"] for r in runs["briefbot-in-process"]])
     result.add(
         "briefbot, parsing in-process (parse_workers: 0): one cycle",

@@ -32,6 +32,7 @@ RESULT_PREFIX = "BENCH-RESULT "
 # 100,000-item data dir `store` built).
 SCENARIOS: Mapping[str, str] = {
     "poll": "one poll cycle: briefbot vs a naive bot vs the floor",
+    "peers": "`briefbot poll` as a process vs newsboat, rss2email and the floor (100/300 feeds)",
     "store": "ingest, dedup look-ups, cold start, memory, disk at 10k/100k/300k items",
     "search": "search latency at 100,000 items (bench/search_bench.py)",
     "match": "1,000 new items against 1,000 subscriptions",
@@ -83,6 +84,10 @@ def run_scenario(
         from bench import poll_bench
 
         return poll_bench.run(quick, repeats=repeats, workdir=workdir)
+    if name == "peers":
+        from bench import peers_bench
+
+        return peers_bench.run(quick, repeats=repeats, workdir=workdir)
     if name == "store":
         from bench import store_bench
 

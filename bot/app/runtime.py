@@ -22,36 +22,24 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, time
+from typing import TYPE_CHECKING
 
 from bot.app.fedreg import deadline_items
 from bot.app.latest import newest_stories
+from bot.app.parts import LazyParts
 from bot.app.screening import poll_screening, screening_status_row
 from bot.app.storage import database_search, open_store
-from bot.brief.ask import Answer
-from bot.brief.digest import build_digest_view, digest_deadlines, other_item_filter
-from bot.brief.match import SubscriptionMatcher
+from bot.app.storycache import StoryKeeper
 from bot.brief.watchlist import watch_alerts, where_found
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
 from bot.config.redact import redact_text
-from bot.deliver.alerts import AlertDispatcher, DispatchReport
-from bot.deliver.digests import DigestOutcome, DigestSender, current_state, period_start
 from bot.deliver.locks import DestinationLocks
-from bot.deliver.ports import Poster
-from bot.find.query.question import parse_question
-from bot.find.query.syntax import QueryError
-from bot.find.search.index import SearchIndex
-from bot.find.search.results import SearchResults
-from bot.find.stories.extras import link_extras
-from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories.index import StoryIndex
 from bot.ingest.fedreg.apply import track_items
 from bot.ingest.fedreg.enrich import EnrichOptions
-from bot.ingest.fetch.client import SYSTEM_NETWORK, Network
-from bot.ingest.parsepool import FeedParser, open_parser, resolve_workers
-from bot.ingest.poll import FeedOutcome, poll_feeds, probe_feed
 from bot.ingest.screening.source import ScreeningReport, ScreeningSource
 from bot.models import (
     UTC,
@@ -64,9 +52,18 @@ from bot.models import (
     replace,
 )
 from bot.render.inputs import FeedStatusRow
-from bot.render.renderer import Renderer
 from bot.store.ports import DeliveryProblem, Store, Transaction, Watch
-from bot.store.postgres.search import PgSearch
+
+if TYPE_CHECKING:  # imported where used: `briefbot poll` loads no Jinja2, search or Slack
+    from bot.brief.ask import Answer
+    from bot.deliver.alerts import DispatchReport
+    from bot.deliver.digests import DigestOutcome
+    from bot.deliver.ports import Poster
+    from bot.find.search.index import SearchIndex
+    from bot.find.search.results import SearchResults
+    from bot.ingest.fetch.client import Network
+    from bot.ingest.poll import FeedOutcome
+    from bot.store.postgres.search import PgSearch
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
 
@@ -85,13 +82,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Runtime:
+class Runtime(LazyParts):
     """The bot's long-lived state beside the store, and every job it runs.
 
     Holds the configuration (feeds.yaml plus the changes made from Slack), the
     store, the story index (same story from several feeds), the search index
     and the renderer. `network` is how feeds are fetched (the system resolver
-    and the public-only address policy; tests give their own).
+    and the public-only address policy; tests give their own). `cache_dir`
+    (the store's data directory, as `open` gives it) keeps the story index
+    between processes; without it the index is built from the store.
     """
 
     def __init__(
@@ -100,26 +99,21 @@ class Runtime:
         store: Store,
         *,
         clock: Clock = utc_now,
-        network: Network = SYSTEM_NETWORK,
+        network: Network | None = None,
+        cache_dir: str | None = None,
     ) -> None:
         self.base_config = config  # feeds.yaml as loaded; `config` adds changes made from Slack
         self.store = store
         self.clock = clock
-        self.network = network
         self.config = effective_config(config, store.overrides)
         # Called (no arguments) after `refresh_config`, e.g. to re-sync scheduler jobs.
         self.config_listeners: list[Callable[[], None]] = []
-        self.renderer = Renderer(self.config.settings.templates_dir, feed_names=self.feed_names())
         self.locks = DestinationLocks()
-        self.alerts = AlertDispatcher(store, self.locks, clock=clock)
-        self.digests = DigestSender(store, self.locks, clock=clock)
+        LazyParts.__init__(self, network)
         self.screening = ScreeningSource(config.settings.data_dir, clock=clock)
-        self._config_lock = threading.Lock()
         self._index_lock = threading.Lock()
-        self._parser_lock = threading.Lock()
-        self._stories: StoryIndex | None = None
+        self._stories = StoryKeeper(cache_dir, store.items, clock)
         self._search: SearchIndex | PgSearch | None = None
-        self._parser: FeedParser | None = None
         self._closed = False
         # How the Federal Register enrichment batches and paces (bot/app/fedreg.py).
         self.enrich_options = EnrichOptions()
@@ -133,12 +127,15 @@ class Runtime:
         *,
         clock: Clock = utc_now,
         read_only: bool = False,
-        network: Network = SYSTEM_NETWORK,
+        network: Network | None = None,
     ) -> Runtime:
         """Open the configured store (bot/app/storage.py): to write, or to read a snapshot."""
-        store = open_store(config.settings, read_only=read_only)
+        settings = config.settings
+        store = open_store(settings, read_only=read_only)
+        # The story index is kept beside TinyDB's files (none on PostgreSQL: built from it).
+        cache_dir = None if settings.database_url else settings.data_dir
         try:
-            return cls(config, store, clock=clock, network=network)
+            return cls(config, store, clock=clock, network=network, cache_dir=cache_dir)
         except BaseException:
             store.close()
             raise
@@ -146,10 +143,7 @@ class Runtime:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            with self._parser_lock:
-                parser, self._parser = self._parser, None
-            if parser is not None:
-                parser.close()
+            self.close_parser()
             self.store.close()
 
     def __enter__(self) -> Runtime:
@@ -164,18 +158,14 @@ class Runtime:
         """Recompute `config` from feeds.yaml plus the changes made from Slack; tell listeners."""
         with self._config_lock:
             self.config = effective_config(self.base_config, self.store.overrides)
-            self.renderer = Renderer(
-                self.config.settings.templates_dir, feed_names=self.feed_names()
-            )
-            if isinstance(self._search, PgSearch):
-                self._search.set_scope(self.feed_tags())
+            self._renderer = None  # made again from the new config when next used
+            set_scope = getattr(self._search, "set_scope", None)  # PostgreSQL's search
+            if set_scope is not None:
+                set_scope(self.feed_tags())
             if self._search is not None:
                 self._search.set_feed_tags(self.feed_tags())
         for listener in list(self.config_listeners):
             listener()
-
-    def feed_names(self) -> dict[str, str]:
-        return {f.id: f.display_name for f in self.config.feeds}
 
     def feed_tags(self) -> dict[str, tuple[str, ...]]:
         return {f.id: f.tags for f in self.config.feeds}
@@ -198,6 +188,8 @@ class Runtime:
             if self._search is None:
                 self._search = database_search(self.store, self.feed_tags(), self.feed_tags())
             if self._search is None:
+                from bot.find.search.index import SearchIndex
+
                 self._search = SearchIndex(
                     feed_tags=self.feed_tags(),
                     load_items=self.store.items.by_seq,
@@ -208,26 +200,10 @@ class Runtime:
 
     @property
     def stories(self) -> StoryIndex:
-        """Recent stories by their identity, built from the store on first use."""
-        with self._index_lock:
-            if self._stories is None:
-                since = self.clock() - STORY_HORIZON
-                recent = (item for item in self.store.items.after() if item.when >= since)
-                self._stories = StoryIndex.build(recent)
-            return self._stories
+        """Recent stories by their identity: the last process's (storycache.py), on first use."""
+        return self._stories.index()
 
     # ------------------------------------------------------------------ polling
-
-    @property
-    def parser(self) -> FeedParser:
-        """What polls parse with: the parse worker pool, started on first use."""
-        with self._parser_lock:
-            if self._parser is None:
-                settings = self.config.settings
-                self._parser = open_parser(
-                    resolve_workers(settings.parse_workers), time_limit=settings.parse_timeout
-                )
-            return self._parser
 
     def poll(
         self,
@@ -239,17 +215,19 @@ class Runtime:
         """One poll cycle; its items, story links, alerts and match cursor land in one commit.
 
         The story index learns the cycle's items inside the transaction; if
-        the commit fails it is dropped, to be rebuilt from the store (else it
-        would remember stories under items never stored). The search index
+        the commit fails it is dropped, to be loaded again (else it would
+        remember stories under items never stored), else saved. The search index
         catches up with the store afterwards, whether the commit worked or not.
         """
+        from bot.ingest.poll import poll_feeds
+
         stories = self.stories
-        consulted = False
+        consulted: list[Item] | None = None
 
         def within(tx: Transaction, stored: list[Item]) -> None:
             nonlocal consulted
-            consulted = True
-            _link_stories(tx, stories, stored)
+            consulted = stored
+            self._stories.link(tx, stories, stored)
             self.match_new_items(tx)
             feeds = {feed.id: feed for feed in self.config.feeds}
             track_items(tx, feeds, stored, self.clock())
@@ -267,9 +245,11 @@ class Runtime:
                 parser=self.parser,
             )
         except BaseException:
-            if consulted:
-                self._drop_stories(stories)
+            if consulted is not None:
+                self._stories.drop(stories)
             raise
+        else:
+            self._stories.committed(stories, consulted or [])
         finally:
             if feed_ids is None:
                 self.poll_screening_list(force=force)
@@ -283,14 +263,10 @@ class Runtime:
         """Download the screening list when due; name Entity List rules (bot/app/screening.py)."""
         return poll_screening(self, force=force)
 
-    def _drop_stories(self, stories: StoryIndex) -> None:
-        with self._index_lock:
-            if self._stories is stories:
-                self._stories = None
-        log.warning("story index dropped after a failed commit; it is rebuilt from the store")
-
     def probe_feed(self, feed: FeedConfig) -> FeedOutcome:
         """Fetch and parse `feed` once as a poll would, storing nothing (`/brief feed add`)."""
+        from bot.ingest.poll import probe_feed
+
         return probe_feed(feed, self.config, clock=self.clock, network=self.network)
 
     def match_new_items(self, tx: Transaction) -> list[Item]:
@@ -304,6 +280,8 @@ class Runtime:
             return []
         subscriptions = tx.subscriptions.list()
         if subscriptions:
+            from bot.brief.match import SubscriptionMatcher
+
             matcher = SubscriptionMatcher(subscriptions, self.topics())
             tx.alerts.enqueue(matcher.match(items, now=self.clock(), feed_tags=self.feed_tags()))
         watches = tx.watches.list()
@@ -352,6 +330,8 @@ class Runtime:
 
     def build_digest(self, digest: DigestConfig) -> tuple[DigestView, list[SlackMessage]]:
         """The digest a channel would get now: (view, messages). Changes nothing durable."""
+        from bot.deliver.digests import current_state, period_start
+
         now = self.clock()
         state = current_state(self.store, digest.channel, now)
         first = self.store.digests.get(digest.channel) is None
@@ -372,6 +352,8 @@ class Runtime:
 
         `backlog_since` (a channel's first digest) lets in the backlog published since then.
         """
+        from bot.brief.digest import build_digest_view, digest_deadlines
+
         items: Iterable[Item] = self.store.items.after(after_seq)
         if through_seq is not None:
             items = (item for item in items if item.seq <= through_seq)
@@ -405,6 +387,9 @@ class Runtime:
     def search(self, text: str, *, limit: int = 10) -> SearchResults:
         """Search what the bot has seen (query syntax or plain words); raises QueryError,
         also for a `feed:` naming no configured feed (a typo would match nothing)."""
+        from bot.find.query.question import parse_question
+        from bot.find.query.syntax import QueryError
+
         query = parse_question(text)
         known = {feed.id for feed in self.config.feeds}
         unknown = sorted(query.feeds_named() - known)
@@ -431,6 +416,8 @@ class Runtime:
 
         A channel without a digest gets those matching no topic at all, from every feed.
         """
+        from bot.brief.digest import other_item_filter
+
         digest = self.config.digest(channel) or DigestConfig(
             channel=channel, at=time(0), timezone="UTC"
         )
@@ -457,21 +444,6 @@ def _watch_label(item: Item, watch: Watch) -> str:
     """ "watch Huawei (w3) among the entities of 89 FR 1064: ... · /brief unwatch w3 stops it"."""
     where = where_found(item, watch) or "in this item"
     return f"{watch.label} ({watch.id}) {where} · /brief unwatch {watch.id} stops it"
-
-
-def _link_stories(tx: Transaction, stories: StoryIndex, items: Sequence[Item]) -> None:
-    """Record each new item that repeats a known story (in the poll's transaction)."""
-    for item in items:
-        found = stories.add(item)
-        if found is None:
-            continue
-        primaries = tx.items.by_seq([found.primary_seq])
-        if not primaries:
-            continue
-        primary_update, duplicate_update = link_extras(primaries[0], item)
-        if primary_update:
-            tx.items.update_extras(primaries[0].feed_id, primaries[0].id, primary_update)
-        tx.items.update_extras(item.feed_id, item.id, duplicate_update)
 
 
 def _shown(state: FeedState | None) -> FeedState | None:

@@ -170,8 +170,8 @@ def fr_document_number(url: str | None) -> str | None:
     `/api/v1/documents/<number>.json`, `/public-inspection/<number>/...` and
     `public-inspection.federalregister.gov/<number>.pdf` URLs.
     """
-    if not url:
-        return None
+    if not url or "federalregister.gov" not in url.lower():
+        return None  # (the host below is one only if this text is in the URL)
     try:
         parts = urlsplit(url.strip())
         host = (parts.hostname or "").lower()

@@ -155,6 +155,7 @@ def fetch_and_parse(
     """Fetch `feeds` concurrently and parse each as it arrives; outcomes in feed order."""
     if parser is None:
         parser = InProcessParser(time_limit=config.settings.parse_timeout)
+    parser.warm_up()  # worker processes start while the first downloads are under way
     by_id = {feed.id: feed for feed in feeds}
     outcomes: dict[str, FeedOutcome] = {}
     pending: queue.Queue[FetchResult | None] = queue.Queue()

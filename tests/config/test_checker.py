@@ -158,3 +158,29 @@ def test_a_yaml_merge_key_shares_defaults_and_explicit_keys_win() -> None:
         3600,
         ("us",),
     )
+
+
+def _shape(node: object) -> object:
+    """A node tree as plain data: tag, style, line and value of every node."""
+    import yaml.nodes
+
+    assert isinstance(node, yaml.nodes.Node)
+    value = node.value
+    if isinstance(node, yaml.nodes.MappingNode):
+        value = [(_shape(k), _shape(v)) for k, v in value]
+    elif isinstance(node, yaml.nodes.SequenceNode):
+        value = [_shape(v) for v in value]
+    return (node.tag, getattr(node, "style", None), node.start_mark.line, value)
+
+
+@pytest.mark.parametrize("name", ["feeds.yaml", "bot/default_feeds.yaml"])
+def test_libyaml_reads_the_shipped_files_as_the_python_parser_does(name: str) -> None:
+    import yaml
+
+    from bot.config.checker import Checker
+    from tests.support import paths
+
+    text = (paths.ROOT / name).read_text(encoding="utf-8")
+    fast = Checker(name).compose(text)
+    pure = yaml.compose(text, Loader=yaml.SafeLoader)
+    assert _shape(fast) == _shape(pure)

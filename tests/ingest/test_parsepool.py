@@ -172,3 +172,39 @@ def test_auto_is_one_worker_per_usable_core() -> None:
     assert resolve_workers(3) == 3
     with pytest.raises(ValueError, match=re.escape("at least one worker, not 0")):
         ParsePool(0)
+
+
+def workers_started(pool: ParsePool, count: int, within: float = 30.0) -> list[int]:
+    """The pool's worker pids once `count` of them run (at most `within` seconds)."""
+    deadline = time.monotonic() + within
+    while len(pool.pids()) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return pool.pids()
+
+
+def test_warm_up_starts_the_workers_before_the_first_document(pool: ParsePool) -> None:
+    pool.warm_up()
+    pool.warm_up()  # twice: still no more than two workers
+    started = workers_started(pool, 2)
+    assert len(started) == 2
+    assert all(settles_idle(pid) for pid in started)
+    results = [parse(pool, SMALL, f"f{n}") for n in range(4)]
+    assert all(len(r.items) == 3 for r in results)
+    assert pool.pids() == started  # the parses ran on them: none started late
+
+
+def test_warm_up_of_a_closed_pool_starts_nothing() -> None:
+    pool = ParsePool(2, time_limit=LIMIT)
+    pool.close()
+    pool.warm_up()
+    assert workers_started(pool, 1, within=0.5) == []
+    assert multiprocessing.active_children() == []
+    InProcessParser().warm_up()  # nothing to start: parses here
+
+
+def test_the_pool_and_the_parser_default_to_one_time_limit() -> None:
+    from bot.ingest import parse as parse_module
+    from bot.ingest import parsepool
+
+    assert parsepool.DEFAULT_TIME_LIMIT == parse_module.DEFAULT_TIME_LIMIT
+    assert ParsePool(1).time_limit == parse_module.DEFAULT_TIME_LIMIT

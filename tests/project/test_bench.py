@@ -100,6 +100,25 @@ def test_quick_poll_contenders_did_the_same_work(quick_run: QuickRun) -> None:
         assert run["new_items"] > 0 and run["failed_feeds"] == 0
 
 
+def test_quick_peers_did_the_same_work_as_whole_processes(quick_run: QuickRun) -> None:
+    result = quick_run.results["peers"]
+    assert not [note for note in result["notes"] if note.startswith("WARNING")], result["notes"]
+    for label, details in result["details"].items():
+        feeds, changed = details["case"]["feeds"], details["changed_feeds"]
+        runs = details["runs"]
+        assert set(runs) == {"briefbot", "floor"} | {"newsboat", "rss2email"} - set(
+            details["skipped"]
+        ), label
+        for name, name_runs in runs.items():
+            for run in name_runs:
+                assert run["by_status"] == {"200": changed, "304": feeds - changed}, name
+                if name != "floor":
+                    assert (run["returncode"], run["new_items"]) == (0, details["new_items"])
+        for name, reason in details["skipped"].items():
+            assert "not installed" in reason
+            assert any(f"{name} skipped" in note for note in result["notes"])
+
+
 @pytest.mark.parametrize("mode", ["burst", "sustained"])
 def test_quick_ack_answered_every_command(quick_run: QuickRun, mode: str) -> None:
     details = quick_run.results["ack"]["details"][mode]

@@ -1,5 +1,8 @@
 """The commands that only read: check-config, search, status and digest --dry-run.
 
+What only one command uses is imported in it (see main.py: start-up costs
+nothing a command does not use).
+
 Each opens the data directory read-only (`Runtime.open(..., read_only=True)`):
 no lock is taken, nothing is written, and a running `briefbot run` is not
 disturbed (see bot/store/tinydb/store.py for why the snapshot is consistent).
@@ -19,7 +22,6 @@ from bot.app.cli.shared import (
     load_args_config,
     load_reading_config,
 )
-from bot.app.health import assess
 from bot.app.runtime import Runtime
 from bot.app.terminal import (
     make_console,
@@ -33,13 +35,10 @@ from bot.app.terminal import (
     print_warning,
     status_json,
 )
-from bot.config.describe import describe_config
 from bot.config.model import Config
-from bot.config.warnings import config_warnings
 from bot.find.query.syntax import QueryError
 from bot.find.search.results import MAX_LIMIT
 from bot.models import SlackMessage
-from bot.render.renderer import DIGEST_POST_OPTIONS, Renderer
 
 __all__ = [
     "cmd_check_config",
@@ -53,6 +52,10 @@ __all__ = [
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.config.describe import describe_config
+    from bot.config.warnings import config_warnings
+    from bot.render.renderer import Renderer
+
     config = load_args_config(args)
     console = make_console()
     problems = Renderer(config.settings.templates_dir).check()
@@ -132,6 +135,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Whether `briefbot run` is working (exit 0) or not (exit 1): heartbeat, Slack, polls."""
+    from bot.app.health import assess
+
     config = load_reading_config(args)
     console = make_console()
     with Runtime.open(config, read_only=True) as runtime:
@@ -179,6 +184,8 @@ def no_digest_message(path: str, channel: str, config: Config) -> str:
 
 def _payload(channel: str, message: SlackMessage) -> dict[str, object]:
     """The chat.postMessage arguments the bot sends for `message`."""
+    from bot.render.renderer import DIGEST_POST_OPTIONS
+
     payload: dict[str, object] = {"channel": channel, "text": message.text}
     payload["blocks"] = [dict(b) for b in message.blocks]
     payload.update(DIGEST_POST_OPTIONS)

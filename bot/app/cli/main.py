@@ -2,36 +2,32 @@
 
 Exit status: 0 success, 1 the work failed (for `poll`: every feed failed),
 2 bad usage or an invalid configuration, 3 the data directory is in use.
+
+Start-up costs nothing a command does not use: this module imports only the
+standard library, and each command is named by "module:function" (`_add`),
+imported after parsing. `briefbot --help` or a usage error never loads the
+runtime, httpx, Jinja2 or rich; `briefbot poll` never loads the search
+engine or Slack. To register a command: one `_add(sub, name,
+"bot.app.cli.<module>:cmd_<name>", help, example)` call and its options;
+`tests/app/test_cli.py` checks that every name resolves.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from bot import __version__
-from bot.app.cli.charts import cmd_chart
-from bot.app.cli.inspect import (
-    cmd_check_config,
-    cmd_health,
-    cmd_latest,
-    cmd_search,
-    cmd_status,
-)
-from bot.app.cli.migrate import cmd_migrate
-from bot.app.cli.operate import cmd_console, cmd_demo, cmd_digest, cmd_poll, cmd_run
-from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError
-from bot.app.terminal import print_error
-from bot.config.model import ConfigError
-from bot.config.redact import install_log_redaction
-from bot.find.search.results import MAX_LIMIT
-from bot.store.ports import StoreError, StoreLockedError, StoreReadOnlyError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "resolve_command"]
 
 Command = Callable[[argparse.Namespace], int]
+
+# Where the commands live ("module:function" names, imported when run).
+_INSPECT = "bot.app.cli.inspect"
+_OPERATE = "bot.app.cli.operate"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +78,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
 def _add(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
-    func: Command,
+    func: str,
     help_text: str,
     example: str,
 ) -> argparse.ArgumentParser:
@@ -102,7 +98,7 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     p = _add(
         sub,
         "run",
-        cmd_run,
+        f"{_OPERATE}:cmd_run",
         "Run the service: scheduler + Slack app (Socket Mode when SLACK_APP_TOKEN is set, "
         "else HTTP mode on --port, path /slack/events).",
         "briefbot run --port 3000 --host 127.0.0.1",
@@ -117,14 +113,14 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     _add(
         sub,
         "console",
-        cmd_console,
+        f"{_OPERATE}:cmd_console",
         "Type /brief lines at a prompt; the same handlers as Slack answer. Needs no token.",
         "briefbot console",
     )
     p = _add(
         sub,
         "poll",
-        cmd_poll,
+        f"{_OPERATE}:cmd_poll",
         "Poll every enabled feed once now, store new items, print per-feed results.",
         "briefbot poll --feed fr-bis",
     )
@@ -135,7 +131,7 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     p = _add(
         sub,
         "digest",
-        cmd_digest,
+        f"{_OPERATE}:cmd_digest",
         "Build a channel's digest now and post it (or print it with --dry-run, which only "
         "reads and works while `briefbot run` is running).",
         "briefbot digest --channel C0123456789 --dry-run",
@@ -146,7 +142,7 @@ def _add_operating_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     _add(
         sub,
         "demo",
-        cmd_demo,
+        f"{_OPERATE}:cmd_demo",
         "Run the pipeline offline on bundled recorded feeds served over loopback.",
         "briefbot demo",
     )
@@ -156,7 +152,7 @@ def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = _add(
         sub,
         "migrate",
-        cmd_migrate,
+        "bot.app.cli.migrate:cmd_migrate",
         "Create or update the PostgreSQL schema (BRIEFBOT_DATABASE_URL); with --from-data-dir, "
         "copy a data directory into the database (run again to resume; counts are checked).",
         "BRIEFBOT_DATABASE_URL=postgresql://briefbot@db/briefbot briefbot migrate "
@@ -173,7 +169,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = _add(
         sub,
         "search",
-        cmd_search,
+        f"{_INSPECT}:cmd_search",
         "Search what the bot has seen, ranked, with the query language /brief uses "
         "(only reads: works while `briefbot run` is running).",
         "briefbot search '\"entity list\" since:30d'",
@@ -184,7 +180,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = _add(
         sub,
         "latest",
-        cmd_latest,
+        f"{_INSPECT}:cmd_latest",
         "The newest stories, as /brief latest lists them (only reads: works while "
         "`briefbot run` is running).",
         "briefbot latest --feed fr-bis --limit 20 --csv > latest.csv",
@@ -195,7 +191,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = _add(
         sub,
         "status",
-        cmd_status,
+        f"{_INSPECT}:cmd_status",
         "Feed health (last success, failures, items stored, next poll), store counts and "
         "delivery problems (only reads: works while `briefbot run` is running).",
         "briefbot status",
@@ -205,7 +201,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     _add(
         sub,
         "health",
-        cmd_health,
+        f"{_INSPECT}:cmd_health",
         "Whether `briefbot run` is working: its heartbeat is recent, Slack answers, feeds "
         "are being polled. Exit 0 healthy, 1 not (the container's health check).",
         "briefbot health",
@@ -213,7 +209,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = _add(
         sub,
         "check-config",
-        cmd_check_config,
+        f"{_INSPECT}:cmd_check_config",
         "Validate feeds.yaml, warn about what will not work, and print the resolved "
         "settings, secrets redacted.",
         "briefbot check-config --config feeds.yaml --strict",
@@ -231,7 +227,7 @@ def _add_chart_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p = _add(
         sub,
         "chart",
-        cmd_chart,
+        "bot.app.cli.charts:cmd_chart",
         "Draw a chart as a PNG file: Entity List additions by destination, or a topic's "
         "items per week (only reads: works while `briefbot run` is running).",
         "briefbot chart entity-list --period 12m --out entity-list.png",
@@ -257,6 +253,8 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _limit(text: str) -> int:
+    from bot.find.search.results import MAX_LIMIT
+
     try:
         value = int(text)
     except ValueError:
@@ -266,12 +264,39 @@ def _limit(text: str) -> int:
     return value
 
 
+def resolve_command(name: str) -> Command:
+    """The function a "module:function" name gives, imported now."""
+    module, _, function = name.partition(":")
+    func: Command = getattr(importlib.import_module(module), function)
+    return func
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command `argv` names (default: the process's arguments); its exit status.
+
+    Called without `argv` (the `briefbot` program), the process ends as soon
+    as the command has returned and its output is flushed (`_exit_now`).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return EXIT_USAGE
+        return 2  # EXIT_USAGE, without importing bot.app.cli.shared
+    status = _run(args)
+    if argv is None:
+        _exit_now(status)
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Imported after parsing: `--help` and usage errors load none of this.
+    import logging
+
+    from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, UsageError
+    from bot.config.model import ConfigError
+    from bot.config.redact import install_log_redaction
+    from bot.store.ports import StoreError, StoreLockedError, StoreReadOnlyError
+
     logging.basicConfig(
         level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -279,17 +304,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     install_log_redaction()  # feed URLs in any library's records (httpx's) lose credentials
     try:
-        result: int = args.func(args)
+        result: int = resolve_command(args.func)(args)
     except (ConfigError, UsageError) as exc:
-        print_error(str(exc))
-        return EXIT_USAGE
+        return _error(str(exc), EXIT_USAGE)
     except (StoreLockedError, StoreReadOnlyError) as exc:
-        print_error(str(exc))
-        return EXIT_LOCKED
+        return _error(str(exc), EXIT_LOCKED)
     except StoreError as exc:
-        print_error(str(exc))
-        return EXIT_FAILED
+        return _error(str(exc), EXIT_FAILED)
     except KeyboardInterrupt:
-        print_error("interrupted")
-        return 130
+        return _error("interrupted", 130)
     return result
+
+
+def _error(message: str, status: int) -> int:
+    from bot.app.terminal import print_error
+
+    print_error(message)
+    return status
+
+
+def _exit_now(status: int) -> None:
+    """End the process now, skipping the interpreter's teardown (0.1 s and more), if safe.
+
+    By now every command has closed what it opened: the store has committed
+    and released its lock, the parse workers are stopped, the output is
+    written. What remains is freeing memory object by object, which the
+    operating system does at once. Not when a thread that is not a daemon
+    still runs (a normal exit would wait for it), nor when flushing fails
+    (a closed pipe: the normal exit reports it).
+    """
+    import logging
+    import os
+    import threading
+
+    if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
+        return
+    try:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(status)

@@ -7,36 +7,66 @@ they stop with exit status 3 and a message naming it.
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Collection
 
-from bot.app.cli.inspect import dry_run_digest, no_digest_message
+from bot.app.cli.plain import write_poll_table
 from bot.app.cli.shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, load_args_config
 from bot.app.runtime import Runtime
-from bot.app.terminal import make_console, poll_progress, print_error, print_poll_table, print_text
-from bot.config.schema import load_config
+from bot.config.model import Config
+from bot.models import PollReport
 
 __all__ = ["cmd_console", "cmd_demo", "cmd_digest", "cmd_poll", "cmd_run"]
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
+    """Poll now; a table on a terminal (with a progress bar), plain columns otherwise."""
     config = load_args_config(args)
-    console = make_console()
     wanted = set(args.feed) if args.feed else None
     if wanted:
         unknown = sorted(wanted - {f.id for f in config.feeds})
         if unknown:
+            from bot.app.terminal import print_error
+
             print_error(f"{config.path}: no feed with id {', '.join(unknown)}")
             return EXIT_USAGE
-    with Runtime.open(config) as runtime:
-        total = sum(1 for f in config.enabled_feeds if wanted is None or f.id in wanted)
-        with poll_progress(console, total) as advance:
-            reports = runtime.poll(feed_ids=wanted, force=not args.due_only, on_fetched=advance)
+    if sys.stdout.isatty():
+        reports = _poll_on_terminal(config, wanted, force=not args.due_only)
+    else:  # cron, a pipe, a file: no rich at all (bot/app/cli/plain.py)
+        reports = _poll(config, wanted, force=not args.due_only, on_fetched=None)
+        if reports:
+            write_poll_table(sys.stdout, reports)
     if not reports:
-        print_text(console, "No feed is due. Use `briefbot poll` without --due-only to poll now.")
+        print("No feed is due. Use `briefbot poll` without --due-only to poll now.")
         return EXIT_OK
-    print_poll_table(console, reports)
     if all(r.status == "error" for r in reports):
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _poll(
+    config: Config,
+    wanted: Collection[str] | None,
+    *,
+    force: bool,
+    on_fetched: Callable[[str], None] | None,
+) -> list[PollReport]:
+    with Runtime.open(config) as runtime:
+        return runtime.poll(feed_ids=wanted, force=force, on_fetched=on_fetched)
+
+
+def _poll_on_terminal(
+    config: Config, wanted: Collection[str] | None, *, force: bool
+) -> list[PollReport]:
+    from bot.app.terminal import make_console, poll_progress, print_poll_table
+
+    console = make_console()
+    total = sum(1 for f in config.enabled_feeds if wanted is None or f.id in wanted)
+    with poll_progress(console, total) as advance:
+        reports = _poll(config, wanted, force=force, on_fetched=advance)
+    if reports:
+        print_poll_table(console, reports)
+    return reports
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -54,8 +84,11 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
+    from bot.app.cli.inspect import dry_run_digest, no_digest_message
+
     if args.dry_run:
         return dry_run_digest(args)
+    from bot.app.terminal import make_console, print_error, print_text
     from bot.slack.client import SlackClientConfigError, make_web_client
     from bot.slack.deliver import Deliverer
 
@@ -82,6 +115,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.app.demo import run_demo
+    from bot.app.terminal import make_console
+    from bot.config.schema import load_config
 
     base = load_config(args.config)  # for its topics and settings; the feeds are replaced
     run_demo(base, make_console(), data_dir=args.data_dir)

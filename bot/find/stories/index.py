@@ -43,7 +43,8 @@ missed, except that at most 512 of the newest entries are read per list (a
 title made only of words found in every headline of the window). Links and
 document numbers are dict look-ups: `add` costs O(title length), amortized.
 
-`StoryIndex.build` rebuilds the index at start-up from stored items.
+`StoryIndex.build` makes the index from stored items, `replay` adds those stored
+since; `bot.find.stories.persist` writes it down and reads it back.
 """
 
 from __future__ import annotations
@@ -227,16 +228,22 @@ class StoryIndex:
             threshold=threshold,
             min_content_words=min_content_words,
         )
+        index.replay(items)
+        return index
+
+    def replay(self, items: Iterable[Item]) -> None:
+        """Learn stored items as `build` does (in seq order); adds nothing to the store."""
         ordered = sorted(items, key=lambda item: (item.seq, item.when))
         if ordered:
-            index._now = max(item.when for item in ordered)
+            newest = max(item.when for item in ordered)
+            if self._now is None or newest > self._now:
+                self._now = newest
         for item in ordered:
             primary_seq = item.duplicate_of
             if primary_seq is None:
-                index.add(item)
+                self.add(item)
             else:
-                index._attach_known_duplicate(item, primary_seq)
-        return index
+                self._attach_known_duplicate(item, primary_seq)
 
     def add(self, item: Item) -> StoryMatch | None:
         """Match `item` against the indexed stories; index it as a primary when it is new.

@@ -1,0 +1,111 @@
+"""The runtime's parts made on first use: renderer, deliverers, network, parse workers.
+
+`briefbot poll` never renders and `briefbot status` never fetches, so each
+part (and the libraries behind it: Jinja2, httpx, the parse worker pool) is
+imported and built only when a job first asks for it. `Runtime` inherits
+these properties; they read `config`, `store`, `clock` and `locks` from it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.config.model import Config
+    from bot.deliver.alerts import AlertDispatcher
+    from bot.deliver.digests import DigestSender
+    from bot.deliver.locks import DestinationLocks
+    from bot.ingest.fetch.client import Network
+    from bot.ingest.parsepool import FeedParser
+    from bot.render.renderer import Renderer
+    from bot.store.ports import Store
+
+__all__ = ["LazyParts"]
+
+
+class LazyParts:
+    """Properties made on first use, each under a lock so two threads make it once."""
+
+    config: Config
+    store: Store
+    clock: Callable[[], datetime]
+    locks: DestinationLocks
+
+    def __init__(self, network: Network | None) -> None:
+        self._network = network
+        self._renderer: Renderer | None = None
+        self._alerts: AlertDispatcher | None = None
+        self._digests: DigestSender | None = None
+        self._parser: FeedParser | None = None
+        self._config_lock = threading.Lock()
+        self._parser_lock = threading.Lock()
+
+    def feed_names(self) -> dict[str, str]:
+        return {f.id: f.display_name for f in self.config.feeds}
+
+    @property
+    def renderer(self) -> Renderer:
+        """Slack messages from templates; made on first use (a poll never renders)."""
+        renderer = self._renderer
+        if renderer is None:
+            from bot.render.renderer import Renderer
+
+            with self._config_lock:
+                renderer = self._renderer = Renderer(
+                    self.config.settings.templates_dir, feed_names=self.feed_names()
+                )
+        return renderer
+
+    @property
+    def alerts(self) -> AlertDispatcher:
+        from bot.deliver.alerts import AlertDispatcher  # on first use, as `digests`
+
+        with self._config_lock:
+            if self._alerts is None:
+                self._alerts = AlertDispatcher(self.store, self.locks, clock=self.clock)
+            return self._alerts
+
+    @property
+    def digests(self) -> DigestSender:
+        from bot.deliver.digests import DigestSender
+
+        with self._config_lock:
+            if self._digests is None:
+                self._digests = DigestSender(self.store, self.locks, clock=self.clock)
+            return self._digests
+
+    @property
+    def network(self) -> Network:
+        """How feeds are fetched: the one given, else the system's (loaded with httpx)."""
+        if self._network is None:
+            from bot.ingest.fetch.client import SYSTEM_NETWORK
+
+            self._network = SYSTEM_NETWORK
+        return self._network
+
+    @network.setter
+    def network(self, network: Network) -> None:
+        self._network = network
+
+    @property
+    def parser(self) -> FeedParser:
+        """What polls parse with: the parse worker pool, started on first use."""
+        with self._parser_lock:
+            if self._parser is None:
+                from bot.ingest.parsepool import open_parser, resolve_workers
+
+                settings = self.config.settings
+                self._parser = open_parser(
+                    resolve_workers(settings.parse_workers), time_limit=settings.parse_timeout
+                )
+            return self._parser
+
+    def close_parser(self) -> None:
+        """Stop the parse workers, if they were started."""
+        with self._parser_lock:
+            parser, self._parser = self._parser, None
+        if parser is not None:
+            parser.close()

@@ -1,0 +1,74 @@
+"""What `briefbot` loads before it does anything: each command only what it uses.
+
+Start-up time is import time: `--help` must not pay for the runtime, httpx,
+Jinja2 or rich, and `poll` not for the search engine, the templates or Slack.
+Checked in a fresh interpreter with `-X importtime`, which names every module
+a process imported (on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.app.cli.main import build_parser, resolve_command
+from tests.app.test_cli import clean_env, write_feeds
+from tests.support.feedgen import make_rss, numbered_entries
+from tests.support.feedserver import FeedServer
+
+
+def imported_by(*args: str, cwd: Path | None = None) -> tuple[set[str], str]:
+    """The modules `briefbot ARGS` imported, and what it printed on stdout."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return modules, result.stdout
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in build_parser()._actions if a.dest == "command")
+    choices = action.choices
+    assert isinstance(choices, dict)
+    return choices
+
+
+@pytest.mark.parametrize("command", sorted(subcommands()))
+def test_every_command_names_a_function_that_exists(command: str) -> None:
+    name = subcommands()[command].get_default("func")
+    assert isinstance(name, str) and ":" in name, f"{command}: register it as 'module:function'"
+    assert callable(resolve_command(name))
+
+
+def test_help_loads_no_part_of_the_bot_it_does_not_show() -> None:
+    modules, out = imported_by("--help")
+    assert "poll" in out and "search" in out
+    heavy = {"bot.app.runtime", "bot.store.tinydb", "bot.config.schema", "yaml"}
+    heavy |= {"httpx", "jinja2", "rich", "feedparser", "slack_sdk"}
+    assert not heavy & modules
+
+
+def test_poll_loads_no_search_engine_template_or_slack(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 3)))
+    config = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, tmp_path / "d")
+    modules, out = imported_by("--config", str(config), "poll", cwd=tmp_path)
+    assert "a" in out and "3" in out  # the feed and its new items were reported
+    assert "bot.ingest.fetch.client" in modules  # it did poll
+    unused = {"bot.find.search.index", "bot.render.renderer", "jinja2", "slack_sdk", "apscheduler"}
+    assert not unused & modules
