@@ -52,8 +52,12 @@ def request_head(port: int, *headers: str) -> bytes:
 
 
 def one_log_line(caplog: pytest.LogCaptureFixture) -> str:
-    """The one line logged at INFO or above (asserts there is exactly one, without a trace)."""
-    lines = [r for r in caplog.records if r.levelno >= logging.INFO]
+    """The one line logged at INFO or above (asserts there is exactly one, without a trace).
+
+    waitress's "Task queue depth is N" (its threads were busy with an earlier
+    connection, on a loaded machine) is about the server's load, not this request.
+    """
+    lines = [r for r in caplog.records if r.levelno >= logging.INFO and r.name != "waitress.queue"]
     assert len(lines) == 1, [r.getMessage() for r in lines]
     assert lines[0].exc_info is None
     assert "Traceback" not in caplog.text
