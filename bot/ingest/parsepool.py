@@ -209,7 +209,10 @@ def _serve(conn: Connection) -> None:
 
     collected = _Collect()
     logging.getLogger().addHandler(collected)
-    conn.send(_READY)  # imports done: the pool's time limit counts parsing only
+    try:
+        conn.send(_READY)  # imports done: the pool's time limit counts parsing only
+    except OSError:  # the pool closed while this worker started (a short poll): nothing to do
+        return
     while True:
         try:
             job: _Job | None = conn.recv()
