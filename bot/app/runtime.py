@@ -28,6 +28,7 @@ from datetime import datetime, time
 from bot.app.fedreg import deadline_items
 from bot.app.screening import poll_screening
 from bot.app.storage import database_search, open_store
+from bot.app.workspaces import stamp_alerts
 from bot.brief.ask import Answer
 from bot.brief.digest import build_digest_view, digest_deadlines, other_item_filter
 from bot.brief.match import SubscriptionMatcher
@@ -293,21 +294,20 @@ class Runtime:
         return probe_feed(feed, self.config, clock=self.clock, network=self.network)
 
     def match_new_items(self, tx: Transaction) -> list[Item]:
-        """Match items stored since the match cursor against every subscription; queue alerts.
-
-        Returns those items. Runs in the poll's transaction: the queued alerts
-        and the advanced cursor land with the items.
-        """
+        """Match items stored since the match cursor against every subscription and watch;
+        queue the alerts (each with its workspace) and return the items. Runs in the poll's
+        transaction: the queued alerts and the advanced cursor land with the items."""
         items = list(tx.items.after(tx.alerts.match_cursor()))
         if not items:
             return []
         subscriptions = tx.subscriptions.list()
         if subscriptions:
             matcher = SubscriptionMatcher(subscriptions, self.topics())
-            tx.alerts.enqueue(matcher.match(items, now=self.clock(), feed_tags=self.feed_tags()))
+            found = matcher.match(items, now=self.clock(), feed_tags=self.feed_tags())
+            tx.alerts.enqueue(stamp_alerts(found, subscriptions))
         watches = tx.watches.list()
         if watches:
-            tx.alerts.enqueue(watch_alerts(items, watches, now=self.clock()))
+            tx.alerts.enqueue(stamp_alerts(watch_alerts(items, watches, now=self.clock()), watches))
         tx.alerts.set_match_cursor(max(item.seq for item in items))
         return items
 
@@ -401,11 +401,11 @@ class Runtime:
 
     # ------------------------------------------------------------------ reading
 
-    def search(self, text: str, *, limit: int = 10) -> SearchResults:
-        """Search what the bot has seen (query syntax or plain words); raises QueryError,
-        also for a `feed:` naming no configured feed (a typo would match nothing)."""
-        query = parse_question(text)
-        known = {feed.id for feed in self.config.feeds}
+    def search(self, text: str, *, limit: int = 10, feeds: set[str] | None = None) -> SearchResults:
+        """Search what the bot has seen (query syntax or plain words), in `feeds` (None: all);
+        raises QueryError, also for a `feed:` naming no such feed (a typo would match nothing)."""
+        query = parse_question(text).within_feeds(feeds)
+        known = feeds if feeds is not None else {feed.id for feed in self.config.feeds}
         unknown = sorted(query.feeds_named() - known)
         if unknown:
             named = ", ".join(f"feed:{feed_id}" for feed_id in unknown)
