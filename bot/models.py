@@ -252,7 +252,8 @@ class Subscription:
     `mode` is "immediate", "hourly" or "daily"; daily batches go out at
     `daily_at` (HH:MM) in `timezone`. `remind` is how many days before a
     Federal Register deadline (comments close, a rule takes effect) its owner
-    is reminded, largest first; empty means no reminders.
+    is reminded, largest first; empty means no reminders. `team_id` and
+    `enterprise_id` name the workspace it belongs to ("" with one workspace).
     """
 
     id: str
@@ -266,6 +267,8 @@ class Subscription:
     timezone: str = "UTC"
     muted: bool = False
     remind: tuple[int, ...] = (7, 1)
+    team_id: str = ""
+    enterprise_id: str = ""
 
     @property
     def owner_is_channel(self) -> bool:
@@ -294,6 +297,9 @@ class Alert:
     subscription_ids: tuple[str, ...]
     created_at: datetime
     due_at: datetime
+    # The workspace the owner is in, whose bot token posts it ("" with one workspace).
+    team_id: str = ""
+    enterprise_id: str = ""
 
     @property
     def key(self) -> str:
@@ -323,6 +329,8 @@ class Alert:
             subscription_ids=tuple(sorted({*self.subscription_ids, *other.subscription_ids})),
             created_at=min(as_utc(self.created_at), as_utc(other.created_at)),
             due_at=min(as_utc(self.due_at), as_utc(other.due_at)),
+            team_id=self.team_id or other.team_id,
+            enterprise_id=self.enterprise_id or other.enterprise_id,
         )
 
 
@@ -405,7 +413,9 @@ class CommandRequest:
 
     `is_admin` None lets `admins:` in feeds.yaml decide; the local console sets it.
     Built by each surface (the Slack app, the console), answered by
-    `bot.app.commands.handle_command`.
+    `bot.app.commands.handle_command`. `team_id` / `enterprise_id`: the
+    workspace it came from when the bot serves many (OAuth); "" with one
+    workspace, and in the console (which then sees every workspace's data).
     """
 
     user_id: str
@@ -413,6 +423,8 @@ class CommandRequest:
     text: str
     user_name: str = ""
     is_admin: bool | None = None
+    team_id: str = ""
+    enterprise_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from bot.app.parts import LazyParts
 from bot.app.screening import poll_screening, screening_status_row
 from bot.app.storage import database_search, open_store
 from bot.app.storycache import StoryKeeper
+from bot.app.workspaces import stamp_alerts
 from bot.brief.watchlist import watch_alerts, where_found
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
@@ -270,11 +271,9 @@ class Runtime(LazyParts):
         return probe_feed(feed, self.config, clock=self.clock, network=self.network)
 
     def match_new_items(self, tx: Transaction) -> list[Item]:
-        """Match items stored since the match cursor against every subscription; queue alerts.
-
-        Returns those items. Runs in the poll's transaction: the queued alerts
-        and the advanced cursor land with the items.
-        """
+        """Match items stored since the match cursor against every subscription and watch;
+        queue the alerts (each with its workspace) and return the items. Runs in the poll's
+        transaction: the queued alerts and the advanced cursor land with the items."""
         items = list(tx.items.after(tx.alerts.match_cursor()))
         if not items:
             return []
@@ -283,10 +282,11 @@ class Runtime(LazyParts):
             from bot.brief.match import SubscriptionMatcher
 
             matcher = SubscriptionMatcher(subscriptions, self.topics())
-            tx.alerts.enqueue(matcher.match(items, now=self.clock(), feed_tags=self.feed_tags()))
+            found = matcher.match(items, now=self.clock(), feed_tags=self.feed_tags())
+            tx.alerts.enqueue(stamp_alerts(found, subscriptions))
         watches = tx.watches.list()
         if watches:
-            tx.alerts.enqueue(watch_alerts(items, watches, now=self.clock()))
+            tx.alerts.enqueue(stamp_alerts(watch_alerts(items, watches, now=self.clock()), watches))
         tx.alerts.set_match_cursor(max(item.seq for item in items))
         return items
 
@@ -384,14 +384,14 @@ class Runtime(LazyParts):
 
     # ------------------------------------------------------------------ reading
 
-    def search(self, text: str, *, limit: int = 10) -> SearchResults:
-        """Search what the bot has seen (query syntax or plain words); raises QueryError,
-        also for a `feed:` naming no configured feed (a typo would match nothing)."""
+    def search(self, text: str, *, limit: int = 10, feeds: set[str] | None = None) -> SearchResults:
+        """Search what the bot has seen (query syntax or plain words), in `feeds` (None: all);
+        raises QueryError, also for a `feed:` naming no such feed (a typo would match nothing)."""
         from bot.find.query.question import parse_question
         from bot.find.query.syntax import QueryError
 
-        query = parse_question(text)
-        known = {feed.id for feed in self.config.feeds}
+        query = parse_question(text).within_feeds(feeds)
+        known = feeds if feeds is not None else {feed.id for feed in self.config.feeds}
         unknown = sorted(query.feeds_named() - known)
         if unknown:
             named = ", ".join(f"feed:{feed_id}" for feed_id in unknown)

@@ -1,7 +1,8 @@
 """`briefbot run`: the long-running service, from start-up checks to a clean shutdown.
 
 Start-up, in order: check that the Slack settings it needs are set (the bot
-token; the signing secret in HTTP mode: exit 2 naming the setting); open the
+token; the signing secret in HTTP mode; with many workspaces, the OAuth
+settings of bot/app/oauth.py: exit 2 naming the setting); open the
 data directory (one process at a time: exit 3 when another holds it); apply
 the changes made from Slack to feeds.yaml's configuration; check the bot
 token with `auth.test` (exit 1 with a sentence saying what to fix); start the
@@ -39,6 +40,7 @@ from typing import Any, cast
 
 from bot.app.commands.dispatch import handle_command
 from bot.app.health import Connection, Heartbeats, SlackWatch
+from bot.app.oauth import oauth_setting_problem, open_installations
 from bot.app.questions import handle_question
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
@@ -49,8 +51,9 @@ from bot.render.renderer import Renderer
 from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.deliver import Deliverer
 from bot.slack.errors import describe_slack_error
+from bot.slack.oauth import WorkspaceDeliverers
 from bot.slack.start import SlackHandle, start_slack
-from bot.store.ports import StoreError, StoreLockedError
+from bot.store.ports import InstallationVault, SecretKeyError, StoreError, StoreLockedError
 
 __all__ = [
     "EXIT_FAILED",
@@ -93,10 +96,11 @@ def run_service(
     """
     stop = stop if stop is not None else threading.Event()
     _quiet_library_logs()
-    missing = _missing_slack_setting(config)
+    missing = oauth_setting_problem(config) or _missing_slack_setting(config)
     if missing:
         log.error("cannot start: %s", missing)
         return EXIT_USAGE
+    oauth = config.slack.oauth
     template_problems = Renderer(config.settings.templates_dir).check()
     if template_problems:
         # Found now, not at 08:30 tomorrow when the digest would be rendered.
@@ -112,7 +116,13 @@ def run_service(
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
     try:
-        return _serve(runtime, config, (host, port), stop, install_signal_handlers)
+        vault = open_installations(runtime.store, config.slack.secret_key) if oauth else None
+    except (SecretKeyError, StoreError) as exc:
+        log.error("cannot start: %s", exc)
+        runtime.close()
+        return EXIT_USAGE if isinstance(exc, SecretKeyError) else EXIT_FAILED
+    try:
+        return _serve(runtime, config, (host, port), stop, install_signal_handlers, vault)
     except _StartupError as exc:
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
@@ -123,6 +133,8 @@ def run_service(
 
 def _missing_slack_setting(config: Config) -> str | None:
     """What `briefbot run` cannot start without, as a sentence naming the setting; or None."""
+    if config.slack.oauth:
+        return None  # bot/app/oauth.py checked them; the bot token is optional
     if not (config.slack.bot_token or "").strip():
         return "SLACK_BOT_TOKEN is not set: the bot needs its xoxb- token to call Slack"
     if not config.slack.socket_mode and not config.slack.signing_secret:
@@ -136,17 +148,19 @@ def _serve(
     address: tuple[str, int],
     stop: threading.Event,
     handle_signals: bool,
+    vault: InstallationVault | None = None,
 ) -> int:
     # Feeds and schedules changed from Slack before this start (bot/config/overrides.py).
     runtime.refresh_config()
-    poster = Deliverer(_connect_slack(config))
+    poster = _poster(config, vault)
     notice_hours = runtime.config.settings.failure_notice_seconds / 3600
     scheduler = BotScheduler(
         runtime, poster, failure_notice_hours=notice_hours or DEFAULT_FAILURE_NOTICE_HOURS
     )
     watch = SlackWatch(
         socket_mode=config.slack.socket_mode,
-        auth_test=poster.client.auth_test,
+        # Many workspaces and no token of its own: api.test says whether Slack answers.
+        auth_test=poster.client.auth_test if config.slack.bot_token else poster.client.api_test,
         monotonic=time.monotonic,
     )
     mode = "socket" if config.slack.socket_mode else "http"
@@ -155,7 +169,7 @@ def _serve(
     slack: SlackHandle | None = None
     try:
         # The Slack app first: a setting it lacks stops the start before any work is done.
-        slack = _start_slack(runtime, config, address, poster, heartbeats.healthz)
+        slack = _start_slack(runtime, config, address, poster, heartbeats.healthz, vault)
         watch.connection = slack if isinstance(slack, Connection) else None
         _catch_up_digests(runtime, poster)
         scheduler.start()
@@ -173,6 +187,15 @@ def _serve(
         scheduler.shutdown(wait=True)
     log.info("stopped cleanly")
     return EXIT_OK
+
+
+def _poster(config: Config, vault: InstallationVault | None) -> Deliverer:
+    """The Poster of scheduled posts: one workspace's, or each installed workspace's."""
+    if vault is None:
+        return Deliverer(_connect_slack(config))
+    if config.slack.bot_token:
+        _connect_slack(config)  # the token of feeds.yaml's workspace is checked as usual
+    return WorkspaceDeliverers(config.slack, vault)
 
 
 def _catch_up_digests(runtime: Runtime, poster: Deliverer) -> None:
@@ -229,6 +252,7 @@ def _start_slack(
     address: tuple[str, int],
     poster: Deliverer,
     health: Callable[[], tuple[bool, str]],
+    vault: InstallationVault | None = None,
 ) -> SlackHandle:
     host, port = address
     try:
@@ -243,6 +267,7 @@ def _start_slack(
             health=health,
             surfaces=surfaces,
             questions=questions,
+            installations=vault,
         )
     except Exception as exc:  # SlackStartupError, or the port is taken (OSError)
         raise _StartupError(f"the Slack app did not start: {exc}") from exc
@@ -253,6 +278,8 @@ def _log_startup(config: Config, scheduler: BotScheduler, slack: SlackHandle, po
         mode = "Slack Socket Mode"
     else:
         mode = f"Slack HTTP mode on port {getattr(slack, 'port', port)}, path /slack/events"
+        if config.slack.oauth:
+            mode += "; many workspaces: install at /slack/install"
     log.info("briefbot running (%s; config %s)", mode, config.path)
     for line in scheduler.describe():
         log.info("  %s", line)

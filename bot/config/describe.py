@@ -70,6 +70,9 @@ def describe_config(config: Config) -> dict[str, Any]:
             "app_token": set_or_not(config.slack.app_token),
             "api_url": redact_url(config.slack.api_url),
             "mode": "socket" if config.slack.socket_mode else "http",
+            "client_id": config.slack.client_id or "not set",
+            "client_secret": set_or_not(config.slack.client_secret),
+            "secret_key": set_or_not(config.slack.secret_key),
         },
     }
 

@@ -116,17 +116,29 @@ class SlackSecrets:
     signing_secret: str | None = None
     app_token: str | None = None
     api_url: str = DEFAULT_SLACK_API_URL
+    # A distributed app (many workspaces through OAuth): SLACK_CLIENT_ID and
+    # SLACK_CLIENT_SECRET, and BRIEFBOT_SECRET_KEY, which seals the stored tokens.
+    client_id: str | None = None
+    client_secret: str | None = None
+    secret_key: str | None = None
 
     @property
     def socket_mode(self) -> bool:
         """An app-level token selects Socket Mode; without one the bot serves HTTP."""
         return bool(self.app_token)
 
+    @property
+    def oauth(self) -> bool:
+        """Installed in many workspaces through Slack's OAuth (client id and secret both set)."""
+        return bool(self.client_id and self.client_secret)
+
     def __repr__(self) -> str:
         return (
             f"SlackSecrets(bot_token={set_or_not(self.bot_token)}, "
             f"signing_secret={set_or_not(self.signing_secret)}, "
-            f"app_token={set_or_not(self.app_token)}, api_url={redact_url(self.api_url)!r})"
+            f"app_token={set_or_not(self.app_token)}, api_url={redact_url(self.api_url)!r}, "
+            f"client_id={self.client_id!r}, client_secret={set_or_not(self.client_secret)}, "
+            f"secret_key={set_or_not(self.secret_key)})"
         )
 
     __str__ = __repr__

@@ -210,5 +210,8 @@ def _apply_env(check: Checker, config: Config, env: Mapping[str, str]) -> Config
         signing_secret=env.get("SLACK_SIGNING_SECRET", "").strip() or None,
         app_token=env.get("SLACK_APP_TOKEN", "").strip() or None,
         api_url=api_url,
+        client_id=env.get("SLACK_CLIENT_ID", "").strip() or None,
+        client_secret=env.get("SLACK_CLIENT_SECRET", "").strip() or None,
+        secret_key=env.get("BRIEFBOT_SECRET_KEY", "").strip() or None,
     )
     return dataclasses.replace(config, settings=settings, slack=slack)

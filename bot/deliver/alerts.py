@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.deliver.locks import DestinationLocks
-from bot.deliver.ports import DeliveryResult, Poster
+from bot.deliver.ports import DeliveryResult, Poster, poster_for
 from bot.models import Alert, Item, SlackMessage
 from bot.store.ports import AlertDelivery, DeliveryProblem, Store
 
@@ -83,6 +83,9 @@ class AlertDispatcher:
                 tx.alerts.mark_delivered(keys, now=now)
             return
         messages = render(owner, listed, len(alerts) - len(listed))
+        # Many workspaces: the owner's workspace's bot token posts (bot/app/workspaces.py).
+        team_id, enterprise_id = alerts[0].team_id, alerts[0].enterprise_id
+        poster = poster_for(poster, team_id, enterprise_id)
         try:
             channel = owner if owner[:1] in ("C", "G") else poster.open_dm(owner)
         except Exception as exc:
@@ -94,6 +97,8 @@ class AlertDispatcher:
             channel=channel,
             since_ts=now.timestamp() - 5,
             alert_keys=tuple(keys),
+            team_id=team_id,
+            enterprise_id=enterprise_id,
         )
         with self._store.transaction() as tx:
             tx.alert_deliveries.begin(delivery)
@@ -138,9 +143,9 @@ class AlertDispatcher:
                 if delivery is None:
                     continue
                 try:
-                    done = poster.already_delivered(
-                        delivery.channel, delivery.key, delivery.since_ts
-                    )
+                    done = poster_for(
+                        poster, delivery.team_id, delivery.enterprise_id
+                    ).already_delivered(delivery.channel, delivery.key, delivery.since_ts)
                 except Exception as exc:  # Slack unreachable: decide on a later dispatch
                     log.warning("cannot check delivery %s yet: %s", delivery.key, exc)
                     continue

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.models import SlackMessage
 
-__all__ = ["DeliveryError", "DeliveryResult", "FileUpload", "Poster"]
+__all__ = [
+    "DeliveryError",
+    "DeliveryResult",
+    "FileUpload",
+    "Poster",
+    "WorkspacePosters",
+    "poster_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +108,22 @@ class Poster(Protocol):
         Raises DeliveryError when the platform cannot be asked.
         """
         ...
+
+
+@runtime_checkable
+class WorkspacePosters(Protocol):
+    """A Poster for a bot installed in many workspaces: each posts with its own bot token.
+
+    `bot.slack.workspaces.WorkspaceDeliverers` implements it (and `Poster`, for the
+    workspace of feeds.yaml's digests and notices). A workspace that uninstalled the
+    bot gets a Poster whose every post fails, not retryable.
+    """
+
+    def for_workspace(self, team_id: str, enterprise_id: str = "") -> Poster: ...
+
+
+def poster_for(poster: Poster, team_id: str, enterprise_id: str = "") -> Poster:
+    """The Poster for a workspace's deliveries: `poster` itself with one workspace ("")."""
+    if team_id and isinstance(poster, WorkspacePosters):
+        return poster.for_workspace(team_id, enterprise_id)
+    return poster

@@ -10,6 +10,9 @@
   `bot.surfaces.SurfaceHandler`; `shapes` decides what reaches Bolt; `http`
   (on the waitress server in `httpserver`) and `socketmode` are its two
   transports, `start` picks one.
+- Many workspaces: `oauth` builds the Bolt app of a distributed bot (Slack's
+  OAuth flow) and `WorkspaceDeliverers` (a Deliverer per workspace's token);
+  `installations` are slack_sdk's stores over `bot.store.ports.InstallationVault`.
 
 Nothing here imports `bot.app`: the app layer hands the Slack app its command
 handler, and the Slack layer hands the app layer a `bot.deliver.ports.Poster`.

@@ -42,6 +42,7 @@ from slack_bolt.context.respond import Respond
 from slack_bolt.error import BoltError
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.middleware import Middleware
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config.model import SlackSecrets
@@ -49,6 +50,7 @@ from bot.config.redact import redact_url
 from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.questions import QuestionHandler, register_questions
+from bot.store.ports import InstallationVault
 from bot.surfaces import HomeRequest, SurfaceHandler
 
 __all__ = [
@@ -245,6 +247,7 @@ def build_app(
     surfaces: SurfaceHandler | None = None,
     token_verification: bool = True,
     questions: QuestionHandler | None = None,
+    installations: InstallationVault | None = None,
 ) -> BriefbotApp:
     """The Bolt app answering `/brief` with `handler`, its client aimed at `SLACK_API_URL`.
 
@@ -255,20 +258,29 @@ def build_app(
     With `token_verification` (keep it in production) the bot token is checked
     with auth.test now, so a bad token fails at start-up: SlackStartupError,
     naming the setting, never the token.
+
+    With `installations` the app is installed in many workspaces through Slack's
+    OAuth (`bot.slack.oauth`): each request is answered with its workspace's
+    token, and each `/brief` carries its workspace (`CommandRequest.team_id`).
     """
-    app = _new_app(secrets, token_verification=token_verification)
+    if installations is not None:
+        app = new_oauth_app(secrets, installations)
+    else:
+        app = _new_app(secrets, token_verification=token_verification)
     app.use(_DropRepeats(app.seen))
 
     def acknowledge(ack: Callable[..., None]) -> None:
         ack()  # nothing before this: Slack gives the whole round trip 3 seconds
 
-    def answer(command: dict[str, Any], respond: Respond) -> None:
+    def answer(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         with app.work.track():
-            reply = _answer_command(handler, command, respond)
+            reply = _answer_command(handler, command, respond, many=installations is not None)
             if surfaces is not None and reply.home_changed:
-                _republish_home(app, surfaces, str(command.get("user_id") or ""))
+                _republish_home(client, surfaces, str(command.get("user_id") or ""))
 
     app.command(COMMAND)(ack=acknowledge, lazy=[answer])
+    if installations is not None:
+        app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
     if surfaces is not None:
         # Here, not at the top: bot.slack.surfaces builds on this module.
         from bot.slack.surfaces import add_surfaces
@@ -277,6 +289,13 @@ def build_app(
     if questions is not None:
         register_questions(app, questions, app.work)
     return app
+
+
+def new_oauth_app(secrets: SlackSecrets, installations: InstallationVault) -> BriefbotApp:
+    """The Bolt app of a distributed bot (bot/slack/oauth.py; imported here to avoid a cycle)."""
+    from bot.slack.oauth import oauth_app
+
+    return oauth_app(secrets, installations, BriefbotApp)
 
 
 def _new_app(secrets: SlackSecrets, *, token_verification: bool) -> BriefbotApp:
@@ -310,23 +329,26 @@ def _new_app(secrets: SlackSecrets, *, token_verification: bool) -> BriefbotApp:
         raise startup_error(exc, secrets, "SLACK_BOT_TOKEN", "bot token") from None
 
 
-def _republish_home(app: BriefbotApp, surfaces: SurfaceHandler, user: str) -> None:
+def _republish_home(client: WebClient, surfaces: SurfaceHandler, user: str) -> None:
     """Publish `user`'s Home tab again after a command changed it (never fails the command)."""
     try:
         view = surfaces.home(HomeRequest(user_id=user))
-        app.client.views_publish(user_id=user, view=view.payload())
+        client.views_publish(user_id=user, view=view.payload())
     except Exception as exc:
         log.warning("could not refresh the Home tab of %s: %s", user, type(exc).__name__)
 
 
 def _answer_command(
-    handler: CommandHandler, command: Mapping[str, Any], respond: Respond
+    handler: CommandHandler, command: Mapping[str, Any], respond: Respond, *, many: bool = False
 ) -> CommandReply:
+    """`many`: installed in many workspaces, the request names the one it came from."""
     request = CommandRequest(
         user_id=str(command.get("user_id") or ""),
         channel_id=str(command.get("channel_id") or ""),
         text=str(command.get("text") or ""),
         user_name=str(command.get("user_name") or ""),
+        team_id=str(command.get("team_id") or "") if many else "",
+        enterprise_id=str(command.get("enterprise_id") or "") if many else "",
     )
     try:
         reply = handler(request)

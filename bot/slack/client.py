@@ -29,6 +29,7 @@ import http.client
 import ipaddress
 import logging
 import random
+import re
 import ssl
 import time
 import urllib.request
@@ -96,6 +97,25 @@ class _OneLinePerFailure(logging.Filter):
 
 logging.getLogger("slack_sdk.web.base_client").addFilter(_OneLinePerFailure())
 
+# A Slack token as it appears in a response body: its kind kept, the rest hidden.
+_TOKEN = re.compile(r"\b(xox[abeoprs]-|xapp-)[0-9A-Za-z-]+")
+
+
+class _HideTokens(logging.Filter):
+    """slack_sdk's DEBUG line "Received the following response" prints the body, and
+    the body of oauth.v2.access (an install) holds the workspace's new bot token.
+    Each token in such a line becomes `xoxb-***` before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = _TOKEN.sub(r"\1***", message)
+        if hidden != message:
+            record.msg, record.args = hidden, ()
+        return True
+
+
+logging.getLogger("slack_sdk.web.base_client").addFilter(_HideTokens())
+
 
 def make_web_client(
     secrets: SlackSecrets,
@@ -104,15 +124,19 @@ def make_web_client(
     max_retries: int = 3,
     backoff: float = 0.5,
     max_retry_after: float = 60.0,
+    tokenless: bool = False,
 ) -> WebClient:
     """A `WebClient` for the bot token, aimed at `secrets.api_url`, with retries.
+
+    `tokenless`: a client without a token (many workspaces: Bolt hands each
+    request a copy with its workspace's token, and the OAuth flow needs none).
 
     `backoff` is the first wait after a 5xx or connection error (doubling each
     retry, plus up to half again of jitter); tests make it small.
     Raises SlackClientConfigError when there is no bot token or the URL is not http(s).
     """
     token = (secrets.bot_token or "").strip()
-    if not token:
+    if not token and not tokenless:
         raise SlackClientConfigError(
             "SLACK_BOT_TOKEN is not set: the bot needs its xoxb- token to call Slack"
         )
@@ -127,7 +151,7 @@ def make_web_client(
         # slash, ".../api" + "chat.postMessage" would drop the "api" segment.
         base_url += "/"
     client = WebClient(
-        token=token,
+        token=token or None,
         base_url=base_url,
         timeout=timeout,
         retry_handlers=make_retry_handlers(

@@ -27,7 +27,15 @@ __all__ = ["EVENT_TYPES", "INTERACTION_TYPES", "event_problem", "interaction_pro
 
 #: Events the manifest subscribes to (`message` is how `message.im` arrives).
 EVENT_TYPES = frozenset(
-    {"app_home_opened", "message", "assistant_thread_started", "assistant_thread_context_changed"}
+    {
+        "app_home_opened",
+        "message",
+        "assistant_thread_started",
+        "assistant_thread_context_changed",
+        # A workspace removed the app or revoked its tokens: its deliveries stop.
+        "app_uninstalled",
+        "tokens_revoked",
+    }
 )
 # Fields of an event (and of an edit's inner messages) that must be strings when present.
 _EVENT_STRINGS = (
@@ -70,6 +78,8 @@ def event_problem(body: Mapping[str, Any]) -> str | None:
         return f"an event callback whose {bad[0]!r} is not a string"
     if kind == "app_home_opened" and not _is_str(event.get("user")):
         return "an app_home_opened event without a user"
+    if kind == "tokens_revoked" and not _revoked_tokens_ok(event.get("tokens")):
+        return "a tokens_revoked event whose tokens are not lists of user ids"
     return _event_fields_problem(event, f"a {kind!r} event")
 
 
@@ -158,6 +168,16 @@ def _view_problem(view: object) -> str | None:
     ):
         return "a payload whose view state is not an object of blocks of elements"
     return None
+
+
+def _revoked_tokens_ok(tokens: object) -> bool:
+    """`tokens` as Slack sends it: {"oauth": [user ids], "bot": [bot user ids]}."""
+    if not isinstance(tokens, dict):
+        return False
+    return all(
+        isinstance(ids, list) and all(isinstance(one, str) for one in ids)
+        for ids in tokens.values()
+    )
 
 
 def _is_str(value: object) -> bool:

@@ -1,7 +1,8 @@
 """Starting the Slack side the way `briefbot run` does.
 
 Socket Mode when `SLACK_APP_TOKEN` is set (no public URL needed), else HTTP
-mode on `/slack/events` (needs `SLACK_SIGNING_SECRET`).
+mode on `/slack/events` (needs `SLACK_SIGNING_SECRET`). Installed in many
+workspaces (OAuth: bot/slack/oauth.py), HTTP mode only, with the install pages.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from bot.slack.app import STOP_GRACE, CommandHandler, SlackStartupError, build_a
 from bot.slack.http import HealthCheck, serve_http
 from bot.slack.questions import QuestionHandler
 from bot.slack.socketmode import serve_socket_mode
+from bot.store.ports import InstallationVault
 from bot.surfaces import SurfaceHandler
 
 __all__ = ["SlackHandle", "start_slack"]
@@ -33,10 +35,23 @@ def start_slack(
     health: HealthCheck | None = None,
     surfaces: SurfaceHandler | None = None,
     questions: QuestionHandler | None = None,
+    installations: InstallationVault | None = None,
 ) -> SlackHandle:
     """Socket Mode when an app-level token is set, else HTTP mode on `port` (where
     `health` answers /healthz); `surfaces` answers the Home tab, buttons and forms,
-    `questions` DMs and the assistant panel."""
+    `questions` DMs and the assistant panel. With `installations` (many workspaces,
+    bot/slack/oauth.py) HTTP mode also serves /slack/install and /slack/oauth_redirect."""
+    if installations is not None:
+        if secrets.app_token:
+            raise SlackStartupError(
+                "Socket Mode cannot serve many workspaces: unset SLACK_APP_TOKEN (HTTP mode)"
+            )
+        if not secrets.signing_secret:
+            raise SlackStartupError("HTTP mode needs SLACK_SIGNING_SECRET")
+        app = build_app(
+            secrets, handler, surfaces=surfaces, questions=questions, installations=installations
+        )
+        return serve_http(app, port=port, host=host, health=health)
     if secrets.app_token:
         app = build_app(secrets, handler, surfaces=surfaces, questions=questions)
         return serve_socket_mode(app, secrets.app_token)

@@ -59,6 +59,9 @@ def test_no_secret_appears_in_the_description_or_the_config_objects() -> None:
         "app_token": "set",
         "api_url": "https://***@slack-proxy.example/api/",
         "mode": "socket",
+        "client_id": "not set",
+        "client_secret": "not set",
+        "secret_key": "not set",
     }
     assert [f["url"] for f in described["feeds"]] == [
         "https://***@feeds.example.org/x.rss?api_key=***&q=chips",

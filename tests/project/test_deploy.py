@@ -257,6 +257,8 @@ MANIFEST_EVENTS = [
     "message.im",
     "assistant_thread_started",
     "assistant_thread_context_changed",
+    "app_uninstalled",
+    "tokens_revoked",
 ]
 
 

@@ -47,6 +47,14 @@ Not obvious:
 - views.publish, views.open and views.update (tests/support/fakeviews.py) keep
   the Home tabs and modals (`fake.views`), each checked against Block Kit's
   limits as Slack checks them; buttons in messages are checked the same way.
+- Many workspaces (Slack's OAuth): `add_workspace(code, team_id, bot_token)`
+  makes an install code that `oauth.v2.access` (client id and secret in the
+  Basic Authorization header, as slack_sdk sends them; `client_id` and
+  `client_secret` here) exchanges for that workspace's bot token. Each
+  workspace's token is then accepted like the default one, and auth.test
+  answers with the team of the token it was called with; `Call.token` says
+  which token made each call. `revoke(team_id)` makes its token
+  `token_revoked`. `api.test` needs no token.
 - Only ever binds 127.0.0.1; handler threads are daemons; every wait watches the
   stop event so `stop()` never hangs (the server's lifecycle is tests/support/loopback.py's).
 """
@@ -92,6 +100,21 @@ DEFAULT_TOKEN = "xoxb-1234567890-0987654321-fAk3sLaCkT0k3nV4lu3"
 DEFAULT_APP_TOKEN = "xapp-1-A0FAKEAPP-1234567890-s0ck3tM0d3fAk3T0k3n"
 # Methods called with the app-level (xapp-) token rather than the bot token.
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+# Methods that take no token: the OAuth exchange (client id and secret) and api.test.
+_NO_TOKEN_METHODS = frozenset({"oauth.v2.access", "api.test"})
+
+
+@dataclass(frozen=True)
+class FakeWorkspace:
+    """A workspace the app can be installed in: its install code, team and bot token."""
+
+    code: str
+    team_id: str
+    team_name: str
+    bot_token: str
+    bot_user_id: str
+    bot_id: str
+
 
 # Slack's documented message limits (Block Kit reference, chat.postMessage).
 MAX_BLOCKS = 50
@@ -307,6 +330,33 @@ class FakeSlack(LoopbackServer):
         self._files: list[SharedFile] = []
         # Home tabs and modals (views.publish / open / update).
         self.views = FakeViews()
+        # Slack's OAuth: the app's credentials and the workspaces it can be installed in.
+        self.client_id = "1234567890.0987654321"
+        self.client_secret: str | None = None
+        self._workspaces: dict[str, FakeWorkspace] = {}  # by install code
+        self._revoked: set[str] = set()
+        self._caller: str | None = None  # the token of the call being answered
+        self._basic: tuple[str, str] | None = None  # client id and secret of the call
+
+    def add_workspace(
+        self, code: str, team_id: str, bot_token: str, *, team_name: str = ""
+    ) -> FakeWorkspace:
+        """A workspace installing the app with `code` gets `bot_token` (oauth.v2.access)."""
+        suffix = team_id[1:]
+        workspace = FakeWorkspace(
+            code, team_id, team_name or team_id, bot_token, f"U0BOT{suffix}", f"B0BOT{suffix}"
+        )
+        with self._lock:
+            self._workspaces[code] = workspace
+        return workspace
+
+    def revoke(self, team_id: str) -> None:
+        """The workspace's bot token is refused from now on (token_revoked)."""
+        with self._lock:
+            self._revoked.add(team_id)
+
+    def _workspace_of(self, token: str | None) -> FakeWorkspace | None:
+        return next((w for w in self._workspaces.values() if w.bot_token == token), None)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -538,6 +588,7 @@ class FakeSlack(LoopbackServer):
         if scheme.lower() == "bearer" and credentials.strip():
             # Slack takes the token from the header or, failing that, a `token` field.
             token = credentials.strip()
+        basic = _basic_credentials(credentials) if scheme.lower() == "basic" else None
 
         hold = self._take_hold(method, params)
         if hold is not None:
@@ -545,7 +596,7 @@ class FakeSlack(LoopbackServer):
         if hold is not None and self.stopping.is_set():
             reply = _Reply(503, drop=True)
         else:
-            reply = self._answer_call(method, params, token, parse_error)
+            reply = self._answer_call(method, params, token, parse_error, basic)
         with self._lock:
             self._calls.append(
                 Call(
@@ -561,7 +612,12 @@ class FakeSlack(LoopbackServer):
         return reply
 
     def _answer_call(
-        self, method: str, params: dict[str, Any], token: str | None, parse_error: str | None
+        self,
+        method: str,
+        params: dict[str, Any],
+        token: str | None,
+        parse_error: str | None,
+        basic: tuple[str, str] | None = None,
     ) -> _Reply:
         with self._lock:
             down = self._down
@@ -577,7 +633,7 @@ class FakeSlack(LoopbackServer):
             drop_after = fault.drop == "after"
             if fault.status is not None or fault.error is not None:
                 return _fault_reply(fault)
-        reply = self._dispatch(method, params, token, parse_error)
+        reply = self._dispatch(method, params, token, parse_error, basic)
         reply.drop = drop_after
         return reply
 
@@ -598,7 +654,12 @@ class FakeSlack(LoopbackServer):
         return None
 
     def _dispatch(
-        self, method: str, params: dict[str, Any], token: str | None, parse_error: str | None
+        self,
+        method: str,
+        params: dict[str, Any],
+        token: str | None,
+        parse_error: str | None,
+        basic: tuple[str, str] | None = None,
     ) -> _Reply:
         handler = _METHODS.get(method)
         try:
@@ -606,17 +667,29 @@ class FakeSlack(LoopbackServer):
                 raise _ApiError("unknown_method", req_method=method)
             if parse_error is not None:
                 raise _ApiError(parse_error)
-            if not token:
-                raise _ApiError("not_authed")
-            expected = self.app_token if method in _APP_TOKEN_METHODS else self.token
-            if token != expected:
-                known = token in (self.token, self.app_token)
-                raise _ApiError("not_allowed_token_type" if known else "invalid_auth")
+            if method not in _NO_TOKEN_METHODS:
+                self._check_token(method, token)
             with self._lock:
+                self._caller, self._basic = token, basic
                 data = handler(self, params)
         except _ApiError as exc:
             return _json_reply(200, {"ok": False, "error": exc.code, **exc.extra}, exc.code)
         return _json_reply(200, {"ok": True, **data})
+
+    def _check_token(self, method: str, token: str | None) -> None:
+        if not token:
+            raise _ApiError("not_authed")
+        with self._lock:
+            workspace = self._workspace_of(token)
+            revoked = workspace is not None and workspace.team_id in self._revoked
+        if revoked:
+            raise _ApiError("token_revoked")
+        if workspace is not None and method not in _APP_TOKEN_METHODS:
+            return
+        expected = self.app_token if method in _APP_TOKEN_METHODS else self.token
+        if token != expected:
+            known = token in (self.token, self.app_token) or workspace is not None
+            raise _ApiError("not_allowed_token_type" if known else "invalid_auth")
 
     def _receive_upload(self, file_id: str, body: bytes) -> _Reply:
         """The POST of a file's bytes to the URL files.getUploadURLExternal gave."""
@@ -681,6 +754,17 @@ class FakeSlack(LoopbackServer):
 
 
 def _auth_test(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    workspace = fake._workspace_of(fake._caller)
+    if workspace is not None:
+        return {
+            "url": f"https://{workspace.team_id.lower()}.slack.com/",
+            "team": workspace.team_name,
+            "user": "briefbot",
+            "team_id": workspace.team_id,
+            "user_id": workspace.bot_user_id,
+            "bot_id": workspace.bot_id,
+            "is_enterprise_install": False,
+        }
     return {
         "url": "https://fake-workspace.slack.com/",
         "team": "Fake Workspace",
@@ -690,6 +774,45 @@ def _auth_test(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
         "bot_id": fake.bot_id,
         "is_enterprise_install": False,
     }
+
+
+def _basic_credentials(credentials: str) -> tuple[str, str] | None:
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+def _oauth_v2_access(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    """The install code exchanged for the workspace's bot token (Slack's OAuth v2)."""
+    basic = fake._basic or (
+        str(params.get("client_id") or ""),
+        str(params.get("client_secret") or ""),
+    )
+    if basic[0] != fake.client_id:
+        raise _ApiError("invalid_client_id")
+    if fake.client_secret is None or basic[1] != fake.client_secret:
+        raise _ApiError("bad_client_secret")
+    workspace = fake._workspaces.get(str(params.get("code") or ""))
+    if workspace is None:
+        raise _ApiError("invalid_code")
+    return {
+        "access_token": workspace.bot_token,
+        "token_type": "bot",
+        "scope": "commands,chat:write,im:write",
+        "bot_user_id": workspace.bot_user_id,
+        "app_id": "A0FAKEAPP",
+        "team": {"id": workspace.team_id, "name": workspace.team_name},
+        "enterprise": None,
+        "authed_user": {"id": f"U0INSTALLER{workspace.team_id[1:]}"},
+        "is_enterprise_install": False,
+    }
+
+
+def _api_test(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    return {}
 
 
 def _chat_post_message(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
@@ -996,6 +1119,8 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "views.update": _views_method("update"),
     "apps.connections.open": _apps_connections_open,
     "auth.test": _auth_test,
+    "api.test": _api_test,
+    "oauth.v2.access": _oauth_v2_access,
     "files.completeUploadExternal": _files_complete_upload_external,
     "files.getUploadURLExternal": _files_get_upload_url_external,
     "chat.postMessage": _chat_post_message,

@@ -62,13 +62,18 @@ from tests.support.fakeslack import DEFAULT_APP_TOKEN, DEFAULT_TOKEN
 __all__ = [
     "APP_TOKEN",
     "BOT_TOKEN",
+    "CLIENT_SECRET",
     "DATABASE_PASSWORD",
     "FEED_API_KEY",
     "FEED_PASSWORD",
     "FEED_TOKEN",
     "FEED_USER",
+    "OTHER_SECRET_KEY",
     "SECRETS",
+    "SECRET_KEY",
     "SIGNING_SECRET",
+    "WORKSPACE_A_TOKEN",
+    "WORKSPACE_B_TOKEN",
     "WRONG_APP_TOKEN",
     "WRONG_BOT_TOKEN",
     "Leak",
@@ -90,6 +95,13 @@ SIGNING_SECRET = "5ign1ng-s3cr3t-f0r-br1efb0t-t3sts"
 WRONG_BOT_TOKEN = "xoxb-0000000000-1111111111-wr0ngT0k3nV4lu3zz"
 #: An app-level token the fake refuses.
 WRONG_APP_TOKEN = "xapp-1-A0FAKEAPP-999-n0tTh3R1ghtApPt0k3n"
+#: Many workspaces (Slack's OAuth): the bot tokens two workspaces get at install,
+#: the app's client secret, and BRIEFBOT_SECRET_KEY (a Fernet key) and another one.
+WORKSPACE_A_TOKEN = "xoxb-2000000001-3000000001-w0rkspaceAlphaB0tT0ken"
+WORKSPACE_B_TOKEN = "xoxb-2000000002-3000000002-w0rkspaceBetaB0tT0kenz"
+CLIENT_SECRET = "c1ient-s3cret-0f-the-distributed-app"
+SECRET_KEY = "YnJpZWZib3QtdGVzdC1zZWNyZXQta2V5LTMyYnl0ZXM="
+OTHER_SECRET_KEY = "YW5vdGhlci1rZXktbm90LXRoZS1vbmUtaW4tdXNlISE="
 #: Feed URL credentials (user info, query token) that check-config must hide.
 FEED_PASSWORD = "hunter2PASSWORDxy"
 FEED_TOKEN = "QUERYtokenVALUE77"
@@ -108,8 +120,19 @@ SLACK_SECRET_NAMES = (
     "SIGNING_SECRET",
     "WRONG_BOT_TOKEN",
     "WRONG_APP_TOKEN",
+    "WORKSPACE_A_TOKEN",
+    "WORKSPACE_B_TOKEN",
+    "CLIENT_SECRET",
+    "SECRET_KEY",
+    "OTHER_SECRET_KEY",
 )
-ENVIRONMENT_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+ENVIRONMENT_SECRETS = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_CLIENT_SECRET",
+    "BRIEFBOT_SECRET_KEY",
+)
 
 
 def _registry() -> dict[str, str]:

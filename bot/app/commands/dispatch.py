@@ -34,7 +34,7 @@ from bot.app.commands.help import show_help, usage
 from bot.app.commands.session import CommandError, Refused, Session
 from bot.app.commands.words import Word, read_words
 from bot.app.runtime import Runtime
-from bot.deliver.ports import Poster
+from bot.deliver.ports import Poster, poster_for
 from bot.find.query.question import uses_query_syntax
 from bot.models import CommandReply, CommandRequest, SlackMessage
 
@@ -90,6 +90,8 @@ def handle_command(
     `poster` is the Slack delivery layer; without it (the console) the commands
     that must post say so, and `feed poll` leaves the alerts queued.
     """
+    if poster is not None:  # many workspaces: the caller's workspace's token asks Slack
+        poster = poster_for(poster, request.team_id, request.enterprise_id)
     session = Session(runtime, request, poster)
     try:
         messages = _answer(session)

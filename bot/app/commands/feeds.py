@@ -135,7 +135,7 @@ def _add(session: Session, args: list[Word]) -> list[SlackMessage]:
         shown = f"Cannot add {redact_url(url)}: {redact_text(problem)}. Nothing was saved."
         return session.notice(shown)
     try:
-        with runtime.store.transaction() as tx:
+        with session.store.transaction() as tx:
             added = add_feed(
                 tx,
                 runtime.base_config,
@@ -161,7 +161,7 @@ def _change(session: Session, action: str, feed_id: str) -> list[SlackMessage]:
     runtime = session.runtime
     by, now = session.request.user_id, session.now()
     try:
-        with runtime.store.transaction() as tx:
+        with session.store.transaction() as tx:
             if action == "remove":
                 changed = remove_feed(tx, runtime.base_config, feed_id, by=by, now=now)
             else:

@@ -141,7 +141,7 @@ def _latest_others(session: Session, count: int) -> list[SlackMessage]:
 def _run_search(session: Session, text: str, *, limit: int, verb: str | None) -> SearchResults:
     """The runtime's search, a query that does not parse made a `CommandError` for `verb`."""
     try:
-        return session.runtime.search(text, limit=limit)
+        return session.runtime.search(text, limit=limit, feeds=session.feeds)
     except QueryError as err:
         raise CommandError(f"query error: {err}", verb, detail=_marked(text, err.column)) from None
 

@@ -2,8 +2,9 @@
 
 A `Session` is what each sub-command's handler gets: the runtime, who asked
 and where, the Poster (None in the console), and the checks and replies all
-handlers use: `require_admin`, `no_args`, `notice`, `now`. A handler signals
-a mistake of the user by raising `CommandError` (the dispatcher answers with
+handlers use: `require_admin`, `no_args`, `notice`, `now`. `store` is the store as
+the caller's workspace sees it (bot/app/workspaces.py). A handler signals a
+mistake of the user by raising `CommandError` (the dispatcher answers with
 the message and the sub-command's usage line) and a missing permission by
 raising `Refused`.
 
@@ -28,9 +29,11 @@ from datetime import datetime
 
 from bot.app.commands.words import Word, joined
 from bot.app.runtime import Runtime
+from bot.app.workspaces import scoped_store, visible_feeds, workspace_of
 from bot.deliver.ports import Poster
 from bot.models import CommandRequest, SlackMessage
 from bot.render.blocks import pack_messages
+from bot.store.ports import Store
 
 __all__ = [
     "CommandError",
@@ -73,6 +76,19 @@ class Session:
         if self.request.is_admin is not None:
             return self.request.is_admin
         return self.request.user_id in self.runtime.config.admins
+
+    @property
+    def store(self) -> Store:
+        """The store as the caller's workspace sees it (bot/app/workspaces.py)."""
+        return scoped_store(self.runtime.store, workspace_of(self.request))
+
+    @property
+    def feeds(self) -> set[str] | None:
+        """The feeds the caller's workspace searches; None: every feed (one workspace)."""
+        runtime = self.runtime
+        return visible_feeds(
+            runtime.config.feeds, runtime.store.overrides, workspace_of(self.request)
+        )
 
     def require_admin(self, action: str) -> None:
         """Raise `Refused` unless the caller is an admin; the refusal names the admins."""

@@ -63,7 +63,7 @@ def subscribe(session: Session, args: list[Word]) -> list[SlackMessage]:
             poster = session.poster
             zone = (poster and poster.user_timezone(request.user_id)) or "UTC"
     try:
-        with session.runtime.store.transaction() as tx:
+        with session.store.transaction() as tx:
             sub = create_subscription(
                 tx,
                 owner=owner,
@@ -87,7 +87,7 @@ def subscribe(session: Session, args: list[Word]) -> list[SlackMessage]:
 
 def subscriptions(session: Session, args: list[Word]) -> list[SlackMessage]:
     """`/brief subscriptions [all|@user]`: the caller's and this channel's, or others' (admins)."""
-    stored = session.runtime.store.subscriptions
+    stored = session.store.subscriptions
     if not args:
         return _mine_and_this_channels(session)
     if len(args) == 1 and args[0].text.lower() == "all":
@@ -107,7 +107,7 @@ def subscriptions(session: Session, args: list[Word]) -> list[SlackMessage]:
 
 
 def _mine_and_this_channels(session: Session) -> list[SlackMessage]:
-    stored = session.runtime.store.subscriptions
+    stored = session.store.subscriptions
     mine = stored.list(owner=session.request.user_id)
     parts = [
         _subscription_list("Your subscriptions", mine)
@@ -132,7 +132,7 @@ def unsubscribe(session: Session, args: list[Word]) -> list[SlackMessage]:
     """`/brief unsubscribe <id>`: by its owner or an admin."""
     sub_id = one_id(args, "unsubscribe", "a subscription id")
     try:
-        with session.runtime.store.transaction() as tx:
+        with session.store.transaction() as tx:
             sub = delete_subscription(
                 tx, sub_id, by=session.request.user_id, is_admin=session.is_admin
             )
@@ -155,7 +155,7 @@ def _set_muted(session: Session, args: list[Word], *, muted: bool) -> list[Slack
     verb = "mute" if muted else "unmute"
     sub_id = one_id(args, verb, "a subscription id")
     try:
-        with session.runtime.store.transaction() as tx:
+        with session.store.transaction() as tx:
             sub = set_muted(
                 tx, sub_id, muted, by=session.request.user_id, is_admin=session.is_admin
             )
@@ -175,7 +175,7 @@ def remind(session: Session, args: list[Word]) -> list[SlackMessage]:
     text = args[1].text.removeprefix("remind:")
     try:
         days = parse_remind(text)
-        with session.runtime.store.transaction() as tx:
+        with session.store.transaction() as tx:
             sub = set_remind(
                 tx, args[0].text, days, by=session.request.user_id, is_admin=session.is_admin
             )

@@ -49,7 +49,7 @@ def watch(session: Session, args: list[Word]) -> list[SlackMessage]:
     name = joined(args).strip().strip('"“”')
     aliases = _aliases_on_the_list(session, name)
     try:
-        with session.runtime.store.transaction() as tx:
+        with session.store.transaction() as tx:
             made = create_watch(
                 tx,
                 owner=owner,
@@ -88,7 +88,7 @@ def _aliases_on_the_list(session: Session, name: str) -> list[str]:
 def watches(session: Session, args: list[Word]) -> list[SlackMessage]:
     """`/brief watches`: the caller's watches and this channel's, and the threshold."""
     session.no_args(args)
-    stored = session.runtime.store.watches
+    stored = session.store.watches
     parts = [_listed("Your watches", stored.list(session.request.user_id))]
     channel = session.request.channel_id
     if CHANNEL_ID.fullmatch(channel):
@@ -118,7 +118,7 @@ def unwatch(session: Session, args: list[Word]) -> list[SlackMessage]:
         raise CommandError("say which watch to remove: its id or name", "unwatch")
     owners = [session.request.user_id, session.request.channel_id]
     try:
-        with session.runtime.store.transaction() as tx:
+        with session.store.transaction() as tx:
             gone = delete_watch(
                 tx,
                 joined(args),

@@ -217,6 +217,18 @@ class Query:
                 pending.extend(node.children)
         return frozenset(named)
 
+    def within_feeds(self, feed_ids: Iterable[str] | None) -> Query:
+        """This query limited to items of `feed_ids` (a workspace's feeds); None: unchanged.
+
+        The limit is an OR of `feed:` filters ANDed on top, which every search lifts
+        as a filter (QueryFilters) before ranking; no feed at all matches nothing.
+        """
+        if feed_ids is None:
+            return self
+        feeds = tuple(FeedIs(feed_id) for feed_id in sorted(set(feed_ids))) or (FeedIs(""),)
+        scope: Node = feeds[0] if len(feeds) == 1 else Or(feeds)
+        return Query(self._text, And((self._root, scope)))
+
     @property
     def trigger_keys(self) -> frozenset[str] | None:
         """Keys (`MatchDoc.keys`) a matching document has at least one of; None if unknown."""

@@ -37,6 +37,7 @@ from bot.store.ports.fedreg import (
     TrackedDocumentReader,
     TrackedDocuments,
 )
+from bot.store.ports.installations import InstallationVault, SecretKeyError, Workspace
 from bot.store.ports.records import (
     AddedFeed,
     AlertDelivery,
@@ -99,6 +100,7 @@ __all__ = [
     "FeedStateReader",
     "FeedStates",
     "Heartbeat",
+    "InstallationVault",
     "ItemReader",
     "Items",
     "OpsNotice",
@@ -111,6 +113,7 @@ __all__ = [
     "ReminderLedger",
     "ReminderReader",
     "ScheduleOverride",
+    "SecretKeyError",
     "Store",
     "StoreError",
     "StoreLockedError",
@@ -125,5 +128,6 @@ __all__ = [
     "Watch",
     "WatchReader",
     "Watches",
+    "Workspace",
     "reminder_key",
 ]

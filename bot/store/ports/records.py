@@ -52,6 +52,8 @@ class AlertDelivery:
     channel: str
     since_ts: float
     alert_keys: tuple[str, ...]
+    team_id: str = ""  # the workspace whose token posted it ("" with one workspace)
+    enterprise_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ class FeedOverride:
     removed: bool = False
     by: str = ""
     changed_at: datetime | None = None
+    # The workspace that added it ("" : feeds.yaml's, or one workspace): its searches see it.
+    team_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ class Watch:
     created_by: str
     created_at: datetime
     aliases: tuple[str, ...] = ()
+    team_id: str = ""  # the workspace ("" with one workspace)
+    enterprise_id: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -100,7 +100,23 @@ def subscription_to_json(sub: Subscription) -> dict[str, Any]:
         "timezone": sub.timezone,
         "muted": sub.muted,
         "remind": list(sub.remind),
+        **workspace_to_json(sub.team_id, sub.enterprise_id),
     }
+
+
+def workspace_to_json(team_id: str, enterprise_id: str) -> dict[str, str]:
+    """A record's workspace keys, left out with one workspace (records stay as they were)."""
+    found = {"team_id": team_id, "enterprise_id": enterprise_id}
+    return {name: value for name, value in found.items() if value}
+
+
+def workspace_from_json(record: Mapping[str, Any]) -> tuple[str, str]:
+    """(team_id, enterprise_id) of a record; "" for each one absent (older records)."""
+    team, enterprise = record.get("team_id", ""), record.get("enterprise_id", "")
+    return (
+        team if isinstance(team, str) else "",
+        enterprise if isinstance(enterprise, str) else "",
+    )
 
 
 def subscription_from_json(record: Mapping[str, Any]) -> Subscription:
@@ -132,6 +148,8 @@ def subscription_from_json(record: Mapping[str, Any]) -> Subscription:
         timezone=str(record.get("timezone", defaults.timezone)),
         muted=bool(record.get("muted", False)),
         remind=_remind(record.get("remind", defaults.remind), sub_id),
+        team_id=workspace_from_json(record)[0],
+        enterprise_id=workspace_from_json(record)[1],
     )
 
 
@@ -157,6 +175,7 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
         "subscription_ids": list(alert.subscription_ids),
         "created_at": as_utc(alert.created_at).isoformat(),
         "due_at": as_utc(alert.due_at).isoformat(),
+        **workspace_to_json(alert.team_id, alert.enterprise_id),
     }
 
 
@@ -177,6 +196,8 @@ def alert_from_json(record: Mapping[str, Any]) -> Alert:
         subscription_ids=tuple(ids),
         created_at=_time(created_at, "alert record's created_at"),
         due_at=_time(due_at, "alert record's due_at"),
+        team_id=workspace_from_json(record)[0],
+        enterprise_id=workspace_from_json(record)[1],
     )
 
 
@@ -186,6 +207,7 @@ def delivery_to_json(delivery: AlertDelivery) -> dict[str, Any]:
         "channel": delivery.channel,
         "since_ts": delivery.since_ts,
         "keys": list(delivery.alert_keys),
+        **workspace_to_json(delivery.team_id, delivery.enterprise_id),
     }
 
 
@@ -202,6 +224,8 @@ def delivery_from_json(key: str, record: Mapping[str, Any]) -> AlertDelivery:
         channel=_text(record.get("channel"), f"delivery record {key}'s channel"),
         since_ts=float(since),
         alert_keys=tuple(keys),
+        team_id=workspace_from_json(record)[0],
+        enterprise_id=workspace_from_json(record)[1],
     )
 
 
@@ -307,6 +331,7 @@ def feed_override_to_json(override: FeedOverride) -> dict[str, Any]:
     if override.removed:
         value["removed"] = True
     value.update(by=override.by, changed_at=iso(override.changed_at))
+    value.update(workspace_to_json(override.team_id, ""))
     return value
 
 
@@ -320,6 +345,7 @@ def feed_override_from_json(feed_id: str, record: Mapping[str, Any]) -> FeedOver
         removed=bool(record.get("removed")),
         by=str(record.get("by") or ""),
         changed_at=parse_time(record.get("changed_at")),
+        team_id=workspace_from_json(record)[0],
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from bot.models import as_utc
 from bot.store.ports.watches import Watch
 from bot.store.records.repos import RecordSource, read_one, record_table
+from bot.store.records.values import workspace_from_json, workspace_to_json
 
 __all__ = ["WatchRepo", "watch_from_json", "watch_to_json"]
 
@@ -23,6 +24,7 @@ def watch_to_json(watch: Watch) -> dict[str, Any]:
         "created_by": watch.created_by,
         "created_at": as_utc(watch.created_at).isoformat(),
         "aliases": list(watch.aliases),
+        **workspace_to_json(watch.team_id, watch.enterprise_id),
     }
 
 
@@ -40,6 +42,7 @@ def watch_from_json(_key: str, record: Mapping[str, Any]) -> Watch:
     if bad:
         raise ValueError(f"watch record's {bad[0]} must be a non-empty text")
     aliases = record.get("aliases")
+    team_id, enterprise_id = workspace_from_json(record)
     return Watch(
         id=fields["id"],
         owner=fields["owner"],
@@ -49,6 +52,8 @@ def watch_from_json(_key: str, record: Mapping[str, Any]) -> Watch:
         aliases=tuple(a for a in aliases if isinstance(a, str) and a)
         if isinstance(aliases, list)
         else (),
+        team_id=team_id,
+        enterprise_id=enterprise_id,
     )
 
 
