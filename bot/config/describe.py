@@ -70,4 +70,18 @@ def describe_config(config: Config) -> dict[str, Any]:
             "api_url": redact_url(config.slack.api_url),
             "mode": "socket" if config.slack.socket_mode else "http",
         },
+        "llm": _language_model(config),
+    }
+
+
+def _language_model(config: Config) -> dict[str, Any] | None:
+    """The optional language model: its URL redacted, its key as set / not set."""
+    llm = config.llm
+    if llm is None:
+        return None
+    return {
+        "url": redact_url(llm.url),
+        "model": llm.model,
+        "key": set_or_not(llm.key),
+        "timeout_seconds": llm.timeout_seconds,
     }
