@@ -33,6 +33,7 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from tests.support.chatserver import ChatServer  # noqa: E402
 from tests.support.feedserver import FeedServer  # noqa: E402
 from tests.support.responseurl import ResponseUrlServer  # noqa: E402
 
@@ -85,6 +86,19 @@ def _stay_on_loopback() -> Iterator[None]:
         seen = list(_violations)
         _violations.clear()
     assert not seen, f"connections attempted outside loopback: {seen}"
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    """A started loopback chat-completions endpoint that wants the test LLM key."""
+    from tests.support.secretscan import LLM_KEY
+
+    server = ChatServer(key=LLM_KEY).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert not server.errors, f"chat server handler errors: {server.errors!r}"
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ sub-command, a DM to the bot, Slack's assistant panel and `briefbot console`.
 hands the answering stage the stored items of the period and of the one
 before it, and, when a language model is configured (`Runtime.summarizer`),
 adds its summary of the cited items. `handle_question` is the
-`QuestionHandler` the Slack app is given for DMs and the assistant panel.
+`QuestionHandler` the Slack app is given for DMs and the assistant panel;
+`use_language_model` sets the summarizer from BRIEFBOT_LLM_* (bot.llm).
 
 Not obvious:
 - Which items: the store is walked newest first (by first seen) until an
@@ -32,10 +33,18 @@ from datetime import datetime
 from bot.app.runtime import Runtime
 from bot.brief.ask import Answer, build_answer, understand
 from bot.find.query.matcher import Query
+from bot.llm import Summarizer
 from bot.models import Item, QuestionRequest, SlackMessage, as_utc
 from bot.store.ports import Store
 
-__all__ = ["MAX_SCAN", "answer_messages", "answer_question", "handle_question", "window_items"]
+__all__ = [
+    "MAX_SCAN",
+    "answer_messages",
+    "answer_question",
+    "handle_question",
+    "use_language_model",
+    "window_items",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,14 @@ MAX_SCAN = 200_000
 # How long a question waits for the search index to catch up; after that the
 # answering stage matches the items itself (slower, same counts).
 INDEX_WAIT = 2.0
+
+
+def use_language_model(runtime: Runtime) -> None:
+    """Answers gain a summary when BRIEFBOT_LLM_URL and _MODEL are set (`briefbot run`, console)."""
+    llm = runtime.config.llm
+    runtime.summarizer = Summarizer(llm) if llm is not None else None
+    if llm is not None:
+        log.info("answers to questions are summarized by %s at %r", llm.model, llm)
 
 
 def window_items(

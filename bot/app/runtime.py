@@ -315,7 +315,7 @@ class Runtime(LazyParts):
             )
             for item, subs in listed
         ]
-        sent_by = [i for i in ids if i not in watches]
+        sent_by = [(i, getattr(found[i], "label", i)) for i in ids if i not in watches]
         return self.renderer.render_alerts(owner, named, more=more, sent_by=sent_by)
 
     def send_digest(

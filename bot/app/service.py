@@ -41,7 +41,7 @@ from typing import Any, cast
 from bot.app.commands.dispatch import handle_command
 from bot.app.health import Connection, Heartbeats, SlackWatch
 from bot.app.oauth import oauth_setting_problem, open_installations
-from bot.app.questions import handle_question
+from bot.app.questions import handle_question, use_language_model
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
 from bot.app.surfaces import Surfaces
@@ -152,6 +152,7 @@ def _serve(
 ) -> int:
     # Feeds and schedules changed from Slack before this start (bot/config/overrides.py).
     runtime.refresh_config()
+    use_language_model(runtime)
     poster = _poster(config, vault)
     notice_hours = runtime.config.settings.failure_notice_seconds / 3600
     scheduler = BotScheduler(

@@ -74,6 +74,20 @@ def describe_config(config: Config) -> dict[str, Any]:
             "client_secret": set_or_not(config.slack.client_secret),
             "secret_key": set_or_not(config.slack.secret_key),
         },
+        "llm": _language_model(config),
+    }
+
+
+def _language_model(config: Config) -> dict[str, Any] | None:
+    """The optional language model: its URL redacted, its key as set / not set."""
+    llm = config.llm
+    if llm is None:
+        return None
+    return {
+        "url": redact_url(llm.url),
+        "model": llm.model,
+        "key": set_or_not(llm.key),
+        "timeout_seconds": llm.timeout_seconds,
     }
 
 

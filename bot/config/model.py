@@ -24,6 +24,7 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "DigestConfig",
+    "LanguageModel",
     "ScreeningListConfig",
     "SlackSecrets",
     "TopicConfig",
@@ -145,6 +146,27 @@ class SlackSecrets:
 
 
 @dataclass(frozen=True, slots=True)
+class LanguageModel:
+    """The optional language model (BRIEFBOT_LLM_*): an OpenAI-compatible chat-completions URL.
+
+    `key` is a secret like the Slack tokens: the repr shows it as set / not set.
+    """
+
+    url: str
+    model: str
+    key: str | None = None
+    timeout_seconds: float = 5.0
+
+    def __repr__(self) -> str:
+        return (
+            f"LanguageModel(url={redact_url(self.url)!r}, model={self.model!r}, "
+            f"key={set_or_not(self.key)}, timeout_seconds={self.timeout_seconds!r})"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything feeds.yaml and the environment say, validated."""
 
@@ -157,6 +179,7 @@ class Config:
     ops_channel: str | None = None
     slack: SlackSecrets = field(default_factory=SlackSecrets)
     screening_list: ScreeningListConfig | None = None
+    llm: LanguageModel | None = None  # None: questions are answered without a summary
 
     def feed(self, feed_id: str) -> FeedConfig | None:
         return next((f for f in self.feeds if f.id == feed_id), None)
@@ -177,7 +200,7 @@ class Config:
         return (
             f"Config(path={self.path!r}, settings={self.settings!r}, feeds={feeds!r}, "
             f"topics={self.topics!r}, digests={self.digests!r}, admins={self.admins!r}, "
-            f"ops_channel={self.ops_channel!r}, slack={self.slack!r})"
+            f"ops_channel={self.ops_channel!r}, slack={self.slack!r}, llm={self.llm!r})"
         )
 
     __str__ = __repr__

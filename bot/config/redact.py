@@ -11,6 +11,11 @@ line, a header list): the user info of any `scheme://…@`, and every
 `?name=`, `&name=`, `;name=` (`&amp;`) or `#name=` value whose name is a
 secret, whether the URL around it is absolute or not.
 
+It also hides every value registered with `hide_secret` (the language
+model's key, BRIEFBOT_LLM_KEY, registered by bot.llm when its client is made)
+wherever it appears, and the credential after `Bearer ` (an Authorization
+header a library shows).
+
 `install_log_redaction` makes every log record of the process pass through
 `redact_text` when it is made (a record factory), before any handler sees
 it: httpx logs each request URL at INFO, with user info and query; httpcore
@@ -28,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-__all__ = ["install_log_redaction", "redact_text", "redact_url", "set_or_not"]
+__all__ = ["hide_secret", "install_log_redaction", "redact_text", "redact_url", "set_or_not"]
 
 _SECRET_WORDS = frozenset(
     {
@@ -91,6 +96,26 @@ _USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#'\"<>]*@")
 _PARAMETER = re.compile(r"([?&;#])([^\s=&;#?'\"<>]+)=([^\s&;#'\"<>]*)")
 
 
+# `Authorization: Bearer <credential>` and its kin, in running text or a repr of headers.
+_BEARER = re.compile(r"\bBearer\s+[^\s'\"<>,;*]{8,}")
+
+# Secret values known to the process (`hide_secret`); read without the lock (a tuple).
+_hidden: tuple[str, ...] = ()
+_hidden_lock = threading.Lock()
+_MIN_HIDDEN = 8  # a shorter "secret" would blank out ordinary words
+
+
+def hide_secret(value: str | None) -> None:
+    """From now on `redact_text` (and so every log record) shows `value` as `***`."""
+    global _hidden
+    value = (value or "").strip()
+    if len(value) < _MIN_HIDDEN:
+        return
+    with _hidden_lock:
+        if value not in _hidden:
+            _hidden = (*_hidden, value)
+
+
 def _hide_parameter(match: re.Match[str]) -> str:
     lead, name, value = match.groups()
     if value.startswith("***") or not _is_secret_name(name):
@@ -100,8 +125,13 @@ def _hide_parameter(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """`text` with the user info of every URL and every secret-named parameter value as `***`."""
+    for value in _hidden:
+        if value in text:
+            text = text.replace(value, "***")
     if "@" in text:
         text = _USERINFO.sub(r"\1***@", text)
+    if "Bearer" in text:
+        text = _BEARER.sub("Bearer ***", text)
     if "=" in text:
         text = _PARAMETER.sub(_hide_parameter, text)
     return text

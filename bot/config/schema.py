@@ -8,7 +8,7 @@ The file is read from PyYAML's node tree (bot/config/checker.py says why), a
 section at a time (bot/config/sections/); digests' references to topics and
 feeds are checked once every section is read.
 
-Secrets come only from the environment (SLACK_*), never from the file, and no
+Secrets come only from the environment (SLACK_*, BRIEFBOT_LLM_KEY), never from the file, and no
 text this package produces contains a token: `SlackSecrets.__repr__` and
 `describe_config` show only "set"/"not set", and URLs are shown with their
 credentials replaced by `***`.
@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from yaml.nodes import MappingNode, Node
 
 from bot.config.checker import CHANNEL_RE, USER_RE, Checker, describe_node, is_null
+from bot.config.llm import read_language_model
 from bot.config.model import DEFAULT_SLACK_API_URL, Config, ConfigError, ConfigProblem, SlackSecrets
 from bot.config.redact import redact_url
 from bot.config.sections.digests import check_references, read_digest
@@ -214,4 +215,5 @@ def _apply_env(check: Checker, config: Config, env: Mapping[str, str]) -> Config
         client_secret=env.get("SLACK_CLIENT_SECRET", "").strip() or None,
         secret_key=env.get("BRIEFBOT_SECRET_KEY", "").strip() or None,
     )
-    return dataclasses.replace(config, settings=settings, slack=slack)
+    llm = read_language_model(env, check.problems)
+    return dataclasses.replace(config, settings=settings, slack=slack, llm=llm)

@@ -25,6 +25,7 @@ from bot.brief.ask import Answer
 from bot.brief.monthly import MonthlyView
 from bot.ingest.screening.entities import RuleEntities
 from bot.models import DigestView, Item, SlackMessage, replace
+from bot.render.alerts import alert_context
 from bot.render.answers import answer_context
 from bot.render.blocks import BlockHelpers, TemplateOutput, messages_of
 from bot.render.check import check_templates
@@ -103,14 +104,14 @@ class Renderer:
         items_with_subs: Sequence[tuple[Item, tuple[str, ...]]],
         *,
         more: int = 0,
-        sent_by: Sequence[str] = (),
+        sent_by: Sequence[str | tuple[str, str]] = (),
     ) -> list[SlackMessage]:
         """One message for one owner naming each item and the subscriptions it matched.
 
-        `sent_by`: the ids of those subscriptions, for the closing line that says
-        how to mute or remove them.
+        `sent_by`: those subscriptions, as ids or (id, label) pairs ("topic chips"),
+        for the closing line and the Mute / Remove buttons that name them.
         """
-        context = self._views.alerts(owner, items_with_subs, more=more, sent_by=sent_by)
+        context = alert_context(self._views, owner, items_with_subs, more=more, sent_by=sent_by)
         messages = messages_of(self._render("alert.j2", context))
         return messages + self._entity_details([i for i, _ in items_with_subs], thread=True)
 

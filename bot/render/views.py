@@ -200,22 +200,6 @@ class TemplateViews:
             item=self.item(item, subscriptions=subscriptions),
         )
 
-    def alerts(
-        self,
-        owner: str,
-        items_with_subs: Sequence[tuple[Item, tuple[str, ...]]],
-        *,
-        more: int,
-        sent_by: Sequence[str] = (),
-    ) -> dict[str, Any]:
-        return {
-            "owner": owner,
-            "items": [self.item(item, subscriptions=subs) for item, subs in items_with_subs],
-            "more": max(more, 0),
-            "more_hint": "/brief latest",
-            "sent_by": [_shorten(s, NAME_CHARS) for s in sent_by],
-        }
-
     def search(self, query_text: str, hits: Sequence[SearchHitLike], total: int) -> dict[str, Any]:
         views = [
             HitView(

@@ -17,7 +17,7 @@ from bot.app.cli.shared import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE
 from bot.store.tinydb.store import TinyStore
 from tests.support.feedgen import Entry, blank_line_first, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
-from tests.support.secretscan import APP_TOKEN, BOT_TOKEN, record_output
+from tests.support.secretscan import APP_TOKEN, BOT_TOKEN, LLM_KEY, record_output
 from tests.support.secretscan import SIGNING_SECRET as SIGNING
 
 
@@ -91,18 +91,29 @@ def test_unknown_command_is_refused_with_the_choices(
 def test_check_config_redacts_secrets(tmp_path: Path) -> None:
     feeds = write_feeds(tmp_path / "feeds.yaml", {"a": "https://example.org/a.xml"}, tmp_path / "d")
     env = clean_env(
-        SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING, SLACK_APP_TOKEN=APP_TOKEN
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        BRIEFBOT_LLM_URL="https://llm.example/v1/chat/completions",
+        BRIEFBOT_LLM_MODEL="gateway-model",
+        BRIEFBOT_LLM_KEY=LLM_KEY,
     )
     result = run_cli("--config", str(feeds), "check-config", env=env)
     assert result.returncode == 0, result.stderr
     everything = result.stdout + result.stderr
-    for secret in (BOT_TOKEN, SIGNING, APP_TOKEN):
+    for secret in (BOT_TOKEN, SIGNING, APP_TOKEN, LLM_KEY):
         assert secret[-16:] not in everything
     assert "valid" in result.stdout
     described = json.loads(
         run_cli("--config", str(feeds), "check-config", "--json", env=env).stdout
     )
     assert described["feeds"][0]["id"] == "a"
+    assert described["llm"] == {
+        "url": "https://llm.example/v1/chat/completions",
+        "model": "gateway-model",
+        "key": "set",
+        "timeout_seconds": 5.0,
+    }
 
 
 def test_check_config_warns_before_the_settings_and_fails_only_with_strict(

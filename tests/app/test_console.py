@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from bot.app.cli.main import main
 from bot.app.console import PROMPT, run_console, strip_prefix
 from bot.app.runtime import Runtime
 from bot.config.schema import parse_config_text
+from tests.support.chatserver import ChatServer
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
 from tests.support.network import FakeResolver, loopback_internet
+from tests.support.secretscan import LLM_KEY
 
 ADMIN = "U0ADMIN0001"
 
@@ -148,3 +151,37 @@ def test_the_console_admin_changes_the_configuration(
 )
 def test_the_brief_prefix_is_optional(line: str, text: str) -> None:
     assert strip_prefix(line) == text
+
+
+def test_briefbot_console_answers_with_the_language_models_summary(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    chat_server: ChatServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`briefbot console` wires BRIEFBOT_LLM_* as `briefbot run` does: the summary is printed."""
+    feed_server.add(
+        "/trade.xml",
+        make_rss([Entry("IPEF ministers sign supply chain agreement", "https://example.org/i")]),
+    )
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        f"settings:\n  data_dir: {tmp_path / 'data'}\n"
+        f"feeds:\n  - id: trade\n    url: {feed_server.url('/trade.xml')}\n"
+        "    allow_private: true\n"
+    )
+    for name, value in {
+        "BRIEFBOT_LLM_URL": chat_server.url,
+        "BRIEFBOT_LLM_MODEL": "local-model",
+        "BRIEFBOT_LLM_KEY": LLM_KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("BRIEFBOT_DATA", raising=False)
+    chat_server.reply = "IPEF ministers signed a supply chain agreement [1]."
+    monkeypatch.setattr("sys.stdin", io.StringIO("feed poll\nask what's new on IPEF\nexit\n"))
+    assert main(["--config", str(feeds), "console"]) == 0
+    output = capsys.readouterr().out
+    assert "IPEF ministers signed a supply chain agreement [1]." in output
+    assert "[1] IPEF ministers sign supply chain agreement" in output
+    assert chat_server.requests[0].payload["model"] == "local-model"

@@ -7,9 +7,9 @@ import logging
 import httpx
 import pytest
 
-from bot.config.redact import install_log_redaction, redact_text, redact_url
+from bot.config.redact import hide_secret, install_log_redaction, redact_text, redact_url
 from tests.config.feedsyaml import BIS_URL
-from tests.support.secretscan import FEED_API_KEY, FEED_PASSWORD
+from tests.support.secretscan import FEED_API_KEY, FEED_PASSWORD, LLM_KEY
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,21 @@ def test_installed_log_redaction_cleans_every_record_of_every_logger(
     ]
     assert "cannot fetch http://***@127.0.0.1/f.xml?api_key=***" in caplog.text
     assert FEED_PASSWORD not in caplog.text and FEED_API_KEY not in caplog.text
+
+
+def test_a_hidden_secret_and_any_bearer_credential_never_reach_a_log_record(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    install_log_redaction()
+    hide_secret(LLM_KEY)
+    hide_secret("short")  # too short to hide: it would blank out words
+    caplog.set_level(logging.DEBUG)
+    log = logging.getLogger("somelibrary")
+    log.debug("headers: %r", {"Authorization": "Bearer sk-another-credential-0123"})
+    log.warning("the gateway said: invalid key %s (short)", LLM_KEY)
+    assert [r.getMessage() for r in caplog.records] == [
+        "headers: {'Authorization': 'Bearer ***'}",
+        "the gateway said: invalid key *** (short)",
+    ]
+    assert redact_text("Bearer ***") == "Bearer ***"
+    assert redact_text("a Bearer bond") == "a Bearer bond"

@@ -157,7 +157,12 @@ def test_golden_alert_naming_three_subscriptions(renderer: Renderer) -> None:
     messages = renderer.render_alerts(
         "U0123ABCD",
         [(ENTITY, subs), (RAPIDUS, ("topic chips (s4)",))],
-        sent_by=["s1", "s2", "s3", "s4"],
+        sent_by=[
+            ("s1", "topic entity-list"),
+            ("s2", "topic china-tech"),
+            ("s3", 'query "YMTC" OR "entity list"'),
+            ("s4", "topic chips"),
+        ],
     )
     check_golden("alert_three_subscriptions", messages)
     (msg,) = messages
@@ -166,7 +171,9 @@ def test_golden_alert_naming_three_subscriptions(renderer: Renderer) -> None:
         'Matched: topic entity-list (s1), topic china-tech (s2), query "YMTC" OR "entity list" (s3)'
         in shown
     )
-    assert shown.endswith("Mute s4\nRemove s4")  # issue 15: a row of buttons per subscription
+    # Issue 15: a row of buttons per subscription, named by what it follows.
+    assert shown.endswith("Mute topic chips\nRemove topic chips")
+    assert 'Mute query "YMTC" OR "entity list"\nRemove query "YMTC" OR "entity list"' in shown
     assert (
         "Sent by subscriptions s1, s2, s3, s4. `/brief mute &lt;id&gt;` pauses one, "
         "`/brief unsubscribe &lt;id&gt;` removes it, `/brief subscriptions` lists yours."

@@ -23,15 +23,17 @@ import pytest
 
 from bot.app.questions import handle_question
 from bot.app.runtime import Runtime
-from bot.config.model import SlackSecrets
+from bot.config.model import LanguageModel, SlackSecrets
+from bot.llm import Summarizer
 from bot.models import QuestionRequest, SlackMessage
 from bot.slack.app import build_app
 from bot.slack.http import ServerHandle, serve_http
 from bot.slack.questions import STATUS, SUGGESTED_PROMPTS, QuestionHandler
 from bot.slack.socketmode import SocketModeHandle, serve_socket_mode
 from tests.slack.conftest import ENTITY_TITLE
+from tests.support.chatserver import ChatServer
 from tests.support.fakeslack import FakeSlack
-from tests.support.secretscan import SIGNING_SECRET
+from tests.support.secretscan import LLM_KEY, SIGNING_SECRET
 from tests.support.slackhttp import HttpAnswer, Recorder, post, sign
 from tests.support.wsserver import SocketModeServer, wait_until
 
@@ -359,3 +361,30 @@ def test_a_dm_over_socket_mode_is_acknowledged_and_answered(
     assert socket_server.wait_for(connection, lambda m: m.get("envelope_id") == "ev-dm-1")
     [reply] = replies(fake_slack, 1)
     assert "(this week), Europe/Paris time on “BIS”." in first_text(reply)
+
+
+# --------------------------------------------------------------------------- the language model
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["answers", "too-slow"])
+def test_a_dm_answer_carries_the_models_summary_or_goes_out_without_it(
+    http_questions: ServerHandle,
+    fake_slack: FakeSlack,
+    runtime: Runtime,
+    chat_server: ChatServer,
+    slow: bool,
+) -> None:
+    settings = LanguageModel(chat_server.url, "test-model", LLM_KEY, timeout_seconds=1.0)
+    runtime.summarizer = Summarizer(settings)
+    chat_server.reply = "BIS added entities to the Entity List [1]."
+    chat_server.delay = 5.0 if slow else 0.0
+    answer = send(http_questions, callback(dm(fake_slack, "What's new on the entity list today?")))
+    assert answer.status == 200 and answer.seconds < 3.0  # acked before the model is asked
+    [reply] = replies(fake_slack, 1)
+    shown = json.dumps(reply.blocks)
+    assert first_text(reply).startswith("*1 item* [1]: items from ")
+    assert ENTITY_TITLE in shown
+    summarized = "BIS added entities to the Entity List [1]." in shown
+    assert summarized is not slow
+    assert ("*Summary* (written by a language model" in shown) is not slow
+    assert LLM_KEY not in shown

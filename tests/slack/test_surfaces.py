@@ -237,6 +237,49 @@ def test_mute_on_an_alert_mutes_once_and_answers_the_presser_only(
     assert len(responses.replies("mute")) == 1
 
 
+def test_an_alerts_buttons_name_the_subscription_each_row_is_for(
+    app_server: ServerHandle,
+    runtime: Runtime,
+    fake_slack: FakeSlack,
+    feed_server: FeedServer,
+    secrets: SlackSecrets,
+    responses: ResponseUrlServer,
+) -> None:
+    topic = subscribe(runtime)
+    query = subscribe(runtime, what='ymtc OR "working group"')
+    long_query = subscribe(runtime, what="ymtc OR " + " OR ".join(f"word{n}" for n in range(30)))
+    feed_server.add(
+        "/bis.xml",
+        make_rss([Entry("YMTC working group added to the Entity List", "https://example.org/n")]),
+    )
+    runtime.poll(force=True)
+    runtime.dispatch_alerts(Deliverer(make_web_client(secrets)))
+
+    [alert] = fake_slack.messages()
+    rows: dict[tuple[str, str], str] = {}
+    for block in alert.blocks or []:
+        for element in block.get("elements", []):
+            if element.get("type") == "button" and element["action_id"] != "item.more_like_this":
+                rows[(element["action_id"], element["value"])] = element["text"]["text"]
+    assert rows[("subscription.mute", topic.id)] == "Mute topic entity-list"
+    assert rows[("subscription.remove", topic.id)] == "Remove topic entity-list"
+    assert rows[("subscription.mute", query.id)] == 'Mute query ymtc OR "working group"'
+    assert rows[("subscription.remove", query.id)] == 'Remove query ymtc OR "working group"'
+    # Too long for a button (75 characters): shortened, with its id to tell it apart.
+    long_label = rows[("subscription.remove", long_query.id)]
+    assert long_label.startswith("Remove query ymtc OR word0 OR word1")
+    assert long_label.endswith(f"… ({long_query.id})") and len(long_label) <= 75
+    assert rows[("subscription.mute", long_query.id)].endswith(f"… ({long_query.id})")
+
+    # The row's Mute mutes that subscription, not the others.
+    press = block_actions("subscription.mute", query.id, response_url=responses.url("q"))
+    post_interaction(app_server, press)
+    [reply] = responses.wait("q")
+    assert reply.payload["text"].startswith(f'Muted {query.id} (query ymtc OR "working group")')
+    muted = {s.id: s.muted for s in runtime.store.subscriptions.list(owner="U0ALICE")}
+    assert muted == {topic.id: False, query.id: True, long_query.id: False}
+
+
 def test_a_button_for_a_removed_subscription_answers_politely(
     app_server: ServerHandle, runtime: Runtime, responses: ResponseUrlServer
 ) -> None:

@@ -68,6 +68,7 @@ __all__ = [
     "FEED_PASSWORD",
     "FEED_TOKEN",
     "FEED_USER",
+    "LLM_KEY",
     "OTHER_SECRET_KEY",
     "SECRETS",
     "SECRET_KEY",
@@ -112,6 +113,9 @@ FEED_SECRET_NAMES = ("FEED_PASSWORD", "FEED_TOKEN", "FEED_USER", "FEED_API_KEY")
 #: The password of the test PostgreSQL server (tests/support/postgres.py): in every test
 #: database URL, and never to be shown (check-config, errors, logs).
 DATABASE_PASSWORD = "pgPASSWORDofTHEtestSERVER5"
+#: The language model's key (BRIEFBOT_LLM_KEY) the loopback chat server accepts
+#: (tests/support/chatserver.py): only ever in the Authorization header it receives.
+LLM_KEY = "sk-llmKEYforTHEchatSERVERq9"
 
 TAIL = 16  # a leak of the last 16 characters counts as a leak
 SLACK_SECRET_NAMES = (
@@ -132,11 +136,12 @@ ENVIRONMENT_SECRETS = (
     "SLACK_SIGNING_SECRET",
     "SLACK_CLIENT_SECRET",
     "BRIEFBOT_SECRET_KEY",
+    "BRIEFBOT_LLM_KEY",
 )
 
 
 def _registry() -> dict[str, str]:
-    names = (*SLACK_SECRET_NAMES, *FEED_SECRET_NAMES, "DATABASE_PASSWORD")
+    names = (*SLACK_SECRET_NAMES, *FEED_SECRET_NAMES, "DATABASE_PASSWORD", "LLM_KEY")
     named = {name: globals()[name] for name in names}
     # A real secret in the developer's environment must never show either.
     for variable in ENVIRONMENT_SECRETS:

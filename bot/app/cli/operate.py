@@ -77,8 +77,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_console(args: argparse.Namespace) -> int:
     from bot.app.console import run_console
+    from bot.app.questions import use_language_model
 
     with Runtime.open(load_args_config(args)) as runtime:
+        use_language_model(runtime)
         run_console(runtime)
     return EXIT_OK
 

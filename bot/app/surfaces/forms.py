@@ -6,7 +6,9 @@
   the query parses, the zone exists, not a duplicate, under the cap) and
   names the field each problem belongs to; `submit_subscription` stores it.
 - Digest schedule (admins): the rules of `/brief schedule`
-  (`bot.config.overrides.set_schedule`), checked before the ack.
+  (`bot.config.overrides.set_schedule`), checked before the ack (the time
+  too: a forged or stale payload can carry one the timepicker cannot); the
+  Home tab then says what was saved, the zone by its canonical name.
 - New feed (admins): the rules of `/brief feed add`. Fetching the feed takes
   longer than Slack's 3 seconds, so the ack replaces the form with "Checking
   the feed..." and the fetch runs after it (`Runtime.probe_feed`, the poll's
@@ -35,6 +37,7 @@ from bot.brief.subscriptions import (
 )
 from bot.config.overrides import OverrideError, add_feed, plan_feed, set_schedule
 from bot.config.redact import redact_text, redact_url
+from bot.config.units import format_days, parse_time_of_day
 from bot.find.query.parser import parse_query
 from bot.find.query.syntax import QueryError
 from bot.render.forms import DAYS, feed_form, note_modal
@@ -166,6 +169,11 @@ def check_schedule(runtime: Runtime, submission: ViewSubmission) -> SubmissionCh
         errors["channel"] = "Pick a channel (a digest goes to a channel)."
     if not at:
         errors["at"] = "Pick a time."
+    else:
+        try:
+            parse_time_of_day(at)
+        except ValueError as err:
+            errors["at"] = _sentence(str(err))[:150]
     if not days:
         errors["days"] = "Pick at least one day."
     try:
@@ -180,7 +188,7 @@ def submit_schedule(runtime: Runtime, submission: ViewSubmission) -> ActionReply
     channel, at, zone, days = _schedule_fields(submission.values)
     try:
         with runtime.store.transaction() as tx:
-            set_schedule(
+            saved = set_schedule(
                 tx,
                 runtime.config,
                 channel,
@@ -194,8 +202,10 @@ def submit_schedule(runtime: Runtime, submission: ViewSubmission) -> ActionReply
         notice = f"The schedule was not saved: {err}."
     else:
         runtime.refresh_config()
+        shown = format_days(saved.days).replace(",", ", ")
         notice = (
-            f"Saved: the digest of channel {channel} at {at} {zone}, on {days.replace(',', ', ')}."
+            f"Saved: the digest of channel {channel} at {saved.at:%H:%M} {saved.timezone}, "
+            f"on {shown}."
         )
     return ActionReply(home=build_home(runtime, submission.user_id, is_admin=True, notice=notice))
 

@@ -70,7 +70,12 @@ NEW = [
 
 
 def make_config(
-    data_dir: Path, feeds: Mapping[str, str], *, admins: Sequence[str] = (ADMIN,), extra: str = ""
+    data_dir: Path,
+    feeds: Mapping[str, str],
+    *,
+    admins: Sequence[str] = (ADMIN,),
+    extra: str = "",
+    env: Mapping[str, str] | None = None,
 ) -> Config:
     feed_lines = "".join(
         f"  - id: {fid}\n    url: {url}\n    allow_private: true\n    tags: [trade]\n"
@@ -89,7 +94,7 @@ def make_config(
         f"admins: [{admin_list}]\n"
         f"{extra}"
     )
-    return parse_config_text(text, "test-feeds.yaml", env={})
+    return parse_config_text(text, "test-feeds.yaml", env=env or {})
 
 
 @dataclass(frozen=True)
