@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, time
 
 from bot.app.fedreg import deadline_items
+from bot.app.replicas import link_stories
 from bot.app.screening import poll_screening
 from bot.app.storage import database_search, open_store
 from bot.brief.ask import Answer
@@ -43,7 +44,6 @@ from bot.find.query.question import parse_question
 from bot.find.query.syntax import QueryError
 from bot.find.search.index import SearchIndex
 from bot.find.search.results import SearchResults
-from bot.find.stories.extras import link_extras
 from bot.find.stories.index import DEFAULT_RETENTION as STORY_HORIZON
 from bot.find.stories.index import StoryIndex
 from bot.ingest.fedreg.apply import track_items
@@ -64,7 +64,7 @@ from bot.models import (
 )
 from bot.render.renderer import Renderer
 from bot.render.views import FeedStatusRow
-from bot.store.ports import DeliveryProblem, Store, Transaction, Watch
+from bot.store.ports import Coordination, DeliveryProblem, SingleProcess, Store, Transaction, Watch
 from bot.store.postgres.search import PgSearch
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
@@ -109,7 +109,8 @@ class Runtime:
         # Called (no arguments) after `refresh_config`, e.g. to re-sync scheduler jobs.
         self.config_listeners: list[Callable[[], None]] = []
         self.renderer = Renderer(self.config.settings.templates_dir, feed_names=self.feed_names())
-        self.locks = DestinationLocks()
+        self.coordination: Coordination = SingleProcess()  # replicas: bot/app/replicas.py
+        self.locks = DestinationLocks(self.coordination)
         self.alerts = AlertDispatcher(store, self.locks, clock=clock)
         self.digests = DigestSender(store, self.locks, clock=clock)
         self.screening = ScreeningSource(config.settings.data_dir, clock=clock)
@@ -207,11 +208,14 @@ class Runtime:
 
     @property
     def stories(self) -> StoryIndex:
-        """Recent stories by their identity, built from the store on first use."""
+        """Recent stories, built from the store on first use (up to the match cursor: what
+        comes after it is linked, in seq order, by the next `link_and_match`)."""
         with self._index_lock:
             if self._stories is None:
-                since = self.clock() - STORY_HORIZON
-                recent = (item for item in self.store.items.after() if item.when >= since)
+                since, cursor = self.clock() - STORY_HORIZON, self.store.alerts.match_cursor()
+                recent = (
+                    i for i in self.store.items.after() if i.when >= since and i.seq <= cursor
+                )
                 self._stories = StoryIndex.build(recent)
             return self._stories
 
@@ -242,51 +246,58 @@ class Runtime:
         would remember stories under items never stored). The search index
         catches up with the store afterwards, whether the commit worked or not.
         """
-        stories = self.stories
-        consulted = False
+        with self.coordination.leading() as leader:
+            # Story links and matching are the leader's (bot/app/replicas.py); alone, ours.
+            stories = self.stories if leader else None
+            consulted = False
 
-        def within(tx: Transaction, stored: list[Item]) -> None:
-            nonlocal consulted
-            consulted = True
-            _link_stories(tx, stories, stored)
-            self.match_new_items(tx)
-            feeds = {feed.id: feed for feed in self.config.feeds}
-            track_items(tx, feeds, stored, self.clock())
+            def within(tx: Transaction, stored: list[Item]) -> None:
+                nonlocal consulted
+                if stories is not None:
+                    consulted = True
+                    self.link_and_match(tx, stories)
+                feeds = {feed.id: feed for feed in self.config.feeds}
+                track_items(tx, feeds, stored, self.clock())
 
-        try:
-            cycle = poll_feeds(
-                self.config,
-                self.store,
-                feed_ids=feed_ids,
-                force=force,
-                clock=self.clock,
-                on_fetched=on_fetched,
-                within=within,
-                network=self.network,
-                parser=self.parser,
-            )
-        except BaseException:
-            if consulted:
-                self._drop_stories(stories)
-            raise
-        finally:
-            if feed_ids is None:
-                self.poll_screening_list(force=force)
-            if self._search is not None:
-                # Not waiting: a catch-up under way (the start-up build, a
-                # search's) reads on until nothing is left; a search catches up first.
-                self._search.catch_up(timeout=0)
+            try:
+                cycle = poll_feeds(
+                    self.config,
+                    self.store,
+                    feed_ids=feed_ids,
+                    force=force,
+                    clock=self.clock,
+                    on_fetched=on_fetched,
+                    within=within,
+                    network=self.network,
+                    parser=self.parser,
+                )
+            except BaseException:
+                if consulted:
+                    self.drop_stories(stories)
+                raise
+            finally:
+                if feed_ids is None:
+                    self.poll_screening_list(force=force)
+                if self._search is not None:
+                    # Not waiting: a catch-up under way (the start-up build, a
+                    # search's) reads on until nothing is left; a search catches up first.
+                    self._search.catch_up(timeout=0)
         return cycle.reports
 
     def poll_screening_list(self, *, force: bool = False) -> ScreeningReport | None:
         """Download the screening list when due; name Entity List rules (bot/app/screening.py)."""
         return poll_screening(self, force=force)
 
-    def _drop_stories(self, stories: StoryIndex) -> None:
+    def drop_stories(self, stories: StoryIndex | None = None) -> None:
+        """Forget the story index (`stories`, if given, only if it is still that one)."""
         with self._index_lock:
-            if self._stories is stories:
+            if stories is None or self._stories is stories:
                 self._stories = None
-        log.warning("story index dropped after a failed commit; it is rebuilt from the store")
+
+    def link_and_match(self, tx: Transaction, stories: StoryIndex) -> list[Item]:
+        """The serial work on the items after the match cursor: story links, then alerts."""
+        link_stories(tx, stories, list(tx.items.after(tx.alerts.match_cursor())))
+        return self.match_new_items(tx)
 
     def probe_feed(self, feed: FeedConfig) -> FeedOutcome:
         """Fetch and parse `feed` once as a poll would, storing nothing (`/brief feed add`)."""
@@ -472,21 +483,6 @@ def _watch_label(item: Item, watch: Watch) -> str:
     """ "watch Huawei (w3) among the entities of 89 FR 1064: ... · /brief unwatch w3 stops it"."""
     where = where_found(item, watch) or "in this item"
     return f"{watch.label} ({watch.id}) {where} · /brief unwatch {watch.id} stops it"
-
-
-def _link_stories(tx: Transaction, stories: StoryIndex, items: Sequence[Item]) -> None:
-    """Record each new item that repeats a known story (in the poll's transaction)."""
-    for item in items:
-        found = stories.add(item)
-        if found is None:
-            continue
-        primaries = tx.items.by_seq([found.primary_seq])
-        if not primaries:
-            continue
-        primary_update, duplicate_update = link_extras(primaries[0], item)
-        if primary_update:
-            tx.items.update_extras(primaries[0].feed_id, primaries[0].id, primary_update)
-        tx.items.update_extras(item.feed_id, item.id, duplicate_update)
 
 
 def _shown(state: FeedState | None) -> FeedState | None:

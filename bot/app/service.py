@@ -2,7 +2,9 @@
 
 Start-up, in order: check that the Slack settings it needs are set (the bot
 token; the signing secret in HTTP mode: exit 2 naming the setting); open the
-data directory (one process at a time: exit 3 when another holds it); apply
+data directory (one process at a time: exit 3 when another holds it; on
+PostgreSQL any number of replicas share the database and join its
+coordination, bot/app/replicas.py); apply
 the changes made from Slack to feeds.yaml's configuration; check the bot
 token with `auth.test` (exit 1 with a sentence saying what to fix); start the
 Slack app (bot/slack/start.py; exit 1 when it cannot start, before any work
@@ -40,6 +42,7 @@ from typing import Any, cast
 from bot.app.commands.dispatch import handle_command
 from bot.app.health import Connection, Heartbeats, SlackWatch
 from bot.app.questions import handle_question
+from bot.app.replicas import join
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
 from bot.app.surfaces import Surfaces
@@ -112,11 +115,18 @@ def run_service(
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
     try:
+        coordination = join(runtime)
+    except (StoreError, ValueError) as exc:
+        runtime.close()
+        log.error("cannot start: %s", exc)
+        return EXIT_FAILED
+    try:
         return _serve(runtime, config, (host, port), stop, install_signal_handlers)
     except _StartupError as exc:
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
     finally:
+        coordination.close()
         runtime.close()
         log.info("store closed")
 
@@ -243,6 +253,7 @@ def _start_slack(
             health=health,
             surfaces=surfaces,
             questions=questions,
+            first_sight=runtime.coordination.first_sight,
         )
     except Exception as exc:  # SlackStartupError, or the port is taken (OSError)
         raise _StartupError(f"the Slack app did not start: {exc}") from exc

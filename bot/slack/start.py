@@ -6,6 +6,7 @@ mode on `/slack/events` (needs `SLACK_SIGNING_SECRET`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from bot.config.model import SlackSecrets
@@ -33,16 +34,22 @@ def start_slack(
     health: HealthCheck | None = None,
     surfaces: SurfaceHandler | None = None,
     questions: QuestionHandler | None = None,
+    first_sight: Callable[[str], bool] | None = None,
 ) -> SlackHandle:
     """Socket Mode when an app-level token is set, else HTTP mode on `port` (where
     `health` answers /healthz); `surfaces` answers the Home tab, buttons and forms,
-    `questions` DMs and the assistant panel."""
+    `questions` DMs and the assistant panel; `first_sight` drops a Slack retry another
+    replica took (bot.slack.app)."""
     if secrets.app_token:
-        app = build_app(secrets, handler, surfaces=surfaces, questions=questions)
+        app = build_app(
+            secrets, handler, surfaces=surfaces, questions=questions, first_sight=first_sight
+        )
         return serve_socket_mode(app, secrets.app_token)
     if not secrets.signing_secret:
         raise SlackStartupError(
             "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN to use Socket Mode)"
         )
-    app = build_app(secrets, handler, surfaces=surfaces, questions=questions)
+    app = build_app(
+        secrets, handler, surfaces=surfaces, questions=questions, first_sight=first_sight
+    )
     return serve_http(app, port=port, host=host, health=health)

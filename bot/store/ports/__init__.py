@@ -32,6 +32,7 @@ state in `state`, and `ReadView`, `Transaction` and `Store` in `store`.
 Import them from here.
 """
 
+from bot.store.ports.coordination import Coordination, LeaseLost, SingleProcess
 from bot.store.ports.fedreg import (
     TrackedDocument,
     TrackedDocumentReader,
@@ -88,6 +89,7 @@ __all__ = [
     "AlertDeliveryReader",
     "AlertQueue",
     "AlertQueueReader",
+    "Coordination",
     "DeliveryProblem",
     "DeliveryProblemReader",
     "DeliveryProblems",
@@ -101,6 +103,7 @@ __all__ = [
     "Heartbeat",
     "ItemReader",
     "Items",
+    "LeaseLost",
     "OpsNotice",
     "OpsNoticeReader",
     "OpsNotices",
@@ -111,6 +114,7 @@ __all__ = [
     "ReminderLedger",
     "ReminderReader",
     "ScheduleOverride",
+    "SingleProcess",
     "Store",
     "StoreError",
     "StoreLockedError",
