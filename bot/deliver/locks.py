@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bot.store.ports import Coordination, SingleProcess
+from bot.store.ports import Coordination, LeaseLost, SingleProcess
 
 __all__ = ["DestinationLocks"]
 
@@ -39,6 +39,8 @@ class DestinationLocks:
         with lock:
             coordination = self.coordination
             if not coordination.claim(destination, wait=wait):
+                if wait:  # only when shutting down: never deliver unclaimed
+                    raise LeaseLost(f"{destination} could not be claimed: shutting down")
                 yield False
                 return
             try:
