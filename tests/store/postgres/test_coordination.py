@@ -83,12 +83,12 @@ def test_four_replicas_claiming_the_same_work_each_key_goes_to_exactly_one(
         k: v for k, v in won.items() if len(v) != 1
     }
     # Held means held: nobody else gets a key until its holder lets it go.
-    first = workers[0]
-    mine = [key for key, owners in won.items() if owners == [first.replica]]
-    assert mine, "the first replica won nothing to test with"
-    assert not workers[1].claim(mine[0])
-    first.release(mine[0])
-    assert workers[1].claim(mine[0])
+    key = keys[0]
+    [holder] = [w for w in workers if w.replica == won[key][0]]
+    other = next(w for w in workers if w is not holder)
+    assert not other.claim(key)
+    holder.release(key)
+    assert other.claim(key)
 
 
 def test_a_claim_is_reentrant_on_its_thread_and_released_by_the_last_hold(
