@@ -53,7 +53,7 @@ from bot.models import (
     replace,
 )
 from bot.render.inputs import FeedStatusRow
-from bot.store.ports import DeliveryProblem, Store, Transaction, Watch
+from bot.store.ports import Coordination, DeliveryProblem, SingleProcess, Store, Transaction, Watch
 
 if TYPE_CHECKING:  # imported where used: `briefbot poll` loads no Jinja2, search or Slack
     from bot.brief.ask import Answer
@@ -109,11 +109,12 @@ class Runtime(LazyParts):
         self.config = effective_config(config, store.overrides)
         # Called (no arguments) after `refresh_config`, e.g. to re-sync scheduler jobs.
         self.config_listeners: list[Callable[[], None]] = []
-        self.locks = DestinationLocks()
+        self.coordination: Coordination = SingleProcess()  # replicas: bot/app/replicas.py
+        self.locks = DestinationLocks(self.coordination)
         LazyParts.__init__(self, network)
         self.screening = ScreeningSource(config.settings.data_dir, clock=clock)
         self._index_lock = threading.Lock()
-        self._stories = StoryKeeper(cache_dir, store.items, clock)
+        self._stories = StoryKeeper(cache_dir, store.items, clock, store.alerts.match_cursor)
         self._search: SearchIndex | PgSearch | None = None
         self._closed = False
         # How the Federal Register enrichment batches and paces (bot/app/fedreg.py).
@@ -201,7 +202,9 @@ class Runtime(LazyParts):
 
     @property
     def stories(self) -> StoryIndex:
-        """Recent stories by their identity: the last process's (storycache.py), on first use."""
+        """Recent stories by their identity: the last process's (storycache.py), on first use;
+        without a cache, built from the store up to the match cursor (what comes after it is
+        linked, in seq order, by the next `link_and_match`)."""
         return self._stories.index()
 
     # ------------------------------------------------------------------ polling
@@ -222,47 +225,58 @@ class Runtime(LazyParts):
         """
         from bot.ingest.poll import poll_feeds
 
-        stories = self.stories
-        consulted: list[Item] | None = None
+        with self.coordination.leading() as leader:
+            # Story links and matching are the leader's (bot/app/replicas.py); alone, ours.
+            stories = self.stories if leader else None
+            consulted: list[Item] | None = None
 
-        def within(tx: Transaction, stored: list[Item]) -> None:
-            nonlocal consulted
-            consulted = stored
-            self._stories.link(tx, stories, stored)
-            self.match_new_items(tx)
-            feeds = {feed.id: feed for feed in self.config.feeds}
-            track_items(tx, feeds, stored, self.clock())
+            def within(tx: Transaction, stored: list[Item]) -> None:
+                nonlocal consulted
+                if stories is not None:
+                    consulted = self.link_and_match(tx, stories)
+                feeds = {feed.id: feed for feed in self.config.feeds}
+                track_items(tx, feeds, stored, self.clock())
 
-        try:
-            cycle = poll_feeds(
-                self.config,
-                self.store,
-                feed_ids=feed_ids,
-                force=force,
-                clock=self.clock,
-                on_fetched=on_fetched,
-                within=within,
-                network=self.network,
-                parser=self.parser,
-            )
-        except BaseException:
-            if consulted is not None:
-                self._stories.drop(stories)
-            raise
-        else:
-            self._stories.committed(stories, consulted or [])
-        finally:
-            if feed_ids is None:
-                self.poll_screening_list(force=force)
-            if self._search is not None:
-                # Not waiting: a catch-up under way (the start-up build, a
-                # search's) reads on until nothing is left; a search catches up first.
-                self._search.catch_up(timeout=0)
+            try:
+                cycle = poll_feeds(
+                    self.config,
+                    self.store,
+                    feed_ids=feed_ids,
+                    force=force,
+                    clock=self.clock,
+                    on_fetched=on_fetched,
+                    within=within,
+                    network=self.network,
+                    parser=self.parser,
+                )
+            except BaseException:
+                if stories is not None and consulted is not None:
+                    self._stories.drop(stories)
+                raise
+            else:
+                if stories is not None:
+                    self._stories.committed(stories, consulted or [])
+            finally:
+                if feed_ids is None:
+                    self.poll_screening_list(force=force)
+                if self._search is not None:
+                    # Not waiting: a catch-up under way (the start-up build, a
+                    # search's) reads on until nothing is left; a search catches up first.
+                    self._search.catch_up(timeout=0)
         return cycle.reports
 
     def poll_screening_list(self, *, force: bool = False) -> ScreeningReport | None:
         """Download the screening list when due; name Entity List rules (bot/app/screening.py)."""
         return poll_screening(self, force=force)
+
+    def drop_stories(self, stories: StoryIndex | None = None) -> None:
+        """Forget the story index (`stories`, if given, only if it is still that one)."""
+        self._stories.drop(stories)
+
+    def link_and_match(self, tx: Transaction, stories: StoryIndex) -> list[Item]:
+        """The serial work on the items after the match cursor: story links, then alerts."""
+        self._stories.link(tx, stories, list(tx.items.after(tx.alerts.match_cursor())))
+        return self.match_new_items(tx)
 
     def probe_feed(self, feed: FeedConfig) -> FeedOutcome:
         """Fetch and parse `feed` once as a poll would, storing nothing (`/brief feed add`)."""

@@ -3,7 +3,9 @@
 Start-up, in order: check that the Slack settings it needs are set (the bot
 token; the signing secret in HTTP mode; with many workspaces, the OAuth
 settings of bot/app/oauth.py: exit 2 naming the setting); open the
-data directory (one process at a time: exit 3 when another holds it); apply
+data directory (one process at a time: exit 3 when another holds it; on
+PostgreSQL any number of replicas share the database and join its
+coordination, bot/app/replicas.py); apply
 the changes made from Slack to feeds.yaml's configuration; check the bot
 token with `auth.test` (exit 1 with a sentence saying what to fix); start the
 Slack app (bot/slack/start.py; exit 1 when it cannot start, before any work
@@ -42,6 +44,7 @@ from bot.app.commands.dispatch import handle_command
 from bot.app.health import Connection, Heartbeats, SlackWatch
 from bot.app.oauth import oauth_setting_problem, open_installations
 from bot.app.questions import handle_question, use_language_model
+from bot.app.replicas import join
 from bot.app.runtime import Runtime
 from bot.app.scheduler.jobs import DEFAULT_FAILURE_NOTICE_HOURS, BotScheduler
 from bot.app.surfaces import Surfaces
@@ -117,7 +120,8 @@ def run_service(
         return EXIT_FAILED
     try:
         vault = open_installations(runtime.store, config.slack.secret_key) if oauth else None
-    except (SecretKeyError, StoreError) as exc:
+        coordination = join(runtime)
+    except (SecretKeyError, StoreError, ValueError) as exc:
         log.error("cannot start: %s", exc)
         runtime.close()
         return EXIT_USAGE if isinstance(exc, SecretKeyError) else EXIT_FAILED
@@ -127,6 +131,7 @@ def run_service(
         log.error("cannot start: %s", exc)
         return EXIT_FAILED
     finally:
+        coordination.close()
         runtime.close()
         log.info("store closed")
 
@@ -269,6 +274,7 @@ def _start_slack(
             surfaces=surfaces,
             questions=questions,
             installations=vault,
+            first_sight=runtime.coordination.first_sight,
         )
     except Exception as exc:  # SlackStartupError, or the port is taken (OSError)
         raise _StartupError(f"the Slack app did not start: {exc}") from exc

@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 
 from bot.models import Settings
-from bot.store.ports import Store
+from bot.store.ports import Coordination, SingleProcess, Store
+from bot.store.postgres.coordination import PgCoordination
 from bot.store.postgres.db import Pooled
 from bot.store.postgres.search import PgSearch
 from bot.store.postgres.store import PgStore
 from bot.store.postgres.url import describe_url
 from bot.store.tinydb.store import TinyStore
 
-__all__ = ["database_search", "describe_store", "open_store"]
+__all__ = ["database_search", "describe_store", "open_coordination", "open_store"]
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> Store:
@@ -46,3 +47,14 @@ def database_search(
     if isinstance(store, PgStore):
         return PgSearch(Pooled(store.pool), feed_tags=feed_tags, scope=scope)
     return None
+
+
+def open_coordination(
+    store: Store, settings: Settings, lease_seconds: float, check_seconds: float
+) -> Coordination:
+    """How replicas of `briefbot run` agree: through the database, or alone (a data directory)."""
+    if isinstance(store, PgStore) and settings.database_url:
+        return PgCoordination(
+            store, settings.database_url, lease_seconds=lease_seconds, check_every=check_seconds
+        )
+    return SingleProcess()

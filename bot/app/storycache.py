@@ -132,10 +132,17 @@ class StoryKeeper:
     """
 
     def __init__(
-        self, data_dir: str | Path | None, items: ItemReader, clock: Callable[[], datetime]
+        self,
+        data_dir: str | Path | None,
+        items: ItemReader,
+        clock: Callable[[], datetime],
+        cursor: Callable[[], int] | None = None,
     ) -> None:
         self._data_dir = data_dir
         self._items = items
+        # Without a file: the index is built up to the match cursor (several replicas: the
+        # items after it are linked by the leader, in seq order, with the matching).
+        self._cursor = cursor
         self._clock = clock
         self._lock = threading.Lock()
         self._loaded: LoadedStories | None = None
@@ -149,8 +156,9 @@ class StoryKeeper:
     def _load(self) -> LoadedStories:
         if self._data_dir is None:  # no file to keep it in
             since = self._clock() - STORY_HORIZON
-            recent = (item for item in self._items.after() if item.when >= since)
-            return LoadedStories(StoryIndex.build(recent), self._items.last_seq, False)
+            upto = self._cursor() if self._cursor is not None else self._items.last_seq
+            recent = (i for i in self._items.after() if i.when >= since and i.seq <= upto)
+            return LoadedStories(StoryIndex.build(recent), upto, False)
         return load_stories(self._data_dir, self._items, self._clock)
 
     def link(self, tx: Transaction, index: StoryIndex, items: Sequence[Item]) -> None:
@@ -181,8 +189,9 @@ class StoryKeeper:
             if self._data_dir is not None:
                 save_stories(self._data_dir, index, loaded.seq, self._items)
 
-    def drop(self, index: StoryIndex) -> None:
+    def drop(self, index: StoryIndex | None = None) -> None:
+        """Forget the index (`index`, if given, only if it is still the one held)."""
         with self._lock:
-            if self._loaded is not None and self._loaded.index is index:
+            if self._loaded is not None and (index is None or self._loaded.index is index):
                 self._loaded = None
         log.warning("story index dropped after a failed commit; it is reloaded from the store")

@@ -62,8 +62,11 @@ class AlertDispatcher:
         report = DispatchReport()
         self._finish_inflight(poster, report)
         for owner in self._store.alerts.due(self._clock()):
-            with self._locks.hold(f"alerts:{owner}"):
-                self._deliver_owner(owner, poster, render, report)
+            # Another replica delivering to this owner: it sends them (or, if it
+            # dies, a later dispatch finishes its delivery once its lease ran out).
+            with self._locks.hold(f"alerts:{owner}", wait=False) as held:
+                if held:
+                    self._deliver_owner(owner, poster, render, report)
         with self._store.transaction() as tx:
             tx.alerts.prune_sent(self._clock())
         return report
@@ -71,6 +74,11 @@ class AlertDispatcher:
     def _deliver_owner(
         self, owner: str, poster: Poster, render: AlertRenderer, report: DispatchReport
     ) -> None:
+        # A delivery another replica left in flight (it died; its lease ran out
+        # since this dispatch began): settled before anything is posted again.
+        for found in self._store.alert_deliveries.all():
+            if found.owner == owner and not self._settle_inflight(found, poster, report):
+                return
         now = self._clock()
         # Read again under the owner's lock: another dispatch may have sent them.
         alerts = self._store.alerts.due(now, owner=owner).get(owner, [])
@@ -137,23 +145,31 @@ class AlertDispatcher:
     def _finish_inflight(self, poster: Poster, report: DispatchReport) -> None:
         """After a crash mid-delivery: finish what Slack already has, requeue the rest."""
         for found in self._store.alert_deliveries.all():
-            with self._locks.hold(f"alerts:{found.owner}"):
+            with self._locks.hold(f"alerts:{found.owner}", wait=False) as held:
                 # A live dispatch of this owner has finished its own meanwhile.
-                delivery = self._store.alert_deliveries.get(found.key)
-                if delivery is None:
-                    continue
-                try:
-                    done = poster_for(
-                        poster, delivery.team_id, delivery.enterprise_id
-                    ).already_delivered(delivery.channel, delivery.key, delivery.since_ts)
-                except Exception as exc:  # Slack unreachable: decide on a later dispatch
-                    log.warning("cannot check delivery %s yet: %s", delivery.key, exc)
-                    continue
-                with self._store.transaction() as tx:
-                    if done:
-                        tx.alerts.mark_delivered(delivery.alert_keys, now=self._clock())
-                        report.delivered += _alerts_in(delivery.alert_keys)
-                    tx.alert_deliveries.finish(delivery.key)
+                if held:
+                    self._settle_inflight(found, poster, report)
+
+    def _settle_inflight(
+        self, found: AlertDelivery, poster: Poster, report: DispatchReport
+    ) -> bool:
+        """Settle one delivery left in flight, under its owner's hold; False if Slack cannot say."""
+        delivery = self._store.alert_deliveries.get(found.key)
+        if delivery is None:
+            return True
+        try:
+            done = poster_for(poster, delivery.team_id, delivery.enterprise_id).already_delivered(
+                delivery.channel, delivery.key, delivery.since_ts
+            )
+        except Exception as exc:  # Slack unreachable: decide on a later dispatch
+            log.warning("cannot check delivery %s yet: %s", delivery.key, exc)
+            return False
+        with self._store.transaction() as tx:
+            if done:
+                tx.alerts.mark_delivered(delivery.alert_keys, now=self._clock())
+                report.delivered += _alerts_in(delivery.alert_keys)
+            tx.alert_deliveries.finish(delivery.key)
+        return True
 
     def _record_problem(self, target: str, error: str, report: DispatchReport) -> None:
         log.warning("delivery to %s failed: %s", target, error)

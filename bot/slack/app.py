@@ -19,6 +19,8 @@ Not obvious:
 - Retries: Slack redelivers events it thinks failed (`X-Slack-Retry-Num`;
   Socket Mode carries the same as `retry_attempt`). Each `event_id` /
   `trigger_id` is handled once; a repeat within `SEEN_TTL` is acked and dropped.
+  Several replicas behind a load balancer also ask `first_sight` (given to
+  `build_app`: the replicas' shared table), since a retry may reach another.
 - Secrets: Bolt's start-up `auth.test` and Socket Mode's
   `apps.connections.open` pass the token as a parameter, but slack_sdk moves it
   into the Authorization header, which its DEBUG log redacts (the tests log at
@@ -180,14 +182,17 @@ class BriefbotApp(App):
 class _DropRepeats(Middleware):
     """Acks and drops a delivery whose event_id / trigger_id was already handled."""
 
-    def __init__(self, seen: SeenRequests) -> None:
+    def __init__(self, seen: SeenRequests, shared: Callable[[str], bool] | None = None) -> None:
         self.seen = seen
+        self.shared = shared
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse | None:
         key = _delivery_key(req.body)
-        if key is None or self.seen.first_sight(key):
+        if key is None or (
+            self.seen.first_sight(key) and (self.shared is None or self.shared(key))
+        ):
             return next()
         retry = req.headers.get("x-slack-retry-num", ["-"])[0]
         reason = req.headers.get("x-slack-retry-reason", ["-"])[0]
@@ -248,6 +253,7 @@ def build_app(
     token_verification: bool = True,
     questions: QuestionHandler | None = None,
     installations: InstallationVault | None = None,
+    first_sight: Callable[[str], bool] | None = None,
 ) -> BriefbotApp:
     """The Bolt app answering `/brief` with `handler`, its client aimed at `SLACK_API_URL`.
 
@@ -257,7 +263,8 @@ def build_app(
 
     With `token_verification` (keep it in production) the bot token is checked
     with auth.test now, so a bad token fails at start-up: SlackStartupError,
-    naming the setting, never the token.
+    naming the setting, never the token. `first_sight` (several replicas) says
+    whether another replica already took a delivery (see the module docstring).
 
     With `installations` the app is installed in many workspaces through Slack's
     OAuth (`bot.slack.oauth`): each request is answered with its workspace's
@@ -267,7 +274,7 @@ def build_app(
         app = new_oauth_app(secrets, installations)
     else:
         app = _new_app(secrets, token_verification=token_verification)
-    app.use(_DropRepeats(app.seen))
+    app.use(_DropRepeats(app.seen, first_sight))
 
     def acknowledge(ack: Callable[..., None]) -> None:
         ack()  # nothing before this: Slack gives the whole round trip 3 seconds

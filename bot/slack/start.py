@@ -7,6 +7,7 @@ workspaces (OAuth: bot/slack/oauth.py), HTTP mode only, with the install pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from bot.config.model import SlackSecrets
@@ -36,10 +37,12 @@ def start_slack(
     surfaces: SurfaceHandler | None = None,
     questions: QuestionHandler | None = None,
     installations: InstallationVault | None = None,
+    first_sight: Callable[[str], bool] | None = None,
 ) -> SlackHandle:
     """Socket Mode when an app-level token is set, else HTTP mode on `port` (where
     `health` answers /healthz); `surfaces` answers the Home tab, buttons and forms,
-    `questions` DMs and the assistant panel. With `installations` (many workspaces,
+    `questions` DMs and the assistant panel; `first_sight` drops a Slack retry another
+    replica took (bot.slack.app). With `installations` (many workspaces,
     bot/slack/oauth.py) HTTP mode also serves /slack/install and /slack/oauth_redirect."""
     if installations is not None:
         if secrets.app_token:
@@ -49,15 +52,24 @@ def start_slack(
         if not secrets.signing_secret:
             raise SlackStartupError("HTTP mode needs SLACK_SIGNING_SECRET")
         app = build_app(
-            secrets, handler, surfaces=surfaces, questions=questions, installations=installations
+            secrets,
+            handler,
+            surfaces=surfaces,
+            questions=questions,
+            installations=installations,
+            first_sight=first_sight,
         )
         return serve_http(app, port=port, host=host, health=health)
     if secrets.app_token:
-        app = build_app(secrets, handler, surfaces=surfaces, questions=questions)
+        app = build_app(
+            secrets, handler, surfaces=surfaces, questions=questions, first_sight=first_sight
+        )
         return serve_socket_mode(app, secrets.app_token)
     if not secrets.signing_secret:
         raise SlackStartupError(
             "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN to use Socket Mode)"
         )
-    app = build_app(secrets, handler, surfaces=surfaces, questions=questions)
+    app = build_app(
+        secrets, handler, surfaces=surfaces, questions=questions, first_sight=first_sight
+    )
     return serve_http(app, port=port, host=host, health=health)

@@ -17,7 +17,15 @@ timing in bot/app/scheduler/triggers.py):
   its own worker, so a slow documents API never holds up a poll;
 - deadline reminders every 15 minutes [reminders], and at once after an
   enrichment stored facts (a correction may have moved a date): bot/app/reminders.py;
-- retention once a day [retention]: prune the store.
+- retention once a day [retention]: prune the store;
+- the serial work every 5 seconds [serial]: on the leader, link and match
+  the items other replicas stored (bot/app/replicas.py), then alert dispatch.
+
+Several replicas (bot/app/replicas.py). Every replica runs every job; a poll
+runs only where its feed's claim was taken ("poll:<feed id>", skipped
+elsewhere), deliveries claim their destination (bot/deliver/locks.py), and
+feed health, enrichment, reminders, retention and the serial work run only
+on the leader. One process alone is always the leader and gets every claim.
 
 Not obvious:
 - Poll timing. The first run of a feed's job is its stored `next_due` (or now
@@ -56,6 +64,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app.fedreg import enrich_documents
 from bot.app.reminders import UserZones, send_reminders
+from bot.app.replicas import match_pending
 from bot.app.reports import send_monthly
 from bot.app.runtime import Runtime
 from bot.app.scheduler.describe import describe_jobs
@@ -73,6 +82,8 @@ from bot.app.scheduler.triggers import (
     RETENTION_EVERY,
     RETENTION_FIRST_DELAY,
     RETENTION_JOB,
+    SERIAL_EVERY,
+    SERIAL_JOB,
     START_SPREAD_SECONDS,
     DigestTrigger,
     digest_job_id,
@@ -164,6 +175,12 @@ class BotScheduler:
 
     def _add_fixed_jobs(self, now: datetime) -> None:
         """Alert dispatch, the feed-health check and retention: the jobs config does not move."""
+        self._scheduler.add_job(
+            self.run_serial_work,
+            IntervalTrigger(seconds=SERIAL_EVERY.total_seconds(), timezone=UTC),
+            id=SERIAL_JOB,
+            name="serial work",
+        )
         self._scheduler.add_job(
             self.dispatch_alerts,
             IntervalTrigger(seconds=DISPATCH_EVERY.total_seconds(), timezone=UTC),
@@ -313,8 +330,12 @@ class BotScheduler:
         feed = self.runtime.config.feed(feed_id)
         if feed is None or not feed.enabled:
             return []  # removed or paused since the job was made; sync_jobs drops the job
-        force = self._due_soon(feed)
-        reports = self.runtime.poll(feed_ids={feed_id}, force=force)
+        # Another replica polling this feed: it is its poll (bot/app/replicas.py).
+        with self.runtime.locks.hold(poll_job_id(feed_id), wait=False) as held:
+            if not held:
+                return []
+            force = self._due_soon(feed)
+            reports = self.runtime.poll(feed_ids={feed_id}, force=force)
         for report in reports:
             if report.status == "error":
                 log.info("feed %s: poll failed: %s", feed_id, report.error)
@@ -335,9 +356,17 @@ class BotScheduler:
             if self._started and self._scheduler.get_job(job_id) is not None:
                 self._scheduler.modify_job(job_id, next_run_time=self.runtime.clock())
 
+    def run_serial_work(self) -> int:
+        """On the leader: match the items other replicas stored; deliver what they raised."""
+        matched = match_pending(self.runtime)
+        if matched:
+            self.dispatch_alerts()
+        return len(matched)
+
     def enrich_documents(self) -> EnrichReport:
         """Fetch the Federal Register documents that are due (bot/app/fedreg.py)."""
-        report = enrich_documents(self.runtime)
+        with self.runtime.coordination.leading() as leader:
+            report = enrich_documents(self.runtime) if leader else EnrichReport()
         if report.enriched:
             log.info("Federal Register: facts of %d document(s) stored", len(report.enriched))
             self._run_soon(REMIND_JOB)
@@ -345,7 +374,10 @@ class BotScheduler:
 
     def send_reminders(self) -> ReminderReport:
         """Post the deadline reminders that are due (bot/app/reminders.py)."""
-        report = send_reminders(self.runtime, self.poster, zones=self.user_zones)
+        with self.runtime.coordination.leading() as leader:
+            if not leader:
+                return ReminderReport()
+            report = send_reminders(self.runtime, self.poster, zones=self.user_zones)
         if report.messages or report.failed_owners:
             log.info(
                 "reminders: %d sent in %d message(s); %d recipient(s) failed",
@@ -404,7 +436,8 @@ class BotScheduler:
 
     def prune_store(self) -> int:
         """Drop items past the retention window; durable on return."""
-        removed = self.runtime.store.prune(self.runtime.clock())
+        with self.runtime.coordination.leading() as leader:
+            removed = self.runtime.store.prune(self.runtime.clock()) if leader else 0
         if removed:
             log.info("retention: %d item(s) pruned", removed)
         return removed
@@ -415,9 +448,12 @@ class BotScheduler:
         Returns the notices given (also logged). See bot/deliver/notices.py.
         """
         feeds = {feed.id: feed for feed in self.runtime.config.enabled_feeds}
-        return self.notices.check(
-            feeds, self.runtime.config.ops_channel, self.poster, self.runtime.notice
-        )
+        with self.runtime.coordination.leading() as leader:
+            if not leader:
+                return []
+            return self.notices.check(
+                feeds, self.runtime.config.ops_channel, self.poster, self.runtime.notice
+            )
 
     # ------------------------------------------------------------------ views
 

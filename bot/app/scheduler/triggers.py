@@ -36,6 +36,8 @@ __all__ = [
     "RETENTION_EVERY",
     "RETENTION_FIRST_DELAY",
     "RETENTION_JOB",
+    "SERIAL_EVERY",
+    "SERIAL_JOB",
     "START_SPREAD_SECONDS",
     "DigestTrigger",
     "digest_job_id",
@@ -69,6 +71,9 @@ REMIND_JOB = "reminders"
 DISPATCH_JOB = "dispatch"
 HEALTH_JOB = "feed-health"
 RETENTION_JOB = "retention"
+# The leader takes up items other replicas stored (bot/app/replicas.py): this often.
+SERIAL_EVERY = timedelta(seconds=5)
+SERIAL_JOB = "serial"
 
 
 def poll_job_id(feed_id: str) -> str:

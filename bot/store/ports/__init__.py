@@ -32,6 +32,7 @@ state in `state`, and `ReadView`, `Transaction` and `Store` in `store`.
 Import them from here.
 """
 
+from bot.store.ports.coordination import Coordination, LeaseLost, SingleProcess
 from bot.store.ports.fedreg import (
     TrackedDocument,
     TrackedDocumentReader,
@@ -89,6 +90,7 @@ __all__ = [
     "AlertDeliveryReader",
     "AlertQueue",
     "AlertQueueReader",
+    "Coordination",
     "DeliveryProblem",
     "DeliveryProblemReader",
     "DeliveryProblems",
@@ -103,6 +105,7 @@ __all__ = [
     "InstallationVault",
     "ItemReader",
     "Items",
+    "LeaseLost",
     "OpsNotice",
     "OpsNoticeReader",
     "OpsNotices",
@@ -114,6 +117,7 @@ __all__ = [
     "ReminderReader",
     "ScheduleOverride",
     "SecretKeyError",
+    "SingleProcess",
     "Store",
     "StoreError",
     "StoreLockedError",

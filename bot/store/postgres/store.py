@@ -17,7 +17,9 @@ waiting writers do not each hold a pooled connection.
 
 Reads outside a transaction take a pooled connection per statement and see
 what is committed; a read that spans several statements (`items.after` in
-pages) sees whole commits, in seq order. `read_only` stores (the CLI's
+pages) sees whole commits, in seq order. `commit_checks` run inside each
+transaction just before COMMIT: a replica's leases and leadership are checked
+there (coordination.py), and a failed check rolls the work back. `read_only` stores (the CLI's
 `search`, `status`) refuse transactions; any number of processes may read
 and write one database, so nothing is locked at open.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -90,6 +92,8 @@ class PgStore(_Repositories):
         self._writer = threading.Lock()
         self._writing_thread: int | None = None
         self._closed = False
+        #: Called with each transaction before it commits (fencing: coordination.py).
+        self.commit_checks: list[Callable[[PgTransaction], None]] = []
         #: The migrations this open applied ("0001_initial", ...), for `briefbot migrate`.
         self.migrated: list[str] = []
 
@@ -164,7 +168,10 @@ class PgStore(_Repositories):
             try:
                 with conn.transaction():
                     conn.execute("SELECT last FROM seq_counter WHERE id = 1 FOR UPDATE")
-                    yield PgTransaction(conn)
+                    tx = PgTransaction(conn)
+                    yield tx
+                    for check in self.commit_checks:
+                        check(tx)  # raising rolls the unit of work back
             finally:
                 self._writing_thread = None
 

@@ -59,6 +59,7 @@ def test_no_job_for_a_paused_feed_and_every_other_job_scheduled(
         "poll:on",
         "reminders",
         "retention",
+        "serial",
     ]
     assert all(when is not None for when in runs.values())
     assert line.startswith("feed health: no ops_channel, notices only logged after 6h failing")
