@@ -115,15 +115,18 @@ def _stored_sample(store: PgStore, count: int, seed: int) -> list[Item]:
 def _poll_cycle(store: PgStore, feeds: list[str], now: datetime, tag: str) -> dict[str, float]:
     """Store one cycle of `feeds` (see the module docstring); its seconds, in two parts."""
     count = len(feeds)
+    seed = zlib.crc32(tag.encode())
     new = make_items(
         count * NEW_PER_FEED,
-        seed=zlib.crc32(tag.encode()),
+        seed=seed,
         now=now,
         feeds=feeds,
         spread=timedelta(hours=1),
         tag=tag,
     )
-    known = [_probe(i) for i in _stored_sample(store, count * (ENTRIES_PER_FEED - NEW_PER_FEED), 3)]
+    known = [
+        _probe(i) for i in _stored_sample(store, count * (ENTRIES_PER_FEED - NEW_PER_FEED), seed)
+    ]
     entries = [*known, *new]
     random.Random(7).shuffle(entries)
     started = time.perf_counter()
