@@ -48,11 +48,12 @@ from bench.pg_load import WORKSPACE_FEEDS, bench_feeds, build, built_size
 from bench.pgserver import PgCluster, PgUnavailable
 from bench.results import ScenarioResult, Target, median, percentile
 from bench.search_bench import QUERIES
-from bot.models import FeedState, Item
+from bot.models import FeedState, Item, replace
 from bot.store.postgres.db import Pooled
+from bot.store.postgres.items import item_row
 from bot.store.postgres.search import PgSearch
 from bot.store.postgres.store import PgStore
-from bot.store.records.codec import key_digest
+from bot.store.records.codec import doc_to_item, item_to_doc, key_digest
 
 __all__ = ["FULL_SIZE", "QUICK_SIZE", "ensure_database", "run"]
 
@@ -159,8 +160,9 @@ def _poll_cycle(store: PgStore, feeds: list[str], now: datetime, tag: str) -> di
     }
 
 
-def _ingest(store: PgStore, feeds: list[str], now: datetime, repeats: int) -> list[float]:
-    times = []
+def _ingest(store: PgStore, feeds: list[str], now: datetime, repeats: int) -> dict[str, Any]:
+    """Seconds of each 1,000-item transaction; and of making its rows alone, in Python."""
+    times, rows = [], []
     for repeat in range(repeats):
         new = make_items(
             INGEST,
@@ -171,12 +173,17 @@ def _ingest(store: PgStore, feeds: list[str], now: datetime, repeats: int) -> li
             tag=f"ingest-{now:%H%M%S}-{repeat}",
         )
         started = time.perf_counter()
+        for n, item in enumerate(new, start=1):  # what items.add computes before writing
+            kept = replace(item, first_seen=now, seq=n)
+            item_row(doc_to_item(item_to_doc(kept)), item_to_doc(kept))
+        rows.append(time.perf_counter() - started)
+        started = time.perf_counter()
         with store.transaction() as tx:
             stored = tx.items.add(new, now=now)
         times.append(time.perf_counter() - started)
         if len(stored) != INGEST:
             raise RuntimeError(f"stored {len(stored)} of {INGEST} new items")
-    return times
+    return {"seconds": times, "rows_seconds": rows}
 
 
 def _lookups(store: PgStore, feeds: list[str], now: datetime) -> dict[str, float]:
@@ -216,19 +223,25 @@ def _search(
 ) -> dict[str, Any]:
     search = PgSearch(Pooled(store.pool), feed_tags=tags, scope=scope)
     times: list[float] = []
+    by_query: dict[str, list[float]] = {query: [] for query in QUERIES}
     empty = 0
     for _ in range(runs):
         for query in QUERIES:
             started = time.perf_counter()
             results = search.search_text(query, now=now, limit=10)
             times.append((time.perf_counter() - started) * 1000)
+            by_query[query].append(times[-1])
             empty += not results.hits
+    later = times[len(QUERIES) :]  # each query's runs after its first
+    slowest = sorted(by_query, key=lambda q: -max(by_query[q]))[:5]
     return {
         "p50_ms": percentile(times, 0.5),
         "p95_ms": percentile(times, 0.95),
+        "p95_later_runs_ms": percentile(later, 0.95) if later else None,
         "max_ms": max(times),
         "searches": len(times),
         "without_hits": empty // runs,
+        "slowest": {query: by_query[query] for query in slowest},
     }
 
 
@@ -363,38 +376,8 @@ def run(quick: bool, *, workdir: Path | None = None) -> ScenarioResult:
 
 
 def _report(result: ScenarioResult, numbers: dict[str, Any]) -> None:
-    cycle = numbers["cycle"]
-    result.add(
-        f"poll cycle's storing: {CYCLE_FEEDS} feeds, {CYCLE_FEEDS * ENTRIES_PER_FEED:,} entries, "
-        f"{CYCLE_FEEDS * NEW_PER_FEED} new",
-        median([c["total"] for c in cycle]),
-        "s",
-        note=f"is_known per entry {median([c['lookups'] for c in cycle]):.3f} s + "
-        f"one transaction {median([c['transaction'] for c in cycle]):.3f} s",
-    )
-    one = numbers["one_feed"]
-    result.add(
-        f"one feed's poll: {ENTRIES_PER_FEED} entries, {NEW_PER_FEED} new, one transaction",
-        median([c["total"] * 1000 for c in one]),
-        "ms",
-        note=f"transaction {median([c['transaction'] * 1000 for c in one]):.1f} ms",
-    )
-    result.add(f"ingest {INGEST:,} new (one transaction)", median(numbers["ingest"]), "s")
-    lookups = numbers["lookups"]
-    result.add("dedup look-ups: items.is_known, one at a time", lookups["single_per_second"], "/s")
-    result.add(
-        f"dedup look-ups: {BATCH:,} items a statement (as items.add)",
-        lookups["batched_per_second"],
-        "/s",
-    )
-    scoped, whole = numbers["search_scoped"], numbers["search_all"]
-    scope = f"one workspace ({WORKSPACE_FEEDS} feeds, {scoped['items']:,} items)"
-    result.add(f"search p50, {scope}", scoped["p50_ms"], "ms")
-    result.add(
-        f"search p95, {scope}", scoped["p95_ms"], "ms", target=Target("<=", 150.0, "under 150 ms")
-    )
-    result.add("search p50, whole corpus", whole["p50_ms"], "ms")
-    result.add("search p95, whole corpus", whole["p95_ms"], "ms")
+    _report_storage(result, numbers)
+    scoped, whole = _report_search(result, numbers)
     claims = numbers["claims"]
     result.add(
         f"claims, {CLAIM_WORKERS} workers (SKIP LOCKED, {CLAIM_BATCH} a claim)",
@@ -426,3 +409,57 @@ def _report(result: ScenarioResult, numbers: dict[str, Any]) -> None:
         f"({numbers['cpus']} cores, shared)",
     ]
     result.details = numbers
+
+
+def _report_storage(result: ScenarioResult, numbers: dict[str, Any]) -> None:
+    cycle = numbers["cycle"]
+    result.add(
+        f"poll cycle's storing: {CYCLE_FEEDS} feeds, {CYCLE_FEEDS * ENTRIES_PER_FEED:,} entries, "
+        f"{CYCLE_FEEDS * NEW_PER_FEED} new",
+        median([c["total"] for c in cycle]),
+        "s",
+        note=f"is_known per entry {median([c['lookups'] for c in cycle]):.3f} s + "
+        f"one transaction {median([c['transaction'] for c in cycle]):.3f} s",
+    )
+    one = numbers["one_feed"]
+    result.add(
+        f"one feed's poll: {ENTRIES_PER_FEED} entries, {NEW_PER_FEED} new, one transaction",
+        median([c["total"] * 1000 for c in one]),
+        "ms",
+        note=f"transaction {median([c['transaction'] * 1000 for c in one]):.1f} ms",
+    )
+    ingest = numbers["ingest"]
+    result.add(
+        f"ingest {INGEST:,} new (one transaction)",
+        median(ingest["seconds"]),
+        "s",
+        note=f"of which {median(ingest['rows_seconds']):.2f} s making the rows in Python "
+        "(JSON, analyzer tokens)",
+    )
+    lookups = numbers["lookups"]
+    result.add("dedup look-ups: items.is_known, one at a time", lookups["single_per_second"], "/s")
+    result.add(
+        f"dedup look-ups: {BATCH:,} items a statement (as items.add)",
+        lookups["batched_per_second"],
+        "/s",
+    )
+
+
+def _report_search(
+    result: ScenarioResult, numbers: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    scoped, whole = numbers["search_scoped"], numbers["search_all"]
+    scope = f"one workspace ({WORKSPACE_FEEDS} feeds, {scoped['items']:,} items)"
+    result.add(f"search p50, {scope}", scoped["p50_ms"], "ms")
+    result.add(
+        f"search p95, {scope}",
+        scoped["p95_ms"],
+        "ms",
+        target=Target("<=", 150.0, "under 150 ms"),
+        note=""
+        if scoped["p95_later_runs_ms"] is None
+        else f"{scoped['p95_later_runs_ms']:.0f} ms over each query's later runs",
+    )
+    result.add("search p50, whole corpus", whole["p50_ms"], "ms")
+    result.add("search p95, whole corpus", whole["p95_ms"], "ms")
+    return scoped, whole
