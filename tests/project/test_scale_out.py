@@ -76,7 +76,10 @@ def test_replicas_start_after_the_migration_from_the_image_it_builds() -> None:
     assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in replicas():
         service = SERVICES[name]
-        assert service["image"] == SERVICES["migrate"]["image"]
+        assert (service["image"], service["build"]) == (
+            SERVICES["migrate"]["image"],
+            SERVICES["migrate"]["build"],
+        )
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert service["restart"] == "unless-stopped"
 
