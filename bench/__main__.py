@@ -3,6 +3,8 @@
     python -m bench                    every scenario at full size (about 10-15 minutes)
     python -m bench --quick            tiny sizes, a smoke run (CI); targets not judged
     python -m bench --only poll --only store
+    python -m bench --only postgres    PostgreSQL at 1,000,000 items (about 15 minutes on 2
+                                       cores, most of it loading; --workdir keeps the database)
     python -m bench --json out.json    the numbers as JSON too
     python -m bench --write            the table into BENCHMARKS.md (between its markers)
     python -m bench --from-json a.json --from-json b.json --write

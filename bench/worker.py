@@ -41,6 +41,7 @@ SCENARIOS: Mapping[str, str] = {
     "render": "a digest from 1,000 candidate items",
     "parse": "parse_feed against feedparser: 100,000 entries, 10 MB of HTML, hostile documents",
     "ask": "questions in a DM at 100,000 items: acknowledgement and answer times",
+    "postgres": "PostgreSQL at 1,000,000 items: ingest, dedup, search, claims (bench/pg_bench.py)",
 }
 
 
@@ -110,6 +111,10 @@ def run_scenario(
         from bench import ask_bench
 
         return ask_bench.run(quick, workdir=workdir)
+    if name == "postgres":
+        from bench import pg_bench
+
+        return pg_bench.run(quick, workdir=workdir)
     if name == "parse":
         from bench import parse_bench
 
