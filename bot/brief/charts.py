@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bot.config.model import TopicConfig
+from bot.daynames import MONTHS, MONTHS_SHORT
 from bot.find.query.document import prepare_doc
 from bot.find.query.parser import parse_query
 from bot.ingest.entitylist import EXTRAS_KEY as ENTITY_LIST_KEY
@@ -69,22 +70,7 @@ _PERIOD = re.compile(r"([0-9]{1,3})\s*([dwm])")
 # The longest periods: two years, in each unit.
 _LIMITS = {"d": 730, "w": 104, "m": 24}
 _UNIT_WORDS = {"d": "day", "w": "week", "m": "month"}
-_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-_FULL_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 
 Unit = Literal["week", "month"]
 
@@ -221,9 +207,7 @@ def parse_period(text: str, now: datetime) -> Period:
 def month_period(year: int, month: int) -> Period:
     """A calendar month (UTC) by week: what the monthly briefing's chart covers."""
     start, end = month_bounds(year, month)
-    return Period(
-        f"{year:04d}-{month:02d}", start, end, "week", f"{_FULL_MONTHS[month - 1]} {year}"
-    )
+    return Period(f"{year:04d}-{month:02d}", start, end, "week", f"{MONTHS[month - 1]} {year}")
 
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
@@ -377,12 +361,12 @@ def _counted(number: int, word: str) -> str:
 
 
 def _day(moment: datetime, *, year: bool = True) -> str:
-    text = f"{moment.day} {_MONTHS[moment.month - 1]}"
+    text = f"{moment.day} {MONTHS_SHORT[moment.month - 1]}"
     return f"{text} {moment.year}" if year else text
 
 
 def _month(moment: datetime) -> str:
-    return f"{_MONTHS[moment.month - 1]} {moment.year}"
+    return f"{MONTHS_SHORT[moment.month - 1]} {moment.year}"
 
 
 def _aware(when: datetime) -> datetime:

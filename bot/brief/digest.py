@@ -64,6 +64,7 @@ from types import MappingProxyType
 from bot.brief.deadlines import Deadline, upcoming
 from bot.brief.schedule import digest_zone
 from bot.config.model import DigestConfig, TopicConfig
+from bot.daynames import MONTHS, WEEKDAYS
 from bot.find.query.document import prepare_doc
 from bot.find.query.matcher import Query, QueryMatcher
 from bot.find.query.parser import parse_query
@@ -93,22 +94,6 @@ OTHERS_COMMAND = "/brief latest others"
 _LATEST_DEFAULT = 10
 _LATEST_MAX = 50
 
-# English names, not the C library's locale-dependent %A and %B.
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 _NO_NAMES: Mapping[str, str] = MappingProxyType({})
 _NO_TAGS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
@@ -299,7 +284,7 @@ def _others_hint(count: int) -> str:
 def format_date_label(now: datetime, digest: DigestConfig) -> str:
     """`now` as a date in the digest's zone: "Wednesday 25 November 2026" (naive = UTC)."""
     local = _local(now, digest)
-    return f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
+    return f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
 def format_period_label(since: datetime, now: datetime, digest: DigestConfig) -> str:
@@ -313,7 +298,7 @@ def format_period_label(since: datetime, now: datetime, digest: DigestConfig) ->
     zone = local.tzname() or ""
     if not zone[:1].isalpha():
         zone = f"UTC{zone}"
-    day = f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]}"
+    day = f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]}"
     if local.year != _local(now, digest).year:
         day += f" {local.year}"
     return f"since {day}, {local:%H:%M} {zone}"

@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from bot.brief.charts import entity_list_additions, month_bounds
 from bot.brief.deadlines import Deadline, upcoming
 from bot.config.model import TopicConfig
+from bot.daynames import MONTHS
 from bot.find.query.document import prepare_doc
 from bot.find.query.matcher import Query
 from bot.find.query.parser import parse_query
@@ -58,20 +59,6 @@ __all__ = [
 TOP_ITEMS = 10
 OTHER_TYPE = "Other"
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")
-_NAMES = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -113,7 +100,7 @@ class Month:
     @property
     def label(self) -> str:
         """ "January 2024"."""
-        return f"{_NAMES[self.month - 1]} {self.year}"
+        return f"{MONTHS[self.month - 1]} {self.year}"
 
     @property
     def key(self) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.daynames import WEEKDAYS
 from bot.render.mrkdwn import escape_slack, fit_text
 from bot.surfaces import SlackView
 
@@ -39,7 +40,6 @@ SUBSCRIBE_FORM = "form.subscribe"
 SCHEDULE_FORM = "form.schedule"
 FEED_FORM = "form.feed"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MAX_OPTIONS = 100
 _OPTION_CHARS = 75
 
@@ -144,7 +144,7 @@ def _delivery_choice() -> dict[str, Any]:
 
 def schedule_form(*, timezone: str, at: str = "08:30", days: Sequence[str] = DAYS[:5]) -> SlackView:
     """The admins' digest schedule modal: channel, time, zone, days."""
-    day_options = [_option(day, name) for day, name in zip(DAYS, _DAY_NAMES, strict=True)]
+    day_options = [_option(day, name) for day, name in zip(DAYS, WEEKDAYS, strict=True)]
     chosen = [o for o in day_options if o["value"] in days] or day_options[:5]
     channel = {
         "type": "conversations_select",

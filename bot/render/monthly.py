@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.brief.monthly import MonthlyView
+from bot.daynames import WEEKDAYS_SHORT
+from bot.ingest.fedreg.facts import short_date
 from bot.render.views import TemplateViews
 
 __all__ = ["month_context"]
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def month_context(view: MonthlyView, views: TemplateViews, *, chart: bool) -> dict[str, Any]:
@@ -47,7 +46,7 @@ def month_context(view: MonthlyView, views: TemplateViews, *, chart: bool) -> di
         },
         "deadlines": [
             {
-                "day": f"{_DAYS[d.on.weekday()]} {d.on.day} {_MONTHS[d.on.month - 1]}",
+                "day": f"{WEEKDAYS_SHORT[d.on.weekday()]} {short_date(d.on)}",
                 "what": d.label,
                 "citation": d.facts.citation,
                 "item": views.item(d.item),

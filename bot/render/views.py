@@ -21,6 +21,7 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.brief.digest import LATEST_SECTION_ID
+from bot.daynames import WEEKDAYS_SHORT
 from bot.ingest.entitylist import EntityListFacts
 from bot.ingest.fedreg.facts import short_date
 from bot.ingest.screening.entities import RuleEntities
@@ -57,7 +58,6 @@ ENTITY_NAMES = 3
 ERROR_CHARS = 160
 MAX_ALSO_IN = 6
 _WORD = re.compile(r"\w+")
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # -- what templates get ------------------------------------------------------
 
 
@@ -181,7 +181,7 @@ class TemplateViews:
     def deadline(self, kind: str, day: date, item: Item) -> DeadlineView:
         label = "comments close" if kind == "comments" else "takes effect"
         return DeadlineView(
-            day=f"{_WEEKDAYS[day.weekday()]} {short_date(day)}",
+            day=f"{WEEKDAYS_SHORT[day.weekday()]} {short_date(day)}",
             on=day,
             label=label,
             item=self.item(item),
@@ -194,7 +194,7 @@ class TemplateViews:
         when = {0: "today", 1: "tomorrow"}.get(days_left, f"in {days_left} days")
         return ReminderView(
             headline=f"{what} {when}",
-            day=f"{_WEEKDAYS[day.weekday()]} {short_date(day)}",
+            day=f"{WEEKDAYS_SHORT[day.weekday()]} {short_date(day)}",
             on=day,
             days_left=days_left,
             item=self.item(item, subscriptions=subscriptions),

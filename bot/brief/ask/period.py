@@ -23,29 +23,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from bot.daynames import MONTHS, WEEKDAYS
 from bot.models import as_utc
 
 __all__ = ["DEFAULT_DAYS", "Period", "day_range_label", "read_period"]
 
 DEFAULT_DAYS = 7
 
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
+_MONTHS = [name.lower() for name in MONTHS]
 _MONTH_NAMES = {name: n for n, name in enumerate(_MONTHS, 1)}
 _MONTH_NAMES |= {name[:3]: n for n, name in enumerate(_MONTHS, 1)} | {"sept": 9}
-_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAYS = [name.lower() for name in WEEKDAYS]
 _WEEKDAY_NAMES = {name: n for n, name in enumerate(_WEEKDAYS)}
 _WEEKDAY_NAMES |= {name[:3]: n for n, name in enumerate(_WEEKDAYS)}
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any
 
+from bot.daynames import MONTHS_SHORT
+
 __all__ = ["EXTRAS_KEY", "TYPES", "FederalRegisterFacts", "document_number_in", "short_date"]
 
 EXTRAS_KEY = "federal_register"
@@ -39,7 +41,6 @@ TYPES = ("Rule", "Proposed Rule", "Notice", "Presidential Document")
 MAX_LIST = 200
 MAX_TEXT = 1_000
 MAX_CHANGES = 10
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # "2023-02130", "C1-2023-27742", "E8-12345", "R1-2024-00123": the API's document numbers.
 _DOC_NUMBER = re.compile(r"(?<![\w-])((?:[A-Z][0-9]-)?[0-9]{2,4}-[0-9]{3,6})(?![\w-])")
 _TUPLE_FIELDS = ("cfr_parts", "docket_ids", "rins", "agencies", "agency_slugs", "changes")
@@ -181,7 +182,7 @@ class FederalRegisterFacts:
 
 def short_date(day: date) -> str:
     """ "4 Mar": how lines and changes write a date (the year is that of the line around it)."""
-    return f"{day.day} {_MONTHS[day.month - 1]}"
+    return f"{day.day} {MONTHS_SHORT[day.month - 1]}"
 
 
 def _moved(what: str, before: date | None, after: date) -> str:
