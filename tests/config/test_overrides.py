@@ -26,7 +26,8 @@ from bot.config.overrides import (
 )
 from bot.config.schema import parse_config_text
 from bot.models import FeedState
-from bot.store.tinydb.repos import StagedRecords, record_table
+from bot.store.records.repos import record_table
+from bot.store.tinydb.repos import StagedRecords
 from bot.store.tinydb.store import TinyStore
 
 NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)

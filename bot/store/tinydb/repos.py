@@ -1,7 +1,7 @@
 """TinyDB's record sources: state.json as committed, or a transaction's changes over it.
 
-The repositories themselves are backend-neutral (`bot.store.records.repos`);
-their names are re-exported here for modules written against this one.
+The repositories themselves are backend-neutral (`bot.store.records.repos`), each
+over a `RecordSource`; these are TinyDB's two.
 """
 
 from __future__ import annotations
@@ -11,40 +11,9 @@ from typing import Any
 
 from bot.store.ports import StoreError, StoreReadOnlyError
 from bot.store.records.codec import clean_text, to_json
-from bot.store.records.repos import (
-    FEEDS_TABLE,
-    RECORD_PREFIX,
-    AlertDeliveryRepo,
-    DeliveryProblemRepo,
-    DigestRepo,
-    FeedStateRepo,
-    OpsNoticeRepo,
-    OverrideRepo,
-    RecordSource,
-    SubscriptionRepo,
-    read_all,
-    read_one,
-    record_table,
-)
 from bot.store.tinydb.statefile import DELETED, StateFile
 
-__all__ = [
-    "FEEDS_TABLE",
-    "RECORD_PREFIX",
-    "AlertDeliveryRepo",
-    "CommittedRecords",
-    "DeliveryProblemRepo",
-    "DigestRepo",
-    "FeedStateRepo",
-    "OpsNoticeRepo",
-    "OverrideRepo",
-    "RecordSource",
-    "StagedRecords",
-    "SubscriptionRepo",
-    "read_all",
-    "read_one",
-    "record_table",
-]
+__all__ = ["CommittedRecords", "StagedRecords"]
 
 
 class CommittedRecords:

@@ -31,12 +31,13 @@ from types import TracebackType
 from typing import Self
 
 from bot.store.ports import Heartbeat, StoreError, StoreReadOnlyError, StoreStats
+from bot.store.records.repos import RecordSource
 from bot.store.records.repositories import RecordRepositories
 from bot.store.tinydb.engine import Changes, Engine, ItemChanges
 from bot.store.tinydb.files import DirectoryLock, describe_holder, ensure_directory, is_held
 from bot.store.tinydb.heartbeat import read_heartbeat, write_heartbeat
 from bot.store.tinydb.items import ItemRepo
-from bot.store.tinydb.repos import CommittedRecords, RecordSource, StagedRecords
+from bot.store.tinydb.repos import CommittedRecords, StagedRecords
 
 __all__ = ["TinyStore", "TinyTransaction"]
 

@@ -24,8 +24,9 @@ import pytest
 
 from bot.models import Alert
 from bot.store.records.alertqueue import SENT_RETENTION
+from bot.store.records.repos import record_table
 from bot.store.records.values import alert_from_json, alert_to_json
-from bot.store.tinydb.repos import StagedRecords, record_table
+from bot.store.tinydb.repos import StagedRecords
 from bot.store.tinydb.store import TinyStore
 from tests.support import paths
 from tests.support.alerts_worker import SUBSCRIPTIONS

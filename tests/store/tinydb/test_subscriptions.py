@@ -18,8 +18,9 @@ import pytest
 from bot.brief.subscriptions import create_subscription, get_subscription
 from bot.config.model import TopicConfig
 from bot.models import Subscription
+from bot.store.records.repos import record_table
 from bot.store.records.values import subscription_from_json, subscription_to_json
-from bot.store.tinydb.repos import StagedRecords, record_table
+from bot.store.tinydb.repos import StagedRecords
 from bot.store.tinydb.store import TinyStore
 
 NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
