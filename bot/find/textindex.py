@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "analyze",
     "ascii_token_spans",
+    "feeds_by_tag",
     "fold_and_tokenize",
     "fold_text",
     "is_cjk",
@@ -151,6 +153,15 @@ def fold_text(text: str) -> str:
         return folded
     decomposed = unicodedata.normalize("NFKD", folded).translate(_FOLD_TABLE)
     return unicodedata.normalize("NFC", decomposed)
+
+
+def feeds_by_tag(feed_tags: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """The feeds of each tag, the tag folded as `tag:` filters compare it."""
+    by_tag: dict[str, set[str]] = {}
+    for feed, values in feed_tags.items():
+        for value in values:
+            by_tag.setdefault(fold_text(value).strip(), set()).add(feed)
+    return by_tag
 
 
 def is_cjk(token: str) -> bool:

@@ -38,7 +38,7 @@ from bot.find.search.bm25f import LENGTH_CAP
 from bot.find.search.results import MAX_LIMIT, SearchResults
 from bot.find.search.run import SearchRun
 from bot.find.search.segment import Segment, compact
-from bot.find.textindex import fold_text
+from bot.find.textindex import feeds_by_tag
 from bot.models import Item
 
 __all__ = ["AfterLoader", "ItemLoader", "SearchIndex"]
@@ -88,10 +88,7 @@ class SearchIndex:
     def set_feed_tags(self, feed_tags: Mapping[str, Iterable[str]]) -> None:
         """Replace the feed id -> tags mapping (after a configuration reload)."""
         tags = {feed: tuple(values) for feed, values in feed_tags.items()}
-        by_tag: dict[str, set[str]] = {}
-        for feed, values in tags.items():
-            for value in values:
-                by_tag.setdefault(fold_text(value).strip(), set()).add(feed)
+        by_tag = feeds_by_tag(tags)
         # Two assignments a search may see apart: at worst one search uses the
         # old tags for the filter and the new ones for confirming a hit.
         self._tag_feeds = {tag: frozenset(feeds) for tag, feeds in by_tag.items()}

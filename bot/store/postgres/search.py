@@ -30,7 +30,7 @@ from bot.find.search.analysis import prepare_doc_fast
 from bot.find.search.ranking import RECENCY_HALF_LIFE, RECENCY_WEIGHT
 from bot.find.search.results import MAX_LIMIT, SearchHit, SearchResults
 from bot.find.search.snippets import Highlighter
-from bot.find.textindex import fold_text
+from bot.find.textindex import feeds_by_tag
 from bot.models import Item
 from bot.store.postgres.db import Pooled
 from bot.store.postgres.items import PgItems
@@ -63,10 +63,7 @@ class PgSearch:
 
     def set_feed_tags(self, feed_tags: Mapping[str, Iterable[str]]) -> None:
         tags = {feed: tuple(values) for feed, values in feed_tags.items()}
-        by_tag: dict[str, set[str]] = {}
-        for feed, values in tags.items():
-            for value in values:
-                by_tag.setdefault(fold_text(value).strip(), set()).add(feed)
+        by_tag = feeds_by_tag(tags)
         self._tag_feeds = {tag: sorted(feeds) for tag, feeds in by_tag.items()}
         self._feed_tags = tags
 
