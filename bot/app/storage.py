@@ -4,20 +4,23 @@
 environment wins) selects `bot.store.postgres`; without one nothing changes:
 TinyDB in `data_dir`. The schema is migrated whenever a PostgreSQL store is
 opened, so a new release brings its migrations with the first start.
+
+The PostgreSQL modules (and psycopg, about 80 ms) are imported only when a
+database URL is set: a data directory's commands never load them.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, cast
 
 from bot.models import Settings
 from bot.store.ports import Coordination, SingleProcess, Store
-from bot.store.postgres.coordination import PgCoordination
-from bot.store.postgres.db import Pooled
-from bot.store.postgres.search import PgSearch
-from bot.store.postgres.store import PgStore
-from bot.store.postgres.url import describe_url
-from bot.store.tinydb.store import TinyStore
+
+if TYPE_CHECKING:
+    from bot.store.postgres.search import PgSearch
+    from bot.store.postgres.store import PgStore
 
 __all__ = ["database_search", "describe_store", "open_coordination", "open_store"]
 
@@ -25,9 +28,13 @@ __all__ = ["database_search", "describe_store", "open_coordination", "open_store
 def open_store(settings: Settings, *, read_only: bool = False) -> Store:
     """The configured store: to write, or (read_only) to read while `briefbot run` writes."""
     if settings.database_url:
+        from bot.store.postgres.store import PgStore
+
         return PgStore.open(
             settings.database_url, retention_days=settings.retention_days, read_only=read_only
         )
+    from bot.store.tinydb.store import TinyStore
+
     return TinyStore.open(
         settings.data_dir, retention_days=settings.retention_days, read_only=read_only
     )
@@ -36,6 +43,8 @@ def open_store(settings: Settings, *, read_only: bool = False) -> Store:
 def describe_store(settings: Settings) -> str:
     """Where the data is, for messages: the database without its password, or the directory."""
     if settings.database_url:
+        from bot.store.postgres.url import describe_url
+
         return f"the database {describe_url(settings.database_url)}"
     return f"the data directory {settings.data_dir}"
 
@@ -44,17 +53,32 @@ def database_search(
     store: Store, feed_tags: Mapping[str, Iterable[str]], scope: Collection[str]
 ) -> PgSearch | None:
     """Search in the database for a PostgreSQL store (scoped to `scope`'s feeds); else None."""
-    if isinstance(store, PgStore):
-        return PgSearch(Pooled(store.pool), feed_tags=feed_tags, scope=scope)
-    return None
+    pg = _as_postgres(store)
+    if pg is None:
+        return None
+    from bot.store.postgres.db import Pooled
+    from bot.store.postgres.search import PgSearch
+
+    return PgSearch(Pooled(pg.pool), feed_tags=feed_tags, scope=scope)
 
 
 def open_coordination(
     store: Store, settings: Settings, lease_seconds: float, check_seconds: float
 ) -> Coordination:
     """How replicas of `briefbot run` agree: through the database, or alone (a data directory)."""
-    if isinstance(store, PgStore) and settings.database_url:
+    pg = _as_postgres(store)
+    if pg is not None and settings.database_url:
+        from bot.store.postgres.coordination import PgCoordination
+
         return PgCoordination(
-            store, settings.database_url, lease_seconds=lease_seconds, check_every=check_seconds
+            pg, settings.database_url, lease_seconds=lease_seconds, check_every=check_seconds
         )
     return SingleProcess()
+
+
+def _as_postgres(store: Store) -> PgStore | None:
+    """`store` if it is the PostgreSQL backend (not loaded: then it cannot be one)."""
+    module = sys.modules.get("bot.store.postgres.store")
+    if module is not None and isinstance(store, module.PgStore):
+        return cast("PgStore", store)
+    return None

@@ -29,13 +29,16 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.config.redact import redact_text
-from bot.ingest.fedreg.enrich import BatchResult
 from bot.ingest.fedreg.facts import EXTRAS_KEY, FederalRegisterFacts, document_number_in
 from bot.ingest.feedstate import backoff_seconds
 from bot.models import FeedConfig, Item, Settings
 from bot.store.ports import TrackedDocument, Transaction
+
+if TYPE_CHECKING:
+    from bot.ingest.fedreg.enrich import BatchResult
 
 __all__ = ["MAX_ATTEMPTS", "REFRESH", "EnrichReport", "apply_results", "track_items"]
 

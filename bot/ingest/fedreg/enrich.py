@@ -27,13 +27,15 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.ingest.fedreg.facts import FederalRegisterFacts
-from bot.ingest.fetch.client import FeedClient, Network, _run_coroutine, fetch_feed
 from bot.models import FeedConfig, FeedState, FetchResult, Settings
 from bot.store.ports import TrackedDocument
+
+if TYPE_CHECKING:  # httpx is loaded by the fetch itself, not by importing this module
+    from bot.ingest.fetch.client import FeedClient, Network
 
 __all__ = ["FIELDS", "Batch", "BatchResult", "EnrichOptions", "batch_url", "fetch_due", "plan"]
 
@@ -127,6 +129,7 @@ def fetch_due(
     options: EnrichOptions,
 ) -> list[BatchResult]:
     """Fetch each batch in turn (see the module docstring); never raises for a failed fetch."""
+    from bot.ingest.fetch.client import FeedClient, _run_coroutine
 
     async def run() -> list[BatchResult]:
         results: list[BatchResult] = []
@@ -148,6 +151,8 @@ async def _fetch_batch(client: FeedClient, batch: Batch, settings: Settings) -> 
     url = batch_url(settings.federal_register_api, batch.numbers)
     feed = FeedConfig(id=API_FEED_ID, url=url, name="Federal Register documents API")
     state = FeedState(feed_id=API_FEED_ID, etag=batch.etag, last_modified=batch.last_modified)
+    from bot.ingest.fetch.client import fetch_feed
+
     fetched = await fetch_feed(client, feed, state, settings)
     if not fetched.ok or fetched.not_modified:
         return BatchResult(batch, fetched)

@@ -41,13 +41,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config.model import Config, ScreeningListConfig
 from bot.ingest.entitylist import EXTRAS_KEY as ENTITY_LIST_KEY
 from bot.ingest.fedreg.facts import FederalRegisterFacts
 from bot.ingest.feedstate import is_due, next_feed_state
-from bot.ingest.fetch.client import Network, fetch_feeds
 from bot.ingest.screening.csl import ScreeningEntry, ScreeningListError, parse_screening_list
 from bot.ingest.screening.diff import FEED_ID, change_item, diff_lists
 from bot.ingest.screening.entities import EXTRAS_KEY, RuleEntities, from_rule_xml
@@ -55,6 +54,9 @@ from bot.ingest.screening.entities import from_screening_list as entities_in_lis
 from bot.ingest.screening.frxml import entities_from_rule_xml
 from bot.models import FeedConfig, FetchResult, Item
 from bot.store.ports import Store, Transaction
+
+if TYPE_CHECKING:  # httpx is loaded by a download, not by importing this module
+    from bot.ingest.fetch.client import Network
 
 __all__ = ["SCREENING_NAME", "SNAPSHOT_FILE", "ScreeningReport", "ScreeningSource", "Snapshot"]
 
@@ -159,6 +161,8 @@ class ScreeningSource:
         current = state is not None and held == (state.etag, state.last_modified)
         states = {FEED_ID: state} if state is not None and current else {}
         settings = replace(config.settings, max_bytes=max(config.settings.max_bytes, MAX_BYTES))
+        from bot.ingest.fetch.client import fetch_feeds
+
         [result] = fetch_feeds(
             [feed], states, settings, resolver=network.resolver, policy=network.policy
         )
@@ -257,6 +261,8 @@ def _as_feed(listed: ScreeningListConfig) -> FeedConfig:
 
 def _from_xml(config: Config, facts: FederalRegisterFacts, network: Network) -> RuleEntities | None:
     """The entities of the rule's own XML; an empty record when it names none; None on failure."""
+    from bot.ingest.fetch.client import fetch_feeds
+
     feed = FeedConfig(id=f"fr-xml-{facts.document_number}", url=facts.full_text_xml_url)
     [result] = fetch_feeds(
         [feed], {}, config.settings, resolver=network.resolver, policy=network.policy
