@@ -171,6 +171,8 @@ class BriefbotApp(App):
         self.briefbot_signing_secret = signing_secret
         self.work = _WorkTracker()
         self.seen = SeenRequests()
+        # Installed in many workspaces (OAuth): requests carry their workspace.
+        self.many_workspaces = False
 
     def finish(self, timeout: float = STOP_GRACE) -> None:
         """Let replies being worked on finish (up to `timeout` s), then stop the pool."""
@@ -272,6 +274,7 @@ def build_app(
     """
     if installations is not None:
         app = new_oauth_app(secrets, installations)
+        app.many_workspaces = True
     else:
         app = _new_app(secrets, token_verification=token_verification)
     app.use(_DropRepeats(app.seen, first_sight))
@@ -283,7 +286,14 @@ def build_app(
         with app.work.track():
             reply = _answer_command(handler, command, respond, many=installations is not None)
             if surfaces is not None and reply.home_changed:
-                _republish_home(client, surfaces, str(command.get("user_id") or ""))
+                home = HomeRequest(
+                    user_id=str(command.get("user_id") or ""),
+                    team_id=str(command.get("team_id") or "") if app.many_workspaces else "",
+                    enterprise_id=(
+                        str(command.get("enterprise_id") or "") if app.many_workspaces else ""
+                    ),
+                )
+                _republish_home(client, surfaces, home)
 
     app.command(COMMAND)(ack=acknowledge, lazy=[answer])
     if installations is not None:
@@ -336,10 +346,11 @@ def _new_app(secrets: SlackSecrets, *, token_verification: bool) -> BriefbotApp:
         raise startup_error(exc, secrets, "SLACK_BOT_TOKEN", "bot token") from None
 
 
-def _republish_home(client: WebClient, surfaces: SurfaceHandler, user: str) -> None:
-    """Publish `user`'s Home tab again after a command changed it (never fails the command)."""
+def _republish_home(client: WebClient, surfaces: SurfaceHandler, request: HomeRequest) -> None:
+    """Publish a Home tab again after a command changed it (never fails the command)."""
+    user = request.user_id
     try:
-        view = surfaces.home(HomeRequest(user_id=user))
+        view = surfaces.home(request)
         client.views_publish(user_id=user, view=view.payload())
     except Exception as exc:
         log.warning("could not refresh the Home tab of %s: %s", user, type(exc).__name__)
