@@ -17,12 +17,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import time as clock_time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from bot.app.oauth import open_installations
 from bot.app.runtime import Runtime
+from bot.config.model import DigestConfig
 from bot.config.schema import load_config
 from bot.slack.oauth import WorkspaceDeliverers
 from bot.store.postgres.store import PgStore
@@ -145,7 +148,7 @@ def test_each_workspace_sees_and_changes_only_its_own(
     assert "2 feeds" in home_a and "2 feeds" in home_b  # its own and feeds.yaml's
 
     # A button naming another workspace's subscription changes nothing there.
-    store = PgStore.open(env["BRIEFBOT_DATABASE_URL"])
+    store = PgStore.open(env["BRIEFBOT_DATABASE_URL"])  # closed by the Runtime at the end
     [sub_b] = [s.id for s in store.subscriptions.list() if s.team_id == BETA]
     published = len(fake_slack.calls("views.publish"))
     press(port, ALPHA, ADMIN_A, "subscription.remove", sub_b, responses.url("crafted"))
@@ -209,6 +212,12 @@ def test_each_workspace_sees_and_changes_only_its_own(
         assert digest is not None and digest.team_id == ALPHA
         posters = WorkspaceDeliverers(config.slack, open_installations(store, SECRET_KEY))
         outcome = runtime.send_digest(digest, posters)
+        # A digest of feeds.yaml covers feeds.yaml's feeds only, none a workspace added.
+        of_yaml = DigestConfig(channel="C0YAMLDIGST", at=clock_time(8), timezone="UTC")
+        since = runtime.clock() - timedelta(days=1)
+        _view, messages = runtime.compose(of_yaml, after_seq=0, backlog_since=since)
+    shown = json.dumps([[m.text, *m.blocks] for m in messages])
+    assert "Weekly trade digest" in shown and BETA_ITEM not in shown, shown
     assert outcome.status == "sent", outcome
     [posted] = [c for c in fake_slack.calls("chat.postMessage") if c.params["channel"] == channel_a]
     assert posted.token == WORKSPACE_A_TOKEN
