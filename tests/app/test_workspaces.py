@@ -204,6 +204,10 @@ def test_each_workspace_sees_and_changes_only_its_own(
     assert info and {c.token for c in info} == {WORKSPACE_A_TOKEN}
     channel_a = f"C0{ALPHA}"
     assert "No schedule was set" in brief(BETA, ADMIN_B, "schedule off", channel=channel_a)
+    [beta_id] = [i for i in store.overrides.feeds() if i.startswith("beta")]
+    assert f"there is no feed '{beta_id}'" in brief(ALPHA, ADMIN_A, f"feed pause {beta_id}")
+    assert f"there is no feed '{beta_id}'" in brief(ALPHA, ADMIN_A, f"feed remove {beta_id}")
+    assert beta_id in brief(BETA, ADMIN_B, "feeds")
 
     # The scheduled digest (what the digest job runs): Alpha's feeds, Alpha's token.
     config = load_config(config_path, env=env)
