@@ -32,7 +32,7 @@ from bot.app.parts import LazyParts
 from bot.app.screening import poll_screening, screening_status_row
 from bot.app.storage import database_search, open_store
 from bot.app.storycache import StoryKeeper
-from bot.app.workspaces import digest_feeds, only_visible, stamp_alerts
+from bot.app.workspaces import digest_feeds, only_their_feeds, only_visible, stamp_alerts
 from bot.brief.watchlist import watch_alerts, where_found
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
@@ -44,6 +44,7 @@ from bot.ingest.fedreg.enrich import EnrichOptions
 from bot.ingest.screening.source import ScreeningReport, ScreeningSource
 from bot.models import (
     UTC,
+    Alert,
     DigestView,
     FeedConfig,
     FeedState,
@@ -297,12 +298,17 @@ class Runtime(LazyParts):
 
             matcher = SubscriptionMatcher(subscriptions, self.topics())
             found = matcher.match(items, now=self.clock(), feed_tags=self.feed_tags())
-            tx.alerts.enqueue(stamp_alerts(found, subscriptions))
+            tx.alerts.enqueue(self._theirs(tx, items, stamp_alerts(found, subscriptions)))
         watches = tx.watches.list()
         if watches:
-            tx.alerts.enqueue(stamp_alerts(watch_alerts(items, watches, now=self.clock()), watches))
+            found = stamp_alerts(watch_alerts(items, watches, now=self.clock()), watches)
+            tx.alerts.enqueue(self._theirs(tx, items, found))
         tx.alerts.set_match_cursor(max(item.seq for item in items))
         return items
+
+    def _theirs(self, tx: Transaction, items: list[Item], alerts: list[Alert]) -> list[Alert]:
+        """Many workspaces: only alerts on feeds their workspace follows (bot/app/workspaces)."""
+        return only_their_feeds(alerts, items, self.config.feeds, tx.overrides)
 
     # ------------------------------------------------------------------ delivering
 

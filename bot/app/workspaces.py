@@ -61,6 +61,7 @@ __all__ = [
     "follow_existing",
     "follow_feed",
     "followers_of",
+    "only_their_feeds",
     "only_visible",
     "scope_of",
     "scoped_store",
@@ -331,6 +332,28 @@ def delivery_problems(runtime: Runtime, scope: Scope, asker: str) -> dict[str, D
     ours |= {d.channel for d in runtime.config.digests if d.team_id == team}
     ours |= {w.owner for w in scope.store.watches.list()}
     return {target: problem for target, problem in problems.items() if target in ours}
+
+
+def only_their_feeds(
+    alerts: Iterable[Alert],
+    items: Iterable[Item],
+    feeds: Iterable[FeedConfig],
+    overrides: OverrideReader,
+) -> list[Alert]:
+    """The stamped `alerts` whose item is on a feed their workspace follows: a workspace's
+    subscription never alerts an item of a feed only another workspace added."""
+    feed_of = {item.seq: item.feed_id for item in items}
+    configured = list(feeds)
+    seen: dict[str, set[str] | None] = {}
+    kept = []
+    for alert in alerts:
+        if alert.team_id not in seen:
+            workspace = Workspace(alert.team_id, alert.enterprise_id) if alert.team_id else None
+            seen[alert.team_id] = visible_feeds(configured, overrides, workspace)
+        visible = seen[alert.team_id]
+        if visible is None or feed_of.get(alert.item_seq) in visible:
+            kept.append(alert)
+    return kept
 
 
 def stamp_alerts(alerts: Iterable[Alert], owners: Iterable[Subscription | Watch]) -> list[Alert]:

@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.app.commands.dispatch import handle_command
 from bot.app.oauth import open_installations
 from bot.app.runtime import Runtime
 from bot.config.model import DigestConfig
 from bot.config.schema import load_config
+from bot.models import CommandRequest
 from bot.slack.oauth import WorkspaceDeliverers
 from bot.store.postgres.store import PgStore
 from tests.app.test_oauth import (
@@ -46,6 +48,7 @@ from tests.app.test_oauth import (
 from tests.support.fakeslack import Call, FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
+from tests.support.network import FakeResolver, loopback_internet
 from tests.support.responseurl import ResponseUrlServer
 from tests.support.secretscan import CLIENT_SECRET, SECRET_KEY, WORKSPACE_A_TOKEN, WORKSPACE_B_TOKEN
 from tests.support.slackpayloads import block_actions, home_opened
@@ -227,3 +230,30 @@ def test_each_workspace_sees_and_changes_only_its_own(
     assert posted.token == WORKSPACE_A_TOKEN
     assert "Weekly trade digest" in json.dumps(posted.params)
     assert BETA_ITEM not in json.dumps(posted.params)
+
+
+def test_a_subscription_never_alerts_an_item_of_a_feed_only_another_workspace_follows(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Matching stamps each alert with its subscription's workspace, then keeps it only
+    when that workspace follows the item's feed (TinyDB: scoping needs no PostgreSQL)."""
+    feed_server.add("/shared.rss", make_rss([Entry("Weekly trade digest", "https://e.org/s/1")]))
+    feed_server.add("/alpha.rss", make_rss([Entry("Alpha old", "https://e.org/a/0", guid="a0")]))
+    config = load_config(write_config(tmp_path, feed_server.url("/shared.rss")), env={})
+    network = loopback_internet(FakeResolver({"alpha.example": ["127.0.0.1"]}))
+    with Runtime.open(config, network=network) as runtime:
+
+        def run(team: str, user: str, text: str) -> str:
+            request = CommandRequest(user, f"C0{team}", text, team_id=team)
+            return "\n".join(m.text for m in handle_command(runtime, request).messages)
+
+        url = feed_server.url("/alpha.rss").replace("127.0.0.1", "alpha.example")
+        assert "Added" in run(ALPHA, ADMIN_A, f"feed add {url}")
+        assert "Subscribed" in run(ALPHA, ADMIN_A, "subscribe semiconductor")
+        assert "Subscribed" in run(BETA, ADMIN_B, "subscribe semiconductor")
+        runtime.poll(force=True)  # the first polls: backlog, never alerted
+        news = Entry(ALPHA_ITEM, "https://e.org/a/1", guid="a1")
+        feed_server.add("/alpha.rss", make_rss([news]))
+        runtime.poll(force=True)
+        queued = runtime.store.alerts.queued()
+    assert [(a.owner, a.team_id) for a in queued] == [(ADMIN_A, ALPHA)], queued
