@@ -184,7 +184,9 @@ class _ScopedOverrides:
         if not others:
             self._inner.delete_feed(feed_id)
             return
-        self._inner.put_feed(dataclasses.replace(before, team_id=others[0], followers=others))
+        # Who added it was of the workspace leaving: not named to the others any more.
+        kept = dataclasses.replace(before, team_id=others[0], followers=others, by="")
+        self._inner.put_feed(kept)
 
     def delete_schedule(self, channel: str) -> bool:
         found = self._inner.schedules().get(channel)

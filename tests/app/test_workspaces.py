@@ -194,7 +194,8 @@ def test_each_workspace_sees_and_changes_only_its_own(
     assert f"Removed feed {alpha_id}" in brief(ALPHA, ADMIN_A, f"feed remove {alpha_id}")
     assert alpha_id not in brief(ALPHA, ADMIN_A, "feeds")
     assert ALPHA_ITEM not in brief(ALPHA, ADMIN_A, "latest")
-    assert alpha_id in brief(BETA, ADMIN_B, "feeds")  # still Beta's
+    left_to_b = brief(BETA, ADMIN_B, "feeds")
+    assert alpha_id in left_to_b and ADMIN_A not in left_to_b  # still Beta's
     assert ALPHA_ITEM in brief(BETA, ADMIN_B, "latest")
     assert len(feed_server.requests()) == fetched
 

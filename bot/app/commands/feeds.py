@@ -211,8 +211,10 @@ def _origin(session: Session, feed_id: str, added: dict[str, str]) -> str:
     if feed_id not in added:
         return ""
     if session.workspace is not None and len(followers_of(session.store.overrides, feed_id)) > 1:
+        # Who added it may be of another workspace: not named.
         return " · added from Slack, followed by other workspaces too"
-    return f" · added from Slack by {added[feed_id]}"
+    by = added[feed_id]
+    return f" · added from Slack by {by}" if by else " · added from Slack"
 
 
 def _check_ours(session: Session, action: str, feed_id: str) -> None:
