@@ -51,6 +51,7 @@ from bot.config.model import SlackSecrets
 from bot.config.redact import redact_url
 from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
+from bot.slack.installations import scope_team
 from bot.slack.questions import QuestionHandler, register_questions
 from bot.store.ports import InstallationVault
 from bot.surfaces import HomeRequest, SurfaceHandler
@@ -365,7 +366,7 @@ def _answer_command(
         channel_id=str(command.get("channel_id") or ""),
         text=str(command.get("text") or ""),
         user_name=str(command.get("user_name") or ""),
-        team_id=str(command.get("team_id") or "") if many else "",
+        team_id=scope_team(command.get("team_id"), command.get("enterprise_id")) if many else "",
         enterprise_id=str(command.get("enterprise_id") or "") if many else "",
     )
     try:

@@ -43,6 +43,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.models import QuestionRequest, SlackMessage
+from bot.slack.installations import scope_team
 
 __all__ = [
     "MAX_POSTS",
@@ -207,7 +208,7 @@ def _team(app: Any, context: BoltContext) -> tuple[str, str]:
     """The request's workspace (team, enterprise) when the app serves many; else ("", "")."""
     if not getattr(app, "many_workspaces", False):
         return "", ""
-    return context.team_id or "", context.enterprise_id or ""
+    return scope_team(context.team_id, context.enterprise_id), context.enterprise_id or ""
 
 
 def _reply(handler: QuestionHandler, request: QuestionRequest) -> list[SlackMessage]:

@@ -42,6 +42,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.models import SlackMessage
 from bot.slack.app import APOLOGY, BriefbotApp, SeenRequests
+from bot.slack.installations import scope_team
 from bot.surfaces import (
     ActionReply,
     ActionRequest,
@@ -208,9 +209,8 @@ def _in_workspace(app: BriefbotApp, request: _Request, context: BoltContext) -> 
     """The request with its workspace (Bolt's context), when the app serves many."""
     if not app.many_workspaces:
         return request
-    return replace(
-        request, team_id=context.team_id or "", enterprise_id=context.enterprise_id or ""
-    )
+    team = scope_team(context.team_id, context.enterprise_id)
+    return replace(request, team_id=team, enterprise_id=context.enterprise_id or "")
 
 
 def _action_request(body: Mapping[str, Any]) -> ActionRequest:
