@@ -457,3 +457,6 @@ class QuestionRequest:
     surface: str = "dm"
     thread_ts: str | None = None
     timezone: str | None = None
+    # The workspace it came from when the bot serves many (OAuth); "" with one.
+    team_id: str = ""
+    enterprise_id: str = ""

@@ -11,6 +11,8 @@ Not obvious:
   Slack's element state as text: a text input's value, a select's or radio
   button's chosen option value, a time picker's HH:MM, a channel picker's id,
   checkboxes' chosen values joined by commas; "" when nothing was given.
+- `team_id` / `enterprise_id` name the workspace the request came from when the
+  bot is installed in many (OAuth), as `CommandRequest`'s do; "" with one.
 - A submission is answered twice: `check` runs before Slack's 3-second ack and
   its `errors` (by block id) or replacement view go back in the ack; `submit`
   runs after the ack and may take its time (the feed form fetches the feed).
@@ -76,9 +78,11 @@ def _plain(text: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class HomeRequest:
-    """Someone opened the app's Home tab."""
+    """Someone opened the app's Home tab (`team_id`: its workspace, with many; else "")."""
 
     user_id: str
+    team_id: str = ""
+    enterprise_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class ActionRequest:
     private_metadata: str = ""
     values: FormValues = field(default_factory=dict)
     user_name: str = ""
+    team_id: str = ""
+    enterprise_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,8 @@ class ViewSubmission:
     private_metadata: str = ""
     view_id: str = ""
     user_name: str = ""
+    team_id: str = ""
+    enterprise_id: str = ""
 
 
 @dataclass(frozen=True)

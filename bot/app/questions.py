@@ -18,6 +18,8 @@ Not obvious:
 - Which items match the subject and each topic: the search index says
   (`SearchIndex.matching`, exact), so the cost follows the matches, not the
   window; while the index is still being built the stage matches each item.
+- Many workspaces: only the asking workspace's feeds are counted and cited
+  (`QuestionRequest.team_id`, bot/app/workspaces.py).
 - A summary that fails, times out or comes back unusable is left out: the
   extractive answer is sent as it is (`bot.llm` says why in the log).
 """
@@ -31,6 +33,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.app.runtime import Runtime
+from bot.app.workspaces import scope_of
 from bot.brief.ask import Answer, build_answer, understand
 from bot.find.query.matcher import Query
 from bot.llm import Summarizer
@@ -64,16 +67,20 @@ def use_language_model(runtime: Runtime) -> None:
 
 
 def window_items(
-    store: Store, since: datetime, *, limit: int = MAX_SCAN
+    store: Store, since: datetime, *, limit: int = MAX_SCAN, feeds: Collection[str] | None = None
 ) -> tuple[list[Item], bool]:
-    """The stored items first seen at `since` or later, newest first; True if cut at `limit`."""
+    """The stored items first seen at `since` or later, newest first, of `feeds` (None: all);
+    True if the walk was cut at `limit` items."""
     since = as_utc(since)
     found: list[Item] = []
+    walked = 0
     for item in store.items.newest_first(limit):
+        walked += 1
         if item.first_seen is None or as_utc(item.first_seen) < since:
             return found, False
-        found.append(item)
-    return found, len(found) >= limit
+        if feeds is None or item.feed_id in feeds:
+            found.append(item)
+    return found, walked >= limit
 
 
 def asker_zone(runtime: Runtime, user_id: str) -> str | None:
@@ -86,13 +93,19 @@ def asker_zone(runtime: Runtime, user_id: str) -> str | None:
 
 
 def answer_question(
-    runtime: Runtime, text: str, *, user_id: str = "", zone_name: str | None = None
+    runtime: Runtime,
+    text: str,
+    *,
+    user_id: str = "",
+    zone_name: str | None = None,
+    feeds: Collection[str] | None = None,
 ) -> Answer:
-    """The answer to `text` from what the store holds, with a summary if a model is set."""
+    """The answer to `text` from what the store holds of `feeds` (None: every feed; many
+    workspaces: the asker's workspace's), with a summary if a model is set."""
     zone = zone_name or asker_zone(runtime, user_id)
     config = runtime.config
     question = understand(text, now=runtime.clock(), topics=config.topics, zone_name=zone)
-    items, cut = window_items(runtime.store, question.previous.start)
+    items, cut = window_items(runtime.store, question.previous.start, feeds=feeds)
     index, now = runtime.search_index, question.period.end
 
     def matching(query: Query, seqs: Collection[int]) -> set[int] | None:
@@ -118,10 +131,15 @@ def answer_question(
 
 
 def answer_messages(
-    runtime: Runtime, text: str, *, user_id: str = "", zone_name: str | None = None
+    runtime: Runtime,
+    text: str,
+    *,
+    user_id: str = "",
+    zone_name: str | None = None,
+    feeds: Collection[str] | None = None,
 ) -> list[SlackMessage]:
     """`answer_question` rendered as Slack messages."""
-    answer = answer_question(runtime, text, user_id=user_id, zone_name=zone_name)
+    answer = answer_question(runtime, text, user_id=user_id, zone_name=zone_name, feeds=feeds)
     return runtime.renderer.render_answer(answer)
 
 
@@ -134,7 +152,10 @@ def handle_question(runtime: Runtime, request: QuestionRequest) -> list[SlackMes
             "What did BIS publish this week? Entity List additions this month by country?"
         )
     try:
-        return answer_messages(runtime, text, user_id=request.user_id, zone_name=request.timezone)
+        feeds = scope_of(runtime, request).feeds  # many workspaces: the asker's feeds only
+        return answer_messages(
+            runtime, text, user_id=request.user_id, zone_name=request.timezone, feeds=feeds
+        )
     except Exception:
         ref = secrets.token_hex(3).upper()
         log.exception(

@@ -17,7 +17,10 @@ a mistake of the user.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from bot.app.runtime import Runtime
+from bot.app.workspaces import digest_feeds, only_visible
 from bot.brief.charts import (
     DEFAULT_PERIOD,
     ENTITY_LIST_CHART,
@@ -57,14 +60,21 @@ def chart_kinds(runtime: Runtime) -> list[str]:
     return list(dict.fromkeys([ENTITY_LIST_CHART, *(t.id for t in runtime.config.topics)]))
 
 
-def chart_data(runtime: Runtime, kind: str, period_text: str | None = None) -> ChartData:
-    """The chart of `kind` ("entity-list" or a topic id) over `period_text` (default 90d)."""
+def chart_data(
+    runtime: Runtime,
+    kind: str,
+    period_text: str | None = None,
+    *,
+    feeds: Collection[str] | None = None,
+) -> ChartData:
+    """The chart of `kind` ("entity-list" or a topic id) over `period_text` (default 90d),
+    from the items of `feeds` (None: every feed; many workspaces: the asker's)."""
     now = runtime.clock()
     try:
         period = parse_period(period_text or DEFAULT_PERIOD, now)
     except ValueError as err:
         raise ReportError(str(err)) from None
-    items = runtime.store.items.after(0)
+    items = only_visible(runtime.store.items.after(0), feeds)
     wanted = kind.strip().lower()
     if wanted == ENTITY_LIST_CHART:
         return entity_list_chart(items, period)
@@ -87,8 +97,11 @@ def empty_chart_text(data: ChartData) -> str:
     return f"No stored item matches topic {data.kind} in {data.period.label}: nothing to chart."
 
 
-def month_view(runtime: Runtime, month_text: str | None = None) -> MonthlyView:
-    """The monthly briefing of `month_text` ("2024-01"), by default the last full month."""
+def month_view(
+    runtime: Runtime, month_text: str | None = None, *, feeds: Collection[str] | None = None
+) -> MonthlyView:
+    """The monthly briefing of `month_text` ("2024-01"), by default the last full month, of
+    the items of `feeds` (None: every feed)."""
     now = runtime.clock()
     if month_text:
         try:
@@ -100,7 +113,7 @@ def month_view(runtime: Runtime, month_text: str | None = None) -> MonthlyView:
     else:
         month = Month.last_full(now)
     return build_month(
-        runtime.store.items.after(0),
+        only_visible(runtime.store.items.after(0), feeds),
         month,
         runtime.config.topics,
         now=now,
@@ -131,7 +144,8 @@ def send_monthly(runtime: Runtime, digest: DigestConfig, poster: Poster) -> Mont
     """The monthly briefing of a `monthly: true` digest, once a month, its chart in the thread."""
 
     def compose(month: Month) -> tuple[list[SlackMessage], FileUpload | None]:
-        items = list(runtime.store.items.after(0))
+        feeds = digest_feeds(runtime.config, runtime.store.overrides, digest)
+        items = list(only_visible(runtime.store.items.after(0), feeds))
         view = build_month(
             items, month, runtime.config.topics, now=runtime.clock(), feed_tags=runtime.feed_tags()
         )

@@ -32,7 +32,7 @@ from bot.app.parts import LazyParts
 from bot.app.screening import poll_screening, screening_status_row
 from bot.app.storage import database_search, open_store
 from bot.app.storycache import StoryKeeper
-from bot.app.workspaces import stamp_alerts
+from bot.app.workspaces import digest_feeds, only_their_feeds, only_visible, stamp_alerts
 from bot.brief.watchlist import watch_alerts, where_found
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
@@ -44,6 +44,7 @@ from bot.ingest.fedreg.enrich import EnrichOptions
 from bot.ingest.screening.source import ScreeningReport, ScreeningSource
 from bot.models import (
     UTC,
+    Alert,
     DigestView,
     FeedConfig,
     FeedState,
@@ -297,12 +298,17 @@ class Runtime(LazyParts):
 
             matcher = SubscriptionMatcher(subscriptions, self.topics())
             found = matcher.match(items, now=self.clock(), feed_tags=self.feed_tags())
-            tx.alerts.enqueue(stamp_alerts(found, subscriptions))
+            tx.alerts.enqueue(self._theirs(tx, items, stamp_alerts(found, subscriptions)))
         watches = tx.watches.list()
         if watches:
-            tx.alerts.enqueue(stamp_alerts(watch_alerts(items, watches, now=self.clock()), watches))
+            found = stamp_alerts(watch_alerts(items, watches, now=self.clock()), watches)
+            tx.alerts.enqueue(self._theirs(tx, items, found))
         tx.alerts.set_match_cursor(max(item.seq for item in items))
         return items
+
+    def _theirs(self, tx: Transaction, items: list[Item], alerts: list[Alert]) -> list[Alert]:
+        """Many workspaces: only alerts on feeds their workspace follows (bot/app/workspaces)."""
+        return only_their_feeds(alerts, items, self.config.feeds, tx.overrides)
 
     # ------------------------------------------------------------------ delivering
 
@@ -368,7 +374,8 @@ class Runtime(LazyParts):
         """
         from bot.brief.digest import build_digest_view, digest_deadlines
 
-        items: Iterable[Item] = self.store.items.after(after_seq)
+        feeds = digest_feeds(self.config, self.store.overrides, digest)
+        items: Iterable[Item] = only_visible(self.store.items.after(after_seq), feeds)
         if through_seq is not None:
             items = (item for item in items if item.seq <= through_seq)
         view = build_digest_view(
@@ -384,7 +391,7 @@ class Runtime(LazyParts):
         if view.is_empty:
             return view, []
         deadlines = digest_deadlines(
-            deadline_items(self.store),
+            only_visible(deadline_items(self.store), feeds),
             digest,
             self.config.topics,
             now=self.clock(),
@@ -425,7 +432,9 @@ class Runtime(LazyParts):
     def delivery_errors(self) -> dict[str, DeliveryProblem]:
         return self.store.delivery_problems.all()
 
-    def latest_others(self, channel: str, *, limit: int = 10) -> list[Item]:
+    def latest_others(
+        self, channel: str, *, limit: int = 10, feed_ids: Iterable[str] | None = None
+    ) -> list[Item]:
         """The newest items `channel`'s digest counts as "other" (matching none of its topics).
 
         A channel without a digest gets those matching no topic at all, from every feed.
@@ -438,7 +447,7 @@ class Runtime(LazyParts):
         is_other = other_item_filter(
             digest, self.config.topics, now=self.clock(), feed_tags=self.feed_tags()
         )
-        return self.latest(limit=limit, keep=is_other, scan=OTHERS_SCAN_LIMIT)
+        return self.latest(feed_ids=feed_ids, limit=limit, keep=is_other, scan=OTHERS_SCAN_LIMIT)
 
     def latest(
         self,

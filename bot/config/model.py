@@ -91,6 +91,10 @@ class DigestConfig:
     summaries: bool = False  # a one-line summary under each item
     # On the first digest day of each month, also the last month's briefing (and chart).
     monthly: bool = False
+    # Many workspaces: the workspace whose `/brief schedule` set it ("" : feeds.yaml's, or
+    # one workspace). Its digest covers that workspace's feeds, posted with its token.
+    team_id: str = ""
+    enterprise_id: str = ""
 
 
 #: The feed id the screening list's items and feed state are stored under; no

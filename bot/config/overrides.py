@@ -126,12 +126,13 @@ def effective_config(base: Config, overrides: OverrideReader) -> Config:
             log.warning("skipping the digest schedule set from Slack for %s: %s", channel, err)
             continue
         current = digests.get(channel)
-        digests[channel] = (
-            checked
-            if current is None
-            else dataclasses.replace(
-                current, at=checked.at, timezone=checked.timezone, days=checked.days
-            )
+        digests[channel] = dataclasses.replace(
+            checked if current is None else current,
+            at=checked.at,
+            timezone=checked.timezone,
+            days=checked.days,
+            team_id=schedule.team_id,
+            enterprise_id=schedule.enterprise_id,
         )
     return dataclasses.replace(base, feeds=tuple(feeds), digests=tuple(digests.values()))
 
@@ -211,6 +212,15 @@ def plan_feed(view: ReadView, base: Config, url: str, *, tags: Sequence[str] = (
     taken = {f.id for f in base.feeds} | set(view.overrides.feeds()) | set(view.feed_states.all())
     taken.add(SCREENING_LIST_FEED_ID)  # the screening list's items
     return dataclasses.replace(checked, id=derive_feed_id(url, taken), url=url)
+
+
+def feed_at_url(config: Config, url: str) -> FeedConfig | None:
+    """The feed of `config` at `url` (compared as `plan_feed` compares), if any."""
+    try:
+        wanted = normalize_url(url.strip())
+    except ValueError:
+        return None
+    return next((feed for feed in config.feeds if _same_url(feed.url, wanted)), None)
 
 
 def _same_url(configured: str, normalised: str) -> bool:

@@ -35,7 +35,7 @@ from typing import Protocol
 from bot.brief.schedule import missed_digest
 from bot.config.model import DigestConfig
 from bot.deliver.locks import DestinationLocks
-from bot.deliver.ports import DeliveryResult, Poster
+from bot.deliver.ports import DeliveryResult, Poster, poster_for
 from bot.models import DigestView, SlackMessage
 from bot.store.ports import (
     DeliveryProblem,
@@ -136,8 +136,12 @@ class DigestSender:
         *,
         scheduled_for: datetime | None = None,
     ) -> DigestOutcome:
-        """Build and post a channel's digest for `scheduled_for`, unless that one was sent."""
+        """Build and post a channel's digest for `scheduled_for`, unless that one was sent.
+
+        A digest set from a workspace (many workspaces) posts with that workspace's token.
+        """
         channel = digest.channel
+        poster = poster_for(poster, digest.team_id, digest.enterprise_id)
         with self._locks.hold(f"digest:{channel}"):
             now = self._clock()
             scheduled_for = scheduled_for or now
@@ -173,7 +177,9 @@ class DigestSender:
         outcomes = []
         for digest in digests:
             with self._locks.hold(f"digest:{digest.channel}"):
-                self._finish_inflight(digest.channel, poster)
+                self._finish_inflight(
+                    digest.channel, poster_for(poster, digest.team_id, digest.enterprise_id)
+                )
                 state, _ = self._recorded_state(digest.channel, self._clock())
                 missed = missed_digest(digest, state.last_sent, self._clock())
             if missed is not None:

@@ -32,7 +32,7 @@ from bot.brief.monthly import Month
 from bot.brief.schedule import digest_zone
 from bot.config.model import DigestConfig
 from bot.deliver.locks import DestinationLocks
-from bot.deliver.ports import FileUpload, Poster
+from bot.deliver.ports import FileUpload, Poster, poster_for
 from bot.models import SlackMessage
 from bot.store.ports import DeliveryProblem, DigestPost, DigestState, Store
 
@@ -74,8 +74,10 @@ class MonthlySender:
     def send(
         self, digest: DigestConfig, poster: Poster, compose: MonthlyComposer
     ) -> MonthlyOutcome:
-        """Post last month's briefing unless this month's went out already."""
+        """Post last month's briefing unless this month's went out already (with the token
+        of the digest's workspace, with many)."""
         channel = digest.channel
+        poster = poster_for(poster, digest.team_id, digest.enterprise_id)
         key = MONTHLY_PREFIX + channel
         with self._locks.hold(f"digest:{channel}"):
             now = self._clock()

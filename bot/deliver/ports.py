@@ -19,6 +19,7 @@ __all__ = [
     "DeliveryResult",
     "FileUpload",
     "Poster",
+    "WorkspaceAdmins",
     "WorkspacePosters",
     "poster_for",
 ]
@@ -127,3 +128,13 @@ def poster_for(poster: Poster, team_id: str, enterprise_id: str = "") -> Poster:
     if team_id and isinstance(poster, WorkspacePosters):
         return poster.for_workspace(team_id, enterprise_id)
     return poster
+
+
+@runtime_checkable
+class WorkspaceAdmins(Protocol):
+    """A Poster of one workspace that can tell its admins (many workspaces: bot/app/admins.py)."""
+
+    def is_workspace_admin(self, user_id: str) -> bool:
+        """Whether the platform says `user_id` administers or owns the workspace; False when
+        it cannot be asked."""
+        ...

@@ -51,6 +51,7 @@ from bot.config.model import SlackSecrets
 from bot.config.redact import redact_url
 from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.slack.client import SlackClientConfigError, make_web_client
+from bot.slack.installations import scope_team
 from bot.slack.questions import QuestionHandler, register_questions
 from bot.store.ports import InstallationVault
 from bot.surfaces import HomeRequest, SurfaceHandler
@@ -171,6 +172,8 @@ class BriefbotApp(App):
         self.briefbot_signing_secret = signing_secret
         self.work = _WorkTracker()
         self.seen = SeenRequests()
+        # Installed in many workspaces (OAuth): requests carry their workspace.
+        self.many_workspaces = False
 
     def finish(self, timeout: float = STOP_GRACE) -> None:
         """Let replies being worked on finish (up to `timeout` s), then stop the pool."""
@@ -272,6 +275,7 @@ def build_app(
     """
     if installations is not None:
         app = new_oauth_app(secrets, installations)
+        app.many_workspaces = True
     else:
         app = _new_app(secrets, token_verification=token_verification)
     app.use(_DropRepeats(app.seen, first_sight))
@@ -283,7 +287,14 @@ def build_app(
         with app.work.track():
             reply = _answer_command(handler, command, respond, many=installations is not None)
             if surfaces is not None and reply.home_changed:
-                _republish_home(client, surfaces, str(command.get("user_id") or ""))
+                home = HomeRequest(
+                    user_id=str(command.get("user_id") or ""),
+                    team_id=str(command.get("team_id") or "") if app.many_workspaces else "",
+                    enterprise_id=(
+                        str(command.get("enterprise_id") or "") if app.many_workspaces else ""
+                    ),
+                )
+                _republish_home(client, surfaces, home)
 
     app.command(COMMAND)(ack=acknowledge, lazy=[answer])
     if installations is not None:
@@ -336,10 +347,11 @@ def _new_app(secrets: SlackSecrets, *, token_verification: bool) -> BriefbotApp:
         raise startup_error(exc, secrets, "SLACK_BOT_TOKEN", "bot token") from None
 
 
-def _republish_home(client: WebClient, surfaces: SurfaceHandler, user: str) -> None:
-    """Publish `user`'s Home tab again after a command changed it (never fails the command)."""
+def _republish_home(client: WebClient, surfaces: SurfaceHandler, request: HomeRequest) -> None:
+    """Publish a Home tab again after a command changed it (never fails the command)."""
+    user = request.user_id
     try:
-        view = surfaces.home(HomeRequest(user_id=user))
+        view = surfaces.home(request)
         client.views_publish(user_id=user, view=view.payload())
     except Exception as exc:
         log.warning("could not refresh the Home tab of %s: %s", user, type(exc).__name__)
@@ -354,7 +366,7 @@ def _answer_command(
         channel_id=str(command.get("channel_id") or ""),
         text=str(command.get("text") or ""),
         user_name=str(command.get("user_name") or ""),
-        team_id=str(command.get("team_id") or "") if many else "",
+        team_id=scope_team(command.get("team_id"), command.get("enterprise_id")) if many else "",
         enterprise_id=str(command.get("enterprise_id") or "") if many else "",
     )
     try:

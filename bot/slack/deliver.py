@@ -60,7 +60,7 @@ from bot.slack.errors import describe_slack_error, reason, unreachable
 from bot.slack.history import DELIVERY_EVENT_TYPE, DeliveryHistory
 from bot.slack.upload import upload_file
 
-__all__ = ["DELIVERY_EVENT_TYPE", "Deliverer", "describe_slack_error"]
+__all__ = ["ADMIN_TTL", "DELIVERY_EVENT_TYPE", "Deliverer", "describe_slack_error"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ _CLOCK_MARGIN = 300.0
 # more than 20 pages of channels is asked to pick the channel instead.
 _CHANNEL_PAGES = 20
 _CHANNEL_PAGE_SIZE = 200
+#: How long users.info's word on a workspace admin is kept (bot/app/admins.py).
+ADMIN_TTL = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ class Deliverer:
         self._backoff = backoff
         self._dm_lock = threading.Lock()
         self._dm_channels: dict[str, str] = {}
+        self._admins: dict[str, tuple[float, bool]] = {}  # user -> (when asked, admin)
 
     @property
     def client(self) -> WebClient:
@@ -240,6 +243,24 @@ class Deliverer:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             return None
         return zone
+
+    def is_workspace_admin(self, user_id: str) -> bool:
+        """Whether users.info says `user_id` is an admin or owner of this token's workspace;
+        kept `ADMIN_TTL` seconds. False when Slack cannot be asked (refused, never granted)."""
+        now = time.monotonic()
+        with self._dm_lock:
+            known = self._admins.get(user_id)
+        if known is not None and now - known[0] < ADMIN_TTL:
+            return known[1]
+        try:
+            user = self._client.users_info(user=user_id).get("user") or {}
+        except Exception as exc:  # Slack unreachable or the scope missing: not an admin
+            log.warning("cannot tell whether %s is a workspace admin: %s", user_id, exc)
+            return False
+        admin = any(user.get(flag) is True for flag in ("is_admin", "is_owner", "is_primary_owner"))
+        with self._dm_lock:
+            self._admins[user_id] = (now, admin)
+        return admin
 
     def channels_named(self, name: str) -> list[str]:
         """Ids of the channels called `name` (conversations.list: public channels, and

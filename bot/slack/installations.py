@@ -29,9 +29,24 @@ from slack_sdk.oauth.state_store import OAuthStateStore
 
 from bot.store.ports import InstallationVault, Workspace
 
-__all__ = ["VaultInstallationStore", "VaultStateStore"]
+__all__ = ["NO_TEAM", "VaultInstallationStore", "VaultStateStore", "scope_team"]
 
 log = logging.getLogger(__name__)
+
+
+#: The team of a request that names none, with many workspaces (see `scope_team`).
+NO_TEAM = "T-none"
+
+
+def scope_team(team_id: object, enterprise_id: object) -> str:
+    """The team a request of a bot installed in many workspaces is scoped to, never "".
+
+    "" would mean "one workspace: everything"; a request without a team (an
+    org-wide Enterprise Grid install names only its organisation) is scoped to
+    the organisation's id, or to NO_TEAM: it then sees feeds.yaml's feeds and
+    nothing of any workspace.
+    """
+    return str(team_id or "") or str(enterprise_id or "") or NO_TEAM
 
 
 def _workspace(enterprise_id: str | None, team_id: str | None) -> Workspace:

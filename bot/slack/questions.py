@@ -43,6 +43,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.models import QuestionRequest, SlackMessage
+from bot.slack.installations import scope_team
 
 __all__ = [
     "MAX_POSTS",
@@ -93,7 +94,9 @@ class _Zones:
         self._zones: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
 
-    def of(self, client: WebClient, user_id: str) -> str | None:
+    def of(self, client: WebClient, event: Mapping[str, Any]) -> str | None:
+        """The zone of the event's user."""
+        user_id = str(event["user"])
         now = time.monotonic()
         with self._lock:
             known = self._zones.get(user_id)
@@ -140,7 +143,7 @@ def register_questions(app: Any, handler: QuestionHandler, work: _Work) -> None:
                 thread_ts=thread_ts,
                 status=STATUS,
             )
-            request = _request(event, "assistant", zones.of(client, str(event["user"])))
+            request = _request(event, "assistant", zones.of(client, event), _team(app, context))
             posted = _post(client, _reply(handler, request), channel, thread_ts)
             title = _title(request.text)
             if title:
@@ -162,7 +165,7 @@ def register_questions(app: Any, handler: QuestionHandler, work: _Work) -> None:
         if not _is_question(event, context):
             return
         with work.track():
-            request = _request(event, "dm", zones.of(client, str(event["user"])))
+            request = _request(event, "dm", zones.of(client, event), _team(app, context))
             _post(client, _reply(handler, request), request.channel_id, request.thread_ts)
 
     assistant.thread_started(lazy=[started])(noted)
@@ -185,7 +188,9 @@ def _is_question(event: Mapping[str, Any], context: BoltContext) -> bool:
     )
 
 
-def _request(event: Mapping[str, Any], surface: str, zone: str | None) -> QuestionRequest:
+def _request(
+    event: Mapping[str, Any], surface: str, zone: str | None, team: tuple[str, str]
+) -> QuestionRequest:
     thread_ts = event.get("thread_ts")
     return QuestionRequest(
         user_id=str(event["user"]),
@@ -194,7 +199,16 @@ def _request(event: Mapping[str, Any], surface: str, zone: str | None) -> Questi
         surface=surface,
         thread_ts=thread_ts if isinstance(thread_ts, str) else None,
         timezone=zone,
+        team_id=team[0],
+        enterprise_id=team[1],
     )
+
+
+def _team(app: Any, context: BoltContext) -> tuple[str, str]:
+    """The request's workspace (team, enterprise) when the app serves many; else ("", "")."""
+    if not getattr(app, "many_workspaces", False):
+        return "", ""
+    return scope_team(context.team_id, context.enterprise_id), context.enterprise_id or ""
 
 
 def _reply(handler: QuestionHandler, request: QuestionRequest) -> list[SlackMessage]:

@@ -18,6 +18,10 @@ Not obvious:
   (its ts) or the same version of a view (its hash) within `PRESS_TTL`
   seconds. Presses that change state are idempotent in the handler as well
   (muting a muted subscription changes nothing; removing a removed one says so).
+- Installed in many workspaces (OAuth), each request names its workspace
+  (Bolt's context: the team the authorizer found the token for), and the
+  `client` Bolt hands the listener holds that workspace's bot token: views
+  are published with it.
 - views.update sends the `hash` of the view the action came from, so an update
   computed from an older state never overwrites a newer one (Slack answers
   `hash_conflict`, logged and dropped).
@@ -28,14 +32,17 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
+from slack_bolt import BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.models import SlackMessage
 from bot.slack.app import APOLOGY, BriefbotApp, SeenRequests
+from bot.slack.installations import scope_team
 from bot.surfaces import (
     ActionReply,
     ActionRequest,
@@ -62,20 +69,22 @@ def add_surfaces(app: BriefbotApp, handler: SurfaceHandler) -> None:
     def acknowledge(ack: Callable[..., None]) -> None:
         ack()
 
-    def publish_home(event: Mapping[str, Any], client: WebClient) -> None:
+    def publish_home(event: Mapping[str, Any], client: WebClient, context: BoltContext) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab was opened: nothing to publish
         user = str(event.get("user") or "")
         with app.work.track():
             try:
-                view = handler.home(HomeRequest(user_id=user))
+                view = handler.home(_in_workspace(app, HomeRequest(user_id=user), context))
             except Exception:
                 log.exception("building the Home tab of %s failed", user)
                 return
             _call(client.views_publish, "views.publish", user_id=user, view=view.payload())
 
-    def press(body: Mapping[str, Any], client: WebClient, respond: Respond) -> None:
-        request = _action_request(body)
+    def press(
+        body: Mapping[str, Any], client: WebClient, respond: Respond, context: BoltContext
+    ) -> None:
+        request = _in_workspace(app, _action_request(body), context)
         key = ":".join((request.user_id, request.action_id, request.value, _container(body)))
         if not presses.first_sight(key):
             log.info("dropped a repeated press of %s by %s", request.action_id, request.user_id)
@@ -96,8 +105,8 @@ def add_surfaces(app: BriefbotApp, handler: SurfaceHandler) -> None:
 def _add_forms(app: BriefbotApp, handler: SurfaceHandler) -> None:
     """Answer every form submitted: checked in the ack, done after it."""
 
-    def check(ack: Callable[..., None], body: Mapping[str, Any]) -> None:
-        submission = _submission(body)
+    def check(ack: Callable[..., None], body: Mapping[str, Any], context: BoltContext) -> None:
+        submission = _in_workspace(app, _submission(body), context)
         try:
             verdict = handler.check(submission)
         except Exception:
@@ -112,8 +121,8 @@ def _add_forms(app: BriefbotApp, handler: SurfaceHandler) -> None:
         else:
             ack()
 
-    def submitted(body: Mapping[str, Any], client: WebClient) -> None:
-        submission = _submission(body)
+    def submitted(body: Mapping[str, Any], client: WebClient, context: BoltContext) -> None:
+        submission = _in_workspace(app, _submission(body), context)
         with app.work.track():
             if handler.check(submission).errors:
                 return  # answered in the ack: nothing to do
@@ -192,6 +201,16 @@ def _call(method: Callable[..., Any], name: str, **kwargs: Any) -> None:
 
 
 # --------------------------------------------------------------------------- payloads
+
+_Request = TypeVar("_Request", HomeRequest, ActionRequest, ViewSubmission)
+
+
+def _in_workspace(app: BriefbotApp, request: _Request, context: BoltContext) -> _Request:
+    """The request with its workspace (Bolt's context), when the app serves many."""
+    if not app.many_workspaces:
+        return request
+    team = scope_team(context.team_id, context.enterprise_id)
+    return replace(request, team_id=team, enterprise_id=context.enterprise_id or "")
 
 
 def _action_request(body: Mapping[str, Any]) -> ActionRequest:

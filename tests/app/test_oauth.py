@@ -126,11 +126,15 @@ class Commands:
         self.responses = responses
         self.count = 0
 
-    def __call__(self, team: str, user: str, text: str) -> str:
+    def __call__(self, team: str, user: str, text: str, *, channel: str = "") -> str:
         self.count += 1
         name = f"c{self.count}"
         form = command_form(
-            text, self.responses.url(name), team_id=team, user_id=user, channel_id=f"C0{team}"
+            text,
+            self.responses.url(name),
+            team_id=team,
+            user_id=user,
+            channel_id=channel or f"C0{team}",
         )
         body = urlencode(form).encode()
         assert post_signed(self.port, body, "application/x-www-form-urlencoded") == 200

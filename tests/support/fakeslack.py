@@ -225,6 +225,7 @@ class _User:
     id: str
     name: str
     tz: str
+    admin: bool = False  # a workspace admin (users.info's is_admin)
 
 
 class Hold:
@@ -402,10 +403,15 @@ class FakeSlack(LoopbackServer):
                 existing.archived = archived
                 existing.name = name if name is not None else existing.name
 
-    def add_user(self, user_id: str, *, name: str | None = None, tz: str | None = None) -> None:
-        """Create a user; `tz` is an IANA zone name as Slack's users.info gives it."""
+    def add_user(
+        self, user_id: str, *, name: str | None = None, tz: str | None = None, admin: bool = False
+    ) -> None:
+        """Create a user; `tz` is an IANA zone name as Slack's users.info gives it; `admin`:
+        an admin of the workspace (users.info's is_admin)."""
         with self._lock:
-            self._users[user_id] = _User(user_id, name or user_id.lower(), tz or self.default_tz)
+            self._users[user_id] = _User(
+                user_id, name or user_id.lower(), tz or self.default_tz, admin
+            )
 
     def user_message(self, user_id: str, text: str, *, thread_ts: str | None = None) -> str:
         """A message `user_id` typed in their DM with the bot (in a thread if given); its ts.
@@ -970,6 +976,8 @@ def _users_info(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
             "real_name": user.name.title(),
             "deleted": False,
             "is_bot": False,
+            "is_admin": user.admin,
+            "is_owner": False,
             "tz": user.tz,
             "tz_label": now.tzname() or user.tz,
             "tz_offset": int(offset.total_seconds()) if offset is not None else 0,

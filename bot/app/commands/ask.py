@@ -47,5 +47,5 @@ def _answer(session: Session, text: str) -> list[SlackMessage]:
 
 def _answered(session: Session, text: str) -> tuple[list[SlackMessage], int]:
     runtime = session.runtime
-    answer = answer_question(runtime, text, user_id=session.request.user_id)
+    answer = answer_question(runtime, text, user_id=session.request.user_id, feeds=session.feeds)
     return runtime.renderer.render_answer(answer), answer.total.count

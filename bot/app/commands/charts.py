@@ -29,7 +29,12 @@ def chart(session: Session, args: list[Word]) -> list[SlackMessage]:
     if not args or len(args) > 2:
         raise CommandError("say which chart: entity-list or a topic id, then a period", "chart")
     try:
-        data = chart_data(session.runtime, args[0].text, args[1].text if len(args) > 1 else None)
+        data = chart_data(
+            session.runtime,
+            args[0].text,
+            args[1].text if len(args) > 1 else None,
+            feeds=session.feeds,
+        )
     except ReportError as err:
         raise CommandError(str(err), "chart") from None
     if data.is_empty:
@@ -50,7 +55,7 @@ def month(session: Session, args: list[Word]) -> list[SlackMessage]:
     if len(args) > 1:
         raise CommandError("give one month, such as 2024-01", "month")
     try:
-        view = month_view(session.runtime, args[0].text if args else None)
+        view = month_view(session.runtime, args[0].text if args else None, feeds=session.feeds)
     except ReportError as err:
         raise CommandError(str(err), "month") from None
     if view.is_empty:

@@ -41,7 +41,7 @@ def deadlines(session: Session, args: list[Word]) -> list[SlackMessage]:
             raise CommandError(f"days must be between 1 and {MAX_DAYS}", "deadlines")
     runtime = session.runtime
     what = joined(args).strip()
-    items = deadline_items(runtime.store)
+    items = list(session.scope.items(deadline_items(runtime.store)))  # the caller's feeds
     if what:
         items = _matching(session, what, items)
     today = session.now().date()

@@ -7,6 +7,10 @@ posting moves the channel's digest cursor (bot/app/commands/session.py says
 why that matters). A schedule set here is a stored override of feeds.yaml
 (one store transaction), then `runtime.refresh_config()` moves the digest job;
 `schedule off` removes only what was set from Slack.
+
+Many workspaces: a schedule belongs to the workspace that set it (its
+`team_id`, bot/app/workspaces.py): its digest covers that workspace's feeds
+and is posted with that workspace's bot token.
 """
 
 from __future__ import annotations
@@ -50,7 +54,15 @@ def _channel_digest(session: Session) -> tuple[DigestConfig, bool]:
     config = session.runtime.digest_config(channel)
     if config is not None:
         return config, True
-    return DigestConfig(channel=channel, at=time(8, 30), timezone="UTC"), False
+    request = session.request  # many workspaces: the defaults cover the caller's feeds
+    default = DigestConfig(
+        channel=channel,
+        at=time(8, 30),
+        timezone="UTC",
+        team_id=request.team_id,
+        enterprise_id=request.enterprise_id,
+    )
+    return default, False
 
 
 def _post(session: Session) -> list[SlackMessage]:
@@ -84,7 +96,7 @@ def schedule(session: Session, args: list[Word]) -> list[SlackMessage]:
 
 
 def _clear(session: Session) -> list[SlackMessage]:
-    with session.runtime.store.transaction() as tx:
+    with session.store.transaction() as tx:
         cleared = clear_schedule(tx, session.request.channel_id)
     if not cleared:
         return session.notice("No schedule was set from Slack for this channel.")
@@ -99,7 +111,7 @@ def _set(session: Session, args: list[Word]) -> list[SlackMessage]:
     zone, days = _read_zone_and_days(args[1:])
     runtime = session.runtime
     try:
-        with runtime.store.transaction() as tx:
+        with session.store.transaction() as tx:  # many workspaces: stamped with the caller's
             set_schedule(
                 tx,
                 runtime.config,

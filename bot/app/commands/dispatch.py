@@ -90,9 +90,10 @@ def handle_command(
     `poster` is the Slack delivery layer; without it (the console) the commands
     that must post say so, and `feed poll` leaves the alerts queued.
     """
+    deliveries = poster
     if poster is not None:  # many workspaces: the caller's workspace's token asks Slack
         poster = poster_for(poster, request.team_id, request.enterprise_id)
-    session = Session(runtime, request, poster)
+    session = Session(runtime, request, poster, deliveries=deliveries)
     try:
         messages = _answer(session)
         return CommandReply(messages, home_changed=session.verb in HOME_VERBS)

@@ -94,7 +94,8 @@ def latest(session: Session, args: list[Word]) -> list[SlackMessage]:
     config = session.runtime.config
     what = joined(args)
     topic = _find_id(what, [t.id for t in config.topics])
-    feed = _find_id(what, [f.id for f in config.feeds])
+    visible = session.feeds
+    feed = _find_id(what, [f.id for f in config.feeds if visible is None or f.id in visible])
     if not what or (feed is not None and topic is None):
         return _latest_stored(session, feed, count)
     if topic is None and what.strip().lower() in OTHERS_WORDS:
@@ -114,7 +115,8 @@ def latest(session: Session, args: list[Word]) -> list[SlackMessage]:
 def _latest_stored(session: Session, feed: str | None, count: int) -> list[SlackMessage]:
     """The newest `count` items stored, of one feed or of all: no search needed."""
     runtime = session.runtime
-    label, ids = "latest", None
+    label = "latest"
+    ids: Collection[str] | None = session.feeds  # many workspaces: the caller's feeds only
     if feed is not None:
         label, ids = f"latest from {runtime.feed_names()[feed]}", [feed]
     items = runtime.latest(feed_ids=ids, limit=count)
@@ -131,7 +133,7 @@ def _latest_stored(session: Session, feed: str | None, count: int) -> list[Slack
 def _latest_others(session: Session, count: int) -> list[SlackMessage]:
     """The newest items matching none of this channel's digest topics (its "Other new items")."""
     runtime = session.runtime
-    items = runtime.latest_others(session.request.channel_id, limit=count)
+    items = runtime.latest_others(session.request.channel_id, limit=count, feed_ids=session.feeds)
     if not items:
         return session.notice("No stored item is outside this channel's digest topics.")
     hits = [_ItemHit(item, item.summary) for item in items]

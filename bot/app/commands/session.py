@@ -9,7 +9,9 @@ the message and the sub-command's usage line) and a missing permission by
 raising `Refused`.
 
 Permissions: admins are the Slack user ids under `admins:` in feeds.yaml
-(`bot.models.CommandRequest.is_admin` overrides that for the local console). Admin only:
+and, with many workspaces, each workspace's Slack admins and owners
+(bot/app/admins.py; `bot.models.CommandRequest.is_admin` overrides that for
+the local console). Admin only:
 `feed ...`, `schedule HH:MM|off`, `subscribe #channel ...`, `subscriptions
 all|@user`, and `digest post`. The last one is an admin's because posting moves
 the channel's digest cursor: the next scheduled digest then starts after what
@@ -27,13 +29,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.app.admins import ADMINS_ARE, is_admin
 from bot.app.commands.words import Word, joined
 from bot.app.runtime import Runtime
-from bot.app.workspaces import scoped_store, visible_feeds, workspace_of
+from bot.app.workspaces import Scope, scope_of, scoped_store, visible_feeds, workspace_of
 from bot.deliver.ports import Poster
 from bot.models import CommandRequest, SlackMessage
 from bot.render.blocks import pack_messages
-from bot.store.ports import Store
+from bot.store.ports import Store, Workspace
 
 __all__ = [
     "CommandError",
@@ -70,12 +73,25 @@ class Session:
     request: CommandRequest
     poster: Poster | None
     verb: str | None = None
+    # Every workspace's Poster (the caller's is `poster`): alerts a poll raised go to
+    # whichever workspace owns them, each with its own token.
+    deliveries: Poster | None = None
 
     @property
     def is_admin(self) -> bool:
         if self.request.is_admin is not None:
             return self.request.is_admin
-        return self.request.user_id in self.runtime.config.admins
+        return is_admin(self.runtime, self.request.user_id, self.poster, self.workspace)
+
+    @property
+    def workspace(self) -> Workspace | None:
+        """The caller's workspace; None with one workspace (or in the console)."""
+        return workspace_of(self.request)
+
+    @property
+    def scope(self) -> Scope:
+        """What the caller's workspace sees (bot/app/workspaces.py)."""
+        return scope_of(self.runtime, self.request)
 
     @property
     def store(self) -> Store:
@@ -95,6 +111,8 @@ class Session:
         if self.is_admin:
             return
         admins = self.runtime.config.admins
+        if self.workspace is not None:
+            raise Refused(f"Only admins can {action}: {ADMINS_ARE}")
         if admins:
             raise Refused(f"Only admins can {action}. Admins: {', '.join(admins)}.")
         raise Refused(

@@ -150,7 +150,8 @@ def entity(session: Session, args: list[Word]) -> list[SlackMessage]:
 
 def _in_rules(session: Session, target: WatchTarget) -> list[str]:
     lines = []
-    for item in session.runtime.store.items.newest_first(ENTITY_SCAN):
+    scope = session.scope  # many workspaces: its feeds' rules only
+    for item in scope.items(session.runtime.store.items.newest_first(ENTITY_SCAN)):
         line = _rule_line(item, target) or _change_line(item, target)
         if line:
             lines.append(line)

@@ -10,6 +10,8 @@ Not obvious:
   leaves it muted and says so; removing a removed one (or pressing a button on
   an old message whose subscription is gone) answers politely that it no
   longer exists. The Slack layer also drops a double click (bot/slack/surfaces.py).
+- Everything is the presser's workspace's (bot/app/workspaces.py): a button
+  naming another workspace's subscription or item finds nothing.
 - "Show all N" runs the `/brief latest ...` line the digest wrote into the
   button, and nothing but a `latest` line: a button value is data, never a
   command chosen by whoever crafted a payload.
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from bot.app.commands.dispatch import handle_command
 from bot.app.runtime import Runtime
 from bot.app.surfaces.home import build_home, delivery_words
+from bot.app.workspaces import Scope, scope_of
 from bot.brief.subscriptions import (
     SubscriptionError,
     SubscriptionNotFoundError,
@@ -51,10 +54,21 @@ class Pressed:
     is_admin: bool
     poster: Poster | None = None
 
+    @property
+    def scope(self) -> Scope:
+        """What the presser's workspace sees (bot/app/workspaces.py)."""
+        return scope_of(self.runtime, self.request)
+
     def reply(self, text: str, *, home: bool = True) -> ActionReply:
         """`text` to the presser (beside the message, or at the top of their Home tab)."""
         rebuilt = (
-            build_home(self.runtime, self.request.user_id, is_admin=self.is_admin, notice=text)
+            build_home(
+                self.runtime,
+                self.scope,
+                self.request.user_id,
+                is_admin=self.is_admin,
+                notice=text,
+            )
             if home
             else None
         )
@@ -73,15 +87,15 @@ def _gone(sub_id: str) -> str:
 def set_mute(pressed: Pressed, *, muted: bool) -> ActionReply:
     """Mute or unmute the subscription the button names (its value)."""
     sub_id = pressed.request.value
-    runtime = pressed.runtime
-    before = get_subscription(runtime.store.subscriptions, sub_id)
+    store = pressed.scope.store
+    before = get_subscription(store.subscriptions, sub_id)
     if before is None:
         return pressed.reply(_gone(sub_id))
     if before.muted == muted:
         state = "muted" if muted else "not muted"
         return pressed.reply(f"Subscription {before.id} ({before.label}) is already {state}.")
     try:
-        with runtime.store.transaction() as tx:
+        with store.transaction() as tx:
             sub = set_muted(
                 tx, sub_id, muted, by=pressed.request.user_id, is_admin=pressed.is_admin
             )
@@ -101,7 +115,7 @@ def remove(pressed: Pressed) -> ActionReply:
     """Remove the subscription the button names."""
     sub_id = pressed.request.value
     try:
-        with pressed.runtime.store.transaction() as tx:
+        with pressed.scope.store.transaction() as tx:
             sub = delete_subscription(
                 tx, sub_id, by=pressed.request.user_id, is_admin=pressed.is_admin
             )
@@ -121,7 +135,7 @@ def subscribe_topic(pressed: Pressed) -> ActionReply:
             f"The topic {request.value} no longer exists: /brief topics lists them.", home=False
         )
     try:
-        with runtime.store.transaction() as tx:
+        with pressed.scope.store.transaction() as tx:
             sub = create_subscription(
                 tx,
                 owner=request.user_id,
@@ -140,10 +154,10 @@ def subscribe_topic(pressed: Pressed) -> ActionReply:
 
 def more_like_this(pressed: Pressed) -> ActionReply:
     """An ephemeral search for items like the one beside the button (its seq)."""
-    runtime = pressed.runtime
+    runtime, scope = pressed.runtime, pressed.scope
     value = pressed.request.value
     found = runtime.store.items.by_seq([int(value)]) if value.isdigit() else []
-    if not found:
+    if not found or not scope.sees(found[0]):
         return pressed.reply("That item is no longer stored (older items are pruned).", home=False)
     item = found[0]
     words = " ".join(item.title.split()[:_TITLE_WORDS])
@@ -152,7 +166,7 @@ def more_like_this(pressed: Pressed) -> ActionReply:
     if not keys:
         return pressed.reply("No similar items found.", home=False)
     try:
-        results = runtime.search(" OR ".join(keys), limit=MORE_LIKE_THIS + 1)
+        results = runtime.search(" OR ".join(keys), limit=MORE_LIKE_THIS + 1, feeds=scope.feeds)
     except QueryError:
         return pressed.reply("No similar items found.", home=False)
     hits = [hit for hit in results.hits if hit.item.seq != item.seq][:MORE_LIKE_THIS]
@@ -176,6 +190,8 @@ def show_all(pressed: Pressed) -> ActionReply:
             channel_id=request.channel_id,
             text=line,
             user_name=request.user_name,
+            team_id=request.team_id,
+            enterprise_id=request.enterprise_id,
         ),
         poster=pressed.poster,
     )

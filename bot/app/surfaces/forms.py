@@ -15,6 +15,10 @@
   own path); then the modal says what was added, or shows the form again
   with the problem above it and what was typed kept.
 
+Everything is the workspace's the form came from (bot/app/workspaces.py): the
+preview counts its feeds' items, a subscription or schedule is stamped with it,
+and a feed another workspace added is followed rather than fetched twice.
+
 Not obvious:
 - A check runs twice (before the ack, and again after it, before any write)
   and reads only committed state; a write that loses a race with another
@@ -26,8 +30,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.app.commands.feeds import following
 from bot.app.runtime import Runtime
 from bot.app.surfaces.home import build_home, delivery_words
+from bot.app.workspaces import Scope, follow_existing
 from bot.brief.home import count_matches
 from bot.brief.subscriptions import (
     SubscriptionError,
@@ -75,7 +81,7 @@ def _what(values: FormValues) -> tuple[str, str | None]:
     return "", None
 
 
-def preview(runtime: Runtime, values: FormValues) -> str:
+def preview(runtime: Runtime, scope: Scope, values: FormValues) -> str:
     """The line under the query: what it would have matched, or why it does not work."""
     text, block = _what(values)
     if block is None:
@@ -87,7 +93,7 @@ def preview(runtime: Runtime, values: FormValues) -> str:
         return f":warning: That query does not work: {err}"
     now = runtime.clock()
     count = count_matches(
-        runtime.store.items.newest_first(_PREVIEW_SCAN),
+        scope.items(runtime.store.items.newest_first(_PREVIEW_SCAN)),
         query,
         since=now - timedelta(days=PREVIEW_DAYS),
         now=now,
@@ -100,7 +106,9 @@ def preview(runtime: Runtime, values: FormValues) -> str:
     )
 
 
-def check_subscription(runtime: Runtime, submission: ViewSubmission) -> SubmissionCheck:
+def check_subscription(
+    runtime: Runtime, scope: Scope, submission: ViewSubmission
+) -> SubmissionCheck:
     """The rules of `/brief subscribe`, each problem under its field."""
     values = submission.values
     text, block = _what(values)
@@ -112,7 +120,7 @@ def check_subscription(runtime: Runtime, submission: ViewSubmission) -> Submissi
     mode = _value(values, "delivery") or "immediate"
     try:
         plan_subscription(
-            runtime.store.subscriptions.list(submission.user_id),
+            scope.store.subscriptions.list(submission.user_id),
             owner=submission.user_id,
             topic_or_query=text,
             topics=runtime.topics(),
@@ -128,14 +136,14 @@ def check_subscription(runtime: Runtime, submission: ViewSubmission) -> Submissi
 
 
 def submit_subscription(
-    runtime: Runtime, submission: ViewSubmission, *, is_admin: bool
+    runtime: Runtime, scope: Scope, submission: ViewSubmission, *, is_admin: bool
 ) -> ActionReply:
     """Store the subscription; the Home tab says what was done (or, after a race, why not)."""
     values = submission.values
     text, _block = _what(values)
     mode = _value(values, "delivery") or "immediate"
     try:
-        with runtime.store.transaction() as tx:
+        with scope.store.transaction() as tx:
             sub = create_subscription(
                 tx,
                 owner=submission.user_id,
@@ -151,7 +159,7 @@ def submit_subscription(
         notice = f"Not subscribed: {err}."
     else:
         notice = f"Subscribed to {sub.label} (id {sub.id}): alerts {delivery_words(sub)}."
-    home = build_home(runtime, submission.user_id, is_admin=is_admin, notice=notice)
+    home = build_home(runtime, scope, submission.user_id, is_admin=is_admin, notice=notice)
     return ActionReply(home=home)
 
 
@@ -183,11 +191,11 @@ def check_schedule(runtime: Runtime, submission: ViewSubmission) -> SubmissionCh
     return SubmissionCheck(errors=errors)
 
 
-def submit_schedule(runtime: Runtime, submission: ViewSubmission) -> ActionReply:
+def submit_schedule(runtime: Runtime, scope: Scope, submission: ViewSubmission) -> ActionReply:
     """Save the schedule as `/brief schedule` does; the Home tab says what happened."""
     channel, at, zone, days = _schedule_fields(submission.values)
     try:
-        with runtime.store.transaction() as tx:
+        with scope.store.transaction() as tx:  # the workspace's schedule, posted with its token
             saved = set_schedule(
                 tx,
                 runtime.config,
@@ -207,7 +215,8 @@ def submit_schedule(runtime: Runtime, submission: ViewSubmission) -> ActionReply
             f"Saved: the digest of channel {channel} at {saved.at:%H:%M} {saved.timezone}, "
             f"on {shown}."
         )
-    return ActionReply(home=build_home(runtime, submission.user_id, is_admin=True, notice=notice))
+    home = build_home(runtime, scope, submission.user_id, is_admin=True, notice=notice)
+    return ActionReply(home=home)
 
 
 def check_feed(submission: ViewSubmission) -> SubmissionCheck:
@@ -217,16 +226,24 @@ def check_feed(submission: ViewSubmission) -> SubmissionCheck:
     return SubmissionCheck(update=note_modal("Add a feed", "Checking the feed..."))
 
 
-def submit_feed(runtime: Runtime, submission: ViewSubmission) -> ActionReply:
+def submit_feed(runtime: Runtime, scope: Scope, submission: ViewSubmission) -> ActionReply:
     """Fetch the feed once, then save it (as `/brief feed add`); the modal says how it went."""
     url = _value(submission.values, "url")
     tags_text = _value(submission.values, "tags")
     tags = [tag.lstrip("#") for tag in tags_text.split()]
+    followed = follow_existing(runtime, scope, url)
+    if followed is not None:  # another workspace's feed: followed, not fetched twice
+        return ActionReply(
+            update_modal=note_modal("Add a feed", following(followed)),
+            home=build_home(
+                runtime, scope, submission.user_id, is_admin=True, notice=following(followed)
+            ),
+        )
     problem = _feed_problem(runtime, url, tags)
     if problem is not None:
         return ActionReply(update_modal=feed_form(url=url, tags=tags_text, problem=problem))
     try:
-        with runtime.store.transaction() as tx:
+        with scope.store.transaction() as tx:
             added = add_feed(
                 tx, runtime.base_config, url, tags=tags, by=submission.user_id, now=runtime.clock()
             )
@@ -242,7 +259,7 @@ def submit_feed(runtime: Runtime, submission: ViewSubmission) -> ActionReply:
     return ActionReply(
         update_modal=done,
         home=build_home(
-            runtime, submission.user_id, is_admin=True, notice=f"Added feed {added.id}."
+            runtime, scope, submission.user_id, is_admin=True, notice=f"Added feed {added.id}."
         ),
     )
 

@@ -5,7 +5,11 @@ Built with the runtime and the Poster (for a user's time zone), handed to
 its function in `ACTIONS` (bot/app/surfaces/buttons.py); each form's
 callback id its check and its work (bot/app/surfaces/forms.py).
 
-Permissions are the `/brief` commands': admins (`admins:` in feeds.yaml) get
+Everything is the workspace's the request came from (bot/app/workspaces.py):
+its subscriptions, feeds and items on the Home tab, the subscriptions its
+buttons change, the schedule and feed its forms save.
+
+Permissions are the `/brief` commands': admins (bot/app/admins.py) get
 the schedule and feed forms; a form or button for admins pressed by someone
 else (a crafted payload, or an admin removed since the Home tab was drawn)
 is refused with the same sentence `/brief` gives.
@@ -16,10 +20,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot.app.admins import ADMINS_ARE, is_admin
 from bot.app.runtime import Runtime
 from bot.app.surfaces import buttons, forms
 from bot.app.surfaces.home import build_home
-from bot.deliver.ports import Poster
+from bot.app.workspaces import FromWorkspace, scope_of, workspace_of
+from bot.deliver.ports import Poster, poster_for
 from bot.render.forms import (
     FEED_FORM,
     SCHEDULE_FORM,
@@ -52,7 +58,7 @@ ACTIONS: dict[str, _Action] = {
     "topic.subscribe": buttons.subscribe_topic,
     "digest.show_all": buttons.show_all,
 }
-_ADMIN_ONLY = "Only admins can do that: the admins are listed under admins: in feeds.yaml."
+_ADMIN_ONLY = "Only admins can do that: " + ADMINS_ARE
 
 
 class Surfaces:
@@ -62,41 +68,47 @@ class Surfaces:
         self.runtime = runtime
         self.poster = poster
 
-    def is_admin(self, user_id: str) -> bool:
-        return user_id in self.runtime.config.admins
+    def is_admin(self, user_id: str, request: FromWorkspace | None = None) -> bool:
+        """An admin of the request's workspace (bot/app/admins.py)."""
+        workspace = workspace_of(request) if request is not None else None
+        return is_admin(self.runtime, user_id, self._poster(request), workspace)
 
     def home(self, request: HomeRequest) -> SlackView:
-        return build_home(self.runtime, request.user_id, is_admin=self.is_admin(request.user_id))
+        return build_home(
+            self.runtime,
+            scope_of(self.runtime, request),
+            request.user_id,
+            is_admin=self.is_admin(request.user_id, request),
+        )
 
     def action(self, request: ActionRequest) -> ActionReply:
         pressed = buttons.Pressed(
-            self.runtime, request, self.is_admin(request.user_id), self.poster
+            self.runtime, request, self.is_admin(request.user_id, request), self.poster
         )
         known = ACTIONS.get(request.action_id)
         if known is not None:
             return known(pressed)
         if request.action_id == "home.new_subscription":
-            return ActionReply(open_modal=self._subscription_form(request.user_id))
+            return ActionReply(open_modal=self._subscription_form(request))
         if request.action_id in ("home.schedule", "home.add_feed"):
             if not pressed.is_admin:
                 return pressed.reply(_ADMIN_ONLY)
-            zone = self._zone(request.user_id)
+            zone = self._zone(request)
             form = schedule_form(timezone=zone) if request.action_id == "home.schedule" else None
             return ActionReply(open_modal=form or feed_form())
         if request.action_id in ("subscribe.query", "subscribe.topic"):
             # A live preview: the same form, its preview line recomputed.
-            preview = forms.preview(self.runtime, request.values)
-            return ActionReply(
-                update_modal=self._subscription_form(request.user_id, preview=preview)
-            )
+            preview = forms.preview(self.runtime, pressed.scope, request.values)
+            return ActionReply(update_modal=self._subscription_form(request, preview=preview))
         log.info("a press of an unknown button %r by %s", request.action_id, request.user_id)
         return ActionReply()
 
     def check(self, submission: ViewSubmission) -> SubmissionCheck:
+        scope = scope_of(self.runtime, submission)
         if submission.callback_id == SUBSCRIBE_FORM:
-            return forms.check_subscription(self.runtime, submission)
+            return forms.check_subscription(self.runtime, scope, submission)
         if submission.callback_id in (SCHEDULE_FORM, FEED_FORM):
-            if not self.is_admin(submission.user_id):
+            if not self.is_admin(submission.user_id, submission):
                 return SubmissionCheck(errors={_first_block(submission): _ADMIN_ONLY})
             if submission.callback_id == SCHEDULE_FORM:
                 return forms.check_schedule(self.runtime, submission)
@@ -104,30 +116,38 @@ class Surfaces:
         return SubmissionCheck()
 
     def submit(self, submission: ViewSubmission) -> ActionReply:
-        user = submission.user_id
+        user, scope = submission.user_id, scope_of(self.runtime, submission)
+        admin = self.is_admin(user, submission)
         if submission.callback_id == SUBSCRIBE_FORM:
-            return forms.submit_subscription(self.runtime, submission, is_admin=self.is_admin(user))
-        if submission.callback_id == SCHEDULE_FORM and self.is_admin(user):
-            return forms.submit_schedule(self.runtime, submission)
-        if submission.callback_id == FEED_FORM and self.is_admin(user):
-            return forms.submit_feed(self.runtime, submission)
+            return forms.submit_subscription(self.runtime, scope, submission, is_admin=admin)
+        if submission.callback_id == SCHEDULE_FORM and admin:
+            return forms.submit_schedule(self.runtime, scope, submission)
+        if submission.callback_id == FEED_FORM and admin:
+            return forms.submit_feed(self.runtime, scope, submission)
         return ActionReply()
 
-    def _subscription_form(self, user_id: str, *, preview: str = "") -> SlackView:
+    def _subscription_form(self, request: ActionRequest, *, preview: str = "") -> SlackView:
         topics = [(t.id, t.description or t.id) for t in self.runtime.config.topics]
+        scope = scope_of(self.runtime, request)
         return subscription_form(
             topics,
-            timezone=self._zone(user_id),
-            preview=preview or forms.preview(self.runtime, {}),
+            timezone=self._zone(request),
+            preview=preview or forms.preview(self.runtime, scope, {}),
         )
 
-    def _zone(self, user_id: str) -> str:
-        if self.poster is None:
+    def _poster(self, request: FromWorkspace | None) -> Poster | None:
+        if self.poster is None or request is None:
+            return self.poster
+        return poster_for(self.poster, request.team_id, request.enterprise_id)
+
+    def _zone(self, request: ActionRequest) -> str:
+        poster = self._poster(request)
+        if poster is None:
             return "UTC"
         try:
-            return self.poster.user_timezone(user_id) or "UTC"
+            return poster.user_timezone(request.user_id) or "UTC"
         except Exception:  # a time zone is a convenience: never fail a form for it
-            log.info("could not read the time zone of %s", user_id)
+            log.info("could not read the time zone of %s", request.user_id)
             return "UTC"
 
 

@@ -20,6 +20,7 @@ import logging
 from datetime import timedelta
 
 from bot.app.runtime import Runtime
+from bot.app.workspaces import Scope, feed_rows
 from bot.brief.home import recent_matches, upcoming_deadlines
 from bot.find.query.matcher import Query
 from bot.find.query.parser import parse_query
@@ -28,7 +29,14 @@ from bot.models import Subscription
 from bot.render.inputs import HomeData, HomeDeadline
 from bot.surfaces import SlackView
 
-__all__ = ["MAX_DEADLINES", "MAX_ITEMS", "MAX_SUBSCRIPTIONS", "PERIOD", "SCAN", "build_home"]
+__all__ = [
+    "MAX_DEADLINES",
+    "MAX_ITEMS",
+    "MAX_SUBSCRIPTIONS",
+    "PERIOD",
+    "SCAN",
+    "build_home",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +47,24 @@ PERIOD = timedelta(days=7)
 SCAN = 5000
 
 
-def build_home(runtime: Runtime, user_id: str, *, is_admin: bool, notice: str = "") -> SlackView:
-    """The Home tab of `user_id`; `notice` says what the last button or form did."""
-    data = home_data(runtime, user_id, is_admin=is_admin, notice=notice)
+def build_home(
+    runtime: Runtime, scope: Scope, user_id: str, *, is_admin: bool, notice: str = ""
+) -> SlackView:
+    """The Home tab of `user_id` in `scope`'s workspace; `notice`: what the last button did."""
+    data = home_data(runtime, scope, user_id, is_admin=is_admin, notice=notice)
     return SlackView(blocks=runtime.renderer.render_home(data), kind="home")
 
 
-def home_data(runtime: Runtime, user_id: str, *, is_admin: bool, notice: str = "") -> HomeData:
-    """What the Home tab of `user_id` shows, read from the store now."""
-    subs = runtime.store.subscriptions.list(owner=user_id)
+def home_data(
+    runtime: Runtime, scope: Scope, user_id: str, *, is_admin: bool, notice: str = ""
+) -> HomeData:
+    """What the Home tab of `user_id` shows, read from the store now: the subscriptions,
+    items and feeds of `scope`'s workspace only."""
+    subs = scope.store.subscriptions.list(owner=user_id)
     now = runtime.clock()
     queries = [q for q in (_query(runtime, sub) for sub in subs) if q is not None]
     items = recent_matches(
-        runtime.store.items.newest_first(SCAN),
+        scope.items(runtime.store.items.newest_first(SCAN)),
         queries,
         since=now - PERIOD,
         now=now,
@@ -61,7 +74,9 @@ def home_data(runtime: Runtime, user_id: str, *, is_admin: bool, notice: str = "
     deadlines = [
         HomeDeadline(d.on, d.kind, d.item, d.facts.citation)
         for d in upcoming_deadlines(
-            runtime.store.items.newest_first(SCAN), today=now.date(), limit=MAX_DEADLINES
+            scope.items(runtime.store.items.newest_first(SCAN)),
+            today=now.date(),
+            limit=MAX_DEADLINES,
         )
     ]
     return HomeData(
@@ -69,7 +84,7 @@ def home_data(runtime: Runtime, user_id: str, *, is_admin: bool, notice: str = "
         more_subscriptions=max(len(subs) - MAX_SUBSCRIPTIONS, 0),
         items=items,
         deadlines=deadlines,
-        feeds=runtime.feed_status_rows(),
+        feeds=feed_rows(runtime, scope),
         is_admin=is_admin,
         notice=notice,
     )

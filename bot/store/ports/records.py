@@ -118,6 +118,16 @@ class FeedOverride:
     changed_at: datetime | None = None
     # The workspace that added it ("" : feeds.yaml's, or one workspace): its searches see it.
     team_id: str = ""
+    # Every workspace that follows it (the adder first); () for a feed no workspace owns.
+    # Two workspaces adding the same URL follow one feed, fetched once.
+    followers: tuple[str, ...] = ()
+
+    @property
+    def teams(self) -> tuple[str, ...]:
+        """The workspaces following this feed (an older record names only `team_id`)."""
+        if self.followers:
+            return self.followers
+        return (self.team_id,) if self.team_id else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +140,9 @@ class ScheduleOverride:
     days: str
     by: str = ""
     changed_at: datetime | None = None
+    # The workspace that set it (many workspaces): its digest posts with that bot token.
+    team_id: str = ""
+    enterprise_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -332,6 +332,8 @@ def feed_override_to_json(override: FeedOverride) -> dict[str, Any]:
         value["removed"] = True
     value.update(by=override.by, changed_at=iso(override.changed_at))
     value.update(workspace_to_json(override.team_id, ""))
+    if override.followers:
+        value["followers"] = list(override.followers)
     return value
 
 
@@ -346,7 +348,14 @@ def feed_override_from_json(feed_id: str, record: Mapping[str, Any]) -> FeedOver
         by=str(record.get("by") or ""),
         changed_at=parse_time(record.get("changed_at")),
         team_id=workspace_from_json(record)[0],
+        followers=_followers(record.get("followers")),
     )
+
+
+def _followers(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(team) for team in value if isinstance(team, str) and team)
 
 
 def _added_from_json(feed_id: str, added: Mapping[str, Any]) -> AddedFeed:
@@ -365,6 +374,7 @@ def schedule_to_json(override: ScheduleOverride) -> dict[str, Any]:
         "days": override.days,
         "by": override.by,
         "changed_at": iso(override.changed_at),
+        **workspace_to_json(override.team_id, override.enterprise_id),
     }
 
 
@@ -380,6 +390,8 @@ def schedule_from_json(channel: str, record: Mapping[str, Any]) -> ScheduleOverr
         days=str(days),
         by=str(record.get("by") or ""),
         changed_at=parse_time(record.get("changed_at")),
+        team_id=workspace_from_json(record)[0],
+        enterprise_id=workspace_from_json(record)[1],
     )
 
 

@@ -143,6 +143,9 @@ FEED_OVERRIDES = [
         added=AddedFeed(url="https://example.org/rss"),
         by="U0ADMIN0001",
         changed_at=NOW,
+        # Many workspaces: added by one, followed by another too.
+        team_id="T0ALPHA001",
+        followers=("T0ALPHA001", "T0BETA0002"),
     ),
     FeedOverride(feed_id="fr-bis", removed=True, by="U0ADMIN0001", changed_at=NOW),
     FeedOverride(feed_id="meti", enabled=True),
@@ -156,7 +159,14 @@ SCHEDULES = [
         by="U0ADMIN0001",
         changed_at=NOW,
     ),
-    ScheduleOverride(channel="C0NEWCHAN01", at="18:00", timezone="UTC", days="mon-sun"),
+    ScheduleOverride(
+        channel="C0NEWCHAN01",
+        at="18:00",
+        timezone="UTC",
+        days="mon-sun",
+        team_id="T0ALPHA001",
+        enterprise_id="E0GRID0001",
+    ),
 ]
 NOTICES = [
     OpsNotice(feed_id="fr-bis", failing_since=NOW - timedelta(hours=3), notified_at=NOW),
