@@ -65,6 +65,7 @@ if TYPE_CHECKING:  # imported where used: `briefbot poll` loads no Jinja2, searc
     from bot.ingest.fetch.client import Network
     from bot.ingest.poll import FeedOutcome
     from bot.store.postgres.search import PgSearch
+    from bot.store.searchdb.index import FtsIndex
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
 
@@ -115,7 +116,8 @@ class Runtime(LazyParts):
         self.screening = ScreeningSource(config.settings.data_dir, clock=clock)
         self._index_lock = threading.Lock()
         self._stories = StoryKeeper(cache_dir, store.items, clock, store.alerts.match_cursor)
-        self._search: SearchIndex | PgSearch | None = None
+        self._search: SearchIndex | FtsIndex | PgSearch | None = None
+        self._search_dir = cache_dir  # the persisted search index's (bot/app/searchindex.py)
         self._closed = False
         # How the Federal Register enrichment batches and paces (bot/app/fedreg.py).
         self.enrich_options = EnrichOptions()
@@ -146,6 +148,9 @@ class Runtime(LazyParts):
         if not self._closed:
             self._closed = True
             self.close_parser()
+            closing = getattr(self._search, "close", None)  # the persisted index's file
+            if closing is not None:
+                closing()
             self.store.close()
 
     def __enter__(self) -> Runtime:
@@ -181,8 +186,8 @@ class Runtime(LazyParts):
     # ------------------------------------------------------------------ indexes
 
     @property
-    def search_index(self) -> SearchIndex | PgSearch:
-        """The search index, built in the background on first use; it follows the store.
+    def search_index(self) -> SearchIndex | FtsIndex | PgSearch:
+        """The search index, opened on first use; it follows the store (bot/app/searchindex.py).
 
         On PostgreSQL the database searches (`PgSearch`), scoped to the configured feeds.
         """
@@ -190,14 +195,9 @@ class Runtime(LazyParts):
             if self._search is None:
                 self._search = database_search(self.store, self.feed_tags(), self.feed_tags())
             if self._search is None:
-                from bot.find.search.index import SearchIndex
+                from bot.app.searchindex import open_search
 
-                self._search = SearchIndex(
-                    feed_tags=self.feed_tags(),
-                    load_items=self.store.items.by_seq,
-                    load_after=self.store.items.after,
-                )
-                self._search.catch_up_in_background()
+                self._search = open_search(self.store, self._search_dir, self.feed_tags())
             return self._search
 
     @property
