@@ -401,15 +401,9 @@ class Runtime(LazyParts):
     def search(self, text: str, *, limit: int = 10, feeds: set[str] | None = None) -> SearchResults:
         """Search what the bot has seen (query syntax or plain words), in `feeds` (None: all);
         raises QueryError, also for a `feed:` naming no such feed (a typo would match nothing)."""
-        from bot.find.query.question import parse_question
-        from bot.find.query.syntax import QueryError
+        from bot.app.searchindex import search_query
 
-        query = parse_question(text).within_feeds(feeds)
-        known = feeds if feeds is not None else {feed.id for feed in self.config.feeds}
-        unknown = sorted(query.feeds_named() - known)
-        if unknown:
-            named = ", ".join(f"feed:{feed_id}" for feed_id in unknown)
-            raise QueryError(f"{named}: no such feed; the feeds are {', '.join(sorted(known))}")
+        query = search_query(text, feeds, {feed.id for feed in self.config.feeds})
         return self.search_index.search(query, now=self.clock(), limit=limit)
 
     def feed_status_rows(self) -> list[FeedStatusRow]:

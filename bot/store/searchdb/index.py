@@ -300,6 +300,20 @@ class FtsIndex:
             conn.execute("ROLLBACK")
             raise
 
+    # ------------------------------------------------------------------ the store's files
+
+    def level_stamp(self) -> str | None:
+        """The stamp of the store's files the index was last level with (`record_level`)."""
+        row = self._conn().execute("SELECT value FROM meta WHERE key = 'level_stamp'").fetchone()
+        return None if row is None else str(row[0])
+
+    def record_level(self, stamp: str) -> None:
+        """Record that the index holds exactly the store's items as of the files `stamp`
+        names: the caller took the stamp before opening its snapshot of the store, then
+        caught up and forgot pruned items (a reader of the file alone trusts it while the
+        store's files keep that stamp: `bot.store.tinydb.peek`)."""
+        self._conn().execute("INSERT OR REPLACE INTO meta VALUES ('level_stamp', ?)", (stamp,))
+
     # ------------------------------------------------------------------ state
 
     @property
