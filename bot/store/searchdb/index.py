@@ -80,6 +80,7 @@ class FtsIndex:
         self._ready.set()
         self._build_error: str | None = None
         self._indexed_through = 0
+        self._stopping = False  # close() asks a catch-up under way to stop
         self._open_checked()
 
     # ------------------------------------------------------------------ the file
@@ -116,7 +117,7 @@ class FtsIndex:
         return not stored or (stored[0].feed_id, stored[0].id) == (indexed.feed_id, indexed.id)
 
     def _reset(self) -> None:
-        self.close()
+        self._close_connections()
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 Path(f"{self.path}{suffix}").unlink()
@@ -135,7 +136,18 @@ class FtsIndex:
         return conn
 
     def close(self) -> None:
-        """Close every connection (each thread opens its own again on next use)."""
+        """Close every connection (each thread opens its own again on next use); a
+        catch-up under way stops after its batch, waited for up to 10 s."""
+        self._stopping = True
+        held = self._catch_up_lock.acquire(timeout=10)
+        try:
+            self._close_connections()
+        finally:
+            self._stopping = False
+            if held:
+                self._catch_up_lock.release()
+
+    def _close_connections(self) -> None:
         with self._conn_lock:
             for conn in self._connections:
                 with contextlib.suppress(sqlite3.Error):
@@ -161,7 +173,7 @@ class FtsIndex:
         return self._catch_up_held(chunk)
 
     def catch_up_in_background(self, *, chunk: int = 2000) -> threading.Thread:
-        """`catch_up` (and `remove_missing`) in a daemon thread; searches wait for it."""
+        """`catch_up`, then `forget_pruned`, in a daemon thread; searches wait for it."""
         self._catch_up_lock.acquire()
         self._ready.clear()
         self._build_error = None
@@ -186,7 +198,9 @@ class FtsIndex:
         items = self._items
         assert items is not None
         try:
-            while batch := list(itertools.islice(items.after(self._indexed_through), chunk)):
+            while not self._stopping and (
+                batch := list(itertools.islice(items.after(self._indexed_through), chunk))
+            ):
                 rows = [row_of(item) for item in batch if item.seq > 0]
                 self._indexed_through = self._write(rows, batch[-1].seq)
         except (sqlite3.Error, OSError, ValueError) as error:
@@ -195,7 +209,7 @@ class FtsIndex:
             return False
         else:
             self._build_error = None
-            return True
+            return not self._stopping
         finally:
             self._catch_up_lock.release()
 
