@@ -49,8 +49,9 @@ __all__ = ["FILE_NAME", "FORMAT", "Row", "connect", "decode_item", "row_of"]
 FILE_NAME = "search.sqlite"
 #: Bumped whenever what an item becomes here changes: an older file is rebuilt.
 FORMAT = "briefbot-search-1"
-#: SQLite's page cache per connection, at most (the `docs` pages of 100,000 items fit).
-CACHE_KB = 16_000
+#: SQLite's page cache per connection (one per thread that searches), at most: the
+#: `docs` pages of 100,000 items (4 MB) and the common terms' postings fit.
+CACHE_KB = 8_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
