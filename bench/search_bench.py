@@ -46,7 +46,7 @@ from typing import Any
 
 import orjson
 
-from bench.search_cli import measure_cli
+from bench.search_cli import CLI_QUERIES, measure_cli
 from bot.find.search.index import SearchIndex
 from bot.ingest.parse import parse_feed
 from bot.models import Item, replace
@@ -262,7 +262,7 @@ def run(quick: bool) -> dict[str, Any]:
         _phase("write", data, count, runs)
         built = _phase("build", data, count, runs)
         fts = _phase("search", data, count, runs)
-        cli = measure_cli(data, runs, FEED_TAGS)
+        cli = measure_cli(data, runs, FEED_TAGS, CLI_QUERIES[:2] if quick else CLI_QUERIES)
     answers = fts.pop("answers")
     return {
         "items": count,

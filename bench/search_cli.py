@@ -29,7 +29,9 @@ CLI_QUERIES = (
 )
 
 
-def measure_cli(data: Path, runs: int, feed_tags: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+def measure_cli(
+    data: Path, runs: int, feed_tags: Mapping[str, Sequence[str]], queries: Sequence[str]
+) -> dict[str, Any]:
     """`briefbot search` as a whole process over the data directory: wall and CPU time
     (user + system, from the child's rusage) of each run, output to a pipe."""
     config = data.parent / "feeds.yaml"
@@ -40,7 +42,7 @@ def measure_cli(data: Path, runs: int, feed_tags: Mapping[str, Sequence[str]]) -
     config.write_text(f"settings:\n  data_dir: {data}\n  retention_days: 3650\nfeeds:\n{feeds}")
     walls: list[float] = []
     cpus: list[float] = []
-    for text in CLI_QUERIES:
+    for text in queries:
         for _ in range(runs):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             began = time.perf_counter()
