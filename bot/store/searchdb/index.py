@@ -104,12 +104,15 @@ class FtsIndex:
             self._reset()
 
     def _belongs(self, conn: sqlite3.Connection, meta: Mapping[str, str]) -> bool:
-        through = int(meta.get("indexed_through", 0))
-        if self._items is None or through == 0:
+        """Whether the file indexes this store: its newest item the store also has (by
+        seq) must be the store's item with that seq. The file may be ahead of the store
+        a reader opened (the service indexed what was stored since its snapshot)."""
+        if self._items is None or int(meta.get("indexed_through", 0)) == 0:
             return True
-        if through > self._items.last_seq:
-            return False  # ahead of the store: another store's file
-        newest = conn.execute("SELECT item FROM items ORDER BY seq DESC LIMIT 1").fetchone()
+        newest = conn.execute(
+            "SELECT item FROM items WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
+            (self._items.last_seq,),
+        ).fetchone()
         if newest is None:
             return True
         indexed = decode_item(newest[0])
@@ -280,7 +283,8 @@ class FtsIndex:
         items = self._items
         if items is None or len(self) <= items.count():
             return 0
-        through = self._indexed_through
+        # What the store knows of: a reader's snapshot may be older than the file.
+        through = min(self._indexed_through, items.last_seq)
         stored = {item.seq for item in items.after(0)}
         conn = self._conn()
         gone = [

@@ -193,3 +193,29 @@ def test_the_files_are_owner_only(tmp_path: Path) -> None:
         for path in made:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
         index.close()
+
+
+def test_a_reader_with_an_older_snapshot_neither_rebuilds_nor_drops_newer_items(
+    tmp_path: Path,
+) -> None:
+    """`briefbot search` opens a snapshot; the service then stores and indexes more."""
+    data = tmp_path / "data"
+    with TinyStore.open(data, retention_days=10) as store:
+        store_items(store, news("old", "Gallium curbs of last year"), now=NOW - timedelta(days=30))
+        store_items(store, news("a", "Gallium export curbs"))
+        service = FtsIndex(data, items=store.items)
+        service.catch_up()
+        snapshot = TinyStore.open(data, read_only=True, retention_days=10)
+        store.prune(NOW)
+        store_items(store, news("b", "Gallium smelters close"))
+        service.catch_up()
+        assert service.forget_pruned() == 1
+        reader = FtsIndex(data, items=snapshot.items)  # the file is ahead of its snapshot
+        reader.forget_pruned()  # it holds more than the snapshot: nothing of it goes
+        reader.close()
+        snapshot.close()
+        assert titles(service, "gallium") == ["Gallium export curbs", "Gallium smelters close"]
+        service.close()
+    alone = FtsIndex(data)
+    assert titles(alone, "gallium") == ["Gallium export curbs", "Gallium smelters close"]
+    alone.close()
