@@ -263,6 +263,9 @@ class Runtime(LazyParts):
                     # Not waiting: a catch-up under way (the start-up build, a
                     # search's) reads on until nothing is left; a search catches up first.
                     self._search.catch_up(timeout=0)
+                    from bot.app.searchindex import level_after_poll
+
+                    level_after_poll(self.store, self._search, self._search_dir)
         return cycle.reports
 
     def poll_screening_list(self, *, force: bool = False) -> ScreeningReport | None:

@@ -16,7 +16,10 @@ files it was last brought level with (`bot.store.tinydb.peek.items_stamp`,
 taken before the store was opened), and while the shards keep that stamp the
 file alone answers, hits included. Any commit that touched items changes the
 stamp: that search then opens the store, catches the index up, forgets pruned
-items and records the new stamp (`level_search`).
+items and records the new stamp (`level_search`). The writing process records
+it too after each poll once its index is open (`level_after_poll`), inside an
+empty transaction: the store's write lock held, no commit can land between
+the stamp and the catch-up, so the next `briefbot search` stays quick.
 """
 
 from __future__ import annotations
@@ -38,7 +41,14 @@ if TYPE_CHECKING:
     from bot.find.search.results import SearchResults
     from bot.store.searchdb.index import FtsIndex
 
-__all__ = ["forget_pruned", "level_search", "open_search", "quick_search", "search_query"]
+__all__ = [
+    "forget_pruned",
+    "level_after_poll",
+    "level_search",
+    "open_search",
+    "quick_search",
+    "search_query",
+]
 
 log = logging.getLogger(__name__)
 
@@ -140,4 +150,23 @@ def level_search(index: object, results: SearchResults, stamp: str | None) -> No
         forget_pruned(index)
         record(stamp)
     except sqlite3.Error as error:
+        log.warning("search index: not recorded as level with the store: %s", error)
+
+
+def level_after_poll(store: Store, index: object, data_dir: str | None) -> None:
+    """In the writing process, after a poll's catch-up: record the persisted index level
+    with the item files, under the store's write lock (module docstring). Skipped while a
+    catch-up runs elsewhere or pruned items wait to be forgotten (the next poll records)."""
+    from bot.store.searchdb.index import FtsIndex
+
+    if not isinstance(index, FtsIndex) or data_dir is None or store.read_only:
+        return
+    from bot.store.tinydb.peek import items_stamp
+
+    try:
+        with store.transaction():  # writes nothing: it holds the lock
+            stamp = items_stamp(data_dir)
+            if index.catch_up(timeout=0) and len(index) == store.items.count():
+                index.record_level(stamp)
+    except (sqlite3.Error, OSError) as error:
         log.warning("search index: not recorded as level with the store: %s", error)

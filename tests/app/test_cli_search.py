@@ -14,9 +14,13 @@ from pathlib import Path
 import pytest
 
 from bot.app.cli.main import main
+from bot.app.runtime import Runtime
+from bot.config.schema import load_config
 from bot.models import Item
 from bot.store.tinydb.store import TinyStore
 from tests.app.test_cli import write_feeds
+from tests.support.feedgen import Entry, make_rss
+from tests.support.feedserver import FeedServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -88,3 +92,32 @@ def test_query_errors_and_unknown_feeds_read_the_same_on_the_quick_path(
     assert "unclosed quote at column 1" in capsys.readouterr().err
     assert main(["--config", str(feeds), "search", "feed:nope", "gallium"]) == 2
     assert "feed:nope: no such feed; the feeds are a" in capsys.readouterr().err
+
+
+def test_after_the_service_polled_the_next_search_reads_the_file_alone(
+    feed_server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "d"
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": feed_server.url("/a.xml")}, data)
+    feed_server.add(
+        "/a.xml", make_rss([Entry("Gallium export curbs", "https://e.org/1", guid="1")])
+    )
+    config = load_config(feeds)
+    with Runtime.open(config) as runtime:  # the service: polls, and its index is open
+        runtime.poll(force=True)
+        assert [hit.item.title for hit in runtime.search("gallium").hits] == [
+            "Gallium export curbs"
+        ]
+        feed_server.add(
+            "/a.xml",
+            make_rss(
+                [
+                    Entry("Gallium export curbs", "https://e.org/1", guid="1"),
+                    Entry("Gallium smelters close", "https://e.org/2", guid="2"),
+                ]
+            ),
+        )
+        runtime.poll(force=True)  # stores one more item, indexes it, records the level
+    break_shards_in_place(data)
+    out = search(feeds, capsys, "gallium")
+    assert "Gallium smelters close" in out and "2 result" in out
