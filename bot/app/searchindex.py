@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from bot.config.model import Config
 from bot.config.overrides import effective_config
 from bot.find.query.matcher import Query
-from bot.store.ports import Store
+from bot.store.ports import Store, StoreError
 
 if TYPE_CHECKING:
     from bot.find.search.index import SearchIndex
@@ -168,5 +168,5 @@ def level_after_poll(store: Store, index: object, data_dir: str | None) -> None:
             stamp = items_stamp(data_dir)
             if index.catch_up(timeout=0) and len(index) == store.items.count():
                 index.record_level(stamp)
-    except (sqlite3.Error, OSError) as error:
+    except (sqlite3.Error, OSError, StoreError) as error:  # a poll's finally: never raise
         log.warning("search index: not recorded as level with the store: %s", error)
