@@ -60,7 +60,7 @@ CORPUS_DIR = Path("/work/shared/feeds-corpus/policy")
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "feeds"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FULL_ITEMS = 100_000
-QUICK_ITEMS = 10_000
+QUICK_ITEMS = 3_000
 RUNS_PER_QUERY = 3
 
 FEED_TAGS = {
@@ -242,7 +242,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    """Run the benchmark (10,000 items if `quick`, else 100,000); return its numbers.
+    """Run the benchmark (3,000 items if `quick`, else 100,000); return its numbers.
 
     The top-level latency, build and memory numbers are the SQLite FTS5 index's
     (`bot.store.searchdb`, what the bot uses over a data directory); `memory_engine`
