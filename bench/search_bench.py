@@ -1,7 +1,7 @@
-"""Benchmark of bot.find.search: index build time and memory, query latency at 100,000 items.
+"""Benchmark of search at 100,000 items: the SQLite FTS5 index beside the in-memory one.
 
-Run as `python -m bench.search_bench [--quick] [--items N] [--json]`; the bench
-harness calls `run(quick)` and gets a dict of the numbers.
+Run as `python -m bench.search_bench [--quick] [--json]`; the bench harness
+calls `run(quick)` and gets a dict of the numbers.
 
 The corpus is made from real feeds (/work/shared/feeds-corpus/policy, else
 tests/fixtures/feeds) parsed with `bot.ingest.parse.parse_feed`, replicated to N
@@ -10,12 +10,21 @@ feeds, a swapped title word and a summary sentence borrowed from another real
 item, so the vocabulary is real and items weigh about 1.3 KB as the store
 writes them. 2% are marked copies of an earlier story (`duplicate_of`).
 
-Memory is the growth of the process's resident set while indexing, with the
-index built as the bot builds it (`load_items`, so it keeps no items of its
-own); build time is that of `add_many` in chunks of 2,000, as
-`build_in_background` does. Latency is over 50 queries of the kinds users
-type (topics, plain questions, phrases, filters, NOT, wildcards, Japanese),
-each run 3 times, through `search_text` (parsing included), 10 hits each.
+Both engines answer the same 50 queries of the kinds users type (topics,
+plain questions, phrases, filters, NOT, wildcards, Japanese), each run 3
+times, through `search_text` (parsing included), 10 hits each:
+
+- the in-memory index (`bot.find.search`), built in this process as the bot
+  built it (`load_items`: no items of its own); memory is the growth of the
+  resident set while indexing;
+- the SQLite FTS5 index (`bot.store.searchdb`, what the bot uses): the corpus
+  is stored in a real TinyStore, the index file built from it as the bot does
+  (a catch-up from the store, in a process of its own), then searched from
+  the file alone in a fresh process (as `briefbot search` does); memory is
+  that process's growth of resident set while searching.
+
+`agreement` compares their answers (equal totals, overlap of the top 10);
+`cli` times `briefbot search` as whole processes over the data directory.
 """
 
 from __future__ import annotations
@@ -37,16 +46,21 @@ from typing import Any
 
 import orjson
 
+from bench.search_cli import CLI_QUERIES, measure_cli
 from bot.find.search.index import SearchIndex
 from bot.ingest.parse import parse_feed
 from bot.models import Item, replace
+from bot.store.records.codec import item_to_doc
+from bot.store.searchdb.index import FtsIndex
+from bot.store.searchdb.schema import FILE_NAME
+from bot.store.tinydb.peek import items_stamp
 from bot.store.tinydb.store import TinyStore
 
 CORPUS_DIR = Path("/work/shared/feeds-corpus/policy")
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "feeds"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FULL_ITEMS = 100_000
-QUICK_ITEMS = 10_000
+QUICK_ITEMS = 3_000
 RUNS_PER_QUERY = 3
 
 FEED_TAGS = {
@@ -184,29 +198,9 @@ def generate_corpus(count: int, *, seed: int = 7, real: Sequence[Item] | None = 
 
 
 def stored_size(items: Sequence[Item]) -> float:
-    """Mean size in bytes of the items as JSON, roughly as the store writes them."""
+    """Mean size in bytes of the items as JSON, as the store writes them."""
     sample = items[: min(len(items), 2000)]
-    total = 0
-    for item in sample:
-        doc = {
-            "seq": item.seq,
-            "id": item.id,
-            "feed_id": item.feed_id,
-            "title": item.title,
-            "summary": item.summary,
-            "link": item.link,
-            "published": item.published.isoformat() if item.published else None,
-            "authors": list(item.authors),
-            "tags": list(item.tags),
-            "guid": item.guid,
-            "link_title_key": item.link_title_key,
-            "first_seen": item.first_seen.isoformat() if item.first_seen else None,
-            "backlog": item.backlog,
-            "dedup_keys": list(item.dedup_keys),
-            "extras": dict(item.extras),
-        }
-        total += len(orjson.dumps(doc))
-    return total / max(1, len(sample))
+    return sum(len(orjson.dumps(item_to_doc(item))) for item in sample) / max(1, len(sample))
 
 
 def rss_mb() -> float:
@@ -247,17 +241,45 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[position]
 
 
-def run(quick: bool, *, with_store: bool = False) -> dict[str, Any]:
-    """Run the benchmark (10,000 items if `quick`, else 100,000); return its numbers.
+def run(quick: bool) -> dict[str, Any]:
+    """Run the benchmark (3,000 items if `quick`, else 100,000); return its numbers.
 
-    `with_store` adds `whole_bot`: the same corpus in a real `TinyStore` on disk,
-    opened in a fresh process that then builds the index from it the way the
-    bot starts (see `measure_store_start`).
+    The top-level latency, build and memory numbers are the SQLite FTS5 index's
+    (`bot.store.searchdb`, what the bot uses over a data directory); `memory_engine`
+    holds the in-memory index's on the same corpus and queries, `agreement` how
+    their answers compare, `cli` the whole `briefbot search` process.
     """
     count = QUICK_ITEMS if quick else FULL_ITEMS
+    runs = 1 if quick else RUNS_PER_QUERY
     started = time.perf_counter()
     items = generate_corpus(count)
     corpus_seconds = time.perf_counter() - started
+    memory = _memory_engine(items, runs)
+    del items
+    gc.collect()
+    with tempfile.TemporaryDirectory(prefix="briefbot-bench-") as directory:
+        data = Path(directory) / "data"
+        _phase("write", data, count, runs)
+        built = _phase("build", data, count, runs)
+        fts = _phase("search", data, count, runs)
+        cli = measure_cli(data, runs, FEED_TAGS, CLI_QUERIES[:2] if quick else CLI_QUERIES)
+    answers = fts.pop("answers")
+    return {
+        "items": count,
+        "engine": "sqlite-fts5",
+        "corpus_seconds": round(corpus_seconds, 2),
+        **built,
+        **fts,
+        "load_average": _load_average(),
+        "memory_engine": {key: value for key, value in memory.items() if key != "answers"},
+        "agreement": agreement(memory["answers"], answers),
+        "cli": cli,
+        "code_lines": code_lines(),
+    }
+
+
+def _memory_engine(items: Sequence[Item], runs: int) -> dict[str, Any]:
+    """The in-memory index (bot.find.search) built and searched in this process."""
     gc.collect()
     rss_before = rss_mb()
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -266,31 +288,30 @@ def run(quick: bool, *, with_store: bool = False) -> dict[str, Any]:
     build_cpu_seconds = time.process_time() - cpu_started
     gc.collect()
     rss_after = rss_mb()
-    latency, slowest = _time_queries(index, 1 if quick else RUNS_PER_QUERY)
+    latency, slowest, answers = _time_queries(index, runs)
     stats = index.stats()
     return {
-        "items": count,
         "item_json_bytes": round(stored_size(items)),
-        "corpus_seconds": round(corpus_seconds, 2),
         "build_seconds": round(build_seconds, 2),
-        "build_us_per_item": round(build_seconds / count * 1e6, 1),
         "build_cpu_seconds": round(build_cpu_seconds, 2),
         "index_mb": round(rss_after - rss_before, 1),
-        "process_rss_mb": round(rss_after, 1),
         "terms": stats["terms"],
         "postings": stats["postings"],
         **latency,
-        "load_average": _load_average(),
         "slowest": slowest,
-        **({"whole_bot": measure_store_start(count)} if with_store else {}),
+        "answers": answers,
     }
 
 
-def _time_queries(index: SearchIndex, runs: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Every query of QUERIES `runs` times: the latency numbers, and the five slowest queries."""
+def _time_queries(
+    index: SearchIndex | FtsIndex, runs: int
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Every query of QUERIES `runs` times: the latency numbers, the five slowest
+    queries, and each query's answer (total, top 10 seqs)."""
     latencies: list[float] = []
     cpu_latencies: list[float] = []
     per_query: list[dict[str, Any]] = []
+    answers: dict[str, Any] = {}
     for text in QUERIES:
         times = []
         for _ in range(runs):
@@ -299,15 +320,8 @@ def _time_queries(index: SearchIndex, runs: int) -> tuple[dict[str, Any], list[d
             times.append((time.perf_counter() - began) * 1000)
             cpu_latencies.append((time.thread_time() - cpu_began) * 1000)
         latencies.extend(times)
-        per_query.append(
-            {
-                "query": text,
-                "ms": round(max(times), 2),
-                "total": results.total,
-                "exact": results.total_exact,
-                "hits": len(results.hits),
-            }
-        )
+        answers[text] = {"total": results.total, "top": [hit.item.seq for hit in results.hits]}
+        per_query.append({"query": text, "ms": round(max(times), 2), "total": results.total})
     numbers = {
         "queries": len(QUERIES),
         "samples": len(latencies),
@@ -319,105 +333,134 @@ def _time_queries(index: SearchIndex, runs: int) -> tuple[dict[str, Any], list[d
         "cpu_p95_ms": round(percentile(cpu_latencies, 0.95), 2),
         "cpu_p99_ms": round(percentile(cpu_latencies, 0.99), 2),
     }
-    return numbers, sorted(per_query, key=lambda q: -q["ms"])[:5]
+    return numbers, sorted(per_query, key=lambda q: -q["ms"])[:5], answers
 
 
-def measure_store_start(count: int) -> dict[str, Any]:
-    """Write `count` corpus items to a TinyStore in a temporary directory, then, in a
-    fresh process: open it, build the index in the background from it with
-    `load_items=store.items.by_seq` (as the bot does), and search."""
-    with tempfile.TemporaryDirectory(prefix="briefbot-bench-") as directory:
-        for phase in ("write", "start"):
-            done = subprocess.run(
-                [
-                    *(sys.executable, "-m", "bench.search_bench"),
-                    *("--store-phase", phase, directory, "--items", str(count)),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=Path(__file__).resolve().parents[1],
-            )
-        numbers: dict[str, Any] = json.loads(done.stdout)
-        return numbers
+def agreement(memory: dict[str, Any], fts: dict[str, Any]) -> dict[str, Any]:
+    """How the two engines' answers compare: equal totals, and the overlap of their top 10."""
+    overlaps = []
+    equal = 0
+    for text, mine in memory.items():
+        theirs = fts[text]
+        equal += mine["total"] == theirs["total"]
+        if mine["top"] or theirs["top"]:
+            shared = len(set(mine["top"]) & set(theirs["top"]))
+            overlaps.append(shared / max(len(mine["top"]), len(theirs["top"])))
+    return {
+        "queries": len(memory),
+        "equal_totals": equal,
+        "top10_overlap_mean": round(statistics.mean(overlaps), 3) if overlaps else 1.0,
+        "top10_overlap_min": round(min(overlaps), 3) if overlaps else 1.0,
+    }
 
 
-def run_store_phase(phase: str, directory: Path, count: int) -> dict[str, Any]:
-    """One side of `measure_store_start`, in its own process."""
+def code_lines() -> dict[str, int]:
+    """Non-blank lines of each engine's own modules (what both use is not counted)."""
+    root = Path(__file__).resolve().parents[1] / "bot"
+    own = {
+        "sqlite-fts5": sorted((root / "store" / "searchdb").glob("*.py")),
+        "memory": [
+            root / "find" / "search" / f"{name}.py"
+            for name in ("index", "segment", "evaluate", "ranking", "bm25f", "run")
+        ],
+    }
+    return {
+        engine: sum(1 for path in paths for line in path.read_text().splitlines() if line.strip())
+        for engine, paths in own.items()
+    }
+
+
+def _phase(phase: str, data: Path, count: int, runs: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.search_bench", "--store-phase", phase, str(data)),
+            *("--items", str(count), "--runs", str(runs)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    numbers: dict[str, Any] = json.loads(done.stdout)
+    return numbers
+
+
+def run_store_phase(phase: str, data: Path, count: int, runs: int) -> dict[str, Any]:
+    """One step, in a process of its own: `write` the corpus to a TinyStore; `build` the
+    index file from it as the bot does (caught up from the store, recorded level with
+    its files); `search` the file alone, as `briefbot search` does."""
     if phase == "write":
         items = [replace(item, seq=0) for item in generate_corpus(count)]
-        with TinyStore.open(directory, retention_days=3650) as store, store.transaction() as tx:
+        with TinyStore.open(data, retention_days=3650) as store, store.transaction() as tx:
             for start in range(0, len(items), 5000):
                 tx.items.add(items[start : start + 5000], now=NOW)
         return {}
     baseline = rss_mb()
-    started = time.perf_counter()
-    store = TinyStore.open(directory, retention_days=3650)
-    open_seconds = time.perf_counter() - started
-    store_rss = rss_mb()
-    try:
-        index = SearchIndex(feed_tags=FEED_TAGS, load_items=store.items.by_seq)
-        started = time.perf_counter()
-        index.build_in_background(store.items.after).join()
-        build_seconds = time.perf_counter() - started
-        gc.collect()
-        latencies = []
-        for text in QUERIES:
-            began = time.perf_counter()
-            index.search_text(text, now=NOW, limit=10)
-            latencies.append((time.perf_counter() - began) * 1000)
+    if phase == "build":
+        stamp = items_stamp(data)
+        with TinyStore.open(data, retention_days=3650, read_only=True) as store:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            index = FtsIndex(data, feed_tags=FEED_TAGS, items=store.items)
+            index.catch_up()
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            index.record_level(stamp)
+            index.close()
         return {
-            "items": store.items.count(),
-            "python_and_imports_rss_mb": round(baseline, 1),
-            "store_open_seconds": round(open_seconds, 2),
-            "store_rss_mb": round(store_rss - baseline, 1),
-            "index_build_seconds": round(build_seconds, 1),
-            "index_rss_mb": round(rss_mb() - store_rss, 1),
-            "total_rss_mb": round(rss_mb(), 1),
-            "p50_ms": round(statistics.median(latencies), 2),
-            "p95_ms": round(percentile(latencies, 0.95), 2),
+            "build_seconds": round(seconds, 2),
+            "build_us_per_item": round(seconds / count * 1e6, 1),
+            "build_cpu_seconds": round(cpu, 2),
+            "file_mb": round((data / FILE_NAME).stat().st_size / 1e6, 1),
         }
-    finally:
-        store.close()
+    index = FtsIndex(data, feed_tags=FEED_TAGS)
+    latency, slowest, answers = _time_queries(index, runs)
+    index.close()
+    return {
+        **latency,
+        "index_mb": round(rss_mb() - baseline, 1),
+        "process_rss_mb": round(rss_mb(), 1),
+        "slowest": slowest,
+        "answers": answers,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ITEMS:,} items, one run")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
-    parser.add_argument(
-        "--with-store", action="store_true", help="also time a real TinyStore's start (slow)"
-    )
     parser.add_argument("--store-phase", nargs=2, metavar=("PHASE", "DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--items", type=int, default=FULL_ITEMS, help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=int, default=RUNS_PER_QUERY, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.store_phase:
         phase, directory = args.store_phase
-        print(json.dumps(run_store_phase(phase, Path(directory), args.items)))
+        print(json.dumps(run_store_phase(phase, Path(directory), args.items, args.runs)))
         return 0
-    numbers = run(args.quick, with_store=args.with_store)
+    numbers = run(args.quick)
     if args.json:
         print(json.dumps(numbers, indent=2, ensure_ascii=False))
         return 0
+    memory, agreed, cli = numbers["memory_engine"], numbers["agreement"], numbers["cli"]
+    print(f"{numbers['items']:,} items (~{memory['item_json_bytes']} B stored each)")
+    for name, engine in (("sqlite-fts5", numbers), ("in-memory", memory)):
+        print(
+            f"{name}: {engine['samples']} searches: p50 {engine['p50_ms']} ms,"
+            f" p95 {engine['p95_ms']} ms, max {engine['max_ms']} ms (CPU p50"
+            f" {engine['cpu_p50_ms']}, p95 {engine['cpu_p95_ms']} ms); build"
+            f" {engine['build_seconds']} s ({engine['build_cpu_seconds']} s CPU);"
+            f" memory {engine['index_mb']} MB"
+        )
+        for slow in engine["slowest"]:
+            print(f"  {slow['ms']:8.2f} ms  total {slow['total']:>6}  {slow['query']}")
     print(
-        f"{numbers['items']:,} items (~{numbers['item_json_bytes']} B stored each),"
-        f" {numbers['terms']:,} terms, {numbers['postings']:,} postings"
+        f"file {numbers['file_mb']} MB; totals equal on {agreed['equal_totals']} of"
+        f" {agreed['queries']} queries; top-10 overlap mean {agreed['top10_overlap_mean']},"
+        f" min {agreed['top10_overlap_min']}; code lines {numbers['code_lines']}"
     )
     print(
-        f"build {numbers['build_seconds']} s ({numbers['build_us_per_item']} us/item,"
-        f" {numbers['build_cpu_seconds']} s CPU), index {numbers['index_mb']} MB,"
-        f" process RSS {numbers['process_rss_mb']} MB"
+        f"briefbot search, whole process ({cli['runs']} runs): wall median"
+        f" {cli['wall_median_s']} s, max {cli['wall_max_s']} s; CPU median"
+        f" {cli['cpu_median_s']} s (load average {numbers['load_average']})"
     )
-    print(
-        f"{numbers['samples']} searches: p50 {numbers['p50_ms']} ms, p95 {numbers['p95_ms']} ms,"
-        f" p99 {numbers['p99_ms']} ms, max {numbers['max_ms']} ms"
-        f" (CPU p50 {numbers['cpu_p50_ms']}, p95 {numbers['cpu_p95_ms']},"
-        f" p99 {numbers['cpu_p99_ms']} ms; load average {numbers['load_average']})"
-    )
-    for slow in numbers["slowest"]:
-        print(f"  {slow['ms']:8.2f} ms  total {slow['total']:>6}  {slow['query']}")
-    if "whole_bot" in numbers:
-        print("with a real TinyStore:", json.dumps(numbers["whole_bot"]))
     return 0
 
 

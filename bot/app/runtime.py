@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # imported where used: `briefbot poll` loads no Jinja2, searc
     from bot.ingest.fetch.client import Network
     from bot.ingest.poll import FeedOutcome
     from bot.store.postgres.search import PgSearch
+    from bot.store.searchdb.index import FtsIndex
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
 
@@ -116,7 +117,8 @@ class Runtime(LazyParts):
         self.screening = ScreeningSource(config.settings.data_dir, clock=clock)
         self._index_lock = threading.Lock()
         self._stories = StoryKeeper(cache_dir, store.items, clock, store.alerts.match_cursor)
-        self._search: SearchIndex | PgSearch | None = None
+        self._search: SearchIndex | FtsIndex | PgSearch | None = None
+        self._search_dir = cache_dir  # the persisted search index's (bot/app/searchindex.py)
         self._closed = False
         # How the Federal Register enrichment batches and paces (bot/app/fedreg.py).
         self.enrich_options = EnrichOptions()
@@ -147,6 +149,9 @@ class Runtime(LazyParts):
         if not self._closed:
             self._closed = True
             self.close_parser()
+            closing = getattr(self._search, "close", None)  # the persisted index's file
+            if closing is not None:
+                closing()
             self.store.close()
 
     def __enter__(self) -> Runtime:
@@ -182,8 +187,8 @@ class Runtime(LazyParts):
     # ------------------------------------------------------------------ indexes
 
     @property
-    def search_index(self) -> SearchIndex | PgSearch:
-        """The search index, built in the background on first use; it follows the store.
+    def search_index(self) -> SearchIndex | FtsIndex | PgSearch:
+        """The search index, opened on first use; it follows the store (bot/app/searchindex.py).
 
         On PostgreSQL the database searches (`PgSearch`), scoped to the configured feeds.
         """
@@ -191,14 +196,9 @@ class Runtime(LazyParts):
             if self._search is None:
                 self._search = database_search(self.store, self.feed_tags(), self.feed_tags())
             if self._search is None:
-                from bot.find.search.index import SearchIndex
+                from bot.app.searchindex import open_search
 
-                self._search = SearchIndex(
-                    feed_tags=self.feed_tags(),
-                    load_items=self.store.items.by_seq,
-                    load_after=self.store.items.after,
-                )
-                self._search.catch_up_in_background()
+                self._search = open_search(self.store, self._search_dir, self.feed_tags())
             return self._search
 
     @property
@@ -264,6 +264,9 @@ class Runtime(LazyParts):
                     # Not waiting: a catch-up under way (the start-up build, a
                     # search's) reads on until nothing is left; a search catches up first.
                     self._search.catch_up(timeout=0)
+                    from bot.app.searchindex import level_after_poll
+
+                    level_after_poll(self.store, self._search, self._search_dir)
         return cycle.reports
 
     def poll_screening_list(self, *, force: bool = False) -> ScreeningReport | None:
@@ -408,15 +411,9 @@ class Runtime(LazyParts):
     def search(self, text: str, *, limit: int = 10, feeds: set[str] | None = None) -> SearchResults:
         """Search what the bot has seen (query syntax or plain words), in `feeds` (None: all);
         raises QueryError, also for a `feed:` naming no such feed (a typo would match nothing)."""
-        from bot.find.query.question import parse_question
-        from bot.find.query.syntax import QueryError
+        from bot.app.searchindex import search_query
 
-        query = parse_question(text).within_feeds(feeds)
-        known = feeds if feeds is not None else {feed.id for feed in self.config.feeds}
-        unknown = sorted(query.feeds_named() - known)
-        if unknown:
-            named = ", ".join(f"feed:{feed_id}" for feed_id in unknown)
-            raise QueryError(f"{named}: no such feed; the feeds are {', '.join(sorted(known))}")
+        query = search_query(text, feeds, {feed.id for feed in self.config.feeds})
         return self.search_index.search(query, now=self.clock(), limit=limit)
 
     def feed_status_rows(self) -> list[FeedStatusRow]:

@@ -1,4 +1,4 @@
-"""The commands that only read: check-config, search, status and digest --dry-run.
+"""The commands that only read: check-config, latest, status, digest --dry-run (search.py: search).
 
 What only one command uses is imported in it (see main.py: start-up costs
 nothing a command does not use).
@@ -11,9 +11,8 @@ disturbed (see bot/store/tinydb/store.py for why the snapshot is consistent).
 from __future__ import annotations
 
 import argparse
-import shlex
 
-from bot.app.cli.export import hit_rows, item_rows, write_rows
+from bot.app.cli.export import item_rows, write_rows
 from bot.app.cli.shared import (
     EXIT_FAILED,
     EXIT_OK,
@@ -28,7 +27,6 @@ from bot.app.terminal import (
     print_error,
     print_items,
     print_json,
-    print_search_results,
     print_slack_messages,
     print_status,
     print_text,
@@ -36,15 +34,12 @@ from bot.app.terminal import (
     status_json,
 )
 from bot.config.model import Config
-from bot.find.query.syntax import QueryError
-from bot.find.search.results import MAX_LIMIT
 from bot.models import SlackMessage
 
 __all__ = [
     "cmd_check_config",
     "cmd_health",
     "cmd_latest",
-    "cmd_search",
     "cmd_status",
     "dry_run_digest",
     "no_digest_message",
@@ -72,27 +67,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print_text(console, f"{config.path}: valid", style="bold green")
         print_json(console, describe_config(config))
     return EXIT_FAILED if warnings and args.strict else EXIT_OK
-
-
-def cmd_search(args: argparse.Namespace) -> int:
-    config = load_reading_config(args)
-    console = make_console()
-    text = " ".join(args.query)
-    with Runtime.open(config, read_only=True) as runtime:
-        names = runtime.feed_names()
-        try:
-            results = runtime.search(text, limit=args.limit)
-        except QueryError as exc:
-            print_error(f"query error: {exc}")
-            return EXIT_USAGE
-    if args.format:
-        write_rows(hit_rows(results.hits), args.format)
-        return EXIT_OK
-    hint = f"briefbot search {shlex.quote(text)} --limit {min(results.total, MAX_LIMIT)}"
-    print_search_results(
-        console, results.hits, results.total, text, more_hint=hint, feed_names=names
-    )
-    return EXIT_OK
 
 
 def cmd_latest(args: argparse.Namespace) -> int:

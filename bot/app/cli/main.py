@@ -169,7 +169,7 @@ def _add_reading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p = _add(
         sub,
         "search",
-        f"{_INSPECT}:cmd_search",
+        "bot.app.cli.search:cmd_search",
         "Search what the bot has seen, ranked, with the query language /brief uses "
         "(only reads: works while `briefbot run` is running).",
         "briefbot search '\"entity list\" since:30d'",

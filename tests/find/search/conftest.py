@@ -1,4 +1,5 @@
-"""`search_backend`: runs a search test on the in-memory index and on PostgreSQL's search.
+"""`search_backend`: runs a search test on the in-memory index, the SQLite index file
+(`bot.store.searchdb`) and PostgreSQL's search.
 
 A module opts in with `pytestmark = pytest.mark.usefixtures("search_backend")`;
 its `searchable` (tests/find/search/sample.py) then builds the index of the
@@ -9,15 +10,28 @@ server can be started.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from bot.store.postgres.store import PgStore
+from bot.store.searchdb.index import FtsIndex
 from tests.find.search.sample import _Backend
 
 
-@pytest.fixture(params=["memory", "postgres"])
-def search_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def search_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        made: list[FtsIndex] = []
+
+        def open_file(feed_tags: dict[str, tuple[str, ...]] | None) -> FtsIndex:
+            directory = tmp_path / f"index-{len(made)}"
+            directory.mkdir()
+            index = FtsIndex(directory, feed_tags=feed_tags)
+            made.append(index)
+            return index
+
+        _Backend.open_file = open_file
     if request.param == "postgres":
         server = request.getfixturevalue("postgres_server")
         urls: list[str] = []
@@ -32,6 +46,10 @@ def search_backend(request: pytest.FixtureRequest) -> Iterator[str]:
         yield str(request.param)
     finally:
         _Backend.open_database = None
+        _Backend.open_file = None
+        if request.param == "sqlite":
+            for index in made:
+                index.close()
         for store in _Backend.opened:
             store.close()
         _Backend.opened.clear()

@@ -2,8 +2,9 @@
 
 `index_of` builds the in-memory index; `searchable` does too, or, while the `search_backend` fixture
 (tests/find/search/conftest.py) runs a test on PostgreSQL, stores the items
-in a fresh database (seqs kept) and returns the database's search: a test
-module that uses the fixture and `searchable` runs on both backends.
+in a fresh database (seqs kept) and returns the database's search, or on
+SQLite, indexes them in a fresh `search.sqlite` file: a test module that uses
+the fixture and `searchable` runs on every backend.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.store.postgres.db import Pooled
 from bot.store.postgres.importer import import_items
 from bot.store.postgres.search import PgSearch
 from bot.store.postgres.store import PgStore
+from bot.store.searchdb.index import FtsIndex
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -49,10 +51,12 @@ def make_item(
 
 
 class _Backend:
-    """Where `index_of` puts items: in memory, or a PostgreSQL store (set by the fixture)."""
+    """Where `searchable` puts items: in memory, a PostgreSQL store, or an SQLite index file
+    (set by the fixture)."""
 
     open_database: Callable[[], PgStore] | None = None
     opened: ClassVar[list[PgStore]] = []
+    open_file: Callable[[dict[str, tuple[str, ...]] | None], FtsIndex] | None = None
 
 
 class StoredSearch(PgSearch):
@@ -79,8 +83,12 @@ def index_of(*items: Item, feed_tags: dict[str, tuple[str, ...]] | None = None) 
 
 def searchable(
     *items: Item, feed_tags: dict[str, tuple[str, ...]] | None = None
-) -> SearchIndex | StoredSearch:
+) -> SearchIndex | StoredSearch | FtsIndex:
     """`items` searchable on the backend under test (see the module docstring)."""
+    if _Backend.open_file is not None:
+        index = _Backend.open_file(feed_tags)
+        index.add_many(items)
+        return index
     if _Backend.open_database is not None:
         store = _Backend.open_database()
         _Backend.opened.append(store)
@@ -90,13 +98,15 @@ def searchable(
     return index_of(*items, feed_tags=feed_tags)
 
 
-def search(index: SearchIndex | PgSearch, text: str, **kwargs: Any) -> SearchResults:
+def search(index: SearchIndex | PgSearch | FtsIndex, text: str, **kwargs: Any) -> SearchResults:
     results = index.search(parse_query(text), now=NOW, **kwargs)
     assert_agrees_with_language(index, results)
     return results
 
 
-def assert_agrees_with_language(index: SearchIndex | PgSearch, results: SearchResults) -> None:
+def assert_agrees_with_language(
+    index: SearchIndex | PgSearch | FtsIndex, results: SearchResults
+) -> None:
     """Every hit satisfies the query as the query module reads it."""
     for hit in results.hits:
         feed_tags = index._feed_tags.get(hit.item.feed_id, ())

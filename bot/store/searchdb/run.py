@@ -1,0 +1,277 @@
+"""One search over the index file: rank in SQLite, walk the ranking in Python, build the hits.
+
+Ranking is FTS5's `bm25()` with the in-memory index's field weights (title 3,
+summary 1; SQLite's BM25 weighs each column's term frequency and normalizes
+by the whole document's length, where the in-memory BM25F normalizes each
+field by its own), times the same recency boost, `1 + 0.5 * 2 ** (-age / 14
+days)`, ties to the newer item, then the later seq; a query of filters only
+lists the newest. SQLite sorts and hands back a window of the best
+candidates; the walk widens it when stories and re-checks used it up.
+
+Every candidate shown is re-checked with `Query.matches` on the item itself
+(loaded from the store, or from the file), so what the index lets through
+too much never reaches a user; a story is shown once, by its primary item
+when that matches too. The total counts stories: in SQL when the condition
+is exact, else by re-checking the candidates (up to a budget, then an
+estimate from a sample: `total_exact` False).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.find.query.matcher import Query
+from bot.find.query.nodes import aware
+from bot.find.search.analysis import prepare_doc_fast
+from bot.find.search.ranking import RECENCY_HALF_LIFE, RECENCY_WEIGHT
+from bot.find.search.results import MAX_LIMIT, SearchHit, SearchResults
+from bot.find.search.segment import micros
+from bot.find.search.snippets import Highlighter
+from bot.models import Item
+from bot.store.searchdb.translate import Cond, as_sql, match_sql, rank_expression, translate
+
+if TYPE_CHECKING:
+    from bot.store.searchdb.index import FtsIndex
+
+__all__ = ["run_matching", "run_search"]
+
+log = logging.getLogger(__name__)
+
+_BM25 = "bm25(fts, 3.0, 1.0, 0.0, 0.0)"
+_DECAY_PER_US = -math.log(2) / (RECENCY_HALF_LIFE.total_seconds() * 1e6)
+#: Candidates re-checked one by one to count an inexact query's stories, at most.
+_COUNT_BUDGET = 2_000
+_SAMPLE = 200
+
+
+def _source(cond: Cond) -> tuple[str, str, list[Any], bool]:
+    """FROM, WHERE, their parameters, and whether `fts` is matched (bm25 available)."""
+    expression = match_sql(cond)
+    if expression is None:
+        sql, values = as_sql(cond)
+        return "docs d", sql, list(values), False
+    where, params = "fts MATCH ?", [expression]
+    if cond.sql is not None:
+        where += f" AND ({cond.sql})"
+        params.extend(cond.params)
+    return "fts JOIN docs d ON d.seq = fts.rowid", where, params, True
+
+
+class _Search:
+    def __init__(self, index: FtsIndex, query: Query, now: datetime) -> None:
+        self.index = index
+        self.query = query
+        self.now = now
+        self.now_us = micros(now)
+        self.cond = translate(query.root, now, index.feeds_with_tag)
+        self.conn: sqlite3.Connection = index.connection()
+        self.items: dict[int, Item] = {}
+        self.verified: dict[int, bool] = {}
+
+    def ranked(self, window: int | None) -> list[tuple[int, int, float]]:
+        """(seq, story, score) best first, the first `window` (None: all)."""
+        source, where, params, matched = _source(self.cond)
+        limit = "" if window is None else f" LIMIT {int(window)}"
+        positive = bool(self.query.positive_terms())
+        if not positive:
+            sql = f"SELECT d.seq, d.story, 0.0 FROM {source} WHERE {where}"  # noqa: S608
+            rows = self.conn.execute(sql + " ORDER BY d.when_us DESC, d.seq DESC" + limit, params)
+            return [(int(s), int(t), float(v)) for s, t, v in rows]
+        boost = f"(1.0 + {RECENCY_WEIGHT} * exp(? * max(0, ? - d.when_us)))"
+        if matched:
+            score = f"-{_BM25} * {boost}"
+            sql = f"SELECT d.seq, d.story, {score} AS score FROM {source} WHERE {where}"  # noqa: S608
+            order = " ORDER BY score DESC, d.when_us DESC, d.seq DESC"
+            rows = self.conn.execute(sql + order + limit, [_DECAY_PER_US, self.now_us, *params])
+            return [(int(s), int(t), float(v)) for s, t, v in rows]
+        return self._ranked_apart(source, where, params, window)
+
+    def _ranked_apart(
+        self, source: str, where: str, params: list[Any], window: int | None
+    ) -> list[tuple[int, int, float]]:
+        """Ranking when the text sits under an OR with fields: bm25 from a query of its own."""
+        sql = f"SELECT d.seq, d.story, d.when_us FROM {source} WHERE {where}"  # noqa: S608
+        candidates = self.conn.execute(sql, params).fetchall()
+        expression = rank_expression(self.query.positive_terms())
+        scores: dict[int, float] = {}
+        if expression is not None:
+            rows = self.conn.execute(
+                f"SELECT rowid, -{_BM25} FROM fts WHERE fts MATCH ?",  # noqa: S608
+                (expression,),
+            )
+            scores = {int(seq): float(value) for seq, value in rows}
+        ranked = sorted(
+            (
+                scores.get(seq, 0.0)
+                * (1 + RECENCY_WEIGHT * math.exp(_DECAY_PER_US * max(0, self.now_us - when))),
+                when,
+                seq,
+                story,
+            )
+            for seq, story, when in candidates
+        )
+        ranked.reverse()
+        best = [(int(seq), int(story), value) for value, _, seq, story in ranked]
+        return best if window is None else best[:window]
+
+    def load(self, seqs: Iterable[int]) -> None:
+        wanted = [seq for seq in seqs if seq not in self.items]
+        if wanted:
+            self.items.update(self.index.load(wanted))
+
+    def verify(self, seq: int) -> bool:
+        found = self.verified.get(seq)
+        if found is None:
+            self.load((seq,))
+            item = self.items.get(seq)
+            found = item is not None and self.query.matches(
+                prepare_doc_fast(item, self.index.tags_of_feed(item.feed_id)), now=self.now
+            )
+            self.verified[seq] = found
+        return found
+
+    def page(self, offset: int, limit: int) -> tuple[list[tuple[int, float]], int]:
+        """(seq to show, score) of the page's stories; how many candidates proved false."""
+        window = (offset + limit) * 2 + 8
+        while True:
+            ranked = self.ranked(window)
+            shown: list[tuple[int, float]] = []
+            stories: set[int] = set()
+            false = 0
+            for at in range(0, len(ranked), 16):
+                chunk = ranked[at : at + 16]
+                self.load(seq for seq, story, _ in chunk if story not in stories)
+                for seq, story, score in chunk:
+                    if story in stories:
+                        continue
+                    if not self.verify(seq):
+                        false += 1
+                        continue
+                    stories.add(story)
+                    if len(stories) > offset:
+                        shown.append((self.show(seq, story), score))
+                        if len(shown) >= limit:
+                            return shown, false
+            if len(ranked) < window:
+                return shown, false
+            window *= 4
+
+    def show(self, seq: int, story: int) -> int:
+        """The story's primary when it matches too, else `seq`."""
+        return story if story != seq and self.verify(story) else seq
+
+    def total(self, false: int) -> tuple[int, bool]:
+        source, where, params, _ = _source(self.cond)
+        if self.cond.exact:
+            sql = f"SELECT count(DISTINCT d.story) FROM {source} WHERE {where}"  # noqa: S608
+            (count,) = self.conn.execute(sql, params).fetchone()
+            return max(0, int(count) - false), True
+        sql = f"SELECT d.seq, d.story FROM {source} WHERE {where} ORDER BY d.seq DESC"  # noqa: S608
+        rows = [(int(seq), int(story)) for seq, story in self.conn.execute(sql, params)]
+        matched = {story for seq, story in rows if self.verified.get(seq)}
+        pending = [(s, t) for s, t in rows if t not in matched and s not in self.verified]
+        if len(pending) <= _COUNT_BUDGET:
+            self.load(seq for seq, _ in pending)
+            matched.update(story for seq, story in pending if self.verify(seq))
+            return len(matched), True
+        sample = pending[:: max(1, math.ceil(len(pending) / _SAMPLE))]
+        self.load(seq for seq, _ in sample)
+        ratio = sum(self.verify(seq) for seq, _ in sample) / len(sample)
+        return len(matched) + round(ratio * len({story for _, story in pending})), False
+
+    def hits(self, shown: list[tuple[int, float]]) -> list[SearchHit]:
+        highlighter = Highlighter(self.query)
+        also = self.also_in([seq for seq, _ in shown])
+        hits = []
+        for seq, score in shown:
+            item = self.items[seq]
+            snippet, spans = highlighter.snippet(item)
+            hits.append(
+                SearchHit(
+                    item=item,
+                    score=score,
+                    snippet=snippet,
+                    spans=spans,
+                    title_spans=highlighter.spans(item.title),
+                    also_in=also.get(seq, ()),
+                )
+            )
+        return hits
+
+    def also_in(self, seqs: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The other feeds of each shown item's story."""
+        if not seqs:
+            return {}
+        marks = ", ".join("?" * len(seqs))
+        story_of = {
+            int(seq): int(story)
+            for seq, story in self.conn.execute(
+                f"SELECT seq, story FROM docs WHERE seq IN ({marks})",  # noqa: S608
+                list(seqs),
+            )
+        }
+        stories = sorted(set(story_of.values()))
+        marks = ", ".join("?" * len(stories))
+        members = self.conn.execute(
+            f"SELECT story, seq, feed_id FROM docs WHERE story IN ({marks})"  # noqa: S608
+            f" OR seq IN ({marks}) ORDER BY seq",
+            [*stories, *stories],
+        ).fetchall()
+        found: dict[int, tuple[str, ...]] = {}
+        for seq in seqs:
+            story, own = story_of.get(seq, seq), self.items[seq].feed_id
+            feeds = {
+                feed: None
+                for member_story, member, feed in members
+                if (member_story == story or member == story) and member != seq and feed != own
+            }
+            found[seq] = tuple(feeds)
+        return found
+
+
+def run_search(
+    index: FtsIndex, query: Query, now: datetime, *, limit: int, offset: int, complete: bool
+) -> SearchResults:
+    """The best `limit` stories matching `query` after the first `offset` (module doc)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    if offset < 0:
+        raise ValueError(f"offset must be 0 or more, not {offset}")
+    started = time.perf_counter()
+    search = _Search(index, query, aware(now))
+    conn = search.conn
+    conn.execute("BEGIN")  # one snapshot for the ranking, the items and the count
+    try:
+        shown, false = search.page(offset, limit)
+        search.load(seq for seq, _ in shown)
+        hits = search.hits(shown)
+        total, exact = search.total(false)
+    finally:
+        conn.execute("COMMIT")
+    return SearchResults(
+        query=query,
+        hits=tuple(hits),
+        total=max(total, len(hits) + offset),
+        took_ms=(time.perf_counter() - started) * 1000,
+        offset=offset,
+        total_exact=exact,
+        complete=complete,
+    )
+
+
+def run_matching(index: FtsIndex, query: Query, seqs: set[int], now: datetime) -> set[int]:
+    """The seqs among `seqs` whose items match `query` (candidates re-checked when inexact)."""
+    search = _Search(index, query, aware(now))
+    source, where, params, _ = _source(search.cond)
+    rows = search.conn.execute(f"SELECT d.seq FROM {source} WHERE {where}", params)  # noqa: S608
+    found = {int(seq) for (seq,) in rows if seq in seqs}
+    if search.cond.exact:
+        return found
+    search.load(found)
+    return {seq for seq in found if search.verify(seq)}
