@@ -103,6 +103,14 @@ class LazyParts:
                 )
             return self._parser
 
+    @parser.setter
+    def parser(self, parser: FeedParser) -> None:
+        """Parse with `parser` from now on (the one-shot `briefbot poll`'s); closed by `close`."""
+        with self._parser_lock:
+            old, self._parser = self._parser, parser
+        if old is not None:
+            old.close()
+
     def close_parser(self) -> None:
         """Stop the parse workers, if they were started."""
         with self._parser_lock:

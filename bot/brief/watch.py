@@ -31,9 +31,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from anyascii import anyascii
-from rapidfuzz import fuzz
-
 __all__ = ["MIN_CHARS", "THRESHOLD", "NameHit", "WatchTarget", "best_hit", "fold_name", "score"]
 
 #: Lowest score that counts as a match (0-100).
@@ -76,6 +73,8 @@ _DOUBLED = re.compile(r"([a-z])\1+")
 
 def fold_name(text: str) -> str:
     """`text` as compared: ASCII, lower case, no punctuation or legal forms, variants folded."""
+    from anyascii import anyascii  # with rapidfuzz, 13 ms that a poll without watches skips
+
     plain = anyascii(text[:MAX_TEXT]).casefold()
     # "Xi'an" is "xian", "L.L.C." is "llc", "M&P" is "mp"; "Parts & Support" is "parts support".
     plain = _AMPERSAND.sub("", _JOINERS.sub("", plain))
@@ -99,6 +98,8 @@ def score(watched: str, other: str) -> float:
     whole = _agreement(watched, other)
     if whole >= THRESHOLD or len(other) <= len(watched):
         return whole
+    from rapidfuzz import fuzz
+
     aligned = fuzz.partial_ratio_alignment(watched, other, score_cutoff=THRESHOLD - 15)
     if aligned is None:
         return 0.0
@@ -120,6 +121,8 @@ def _agreement(watched: str, other: str) -> float:
     """
     if _NUMBER.findall(watched) != _NUMBER.findall(other):
         return 0.0
+    from rapidfuzz import fuzz
+
     mine, theirs = watched.split(), other.split()
     if len(mine) != len(theirs):
         joined = fuzz.ratio("".join(mine), "".join(theirs))

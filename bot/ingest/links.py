@@ -61,6 +61,7 @@ _IDENTITY_TRACKING_PARAMS = _TRACKING_PARAMS | frozenset(
 # Session parameters: never part of what a link names.
 _SESSION_PARAMS = frozenset({"phpsessid", "jsessionid", "sessionid", "session_id", "sessid"})
 _SESSION_TOKEN = re.compile(r"(?=[A-Za-z]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9]{16,}")
+_TABS = re.compile(r"[\t\r\n]")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
@@ -80,8 +81,8 @@ def canonicalize_link(raw: str, base: str = "") -> str | None:
     byte for byte and in order.
     """
     # The WHATWG URL parser drops tabs and newlines anywhere in a URL.
-    text = re.sub(r"[\t\r\n]", "", raw).strip()
-    if not text:
+    text = _without_tabs(raw).strip()
+    if not text or (not base and ":" not in text):  # no scheme: not a URL (a GUID "1234")
         return None
     try:
         parts = urlsplit(urljoin(base, text) if base else text)
@@ -102,8 +103,11 @@ def canonicalize_link(raw: str, base: str = "") -> str | None:
 
 def identity_link(url: str, *, keep_fragment: bool = False) -> str | None:
     """The identity form of an absolute http(s) URL (see the module docstring), else None."""
+    text = _without_tabs(url).strip()
+    if ":" not in text:  # no scheme: not a URL
+        return None
     try:
-        parts = urlsplit(re.sub(r"[\t\r\n]", "", url).strip())
+        parts = urlsplit(text)
         host = parts.hostname
         port = parts.port
     except ValueError:
@@ -119,6 +123,12 @@ def identity_link(url: str, *, keep_fragment: bool = False) -> str | None:
     query = "&".join(sorted(_identity_params(parts.query)))
     fragment = parts.fragment if keep_fragment else ""
     return urlunsplit(("https", netloc, path, query, _normalize_escapes(fragment)))
+
+
+def _without_tabs(text: str) -> str:
+    if "\t" in text or "\r" in text or "\n" in text:
+        return _TABS.sub("", text)
+    return text
 
 
 def _identity_params(query: str) -> list[str]:

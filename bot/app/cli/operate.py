@@ -51,7 +51,15 @@ def _poll(
     force: bool,
     on_fetched: Callable[[str], None] | None,
 ) -> list[PollReport]:
+    from bot.ingest.inlinefirst import InlineFirstParser
+    from bot.ingest.parsepool import resolve_workers
+
     with Runtime.open(config) as runtime:
+        # One poll, then the process ends: small polls parse here (bot/ingest/inlinefirst.py).
+        settings = runtime.config.settings
+        runtime.parser = InlineFirstParser(
+            resolve_workers(settings.parse_workers), time_limit=settings.parse_timeout
+        )
         return runtime.poll(feed_ids=wanted, force=force, on_fetched=on_fetched)
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-import pycountry
-
 __all__ = ["country_name", "destination_name"]
 
 # BIS's short names where ISO's differ ("Russian Federation", "Taiwan, Province of China").
@@ -53,6 +51,8 @@ def country_name(code: str) -> str:
     code = code.strip().upper()
     if code in _SHORT:
         return _SHORT[code]
+    import pycountry  # 25 ms: loaded when a code is not one of ours (a poll never needs it)
+
     found = pycountry.countries.get(alpha_2=code) if re.fullmatch(r"[A-Z]{2}", code) else None
     if found is None:
         return code
