@@ -8,11 +8,12 @@ The data directory (BRIEFBOT_DATA; created mode 0700, every file in it 0600):
     state.json                feed states, record tables and the seq high-water mark
     LOCK, owner.json          the one process that writes; owner.json names it
 
-Items live in memory, because TinyDB's storage interface reads and writes whole
-databases: each document is held as its encoded JSON (`shards.EncodedShard`)
-and the dedup index keys on 16-byte digests of the dedup keys (about 2 KB per
-item: ~200 MB and a cold start of about 1 s at 100,000 items, BENCHMARKS.md).
-Of tombstone files only the keys are held; `prune` reads their documents.
+Item documents stay on disk: for each item the store holds where its line is
+in its shard file (`shardfile.StoredDocs`) and reads it when asked
+(`blob`, `blobs`, batched by shard); the dedup index keys on 16-byte digests
+of the dedup keys. A commit builds the touched shards in memory, writes them
+and then reads from the new files (`EncodedShard.settle`). Of tombstone files
+only the keys are held; `prune` reads their documents.
 
 A commit (`commit`) never changes a file or an in-memory version in place. It
 builds the next version of each touched shard and of state.json, writes them
@@ -155,6 +156,9 @@ class Engine:
         if write and rewrite:
             # Another layout (TinyDB's, an older briefbot's): in the current one now.
             write_files(rewrite, directory)
+            for written in rewrite:
+                if isinstance(written, EncodedShard) and written.kind == "items":
+                    written.settle()
         self._seqs = sorted(self._seq_shard)
         self._parts = _highest_parts(self._shards)
         self._last_seq = highest
@@ -203,7 +207,24 @@ class Engine:
     def blob(self, seq: int) -> bytes | None:
         with self.lock:
             name = self._seq_shard.get(seq)
-            return None if name is None else self._shards[name].get(seq)
+            shard = None if name is None else self._shards[name]
+        # Read outside the lock: the version taken keeps its own file open.
+        return None if shard is None else shard.get(seq)
+
+    def blobs(self, seqs: Iterable[int]) -> dict[int, bytes]:
+        """The stored documents of `seqs` (those still stored), read shard by shard."""
+        wanted: dict[str, list[int]] = {}
+        with self.lock:
+            where, shards = self._seq_shard, self._shards
+            for seq in seqs:
+                name = where.get(seq)
+                if name is not None:
+                    wanted.setdefault(name, []).append(seq)
+            versions = [(shards[name], found) for name, found in wanted.items()]
+        docs: dict[int, bytes] = {}
+        for shard, found in versions:
+            docs.update(shard.get_many(found))
+        return docs
 
     def where(self, seq: int) -> Path:
         """The file holding `seq` (for error messages)."""
@@ -252,6 +273,8 @@ class Engine:
         if changes.state or highest > self.state.high_water:
             new_state = self.state.changed(changes.state, high_water=highest or None)
         write_files(shards.values(), self.dir)
+        for shard in shards.values():
+            shard.settle()
         self._swap_items(shards, placed, parts, items.keys, highest)
         if self.after_shard_flush is not None:
             self.after_shard_flush()
@@ -285,12 +308,12 @@ class Engine:
                     break
                 parts[month] = part + 1
             parts[month] = part
-            shard.docs[seq] = blob
+            shard.put(seq, blob)
             placed[seq] = name
         for seq, blob in items.replaced.items():
             holder = self._seq_shard.get(seq)
             if holder is not None:
-                writable(holder).docs[seq] = blob
+                writable(holder).put(seq, blob)
         return shards, placed, parts
 
     def _swap_items(
@@ -425,7 +448,10 @@ class Engine:
             for name, docs in doomed.items()
         }
         emptied = [name for name, shard in shards.items() if shard.count() == 0]
-        write_files([s for name, s in shards.items() if name not in emptied], self.dir)
+        kept = [s for name, s in shards.items() if name not in emptied]
+        write_files(kept, self.dir)
+        for shard in kept:
+            shard.settle()
         unlink_files((shards[name].path for name in emptied), self.dir)
         pruned = sum(len(docs) for docs in doomed.values())
         with self.lock:
