@@ -46,7 +46,6 @@ import contextlib
 import gc
 import re
 import threading
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,6 +56,7 @@ from bot.models import UTC, as_utc
 from bot.store.ports import StoreError, StoreStats
 from bot.store.records.codec import iso, key_digest, parse_time
 from bot.store.tinydb.files import remove_stale_temp_files, unlink_files, write_files
+from bot.store.tinydb.locator import ShardMap
 from bot.store.tinydb.shards import EncodedShard, encode
 from bot.store.tinydb.statefile import StateFile
 
@@ -97,12 +97,10 @@ class Engine:
         self._seen_retention = timedelta(days=seen_retention_days)
         self.lock = threading.RLock()  # held only to swap in a commit or read an index
         self.state = StateFile.create(directory / STATE_FILE)
-        self._shards: dict[str, EncodedShard] = {}  # file name -> item shard
+        self._items = ShardMap()  # item shards by file name, which holds which seq
         self._seen: dict[str, Path] = {}  # tombstone file name -> path
         self._parts: dict[str, int] = {}  # month -> highest shard part number
         self._keys: dict[bytes, int] = {}  # digest of a dedup key -> seq (stored or tombstoned)
-        self._seq_shard: dict[int, str] = {}  # seq of a stored item -> shard file name
-        self._seqs: list[int] = []  # seqs of stored items, ascending
         self._tombstones: dict[int, str] = {}  # seq of a pruned item -> seen file name
         self.next_seq = 1  # the next seq to hand out
         self._last_seq = 0  # the highest seq committed or remembered
@@ -143,11 +141,12 @@ class Engine:
         if not isinstance(high_water, int) or isinstance(high_water, bool):
             raise StoreError(f"{state_path}: seq_high_water is {high_water!r}, not an integer")
         highest = high_water
+        shards: dict[str, EncodedShard] = {}
         paths = sorted(directory.glob("*.json"))
         rewrite: list[EncodedShard | StateFile] = [self.state] if self.state.dirty else []
         for path in paths:
             if _ITEM_SHARD_RE.match(path.name):
-                highest = max(highest, self._load_item_shard(path, rewrite))
+                highest = max(highest, self._load_item_shard(path, shards, rewrite))
         # Tombstones after items: a stored item's own entry wins (the two are
         # equal anyway when a crash mid-prune left an item in both).
         for path in paths:
@@ -159,21 +158,24 @@ class Engine:
             for written in rewrite:
                 if isinstance(written, EncodedShard) and written.kind == "items":
                     written.settle()
-        self._seqs = sorted(self._seq_shard)
-        self._parts = _highest_parts(self._shards)
+        self._items.load(shards)
+        self._parts = _highest_parts(shards)
         self._last_seq = highest
         self.next_seq = highest + 1
 
-    def _load_item_shard(self, path: Path, rewrite: list[EncodedShard | StateFile]) -> int:
-        name = path.name
+    def _load_item_shard(
+        self,
+        path: Path,
+        shards: dict[str, EncodedShard],
+        rewrite: list[EncodedShard | StateFile],
+    ) -> int:
         shard, index = EncodedShard.load(path, "items")
-        self._shards[name] = shard
+        shards[path.name] = shard
         if shard.dirty:
             rewrite.append(shard)
         # The hot loop of a cold start (two keys per item): locals only.
-        seq_shard, keys_index, digest = self._seq_shard, self._keys, key_digest
+        keys_index, digest = self._keys, key_digest
         for seq, keys in index:
-            seq_shard[seq] = name
             for key in keys:
                 keys_index[digest(key)] = seq
         return max((seq for seq, _ in index), default=0)
@@ -196,7 +198,7 @@ class Engine:
         return self._last_seq
 
     def count(self) -> int:
-        return len(self._seq_shard)
+        return self._items.count()
 
     def knows(self, digest: bytes) -> bool:
         return digest in self._keys
@@ -206,8 +208,8 @@ class Engine:
 
     def blob(self, seq: int) -> bytes | None:
         with self.lock:
-            name = self._seq_shard.get(seq)
-            shard = None if name is None else self._shards[name]
+            name = self._items.holder(seq)
+            shard = None if name is None else self._items.shards[name]
         # Read outside the lock: the version taken keeps its own file open.
         return None if shard is None else shard.get(seq)
 
@@ -215,9 +217,9 @@ class Engine:
         """The stored documents of `seqs` (those still stored), read shard by shard."""
         wanted: dict[str, list[int]] = {}
         with self.lock:
-            where, shards = self._seq_shard, self._shards
+            holder, shards = self._items.holder, self._items.shards
             for seq in seqs:
-                name = where.get(seq)
+                name = holder(seq)
                 if name is not None:
                     wanted.setdefault(name, []).append(seq)
             versions = [(shards[name], found) for name, found in wanted.items()]
@@ -228,16 +230,17 @@ class Engine:
 
     def where(self, seq: int) -> Path:
         """The file holding `seq` (for error messages)."""
-        name = self._seq_shard.get(seq)
+        with self.lock:
+            name = self._items.holder(seq)
         return self.dir / name if name else self.dir
 
     def seqs_after(self, seq: int) -> list[int]:
         with self.lock:
-            return self._seqs[bisect_right(self._seqs, seq) :]
+            return self._items.after(seq)
 
     def newest_seqs(self, limit: int) -> list[int]:
         with self.lock:
-            return self._seqs[: -limit - 1 : -1] if limit > 0 else []
+            return self._items.newest(limit)
 
     def tombstones(self) -> Iterator[tuple[int, datetime | None, list[str]]]:
         """Every tombstone: (seq, first seen, dedup keys), read from its file (for copying)."""
@@ -249,10 +252,10 @@ class Engine:
         with self.lock:
             paths = [
                 self.state.path,
-                *(shard.path for shard in self._shards.values()),
+                *(shard.path for shard in self._items.shards.values()),
                 *self._seen.values(),
             ]
-            items, tombstones, last = len(self._seq_shard), len(self._tombstones), self._last_seq
+            items, tombstones, last = self._items.count(), len(self._tombstones), self._last_seq
         size = files = 0
         for path in paths:
             with contextlib.suppress(OSError):
@@ -291,7 +294,7 @@ class Engine:
 
         def writable(name: str) -> EncodedShard:
             if name not in shards:
-                base = self._shards.get(name)
+                base = self._items.shards.get(name)
                 shards[name] = (
                     base.changed() if base else EncodedShard.create(self.dir / name, "items")
                 )
@@ -311,7 +314,7 @@ class Engine:
             shard.put(seq, blob)
             placed[seq] = name
         for seq, blob in items.replaced.items():
-            holder = self._seq_shard.get(seq)
+            holder = self._items.holder(seq)
             if holder is not None:
                 writable(holder).put(seq, blob)
         return shards, placed, parts
@@ -325,9 +328,7 @@ class Engine:
         highest: int,
     ) -> None:
         with self.lock:
-            self._shards.update(shards)
-            self._seq_shard.update(placed)
-            self._seqs.extend(sorted(placed))  # all above every committed seq
+            self._items.committed(shards, placed)  # all above every committed seq
             self._keys.update(keys)
             self._parts = parts
             self._last_seq = max(self._last_seq, highest)
@@ -349,7 +350,7 @@ class Engine:
 
     def _doomed(self, cutoff: datetime) -> dict[str, list[tuple[int, dict[str, Any]]]]:
         doomed: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        for name, shard in list(self._shards.items()):
+        for name, shard in list(self._items.shards.items()):
             for seq, doc in shard.iter_docs():
                 first_seen = parse_time(doc.get("first_seen"))
                 if first_seen is None or first_seen < cutoff:
@@ -408,7 +409,7 @@ class Engine:
                 self._tombstones[seq] = name
         for seq, keys in expired:
             self._tombstones.pop(seq, None)
-            if seq not in self._seq_shard:
+            if self._items.holder(seq) is None:
                 self._forget_keys(keys, seq)
         for name in emptied:
             self._seen.pop(name, None)
@@ -444,7 +445,7 @@ class Engine:
     def _remove_items(self, doomed: dict[str, list[tuple[int, dict[str, Any]]]]) -> int:
         """Phase 2, deletions: the doomed items leave their shards (emptied shards go)."""
         shards = {
-            name: self._shards[name].changed(remove=[seq for seq, _ in docs])
+            name: self._items.shards[name].changed(remove=[seq for seq, _ in docs])
             for name, docs in doomed.items()
         }
         emptied = [name for name, shard in shards.items() if shard.count() == 0]
@@ -455,18 +456,12 @@ class Engine:
         unlink_files((shards[name].path for name in emptied), self.dir)
         pruned = sum(len(docs) for docs in doomed.values())
         with self.lock:
-            self._shards.update(shards)
-            for name in emptied:
-                del self._shards[name]
+            self._items.pruned(shards, emptied)
             for docs in doomed.values():
                 for seq, doc in docs:
-                    self._seq_shard.pop(seq, None)
                     if seq not in self._tombstones:
                         self._forget_keys(doc["dedup_keys"], seq)
-            if pruned:
-                gone = {seq for docs in doomed.values() for seq, _ in docs}
-                self._seqs = [seq for seq in self._seqs if seq not in gone]
-            self._parts = _highest_parts(self._shards)
+            self._parts = _highest_parts(self._items.shards)
         return pruned
 
     def _forget_keys(self, keys: Iterable[str], seq: int) -> None:

@@ -107,6 +107,21 @@ class EncodedShard:
     def count(self) -> int:
         return len(self.docs) if self.docs is not None else len(self._stored())
 
+    def has(self, seq: int) -> bool:
+        if self.docs is not None:
+            return seq in self.docs
+        return self._stored().position(seq) is not None
+
+    def seqs(self) -> Iterable[int]:
+        return self.docs.keys() if self.docs is not None else self._stored().seqs
+
+    def seq_range(self) -> tuple[int, int] | None:
+        """The lowest and highest seq held, or None when empty."""
+        if self.docs is not None:
+            return (min(self.docs), max(self.docs)) if self.docs else None
+        seqs = self._stored().seqs
+        return (seqs[0], seqs[-1]) if seqs else None
+
     def get(self, seq: int) -> bytes | None:
         return self.docs.get(seq) if self.docs is not None else self._stored().get(seq)
 
