@@ -56,6 +56,7 @@ from bot.models import UTC, as_utc
 from bot.store.ports import StoreError, StoreStats
 from bot.store.records.codec import iso, key_digest, parse_time
 from bot.store.tinydb.files import remove_stale_temp_files, unlink_files, write_files
+from bot.store.tinydb.keyindex import KeyIndex, KeyIndexBuilder
 from bot.store.tinydb.locator import ShardMap
 from bot.store.tinydb.shards import EncodedShard, encode
 from bot.store.tinydb.statefile import StateFile
@@ -100,7 +101,7 @@ class Engine:
         self._items = ShardMap()  # item shards by file name, which holds which seq
         self._seen: dict[str, Path] = {}  # tombstone file name -> path
         self._parts: dict[str, int] = {}  # month -> highest shard part number
-        self._keys: dict[bytes, int] = {}  # digest of a dedup key -> seq (stored or tombstoned)
+        self._keys = KeyIndex()  # digest of a dedup key -> seq (stored or tombstoned)
         self._tombstones: dict[int, str] = {}  # seq of a pruned item -> seen file name
         self.next_seq = 1  # the next seq to hand out
         self._last_seq = 0  # the highest seq committed or remembered
@@ -142,16 +143,17 @@ class Engine:
             raise StoreError(f"{state_path}: seq_high_water is {high_water!r}, not an integer")
         highest = high_water
         shards: dict[str, EncodedShard] = {}
+        keys = KeyIndexBuilder()
         paths = sorted(directory.glob("*.json"))
         rewrite: list[EncodedShard | StateFile] = [self.state] if self.state.dirty else []
         for path in paths:
             if _ITEM_SHARD_RE.match(path.name):
-                highest = max(highest, self._load_item_shard(path, shards, rewrite))
+                highest = max(highest, self._load_item_shard(path, shards, keys, rewrite))
         # Tombstones after items: a stored item's own entry wins (the two are
         # equal anyway when a crash mid-prune left an item in both).
         for path in paths:
             if _SEEN_SHARD_RE.match(path.name):
-                highest = max(highest, self._load_seen_shard(path, rewrite))
+                highest = max(highest, self._load_seen_shard(path, keys, rewrite))
         if write and rewrite:
             # Another layout (TinyDB's, an older briefbot's): in the current one now.
             write_files(rewrite, directory)
@@ -159,6 +161,7 @@ class Engine:
                 if isinstance(written, EncodedShard) and written.kind == "items":
                     written.settle()
         self._items.load(shards)
+        self._keys = keys.build()
         self._parts = _highest_parts(shards)
         self._last_seq = highest
         self.next_seq = highest + 1
@@ -167,6 +170,7 @@ class Engine:
         self,
         path: Path,
         shards: dict[str, EncodedShard],
+        keys: KeyIndexBuilder,
         rewrite: list[EncodedShard | StateFile],
     ) -> int:
         shard, index = EncodedShard.load(path, "items")
@@ -174,21 +178,23 @@ class Engine:
         if shard.dirty:
             rewrite.append(shard)
         # The hot loop of a cold start (two keys per item): locals only.
-        keys_index, digest = self._keys, key_digest
-        for seq, keys in index:
-            for key in keys:
-                keys_index[digest(key)] = seq
+        add, digest = keys.stored, key_digest
+        for seq, dedup in index:
+            for key in dedup:
+                add(digest(key), seq)
         return max((seq for seq, _ in index), default=0)
 
-    def _load_seen_shard(self, path: Path, rewrite: list[EncodedShard | StateFile]) -> int:
+    def _load_seen_shard(
+        self, path: Path, keys: KeyIndexBuilder, rewrite: list[EncodedShard | StateFile]
+    ) -> int:
         seen, index = EncodedShard.load(path, "seen", keep_docs=False)
         if seen.dirty:
             rewrite.append(seen)  # its documents were kept for that
         self._seen[path.name] = path
-        for seq, keys in index:
+        for seq, dedup in index:
             self._tombstones[seq] = path.name
-            for key in keys:
-                self._keys.setdefault(key_digest(key), seq)
+            for key in dedup:
+                keys.tombstoned(key_digest(key), seq)
         return max((seq for seq, _ in index), default=0)
 
     # ------------------------------------------------------------------ committed reads
@@ -201,7 +207,7 @@ class Engine:
         return self._items.count()
 
     def knows(self, digest: bytes) -> bool:
-        return digest in self._keys
+        return self._keys.get(digest) is not None
 
     def seq_of(self, digest: bytes) -> int | None:
         return self._keys.get(digest)
@@ -284,6 +290,8 @@ class Engine:
         if new_state is not None:
             write_files([new_state], self.dir)
             self.state = new_state
+        # Outside the lock: new arrays are built, then swapped in (keyindex.py).
+        self._keys.fold()
 
     def _next_shards(
         self, items: ItemChanges
@@ -329,7 +337,7 @@ class Engine:
     ) -> None:
         with self.lock:
             self._items.committed(shards, placed)  # all above every committed seq
-            self._keys.update(keys)
+            self._keys.update(keys)  # the new keys
             self._parts = parts
             self._last_seq = max(self._last_seq, highest)
 
@@ -467,8 +475,7 @@ class Engine:
     def _forget_keys(self, keys: Iterable[str], seq: int) -> None:
         for key in keys:
             digest = key_digest(key)
-            if self._keys.get(digest) == seq:
-                del self._keys[digest]
+            self._keys.discard(digest, seq)
 
 
 def _item_shard_name(month: str, part: int) -> str:
