@@ -9,11 +9,13 @@ The data directory (BRIEFBOT_DATA; created mode 0700, every file in it 0600):
     LOCK, owner.json          the one process that writes; owner.json names it
 
 Item documents stay on disk: for each item the store holds where its line is
-in its shard file (`shardfile.StoredDocs`) and reads it when asked
-(`blob`, `blobs`, batched by shard); the dedup index keys on 16-byte digests
-of the dedup keys. A commit builds the touched shards in memory, writes them
-and then reads from the new files (`EncodedShard.settle`). Of tombstone files
-only the keys are held; `prune` reads their documents.
+in its shard file (`shardfile.StoredDocs`) and reads it when asked (`blob`,
+`blobs`, batched by shard; `locator.ShardMap` finds the shard); the dedup
+index maps 16-byte digests of the dedup keys to seqs in sorted arrays
+(`keyindex`): about 32 bytes an item plus 24 a key in all. A commit builds
+the touched shards in memory, writes them and then reads from the new files
+(`EncodedShard.settle`). Of tombstone files only the keys are held; `prune`
+reads their documents.
 
 A commit (`commit`) never changes a file or an in-memory version in place. It
 builds the next version of each touched shard and of state.json, writes them
