@@ -82,7 +82,7 @@ class EncodedShard:
             raise
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
-        fast = split_lines(raw, kind)
+        fast = split_lines(raw, kind, positions=file is not None)
         if fast is not None:
             tables, layout, index = fast
             if file is None:
@@ -224,7 +224,9 @@ _LINE_RE = re.compile(
 )
 
 
-def split_lines(raw: bytes, kind: str) -> tuple[dict[str, dict[str, Any]], Layout, Index] | None:
+def split_lines(
+    raw: bytes, kind: str, *, positions: bool = True
+) -> tuple[dict[str, dict[str, Any]], Layout, Index] | None:
     """Read a shard written line by line without decoding its documents, or None.
 
     Opening the store must index every document's dedup keys. Decoding each
@@ -235,7 +237,8 @@ def split_lines(raw: bytes, kind: str) -> tuple[dict[str, dict[str, Any]], Layou
     it is read; damage there is reported then (`decode_doc`). Anything else
     (an older layout, another schema version, a line that does not fit)
     returns None: the caller decodes the whole file. Returns the other tables,
-    where each document is (seq, offset, length, CRC-32) and the keys.
+    where each document is (seq, offset, length, CRC-32; left empty without
+    `positions`: only the keys are wanted) and the keys.
     """
     opening = b'"' + kind.encode() + b'":{\n'
     start = raw.find(opening)
@@ -251,7 +254,7 @@ def split_lines(raw: bytes, kind: str) -> tuple[dict[str, dict[str, Any]], Layou
         memoryview(raw)[start + len(opening) : last]
     ):
         return None
-    found = _scan_lines(raw, start + len(opening), last)
+    found = _scan_lines(raw, start + len(opening), last, positions=positions)
     if found is None or len(found[1]) != lines.get("count"):
         return None
     return tables, found[0], found[1]
@@ -265,7 +268,7 @@ def _head_tables(head: bytes) -> dict[str, dict[str, Any]] | None:
     return tables if isinstance(tables, dict) else None
 
 
-def _scan_lines(raw: bytes, pos: int, last: int) -> tuple[Layout, Index] | None:
+def _scan_lines(raw: bytes, pos: int, last: int, *, positions: bool) -> tuple[Layout, Index] | None:
     """Where each document of the lines from `pos` to `last` is, and its keys; None for a misfit."""
     layout = Layout()
     index: Index = []
@@ -285,7 +288,8 @@ def _scan_lines(raw: bytes, pos: int, last: int) -> tuple[Layout, Index] | None:
             return None
         first = found.end(1) + 2
         stop = end - 1 if raw[end - 1] == _COMMA else end
-        add(seq, first, stop - first, crc32(view[first:stop]))
+        if positions:
+            add(seq, first, stop - first, crc32(view[first:stop]))
         index.append((seq, keys))
         pos = end + 1
     return layout, index
