@@ -8,11 +8,14 @@ The data directory (BRIEFBOT_DATA; created mode 0700, every file in it 0600):
     state.json                feed states, record tables and the seq high-water mark
     LOCK, owner.json          the one process that writes; owner.json names it
 
-Items live in memory, because TinyDB's storage interface reads and writes whole
-databases: each document is held as its encoded JSON (`shards.EncodedShard`)
-and the dedup index keys on 16-byte digests of the dedup keys (about 2 KB per
-item: ~200 MB and a cold start of about 1 s at 100,000 items, BENCHMARKS.md).
-Of tombstone files only the keys are held; `prune` reads their documents.
+Item documents stay on disk: for each item the store holds where its line is
+in its shard file (`shardfile.StoredDocs`) and reads it when asked (`blob`,
+`blobs`, batched by shard; `locator.ShardMap` finds the shard); the dedup
+index maps 16-byte digests of the dedup keys to seqs in sorted arrays
+(`keyindex`): about 32 bytes an item plus 24 a key in all. A commit builds
+the touched shards in memory, writes them and then reads from the new files
+(`EncodedShard.settle`). Of tombstone files only the keys are held; `prune`
+reads their documents.
 
 A commit (`commit`) never changes a file or an in-memory version in place. It
 builds the next version of each touched shard and of state.json, writes them
@@ -45,7 +48,6 @@ import contextlib
 import gc
 import re
 import threading
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -56,6 +58,8 @@ from bot.models import UTC, as_utc
 from bot.store.ports import StoreError, StoreStats
 from bot.store.records.codec import iso, key_digest, parse_time
 from bot.store.tinydb.files import remove_stale_temp_files, unlink_files, write_files
+from bot.store.tinydb.keyindex import KeyIndex, KeyIndexBuilder
+from bot.store.tinydb.locator import ShardMap
 from bot.store.tinydb.shards import EncodedShard, encode
 from bot.store.tinydb.statefile import StateFile
 
@@ -96,12 +100,10 @@ class Engine:
         self._seen_retention = timedelta(days=seen_retention_days)
         self.lock = threading.RLock()  # held only to swap in a commit or read an index
         self.state = StateFile.create(directory / STATE_FILE)
-        self._shards: dict[str, EncodedShard] = {}  # file name -> item shard
+        self._items = ShardMap()  # item shards by file name, which holds which seq
         self._seen: dict[str, Path] = {}  # tombstone file name -> path
         self._parts: dict[str, int] = {}  # month -> highest shard part number
-        self._keys: dict[bytes, int] = {}  # digest of a dedup key -> seq (stored or tombstoned)
-        self._seq_shard: dict[int, str] = {}  # seq of a stored item -> shard file name
-        self._seqs: list[int] = []  # seqs of stored items, ascending
+        self._keys = KeyIndex()  # digest of a dedup key -> seq (stored or tombstoned)
         self._tombstones: dict[int, str] = {}  # seq of a pruned item -> seen file name
         self.next_seq = 1  # the next seq to hand out
         self._last_seq = 0  # the highest seq committed or remembered
@@ -142,47 +144,59 @@ class Engine:
         if not isinstance(high_water, int) or isinstance(high_water, bool):
             raise StoreError(f"{state_path}: seq_high_water is {high_water!r}, not an integer")
         highest = high_water
+        shards: dict[str, EncodedShard] = {}
+        keys = KeyIndexBuilder()
         paths = sorted(directory.glob("*.json"))
         rewrite: list[EncodedShard | StateFile] = [self.state] if self.state.dirty else []
         for path in paths:
             if _ITEM_SHARD_RE.match(path.name):
-                highest = max(highest, self._load_item_shard(path, rewrite))
+                highest = max(highest, self._load_item_shard(path, shards, keys, rewrite))
         # Tombstones after items: a stored item's own entry wins (the two are
         # equal anyway when a crash mid-prune left an item in both).
         for path in paths:
             if _SEEN_SHARD_RE.match(path.name):
-                highest = max(highest, self._load_seen_shard(path, rewrite))
+                highest = max(highest, self._load_seen_shard(path, keys, rewrite))
         if write and rewrite:
             # Another layout (TinyDB's, an older briefbot's): in the current one now.
             write_files(rewrite, directory)
-        self._seqs = sorted(self._seq_shard)
-        self._parts = _highest_parts(self._shards)
+            for written in rewrite:
+                if isinstance(written, EncodedShard) and written.kind == "items":
+                    written.settle()
+        self._items.load(shards)
+        self._keys = keys.build()
+        self._parts = _highest_parts(shards)
         self._last_seq = highest
         self.next_seq = highest + 1
 
-    def _load_item_shard(self, path: Path, rewrite: list[EncodedShard | StateFile]) -> int:
-        name = path.name
+    def _load_item_shard(
+        self,
+        path: Path,
+        shards: dict[str, EncodedShard],
+        keys: KeyIndexBuilder,
+        rewrite: list[EncodedShard | StateFile],
+    ) -> int:
         shard, index = EncodedShard.load(path, "items")
-        self._shards[name] = shard
+        shards[path.name] = shard
         if shard.dirty:
             rewrite.append(shard)
         # The hot loop of a cold start (two keys per item): locals only.
-        seq_shard, keys_index, digest = self._seq_shard, self._keys, key_digest
-        for seq, keys in index:
-            seq_shard[seq] = name
-            for key in keys:
-                keys_index[digest(key)] = seq
+        add, digest = keys.stored, key_digest
+        for seq, dedup in index:
+            for key in dedup:
+                add(digest(key), seq)
         return max((seq for seq, _ in index), default=0)
 
-    def _load_seen_shard(self, path: Path, rewrite: list[EncodedShard | StateFile]) -> int:
+    def _load_seen_shard(
+        self, path: Path, keys: KeyIndexBuilder, rewrite: list[EncodedShard | StateFile]
+    ) -> int:
         seen, index = EncodedShard.load(path, "seen", keep_docs=False)
         if seen.dirty:
             rewrite.append(seen)  # its documents were kept for that
         self._seen[path.name] = path
-        for seq, keys in index:
+        for seq, dedup in index:
             self._tombstones[seq] = path.name
-            for key in keys:
-                self._keys.setdefault(key_digest(key), seq)
+            for key in dedup:
+                keys.tombstoned(key_digest(key), seq)
         return max((seq for seq, _ in index), default=0)
 
     # ------------------------------------------------------------------ committed reads
@@ -192,31 +206,49 @@ class Engine:
         return self._last_seq
 
     def count(self) -> int:
-        return len(self._seq_shard)
+        return self._items.count()
 
     def knows(self, digest: bytes) -> bool:
-        return digest in self._keys
+        return self._keys.get(digest) is not None
 
     def seq_of(self, digest: bytes) -> int | None:
         return self._keys.get(digest)
 
     def blob(self, seq: int) -> bytes | None:
         with self.lock:
-            name = self._seq_shard.get(seq)
-            return None if name is None else self._shards[name].get(seq)
+            name = self._items.holder(seq)
+            shard = None if name is None else self._items.shards[name]
+        # Read outside the lock: the version taken keeps its own file open.
+        return None if shard is None else shard.get(seq)
+
+    def blobs(self, seqs: Iterable[int]) -> dict[int, bytes]:
+        """The stored documents of `seqs` (those still stored), read shard by shard."""
+        wanted: dict[str, list[int]] = {}
+        with self.lock:
+            holder, shards = self._items.holder, self._items.shards
+            for seq in seqs:
+                name = holder(seq)
+                if name is not None:
+                    wanted.setdefault(name, []).append(seq)
+            versions = [(shards[name], found) for name, found in wanted.items()]
+        docs: dict[int, bytes] = {}
+        for shard, found in versions:
+            docs.update(shard.get_many(found))
+        return docs
 
     def where(self, seq: int) -> Path:
         """The file holding `seq` (for error messages)."""
-        name = self._seq_shard.get(seq)
+        with self.lock:
+            name = self._items.holder(seq)
         return self.dir / name if name else self.dir
 
     def seqs_after(self, seq: int) -> list[int]:
         with self.lock:
-            return self._seqs[bisect_right(self._seqs, seq) :]
+            return self._items.after(seq)
 
     def newest_seqs(self, limit: int) -> list[int]:
         with self.lock:
-            return self._seqs[: -limit - 1 : -1] if limit > 0 else []
+            return self._items.newest(limit)
 
     def tombstones(self) -> Iterator[tuple[int, datetime | None, list[str]]]:
         """Every tombstone: (seq, first seen, dedup keys), read from its file (for copying)."""
@@ -228,10 +260,10 @@ class Engine:
         with self.lock:
             paths = [
                 self.state.path,
-                *(shard.path for shard in self._shards.values()),
+                *(shard.path for shard in self._items.shards.values()),
                 *self._seen.values(),
             ]
-            items, tombstones, last = len(self._seq_shard), len(self._tombstones), self._last_seq
+            items, tombstones, last = self._items.count(), len(self._tombstones), self._last_seq
         size = files = 0
         for path in paths:
             with contextlib.suppress(OSError):
@@ -252,12 +284,16 @@ class Engine:
         if changes.state or highest > self.state.high_water:
             new_state = self.state.changed(changes.state, high_water=highest or None)
         write_files(shards.values(), self.dir)
+        for shard in shards.values():
+            shard.settle()
         self._swap_items(shards, placed, parts, items.keys, highest)
         if self.after_shard_flush is not None:
             self.after_shard_flush()
         if new_state is not None:
             write_files([new_state], self.dir)
             self.state = new_state
+        # Outside the lock: new arrays are built, then swapped in (keyindex.py).
+        self._keys.fold()
 
     def _next_shards(
         self, items: ItemChanges
@@ -268,7 +304,7 @@ class Engine:
 
         def writable(name: str) -> EncodedShard:
             if name not in shards:
-                base = self._shards.get(name)
+                base = self._items.shards.get(name)
                 shards[name] = (
                     base.changed() if base else EncodedShard.create(self.dir / name, "items")
                 )
@@ -285,12 +321,12 @@ class Engine:
                     break
                 parts[month] = part + 1
             parts[month] = part
-            shard.docs[seq] = blob
+            shard.put(seq, blob)
             placed[seq] = name
         for seq, blob in items.replaced.items():
-            holder = self._seq_shard.get(seq)
+            holder = self._items.holder(seq)
             if holder is not None:
-                writable(holder).docs[seq] = blob
+                writable(holder).put(seq, blob)
         return shards, placed, parts
 
     def _swap_items(
@@ -302,10 +338,8 @@ class Engine:
         highest: int,
     ) -> None:
         with self.lock:
-            self._shards.update(shards)
-            self._seq_shard.update(placed)
-            self._seqs.extend(sorted(placed))  # all above every committed seq
-            self._keys.update(keys)
+            self._items.committed(shards, placed)  # all above every committed seq
+            self._keys.update(keys)  # the new keys
             self._parts = parts
             self._last_seq = max(self._last_seq, highest)
 
@@ -326,7 +360,7 @@ class Engine:
 
     def _doomed(self, cutoff: datetime) -> dict[str, list[tuple[int, dict[str, Any]]]]:
         doomed: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        for name, shard in list(self._shards.items()):
+        for name, shard in list(self._items.shards.items()):
             for seq, doc in shard.iter_docs():
                 first_seen = parse_time(doc.get("first_seen"))
                 if first_seen is None or first_seen < cutoff:
@@ -385,7 +419,7 @@ class Engine:
                 self._tombstones[seq] = name
         for seq, keys in expired:
             self._tombstones.pop(seq, None)
-            if seq not in self._seq_shard:
+            if self._items.holder(seq) is None:
                 self._forget_keys(keys, seq)
         for name in emptied:
             self._seen.pop(name, None)
@@ -421,33 +455,29 @@ class Engine:
     def _remove_items(self, doomed: dict[str, list[tuple[int, dict[str, Any]]]]) -> int:
         """Phase 2, deletions: the doomed items leave their shards (emptied shards go)."""
         shards = {
-            name: self._shards[name].changed(remove=[seq for seq, _ in docs])
+            name: self._items.shards[name].changed(remove=[seq for seq, _ in docs])
             for name, docs in doomed.items()
         }
         emptied = [name for name, shard in shards.items() if shard.count() == 0]
-        write_files([s for name, s in shards.items() if name not in emptied], self.dir)
+        kept = [s for name, s in shards.items() if name not in emptied]
+        write_files(kept, self.dir)
+        for shard in kept:
+            shard.settle()
         unlink_files((shards[name].path for name in emptied), self.dir)
         pruned = sum(len(docs) for docs in doomed.values())
         with self.lock:
-            self._shards.update(shards)
-            for name in emptied:
-                del self._shards[name]
+            self._items.pruned(shards, emptied)
             for docs in doomed.values():
                 for seq, doc in docs:
-                    self._seq_shard.pop(seq, None)
                     if seq not in self._tombstones:
                         self._forget_keys(doc["dedup_keys"], seq)
-            if pruned:
-                gone = {seq for docs in doomed.values() for seq, _ in docs}
-                self._seqs = [seq for seq in self._seqs if seq not in gone]
-            self._parts = _highest_parts(self._shards)
+            self._parts = _highest_parts(self._items.shards)
         return pruned
 
     def _forget_keys(self, keys: Iterable[str], seq: int) -> None:
         for key in keys:
             digest = key_digest(key)
-            if self._keys.get(digest) == seq:
-                del self._keys[digest]
+            self._keys.discard(digest, seq)
 
 
 def _item_shard_name(month: str, part: int) -> str:

@@ -2,8 +2,9 @@
 
 Without `staged` the repository reads what is committed (the store's
 `items`); with it, it also sees the transaction's new and changed items and
-can add more (`tx.items`). Documents are decoded outside any lock: the
-encoded bytes never change once made.
+can add more (`tx.items`). Documents are read (from the shard files, see
+shardfile.py) and decoded outside any lock: the encoded bytes never change
+once made. Reads of many items go shard by shard (`_blobs`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from bot.models import Item, as_utc, replace
 from bot.store.ports import StoreError, StoreReadOnlyError
 from bot.store.records.codec import dedup_keys, doc_to_item, item_to_doc, key_digest, month_of
@@ -21,6 +24,9 @@ from bot.store.tinydb.engine import Engine, ItemChanges
 from bot.store.tinydb.shards import decode_doc, encode
 
 __all__ = ["ItemRepo"]
+
+# Items read at once by `after`: about a shard (engine.SHARD_MAX_ITEMS).
+_READ_BATCH = 2000
 
 
 class ItemRepo:
@@ -51,12 +57,8 @@ class ItemRepo:
 
     def by_seq(self, seqs: Iterable[int]) -> list[Item]:
         wanted = list(seqs)
-        blobs = [self._blob(seq) for seq in wanted]
-        return [
-            self._decode(seq, blob)
-            for seq, blob in zip(wanted, blobs, strict=True)
-            if blob is not None
-        ]
+        blobs = self._blobs(wanted)
+        return [self._decode(seq, blob) for seq in wanted if (blob := blobs.get(seq)) is not None]
 
     def after(self, seq: int = 0, *, feed_ids: Collection[str] | None = None) -> Iterator[Item]:
         """In seq order; an item pruned meanwhile is skipped, one added meanwhile not included."""
@@ -64,14 +66,18 @@ class ItemRepo:
         if self._staged is not None:
             seqs += sorted(s for s in self._staged.new if s > seq)
         wanted = None if feed_ids is None else set(feed_ids)
-        for current in seqs:
-            blob = self._blob(current)
-            if blob is None:
-                continue
-            doc = decode_doc(blob, self._engine.where(current), current)
-            if wanted is not None and doc["feed_id"] not in wanted:
-                continue
-            yield doc_to_item(doc)
+        # A shard's worth at a time: one read of each file, not one per item.
+        for start in range(0, len(seqs), _READ_BATCH):
+            chunk = seqs[start : start + _READ_BATCH]
+            blobs = self._blobs(chunk)
+            for current in chunk:
+                blob = blobs.get(current)
+                if blob is None:
+                    continue
+                doc = self._doc(current, blob)
+                if wanted is not None and doc["feed_id"] not in wanted:
+                    continue
+                yield doc_to_item(doc)
 
     def newest_first(self, limit: int) -> Iterator[Item]:
         seqs: list[int] = []
@@ -183,5 +189,30 @@ class ItemRepo:
                 return staged.new[seq][0]
         return self._engine.blob(seq)
 
+    def _blobs(self, seqs: list[int]) -> dict[int, bytes]:
+        """The documents of `seqs` (those that exist), committed ones read shard by shard."""
+        staged = self._staged
+        if staged is None:
+            return self._engine.blobs(seqs)
+        found: dict[int, bytes] = {}
+        committed: list[int] = []
+        for seq in seqs:
+            if seq in staged.replaced:
+                found[seq] = staged.replaced[seq]
+            elif seq in staged.new:
+                found[seq] = staged.new[seq][0]
+            else:
+                committed.append(seq)
+        found.update(self._engine.blobs(committed))
+        return found
+
     def _decode(self, seq: int, blob: bytes) -> Item:
-        return doc_to_item(decode_doc(blob, self._engine.where(seq), seq))
+        return doc_to_item(self._doc(seq, blob))
+
+    def _doc(self, seq: int, blob: bytes) -> dict[str, Any]:
+        try:
+            doc: dict[str, Any] = orjson.loads(blob)
+        except orjson.JSONDecodeError:
+            # Where the item is, only for the error (a Path per item is costly).
+            return decode_doc(blob, self._engine.where(seq), seq)
+        return doc

@@ -1,16 +1,21 @@
-"""Item and tombstone files (items-*.json, seen-*.json): each document held as its encoded JSON.
+"""Item and tombstone files (items-*.json, seen-*.json): documents kept on disk, read on demand.
 
-A document kept as a dict costs about twice its JSON size in memory (a dict, a
-str per field, a list per list); kept as the bytes that go into the file it
-costs its JSON size plus 33 bytes. Items are read far less often than they are
-held (a digest, a search hit, an alert), tombstones only when they expire, and
-decoding one takes a few microseconds. The file format is TinyDB's: `serialize`
-splices the stored bytes into the file without re-encoding, one document per
-line (see `split_lines`).
+A document kept as a dict costs about twice its JSON size in memory; kept as
+its encoded JSON it costs its size (1.5 KB an item: 150 MB at 100,000 items).
+A shard read at open or written by a commit keeps neither: only where each
+document sits in its file (`shardfile.StoredDocs`), and reads it when wanted
+(a digest, a search hit, an alert), a few microseconds from the page cache.
+The file format is TinyDB's: `serialize` splices the encoded documents into
+the file without re-encoding, one document per line (see `split_lines`).
+
+A shard version holds its documents in memory (`docs`) only while it is being
+built by a commit or when it was read in another layout and not rewritten (a
+read-only open of an old directory). `settle()`, once its file is written,
+drops them for the file.
 
 A shard is never changed in place: `changed()` returns a new version, which is
 written to disk and then swapped in, so a reader holding the old one is never
-disturbed.
+disturbed (it keeps reading the old file; see shardfile.py).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import orjson
 
 from bot.store.ports import StoreError
 from bot.store.tinydb.migrations import META_DOC, META_TABLE, SCHEMA_VERSION, read_tables
+from bot.store.tinydb.shardfile import Layout, ShardFile, StoredDocs
 
 __all__ = ["EncodedShard", "decode_doc", "encode", "split_lines"]
 
@@ -33,22 +39,26 @@ Index = list[tuple[int, list[str]]]
 
 
 class EncodedShard:
-    """One items-*.json or seen-*.json file: seq -> encoded document."""
+    """One items-*.json or seen-*.json file: seq -> encoded document, on disk or in memory."""
 
     def __init__(
         self,
         path: Path,
         kind: str,
         tables: dict[str, dict[str, Any]],
-        docs: dict[int, bytes],
+        docs: dict[int, bytes] | None,
         *,
         dirty: bool,
+        stored: StoredDocs | None = None,
     ) -> None:
         self.path = path
         self.kind = kind  # "items" or "seen": also the name of the documents' table
         self.tables = tables  # every other table (its _meta), as loaded
-        self.docs = docs  # seq -> encoded document
+        self.docs = docs  # seq -> encoded document, when held in memory
+        self.stored = stored  # where the documents are in the file, when not
         self.dirty = dirty  # loaded in another layout: to be rewritten
+        # Where the last `serialize` put each document, and the file's size.
+        self._written: tuple[Layout, int] | None = None
 
     @classmethod
     def create(cls, path: Path, kind: str) -> EncodedShard:
@@ -61,17 +71,26 @@ class EncodedShard:
 
         `keep_docs=False`: only the keys are wanted (the shard comes back
         without documents, unless it must be rewritten in the line layout).
+        Otherwise the file stays open and its documents are read from it.
         """
         try:
-            raw = path.read_bytes()
+            if keep_docs:
+                file, raw = ShardFile.open(path)
+            else:
+                file, raw = None, path.read_bytes()
         except FileNotFoundError:
             raise
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
-        fast = split_lines(raw, kind, keep_docs=keep_docs)
+        fast = split_lines(raw, kind, positions=file is not None)
         if fast is not None:
-            tables, docs, index = fast
-            return cls(path, kind, tables, docs, dirty=False), index
+            tables, layout, index = fast
+            if file is None:
+                return cls(path, kind, tables, {}, dirty=False), index
+            stored = StoredDocs(file, layout)
+            return cls(path, kind, tables, None, dirty=False, stored=stored), index
+        if file is not None:
+            file.close()
         # Written by TinyDB, by hand or by an older briefbot: decode it all,
         # and mark it dirty so that it is rewritten line by line.
         data, migrated = read_tables(path, kind, raw)
@@ -86,10 +105,42 @@ class EncodedShard:
         return cls(path, kind, data, docs, dirty=migrated or bool(docs)), index
 
     def count(self) -> int:
-        return len(self.docs)
+        return len(self.docs) if self.docs is not None else len(self._stored())
+
+    def has(self, seq: int) -> bool:
+        if self.docs is not None:
+            return seq in self.docs
+        return self._stored().position(seq) is not None
+
+    def seqs(self) -> Iterable[int]:
+        return self.docs.keys() if self.docs is not None else self._stored().seqs
+
+    def seq_range(self) -> tuple[int, int] | None:
+        """The lowest and highest seq held, or None when empty."""
+        if self.docs is not None:
+            return (min(self.docs), max(self.docs)) if self.docs else None
+        seqs = self._stored().seqs
+        return (seqs[0], seqs[-1]) if seqs else None
 
     def get(self, seq: int) -> bytes | None:
-        return self.docs.get(seq)
+        return self.docs.get(seq) if self.docs is not None else self._stored().get(seq)
+
+    def get_many(self, seqs: Iterable[int]) -> dict[int, bytes]:
+        """The documents of those of `seqs` held here, by seq (one read of the file when close)."""
+        if self.docs is None:
+            return self._stored().get_many(seqs)
+        docs = self.docs
+        return {seq: docs[seq] for seq in seqs if seq in docs}
+
+    def put(self, seq: int, blob: bytes) -> None:
+        """Add or replace a document of a version being built (from `create` or `changed`)."""
+        if self.docs is None:
+            raise RuntimeError(f"{self.path}: a version on disk is not changed in place")
+        self.docs[seq] = blob
+
+    def all_docs(self) -> dict[int, bytes]:
+        """Every document, by seq (a new dict; one read of the file)."""
+        return dict(self.docs) if self.docs is not None else self._stored().all()
 
     def changed(
         self,
@@ -98,8 +149,8 @@ class EncodedShard:
         replace: Mapping[int, bytes] | None = None,
         remove: Iterable[int] = (),
     ) -> EncodedShard:
-        """A new version of this shard with documents added, replaced or removed."""
-        docs = dict(self.docs)
+        """A new version of this shard, in memory, with documents added, replaced or removed."""
+        docs = self.all_docs()
         docs.update(add)
         for seq, blob in (replace or {}).items():
             if seq in docs:
@@ -109,13 +160,23 @@ class EncodedShard:
         return EncodedShard(self.path, self.kind, copy.deepcopy(self.tables), docs, dirty=True)
 
     def iter_docs(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        for seq, blob in list(self.docs.items()):
+        for seq, blob in self.all_docs().items():
             yield seq, decode_doc(blob, self.path, seq)
 
     def serialize(self) -> bytes:
         """TinyDB's JSON, one document per line (see `split_lines`)."""
+        if self.docs is None:
+            raise RuntimeError(f"{self.path}: only a version built in memory is written")
         name = b'"' + self.kind.encode() + b'":{'
-        docs = b",\n".join(b'"%d":%b' % (seq, blob) for seq, blob in self.docs.items())
+        lines: list[bytes] = []
+        layout = Layout()
+        position = 0  # from the start of the first line
+        for seq, blob in self.docs.items():
+            line = b'"%d":%b' % (seq, blob)
+            layout.add(seq, position + len(line) - len(blob), len(blob), zlib.crc32(blob))
+            lines.append(line)
+            position += len(line) + 2  # ",\n"
+        docs = b",\n".join(lines)
         meta = self.tables.setdefault(META_TABLE, {}).setdefault(META_DOC, {})
         if docs:
             meta[_LINES_KEY] = {"count": len(self.docs), "crc32": zlib.crc32(docs)}
@@ -124,8 +185,30 @@ class EncodedShard:
         head = orjson.dumps(self.tables)
         head = b"{" if head == b"{}" else head[:-1] + b","
         if not docs:
-            return head + name + b"}}"
-        return head + name + b"\n" + docs + _DOCS_CLOSE
+            payload = head + name + b"}}"
+        else:
+            layout = layout.in_seq_order(shift=len(head) + len(name) + 1)
+            payload = head + name + b"\n" + docs + _DOCS_CLOSE
+        self._written = (layout, len(payload))
+        return payload
+
+    def settle(self) -> None:
+        """Its file is written: read the documents from it from now on, drop them from memory.
+
+        Kept in memory when the file cannot be opened or is not the size
+        written (nothing is lost: the next read of the directory reads it).
+        """
+        if self.docs is None or self._written is None:
+            return
+        layout, size = self._written
+        file = ShardFile.open_sized(self.path, size)
+        if file is not None:
+            self.stored, self.docs, self._written = StoredDocs(file, layout), None, None
+
+    def _stored(self) -> StoredDocs:
+        if self.stored is None:
+            raise RuntimeError(f"{self.path}: a shard with neither documents nor a file")
+        return self.stored
 
 
 # A shard as `EncodedShard.serialize` writes it: the other tables, then its
@@ -142,19 +225,20 @@ _LINE_RE = re.compile(
 
 
 def split_lines(
-    raw: bytes, kind: str, *, keep_docs: bool = True
-) -> tuple[dict[str, dict[str, Any]], dict[int, bytes], Index] | None:
+    raw: bytes, kind: str, *, positions: bool = True
+) -> tuple[dict[str, dict[str, Any]], Layout, Index] | None:
     """Read a shard written line by line without decoding its documents, or None.
 
     Opening the store must index every document's dedup keys. Decoding each
-    whole document for that (and encoding it again to hold it as bytes) was
-    most of a cold start; in this layout a line is `"<seq>":{"seq":<seq>,
-    "dedup_keys":[...],...}` and only the keys are decoded. orjson escapes
-    newlines inside strings, so every newline of the table separates two
-    documents. The rest of each document is decoded when it is read; damage
-    there is reported then (`decode_doc`). Anything else (an older layout,
-    another schema version, a line that does not fit) returns None: the caller
-    decodes the whole file.
+    whole document for that was most of a cold start; in this layout a line is
+    `"<seq>":{"seq":<seq>, "dedup_keys":[...],...}` and only the keys are
+    decoded. orjson escapes newlines inside strings, so every newline of the
+    table separates two documents. The rest of each document is decoded when
+    it is read; damage there is reported then (`decode_doc`). Anything else
+    (an older layout, another schema version, a line that does not fit)
+    returns None: the caller decodes the whole file. Returns the other tables,
+    where each document is (seq, offset, length, CRC-32; left empty without
+    `positions`: only the keys are wanted) and the keys.
     """
     opening = b'"' + kind.encode() + b'":{\n'
     start = raw.find(opening)
@@ -170,7 +254,7 @@ def split_lines(
         memoryview(raw)[start + len(opening) : last]
     ):
         return None
-    found = _scan_lines(raw, start + len(opening), last, keep_docs=keep_docs)
+    found = _scan_lines(raw, start + len(opening), last, positions=positions)
     if found is None or len(found[1]) != lines.get("count"):
         return None
     return tables, found[0], found[1]
@@ -184,15 +268,13 @@ def _head_tables(head: bytes) -> dict[str, dict[str, Any]] | None:
     return tables if isinstance(tables, dict) else None
 
 
-def _scan_lines(
-    raw: bytes, pos: int, last: int, *, keep_docs: bool
-) -> tuple[dict[int, bytes], Index] | None:
-    """The documents and (seq, keys) of the lines from `pos` to `last`, or None for a misfit."""
-    docs: dict[int, bytes] = {}
+def _scan_lines(raw: bytes, pos: int, last: int, *, positions: bool) -> tuple[Layout, Index] | None:
+    """Where each document of the lines from `pos` to `last` is, and its keys; None for a misfit."""
+    layout = Layout()
     index: Index = []
-    match, loads, find = _LINE_RE.match, orjson.loads, raw.find
-    # Slices of `raw` itself, one copy per document: splitting into lines
-    # first would allocate each document twice (and fragment the heap).
+    match, loads, find, crc32 = _LINE_RE.match, orjson.loads, raw.find, zlib.crc32
+    add = layout.add
+    view = memoryview(raw)  # slices without copies
     while pos <= last:
         end = find(b"\n", pos, last + 1)
         end = last if end < 0 else end
@@ -204,11 +286,13 @@ def _scan_lines(
             keys = loads(found.group(3))
         except orjson.JSONDecodeError:
             return None
-        if keep_docs:
-            docs[seq] = raw[found.end(1) + 2 : end - 1 if raw[end - 1] == _COMMA else end]
+        first = found.end(1) + 2
+        stop = end - 1 if raw[end - 1] == _COMMA else end
+        if positions:
+            add(seq, first, stop - first, crc32(view[first:stop]))
         index.append((seq, keys))
         pos = end + 1
-    return docs, index
+    return layout, index
 
 
 def decode_doc(blob: bytes, where: Path, seq: int) -> dict[str, Any]:
