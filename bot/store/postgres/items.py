@@ -15,7 +15,7 @@ commit order and a rolled-back seq is never handed out again.
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +73,15 @@ class PgItems:
     def is_known(self, item: Item, *, former: bool = True) -> bool:
         keys = item.lookup_keys if former else item.dedup_keys
         return bool(self._known([key_digest(key) for key in keys]))
+
+    def which_known(self, items: Sequence[Item], *, former: bool = True) -> list[bool]:
+        """One statement for all of `items` (a round trip each was most of a poll's storing)."""
+        digests = [
+            [key_digest(key) for key in (item.lookup_keys if former else item.dedup_keys)]
+            for item in items
+        ]
+        known = self._known([d for keys in digests for d in keys])
+        return [any(d in known for d in keys) for keys in digests]
 
     def get(self, feed_id: str, item_id: str) -> Item | None:
         rows = self._db.rows(
