@@ -5,15 +5,16 @@ brings the schema up to date (migrations.py): a process that starts with an
 older schema migrates it, under an advisory lock, before anything else.
 
 Transactions. Each unit of work is one database transaction on one pooled
-connection, and begins by locking the one row of `seq_counter` (SELECT ...
-FOR UPDATE), held until COMMIT or ROLLBACK. So writers take turns, across
-threads and across processes: a read-then-write inside one (a subscription
-cap, an alert merge into the owner's queue record) never interleaves with
-another writer, as with TinyDB. And seqs become visible in commit order: an
-identity column would number rows at INSERT, so a reader could see seq 2
-committed before seq 1 and move a cursor past 1 for good (the design note saw
-it happen). Inside the process a lock also serializes transactions, so
-waiting writers do not each hold a pooled connection.
+connection. Those that write items lock the one row of `seq_counter` (SELECT
+... FOR UPDATE) before their first item write, held until COMMIT or
+ROLLBACK (items.py): item writers take turns across processes, and seqs
+become visible in commit order (an identity column would number rows at
+INSERT, so a reader could see seq 2 committed before seq 1 and move a cursor
+past 1 for good; the design note saw it happen). The others (a digest's
+ledger, an alert delivery, a subscription) lock only the records they read
+or write (records.py), so replicas' record writes run side by side. Inside
+the process a lock still serializes transactions, so waiting writers do not
+each hold a pooled connection.
 
 Reads outside a transaction take a pooled connection per statement and see
 what is committed; a read that spans several statements (`items.after` in
@@ -41,7 +42,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from bot.models import as_utc
 from bot.store.ports import Heartbeat, StoreError, StoreReadOnlyError, StoreStats
 from bot.store.postgres.db import InTransaction, Pooled
-from bot.store.postgres.items import PgItems
+from bot.store.postgres.items import PgItems, lock_seq
 from bot.store.postgres.migrations import migrate
 from bot.store.postgres.records import PgRecords
 from bot.store.postgres.url import describe_url
@@ -167,7 +168,6 @@ class PgStore(_Repositories):
             self._writing_thread = threading.get_ident()
             try:
                 with conn.transaction():
-                    conn.execute("SELECT last FROM seq_counter WHERE id = 1 FOR UPDATE")
                     tx = PgTransaction(conn)
                     yield tx
                     for check in self.commit_checks:
@@ -181,6 +181,7 @@ class PgStore(_Repositories):
         cutoff, seen_cutoff = now - self._retention, now - self._seen_retention
         with self.transaction() as tx:
             db = tx.db
+            lock_seq(db)
             doomed = db.rows(
                 "SELECT seq, first_seen, doc FROM items"
                 " WHERE first_seen IS NULL OR first_seen < %s",
