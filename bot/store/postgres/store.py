@@ -54,6 +54,8 @@ __all__ = ["PgStore", "PgTransaction"]
 log = logging.getLogger(__name__)
 
 _POOL_MAX = 8
+#: A replica silent this long is forgotten by `briefbot health` (not named as stale).
+_FORGET_REPLICA = timedelta(days=1)
 _CONNECT_TIMEOUT = 10
 
 
@@ -224,42 +226,54 @@ class PgStore(_Repositories):
         )
 
     def beat(self, heartbeat: Heartbeat) -> None:
+        """Replace this replica's heartbeat (`heartbeat.replica`); forget those silent a day."""
         if self._read_only:
             raise StoreReadOnlyError("the heartbeat is written by the running service")
         value = {
-            "at": iso(heartbeat.at),
             "pid": heartbeat.pid,
             "slack_mode": heartbeat.slack_mode,
             "slack_ok": heartbeat.slack_ok,
             "slack_checked_at": iso(heartbeat.slack_checked_at),
             "slack_detail": heartbeat.slack_detail.replace("\x00", " "),
+            "host": heartbeat.host.replace("\x00", " "),
+            "leader": heartbeat.leader,
         }
-        Pooled(self.pool).run(
-            "INSERT INTO heartbeat (id, value) VALUES (1, %s)"
-            " ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value",
-            (orjson.dumps(value).decode(),),
+        db = Pooled(self.pool)
+        db.run(
+            "INSERT INTO replica_heartbeats (replica, at, value) VALUES (%s, %s, %s)"
+            " ON CONFLICT (replica) DO UPDATE SET at = EXCLUDED.at, value = EXCLUDED.value",
+            (heartbeat.replica.replace("\x00", " "), heartbeat.at, orjson.dumps(value).decode()),
         )
+        db.run("DELETE FROM replica_heartbeats WHERE at < %s", (heartbeat.at - _FORGET_REPLICA,))
 
     def last_heartbeat(self) -> Heartbeat | None:
-        rows = Pooled(self.pool).rows("SELECT value FROM heartbeat WHERE id = 1")
-        if not rows:
-            return None
-        try:
-            data = orjson.loads(rows[0][0])
-            at = parse_time(data["at"])
-            if at is None:
-                raise ValueError("no time")
-            return Heartbeat(
-                at=at,
-                pid=int(data["pid"]),
-                slack_mode=str(data["slack_mode"]),
-                slack_ok=bool(data["slack_ok"]),
-                slack_checked_at=parse_time(data.get("slack_checked_at")),
-                slack_detail=str(data.get("slack_detail") or ""),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("cannot read the heartbeat in %s: %s", self.where, exc)
-            return None
+        beats = self.heartbeats()
+        return max(beats, key=lambda beat: beat.at) if beats else None
+
+    def heartbeats(self) -> list[Heartbeat]:
+        rows = Pooled(self.pool).rows(
+            "SELECT replica, at, value FROM replica_heartbeats ORDER BY replica"
+        )
+        found = []
+        for replica, at, value in rows:
+            try:
+                data = orjson.loads(value)
+                found.append(
+                    Heartbeat(
+                        at=as_utc(at),
+                        pid=int(data["pid"]),
+                        slack_mode=str(data["slack_mode"]),
+                        slack_ok=bool(data["slack_ok"]),
+                        slack_checked_at=parse_time(data.get("slack_checked_at")),
+                        slack_detail=str(data.get("slack_detail") or ""),
+                        replica=str(replica),
+                        host=str(data.get("host") or ""),
+                        leader=bool(data.get("leader", True)),
+                    )
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("cannot read heartbeat %r in %s: %s", replica, self.where, exc)
+        return found
 
     def close(self) -> None:
         """Close the pool (a transaction in progress finishes first). Twice is harmless."""

@@ -12,12 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from bot.models import Alert, Item
+from bot.store.ports import Heartbeat
 from bot.store.postgres.store import PgStore, PgTransaction
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -144,3 +145,30 @@ def test_item_writers_still_take_turns_and_store_an_item_once(
     thread.join(10)
     assert added == [[]]
     assert [(i.id, i.seq) for i in one.items.after()] == [("guid-1", 1)]
+
+
+def replica_beat(store_name: str, at: datetime, *, leader: bool) -> Heartbeat:
+    return Heartbeat(
+        at=at,
+        pid=4242,
+        slack_mode="http",
+        slack_ok=True,
+        replica=f"{store_name}:4242:ab",
+        host=store_name,
+        leader=leader,
+    )
+
+
+def test_each_replica_keeps_its_own_heartbeat(replicas: tuple[PgStore, PgStore]) -> None:
+    one, two = replicas
+    one.beat(replica_beat("web-a", NOW, leader=True))
+    two.beat(replica_beat("web-b", NOW + timedelta(seconds=20), leader=False))
+    one.beat(replica_beat("web-a", NOW + timedelta(seconds=30), leader=True))
+    assert two.heartbeats() == [
+        replica_beat("web-a", NOW + timedelta(seconds=30), leader=True),
+        replica_beat("web-b", NOW + timedelta(seconds=20), leader=False),
+    ]
+    assert one.last_heartbeat() == replica_beat("web-a", NOW + timedelta(seconds=30), leader=True)
+    # A replica silent for more than a day is forgotten at the next beat.
+    one.beat(replica_beat("web-a", NOW + timedelta(days=1, seconds=25), leader=True))
+    assert [b.replica for b in two.heartbeats()] == ["web-a:4242:ab"]
