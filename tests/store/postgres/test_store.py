@@ -172,3 +172,33 @@ def test_each_replica_keeps_its_own_heartbeat(replicas: tuple[PgStore, PgStore])
     # A replica silent for more than a day is forgotten at the next beat.
     one.beat(replica_beat("web-a", NOW + timedelta(days=1, seconds=25), leader=True))
     assert [b.replica for b in two.heartbeats()] == ["web-a:4242:ab"]
+
+
+def advisory_locks(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_known_records_take_row_locks_only(
+    replicas: tuple[PgStore, PgStore], database_url: str
+) -> None:
+    # Advisory locks fill the server's shared lock table (64 a connection by default):
+    # a poll of thousands of known feeds must not take one per feed.
+    one, _ = replicas
+    with one.transaction() as tx:
+        tx.alerts.enqueue([alert(f"U{n}", n) for n in range(1, 6)])
+    seen: list[int] = []
+
+    def work(tx: PgTransaction) -> None:
+        tx.alerts.enqueue([alert(f"U{n}", 10 + n) for n in range(1, 6)])  # five known queues
+        seen.append(advisory_locks(database_url))
+        tx.alerts.enqueue([alert("U9", 20)])  # a new one: a key lock
+        seen.append(advisory_locks(database_url))
+
+    held = Held(one, work).start()
+    held.release()
+    assert seen == [0, 1]
+    assert queued_keys(one, "U3") == ["U3:13", "U3:3"]
