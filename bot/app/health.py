@@ -7,6 +7,15 @@ up; HTTP mode: `auth.test` succeeded within `SLACK_CHECK_SECONDS`).
 `briefbot health` (the container's health check; exit 0 or 1) and `/healthz`
 in HTTP mode (200 or 503) say the same thing.
 
+With several replicas on one database (`assess_replicas`, what `briefbot
+health` says) each replica beats under its own name, saying whether it
+leads. The service is healthy when at least one replica is live (a heartbeat
+within `STALE_SECONDS`) and leads, every live replica reaches Slack, and polls
+run. A stale replica is named, but does not make the service unhealthy: its
+claimed work passes to the others when its leases expire. The leader flag is
+as of the replica's last beat: after a failover, up to `HEARTBEAT_SECONDS`
+late. `/healthz` judges its own replica only (the proxy's question).
+
 Not obvious: "polling" is read from the feed states the polls write, not from
 the heartbeat, so a stuck scheduler shows even while the heartbeat thread
 runs. The newest poll of any enabled feed must be more recent than twice the
@@ -16,8 +25,9 @@ shortest poll interval plus `POLL_GRACE`.
 from __future__ import annotations
 
 import os
+import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -34,6 +44,7 @@ __all__ = [
     "SlackProbe",
     "SlackWatch",
     "assess",
+    "assess_replicas",
 ]
 
 HEARTBEAT_SECONDS = 30
@@ -88,6 +99,44 @@ def assess(
     return HealthReport(healthy and poll_ok, lines)
 
 
+def assess_replicas(
+    heartbeats: Sequence[Heartbeat],
+    feed_states: Mapping[str, FeedState],
+    config: Config,
+    now: datetime,
+) -> HealthReport:
+    """Judge the service from every replica's last heartbeat (see the module docstring)."""
+    if len(heartbeats) <= 1 and all(not beat.replica for beat in heartbeats):
+        return assess(heartbeats[0] if heartbeats else None, feed_states, config, now)
+    now = as_utc(now)
+    live = [b for b in heartbeats if (now - as_utc(b.at)).total_seconds() <= STALE_SECONDS]
+    leaders = [b.replica for b in live if b.leader]
+    lines = [f"service: {len(live)} of {len(heartbeats)} replicas live"]
+    if leaders:
+        lines[0] += f", the leader {', '.join(leaders)}"
+    else:
+        lines[0] += ": none leads (matching, alerts and retention wait)"
+    healthy = bool(leaders)
+    for beat in heartbeats:
+        age = (now - as_utc(beat.at)).total_seconds()
+        where = f"pid {beat.pid}" + (f" on {beat.host}" if beat.host else "")
+        if beat not in live:
+            lines.append(f"replica {beat.replica}: stale, last heartbeat {age:.0f} s ago ({where})")
+            continue
+        role = "leader, " if beat.leader else ""
+        mode = "Socket Mode" if beat.slack_mode == "socket" else "HTTP mode"
+        slack = (
+            f"slack ok ({mode})"
+            if beat.slack_ok
+            else f"slack not working ({mode}): {beat.slack_detail or 'unknown'}"
+        )
+        healthy = healthy and beat.slack_ok
+        lines.append(f"replica {beat.replica} ({role}{where}): heartbeat {age:.0f} s ago, {slack}")
+    poll_ok, poll_line = _polling(feed_states, config, now)
+    lines.append(poll_line)
+    return HealthReport(healthy and poll_ok, lines)
+
+
 def _polling(
     feed_states: Mapping[str, FeedState], config: Config, now: datetime
 ) -> tuple[bool, str]:
@@ -121,7 +170,12 @@ class Heartbeats:
         slack_mode: str,
         probe: SlackProbe,
         clock: Callable[[], datetime],
+        *,
+        replica: str = "",
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
+        self._replica = replica
+        self._leading = leading
         self._store = store
         self._config = config
         self._mode = slack_mode
@@ -146,6 +200,9 @@ class Heartbeats:
             slack_ok=ok,
             slack_checked_at=now,
             slack_detail=detail,
+            replica=self._replica,
+            host=socket.gethostname() if self._replica else "",
+            leader=self._leading(),
         )
         with self._lock:
             self._last = heartbeat

@@ -30,7 +30,7 @@ from bot.app.fedreg import deadline_items
 from bot.app.latest import newest_stories
 from bot.app.parts import LazyParts
 from bot.app.screening import poll_screening, screening_status_row
-from bot.app.storage import database_search, open_store
+from bot.app.storage import database_search, open_store, screening_snapshot_place
 from bot.app.storycache import StoryKeeper
 from bot.app.workspaces import digest_feeds, only_their_feeds, only_visible, stamp_alerts
 from bot.brief.watchlist import watch_alerts, where_found
@@ -114,7 +114,8 @@ class Runtime(LazyParts):
         self.coordination: Coordination = SingleProcess()  # replicas: bot/app/replicas.py
         self.locks = DestinationLocks(self.coordination)
         LazyParts.__init__(self, network)
-        self.screening = ScreeningSource(config.settings.data_dir, clock=clock)
+        place = screening_snapshot_place(store)  # the database's, on PostgreSQL
+        self.screening = ScreeningSource(config.settings.data_dir, clock=clock, place=place)
         self._index_lock = threading.Lock()
         self._stories = StoryKeeper(cache_dir, store.items, clock, store.alerts.match_cursor)
         self._search: SearchIndex | FtsIndex | PgSearch | None = None

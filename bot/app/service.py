@@ -170,7 +170,15 @@ def _serve(
         monotonic=time.monotonic,
     )
     mode = "socket" if config.slack.socket_mode else "http"
-    heartbeats = Heartbeats(runtime.store, runtime.config, mode, watch, runtime.clock)
+    heartbeats = Heartbeats(
+        runtime.store,
+        runtime.config,
+        mode,
+        watch,
+        runtime.clock,
+        replica=runtime.coordination.replica,
+        leading=runtime.coordination.is_leader,
+    )
     previous = _install_signal_handlers(stop) if handle_signals else {}
     slack: SlackHandle | None = None
     try:

@@ -19,10 +19,17 @@ from bot.models import Settings
 from bot.store.ports import Coordination, SingleProcess, Store
 
 if TYPE_CHECKING:
+    from bot.ingest.screening.source import SnapshotPlace
     from bot.store.postgres.search import PgSearch
     from bot.store.postgres.store import PgStore
 
-__all__ = ["database_search", "describe_store", "open_coordination", "open_store"]
+__all__ = [
+    "database_search",
+    "describe_store",
+    "open_coordination",
+    "open_store",
+    "screening_snapshot_place",
+]
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> Store:
@@ -74,6 +81,17 @@ def open_coordination(
             pg, settings.database_url, lease_seconds=lease_seconds, check_every=check_seconds
         )
     return SingleProcess()
+
+
+def screening_snapshot_place(store: Store) -> SnapshotPlace | None:
+    """Where the screening list's snapshot is kept: the database, shared by the replicas,
+    for a PostgreSQL store; None for the data directory's file."""
+    pg = _as_postgres(store)
+    if pg is None:
+        return None
+    from bot.store.postgres.snapshots import PgSnapshot
+
+    return PgSnapshot(pg, "screening-list")
 
 
 def _as_postgres(store: Store) -> PgStore | None:

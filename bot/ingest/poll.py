@@ -131,12 +131,17 @@ def poll_feeds(
     return PollCycle(reports, stored)
 
 
-def _known_now(store: Store) -> Callable[[Item], bool]:
+#: Which of a feed's parsed entries are already stored: one question per feed (on
+#: PostgreSQL one statement, where a question per entry was most of a cycle's storing).
+KnownCheck = Callable[[Sequence[Item]], list[bool]]
+
+
+def _known_now(store: Store) -> KnownCheck:
     """Known by its current keys. One known only by a former key goes on to `Items.add`,
     which gives the stored item its current keys (see bot/ingest/identity.py)."""
 
-    def known(item: Item) -> bool:
-        return store.items.is_known(item, former=False)
+    def known(items: Sequence[Item]) -> list[bool]:
+        return store.items.which_known(items, former=False)
 
     return known
 
@@ -146,7 +151,7 @@ def fetch_and_parse(
     states: Mapping[str, FeedState],
     config: Config,
     *,
-    known: Callable[[Item], bool],
+    known: KnownCheck,
     clock: Clock,
     on_fetched: Callable[[str], None] | None = None,
     network: Network = SYSTEM_NETWORK,
@@ -203,7 +208,7 @@ def parse_outcome(
     feed: FeedConfig,
     result: FetchResult,
     *,
-    known: Callable[[Item], bool],
+    known: KnownCheck,
     now: datetime,
     parser: FeedParser,
 ) -> FeedOutcome:
@@ -223,7 +228,10 @@ def parse_outcome(
         outcome.title = parsed.feed_title
         if parsed.error is None:
             outcome.parsed = len(parsed.items)
-            outcome.items = [annotate_item(i) for i in parsed.items if not known(i)]
+            flags = known(parsed.items)
+            outcome.items = [
+                annotate_item(i) for i, old in zip(parsed.items, flags, strict=True) if not old
+            ]
     outcome.elapsed = result.elapsed + (time.monotonic() - started)
     return outcome
 
@@ -240,8 +248,8 @@ def probe_feed(
     return outcome
 
 
-def _never(item: Item) -> bool:
-    return False
+def _never(items: Sequence[Item]) -> list[bool]:
+    return [False] * len(items)
 
 
 def record_outcome(

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.app.cli.shared import EXIT_OK, EXIT_USAGE
+from bot.app.cli.shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bot.models import FeedState
+from bot.store.ports import Heartbeat
 from bot.store.postgres.store import PgStore
 from tests.app.test_cli import clean_env, run_cli
 from tests.support import paths
@@ -75,3 +78,50 @@ def test_migrate_without_a_database_says_what_to_set(tmp_path: Path) -> None:
     result = run_cli("migrate", env=clean_env(), cwd=tmp_path)
     assert result.returncode == EXIT_USAGE
     assert "set BRIEFBOT_DATABASE_URL" in result.stderr
+
+
+def test_health_names_each_replica_and_needs_a_live_leader(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds:\n  - id: fr\n    url: https://example.org/fr.xml\n")
+    now = datetime.now(UTC)
+    with PgStore.open(database_url) as store:
+        with store.transaction() as tx:
+            tx.feed_states.put(FeedState("fr", last_attempt=now, last_success=now))
+        for name, age, leader in [("web-a", 5, True), ("web-b", 10, False), ("web-c", 900, False)]:
+            store.beat(
+                Heartbeat(
+                    at=now - timedelta(seconds=age),
+                    pid=age,
+                    slack_mode="http",
+                    slack_ok=True,
+                    replica=f"{name}:{age}:ab",
+                    host=name,
+                    leader=leader,
+                )
+            )
+    env = clean_env(BRIEFBOT_DATABASE_URL=database_url)
+    healthy = run_cli("--config", str(config), "health", env=env, cwd=tmp_path)
+    assert healthy.returncode == EXIT_OK, healthy.stderr
+    lines = healthy.stdout.splitlines()
+    assert lines[:2] == ["healthy", "service: 2 of 3 replicas live, the leader web-a:5:ab"]
+    assert any(line.startswith("replica web-a:5:ab (leader, pid 5 on web-a)") for line in lines)
+    assert any(line.startswith("replica web-b:10:ab (pid 10 on web-b)") for line in lines)
+    assert any(line.startswith("replica web-c:900:ab: stale, last heartbeat 9") for line in lines)
+
+    with PgStore.open(database_url) as store:  # the leader's last beat, long ago
+        store.beat(
+            Heartbeat(
+                at=now - timedelta(seconds=600),
+                pid=5,
+                slack_mode="http",
+                slack_ok=True,
+                replica="web-a:5:ab",
+                host="web-a",
+                leader=True,
+            )
+        )
+    unhealthy = run_cli("--config", str(config), "health", env=env, cwd=tmp_path)
+    assert unhealthy.returncode == EXIT_FAILED
+    assert "service: 1 of 3 replicas live: none leads" in unhealthy.stderr

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.app.health import SLACK_CHECK_SECONDS, SlackWatch, assess
+from bot.app.health import SLACK_CHECK_SECONDS, SlackWatch, assess, assess_replicas
 from bot.config.model import SlackSecrets
 from bot.config.schema import parse_config_text
 from bot.models import FeedState
@@ -146,3 +146,57 @@ def test_socket_mode_asks_the_connection() -> None:
     assert watch() == (False, "the Socket Mode connection is down (reconnecting)")
     connection.up = True
     assert watch() == (True, "")
+
+
+def replica(name: str, seconds_ago: float, *, leader: bool, ok: bool = True) -> Heartbeat:
+    at = NOW - timedelta(seconds=seconds_ago)
+    return Heartbeat(
+        at=at,
+        pid=100 + len(name),
+        slack_mode="http",
+        slack_ok=ok,
+        slack_detail="" if ok else "auth.test failed: SlackApiError",
+        replica=name,
+        host=name.split(":")[0],
+        leader=leader,
+    )
+
+
+def test_two_replicas_a_live_leader_is_healthy_and_a_stale_replica_is_named() -> None:
+    beats = [replica("web-a:1:aa", 5, leader=True), replica("web-b:2:bb", 400, leader=False)]
+    report = assess_replicas(beats, polled(3), CONFIG, NOW)
+    assert report.healthy
+    assert report.lines == [
+        "service: 1 of 2 replicas live, the leader web-a:1:aa",
+        "replica web-a:1:aa (leader, pid 110 on web-a): heartbeat 5 s ago, slack ok (HTTP mode)",
+        "replica web-b:2:bb: stale, last heartbeat 400 s ago (pid 110 on web-b)",
+        "polls: running (last 3 min ago)",
+    ]
+
+
+def test_two_replicas_without_a_live_leader_are_unhealthy() -> None:
+    beats = [replica("web-a:1:aa", 400, leader=True), replica("web-b:2:bb", 5, leader=False)]
+    report = assess_replicas(beats, polled(3), CONFIG, NOW)
+    assert not report.healthy
+    assert report.lines[0] == (
+        "service: 1 of 2 replicas live: none leads (matching, alerts and retention wait)"
+    )
+    assert "replica web-a:1:aa: stale, last heartbeat 400 s ago (pid 110 on web-a)" in report.lines
+
+
+def test_a_live_replica_that_cannot_reach_slack_is_unhealthy() -> None:
+    beats = [replica("a:1:aa", 5, leader=True), replica("b:2:bb", 5, leader=False, ok=False)]
+    report = assess_replicas(beats, polled(3), CONFIG, NOW)
+    assert not report.healthy
+    assert report.lines[2] == (
+        "replica b:2:bb (pid 106 on b): heartbeat 5 s ago,"
+        " slack not working (HTTP mode): auth.test failed: SlackApiError"
+    )
+
+
+def test_one_process_reads_as_before() -> None:
+    report = assess_replicas([beat(10)], polled(3), CONFIG, NOW)
+    assert report == assess(beat(10), polled(3), CONFIG, NOW)
+    assert assess_replicas([], polled(3), CONFIG, NOW).lines == [
+        "service: no heartbeat: `briefbot run` is not running here"
+    ]

@@ -109,13 +109,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Whether `briefbot run` is working (exit 0) or not (exit 1): heartbeat, Slack, polls."""
-    from bot.app.health import assess
+    from bot.app.health import assess_replicas
 
     config = load_reading_config(args)
     console = make_console()
     with Runtime.open(config, read_only=True) as runtime:
-        report = assess(
-            runtime.store.last_heartbeat(),
+        report = assess_replicas(
+            runtime.store.heartbeats(),
             runtime.store.feed_states.all(),
             runtime.config,
             runtime.clock(),

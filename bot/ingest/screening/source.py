@@ -12,8 +12,10 @@ noise.
 
 The snapshot (every entry of the last download, about 5 MB for the whole list)
 is kept out of the store's state.json, which every commit rewrites: it is its
-own file, `screening-list.json` in the data directory, replaced atomically
-AFTER the transaction that stored the changes. A crash in between leaves the
+own file, `screening-list.json` in the data directory (`FileSnapshot`), or on
+PostgreSQL a row of the database that every replica reads
+(bot/store/postgres/snapshots.py; a `SnapshotPlace` given by the app),
+replaced AFTER the transaction that stored the changes. A crash in between leaves the
 old snapshot beside a feed state that already holds the new download's ETag /
 Last-Modified, so a conditional request would be answered 304 until the list
 next changes, with the old snapshot in use meanwhile. The snapshot therefore
@@ -41,7 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config.model import Config, ScreeningListConfig
 from bot.ingest.entitylist import EXTRAS_KEY as ENTITY_LIST_KEY
@@ -58,7 +60,15 @@ from bot.store.ports import Store, Transaction
 if TYPE_CHECKING:  # httpx is loaded by a download, not by importing this module
     from bot.ingest.fetch.client import Network
 
-__all__ = ["SCREENING_NAME", "SNAPSHOT_FILE", "ScreeningReport", "ScreeningSource", "Snapshot"]
+__all__ = [
+    "SCREENING_NAME",
+    "SNAPSHOT_FILE",
+    "FileSnapshot",
+    "ScreeningReport",
+    "ScreeningSource",
+    "Snapshot",
+    "SnapshotPlace",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,29 +105,78 @@ class ScreeningReport:
     error: str | None = None
 
 
+class SnapshotPlace(Protocol):
+    """Where the snapshot's JSON is kept: a file, or the database."""
+
+    def stamp(self) -> object | None:
+        """Changes whenever the snapshot is replaced; None when there is none."""
+        ...
+
+    def read(self) -> bytes | None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+
+class FileSnapshot:
+    """`screening-list.json` in the data directory, replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def stamp(self) -> object | None:
+        try:
+            return self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def read(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, data: bytes) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(self.path)
+
+
 class ScreeningSource:
     """The list's download, snapshot and the entity names it gives; one per runtime."""
 
-    def __init__(self, data_dir: str | Path, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        clock: Callable[[], datetime],
+        place: SnapshotPlace | None = None,
+    ) -> None:
         self.path = Path(data_dir) / SNAPSHOT_FILE
+        self.place: SnapshotPlace = FileSnapshot(self.path) if place is None else place
         self.clock = clock
         self._cached: Snapshot | None = None
-        self._cached_mtime: float | None = None
+        self._cached_stamp: object | None = None
 
     # ------------------------------------------------------------------ snapshot
 
     def snapshot(self) -> Snapshot | None:
-        """The last download's entries (read again only when the file changed), or None."""
-        try:
-            mtime = self.path.stat().st_mtime
-        except FileNotFoundError:
+        """The last download's entries (read again only when it was replaced), or None."""
+        stamp = self.place.stamp()
+        if stamp is None:
             return None
-        if self._cached is None or mtime != self._cached_mtime:
-            data = json.loads(self.path.read_bytes())
+        if self._cached is None or stamp != self._cached_stamp:
+            raw = self.place.read()
+            if raw is None:
+                return None
+            data = json.loads(raw)
             entries = tuple(ScreeningEntry.from_dict(e) for e in data["entries"])
             validators = (_text(data.get("etag")), _text(data.get("last_modified")))
             self._cached = Snapshot(entries, str(data["fetched_at"]), *validators)
-            self._cached_mtime = mtime
+            self._cached_stamp = stamp
         return self._cached
 
     def _save(self, entries: Sequence[ScreeningEntry], now: datetime, result: FetchResult) -> None:
@@ -127,13 +186,7 @@ class ScreeningSource:
             "last_modified": result.last_modified,
             "entries": [e.as_dict() for e in entries],
         }
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(json.dumps(payload, ensure_ascii=False).encode())
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(self.path)
+        self.place.write(json.dumps(payload, ensure_ascii=False).encode())
 
     # ------------------------------------------------------------------ polling
 

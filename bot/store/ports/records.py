@@ -172,7 +172,10 @@ class Heartbeat:
     `slack_mode` is "socket" or "http"; `slack_ok` whether Slack was reachable
     with the bot's token at `slack_checked_at` (Socket Mode: connected);
     `slack_detail` says what failed. Not part of any transaction: a lost
-    heartbeat only makes the service look stale for one beat.
+    heartbeat only makes the service look stale for one beat. With several
+    replicas on one database each beats under its own `replica` name (its
+    coordination's), on `host`, saying whether it was the `leader`; alone,
+    `replica` is "" and it leads.
     """
 
     at: datetime
@@ -181,3 +184,6 @@ class Heartbeat:
     slack_ok: bool
     slack_checked_at: datetime | None = None
     slack_detail: str = ""
+    replica: str = ""
+    host: str = ""
+    leader: bool = True

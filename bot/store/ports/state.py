@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -57,6 +57,10 @@ class ItemReader(Protocol):
         Its dedup keys, and (unless `former` is False) its `former_keys`: the
         keys an earlier release gave the same entry.
         """
+        ...
+
+    def which_known(self, items: Sequence[Item], *, former: bool = True) -> list[bool]:
+        """`is_known` for each of `items`, in order: one question for many (a feed's entries)."""
         ...
 
     def get(self, feed_id: str, item_id: str) -> Item | None: ...

@@ -17,7 +17,7 @@ import orjson
 
 from bot.models import Item
 from bot.store.ports import StoreReadOnlyError
-from bot.store.postgres.items import INSERT_ITEM, item_row
+from bot.store.postgres.items import INSERT_ITEM, item_row, lock_seq
 from bot.store.postgres.records import PgRecords
 from bot.store.postgres.store import PgTransaction
 from bot.store.records.codec import doc_to_item, item_to_doc, key_digest, to_json
@@ -36,6 +36,7 @@ def import_items(tx: PgTransaction, items: Iterable[Item]) -> int:
         keys.extend((key_digest(key), clean.seq) for key in doc["dedup_keys"])
     if not rows:
         return 0
+    lock_seq(tx.db)
     before = _count(tx, "items")
     tx.db.run_many(INSERT_ITEM, rows)
     tx.db.run_many(
@@ -52,6 +53,7 @@ def import_tombstones(
     stones = list(tombstones)
     if not stones:
         return 0
+    lock_seq(tx.db)
     before = _count(tx, "tombstones")
     tx.db.run_many(
         "INSERT INTO tombstones (seq, first_seen, dedup_keys) VALUES (%s, %s, %s)"
@@ -74,7 +76,7 @@ def import_records(tx: PgTransaction, table: str, values: Mapping[str, Any]) -> 
     if not tx.db.writable:
         raise StoreReadOnlyError("writes go through store.transaction()")
     before = len(tx.db.rows("SELECT key FROM records WHERE tbl = %s", (table,)))
-    records = PgRecords(tx.db)
+    records = PgRecords(tx.db, lock_keys=False)  # the service is stopped (records.py)
     for key, value in values.items():
         records.put(table, key, value)
     return len(tx.db.rows("SELECT key FROM records WHERE tbl = %s", (table,))) - before

@@ -7,15 +7,21 @@ letting every conflict happen, the design note measured), repeats inside the
 call are dropped as TinyDB's backend drops them, then the items and their key
 digests are inserted, the keys with ON CONFLICT DO NOTHING on the primary
 key: the constraint is what keeps a key stored once. Seqs come from the
-`item_seq` sequence while the transaction holds the `seq_counter` row (see
-store.py), and `seq_counter.last` moves to the highest: readers see seqs in
-commit order and a rolled-back seq is never handed out again.
+`item_seq` sequence while the transaction holds the `seq_counter` row, and
+`seq_counter.last` moves to the highest: readers see seqs in commit order and
+a rolled-back seq is never handed out again.
+
+The seq lock. Every item write (`add` of at least one item, `update_extras`,
+`prune`) first locks the `seq_counter` row (`lock_seq`), held to COMMIT: item
+writers take turns, across replicas, so two never both find a key unknown
+and store it twice, and seqs become visible in commit order. Transactions
+that write no item (records only) do not take it (see records.py).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +33,7 @@ from bot.store.postgres.db import Db
 from bot.store.postgres.searchdoc import search_doc
 from bot.store.records.codec import dedup_keys, doc_to_item, item_to_doc, key_digest, to_json
 
-__all__ = ["INSERT_ITEM", "PgItems", "item_row"]
+__all__ = ["INSERT_ITEM", "PgItems", "item_row", "lock_seq"]
 
 _PAGE = 500
 INSERT_ITEM = (
@@ -52,6 +58,11 @@ def item_row(item: Item, doc: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def lock_seq(db: Db) -> None:
+    """Lock the `seq_counter` row to COMMIT: item writers take turns (module docstring)."""
+    db.rows("SELECT last FROM seq_counter WHERE id = 1 FOR UPDATE")
+
+
 def _decode(doc: str) -> Item:
     return doc_to_item(orjson.loads(doc))
 
@@ -73,6 +84,15 @@ class PgItems:
     def is_known(self, item: Item, *, former: bool = True) -> bool:
         keys = item.lookup_keys if former else item.dedup_keys
         return bool(self._known([key_digest(key) for key in keys]))
+
+    def which_known(self, items: Sequence[Item], *, former: bool = True) -> list[bool]:
+        """One statement for all of `items` (a round trip each was most of a poll's storing)."""
+        digests = [
+            [key_digest(key) for key in (item.lookup_keys if former else item.dedup_keys)]
+            for item in items
+        ]
+        known = self._known([d for keys in digests for d in keys])
+        return [any(d in known for d in keys) for keys in digests]
 
     def get(self, feed_id: str, item_id: str) -> Item | None:
         rows = self._db.rows(
@@ -148,6 +168,9 @@ class PgItems:
         self._writable()
         now = as_utc(now)
         batch = list(items)
+        if not batch:
+            return []
+        lock_seq(self._db)  # before the look-up: a concurrent writer's keys are seen
         digests = [[key_digest(k) for k in item.lookup_keys] for item in batch]
         known = self._known([d for keys in digests for d in keys])
         fresh: list[tuple[Item, list[bytes]]] = []
@@ -201,6 +224,7 @@ class PgItems:
 
     def update_extras(self, feed_id: str, item_id: str, extras: Mapping[str, Any]) -> None:
         self._writable()
+        lock_seq(self._db)
         found = self.get(feed_id, item_id)
         if found is None:
             raise StoreError(f"no stored item {item_id!r} in feed {feed_id!r}")

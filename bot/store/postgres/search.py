@@ -106,7 +106,7 @@ class PgSearch:
         started = time.perf_counter()
         now = aware(now)
         ranked, exact, sure = self._ranked(query, now)
-        walk = _Walk(self, query, now, ranked)
+        walk = _Walk(self, query, now, ranked, sure=sure)
         hits, stories = walk.page(offset, limit)
         total, counted = walk.count(stories, sure=sure)
         return SearchResults(
@@ -172,9 +172,16 @@ class _Walk:
     """One search's walk down the ranking: verified candidates, stories shown, hits."""
 
     def __init__(
-        self, search: PgSearch, query: Query, now: datetime, ranked: list[tuple[int, int, float]]
+        self,
+        search: PgSearch,
+        query: Query,
+        now: datetime,
+        ranked: list[tuple[int, int, float]],
+        *,
+        sure: bool = False,
     ) -> None:
         self.search = search
+        self.sure = sure  # every candidate matches: none needs loading to be checked
         self.query = query
         self.now = now
         self.ranked = ranked
@@ -183,6 +190,8 @@ class _Walk:
         self.verified: dict[int, bool] = {}
 
     def verify(self, seq: int) -> bool:
+        if self.sure:
+            return True
         found = self.verified.get(seq)
         if found is None:
             if seq not in self.items:
@@ -199,9 +208,11 @@ class _Walk:
         highlighter = Highlighter(self.query)
         shown: list[tuple[int, float]] = []
         stories: set[int] = set()
-        for start in range(0, len(self.ranked), 200):
-            chunk = self.ranked[start : start + 200]
-            self.items.update(self.search.load([seq for seq, _, _ in chunk]))
+        step = 200 if not self.sure else offset + limit + 20
+        for start in range(0, len(self.ranked), step):
+            chunk = self.ranked[start : start + step]
+            if not self.sure:  # loaded to be checked; sure, only the hits shown are loaded
+                self.items.update(self.search.load([seq for seq, _, _ in chunk]))
             for seq, story, score in chunk:
                 if story in stories or not self.verify(seq):
                     continue
@@ -217,6 +228,8 @@ class _Walk:
         return self._hits(shown, highlighter), stories
 
     def _hits(self, shown: list[tuple[int, float]], highlighter: Highlighter) -> list[SearchHit]:
+        missing = [seq for seq, _ in shown if seq not in self.items]
+        self.items.update(self.search.load(missing))
         members = self.search.members({self.story_of[seq] for seq, _ in shown})
         hits = []
         for seq, score in shown:

@@ -5,15 +5,16 @@ brings the schema up to date (migrations.py): a process that starts with an
 older schema migrates it, under an advisory lock, before anything else.
 
 Transactions. Each unit of work is one database transaction on one pooled
-connection, and begins by locking the one row of `seq_counter` (SELECT ...
-FOR UPDATE), held until COMMIT or ROLLBACK. So writers take turns, across
-threads and across processes: a read-then-write inside one (a subscription
-cap, an alert merge into the owner's queue record) never interleaves with
-another writer, as with TinyDB. And seqs become visible in commit order: an
-identity column would number rows at INSERT, so a reader could see seq 2
-committed before seq 1 and move a cursor past 1 for good (the design note saw
-it happen). Inside the process a lock also serializes transactions, so
-waiting writers do not each hold a pooled connection.
+connection. Those that write items lock the one row of `seq_counter` (SELECT
+... FOR UPDATE) before their first item write, held until COMMIT or
+ROLLBACK (items.py): item writers take turns across processes, and seqs
+become visible in commit order (an identity column would number rows at
+INSERT, so a reader could see seq 2 committed before seq 1 and move a cursor
+past 1 for good; the design note saw it happen). The others (a digest's
+ledger, an alert delivery, a subscription) lock only the records they read
+or write (records.py), so replicas' record writes run side by side. Inside
+the process a lock still serializes transactions, so waiting writers do not
+each hold a pooled connection.
 
 Reads outside a transaction take a pooled connection per statement and see
 what is committed; a read that spans several statements (`items.after` in
@@ -41,7 +42,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from bot.models import as_utc
 from bot.store.ports import Heartbeat, StoreError, StoreReadOnlyError, StoreStats
 from bot.store.postgres.db import InTransaction, Pooled
-from bot.store.postgres.items import PgItems
+from bot.store.postgres.items import PgItems, lock_seq
 from bot.store.postgres.migrations import migrate
 from bot.store.postgres.records import PgRecords
 from bot.store.postgres.url import describe_url
@@ -53,6 +54,8 @@ __all__ = ["PgStore", "PgTransaction"]
 log = logging.getLogger(__name__)
 
 _POOL_MAX = 8
+#: A replica silent this long is forgotten by `briefbot health` (not named as stale).
+_FORGET_REPLICA = timedelta(days=1)
 _CONNECT_TIMEOUT = 10
 
 
@@ -167,7 +170,6 @@ class PgStore(_Repositories):
             self._writing_thread = threading.get_ident()
             try:
                 with conn.transaction():
-                    conn.execute("SELECT last FROM seq_counter WHERE id = 1 FOR UPDATE")
                     tx = PgTransaction(conn)
                     yield tx
                     for check in self.commit_checks:
@@ -181,6 +183,7 @@ class PgStore(_Repositories):
         cutoff, seen_cutoff = now - self._retention, now - self._seen_retention
         with self.transaction() as tx:
             db = tx.db
+            lock_seq(db)
             doomed = db.rows(
                 "SELECT seq, first_seen, doc FROM items"
                 " WHERE first_seen IS NULL OR first_seen < %s",
@@ -223,42 +226,54 @@ class PgStore(_Repositories):
         )
 
     def beat(self, heartbeat: Heartbeat) -> None:
+        """Replace this replica's heartbeat (`heartbeat.replica`); forget those silent a day."""
         if self._read_only:
             raise StoreReadOnlyError("the heartbeat is written by the running service")
         value = {
-            "at": iso(heartbeat.at),
             "pid": heartbeat.pid,
             "slack_mode": heartbeat.slack_mode,
             "slack_ok": heartbeat.slack_ok,
             "slack_checked_at": iso(heartbeat.slack_checked_at),
             "slack_detail": heartbeat.slack_detail.replace("\x00", " "),
+            "host": heartbeat.host.replace("\x00", " "),
+            "leader": heartbeat.leader,
         }
-        Pooled(self.pool).run(
-            "INSERT INTO heartbeat (id, value) VALUES (1, %s)"
-            " ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value",
-            (orjson.dumps(value).decode(),),
+        db = Pooled(self.pool)
+        db.run(
+            "INSERT INTO replica_heartbeats (replica, at, value) VALUES (%s, %s, %s)"
+            " ON CONFLICT (replica) DO UPDATE SET at = EXCLUDED.at, value = EXCLUDED.value",
+            (heartbeat.replica.replace("\x00", " "), heartbeat.at, orjson.dumps(value).decode()),
         )
+        db.run("DELETE FROM replica_heartbeats WHERE at < %s", (heartbeat.at - _FORGET_REPLICA,))
 
     def last_heartbeat(self) -> Heartbeat | None:
-        rows = Pooled(self.pool).rows("SELECT value FROM heartbeat WHERE id = 1")
-        if not rows:
-            return None
-        try:
-            data = orjson.loads(rows[0][0])
-            at = parse_time(data["at"])
-            if at is None:
-                raise ValueError("no time")
-            return Heartbeat(
-                at=at,
-                pid=int(data["pid"]),
-                slack_mode=str(data["slack_mode"]),
-                slack_ok=bool(data["slack_ok"]),
-                slack_checked_at=parse_time(data.get("slack_checked_at")),
-                slack_detail=str(data.get("slack_detail") or ""),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("cannot read the heartbeat in %s: %s", self.where, exc)
-            return None
+        beats = self.heartbeats()
+        return max(beats, key=lambda beat: beat.at) if beats else None
+
+    def heartbeats(self) -> list[Heartbeat]:
+        rows = Pooled(self.pool).rows(
+            "SELECT replica, at, value FROM replica_heartbeats ORDER BY replica"
+        )
+        found = []
+        for replica, at, value in rows:
+            try:
+                data = orjson.loads(value)
+                found.append(
+                    Heartbeat(
+                        at=as_utc(at),
+                        pid=int(data["pid"]),
+                        slack_mode=str(data["slack_mode"]),
+                        slack_ok=bool(data["slack_ok"]),
+                        slack_checked_at=parse_time(data.get("slack_checked_at")),
+                        slack_detail=str(data.get("slack_detail") or ""),
+                        replica=str(replica),
+                        host=str(data.get("host") or ""),
+                        leader=bool(data.get("leader", True)),
+                    )
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("cannot read heartbeat %r in %s: %s", replica, self.where, exc)
+        return found
 
     def close(self) -> None:
         """Close the pool (a transaction in progress finishes first). Twice is harmless."""

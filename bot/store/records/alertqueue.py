@@ -165,14 +165,17 @@ class AlertQueueRepo:
         gone = set(subscription_ids)
         dropped = 0
         for owner, record in self._source.values(_ALERTS).items():
-            queued = dict(_entries(owner, record))
+            if not any(_names(entry, gone) for entry in _entries(owner, record).values()):
+                continue
+            # Read again alone: on PostgreSQL a record read in a transaction is locked
+            # until COMMIT (a whole-table read is not), so a concurrent enqueue is kept.
+            queued = self._owner_queue(owner)
             changed = False
             for key, entry in list(queued.items()):
-                ids = entry.get("subscription_ids") if isinstance(entry, Mapping) else None
-                if not isinstance(ids, list) or gone.isdisjoint(ids):
+                if not _names(entry, gone):
                     continue
                 changed = True
-                kept = [sub_id for sub_id in ids if sub_id not in gone]
+                kept = [sub_id for sub_id in entry["subscription_ids"] if sub_id not in gone]
                 if kept:
                     queued[key] = {**entry, "subscription_ids": kept}
                 else:
@@ -213,6 +216,11 @@ def _entries(owner: str, record: Any) -> Mapping[str, Any]:
         log.warning("ignoring damaged alert queue record of %r", owner)
         return {}
     return entries
+
+
+def _names(entry: Any, subscription_ids: set[str]) -> bool:
+    ids = entry.get("subscription_ids") if isinstance(entry, Mapping) else None
+    return isinstance(ids, list) and not subscription_ids.isdisjoint(ids)
 
 
 def _merge_with_stored(key: str, stored: Any, alert: Alert) -> Alert:

@@ -10,7 +10,7 @@ once made. Reads of many items go shard by shard (`_blobs`).
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +47,9 @@ class ItemRepo:
     def is_known(self, item: Item, *, former: bool = True) -> bool:
         keys = item.lookup_keys if former else item.dedup_keys
         return any(self._seq_of(key_digest(key)) is not None for key in keys)
+
+    def which_known(self, items: Sequence[Item], *, former: bool = True) -> list[bool]:
+        return [self.is_known(item, former=former) for item in items]
 
     def get(self, feed_id: str, item_id: str) -> Item | None:
         seq = self._seq_of(key_digest(dedup_keys(feed_id, item_id)[0]))

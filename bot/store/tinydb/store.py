@@ -164,6 +164,10 @@ class TinyStore(_Repositories):
     def last_heartbeat(self) -> Heartbeat | None:
         return read_heartbeat(self._engine.dir)
 
+    def heartbeats(self) -> list[Heartbeat]:
+        last = self.last_heartbeat()
+        return [] if last is None else [last]
+
     def close(self) -> None:
         """Release the directory (a transaction in progress finishes first). Twice is harmless."""
         self._refuse_inside_transaction("close")

@@ -42,3 +42,10 @@ def test_a_beat_touches_no_committed_state(store: Store) -> None:
     store.beat(beat(NOW))
     assert store.stats().items == before.items
     assert store.feed_states.all() == {}
+
+
+def test_heartbeats_lists_the_one_process_beat(store: Store) -> None:
+    assert store.heartbeats() == []
+    store.beat(beat(NOW))
+    store.beat(beat(NOW + timedelta(seconds=30)))
+    assert store.heartbeats() == [beat(NOW + timedelta(seconds=30))]

@@ -187,3 +187,17 @@ def test_a_pruned_item_known_by_a_former_key_stays_known_and_is_not_stored(store
     assert store.items.is_known(seen_again)
     assert add(store, [seen_again]) == []
     assert store.items.count() == 0
+
+
+def test_which_known_answers_for_many_items_in_order(store: Store) -> None:
+    add(store, [item("x1", link_title_key="lt-x1"), item("hash:old")])
+    asked = [
+        item("x2"),
+        item("x1", title="Retitled"),
+        item("other-guid", link_title_key="lt-x1"),
+        item("x1", feed_id="other-feed"),
+        item("hash:new", former_keys=former("hash:old")),
+    ]
+    assert store.items.which_known(asked) == [False, True, True, False, True]
+    assert store.items.which_known(asked, former=False) == [False, True, True, False, False]
+    assert store.items.which_known([]) == []
