@@ -63,15 +63,17 @@ class Backend:
         """`config` on this backend (as BRIEFBOT_DATABASE_URL would set it)."""
         return replace(config, settings=replace(config.settings, database_url=self.url))
 
-    def open(self, data_dir: str | Path, *, retention_days: int = 180) -> TinyStore | PgStore:
+    def open(
+        self, data_dir: str | Path, *, retention_days: int = 180, read_only: bool = False
+    ) -> TinyStore | PgStore:
         """The store the bot would open: the test's database, or the data directory."""
         if self.url is not None:
             from bot.store.postgres.store import PgStore
 
-            return PgStore.open(self.url, retention_days=retention_days)
+            return PgStore.open(self.url, retention_days=retention_days, read_only=read_only)
         from bot.store.tinydb.store import TinyStore
 
-        return TinyStore.open(data_dir, retention_days=retention_days)
+        return TinyStore.open(data_dir, retention_days=retention_days, read_only=read_only)
 
     def check_used(self) -> str | None:
         """Why this `[postgres]` test did not test PostgreSQL, if it did not (else None)."""
