@@ -29,6 +29,7 @@ from bot.slack.deliver import Deliverer
 from bot.store.tinydb.store import TinyStore
 from tests.app.test_cli import clean_env, run_cli
 from tests.app.test_cli_readonly import row_of
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedserver import FeedServer
 from tests.support.network import FakeResolver
@@ -74,14 +75,16 @@ def _revised(body: bytes) -> bytes:
 
 
 @pytest.fixture
-def world(feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
+def world(
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, backend: Backend
+) -> Iterator[World]:
     fake_slack.add_user(USER)
     fake_slack.add_channel(CHANNEL)
     text = (
         f"settings:\n  data_dir: {tmp_path / 'data'}\nfeeds: []\n"
         f"screening_list:\n  url: {feed_server.url('/csl.csv')}\n  allow_private: true\n"
     )
-    config = parse_config_text(text, "test-feeds.yaml", env={})
+    config = parse_config_text(text, "test-feeds.yaml", env=backend.env())
     secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
     poster = Deliverer(make_web_client(secrets, max_retries=0), interval=0.01, attempts=1)
     with Runtime.open(config) as runtime:

@@ -9,6 +9,9 @@ environment the configuration is read with (`backend.env()`), or in a child
 process's environment. The data directory stays in the configuration either
 way (the screening snapshot lives there on both backends).
 
+Secrets must never be stored: the leak detector reads the files under
+tmp_path, and `fresh_backend` reads every table of the test's database.
+
 A `[postgres]` test that never opened its database (its configuration was
 built without `backend.env()`, say) would pass while testing TinyDB only: the
 fixture fails it at teardown (`Backend.check_used`).
@@ -28,12 +31,13 @@ from typing import TYPE_CHECKING
 
 from bot.config.model import Config
 from tests.support.postgres import PostgresServer
+from tests.support.secretscan import find_leaks
 
 if TYPE_CHECKING:
     from bot.store.postgres.store import PgStore
     from bot.store.tinydb.store import TinyStore
 
-__all__ = ["BACKENDS", "Backend", "BackendKind", "fresh_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendKind", "fresh_backend", "stored_text"]
 
 BACKENDS = ("tinydb", "postgres")
 # What the session-scoped `backend_kind` fixture gives: the name, and the server on PostgreSQL.
@@ -101,5 +105,30 @@ def fresh_backend(kind: BackendKind, *, copy_of: Backend | None = None) -> Itera
     url = server.copy(copy_of.url) if copy_of is not None and copy_of.url else server.database()
     try:
         yield Backend(name, url)
+        leaks = [
+            leak.describe() for leak in find_leaks("the database", stored_text(url), shapes=False)
+        ]
+        assert not leaks, f"a secret is stored in the database: {leaks}"
     finally:
         server.release(url)
+
+
+def stored_text(url: str) -> str:
+    """Every row of every table of the database at `url`, as text (what the bot stored).
+
+    The secret-leak detector scans the files under a test's tmp_path; on
+    PostgreSQL the stored state is here, so `fresh_backend` scans it too.
+    """
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        ).fetchall()
+        texts = []
+        for (table,) in tables:
+            query = sql.SQL("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {} t")
+            row = conn.execute(query.format(sql.Identifier(table))).fetchone()
+            texts.append(f"{table}:\n{row[0] if row else ''}")
+    return "\n".join(texts)
