@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 from bot.config.model import Config
 from tests.support.postgres import PostgresServer
-from tests.support.secretscan import find_leaks
 
 if TYPE_CHECKING:
     from bot.store.postgres.store import PgStore
@@ -105,6 +104,8 @@ def fresh_backend(kind: BackendKind, *, copy_of: Backend | None = None) -> Itera
     url = server.copy(copy_of.url) if copy_of is not None and copy_of.url else server.database()
     try:
         yield Backend(name, url)
+        from tests.support.secretscan import find_leaks  # a plugin: imported by pytest first
+
         leaks = [
             leak.describe() for leak in find_leaks("the database", stored_text(url), shapes=False)
         ]
