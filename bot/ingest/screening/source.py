@@ -128,6 +128,8 @@ class ScreeningSource:
             "entries": [e.as_dict() for e in entries],
         }
         tmp = self.path.with_name(f".{self.path.name}.tmp")
+        # On PostgreSQL nothing else makes the data directory: the snapshot does (0700).
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(json.dumps(payload, ensure_ascii=False).encode())
