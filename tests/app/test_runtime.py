@@ -479,3 +479,99 @@ def test_an_empty_feed_with_a_warning_is_polled_ok_and_an_unreadable_one_fails(
     for unreadable in ("html", "garbage"):
         assert reports[unreadable].status == "error"
         assert states[unreadable].consecutive_failures == 2
+
+
+# ----------------------------------------------------------------- failed commits (PostgreSQL)
+
+
+@contextmanager
+def commits_refused(url: str) -> Iterator[None]:
+    """While this lasts, a COMMIT that stored an item fails, as a database that refuses it would.
+
+    A deferred constraint trigger raises at COMMIT (not at the INSERT), after
+    the whole cycle was written: the real error path, with nothing of ours replaced.
+    """
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$"
+        )
+        conn.execute(
+            "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON items"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()"
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TRIGGER refuse_commit ON items")
+            conn.execute("DROP FUNCTION refuse_commit()")
+
+
+def test_search_agrees_with_the_database_after_a_failed_commit(
+    feed_server: FeedServer, tmp_path: Path, database_url: str
+) -> None:
+    """PostgreSQL's version of the failed-commit test above: nothing of the cycle lands."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    backend = Backend("postgres", database_url)
+    feed_server.add("/wire.xml", make_rss(numbered_entries(1, 2, prefix="Sanctions")), etag='"1"')
+    config = config_for({"wire": feed_server.url("/wire.xml")}, tmp_path / "data", backend=backend)
+    new = ["Sanctions 3", "Sanctions 4"]
+    with Runtime.open(config, clock=lambda: now) as runtime:
+        runtime.poll(force=True)  # the first poll: backlog
+        assert titles_listed(runtime, "search sanctions") == ["Sanctions 1", "Sanctions 2"]
+        feed_server.add(
+            "/wire.xml", make_rss(numbered_entries(1, 4, prefix="Sanctions")), etag='"2"'
+        )
+        with commits_refused(database_url), pytest.raises(StoreError) as failed:
+            runtime.poll(force=True)
+        assert "No space left on device" in str(failed.value)
+        assert "Sanctions" not in str(failed.value) and database_url not in str(failed.value)
+        state = runtime.store.feed_states.get("wire")
+        assert state is not None and state.etag == '"1"'
+        listed = sorted(titles_listed(runtime, "latest"))
+        assert listed == ["Sanctions 1", "Sanctions 2"]
+        assert sorted(titles_listed(runtime, "search sanctions")) == listed
+
+        [report] = runtime.poll(force=True)  # the database takes commits again
+        assert (report.status, report.new_items) == ("ok", 2)
+        assert sorted(titles_listed(runtime, "latest")) == ["Sanctions 1", "Sanctions 2", *new]
+        assert sorted(titles_listed(runtime, "search sanctions")) == [
+            "Sanctions 1",
+            "Sanctions 2",
+            *new,
+        ]
+        last_seq = max(item.seq for item in runtime.store.items.after())
+        assert runtime.store.alerts.match_cursor() == last_seq
+    assert feed_server.requests("/wire.xml")[-1].headers.get("If-None-Match") == '"1"'
+
+
+def test_a_story_repeated_after_a_failed_commit_is_one_story_on_postgres(
+    feed_server: FeedServer, tmp_path: Path, database_url: str
+) -> None:
+    """The story index forgets what a refused commit taught it (no cache file here)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    story = "Commerce adds nine Chinese firms to trade blacklist"
+    backend = Backend("postgres", database_url)
+
+    def entry(guid: str) -> Entry:
+        return Entry(story, "https://news.example/blacklist", guid=guid, published=now)
+
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2, prefix="Alpha")))
+    feed_server.add("/b.xml", make_rss(numbered_entries(1, 2, prefix="Beta")))
+    urls = {"a": feed_server.url("/a.xml"), "b": feed_server.url("/b.xml")}
+    config = config_for(urls, tmp_path / "data", backend=backend)
+    with Runtime.open(config, clock=lambda: now) as runtime:
+        runtime.poll(force=True)  # backlog
+        feed_server.add("/a.xml", make_rss([entry("a-1"), *numbered_entries(1, 2, prefix="Alpha")]))
+        with commits_refused(database_url), pytest.raises(StoreError):
+            runtime.poll(force=True)
+        runtime.poll(force=True)
+        feed_server.add("/b.xml", make_rss([entry("b-1"), *numbered_entries(1, 2, prefix="Beta")]))
+        runtime.poll(force=True)
+        stored = {i.feed_id: i for i in runtime.store.items.after() if i.title == story}
+        latest = titles_listed(runtime, "latest")
+    assert stored["b"].duplicate_of == stored["a"].seq
+    assert latest.count(story) == 1
