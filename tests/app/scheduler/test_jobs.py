@@ -27,7 +27,7 @@ from tests.app.scheduler.cases import (
     open_runtime,
     shown_text,
 )
-from tests.support.backends import Backend
+from tests.support.backends import Backend, BackendKind, fresh_backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, blank_line_first, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
@@ -432,10 +432,21 @@ def test_an_ops_notice_shows_an_old_stored_error_without_feed_credentials(
     tmp_path_factory: pytest.TempPathFactory,
     fake_slack: FakeSlack,
     poster: Deliverer,
-    backend: Backend,
+    backend_kind: BackendKind,
 ) -> None:
     # An older version stored the error as the fetcher worded it, token and all;
-    # the data directory is outside tmp_path, which the secret-leak detector scans.
+    # the data directory is outside tmp_path, which the secret-leak detector scans,
+    # and the database is not scanned (scan_secrets=False).
+    with fresh_backend(backend_kind, scan_secrets=False) as backend:
+        ops_notice_of_an_old_error(tmp_path_factory, fake_slack, poster, backend)
+
+
+def ops_notice_of_an_old_error(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_slack: FakeSlack,
+    poster: Deliverer,
+    backend: Backend,
+) -> None:
     start = datetime.now(UTC).replace(microsecond=0)
     data = tmp_path_factory.mktemp("older") / "data"
     url = "http://127.0.0.1:9/old.xml"
