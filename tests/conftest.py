@@ -177,3 +177,30 @@ def database_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield url
     finally:
         postgres_server.release(url)
+
+
+from tests.support.backends import BACKENDS, Backend, BackendKind, fresh_backend  # noqa: E402
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend_kind(request: pytest.FixtureRequest) -> BackendKind:
+    """The backend of this run of a test (tinydb, postgres): the PostgreSQL server, if that one.
+
+    Session-scoped so that package-scoped fixtures (a polled template) can follow it;
+    `[postgres]` skips, with the reason, only when no server can be started.
+    """
+    if request.param == "postgres":
+        return request.param, request.getfixturevalue("postgres_server")
+    return request.param, None
+
+
+@pytest.fixture
+def backend(backend_kind: BackendKind) -> Iterator[Backend]:
+    """The store this test's bot uses (tests/support/backends.py): its own database on PostgreSQL.
+
+    A `[postgres]` test that never opened that database fails: it tested TinyDB only.
+    """
+    with fresh_backend(backend_kind) as chosen:
+        yield chosen
+        unused = chosen.check_used()
+        assert unused is None, unused

@@ -71,7 +71,7 @@ def join(runtime: Runtime) -> Coordination:
     runtime.locks.coordination = coordination
     on_lead = getattr(coordination, "on_lead", None)
     if on_lead is not None:
-        on_lead.append(runtime.drop_stories)
+        on_lead.append(lambda: runtime.drop_stories(failed=False))
     start = getattr(coordination, "start", None)
     if start is not None:
         start()

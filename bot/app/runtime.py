@@ -274,9 +274,9 @@ class Runtime(LazyParts):
         """Download the screening list when due; name Entity List rules (bot/app/screening.py)."""
         return poll_screening(self, force=force)
 
-    def drop_stories(self, stories: StoryIndex | None = None) -> None:
+    def drop_stories(self, stories: StoryIndex | None = None, *, failed: bool = True) -> None:
         """Forget the story index (`stories`, if given, only if it is still that one)."""
-        self._stories.drop(stories)
+        self._stories.drop(stories, failed=failed)
 
     def link_and_match(self, tx: Transaction, stories: StoryIndex) -> list[Item]:
         """The serial work on the items after the match cursor: story links, then alerts."""

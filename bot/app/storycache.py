@@ -189,9 +189,17 @@ class StoryKeeper:
             if self._data_dir is not None:
                 save_stories(self._data_dir, index, loaded.seq, self._items)
 
-    def drop(self, index: StoryIndex | None = None) -> None:
-        """Forget the index (`index`, if given, only if it is still the one held)."""
+    def drop(self, index: StoryIndex | None = None, *, failed: bool = True) -> None:
+        """Forget the index (`index`, if given, only if it is still the one held).
+
+        `failed`: after a failed commit (a warning); else the replica became the
+        leader and reloads what the one before linked (said only if one was held).
+        """
         with self._lock:
-            if self._loaded is not None and (index is None or self._loaded.index is index):
+            held = self._loaded is not None and (index is None or self._loaded.index is index)
+            if held:
                 self._loaded = None
-        log.warning("story index dropped after a failed commit; it is reloaded from the store")
+        if failed:
+            log.warning("story index dropped after a failed commit; it is reloaded from the store")
+        elif held:
+            log.info("story index reloaded from the store: this replica leads now")

@@ -12,6 +12,7 @@ from bot.config.addresses import PUBLIC_ONLY
 from bot.config.schema import parse_config_text
 from bot.ingest.fedreg.enrich import EnrichOptions
 from bot.ingest.fetch.client import Network
+from tests.support.backends import Backend
 from tests.support.fedregapi import DocumentsApi, recorded_documents
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
@@ -76,6 +77,7 @@ def open_runtime(
     *,
     extra: str = "",
     network: Network | None = None,
+    backend: Backend,
 ) -> Iterator[Runtime]:
     """A Runtime polling fr-bis from `feed_server`, enriching from `api` (both on loopback).
 
@@ -83,7 +85,7 @@ def open_runtime(
     the feed itself has allow_private.
     """
     text = config_text(feed_server.url("/fr.rss"), api.base, tmp_path / "data", extra=extra)
-    config = parse_config_text(text, "test-feeds.yaml", env={})
+    config = parse_config_text(text, "test-feeds.yaml", env=backend.env())
     if network is None:
         network = Network(resolver=FakeResolver({}), policy=PUBLIC_ONLY.allowing(["127.0.0.0/8"]))
     with Runtime.open(config, clock=clock, network=network) as runtime:

@@ -37,6 +37,7 @@ from tests.app.test_service import (
     wait_for,
     write_config,
 )
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
@@ -75,7 +76,7 @@ def held(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Held]:
         backlog = numbered_entries(1, 3, prefix="Notice")
         feeds.add("/fr.rss", make_rss(backlog))
         config = write_config(tmp_path, feeds.url("/fr.rss"))
-        prepare_data_dir(config)
+        prepare_data_dir(config, Backend("tinydb"))  # the CLI reading the directory it writes
         feeds.add("/fr.rss", make_rss([RULE, *backlog]))
         logs = tmp_path / "logs"
         logs.mkdir()

@@ -31,6 +31,7 @@ from bot.models import CommandRequest, Item
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
 from bot.store.tinydb.store import TinyStore
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
@@ -85,7 +86,7 @@ def publish_rule(runtime: Runtime, server: FeedServer, citation: str, xml_url: s
 
 
 def _world(
-    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, screening: str
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, screening: str, backend: Backend
 ) -> Iterator[World]:
     fake_slack.add_user(USER)
     fake_slack.add_channel(CHANNEL)
@@ -95,12 +96,12 @@ def _world(
         f"feeds:\n  - id: fr-bis\n    url: {feed_server.url('/bis.rss')}\n"
         f"    allow_private: true\n{screening}",
         "test-feeds.yaml",
-        env={},
+        env=backend.env(),
     )
     secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
     poster = Deliverer(make_web_client(secrets, max_retries=0), interval=0.01, attempts=1)
     network = loopback_internet(FakeResolver({}))
-    with Runtime(config, _open_store(tmp_path), network=network) as runtime:
+    with Runtime.open(config, network=network) as runtime:
         runtime.poll(force=True)  # the first poll: backlog
         yield World(runtime, feed_server, fake_slack, poster)
 
@@ -110,15 +111,19 @@ def _open_store(tmp_path: Path) -> TinyStore:
 
 
 @pytest.fixture
-def from_xml(feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
-    yield from _world(feed_server, fake_slack, tmp_path, "")
+def from_xml(
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, backend: Backend
+) -> Iterator[World]:
+    yield from _world(feed_server, fake_slack, tmp_path, "", backend)
 
 
 @pytest.fixture
-def from_csl(feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
+def from_csl(
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, backend: Backend
+) -> Iterator[World]:
     feed_server.add("/csl.csv", (FIXTURES / "csl_2018-12-04_subset.csv").read_bytes())
     screening = f"screening_list:\n  url: {feed_server.url('/csl.csv')}\n  allow_private: true\n"
-    yield from _world(feed_server, fake_slack, tmp_path, screening)
+    yield from _world(feed_server, fake_slack, tmp_path, screening, backend)
 
 
 def test_names_from_the_rule_xml_and_a_watched_alias_alerts_once(from_xml: World) -> None:

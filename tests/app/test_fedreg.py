@@ -25,6 +25,7 @@ from tests.app.fedreg_harness import (
     open_runtime,
     serve_feed,
 )
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.fedregapi import FIXTURES, recorded_documents
 from tests.support.feedgen import Entry, make_rss
@@ -42,11 +43,14 @@ def _facts(items: list[Item]) -> dict[str, FederalRegisterFacts]:
 
 
 def test_poll_queues_then_one_batched_request_stores_the_facts(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     serve_feed(feed_server)
     clock = Clock()
-    with new_api() as api, open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime,
+    ):
         [report] = runtime.poll(force=True)
         assert report.new_items == 3
         assert api.requests == [], "the poll itself never asks the API"
@@ -71,11 +75,14 @@ def test_poll_queues_then_one_batched_request_stores_the_facts(
 
 
 def test_a_500_leaves_them_pending_with_backoff_then_success(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     serve_feed(feed_server)
     clock = Clock()
-    with new_api() as api, open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime,
+    ):
         runtime.poll(force=True)
         api.fail_next = [500]
         failed = enrich_documents(runtime)
@@ -96,11 +103,14 @@ def test_a_500_leaves_them_pending_with_backoff_then_success(
 
 
 def test_refetch_is_conditional_and_a_304_changes_nothing(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     serve_feed(feed_server)
     clock = Clock()
-    with new_api() as api, open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime,
+    ):
         runtime.poll(force=True)
         enrich_documents(runtime)
         # The first look again asks for the two watched documents (a new batch: 200) ...
@@ -118,11 +128,14 @@ def test_refetch_is_conditional_and_a_304_changes_nothing(
 
 
 def test_a_later_fetch_that_moves_the_comment_date_says_what_changed(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     serve_feed(feed_server)
     clock = Clock()
-    with new_api() as api, open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime,
+    ):
         runtime.poll(force=True)
         enrich_documents(runtime)
         api.set_dates("2023-27019", comments_close_on="2024-03-18")
@@ -135,7 +148,7 @@ def test_a_later_fetch_that_moves_the_comment_date_says_what_changed(
 
 
 def test_the_recorded_multi_document_exchange_is_read_as_recorded(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     """fr_api_vcr_multi_document_2017.yml replayed verbatim: body, ETag, content type."""
     numbers = ("2017-27451", "2017-27513")
@@ -150,7 +163,10 @@ def test_the_recorded_multi_document_exchange_is_read_as_recorded(
         ),
     )
     clock = Clock()
-    with new_api() as api, open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime,
+    ):
         api.add_recorded(FIXTURES / "fr_api_vcr_multi_document_2017.yml")
         runtime.poll(force=True)
         report = enrich_documents(runtime)
@@ -161,10 +177,15 @@ def test_the_recorded_multi_document_exchange_is_read_as_recorded(
         assert facts["2017-27451"].agencies == ("Federal Reserve System",)
 
 
-def test_a_slow_api_fails_the_fetch_not_the_poll(feed_server: FeedServer, tmp_path: Path) -> None:
+def test_a_slow_api_fails_the_fetch_not_the_poll(
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
+) -> None:
     serve_feed(feed_server, NUMBERS[:1])
     clock = Clock()
-    with new_api() as api, open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime,
+    ):
         runtime.poll(force=True)
         api.delay = 4.0  # past read_timeout (2 s)
         finished = threading.Event()
@@ -187,11 +208,14 @@ def test_a_slow_api_fails_the_fetch_not_the_poll(feed_server: FeedServer, tmp_pa
 
 
 def test_a_correction_moves_the_corrected_documents_date(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     serve_feed(feed_server, ("2023-27019",))
     clock = Clock()
-    with new_api() as api, open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime,
+    ):
         runtime.poll(force=True)
         enrich_documents(runtime)
         # The recorded correction C1-2023-27742, made to correct 2023-27019 and move its date.
@@ -222,7 +246,7 @@ def test_a_correction_moves_the_corrected_documents_date(
 
 
 def test_the_digest_reaching_slack_has_the_line_and_a_deadlines_section(
-    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, backend: Backend
 ) -> None:
     fake_slack.add_channel("C0DIGEST01")
     digest_yaml = 'digests:\n  - channel: C0DIGEST01\n    at: "08:00"\n    timezone: UTC\n'
@@ -230,7 +254,9 @@ def test_the_digest_reaching_slack_has_the_line_and_a_deadlines_section(
     clock = Clock()
     with (
         new_api() as api,
-        open_runtime(feed_server, api, tmp_path, clock, extra=digest_yaml) as runtime,
+        open_runtime(
+            feed_server, api, tmp_path, clock, extra=digest_yaml, backend=backend
+        ) as runtime,
     ):
         runtime.poll(force=True)
         enrich_documents(runtime)
@@ -254,7 +280,7 @@ def test_the_digest_reaching_slack_has_the_line_and_a_deadlines_section(
 
 
 def test_the_api_is_fetched_within_the_address_guard(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     """An API URL on loopback, with the bot's own policy (public only): refused, kept pending."""
     serve_feed(feed_server, NUMBERS[:1])
@@ -262,7 +288,9 @@ def test_the_api_is_fetched_within_the_address_guard(
     public_only = Network(resolver=FakeResolver({}))
     with (
         new_api() as api,
-        open_runtime(feed_server, api, tmp_path, clock, network=public_only) as runtime,
+        open_runtime(
+            feed_server, api, tmp_path, clock, network=public_only, backend=backend
+        ) as runtime,
     ):
         runtime.poll(force=True)
         report = enrich_documents(runtime)
@@ -273,11 +301,14 @@ def test_the_api_is_fetched_within_the_address_guard(
 
 
 def test_an_answer_that_is_not_json_fails_the_batch(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     serve_feed(feed_server, NUMBERS[:2])
     clock = Clock()
-    with new_api() as api, open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime,
+    ):
         api.recorded[frozenset(NUMBERS[:2])] = (200, {"Content-Type": "text/html"}, b"<html>")
         runtime.poll(force=True)
         report = enrich_documents(runtime)

@@ -23,6 +23,7 @@ from bot.slack.deliver import Deliverer
 from tests.app.commands.cases import run, slack_text
 from tests.app.fedreg_harness import Clock, new_api, open_runtime, serve_feed
 from tests.app.scheduler.cases import make_poster
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.fedregapi import DocumentsApi
 from tests.support.feedserver import FeedServer
@@ -45,10 +46,12 @@ def poster(fake_slack: FakeSlack) -> Deliverer:
     return make_poster(fake_slack)
 
 
-def _enriched(feed_server: FeedServer, api: DocumentsApi, tmp_path: Path, clock: Clock) -> None:
+def _enriched(
+    feed_server: FeedServer, api: DocumentsApi, tmp_path: Path, clock: Clock, backend: Backend
+) -> None:
     """The feed polled and its documents enriched, in a runtime closed again."""
     serve_feed(feed_server)
-    with open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime:
         runtime.poll(force=True)
         assert len(enrich_documents(runtime).enriched) == 3
 
@@ -70,10 +73,11 @@ def test_each_reminder_reaches_slack_once_on_the_subscribers_clock_across_a_rest
     tmp_path: Path,
     fake_slack: FakeSlack,
     poster: Deliverer,
+    backend: Backend,
 ) -> None:
     clock = Clock()
-    _enriched(feed_server, api, tmp_path, clock)
-    with open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    _enriched(feed_server, api, tmp_path, clock, backend=backend)
+    with open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime:
         reply = run(runtime, "subscribe bis", user=NEW_YORK, poster=poster)
         assert "reminders 7 and 1 days before a deadline" in reply
         [sub] = runtime.store.subscriptions.list(owner=NEW_YORK)
@@ -100,7 +104,7 @@ def test_each_reminder_reaches_slack_once_on_the_subscribers_clock_across_a_rest
         )
 
     # A restart: a fresh runtime on the same data directory sends nothing twice.
-    with open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime:
         assert (
             _remind_at(runtime, poster, clock, datetime(2024, 1, 25, 16, 0, tzinfo=UTC)).sent == 0
         )
@@ -119,10 +123,11 @@ def test_a_correction_that_moves_the_date_replans_the_reminders(
     tmp_path: Path,
     fake_slack: FakeSlack,
     poster: Deliverer,
+    backend: Backend,
 ) -> None:
     clock = Clock()
-    _enriched(feed_server, api, tmp_path, clock)
-    with open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    _enriched(feed_server, api, tmp_path, clock, backend=backend)
+    with open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime:
         run(runtime, "subscribe bis", user=NEW_YORK, poster=poster)
         _remind_at(runtime, poster, clock, datetime(2024, 1, 25, 14, 5, tzinfo=UTC))
         assert len(_dms(fake_slack, NEW_YORK)) == 1
@@ -154,10 +159,11 @@ def test_remind_off_gets_none_and_each_zone_is_reminded_at_its_own_nine(
     tmp_path: Path,
     fake_slack: FakeSlack,
     poster: Deliverer,
+    backend: Backend,
 ) -> None:
     clock = Clock()
-    _enriched(feed_server, api, tmp_path, clock)
-    with open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    _enriched(feed_server, api, tmp_path, clock, backend=backend)
+    with open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime:
         run(runtime, "subscribe bis", user=TOKYO, poster=poster)
         off = run(runtime, "subscribe bis remind:off", user=NEW_YORK, poster=poster)
         assert "as soon as new items match; no deadline reminders." in off
@@ -180,10 +186,11 @@ def test_remind_changes_an_existing_subscription(
     tmp_path: Path,
     fake_slack: FakeSlack,
     poster: Deliverer,
+    backend: Backend,
 ) -> None:
     clock = Clock()
-    _enriched(feed_server, api, tmp_path, clock)
-    with open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    _enriched(feed_server, api, tmp_path, clock, backend=backend)
+    with open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime:
         run(runtime, "subscribe bis", user=NEW_YORK, poster=poster)
         [sub] = runtime.store.subscriptions.list(owner=NEW_YORK)
         assert run(runtime, f"remind {sub.id.upper()} 3", user=NEW_YORK) == (
@@ -210,11 +217,12 @@ def test_a_channel_the_bot_is_not_in_is_told_once_and_not_retried(
     tmp_path: Path,
     fake_slack: FakeSlack,
     poster: Deliverer,
+    backend: Backend,
 ) -> None:
     clock = Clock()
-    _enriched(feed_server, api, tmp_path, clock)
+    _enriched(feed_server, api, tmp_path, clock, backend=backend)
     fake_slack.add_channel("C0DESK0001", member=False)
-    with open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    with open_runtime(feed_server, api, tmp_path, clock, backend=backend) as runtime:
         with runtime.store.transaction() as tx:
             create_subscription(
                 tx,

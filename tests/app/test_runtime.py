@@ -25,6 +25,7 @@ from bot.slack.deliver import Deliverer
 from bot.store.ports import Store, StoreError
 from bot.store.tinydb.store import TinyStore
 from tests.support import paths
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, blank_line_first, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
@@ -34,7 +35,12 @@ USER = "U0MEMBER001"
 CHANNEL = "C0BRIEFING1"
 
 
-def config_for(feed_urls: dict[str, str], data_dir: Path, extra_settings: str = "") -> Config:
+def config_for(
+    feed_urls: dict[str, str],
+    data_dir: Path,
+    extra_settings: str = "",
+    backend: Backend | None = None,
+) -> Config:
     feeds = "\n".join(
         f"  - id: {fid}\n    url: {url}\n    allow_private: true" for fid, url in feed_urls.items()
     )
@@ -47,7 +53,8 @@ def config_for(feed_urls: dict[str, str], data_dir: Path, extra_settings: str = 
         f"{extra_settings}"
         f"feeds:\n{feeds}\n"
     )
-    return parse_config_text(text, "test-feeds.yaml", env={})
+    env = backend.env() if backend else {}
+    return parse_config_text(text, "test-feeds.yaml", env=env)
 
 
 def poll_feeds(
@@ -62,13 +69,13 @@ def poll_feeds(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[TinyStore]:
-    with TinyStore.open(tmp_path / "data") as s:
+def store(tmp_path: Path, backend: Backend) -> Iterator[Store]:
+    with backend.open(tmp_path / "data") as s:
         yield s
 
 
 def test_first_poll_is_backlog_then_only_new_items_then_304(
-    feed_server: FeedServer, store: TinyStore, tmp_path: Path
+    feed_server: FeedServer, store: Store, tmp_path: Path
 ) -> None:
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 5)), etag='"v1"')
     config = config_for({"a": feed_server.url("/a.xml")}, tmp_path / "data")
@@ -95,7 +102,7 @@ def test_first_poll_is_backlog_then_only_new_items_then_304(
 
 
 def test_guid_change_with_same_link_and_title_is_not_new(
-    feed_server: FeedServer, store: TinyStore, tmp_path: Path
+    feed_server: FeedServer, store: Store, tmp_path: Path
 ) -> None:
     entry = Entry("Export controls update", "https://example.org/ec", guid="old-guid")
     feed_server.add("/g.xml", make_rss([entry]))
@@ -109,7 +116,7 @@ def test_guid_change_with_same_link_and_title_is_not_new(
 
 
 def test_a_broken_feed_does_not_stop_the_others(
-    feed_server: FeedServer, store: TinyStore, tmp_path: Path
+    feed_server: FeedServer, store: Store, tmp_path: Path
 ) -> None:
     feed_server.add("/good.xml", make_rss(numbered_entries(1, 3)))
     feed_server.add("/down.xml", b"oops", status=500)
@@ -138,12 +145,14 @@ def test_a_broken_feed_does_not_stop_the_others(
     assert down.next_due is not None and down.next_due > datetime.now(UTC)
 
 
-def test_state_and_items_survive_a_restart(feed_server: FeedServer, tmp_path: Path) -> None:
+def test_state_and_items_survive_a_restart(
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
+) -> None:
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 4)), etag='"e1"')
     config = config_for({"a": feed_server.url("/a.xml")}, tmp_path / "data")
-    with TinyStore.open(tmp_path / "data") as store:
+    with backend.open(tmp_path / "data") as store:
         poll_feeds(config, store, force=True)
-    with TinyStore.open(tmp_path / "data") as store:
+    with backend.open(tmp_path / "data") as store:
         state = store.feed_states.get("a")
         assert state is not None and state.etag == '"e1"' and state.first_poll_done
         assert store.items.count() == 4
@@ -152,7 +161,7 @@ def test_state_and_items_survive_a_restart(feed_server: FeedServer, tmp_path: Pa
 
 
 def test_due_only_skips_feeds_polled_recently(
-    feed_server: FeedServer, store: TinyStore, tmp_path: Path
+    feed_server: FeedServer, store: Store, tmp_path: Path
 ) -> None:
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)))
     config = config_for({"a": feed_server.url("/a.xml")}, tmp_path / "data")
@@ -169,8 +178,15 @@ def _feed_id(path: Path) -> str:
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="shared/feeds-corpus not present")
 def test_every_corpus_feed_yields_items_or_a_clear_error(
-    feed_server: FeedServer, store: TinyStore, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path
 ) -> None:
+    # TinyDB only: this is about reading every feed of the corpus (~20 s); the store is
+    # incidental and the tests above store on both backends.
+    with TinyStore.open(tmp_path / "data") as store:
+        corpus_feeds_stored(feed_server, store, tmp_path)
+
+
+def corpus_feeds_stored(feed_server: FeedServer, store: Store, tmp_path: Path) -> None:
     files = sorted(
         p
         for sub in ("policy", "general", "tricky")
@@ -206,7 +222,12 @@ def test_every_corpus_feed_yields_items_or_a_clear_error(
 
 
 def digest_setup(
-    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, *, at: str = "08:30"
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+    backend: Backend,
+    *,
+    at: str = "08:30",
 ) -> tuple[Runtime, Deliverer, DigestConfig]:
     fake_slack.add_channel("C0DIGEST01")
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 3)), etag='"1"')
@@ -215,7 +236,7 @@ def digest_setup(
         f"  - id: a\n    url: {feed_server.url('/a.xml')}\n    allow_private: true\n"
         f'digests:\n  - channel: C0DIGEST01\n    at: "{at}"\n    timezone: Asia/Tokyo\n',
         "test-feeds.yaml",
-        env={},
+        env=backend.env(),
     )
     runtime = Runtime.open(config)
     runtime.poll(force=True)  # backlog
@@ -233,9 +254,9 @@ def digest_titles(fake_slack: FakeSlack) -> list[str]:
 
 
 def test_digest_is_sent_once_and_the_cursor_moves_only_after_slack_accepted(
-    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, backend: Backend
 ) -> None:
-    runtime, poster, digest = digest_setup(feed_server, fake_slack, tmp_path)
+    runtime, poster, digest = digest_setup(feed_server, fake_slack, tmp_path, backend)
     with runtime:
         feed_server.add("/a.xml", make_rss(numbered_entries(1, 5)), etag='"2"')
         runtime.poll(force=True)
@@ -256,9 +277,9 @@ def test_digest_is_sent_once_and_the_cursor_moves_only_after_slack_accepted(
 
 
 def test_a_digest_missed_while_down_is_sent_once_on_return(
-    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, backend: Backend
 ) -> None:
-    runtime, poster, _ = digest_setup(feed_server, fake_slack, tmp_path)
+    runtime, poster, _ = digest_setup(feed_server, fake_slack, tmp_path, backend)
     with runtime:
         assert runtime.catch_up_digests(poster) == [], "first start: nothing was missed"
         feed_server.add("/a.xml", make_rss(numbered_entries(1, 4)), etag='"2"')
@@ -276,14 +297,14 @@ def test_a_digest_missed_while_down_is_sent_once_on_return(
 
 
 def test_a_search_is_answered_while_a_poll_commit_holds_the_store(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     # A poll fetches and parses with no lock, then commits in one store
     # transaction (the writer lock). A search reads the committed snapshot and
     # the index without that lock, so it never waits for a poll's commit.
     entries = numbered_entries(1, 3, prefix="Sanctions")
     feed_server.add("/wire.xml", make_rss(entries), etag='"1"')
-    config = config_for({"wire": feed_server.url("/wire.xml")}, tmp_path / "data")
+    config = config_for({"wire": feed_server.url("/wire.xml")}, tmp_path / "data", backend=backend)
     with Runtime.open(config) as runtime:
         runtime.poll(force=True)
         assert runtime.search_index.wait_ready(10)
@@ -314,6 +335,9 @@ def test_a_search_is_answered_while_a_poll_commit_holds_the_store(
 
 
 # --------------------------------------------------------------------------- failed commits
+# TinyDB only: a commit made to fail halfway through by a file it cannot replace
+# (a transaction that raises is rolled back whole on both backends:
+# tests/store/contract/test_transactions.py).
 
 
 @contextmanager
@@ -433,7 +457,7 @@ NOT_AT_START = "malformed XML at line 2: XML or text declaration not at start of
 
 
 def test_an_empty_feed_with_a_warning_is_polled_ok_and_an_unreadable_one_fails(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     feed_server.add("/quiet.xml", blank_line_first(make_rss([], title="Quiet")))
     feed_server.add(
@@ -443,7 +467,7 @@ def test_an_empty_feed_with_a_warning_is_polled_ok_and_an_unreadable_one_fails(
     )
     feed_server.add("/garbage.xml", b"\x00\x01 <<< not a feed >>> \xff")
     urls = {name: feed_server.url(f"/{name}.xml") for name in ("quiet", "html", "garbage")}
-    with Runtime.open(config_for(urls, tmp_path / "data")) as runtime:
+    with Runtime.open(config_for(urls, tmp_path / "data", backend=backend)) as runtime:
         for _ in range(2):
             reports = {r.feed_id: r for r in runtime.poll(force=True)}
         states = runtime.store.feed_states.all()
@@ -463,3 +487,99 @@ def test_an_empty_feed_with_a_warning_is_polled_ok_and_an_unreadable_one_fails(
     for unreadable in ("html", "garbage"):
         assert reports[unreadable].status == "error"
         assert states[unreadable].consecutive_failures == 2
+
+
+# ----------------------------------------------------------------- failed commits (PostgreSQL)
+
+
+@contextmanager
+def commits_refused(url: str) -> Iterator[None]:
+    """While this lasts, a COMMIT that stored an item fails, as a database that refuses it would.
+
+    A deferred constraint trigger raises at COMMIT (not at the INSERT), after
+    the whole cycle was written: the real error path, with nothing of ours replaced.
+    """
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$"
+        )
+        conn.execute(
+            "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON items"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()"
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TRIGGER refuse_commit ON items")
+            conn.execute("DROP FUNCTION refuse_commit()")
+
+
+def test_search_agrees_with_the_database_after_a_failed_commit(
+    feed_server: FeedServer, tmp_path: Path, database_url: str
+) -> None:
+    """PostgreSQL's version of the failed-commit test above: nothing of the cycle lands."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    backend = Backend("postgres", database_url)
+    feed_server.add("/wire.xml", make_rss(numbered_entries(1, 2, prefix="Sanctions")), etag='"1"')
+    config = config_for({"wire": feed_server.url("/wire.xml")}, tmp_path / "data", backend=backend)
+    new = ["Sanctions 3", "Sanctions 4"]
+    with Runtime.open(config, clock=lambda: now) as runtime:
+        runtime.poll(force=True)  # the first poll: backlog
+        assert titles_listed(runtime, "search sanctions") == ["Sanctions 1", "Sanctions 2"]
+        feed_server.add(
+            "/wire.xml", make_rss(numbered_entries(1, 4, prefix="Sanctions")), etag='"2"'
+        )
+        with commits_refused(database_url), pytest.raises(StoreError) as failed:
+            runtime.poll(force=True)
+        assert "No space left on device" in str(failed.value)
+        assert "Sanctions" not in str(failed.value) and database_url not in str(failed.value)
+        state = runtime.store.feed_states.get("wire")
+        assert state is not None and state.etag == '"1"'
+        listed = sorted(titles_listed(runtime, "latest"))
+        assert listed == ["Sanctions 1", "Sanctions 2"]
+        assert sorted(titles_listed(runtime, "search sanctions")) == listed
+
+        [report] = runtime.poll(force=True)  # the database takes commits again
+        assert (report.status, report.new_items) == ("ok", 2)
+        assert sorted(titles_listed(runtime, "latest")) == ["Sanctions 1", "Sanctions 2", *new]
+        assert sorted(titles_listed(runtime, "search sanctions")) == [
+            "Sanctions 1",
+            "Sanctions 2",
+            *new,
+        ]
+        last_seq = max(item.seq for item in runtime.store.items.after())
+        assert runtime.store.alerts.match_cursor() == last_seq
+    assert feed_server.requests("/wire.xml")[-1].headers.get("If-None-Match") == '"1"'
+
+
+def test_a_story_repeated_after_a_failed_commit_is_one_story_on_postgres(
+    feed_server: FeedServer, tmp_path: Path, database_url: str
+) -> None:
+    """The story index forgets what a refused commit taught it (no cache file here)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    story = "Commerce adds nine Chinese firms to trade blacklist"
+    backend = Backend("postgres", database_url)
+
+    def entry(guid: str) -> Entry:
+        return Entry(story, "https://news.example/blacklist", guid=guid, published=now)
+
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2, prefix="Alpha")))
+    feed_server.add("/b.xml", make_rss(numbered_entries(1, 2, prefix="Beta")))
+    urls = {"a": feed_server.url("/a.xml"), "b": feed_server.url("/b.xml")}
+    config = config_for(urls, tmp_path / "data", backend=backend)
+    with Runtime.open(config, clock=lambda: now) as runtime:
+        runtime.poll(force=True)  # backlog
+        feed_server.add("/a.xml", make_rss([entry("a-1"), *numbered_entries(1, 2, prefix="Alpha")]))
+        with commits_refused(database_url), pytest.raises(StoreError):
+            runtime.poll(force=True)
+        runtime.poll(force=True)
+        feed_server.add("/b.xml", make_rss([entry("b-1"), *numbered_entries(1, 2, prefix="Beta")]))
+        runtime.poll(force=True)
+        stored = {i.feed_id: i for i in runtime.store.items.after() if i.title == story}
+        latest = titles_listed(runtime, "latest")
+    assert stored["b"].duplicate_of == stored["a"].seq
+    assert latest.count(story) == 1

@@ -28,6 +28,7 @@ from bot.models import CommandRequest
 from bot.render.mrkdwn import mrkdwn_to_plain
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
@@ -91,7 +92,9 @@ class World:
 
 
 @pytest.fixture
-def world(feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
+def world(
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, backend: Backend
+) -> Iterator[World]:
     """One feed with two items of the last day and one of three days ago, polled once."""
     fake_slack.add_channel(CHANNEL)
     feed_server.add("/news.xml", make_rss([*TODAY, OLD]), etag='"v1"')
@@ -106,7 +109,8 @@ def world(feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path) -> Ite
         f"digests:\n  - channel: {CHANNEL}\n    at: '08:00'\n    timezone: UTC\n"
     )
     clock = Clock(START)
-    runtime = Runtime.open(parse_config_text(text, "test-feeds.yaml", env={}), clock=clock)
+    config = parse_config_text(text, "test-feeds.yaml", env=backend.env())
+    runtime = Runtime.open(config, clock=clock)
     secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
     poster = Deliverer(make_web_client(secrets, max_retries=0), interval=0.0, attempts=1)
     with runtime:

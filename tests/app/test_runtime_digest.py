@@ -28,6 +28,7 @@ from bot.render.mrkdwn import mrkdwn_to_plain
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
 from tests.support import paths
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
@@ -113,7 +114,11 @@ RULE = entry(EL_TITLE, 60, summary=EL_ABSTRACT, link=EL_LINK)
 
 @pytest.fixture
 def world(
-    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, request: pytest.FixtureRequest
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    backend: Backend,
 ) -> Iterator[World]:
     """Three named feeds polled once (empty: the backlog), a Tokyo digest; `digest_extra` adds."""
     extra = getattr(request, "param", "")
@@ -139,7 +144,8 @@ def world(
         f"digests:\n  - channel: {CHANNEL}\n    at: '08:00'\n    timezone: Asia/Tokyo\n{extra}"
     )
     clock = Clock(START)
-    runtime = Runtime.open(parse_config_text(text, "test-feeds.yaml", env={}), clock=clock)
+    config = parse_config_text(text, "test-feeds.yaml", env=backend.env())
+    runtime = Runtime.open(config, clock=clock)
     secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
     poster = Deliverer(make_web_client(secrets, max_retries=0), interval=0.0, attempts=1)
     with runtime:
@@ -297,7 +303,7 @@ def test_without_summaries_an_item_is_its_title_and_where_it_came_from(world: Wo
 
 
 def test_with_the_shipped_topics_an_ofac_notice_and_everything_else_is_in_the_digest(
-    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, backend: Backend
 ) -> None:
     """Ten real Federal Register documents of August 2025, through the shipped feeds.yaml."""
     fake_slack.add_channel(CHANNEL)
@@ -307,12 +313,14 @@ def test_with_the_shipped_topics_an_ofac_notice_and_everything_else_is_in_the_di
         id="fr-all", url=feed_server.url("/fr.xml"), name="Federal Register", allow_private=True
     )
     digest = DigestConfig(channel=CHANNEL, at=time(8, 0), timezone="America/New_York")
-    config = replace(
-        shipped,
-        feeds=(feed,),
-        digests=(digest,),
-        settings=replace(shipped.settings, data_dir=str(tmp_path / "data")),
-        screening_list=None,  # the shipped one is on the internet
+    config = backend.configure(
+        replace(
+            shipped,
+            feeds=(feed,),
+            digests=(digest,),
+            settings=replace(shipped.settings, data_dir=str(tmp_path / "data")),
+            screening_list=None,  # the shipped one is on the internet
+        )
     )
     clock = Clock(datetime(2025, 8, 4, 12, 0, tzinfo=UTC))
     secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)

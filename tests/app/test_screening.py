@@ -29,6 +29,7 @@ from bot.slack.deliver import Deliverer
 from bot.store.tinydb.store import TinyStore
 from tests.app.test_cli import clean_env, run_cli
 from tests.app.test_cli_readonly import row_of
+from tests.support.backends import Backend, stored_text
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedserver import FeedServer
 from tests.support.network import FakeResolver
@@ -74,14 +75,16 @@ def _revised(body: bytes) -> bytes:
 
 
 @pytest.fixture
-def world(feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
+def world(
+    feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path, backend: Backend
+) -> Iterator[World]:
     fake_slack.add_user(USER)
     fake_slack.add_channel(CHANNEL)
     text = (
         f"settings:\n  data_dir: {tmp_path / 'data'}\nfeeds: []\n"
         f"screening_list:\n  url: {feed_server.url('/csl.csv')}\n  allow_private: true\n"
     )
-    config = parse_config_text(text, "test-feeds.yaml", env={})
+    config = parse_config_text(text, "test-feeds.yaml", env=backend.env())
     secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
     poster = Deliverer(make_web_client(secrets, max_retries=0), interval=0.01, attempts=1)
     with Runtime.open(config) as runtime:
@@ -89,7 +92,7 @@ def world(feed_server: FeedServer, fake_slack: FakeSlack, tmp_path: Path) -> Ite
 
 
 def test_first_download_is_the_snapshot_then_changes_are_items_and_a_watch_alerts(
-    world: World, tmp_path: Path
+    world: World, tmp_path: Path, backend: Backend
 ) -> None:
     world.serve(SAMPLE.read_bytes(), '"v1"')
     world.runtime.poll(force=True)
@@ -97,8 +100,12 @@ def test_first_download_is_the_snapshot_then_changes_are_items_and_a_watch_alert
     assert store.items.count() == 0  # the first download is not thirteen "added" items
     snapshot = world.runtime.screening.snapshot()
     assert snapshot is not None and len(snapshot.entries) == 13
-    # The snapshot is its own file: state.json, rewritten by every commit, stays small.
-    state = (tmp_path / "data" / "state.json").read_text()
+    # The snapshot is its own file: state.json (or the database), written by every commit,
+    # stays small.
+    if backend.url is None:
+        state = (tmp_path / "data" / "state.json").read_text()
+    else:
+        state = stored_text(backend.url)
     assert "Sinobright" not in state
     assert "Sinobright" in (tmp_path / "data" / "screening-list.json").read_text()
 
@@ -182,18 +189,20 @@ def test_status_shows_the_screening_lists_health(world: World) -> None:
     assert "13 entries in the snapshot" in shown, "the last good snapshot is still used"
 
 
-def test_briefbot_status_shows_the_screening_list(world: World, tmp_path: Path) -> None:
+def test_briefbot_status_shows_the_screening_list(
+    world: World, tmp_path: Path, backend: Backend
+) -> None:
     world.serve(SAMPLE.read_bytes(), '"v1"')
     world.runtime.poll(force=True)
     config = tmp_path / "feeds.yaml"
     config.write_text(world.config_text)
-    result = run_cli("--config", str(config), "status", env=clean_env())
+    result = run_cli("--config", str(config), "status", env=backend.env(clean_env()))
     assert result.returncode == EXIT_OK, result.stderr
     cells = row_of(result.stdout, "screening-list")
     # feed, status, last success, failures, items stored, next poll, error / warning
     assert (cells[1], cells[3], cells[4]) == ("ok", "0", "0")
     assert "13 entries in the snapshot" in result.stdout
-    result = run_cli("--config", str(config), "status", "--json", env=clean_env())
+    result = run_cli("--config", str(config), "status", "--json", env=backend.env(clean_env()))
     listed = {feed["id"]: feed for feed in json.loads(result.stdout)["feeds"]}
     assert listed[FEED_ID]["status"] == "ok"
     assert listed[FEED_ID]["snapshot_entries"] == 13

@@ -4,7 +4,12 @@ The service runs in a subprocess started with `python -c` calling
 `run_service(load_config(path), port=0)`, with SLACK_API_URL aimed at the
 loopback fake Slack and a loopback feed. The tests read what a person would
 see: the direct message at "Slack", the log lines, the exit status, and the
-data directory reopened after the process ended.
+store reopened after the process ended.
+
+The tests of a running service take `backend` and run on TinyDB and on
+PostgreSQL (BRIEFBOT_DATABASE_URL in the child's environment). Those that stop
+before any store is opened (a bad token, no signing secret, Slack unreachable)
+or are about the HTTP listener run once, on a data directory.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from bot.brief.subscriptions import create_subscription
 from bot.config.schema import load_config
 from bot.store.tinydb.store import TinyStore
 from tests.support import paths
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack, PostedMessage
 from tests.support.feedgen import Entry, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
@@ -75,8 +81,13 @@ def write_config(tmp_path: Path, feed_url: str) -> Path:
     return path
 
 
-def service_env(fake_slack: FakeSlack, *, token: str | None = None) -> dict[str, str]:
+def service_env(
+    fake_slack: FakeSlack, *, token: str | None = None, backend: Backend | None = None
+) -> dict[str, str]:
+    """The service's environment: the fake Slack, and `backend`'s database if it has one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BRIEFBOT_"))}
+    if backend is not None:
+        env = backend.env(env)
     env.update(
         SLACK_API_URL=fake_slack.url,
         SLACK_BOT_TOKEN=token or fake_slack.token,
@@ -173,12 +184,11 @@ def post_unsigned(url: str) -> int:
         return exc.code
 
 
-def prepare_data_dir(config_path: Path) -> None:
+def prepare_data_dir(config_path: Path, backend: Backend) -> None:
     """The state a bot stopped two minutes ago leaves: backlog polled, Alice subscribed."""
-    config = load_config(config_path, env={})
+    config = load_config(config_path, env=backend.env())
     two_minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
-    store = TinyStore.open(config.settings.data_dir)
-    with Runtime(config, store, clock=lambda: two_minutes_ago) as runtime:
+    with Runtime.open(config, clock=lambda: two_minutes_ago) as runtime:
         [report] = runtime.poll()
         assert (report.status, report.new_items, report.backlog) == ("ok", 3, True)
         with runtime.store.transaction() as tx:
@@ -199,11 +209,12 @@ def test_service_polls_delivers_an_alert_and_stops_cleanly_on_a_signal(
     feed_server: FeedServer,
     fake_slack: FakeSlack,
     services: Callable[..., Service],
+    backend: Backend,
 ) -> None:
     backlog = numbered_entries(1, 3, prefix="Notice")
     feed_server.add("/fr.rss", make_rss(backlog))
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
-    prepare_data_dir(config_path)
+    prepare_data_dir(config_path, backend)
     rule = Entry(
         "Additions to the Entity List",
         "https://www.federalregister.gov/d/2026-12345",
@@ -213,7 +224,7 @@ def test_service_polls_delivers_an_alert_and_stops_cleanly_on_a_signal(
     )
     feed_server.add("/fr.rss", make_rss([rule, *backlog]))
 
-    service = services(config_path, service_env(fake_slack))
+    service = services(config_path, service_env(fake_slack, backend=backend))
     wait_for(lambda: fake_slack.messages(), 30, "alert at the fake Slack", service)
     wait_for(lambda: "briefbot running" in service.output(), 10, "start-up log", service)
     found = re.search(r"Slack HTTP mode on port (\d+), path /slack/events", service.output())
@@ -242,7 +253,7 @@ def test_service_polls_delivers_an_alert_and_stops_cleanly_on_a_signal(
         post_unsigned(events_url)
     assert fake_slack.token not in output and SIGNING_SECRET not in output
 
-    with TinyStore.open(tmp_path / "data") as store:
+    with backend.open(tmp_path / "data") as store:
         stored = {item.title: item.backlog for item in store.items.after()}
         queued = store.alerts.pending_count()
     assert stored == {
@@ -343,6 +354,7 @@ def test_run_listens_where_host_says(
     assert service.wait(timeout=30) == 0, service.output()
 
 
+# TinyDB only: the data directory's lock (several processes share one database by design).
 def test_service_refuses_a_data_directory_in_use(
     tmp_path: Path,
     feed_server: FeedServer,
@@ -382,11 +394,11 @@ def test_service_says_when_slack_cannot_be_reached(
 
 
 def test_run_service_returns_when_stop_is_set(
-    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, backend: Backend
 ) -> None:
     feed_server.add("/fr.rss", make_rss(numbered_entries(1, 2)))
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
-    config = load_config(config_path, env=service_env(fake_slack))
+    config = load_config(config_path, env=service_env(fake_slack, backend=backend))
     stop = threading.Event()
     result: list[int] = []
     worker = threading.Thread(
@@ -402,7 +414,7 @@ def test_run_service_returns_when_stop_is_set(
     worker.join(timeout=15)
     assert not worker.is_alive()
     assert result == [EXIT_OK]
-    with TinyStore.open(tmp_path / "data") as store:  # released, with the first poll's backlog
+    with backend.open(tmp_path / "data") as store:  # released, with the first poll's backlog
         assert sorted(item.title for item in store.items.after()) == ["Story 1", "Story 2"]
 
 
@@ -411,10 +423,11 @@ def test_healthz_and_briefbot_health_say_the_service_works(
     feed_server: FeedServer,
     fake_slack: FakeSlack,
     services: Callable[..., Service],
+    backend: Backend,
 ) -> None:
     feed_server.add("/fr.rss", make_rss(numbered_entries(1, 2)))
     config_path = write_config(tmp_path, feed_server.url("/fr.rss"))
-    env = service_env(fake_slack)
+    env = service_env(fake_slack, backend=backend)
     service = services(config_path, env, ["run", "--port", "0"])
     _host, port = listening_address(service)
     url = f"http://127.0.0.1:{port}/healthz"

@@ -1,7 +1,8 @@
 """No Slack call is made while holding a lock that `/brief`, searches or polls need (issue 11, 3).
 
 Everything is real and on loopback: a `Runtime` on a TinyDB directory in
-tmp_path, polling a loopback feed server; the real `Deliverer` and slack_sdk
+tmp_path or on its own PostgreSQL database (each test runs on both), polling a
+loopback feed server; the real `Deliverer` and slack_sdk
 client posting to the fake Slack (tests/support/fakeslack.py). The fake holds
 one `chat.postMessage` open (`FakeSlack.hold`) while a digest or an alert
 dispatch runs on a thread of its own; meanwhile, on another thread, `/brief`
@@ -40,6 +41,7 @@ from bot.config.schema import parse_config_text
 from bot.models import CommandReply, CommandRequest
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
+from tests.support.backends import Backend, stored_text
 from tests.support.fakeslack import FakeSlack, Hold, PostedMessage
 from tests.support.feedgen import Entry, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
@@ -138,6 +140,7 @@ class World:
     deliverer: Deliverer
     feeds: FeedServer
     data_dir: Path
+    backend: Backend
 
     def command(self, text: str, *, user: str = MEMBER, channel: str = NEWS) -> CommandReply:
         request = CommandRequest(user_id=user, channel_id=channel, text=text)
@@ -153,7 +156,9 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack) -> Iterator[World]:
+def world(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, backend: Backend
+) -> Iterator[World]:
     """A runtime with a polled backlog, then two entity-list stories as news, alerts queued.
 
     MEMBER (by direct message) and ALERTS (a channel) are subscribed to the
@@ -172,8 +177,9 @@ def world(tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack) -> Ite
     )
     secrets = SlackSecrets(bot_token=fake_slack.token, api_url=fake_slack.url)
     deliverer = Deliverer(make_web_client(secrets, timeout=30, backoff=0.05), interval=0.0)
-    with Runtime.open(parse_config_text(text, "shared-locks.yaml", env={})) as runtime:
-        world = World(runtime, fake_slack, deliverer, feed_server, data_dir)
+    config = parse_config_text(text, "shared-locks.yaml", env=backend.env())
+    with Runtime.open(config) as runtime:
+        world = World(runtime, fake_slack, deliverer, feed_server, data_dir, backend)
         # Published two days ago: a channel's first digest leaves such backlog out.
         old = numbered_entries(1, 3, now=datetime.now(UTC) - timedelta(days=2))
         world.publish(old)
@@ -377,6 +383,13 @@ def test_a_digest_held_in_one_channel_does_not_hold_up_another_channels(
 # --------------------------------------------------------------------------- previews
 
 
+def stored(world: World) -> object:
+    """Everything stored: the data directory's files, or every row of the database."""
+    if world.backend.url is not None:
+        return stored_text(world.backend.url)
+    return data_files(world.data_dir)
+
+
 def data_files(data_dir: Path) -> dict[str, bytes]:
     """Every file of the data directory but the lock, by relative path."""
     return {
@@ -388,8 +401,7 @@ def data_files(data_dir: Path) -> dict[str, bytes]:
 
 def test_a_digest_preview_of_a_channel_never_seen_writes_nothing(world: World) -> None:
     runtime = world.runtime
-    state_json = world.data_dir / "state.json"
-    before, files_before = state_json.read_bytes(), data_files(world.data_dir)
+    before = stored(world)
 
     preview = world.command("digest", channel="C0NEVERSEEN")
     configured, configured_messages = runtime.build_digest(world.digest(DIGEST_B))
@@ -403,8 +415,7 @@ def test_a_digest_preview_of_a_channel_never_seen_writes_nothing(world: World) -
     assert configured.item_count == adhoc.item_count == 2
     assert configured_messages and adhoc_messages
     # ...that recorded nothing, not even the channels' first ledgers.
-    assert state_json.read_bytes() == before
-    assert data_files(world.data_dir) == files_before
+    assert stored(world) == before
     for channel in ("C0NEVERSEEN", DIGEST_B, "C0NEVERSEEN2"):
         assert runtime.store.digests.get(channel) is None
     assert world.slack.calls("chat.postMessage") == []

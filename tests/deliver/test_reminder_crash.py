@@ -38,6 +38,7 @@ from bot.app.fedreg import enrich_documents
 from bot.brief.subscriptions import create_subscription
 from bot.config.schema import parse_config_text
 from tests.app.fedreg_harness import START, Clock, config_text, open_runtime, serve_feed
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.fedregapi import DocumentsApi, recorded_documents
 from tests.support.feedserver import FeedServer
@@ -128,7 +129,8 @@ def start_bot(
     """feeds.yaml and the child's environment; the feed enriched, the readers subscribed."""
     serve_feed(feed_server, NUMBERS)
     clock = Clock(START)
-    with open_runtime(feed_server, api, tmp_path, clock) as runtime:
+    # TinyDB only: the child killed with SIGKILL is the data directory's writer.
+    with open_runtime(feed_server, api, tmp_path, clock, backend=Backend("tinydb")) as runtime:
         runtime.poll(force=True)
         assert len(enrich_documents(runtime).enriched) == len(NUMBERS)
         with runtime.store.transaction() as tx:

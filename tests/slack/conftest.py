@@ -12,6 +12,7 @@ from bot.config.model import SlackSecrets
 from bot.config.schema import parse_config_text
 from bot.slack.app import build_app
 from bot.slack.http import ServerHandle, serve_http
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
@@ -23,8 +24,8 @@ ENTITY_TITLE = "Additions to the Entity List: YMTC Japan subsidiary"
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, feed_server: FeedServer) -> Iterator[Runtime]:
-    """A real Runtime on a fresh data dir, holding one Entity List story."""
+def runtime(tmp_path: Path, feed_server: FeedServer, backend: Backend) -> Iterator[Runtime]:
+    """A real Runtime on a fresh store (both backends), holding one Entity List story."""
     feed_server.add(
         "/bis.xml",
         make_rss(
@@ -44,7 +45,7 @@ def runtime(tmp_path: Path, feed_server: FeedServer) -> Iterator[Runtime]:
         "  - id: entity-list\n    query: '\"entity list\"'\n"
         "admins: [U0123456789]\n"
     )
-    rt = Runtime.open(parse_config_text(text, "test-feeds.yaml", env={}))
+    rt = Runtime.open(parse_config_text(text, "test-feeds.yaml", env=backend.env()))
     try:
         [report] = rt.poll(force=True)
         assert report.status == "ok", report

@@ -12,9 +12,11 @@ Durability is off (fsync, synchronous_commit): the tests kill processes, not
 the machine.
 
 `database()` hands out an empty database (created from a template, or one
-given back with `release()` and emptied) and returns its URL; `stop()` stops the server and removes
-the directory. When no PostgreSQL can be found or started, `start()` raises
-`PostgresUnavailable` with the reason, which the fixtures turn into a skip.
+given back with `release()` and emptied) and returns its URL; `copy(url)` one
+holding what another holds (a polled template a test starts from); `stop()`
+stops the server and removes the directory. When no PostgreSQL can be found
+or started, `start()` raises `PostgresUnavailable` with the reason, which the
+fixtures turn into a skip.
 
 Set BRIEFBOT_TEST_DATABASE_URL to a server of your own (a superuser's URL,
 any database) to use it instead: each test still gets a database of its own.
@@ -35,7 +37,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["PostgresServer", "PostgresUnavailable"]
 
-_TEMPLATE = "briefbot_template"
+# One template per pytest-xdist worker: workers sharing a server of your own must not drop
+# each other's.
+_TEMPLATE = "briefbot_template_" + (os.environ.get("PYTEST_XDIST_WORKER") or "main")
 _START_ATTEMPTS = 3
 
 
@@ -123,6 +127,14 @@ class PostgresServer:
         with self._lock:
             name = f"t{os.getpid()}_{next(self._counter)}"
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE {_TEMPLATE}')
+        return self.url_of(name)
+
+    def copy(self, url: str) -> str:
+        """A new database holding what the database at `url` holds (none may be connected to it)."""
+        source = urlsplit(url).path.lstrip("/")
+        with self._lock:
+            name = f"t{os.getpid()}_{next(self._counter)}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
         return self.url_of(name)
 
     def reset(self, url: str) -> None:

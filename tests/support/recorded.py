@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,9 +76,11 @@ def recorded_config_text(server: FeedServer, data_dir: Path, extra: str = "") ->
     return f"settings:\n  data_dir: {data_dir}\nfeeds:\n{feeds}{TOPICS}{extra}"
 
 
-def recorded_config(server: FeedServer, data_dir: Path, extra: str = "") -> Config:
+def recorded_config(
+    server: FeedServer, data_dir: Path, extra: str = "", env: Mapping[str, str] | None = None
+) -> Config:
     text = recorded_config_text(server, data_dir, extra)
-    return parse_config_text(text, "recorded-feeds.yaml", env={})
+    return parse_config_text(text, "recorded-feeds.yaml", env=env or {})
 
 
 def store_recorded(runtime: Runtime, server: FeedServer, entity_dates: Sequence[datetime]) -> None:

@@ -66,6 +66,7 @@ from bot.slack.app import BriefbotApp, build_app
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
 from bot.slack.http import ServerHandle, serve_http
+from tests.support.backends import Backend, BackendKind, fresh_backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedserver import FeedServer
 from tests.support.network import FakeResolver, loopback_internet
@@ -543,49 +544,88 @@ def config_text(data_dir: Path, feeds: FeedServer) -> str:
     )
 
 
-def open_runtime(data_dir: Path, feeds: FeedServer) -> Runtime:
-    config: Config = parse_config_text(config_text(data_dir, feeds), "injection.yaml", env={})
+def open_runtime(data_dir: Path, feeds: FeedServer, backend: Backend) -> Runtime:
+    text = config_text(data_dir, feeds)
+    config: Config = parse_config_text(text, "injection.yaml", env=backend.env())
     # `feed add` fetches before saving: wire.example is the feed server, evil.example nowhere.
     network = loopback_internet(FakeResolver({"wire.example": ["127.0.0.1"]}))
     return Runtime.open(config, network=network)
 
 
 @dataclass(frozen=True)
+class Template:
+    data_dir: Path
+    store: Backend  # on PostgreSQL, the database polled (copied by each test)
+
+
+@dataclass(frozen=True)
 class Templates:
     feeds: FeedServer
-    fresh: Path  # both feeds polled once: hostile (empty, so backlog is done), broken
-    polled: Path  # then polled again: the hostile entries stored as news
+    kind: BackendKind
+    fresh: Template  # both feeds polled once: hostile (empty, so backlog is done), broken
+    polled: Template  # then polled again: the hostile entries stored as news
+
+
+def copy_dir(source: Path, target: Path) -> None:
+    if source.exists():  # on PostgreSQL the bot may have made none
+        shutil.copytree(source, target)
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
-    """Data directories polled once, copied by each test (a poll costs a few tenths)."""
+def templates(
+    tmp_path_factory: pytest.TempPathFactory, backend_kind: BackendKind
+) -> Iterator[Templates]:
+    """Stores polled once, copied by each test (a poll costs a few tenths); on both backends."""
     feeds = FeedServer().start()
     try:
         root = tmp_path_factory.mktemp("injection")
         feeds.add("/hostile.xml", hostile_rss([]))
         feeds.add("/broken.xml", redirect_to=HOSTILE_LOCATION)
         feeds.add("/x", hostile_rss(HOSTILE[:3]))  # what `feed add` tries
-        with open_runtime(root / "fresh", feeds) as rt:
-            reports = {r.feed_id: r for r in rt.poll(force=True)}
-        assert reports["hostile"].status == "ok", reports
-        assert reports["broken"].status == "error", reports
-        shutil.copytree(root / "fresh", root / "polled")
-        feeds.add("/hostile.xml", hostile_rss(ENTRIES))
-        with open_runtime(root / "polled", feeds) as rt:
-            reports = {r.feed_id: r for r in rt.poll(force=True)}
-        assert (reports["hostile"].new_items, reports["hostile"].backlog) == (len(ENTRIES), False)
-        yield Templates(feeds, root / "fresh", root / "polled")
+        with fresh_backend(backend_kind) as fresh:
+            with open_runtime(root / "fresh", feeds, fresh) as rt:
+                reports = {r.feed_id: r for r in rt.poll(force=True)}
+            assert reports["hostile"].status == "ok", reports
+            assert reports["broken"].status == "error", reports
+            copy_dir(root / "fresh", root / "polled")
+            feeds.add("/hostile.xml", hostile_rss(ENTRIES))
+            with fresh_backend(backend_kind, copy_of=fresh) as polled:
+                with open_runtime(root / "polled", feeds, polled) as rt:
+                    reports = {r.feed_id: r for r in rt.poll(force=True)}
+                new = (reports["hostile"].new_items, reports["hostile"].backlog)
+                assert new == (len(ENTRIES), False), reports
+                yield Templates(
+                    feeds,
+                    backend_kind,
+                    Template(root / "fresh", fresh),
+                    Template(root / "polled", polled),
+                )
     finally:
         feeds.stop()
     assert not feeds.errors, f"feed server handler errors: {feeds.errors!r}"
 
 
 def _world(
-    source: Path, tmp_path: Path, feeds: FeedServer, slack: FakeSlack, responses: ResponseUrlServer
+    templates: Templates,
+    source: Template,
+    tmp_path: Path,
+    slack: FakeSlack,
+    responses: ResponseUrlServer,
 ) -> Iterator[World]:
-    shutil.copytree(source, tmp_path / "data")
-    runtime = open_runtime(tmp_path / "data", feeds)
+    with fresh_backend(templates.kind, copy_of=source.store) as backend:
+        yield from _world_on(backend, source, tmp_path, templates.feeds, slack, responses)
+
+
+def _world_on(
+    backend: Backend,
+    source: Template,
+    tmp_path: Path,
+    feeds: FeedServer,
+    slack: FakeSlack,
+    responses: ResponseUrlServer,
+) -> Iterator[World]:
+    copy_dir(source.data_dir, tmp_path / "data")
+    runtime = open_runtime(tmp_path / "data", feeds, backend)
     secrets = SlackSecrets(bot_token=slack.token, signing_secret=SIGNING_SECRET, api_url=slack.url)
     deliverer = Deliverer(make_web_client(secrets, timeout=5, backoff=0.05), interval=0.0)
     app = build_app(secrets, functools.partial(handle_command, runtime, poster=deliverer))
@@ -601,14 +641,14 @@ def _world(
 def polled(
     templates: Templates, tmp_path: Path, fake_slack: FakeSlack, responses: ResponseUrlServer
 ) -> Iterator[World]:
-    yield from _world(templates.polled, tmp_path, templates.feeds, fake_slack, responses)
+    yield from _world(templates, templates.polled, tmp_path, fake_slack, responses)
 
 
 @pytest.fixture
 def fresh(
     templates: Templates, tmp_path: Path, fake_slack: FakeSlack, responses: ResponseUrlServer
 ) -> Iterator[World]:
-    yield from _world(templates.fresh, tmp_path, templates.feeds, fake_slack, responses)
+    yield from _world(templates, templates.fresh, tmp_path, fake_slack, responses)
 
 
 # --------------------------------------------------------------------------- the store

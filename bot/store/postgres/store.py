@@ -27,10 +27,11 @@ and write one database, so nothing is locked at open.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -57,6 +58,27 @@ _POOL_MAX = 8
 #: A replica silent this long is forgotten by `briefbot health` (not named as stale).
 _FORGET_REPLICA = timedelta(days=1)
 _CONNECT_TIMEOUT = 10
+
+
+def _store_errors(
+    make: Callable[[PgStore], AbstractContextManager[PgTransaction]],
+) -> Callable[[PgStore], AbstractContextManager[PgTransaction]]:
+    """`make`'s unit of work, with a database error (a refused COMMIT too) as a StoreError.
+
+    As TinyDB's: callers handle StoreError (the service, the CLI, the jobs); the
+    sentence is the server's, without connection details.
+    """
+
+    @functools.wraps(make)
+    @contextmanager
+    def wrapped(store: PgStore) -> Iterator[PgTransaction]:
+        try:
+            with make(store) as tx:
+                yield tx
+        except psycopg.Error as exc:
+            raise StoreError(f"the database {store.where}: {_reason(exc)}") from exc
+
+    return wrapped
 
 
 class _Repositories(RecordRepositories):
@@ -161,6 +183,7 @@ class PgStore(_Repositories):
     def read_only(self) -> bool:
         return self._read_only
 
+    @_store_errors
     @contextmanager
     def transaction(self) -> Iterator[PgTransaction]:
         """A unit of work; committed when the block ends without an exception."""

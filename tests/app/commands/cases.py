@@ -25,6 +25,7 @@ from bot.deliver.ports import Poster
 from bot.models import CommandReply, CommandRequest, SlackMessage
 from bot.render.mrkdwn import mrkdwn_to_plain
 from bot.slack.client import make_web_client
+from tests.support.backends import Backend, BackendKind
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
@@ -99,10 +100,15 @@ def make_config(
 
 @dataclass(frozen=True)
 class Template:
-    """A data directory after two polls, copied for each test (polling costs ~0.2 s)."""
+    """A store after two polls, copied for each test (polling costs ~0.2 s).
+
+    `data_dir` is copied on both backends; on PostgreSQL `store.url` is the polled database.
+    """
 
     server: FeedServer
     data_dir: Path
+    store: Backend
+    kind: BackendKind
 
 
 def serve_defaults(server: FeedServer) -> None:

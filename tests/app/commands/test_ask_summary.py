@@ -9,7 +9,6 @@ store is the one of test_ask.py (tests/app/commands/cases.py).
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import pytest
 
 from bot.app.questions import use_language_model
 from bot.app.runtime import Runtime
-from tests.app.commands.cases import Template, config_for, run
+from tests.app.commands.cases import config_for, run
+from tests.support.backends import Backend
 from tests.support.chatserver import ChatServer
 from tests.support.feedserver import FeedServer
 from tests.support.secretscan import LLM_KEY
@@ -28,17 +28,15 @@ SUMMARY = "BIS added 36 entities to the Entity List [1]; IPEF partners signed [2
 
 @pytest.fixture
 def asked(
-    template: Template, feeds: FeedServer, tmp_path: Path, chat_server: ChatServer
+    feeds: FeedServer, tmp_path: Path, chat_server: ChatServer, polled: Backend
 ) -> Iterator[Runtime]:
-    data_dir = tmp_path / "data"
-    shutil.copytree(template.data_dir, data_dir)
     env = {
         "BRIEFBOT_LLM_URL": chat_server.url,
         "BRIEFBOT_LLM_MODEL": "gateway-model",
         "BRIEFBOT_LLM_KEY": LLM_KEY,
         "BRIEFBOT_LLM_TIMEOUT": "1",
     }
-    with Runtime.open(config_for(feeds, data_dir, env=env)) as rt:
+    with Runtime.open(config_for(feeds, tmp_path / "data", env=polled.env(env))) as rt:
         use_language_model(rt)
         yield rt
 

@@ -27,6 +27,7 @@ from bot.render.charts import draw_chart
 from bot.slack.deliver import Deliverer
 from tests.app.commands.cases import CHANNEL, MEMBER, run, slack_client
 from tests.render.test_charts import png_size
+from tests.support.backends import Backend, BackendKind, fresh_backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
@@ -48,13 +49,17 @@ DATES = [
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+def recorded(
+    tmp_path_factory: pytest.TempPathFactory, backend_kind: BackendKind
+) -> Iterator[Runtime]:
     server = FeedServer().start()
     try:
-        config = recorded_config(server, tmp_path_factory.mktemp("recorded") / "data")
-        with Runtime.open(config, clock=lambda: NOW) as runtime:
-            store_recorded(runtime, server, DATES)
-            yield runtime
+        data = tmp_path_factory.mktemp("recorded") / "data"
+        with fresh_backend(backend_kind) as backend:
+            config = recorded_config(server, data, env=backend.env())
+            with Runtime.open(config, clock=lambda: NOW) as runtime:
+                store_recorded(runtime, server, DATES)
+                yield runtime
     finally:
         server.stop()
     assert not server.errors
@@ -244,7 +249,7 @@ def test_the_last_full_month_by_default_and_mistakes(recorded: Runtime) -> None:
 
 
 def test_a_correction_is_not_a_second_deadline_in_the_month(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, backend: Backend
 ) -> None:
     """The monthly briefing lists deadlines as /brief deadlines does (bot/brief/deadlines.py):
     a correction's dates are the corrected document's, shown once, not beside it again."""
@@ -258,7 +263,8 @@ def test_a_correction_is_not_a_second_deadline_in_the_month(
     }
     server = FeedServer().start()
     try:
-        config = recorded_config(server, tmp_path_factory.mktemp("correction") / "data")
+        data = tmp_path_factory.mktemp("correction") / "data"
+        config = recorded_config(server, data, env=backend.env())
         entries = [
             Entry(d["title"], d["html_url"], guid=d["document_number"], published=NOW)
             for d in (rule, correction)

@@ -7,17 +7,21 @@ from pathlib import Path
 from bot.app.fedreg import enrich_documents
 from tests.app.commands.cases import run
 from tests.app.fedreg_harness import NUMBERS, Clock, new_api, open_runtime, serve_feed
+from tests.support.backends import Backend
 from tests.support.feedserver import FeedServer
 
 TOPICS = "  - id: tariffs\n    query: tariffs\n"
 
 
 def test_deadlines_soonest_first_by_topic_query_and_days(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, tmp_path: Path, backend: Backend
 ) -> None:
     serve_feed(feed_server, ("2023-28483", *NUMBERS))
     clock = Clock()
-    with new_api() as api, open_runtime(feed_server, api, tmp_path, clock, extra=TOPICS) as rt:
+    with (
+        new_api() as api,
+        open_runtime(feed_server, api, tmp_path, clock, extra=TOPICS, backend=backend) as rt,
+    ):
         rt.poll(force=True)
         enrich_documents(rt)
         reply = run(rt, "deadlines")

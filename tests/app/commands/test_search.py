@@ -5,13 +5,13 @@ Questions in plain words are `/brief ask`'s (tests/app/commands/test_ask.py).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.app.runtime import Runtime
-from tests.app.commands.cases import CHANNEL, Template, config_for, run
+from tests.app.commands.cases import CHANNEL, config_for, run
+from tests.support.backends import Backend
 from tests.support.feedserver import FeedServer
 
 
@@ -133,16 +133,15 @@ def test_latest_others_lists_what_the_digest_counts_as_other(runtime: Runtime) -
 
 
 def test_latest_others_follows_the_channels_digest_topics(
-    template: Template, feeds: FeedServer, tmp_path: Path
+    feeds: FeedServer, tmp_path: Path, polled: Backend
 ) -> None:
     """A channel whose digest names only ipef counts the Entity List story as other too."""
-    data_dir = tmp_path / "data"
-    shutil.copytree(template.data_dir, data_dir)
     digests = (
         f"digests:\n  - channel: {CHANNEL}\n    at: '08:30'\n    timezone: UTC\n"
         "    topics: [ipef]\n"
     )
-    with Runtime.open(config_for(feeds, data_dir, extra=digests)) as runtime:
+    config = config_for(feeds, tmp_path / "data", extra=digests, env=polled.env())
+    with Runtime.open(config) as runtime:
         assert "Other new items (2)" in run(runtime, "digest")
         reply = run(runtime, "latest others")
         assert reply.startswith("2 results for “latest matching no topic”")

@@ -12,6 +12,7 @@ from bot.brief.subscriptions import create_subscription
 from bot.models import CommandRequest
 from bot.render.slacklimits import validate_message
 from tests.app.commands.cases import ADMIN, CHANNEL, NOW, make_config, plain, run
+from tests.support.backends import Backend
 from tests.support.feedserver import FeedServer
 
 
@@ -39,9 +40,10 @@ def test_members_are_refused_admin_commands(runtime: Runtime, text: str, action:
 
 
 def test_without_admins_the_refusal_says_how_to_name_them(
-    tmp_path: Path, feeds: FeedServer
+    tmp_path: Path, feeds: FeedServer, backend: Backend
 ) -> None:
-    config = make_config(tmp_path / "data", {"a": feeds.url("/a.xml")}, admins=())
+    url = {"a": feeds.url("/a.xml")}
+    config = make_config(tmp_path / "data", url, admins=(), env=backend.env())
     with Runtime.open(config) as rt:
         reply = run(rt, "feed pause a", user=ADMIN)
     assert reply == (

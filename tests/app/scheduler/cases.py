@@ -1,6 +1,7 @@
 """What the scheduler's tests share: a configuration, a Runtime on a fake clock, reading Slack.
 
-Real parts throughout: a Runtime on a TinyDB store in tmp_path, feeds served
+Real parts throughout: a Runtime on the test's `backend` (a TinyDB store in
+tmp_path, or its own PostgreSQL database), feeds served
 by the loopback `feed_server`, Slack played by `fake_slack` and reached
 through the real client and Deliverer. Tests that move time use a fake clock
 on the Runtime and call the job methods directly (what APScheduler would
@@ -22,7 +23,7 @@ from bot.config.model import Config, SlackSecrets
 from bot.config.schema import parse_config_text
 from bot.slack.client import make_web_client
 from bot.slack.deliver import Deliverer
-from bot.store.tinydb.store import TinyStore
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack, PostedMessage
 
 OPS = "C0OPSCHAN1"
@@ -52,6 +53,7 @@ def make_config(
     ops_channel: str | None = None,
     retention_days: int = 180,
     admins: list[str] | None = None,
+    backend: Backend | None = None,
 ) -> Config:
     doc: dict[str, Any] = {
         "settings": {
@@ -71,7 +73,8 @@ def make_config(
         doc["ops_channel"] = ops_channel
     if admins:
         doc["admins"] = admins
-    return parse_config_text(yaml.safe_dump(doc, sort_keys=False), "test-feeds.yaml", env={})
+    env = backend.env() if backend else {}
+    return parse_config_text(yaml.safe_dump(doc, sort_keys=False), "test-feeds.yaml", env=env)
 
 
 def make_poster(fake_slack: FakeSlack) -> Deliverer:
@@ -80,8 +83,8 @@ def make_poster(fake_slack: FakeSlack) -> Deliverer:
 
 
 def open_runtime(config: Config, clock: FakeClock | None = None) -> Runtime:
-    store = TinyStore.open(config.settings.data_dir, retention_days=config.settings.retention_days)
-    return Runtime(config, store, clock=clock) if clock else Runtime(config, store)
+    """The Runtime `briefbot run` would open: on the configuration's database or data directory."""
+    return Runtime.open(config, clock=clock) if clock else Runtime.open(config)
 
 
 def shown_utc(moment: datetime) -> str:

@@ -20,6 +20,7 @@ from tests.app.scheduler.cases import (
     open_runtime,
     shown_utc,
 )
+from tests.support.backends import Backend
 from tests.support.feedgen import make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
 
@@ -39,7 +40,11 @@ def subscribe_to_stories(runtime: Runtime, owners: Sequence[str]) -> None:
 
 
 def test_describe_lists_feeds_digests_channels_and_next_run_times(
-    tmp_path: Path, feed_server: FeedServer, poster: Deliverer, schedulers: list[BotScheduler]
+    tmp_path: Path,
+    feed_server: FeedServer,
+    poster: Deliverer,
+    schedulers: list[BotScheduler],
+    backend: Backend,
 ) -> None:
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 2)))
     feed_server.add("/b.xml", make_rss(numbered_entries(1, 2, prefix="Other")))
@@ -53,6 +58,7 @@ def test_describe_lists_feeds_digests_channels_and_next_run_times(
         # Tokyo has no DST: 08:30 JST is always 23:30 UTC the day before.
         digests=[{"channel": DIGEST_CHANNEL, "at": "08:30", "timezone": "Asia/Tokyo"}],
         ops_channel=OPS,
+        backend=backend,
     )
     runtime = open_runtime(config)
     try:

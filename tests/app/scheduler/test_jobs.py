@@ -16,7 +16,6 @@ from bot.brief.subscriptions import create_subscription
 from bot.config.model import Config
 from bot.models import CommandRequest, FeedState
 from bot.slack.deliver import Deliverer
-from bot.store.tinydb.store import TinyStore
 from tests.app.scheduler.cases import (
     ALICE,
     DIGEST_CHANNEL,
@@ -28,6 +27,7 @@ from tests.app.scheduler.cases import (
     open_runtime,
     shown_text,
 )
+from tests.support.backends import Backend, BackendKind, fresh_backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedgen import Entry, blank_line_first, make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
@@ -35,7 +35,11 @@ from tests.support.secretscan import FEED_TOKEN
 
 
 def test_no_job_for_a_paused_feed_and_every_other_job_scheduled(
-    tmp_path: Path, feed_server: FeedServer, poster: Deliverer, schedulers: list[BotScheduler]
+    tmp_path: Path,
+    feed_server: FeedServer,
+    poster: Deliverer,
+    schedulers: list[BotScheduler],
+    backend: Backend,
 ) -> None:
     config = make_config(
         tmp_path / "data",
@@ -44,6 +48,7 @@ def test_no_job_for_a_paused_feed_and_every_other_job_scheduled(
             {"id": "off", "url": feed_server.url("/off.xml"), "enabled": False},
         ],
         digests=[{"channel": DIGEST_CHANNEL, "at": "07:00", "timezone": "UTC"}],
+        backend=backend,
     )
     with open_runtime(config) as runtime:
         scheduler = BotScheduler(runtime, poster)
@@ -68,7 +73,7 @@ def test_no_job_for_a_paused_feed_and_every_other_job_scheduled(
 # -- config changes from Slack take effect without a restart --------------------------------
 
 
-def changed_config(data: Path, urls: Mapping[str, str]) -> Config:
+def changed_config(data: Path, urls: Mapping[str, str], backend: Backend) -> Config:
     """Feed a every 2m, b gone, d added; the Tokyo digest at 09:15, a London one added."""
     return make_config(
         data,
@@ -85,11 +90,16 @@ def changed_config(data: Path, urls: Mapping[str, str]) -> Config:
                 "days": "mon-fri",
             },
         ],
+        backend=backend,
     )
 
 
 def test_sync_jobs_after_a_config_change_adds_moves_and_removes_jobs(
-    tmp_path: Path, feed_server: FeedServer, poster: Deliverer, schedulers: list[BotScheduler]
+    tmp_path: Path,
+    feed_server: FeedServer,
+    poster: Deliverer,
+    schedulers: list[BotScheduler],
+    backend: Backend,
 ) -> None:
     data = tmp_path / "data"
     urls = {name: feed_server.url(f"/{name}.xml") for name in ("a", "b", "d")}
@@ -97,8 +107,9 @@ def test_sync_jobs_after_a_config_change_adds_moves_and_removes_jobs(
         data,
         [{"id": "a", "url": urls["a"], "interval": "1m"}, {"id": "b", "url": urls["b"]}],
         digests=[{"channel": DIGEST_CHANNEL, "at": "08:30", "timezone": "Asia/Tokyo"}],
+        backend=backend,
     )
-    changed = changed_config(data, urls)
+    changed = changed_config(data, urls, backend=backend)
     with open_runtime(config) as runtime:
         scheduler = BotScheduler(runtime, poster, jitter_fraction=0)
         schedulers.append(scheduler)
@@ -139,7 +150,11 @@ def test_sync_jobs_after_a_config_change_adds_moves_and_removes_jobs(
 
 
 def test_digest_job_sends_once_per_slot_and_agrees_with_catch_up(
-    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, poster: Deliverer
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    poster: Deliverer,
+    backend: Backend,
 ) -> None:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     slot = start + timedelta(hours=2)  # daily at this hour:minute, UTC
@@ -150,6 +165,7 @@ def test_digest_job_sends_once_per_slot_and_agrees_with_catch_up(
         [{"id": "n", "url": feed_server.url("/n.xml"), "interval": "1m"}],
         topics=[{"id": "chips", "query": "chip"}],
         digests=[{"channel": DIGEST_CHANNEL, "at": f"{slot:%H:%M}", "timezone": "UTC"}],
+        backend=backend,
     )
     runtime = open_runtime(config, clock)
     try:
@@ -190,7 +206,11 @@ def test_digest_job_sends_once_per_slot_and_agrees_with_catch_up(
 
 
 def test_a_digest_scheduled_from_slack_is_sent_at_its_first_slot(
-    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, poster: Deliverer
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    poster: Deliverer,
+    backend: Backend,
 ) -> None:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     slot = start + timedelta(hours=2)
@@ -202,6 +222,7 @@ def test_a_digest_scheduled_from_slack_is_sent_at_its_first_slot(
         [{"id": "n", "url": feed_server.url("/n.xml"), "interval": "1m"}],
         topics=[{"id": "chips", "query": "chip"}],
         admins=[ALICE],
+        backend=backend,
     )
     runtime = open_runtime(config, clock)
     try:
@@ -229,13 +250,19 @@ def test_a_digest_scheduled_from_slack_is_sent_at_its_first_slot(
 
 
 def test_poll_job_stores_items_and_sends_one_dm_to_the_subscriber(
-    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, poster: Deliverer
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    poster: Deliverer,
+    backend: Backend,
 ) -> None:
     clock = FakeClock(datetime.now(UTC))
     backlog = numbered_entries(1, 3, prefix="Notice")
     feed_server.add("/fr.xml", make_rss(backlog))
     config = make_config(
-        tmp_path / "data", [{"id": "fr", "url": feed_server.url("/fr.xml"), "interval": "1m"}]
+        tmp_path / "data",
+        [{"id": "fr", "url": feed_server.url("/fr.xml"), "interval": "1m"}],
+        backend=backend,
     )
     runtime = open_runtime(config, clock)
     try:
@@ -290,11 +317,14 @@ def test_poll_job_honours_the_feed_state(
     failing: bool,
     advance: timedelta,
     polled: bool,
+    backend: Backend,
 ) -> None:
     clock = FakeClock(datetime.now(UTC))
     feed_server.add("/f.xml", make_rss(numbered_entries(1, 2)), status=503 if failing else 200)
     config = make_config(
-        tmp_path / "data", [{"id": "f", "url": feed_server.url("/f.xml"), "interval": "1m"}]
+        tmp_path / "data",
+        [{"id": "f", "url": feed_server.url("/f.xml"), "interval": "1m"}],
+        backend=backend,
     )
     with open_runtime(config, clock) as runtime:
         scheduler = BotScheduler(runtime, poster)
@@ -306,7 +336,11 @@ def test_poll_job_honours_the_feed_state(
 
 
 def test_failing_feed_gives_one_ops_notice_and_one_recovery_notice(
-    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, poster: Deliverer
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    poster: Deliverer,
+    backend: Backend,
 ) -> None:
     start = datetime.now(UTC).replace(microsecond=0)
     clock = FakeClock(start)
@@ -316,6 +350,7 @@ def test_failing_feed_gives_one_ops_notice_and_one_recovery_notice(
         data,
         [{"id": "flaky", "name": "Flaky feed", "url": feed_server.url("/flaky.xml")}],
         ops_channel=OPS,
+        backend=backend,
     )
     runtime = open_runtime(config, clock)
     try:
@@ -366,7 +401,11 @@ def test_failing_feed_gives_one_ops_notice_and_one_recovery_notice(
 
 
 def test_an_empty_feed_read_with_a_warning_gives_no_failure_notice(
-    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, poster: Deliverer
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    poster: Deliverer,
+    backend: Backend,
 ) -> None:
     clock = FakeClock(datetime.now(UTC))
     feed_server.add("/quiet.xml", blank_line_first(make_rss([])))
@@ -374,6 +413,7 @@ def test_an_empty_feed_read_with_a_warning_gives_no_failure_notice(
         tmp_path / "data",
         [{"id": "quiet", "url": feed_server.url("/quiet.xml"), "interval": "1h"}],
         ops_channel=OPS,
+        backend=backend,
     )
     with open_runtime(config, clock) as runtime:
         scheduler = BotScheduler(runtime, poster, failure_notice_hours=1)
@@ -389,15 +429,31 @@ def test_an_empty_feed_read_with_a_warning_gives_no_failure_notice(
 
 
 def test_an_ops_notice_shows_an_old_stored_error_without_feed_credentials(
-    tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack, poster: Deliverer
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_slack: FakeSlack,
+    poster: Deliverer,
+    backend_kind: BackendKind,
 ) -> None:
     # An older version stored the error as the fetcher worded it, token and all;
-    # the data directory is outside tmp_path, which the secret-leak detector scans.
+    # the data directory is outside tmp_path, which the secret-leak detector scans,
+    # and the database is not scanned (scan_secrets=False).
+    with fresh_backend(backend_kind, scan_secrets=False) as backend:
+        ops_notice_of_an_old_error(tmp_path_factory, fake_slack, poster, backend)
+
+
+def ops_notice_of_an_old_error(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_slack: FakeSlack,
+    poster: Deliverer,
+    backend: Backend,
+) -> None:
     start = datetime.now(UTC).replace(microsecond=0)
     data = tmp_path_factory.mktemp("older") / "data"
     url = "http://127.0.0.1:9/old.xml"
     stored = f"redirect loop: {url}?token={FEED_TOKEN} -> {url}?token={FEED_TOKEN}"
-    config = make_config(data, [{"id": "old", "name": "Old feed", "url": url}], ops_channel=OPS)
+    config = make_config(
+        data, [{"id": "old", "name": "Old feed", "url": url}], ops_channel=OPS, backend=backend
+    )
     with open_runtime(config, FakeClock(start)) as runtime:
         with runtime.store.transaction() as tx:
             tx.feed_states.put(
@@ -422,10 +478,13 @@ def test_without_ops_channel_a_failing_feed_is_logged_once(
     fake_slack: FakeSlack,
     poster: Deliverer,
     caplog: pytest.LogCaptureFixture,
+    backend: Backend,
 ) -> None:
     clock = FakeClock(datetime.now(UTC))
     feed_server.add("/gone.xml", b"", status=404)
-    config = make_config(tmp_path / "data", [{"id": "gone", "url": feed_server.url("/gone.xml")}])
+    config = make_config(
+        tmp_path / "data", [{"id": "gone", "url": feed_server.url("/gone.xml")}], backend=backend
+    )
     with open_runtime(config, clock) as runtime:
         scheduler = BotScheduler(runtime, poster, failure_notice_hours=1)
         with caplog.at_level("WARNING", logger="bot.app.scheduler"):
@@ -441,12 +500,15 @@ def test_without_ops_channel_a_failing_feed_is_logged_once(
 
 
 def test_retention_job_prunes_old_items_durably(
-    tmp_path: Path, feed_server: FeedServer, poster: Deliverer
+    tmp_path: Path, feed_server: FeedServer, poster: Deliverer, backend: Backend
 ) -> None:
     clock = FakeClock(datetime.now(UTC))
     feed_server.add("/r.xml", make_rss(numbered_entries(1, 3)))
     config = make_config(
-        tmp_path / "data", [{"id": "r", "url": feed_server.url("/r.xml")}], retention_days=1
+        tmp_path / "data",
+        [{"id": "r", "url": feed_server.url("/r.xml")}],
+        retention_days=1,
+        backend=backend,
     )
     with open_runtime(config, clock) as runtime:
         scheduler = BotScheduler(runtime, poster)
@@ -456,9 +518,9 @@ def test_retention_job_prunes_old_items_durably(
         clock.advance(days=1)
         pruned = scheduler.prune_store()
         # Durable on return: a reader of the directory sees the prune at once.
-        with TinyStore.open(tmp_path / "data", retention_days=1, read_only=True) as snapshot:
+        with backend.open(tmp_path / "data", retention_days=1, read_only=True) as snapshot:
             seen_while_open = snapshot.items.count()
-    with TinyStore.open(tmp_path / "data", retention_days=1) as store:
+    with backend.open(tmp_path / "data", retention_days=1) as store:
         left = store.items.count()
     assert (kept, pruned, seen_while_open, left) == (0, 3, 0, 0)
 
@@ -467,11 +529,13 @@ def test_retention_job_prunes_old_items_durably(
 
 
 def test_started_scheduler_polls_a_due_feed_and_shutdown_waits_for_it(
-    tmp_path: Path, feed_server: FeedServer, poster: Deliverer
+    tmp_path: Path, feed_server: FeedServer, poster: Deliverer, backend: Backend
 ) -> None:
     # The feed answers slowly, so the shutdown below lands in the middle of the poll.
     feed_server.add("/slow.xml", make_rss(numbered_entries(1, 4)), delay=0.6)
-    config = make_config(tmp_path / "data", [{"id": "slow", "url": feed_server.url("/slow.xml")}])
+    config = make_config(
+        tmp_path / "data", [{"id": "slow", "url": feed_server.url("/slow.xml")}], backend=backend
+    )
     runtime = open_runtime(config)
     scheduler = BotScheduler(runtime, poster, jitter_fraction=0)
     try:
@@ -483,14 +547,16 @@ def test_started_scheduler_polls_a_due_feed_and_shutdown_waits_for_it(
     finally:
         scheduler.shutdown(wait=True)  # the poll in flight finishes and commits
         runtime.close()
-    with TinyStore.open(tmp_path / "data") as store:
+    with backend.open(tmp_path / "data") as store:
         stored = sorted(item.title for item in store.items.after())
         state = store.feed_states.get("slow")
     assert stored == ["Story 1", "Story 2", "Story 3", "Story 4"]
     assert state is not None and state.first_poll_done
 
 
-def test_failure_notice_hours_must_be_positive(tmp_path: Path, poster: Deliverer) -> None:
-    config = make_config(tmp_path / "data", [])
+def test_failure_notice_hours_must_be_positive(
+    tmp_path: Path, poster: Deliverer, backend: Backend
+) -> None:
+    config = make_config(tmp_path / "data", [], backend=backend)
     with open_runtime(config) as runtime, pytest.raises(ValueError, match="must be positive"):
         BotScheduler(runtime, poster, failure_notice_hours=0)

@@ -20,6 +20,7 @@ from bot.slack.deliver import Deliverer
 from tests.app.commands.test_charts import DATES
 from tests.app.scheduler.cases import FakeClock
 from tests.render.test_charts import png_size
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedserver import FeedServer
 from tests.support.recorded import (
@@ -45,9 +46,9 @@ def january_additions() -> Counter[str]:
     return counts
 
 
-def open_recorded(tmp_path: Path, clock: FakeClock) -> tuple[Runtime, FeedServer]:
+def open_recorded(tmp_path: Path, clock: FakeClock, backend: Backend) -> tuple[Runtime, FeedServer]:
     server = FeedServer().start()
-    config = recorded_config(server, tmp_path / "data", extra=DIGEST)
+    config = recorded_config(server, tmp_path / "data", extra=DIGEST, env=backend.env())
     runtime = Runtime.open(config, clock=clock)
     return runtime, server
 
@@ -57,10 +58,10 @@ def monthly_posts(fake: FakeSlack) -> list[str]:
 
 
 def test_the_briefing_and_its_chart_go_out_once_a_month(
-    tmp_path: Path, fake_slack: FakeSlack, poster: Deliverer
+    tmp_path: Path, fake_slack: FakeSlack, poster: Deliverer, backend: Backend
 ) -> None:
     clock = FakeClock(datetime(2024, 1, 31, 12, tzinfo=UTC))
-    runtime, server = open_recorded(tmp_path, clock)
+    runtime, server = open_recorded(tmp_path, clock, backend)
     try:
         store_recorded(runtime, server, DATES)
         clock.now = FIRST_DAY
@@ -99,10 +100,10 @@ def test_the_briefing_and_its_chart_go_out_once_a_month(
 
 
 def test_an_outage_is_made_good_by_the_next_digest_day(
-    tmp_path: Path, fake_slack: FakeSlack, poster: Deliverer
+    tmp_path: Path, fake_slack: FakeSlack, poster: Deliverer, backend: Backend
 ) -> None:
     clock = FakeClock(datetime(2024, 1, 31, 12, tzinfo=UTC))
-    runtime, server = open_recorded(tmp_path, clock)
+    runtime, server = open_recorded(tmp_path, clock, backend)
     try:
         store_recorded(runtime, server, DATES)
         clock.now = FIRST_DAY
@@ -123,12 +124,13 @@ def test_an_outage_is_made_good_by_the_next_digest_day(
 
 
 def test_a_digest_without_monthly_sends_none(
-    tmp_path: Path, fake_slack: FakeSlack, poster: Deliverer
+    tmp_path: Path, fake_slack: FakeSlack, poster: Deliverer, backend: Backend
 ) -> None:
     clock = FakeClock(FIRST_DAY - timedelta(days=1))
     server = FeedServer().start()
     extra = DIGEST.replace("    monthly: true\n", "")
-    runtime = Runtime.open(recorded_config(server, tmp_path / "data", extra=extra), clock=clock)
+    config = recorded_config(server, tmp_path / "data", extra=extra, env=backend.env())
+    runtime = Runtime.open(config, clock=clock)
     try:
         store_recorded(runtime, server, DATES)
         clock.now = FIRST_DAY
