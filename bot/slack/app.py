@@ -15,7 +15,8 @@ Not obvious:
   and answers through `respond()` (the `response_url`: valid 30 minutes, about
   5 uses, so a reply is capped at 5 messages). The app runs with
   `process_before_response=True` so the ack runs on the request's own thread:
-  a pool busy with slow work can never delay an ack.
+  a pool busy with slow work can never delay an ack. Over HTTP a `/brief` is
+  acknowledged even before Bolt sees it (bot/slack/ackfirst.py).
 - Retries: Slack redelivers events it thinks failed (`X-Slack-Retry-Num`;
   Socket Mode carries the same as `retry_attempt`). Each `event_id` /
   `trigger_id` is handled once; a repeat within `SEEN_TTL` is acked and dropped.
