@@ -59,6 +59,7 @@ from bot.slack.app import (
     STOP_GRACE,
     BriefbotApp,
     SlackStartupError,
+    favour_acks,
     slash_command_problem,
 )
 from bot.slack.httpserver import HttpServer
@@ -316,6 +317,7 @@ def serve_http(
         raise SlackStartupError(
             "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN to use Socket Mode)"
         )
+    favour_acks()
     wsgi = _SlackWsgiApp(app, health)
     try:
         server = HttpServer(wsgi, host=host, port=port, max_body_bytes=MAX_BODY_BYTES)

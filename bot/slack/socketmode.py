@@ -38,6 +38,7 @@ from bot.slack.app import (
     STOP_GRACE,
     BriefbotApp,
     SlackStartupError,
+    favour_acks,
     slash_command_problem,
     startup_error,
 )
@@ -174,6 +175,7 @@ def serve_socket_mode(app: BriefbotApp, app_token: str) -> SocketModeHandle:
     token = (app_token or "").strip()
     if not token:
         raise SlackStartupError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token)")
+    favour_acks()
     handler = _CheckedHandler(app, token)
     try:
         handler.connect()  # type: ignore[no-untyped-call]
