@@ -86,6 +86,7 @@ class CommandRelay:
             self._dispatch(command)
 
     def _dispatch(self, command: _Command) -> None:
+        self._app.acks.let_acks_go_first()
         try:
             response = self._app.dispatch(command.make_request())
         except Exception:

@@ -52,6 +52,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config.model import SlackSecrets
 from bot.config.redact import redact_url
 from bot.models import CommandReply, CommandRequest, SlackMessage
+from bot.slack.ackgate import AckGate
 from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.questions import QuestionHandler, register_questions
 from bot.store.ports import InstallationVault
@@ -177,6 +178,8 @@ class BriefbotApp(App):
         self.briefbot_signing_secret = signing_secret
         self.work = _WorkTracker()
         self.seen = SeenRequests()
+        # Told of each HTTP request arrived and answered (bot/slack/ackgate.py).
+        self.acks = AckGate()
 
     def finish(self, timeout: float = STOP_GRACE) -> None:
         """Let replies being worked on finish (up to `timeout` s), then stop the pool."""
@@ -287,6 +290,7 @@ def build_app(
 
     def answer(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         with app.work.track():
+            app.acks.let_acks_go_first()
             reply = _answer_command(handler, command, respond, many=installations is not None)
             if surfaces is not None and reply.home_changed:
                 _republish_home(client, surfaces, str(command.get("user_id") or ""))

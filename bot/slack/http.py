@@ -320,7 +320,9 @@ def serve_http(
     favour_acks()
     wsgi = _SlackWsgiApp(app, health)
     try:
-        server = HttpServer(wsgi, host=host, port=port, max_body_bytes=MAX_BODY_BYTES)
+        server = HttpServer(
+            wsgi, host=host, port=port, max_body_bytes=MAX_BODY_BYTES, gate=app.acks
+        )
     except OSError as exc:
         wsgi.relay.stop(0)
         raise SlackStartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
