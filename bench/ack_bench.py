@@ -267,6 +267,7 @@ def _report(result: ScenarioResult, bot: _Bot, measured: _Measured, size: _Size)
         counts[mode] = {
             "requests": len(rows),
             "non_200": non_200,
+            "replies": len(replies),
             "lost": lost,
             "apologies": apologies,
         }
