@@ -19,6 +19,9 @@ Not obvious:
   HTTP answer (a body: a message for the user, such as "reinstall this
   app") is posted to the command's `response_url` instead; an error is
   logged, and the user gets `APOLOGY` there.
+- Socket Mode does the same (bot/slack/socketmode.py): a `/brief` envelope
+  is acknowledged on the thread that receives it, and `relay_answer` tells
+  the user what Bolt answered, if anything.
 - `stop()` hands Bolt every command already acknowledged before it returns,
   so `ServerHandle.stop` lets their replies finish.
 """
@@ -36,7 +39,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.slack.app import APOLOGY, BriefbotApp
 
-__all__ = ["CommandRelay"]
+__all__ = ["CommandRelay", "relay_answer"]
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +95,21 @@ class CommandRelay:
         except Exception:
             log.exception("Bolt failed on an acknowledged /brief")
             response = BoltResponse(status=500, body=APOLOGY)
-        if response.status == 200 and not response.body:
-            return
-        text = response.body if response.status == 200 else APOLOGY
-        if response.status != 200:
-            log.warning("Bolt answered an acknowledged /brief with HTTP %d", response.status)
-        _tell(command.response_url, text)
+        relay_answer(response, command.response_url)
+
+
+def relay_answer(response: BoltResponse, response_url: str) -> None:
+    """What Bolt answered an already acknowledged `/brief`, told to the user if anything.
+
+    An empty 200 (the usual: the lazy listener replies) needs nothing; a body
+    is posted to the response_url; an error is logged and the user gets APOLOGY.
+    """
+    if response.status == 200 and not response.body:
+        return
+    text = response.body if response.status == 200 else APOLOGY
+    if response.status != 200:
+        log.warning("Bolt answered an acknowledged /brief with HTTP %d", response.status)
+    _tell(response_url, text)
 
 
 def _tell(response_url: str, text: str) -> None:
