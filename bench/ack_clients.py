@@ -213,16 +213,10 @@ def load(
     most: int = 0,
     label: str = "",
 ) -> list[Sent]:
-    """CLIENTS threads sending `rounds` commands each, in "burst" or "sustained" mode.
-
-    burst: all clients send one command at the same moment, then wait until
-    every reply of the burst has arrived (20 people asking at once, from idle).
-    sustained: each client sends its next command as soon as the last was
-    acknowledged, so 20 requests are always in flight while the work of the
-    earlier ones piles up (an overload test). With `until` (bursts only), the
-    bursts go on after `rounds` until it is set, `most` at most. `label` (default:
-    the mode) names the commands and their trigger ids, which must differ from
-    one load to the next: the app drops a trigger id it has seen as a retry.
+    """CLIENTS threads sending `rounds` commands each: "burst" (all at once, the next
+    burst once every reply is in) or "sustained" (each sends its next once the last
+    was acked). With `until`, bursts go on until it is set (`most` at most). `label`
+    names the commands and trigger ids: the app drops a trigger id it saw before.
     """
     label = (label or mode).replace(" ", "-")
     sent: list[Sent] = []
