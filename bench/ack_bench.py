@@ -22,8 +22,8 @@ from the bot. The loads, in order:
 
 Measured per command: the time from sending to the HTTP 200 (the ack Slack
 waits at most 3 s for), and to the first reply's arrival at the response_url;
-counted per load: commands not acknowledged with 200, replies lost (not
-arrived within 300 s), replies that were the bot's apology.
+counted per load: commands not acknowledged with 200, replies not in within 300 s
+(counted as lost: the response_url then closes), replies that were the bot's apology.
 """
 
 from __future__ import annotations
@@ -257,12 +257,12 @@ def _report(result: ScenarioResult, bot: _Bot, measured: _Measured, size: _Size)
                 float(len(rows) - non_200),
                 "",
                 note=f"{len(rows) - non_200} of {len(rows)} acked with 200, "
-                f"{lost} replies lost, {apologies} apologies",
+                f"{lost} replies not in within 300 s, {apologies} apologies",
             )
         if non_200 or lost or apologies:
             result.notes.append(
-                f"WARNING: {mode}: {non_200} not acked with 200, {lost} replies lost, "
-                f"{apologies} apologies"
+                f"WARNING: {mode}: {non_200} not acked with 200, {lost} replies not in "
+                f"within 300 s, {apologies} apologies"
             )
         counts[mode] = {
             "requests": len(rows),
