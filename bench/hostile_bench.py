@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bench.ack_bench import SIGNING_SECRET, ResponseSink, _load, _warm_up
+from bench.ack_clients import SIGNING_SECRET, ResponseSink, load, warm_up
 from bench.common import load_average, make_config
 from bench.corpus import ROOT
 from bench.parse_feeds import categories_feed, lt_summary_feed
@@ -152,13 +152,13 @@ def _measure(
         sink = ResponseSink()
         poller = _Poller(runtime)
         try:
-            _warm_up(server.port, sink)
+            warm_up(server.port, sink)
             if mode == "idle":
-                sent = _load(server.port, sink, bursts, mode="burst")
+                sent = load(server.port, sink, bursts, mode="burst")
             else:
                 runtime.poll(force=True)  # the first cycle stores the items and starts workers
                 with poller.running():
-                    sent = _load(server.port, sink, bursts, mode="burst")
+                    sent = load(server.port, sink, bursts, mode="burst")
             replied = sink.wait_for({s.name for s in sent}, timeout=300)
             arrivals = dict(sink.arrivals)
             quiet = poller.quiet_cycles() if mode != "idle" else []

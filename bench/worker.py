@@ -36,7 +36,7 @@ SCENARIOS: Mapping[str, str] = {
     "store": "ingest, dedup look-ups, cold start, memory, disk at 10k/100k/300k items",
     "search": "search latency at 100,000 items (bench/search_bench.py)",
     "match": "1,000 new items against 1,000 subscriptions",
-    "ack": "/brief acknowledgement latency in HTTP mode, 20 concurrent, 100,000 items",
+    "ack": "/brief acks in HTTP mode at 100,000 items: bursts of 20, 200 at once, during a poll",
     "hostile": "/brief acks while two hostile feeds are polled: parse pool, in-process, idle",
     "render": "a digest from 1,000 candidate items",
     "parse": "parse_feed against feedparser: 100,000 entries, 10 MB of HTML, hostile documents",

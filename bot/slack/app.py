@@ -15,7 +15,8 @@ Not obvious:
   and answers through `respond()` (the `response_url`: valid 30 minutes, about
   5 uses, so a reply is capped at 5 messages). The app runs with
   `process_before_response=True` so the ack runs on the request's own thread:
-  a pool busy with slow work can never delay an ack.
+  a pool busy with slow work can never delay an ack. Over HTTP a `/brief` is
+  acknowledged even before Bolt sees it (bot/slack/ackfirst.py).
 - Retries: Slack redelivers events it thinks failed (`X-Slack-Retry-Num`;
   Socket Mode carries the same as `retry_attempt`). Each `event_id` /
   `trigger_id` is handled once; a repeat within `SEEN_TTL` is acked and dropped.
@@ -31,6 +32,7 @@ Not obvious:
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -50,6 +52,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config.model import SlackSecrets
 from bot.config.redact import redact_url
 from bot.models import CommandReply, CommandRequest, SlackMessage
+from bot.slack.ackgate import AckGate
 from bot.slack.client import SlackClientConfigError, make_web_client
 from bot.slack.installations import scope_team
 from bot.slack.questions import QuestionHandler, register_questions
@@ -57,6 +60,7 @@ from bot.store.ports import InstallationVault
 from bot.surfaces import HomeRequest, SurfaceHandler
 
 __all__ = [
+    "ACK_SWITCH_INTERVAL",
     "APOLOGY",
     "COMMAND",
     "MAX_RESPONSES",
@@ -67,6 +71,7 @@ __all__ = [
     "SeenRequests",
     "SlackStartupError",
     "build_app",
+    "favour_acks",
     "scrub",
     "slash_command_problem",
     "startup_error",
@@ -82,6 +87,8 @@ SEEN_TTL = 30 * 60.0
 SEEN_MAX = 50_000
 # How long `stop()` lets replies already being worked on finish.
 STOP_GRACE = 10.0
+# Seconds a thread may run before one waiting for the GIL gets it (Python's default: 0.005).
+ACK_SWITCH_INTERVAL = 0.0005
 APOLOGY = (
     "Sorry, briefbot could not answer that just now: something went wrong on its side "
     "(it is in the bot's log). Please try again in a minute."
@@ -174,6 +181,8 @@ class BriefbotApp(App):
         self.seen = SeenRequests()
         # Installed in many workspaces (OAuth): requests carry their workspace.
         self.many_workspaces = False
+        # Told of each HTTP request arrived and answered (bot/slack/ackgate.py).
+        self.acks = AckGate()
 
     def finish(self, timeout: float = STOP_GRACE) -> None:
         """Let replies being worked on finish (up to `timeout` s), then stop the pool."""
@@ -285,6 +294,7 @@ def build_app(
 
     def answer(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         with app.work.track():
+            app.acks.let_acks_go_first()
             reply = _answer_command(handler, command, respond, many=installations is not None)
             if surfaces is not None and reply.home_changed:
                 home = HomeRequest(
@@ -307,6 +317,21 @@ def build_app(
     if questions is not None:
         register_questions(app, questions, app.work)
     return app
+
+
+def favour_acks() -> None:
+    """Let a thread waiting for the GIL have it after `ACK_SWITCH_INTERVAL`, not 5 ms.
+
+    For a process that answers Slack. An acknowledgement takes the GIL a dozen
+    times (sockets, queues, locks); each time, behind a busy thread (a command's
+    search, a poll's matching, a digest's rendering), it waited up to Python's
+    5 ms switch interval per busy thread. With two busy threads and 20 ms
+    commands, bursts of 20 had an ack p99 of 400-1,180 ms at 5 ms and 65-175 ms
+    at 0.2 ms (the ack benchmark, bench/ack_bench.py, has the whole bot's figures).
+    CPU-bound work loses a few per cent to the extra switches.
+    """
+    if sys.getswitchinterval() > ACK_SWITCH_INTERVAL:
+        sys.setswitchinterval(ACK_SWITCH_INTERVAL)
 
 
 def new_oauth_app(secrets: SlackSecrets, installations: InstallationVault) -> BriefbotApp:

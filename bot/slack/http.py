@@ -13,6 +13,11 @@ Not obvious:
   Bolt trusts the shapes Slack sends: a signed `[1]`, `payload=[1]` or a
   `block_actions` payload with no action crashed inside it (500 and a
   traceback).
+- A `/brief` is answered 200 as soon as it is verified and its shape
+  checked; Bolt gets it afterwards on a thread of its own
+  (`bot.slack.ackfirst.CommandRelay`), so nothing Bolt or the work does
+  delays the ack. Everything else is answered by Bolt on the request thread
+  (a form's errors, a URL check's challenge are in the HTTP answer).
 - Bolt's HTTP body parser (`slack_bolt.request.internals.parse_body`) treats
   any form body containing the substring "payload" as an interactivity
   payload and returns `{}` when there is no `payload` field, so
@@ -35,6 +40,7 @@ Not obvious:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -48,10 +54,12 @@ from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.request.internals import build_context
 from slack_sdk.signature import SignatureVerifier
 
+from bot.slack.ackfirst import CommandRelay
 from bot.slack.app import (
     STOP_GRACE,
     BriefbotApp,
     SlackStartupError,
+    favour_acks,
     slash_command_problem,
 )
 from bot.slack.httpserver import HttpServer
@@ -84,9 +92,10 @@ _BOLT_INTERNAL_HEADER = "x-slack-bolt-"
 class ServerHandle:
     """The HTTP server: `.port` (the one bound; 0 asks for a free one), `.stop()`."""
 
-    def __init__(self, server: HttpServer, app: BriefbotApp) -> None:
+    def __init__(self, server: HttpServer, app: BriefbotApp, relay: CommandRelay) -> None:
         self._server = server
         self._app = app
+        self._relay = relay
         self.host = server.host
         self.port = server.port
         self._stopped = False
@@ -97,6 +106,7 @@ class ServerHandle:
             return
         self._stopped = True
         self._server.stop()
+        self._relay.stop(timeout)
         self._app.finish(timeout)
 
 
@@ -151,27 +161,31 @@ def _form_fields(raw: str) -> dict[str, str]:
     return dict(parse_qsl(raw, keep_blank_values=True))
 
 
-def _check_body(raw: str, content_type: str) -> None:
-    """Raise `_Refused` unless a signed body is one briefbot answers (module docstring)."""
+def _check_body(raw: str, content_type: str) -> dict[str, str] | None:
+    """Raise `_Refused` unless a signed body is one briefbot answers (module docstring).
+
+    Returns the fields of a `/brief` slash command, None for anything else.
+    """
     if _is_json(raw, content_type):
         data = _json_object(raw, "the body")
         if data.get("type") == "url_verification" and _all_strings(data):
-            return  # Slack checking an Events API URL (docs/deploy.md); Bolt answers
+            return None  # Slack checking an Events API URL (docs/deploy.md); Bolt answers
         problem = event_problem(data)
         if problem is not None:
             raise _Refused(404, problem)
-        return
+        return None
     fields = _form_fields(raw)
     if "payload" in fields:
         problem = interaction_problem(_json_object(fields["payload"], "the payload"))
         if problem is not None:
             raise _Refused(404, problem)
-        return
+        return None
     if "ssl_check" in fields:
-        return  # Slack checking the URL's certificate; Bolt answers 200
+        return None  # Slack checking the URL's certificate; Bolt answers 200
     problem = slash_command_problem(fields)
     if problem is not None:
         raise _Refused(404, problem)
+    return fields
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
@@ -201,6 +215,7 @@ class _SlackWsgiApp(SlackRequestHandler):
         super().__init__(app, path=EVENTS_PATH)
         self._verifier = SignatureVerifier(signing_secret=app.briefbot_signing_secret)
         self._health = health
+        self.relay = CommandRelay(app)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -244,15 +259,20 @@ class _SlackWsgiApp(SlackRequestHandler):
             # Same answer as Bolt's RequestVerification, before anything is parsed.
             return BoltResponse(status=401, body={"error": "invalid request"})
         try:
-            _check_body(raw, str(headers.get("content-type") or ""))
+            command = _check_body(raw, str(headers.get("content-type") or ""))
         except _Refused as refused:
             log.warning(
                 "refused a signed request from %s (HTTP %d): %s", client, refused.status, refused
             )
             return BoltResponse(status=refused.status, body=refused.reason)
-        return self.app.dispatch(
-            _SlackHttpRequest(body=raw, query=request.query_string, headers=headers)
+        bolt_request = functools.partial(
+            _SlackHttpRequest, body=raw, query=request.query_string, headers=headers
         )
+        if command is not None:
+            # Acknowledged now; Bolt gets it on the relay's thread (bot/slack/ackfirst.py).
+            self.relay.put(bolt_request, command.get("response_url", ""))
+            return BoltResponse(status=200, body="")
+        return self.app.dispatch(bolt_request())
 
 
 def _length_refusal(length: str | None) -> tuple[str, str] | None:
@@ -297,12 +317,15 @@ def serve_http(
         raise SlackStartupError(
             "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN to use Socket Mode)"
         )
+    favour_acks()
+    wsgi = _SlackWsgiApp(app, health)
     try:
         server = HttpServer(
-            _SlackWsgiApp(app, health), host=host, port=port, max_body_bytes=MAX_BODY_BYTES
+            wsgi, host=host, port=port, max_body_bytes=MAX_BODY_BYTES, gate=app.acks
         )
     except OSError as exc:
+        wsgi.relay.stop(0)
         raise SlackStartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    handle = ServerHandle(server, app)
+    handle = ServerHandle(server, app, wsgi.relay)
     log.info("Slack HTTP mode: listening on %s:%d%s", handle.host, handle.port, EVENTS_PATH)
     return handle

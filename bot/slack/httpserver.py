@@ -42,6 +42,8 @@ from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
+from bot.slack.ackgate import AckGate
+
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
@@ -55,6 +57,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# waitress logs "Task queue depth is N" for every request that waits for a
+# worker: 200 lines for 200 commands at once, written by the thread that
+# reads and answers every connection. Workers being busy for milliseconds is not news.
+_queue_log = logging.getLogger("waitress.queue")
+if _queue_log.level == logging.NOTSET:
+    _queue_log.setLevel(logging.ERROR)
 
 # Threads that run the app (verification, Bolt, the ack); command work runs on
 # the Bolt app's own pool. Acks take milliseconds: a few threads keep up.
@@ -87,6 +96,14 @@ class _Parser(HTTPRequestParser):
 
 class _Channel(HTTPChannel):
     parser_class = _Parser
+    server: _BoundedServer
+
+    def service(self) -> None:
+        # One request answered (or failed): the gate's count (bot/slack/ackgate.py).
+        try:
+            super().service()
+        finally:
+            self.server.gate.answered()
 
 
 class _BoundedServer(TcpWSGIServer):
@@ -94,9 +111,17 @@ class _BoundedServer(TcpWSGIServer):
 
     channel_class = _Channel
 
-    def __init__(self, app: WSGIApplication, socket_map: dict[int, Any], **kw: Any) -> None:
+    def __init__(
+        self, app: WSGIApplication, socket_map: dict[int, Any], gate: AckGate, **kw: Any
+    ) -> None:
         self.socket_map = socket_map
+        self.gate = gate
         super().__init__(app, map=socket_map, **kw)
+
+    def add_task(self, task: Any) -> None:
+        # A request has fully arrived: it goes before work that starts from now.
+        self.gate.arrived()
+        super().add_task(task)
 
     def channels(self) -> list[HTTPChannel]:
         # waitress keeps them in a dict by file descriptor (its stubs say otherwise).
@@ -153,16 +178,26 @@ def _closing(channel: HTTPChannel) -> bool:
 class HttpServer:
     """`app` on `host:port` (0 picks a free port), from a thread of its own.
 
-    A body over `max_body_bytes` is refused (413) without being read.
+    A body over `max_body_bytes` is refused (413) without being read. `gate`
+    hears of each request arrived and answered (bot/slack/ackgate.py).
     """
 
-    def __init__(self, app: WSGIApplication, *, host: str, port: int, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        host: str,
+        port: int,
+        max_body_bytes: int,
+        gate: AckGate | None = None,
+    ) -> None:
         self._map: dict[int, Any] = {}
         workers = ThreadedTaskDispatcher()
         try:
             self._server = _BoundedServer(
                 app,
                 self._map,
+                gate if gate is not None else AckGate(),
                 dispatcher=workers,
                 host=host,
                 port=port,

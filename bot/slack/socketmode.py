@@ -17,6 +17,10 @@ Not obvious:
   slack_sdk would have logged a traceback for most of these (invalid JSON, a
   payload that is a list) and Bolt crashed on some (an event that is a list,
   a `block_actions` with no action), leaving them unacknowledged.
+- A `/brief` envelope is acknowledged right there, on the receiving thread,
+  before it waits for a listener thread and Bolt (bot/slack/ackfirst.py says
+  why); `_CheckedHandler.handle` then hands it to Bolt without acknowledging
+  it again.
 - `hello`, `disconnect` and other messages without an envelope are slack_sdk's.
 """
 
@@ -30,14 +34,18 @@ from contextlib import suppress
 from typing import Any
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.config.model import SlackSecrets
+from bot.slack.ackfirst import relay_answer
 from bot.slack.app import (
     STOP_GRACE,
     BriefbotApp,
     SlackStartupError,
+    favour_acks,
     slash_command_problem,
     startup_error,
 )
@@ -77,6 +85,12 @@ class _CheckedClient(SocketModeClient):
     def enqueue_message(self, message: str) -> None:
         verdict = envelope_problem(message)
         if verdict is None:
+            command_id = _command_envelope_id(message)
+            if command_id is not None:
+                # A `/brief`: acknowledged now, on the receiving thread, before it
+                # waits for a listener thread and Bolt (`_CheckedHandler.handle`).
+                with suppress(SlackClientError, OSError):
+                    self.send_socket_mode_response({"envelope_id": command_id})
             super().enqueue_message(message)
             return
         problem, envelope_id = verdict
@@ -122,6 +136,14 @@ _CHECKS: dict[str, Callable[[dict[str, Any]], str | None]] = {
 }
 
 
+def _command_envelope_id(message: str) -> str | None:
+    """The envelope id of a `slash_commands` envelope (already checked), else None."""
+    data = json.loads(message)
+    if data.get("type") == "slash_commands":
+        return str(data["envelope_id"])
+    return None
+
+
 def _describe(value: object) -> str:
     return repr(value[:40]) if isinstance(value, str) else type(value).__name__
 
@@ -142,6 +164,16 @@ class _CheckedHandler(SocketModeHandler):
             ping_interval=10,  # SocketModeHandler's value
         )
         self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        if req.type != "slash_commands":
+            super().handle(client, req)
+            return
+        # Acknowledged on arrival (`_CheckedClient.enqueue_message`): what Bolt would
+        # have put in the ack goes to the response_url (bot/slack/ackfirst.py).
+        response = run_bolt_app(self.app, req)
+        payload = req.payload if isinstance(req.payload, dict) else {}
+        relay_answer(response, str(payload.get("response_url") or ""))
 
 
 def _close_socket_mode(handler: SocketModeHandler) -> None:
@@ -174,6 +206,7 @@ def serve_socket_mode(app: BriefbotApp, app_token: str) -> SocketModeHandle:
     token = (app_token or "").strip()
     if not token:
         raise SlackStartupError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token)")
+    favour_acks()
     handler = _CheckedHandler(app, token)
     try:
         handler.connect()  # type: ignore[no-untyped-call]

@@ -130,12 +130,20 @@ def test_quick_peers_did_the_same_work_as_whole_processes(quick_run: QuickRun) -
             assert any(f"{name} skipped" in note for note in result["notes"])
 
 
-@pytest.mark.parametrize("mode", ["burst", "sustained"])
+@pytest.mark.parametrize("mode", ["burst", "sustained", "crowd", "busy burst", "busy crowd"])
 def test_quick_ack_answered_every_command(quick_run: QuickRun, mode: str) -> None:
     details = quick_run.results["ack"]["details"][mode]
     assert details["requests"] > 0
     assert details["non_200"] == 0
     assert details["replies"] == details["requests"]
+    assert (details["lost"], details["apologies"]) == (0, 0)
+
+
+def test_quick_ack_busy_bursts_ran_during_polls_and_digests(quick_run: QuickRun) -> None:
+    work = quick_run.results["ack"]["details"]["work"]
+    assert len(work["poll_cycles_s"]) >= 2
+    assert (work["failed_feeds"], work["errors"]) == (0, [])
+    assert set(work["digest_statuses"]) <= {"sent", "skipped"}
 
 
 def test_quick_postgres_claimed_every_row_once_and_searched_the_loaded_items(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,3 +123,44 @@ def test_a_malformed_envelope_costs_one_log_line_and_the_next_command_is_answere
     if acked is not None:  # acknowledged, so Slack would not send it again
         ack = socket_server.wait_for(connection, lambda m: m.get("envelope_id") == acked)
         assert ack == {"envelope_id": acked}
+
+
+def test_a_command_is_acked_before_bolt_sees_it_and_answered_once(
+    secrets: SlackSecrets,
+    fake_slack: FakeSlack,
+    socket_server: SocketModeServer,
+    responses: ResponseUrlServer,
+    recorder: Recorder,
+) -> None:
+    # Bolt's middleware asks the replicas' shared table (a database query) whether
+    # a delivery is new. However slow that is, the envelope is acknowledged.
+    asked, release = threading.Event(), threading.Event()
+
+    def slow_first_sight(key: str) -> bool:
+        asked.set()
+        release.wait(30)
+        return True
+
+    fake_slack.socket_mode_url = socket_server.url
+    handle = serve_socket_mode(
+        build_app(secrets, recorder, first_sight=slow_first_sight), fake_slack.app_token
+    )
+    try:
+        connection = socket_server.wait_for_connections(1)
+        envelope = slash_command_envelope(
+            "e-held", text="help", response_url=responses.url("held"), trigger_id="t-held"
+        )
+        socket_server.send(connection, envelope)
+        assert asked.wait(10)
+        ack = socket_server.wait_for(connection, lambda m: m.get("envelope_id") == "e-held")
+        assert ack == {"envelope_id": "e-held"}
+        assert responses.replies("held") == []  # still held in Bolt
+
+        release.set()
+        [reply] = responses.wait("held")
+        assert "subscribe" in reply.everything.lower()
+    finally:
+        release.set()
+        handle.stop()
+    acks = [m for m in connection.received if m.get("envelope_id") == "e-held"]
+    assert len(acks) == 1 and len(responses.replies("held")) == 1
