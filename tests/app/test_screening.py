@@ -29,7 +29,7 @@ from bot.slack.deliver import Deliverer
 from bot.store.tinydb.store import TinyStore
 from tests.app.test_cli import clean_env, run_cli
 from tests.app.test_cli_readonly import row_of
-from tests.support.backends import Backend, stored_text
+from tests.support.backends import Backend
 from tests.support.fakeslack import FakeSlack
 from tests.support.feedserver import FeedServer
 from tests.support.network import FakeResolver
@@ -100,14 +100,14 @@ def test_first_download_is_the_snapshot_then_changes_are_items_and_a_watch_alert
     assert store.items.count() == 0  # the first download is not thirteen "added" items
     snapshot = world.runtime.screening.snapshot()
     assert snapshot is not None and len(snapshot.entries) == 13
-    # The snapshot is its own file: state.json (or the database), written by every commit,
-    # stays small.
+    # The snapshot is kept apart: state.json, written by every commit, stays small; on
+    # PostgreSQL it is one row of `snapshots` that every replica reads, and no local file.
     if backend.url is None:
-        state = (tmp_path / "data" / "state.json").read_text()
+        assert "Sinobright" not in (tmp_path / "data" / "state.json").read_text()
+        assert "Sinobright" in (tmp_path / "data" / "screening-list.json").read_text()
     else:
-        state = stored_text(backend.url)
-    assert "Sinobright" not in state
-    assert "Sinobright" in (tmp_path / "data" / "screening-list.json").read_text()
+        assert "Sinobright" in snapshot_body(backend.url, "screening-list")
+        assert not (tmp_path / "data" / "screening-list.json").exists()
 
     # Watching an alias takes the entry's other names from the list.
     reply = world.ask("watch CETC Research Institute 13")
@@ -245,3 +245,12 @@ def test_a_csl_url_resolving_to_a_private_address_is_refused_at_connect_time(
     assert report is not None and report.status == "error"
     assert report.error is not None and "127.0.0.1" in report.error and "loopback" in report.error
     assert state is not None and state.consecutive_failures == 1
+
+
+def snapshot_body(url: str, name: str) -> str:
+    """The named document of the database's `snapshots` table, as text ("" when absent)."""
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        row = conn.execute("SELECT body FROM snapshots WHERE name = %s", (name,)).fetchone()
+    return bytes(row[0]).decode() if row else ""
