@@ -42,7 +42,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.models import as_utc
 from bot.store.ports import Heartbeat, StoreError, StoreReadOnlyError, StoreStats
-from bot.store.postgres.db import InTransaction, Pooled
+from bot.store.postgres.db import InTransaction, Pooled, reason
 from bot.store.postgres.items import PgItems, lock_seq
 from bot.store.postgres.migrations import migrate
 from bot.store.postgres.records import PgRecords
@@ -76,7 +76,7 @@ def _store_errors(
             with make(store) as tx:
                 yield tx
         except psycopg.Error as exc:
-            raise StoreError(f"the database {store.where}: {_reason(exc)}") from exc
+            raise StoreError(f"the database {store.where}: {reason(exc)}") from exc
 
     return wrapped
 
@@ -153,7 +153,7 @@ class PgStore(_Repositories):
             with psycopg.connect(url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT) as conn:
                 applied = migrate(conn)
         except psycopg.Error as exc:
-            raise StoreError(f"the database {where}: {_reason(exc)}") from None
+            raise StoreError(f"the database {where}: {reason(exc)}") from None
         pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
             url,
             min_size=1,
@@ -335,15 +335,3 @@ class PgStore(_Repositories):
             raise StoreReadOnlyError(
                 f"the store at {self.where} was opened to read; this needs to write"
             )
-
-
-def _reason(exc: psycopg.Error) -> str:
-    """A database error as a sentence without connection details."""
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None) if diag is not None else None
-    if primary:
-        return str(primary)
-    # Connection failures carry no diagnostics: their text (host, port, cause; never
-    # the password) says what went wrong.
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

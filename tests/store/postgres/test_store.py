@@ -13,13 +13,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
 from bot.models import Alert, Item
-from bot.store.ports import Heartbeat
+from bot.store.ports import Heartbeat, StoreError
 from bot.store.postgres.store import PgStore, PgTransaction
+from tests.support.postgres import PostgresServer
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 Work = Callable[[PgTransaction], object]
@@ -202,3 +204,31 @@ def test_known_records_take_row_locks_only(
     held.release()
     assert seen == [0, 1]
     assert queued_keys(one, "U3") == ["U3:13", "U3:3"]
+
+
+def test_a_read_during_a_database_outage_is_a_store_error_naming_the_server(
+    postgres_server: PostgresServer,
+) -> None:
+    """An outage met outside a unit of work: a clear StoreError, as a failed commit gives."""
+    url = postgres_server.database()
+    name = url.rsplit("/", 1)[1]
+    try:
+        with PgStore.open(url) as store:
+            assert store.items.count() == 0
+            # The outage: no new connections, and the pool's open ones cut.
+            with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+            with pytest.raises(StoreError) as raised:
+                store.items.count()
+            message = str(raised.value)
+            assert message.startswith("the database postgresql://postgres@127.0.0.1:")
+            assert f"/{name}: " in message
+            assert "terminat" in message or "closed" in message or "connection" in message
+            password = urlsplit(url).password
+            assert password and password not in message
+    finally:
+        postgres_server.drop(url)
