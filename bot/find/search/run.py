@@ -183,15 +183,7 @@ class SearchRun:
             # still sees only true matches.
             log.warning("search index: %r does not match seq %d; skipped", self.query, item.seq)
             return None
-        snippet, spans = highlighter.snippet(item)
-        return SearchHit(
-            item=item,
-            score=score,
-            snippet=snippet,
-            spans=spans,
-            title_spans=highlighter.spans(item.title),
-            also_in=self.also_in(show, item.feed_id),
-        )
+        return highlighter.hit(item, score, self.also_in(show, item.feed_id))
 
     def also_in(self, doc: int, feed_id: str) -> tuple[str, ...]:
         seg = self.seg

@@ -11,7 +11,7 @@ import re
 
 from bot.find.query.matcher import Query
 from bot.find.search.analysis import analyze_fast, stem_all
-from bot.find.search.results import Span
+from bot.find.search.results import SearchHit, Span
 from bot.find.textindex import ascii_token_spans, fold_text, is_cjk
 from bot.models import Item
 
@@ -72,6 +72,18 @@ class Highlighter:
                     if last_stem.startswith(prefix) or last_raw.startswith(prefix):
                         found.append((start, last_end))
         return _merge(found)
+
+    def hit(self, item: Item, score: float, also_in: tuple[str, ...] = ()) -> SearchHit:
+        """`item` as a search hit: its snippet, the matched words marked (every engine's)."""
+        snippet, spans = self.snippet(item)
+        return SearchHit(
+            item=item,
+            score=score,
+            snippet=snippet,
+            spans=spans,
+            title_spans=self.spans(item.title),
+            also_in=also_in,
+        )
 
     def snippet(self, item: Item) -> tuple[str, tuple[Span, ...]]:
         """About SNIPPET_CHARS of the summary (else the title) around the first match."""

@@ -240,17 +240,7 @@ class _Walk:
                 in_story = member_story == story or member == story
                 if in_story and member != seq and feed != item.feed_id:
                     also.setdefault(feed)
-            snippet, spans = highlighter.snippet(item)
-            hits.append(
-                SearchHit(
-                    item=item,
-                    score=score,
-                    snippet=snippet,
-                    spans=spans,
-                    title_spans=highlighter.spans(item.title),
-                    also_in=tuple(also),
-                )
-            )
+            hits.append(highlighter.hit(item, score, tuple(also)))
         return hits
 
     def count(self, stories: set[int], *, sure: bool) -> tuple[int, bool]:

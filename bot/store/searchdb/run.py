@@ -188,21 +188,7 @@ class _Search:
     def hits(self, shown: list[tuple[int, float]]) -> list[SearchHit]:
         highlighter = Highlighter(self.query)
         also = self.also_in([seq for seq, _ in shown])
-        hits = []
-        for seq, score in shown:
-            item = self.items[seq]
-            snippet, spans = highlighter.snippet(item)
-            hits.append(
-                SearchHit(
-                    item=item,
-                    score=score,
-                    snippet=snippet,
-                    spans=spans,
-                    title_spans=highlighter.spans(item.title),
-                    also_in=also.get(seq, ()),
-                )
-            )
-        return hits
+        return [highlighter.hit(self.items[seq], score, also.get(seq, ())) for seq, score in shown]
 
     def also_in(self, seqs: Sequence[int]) -> dict[int, tuple[str, ...]]:
         """The other feeds of each shown item's story."""
