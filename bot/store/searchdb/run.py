@@ -14,6 +14,14 @@ too much never reaches a user; a story is shown once, by its primary item
 when that matches too. The total counts stories: in SQL when the condition
 is exact, else by re-checking the candidates (up to a budget, then an
 estimate from a sample: `total_exact` False).
+
+Where a broad query's time goes (measured at 100,000 items, issue 17 part 5):
+FTS5's `bm25()` for every matching row, about 0.8 us a row (position lists
+and the `docsize` lookup), whether SQLite sorts the rows itself or not;
+`ORDER BY rank LIMIT` computes it for every row too, so ranking by bm25
+first and boosting the best few afterwards was slower, and the join to
+`docs` costs almost nothing beside it. The count is a second pass (match
+and join, no bm25), a quarter to a third of such a query.
 """
 
 from __future__ import annotations
