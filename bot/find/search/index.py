@@ -35,7 +35,7 @@ from bot.find.query.nodes import aware
 from bot.find.query.question import parse_question
 from bot.find.search.analysis import Analyzed, analyze_item
 from bot.find.search.bm25f import LENGTH_CAP
-from bot.find.search.results import MAX_LIMIT, SearchResults
+from bot.find.search.results import SearchResults, check_page
 from bot.find.search.run import SearchRun
 from bot.find.search.segment import Segment, compact
 from bot.find.textindex import feeds_by_tag
@@ -315,10 +315,7 @@ class SearchIndex:
         An index that follows a store catches up with it first; while a
         background build runs, waits up to `wait` seconds for it.
         """
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        if offset < 0:
-            raise ValueError(f"offset must be 0 or more, not {offset}")
+        check_page(limit, offset)
         started = time.perf_counter()
         complete = self._current(wait)
         now = aware(now)

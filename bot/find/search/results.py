@@ -12,10 +12,19 @@ from dataclasses import dataclass
 from bot.find.query.matcher import Query
 from bot.models import Item
 
-__all__ = ["MAX_LIMIT", "SearchHit", "SearchResults", "Span", "mark_spans"]
+__all__ = ["MAX_LIMIT", "SearchHit", "SearchResults", "Span", "check_page", "mark_spans"]
 
 #: The most hits one search returns.
 MAX_LIMIT = 200
+
+
+def check_page(limit: int, offset: int) -> None:
+    """Refuse a page no engine gives: `limit` outside 1..MAX_LIMIT, a negative `offset`."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    if offset < 0:
+        raise ValueError(f"offset must be 0 or more, not {offset}")
+
 
 Span = tuple[int, int]
 

@@ -28,7 +28,7 @@ from bot.find.query.nodes import aware
 from bot.find.query.question import parse_question
 from bot.find.search.analysis import prepare_doc_fast
 from bot.find.search.ranking import RECENCY_HALF_LIFE, RECENCY_WEIGHT
-from bot.find.search.results import MAX_LIMIT, SearchHit, SearchResults
+from bot.find.search.results import SearchHit, SearchResults, check_page
 from bot.find.search.snippets import Highlighter
 from bot.find.textindex import feeds_by_tag
 from bot.models import Item
@@ -99,10 +99,7 @@ class PgSearch:
         self, query: Query, *, now: datetime, limit: int = 10, offset: int = 0, wait: float = 10.0
     ) -> SearchResults:
         """The best `limit` stories matching `query` after the first `offset` (`wait` unused)."""
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        if offset < 0:
-            raise ValueError(f"offset must be 0 or more, not {offset}")
+        check_page(limit, offset)
         started = time.perf_counter()
         now = aware(now)
         ranked, exact, sure = self._ranked(query, now)

@@ -38,7 +38,7 @@ from bot.find.query.matcher import Query
 from bot.find.query.nodes import aware
 from bot.find.search.analysis import prepare_doc_fast
 from bot.find.search.ranking import RECENCY_HALF_LIFE, RECENCY_WEIGHT
-from bot.find.search.results import MAX_LIMIT, SearchHit, SearchResults
+from bot.find.search.results import SearchHit, SearchResults, check_page
 from bot.find.search.segment import micros
 from bot.find.search.snippets import Highlighter
 from bot.models import Item
@@ -233,10 +233,7 @@ def run_search(
     index: FtsIndex, query: Query, now: datetime, *, limit: int, offset: int, complete: bool
 ) -> SearchResults:
     """The best `limit` stories matching `query` after the first `offset` (module doc)."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-    if offset < 0:
-        raise ValueError(f"offset must be 0 or more, not {offset}")
+    check_page(limit, offset)
     started = time.perf_counter()
     search = _Search(index, query, aware(now))
     conn = search.conn
