@@ -69,7 +69,8 @@ def open_search(
     from bot.store.searchdb.index import FtsIndex
 
     if data_dir is None:
-        return temporary_search(store, feed_tags, "no data directory to keep it in"), False
+        why = "no data directory to keep it in"
+        return temporary_search(store, feed_tags, why, level=logging.INFO), False
     try:
         index = FtsIndex(data_dir, feed_tags=feed_tags, items=store.items)
     except (sqlite3.Error, OSError) as error:
@@ -79,13 +80,21 @@ def open_search(
     return index, True
 
 
-def temporary_search(store: Store, feed_tags: Mapping[str, tuple[str, ...]], why: str) -> FtsIndex:
+def temporary_search(
+    store: Store,
+    feed_tags: Mapping[str, tuple[str, ...]],
+    why: str,
+    *,
+    level: int = logging.WARNING,
+) -> FtsIndex:
     """The index built from `store` into a private temporary directory, removed when the
-    index is collected or at exit; a warning says `why` and where."""
+    index is collected or at exit; the log says `why` and where (a warning: the operator's
+    directory cannot keep it; info: a runtime made on a store alone, as tests make)."""
     from bot.store.searchdb.index import FtsIndex
 
     directory = tempfile.mkdtemp(prefix="briefbot-search-")
-    log.warning(
+    log.log(
+        level,
         "search index: %s; indexing the stored items into the temporary %s"
         " (not kept: the next process indexes them again)",
         why,
