@@ -90,7 +90,7 @@ def _search_notes(result: ScenarioResult, numbers: Mapping[str, Any]) -> None:
     checked = numbers.get("checked")
     if isinstance(checked, Mapping):
         result.notes.append(
-            f"search: {checked.get('hits')} hits checked against the query language"
+            f"{checked.get('hits')} hits checked against the query language"
             " (the in-memory engine it was compared with is gone)"
         )
 
