@@ -234,7 +234,9 @@ def _search(
     now: datetime,
     runs: int,
 ) -> dict[str, Any]:
-    search = PgSearch(Pooled(store.pool), feed_tags=tags, scope=scope)
+    if scope is not None:  # the feeds searched are those it is given tags of
+        tags = {feed: tags.get(feed, ()) for feed in scope}
+    search = PgSearch(Pooled(store.pool), feed_tags=tags, scoped=scope is not None)
     times: list[float] = []
     by_query: dict[str, list[float]] = {query: [] for query in QUERIES}
     empty = 0

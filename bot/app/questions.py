@@ -16,7 +16,7 @@ Not obvious:
 - The asker's time zone: the surface's (when Slack gives one), else the zone
   of the asker's first subscription, else UTC; the answer names it.
 - Which items match the subject and each topic: the search index says
-  (`SearchIndex.matching`, exact), so the cost follows the matches, not the
+  (`SearchEngine.matching`, exact), so the cost follows the matches, not the
   window; while the index is still being built the stage matches each item.
 - Many workspaces: only the asking workspace's feeds are counted and cited
   (`QuestionRequest.team_id`, bot/app/workspaces.py).

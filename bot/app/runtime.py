@@ -61,12 +61,10 @@ if TYPE_CHECKING:  # imported where used: `briefbot poll` loads no Jinja2, searc
     from bot.deliver.alerts import DispatchReport
     from bot.deliver.digests import DigestOutcome
     from bot.deliver.ports import Poster
-    from bot.find.search.index import SearchIndex
+    from bot.find.search.engine import SearchEngine
     from bot.find.search.results import SearchResults
     from bot.ingest.fetch.client import Network
     from bot.ingest.poll import FeedOutcome
-    from bot.store.postgres.search import PgSearch
-    from bot.store.searchdb.index import FtsIndex
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
 
@@ -118,8 +116,9 @@ class Runtime(LazyParts):
         self.screening = ScreeningSource(config.settings.data_dir, clock=clock, place=place)
         self._index_lock = threading.Lock()
         self._stories = StoryKeeper(cache_dir, store.items, clock, store.alerts.match_cursor)
-        self._search: SearchIndex | FtsIndex | PgSearch | None = None
+        self._search: SearchEngine | None = None
         self._search_dir = cache_dir  # the persisted search index's (bot/app/searchindex.py)
+        self._search_kept = False  # whether the index is the file kept in `_search_dir`
         self._closed = False
         # How the Federal Register enrichment batches and paces (bot/app/fedreg.py).
         self.enrich_options = EnrichOptions()
@@ -150,9 +149,8 @@ class Runtime(LazyParts):
         if not self._closed:
             self._closed = True
             self.close_parser()
-            closing = getattr(self._search, "close", None)  # the persisted index's file
-            if closing is not None:
-                closing()
+            if self._search is not None:
+                self._search.close()
             self.store.close()
 
     def __enter__(self) -> Runtime:
@@ -168,10 +166,7 @@ class Runtime(LazyParts):
         with self._config_lock:
             self.config = effective_config(self.base_config, self.store.overrides)
             self._renderer = None  # made again from the new config when next used
-            set_scope = getattr(self._search, "set_scope", None)  # PostgreSQL's search
-            if set_scope is not None:
-                set_scope(self.feed_tags())
-            if self._search is not None:
+            if self._search is not None:  # on PostgreSQL also the feeds searched
                 self._search.set_feed_tags(self.feed_tags())
         for listener in list(self.config_listeners):
             listener()
@@ -188,18 +183,19 @@ class Runtime(LazyParts):
     # ------------------------------------------------------------------ indexes
 
     @property
-    def search_index(self) -> SearchIndex | FtsIndex | PgSearch:
+    def search_index(self) -> SearchEngine:
         """The search index, opened on first use; it follows the store (bot/app/searchindex.py).
 
         On PostgreSQL the database searches (`PgSearch`), scoped to the configured feeds.
         """
         with self._index_lock:
             if self._search is None:
-                self._search = database_search(self.store, self.feed_tags(), self.feed_tags())
+                self._search = database_search(self.store, self.feed_tags())
             if self._search is None:
                 from bot.app.searchindex import open_search
 
-                self._search = open_search(self.store, self._search_dir, self.feed_tags())
+                index, kept = open_search(self.store, self._search_dir, self.feed_tags())
+                self._search, self._search_kept = index, kept
             return self._search
 
     @property
@@ -267,7 +263,8 @@ class Runtime(LazyParts):
                     self._search.catch_up(timeout=0)
                     from bot.app.searchindex import level_after_poll
 
-                    level_after_poll(self.store, self._search, self._search_dir)
+                    kept = self._search_dir if self._search_kept else None
+                    level_after_poll(self.store, self._search, kept)
         return cycle.reports
 
     def poll_screening_list(self, *, force: bool = False) -> ScreeningReport | None:

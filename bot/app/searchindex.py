@@ -6,8 +6,13 @@ data directory it is the SQLite FTS5 index kept in the directory
 (`bot.store.searchdb`): nothing is rebuilt at start-up, the index catches up
 with the store in the background (everything the first time, 1-2 minutes at
 100,000 items on the 2-core benchmark machine; later only what was stored
-since). Where that file cannot be opened (a read-only directory), the
-in-memory index of `bot.find.search` is built instead, as before.
+since). Where no file can be kept there (a read-only directory, a file
+SQLite cannot open) or no directory was given (a runtime made on a store
+alone), the same index is built from the store into a private temporary
+file (`temporary_search`), logged with the reason, removed when the index is
+collected or the process exits: the one engine everywhere, only not kept.
+Every engine is a `SearchEngine` (`bot.find.search.engine`): the runtime
+calls its methods, a no-op where the engine has nothing to do.
 
 `quick_search`: opening the store reads every shard (0.7 s and more at
 100,000 items), which `briefbot search` need not pay when the index file is
@@ -25,7 +30,10 @@ the stamp and the catch-up, so the next `briefbot search` stays quick.
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
+import tempfile
+import weakref
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -37,17 +45,17 @@ from bot.find.query.matcher import Query
 from bot.store.ports import Store, StoreError
 
 if TYPE_CHECKING:
-    from bot.find.search.index import SearchIndex
+    from bot.find.search.engine import SearchEngine
     from bot.find.search.results import SearchResults
     from bot.store.searchdb.index import FtsIndex
 
 __all__ = [
-    "forget_pruned",
     "level_after_poll",
     "level_search",
     "open_search",
     "quick_search",
     "search_query",
+    "temporary_search",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,31 +63,51 @@ log = logging.getLogger(__name__)
 
 def open_search(
     store: Store, data_dir: str | None, feed_tags: Mapping[str, tuple[str, ...]]
-) -> SearchIndex | FtsIndex:
-    """The search index over `store`, catching up in the background (module docstring)."""
-    if data_dir is not None:
-        from bot.store.searchdb.index import FtsIndex
+) -> tuple[FtsIndex, bool]:
+    """The search index over `store`, catching up in the background (module docstring);
+    whether it is the file kept in `data_dir` (else a temporary one)."""
+    from bot.store.searchdb.index import FtsIndex
 
-        try:
-            index = FtsIndex(data_dir, feed_tags=feed_tags, items=store.items)
-        except (sqlite3.Error, OSError) as error:
-            log.warning("search index: %s unusable (%s); indexing in memory", data_dir, error)
-        else:
-            index.catch_up_in_background()
-            return index
-    from bot.find.search.index import SearchIndex
+    if data_dir is None:
+        why = "no data directory to keep it in"
+        return temporary_search(store, feed_tags, why, level=logging.INFO), False
+    try:
+        index = FtsIndex(data_dir, feed_tags=feed_tags, items=store.items)
+    except (sqlite3.Error, OSError) as error:
+        why = f"{data_dir} cannot keep its file ({error})"
+        return temporary_search(store, feed_tags, why), False
+    index.catch_up_in_background()
+    return index, True
 
-    memory = SearchIndex(
-        feed_tags=feed_tags, load_items=store.items.by_seq, load_after=store.items.after
+
+def temporary_search(
+    store: Store,
+    feed_tags: Mapping[str, tuple[str, ...]],
+    why: str,
+    *,
+    level: int = logging.WARNING,
+) -> FtsIndex:
+    """The index built from `store` into a private temporary directory, removed when the
+    index is collected or at exit; the log says `why` and where (a warning: the operator's
+    directory cannot keep it; info: a runtime made on a store alone, as tests make)."""
+    from bot.store.searchdb.index import FtsIndex
+
+    directory = tempfile.mkdtemp(prefix="briefbot-search-")
+    log.log(
+        level,
+        "search index: %s; indexing the stored items into the temporary %s"
+        " (not kept: the next process indexes them again)",
+        why,
+        directory,
     )
-    memory.catch_up_in_background()
-    return memory
-
-
-def forget_pruned(index: object) -> int:
-    """After a prune: drop the pruned items from a persisted index (the others need nothing)."""
-    forget = getattr(index, "forget_pruned", None)
-    return int(forget()) if forget is not None else 0
+    try:
+        index = FtsIndex(directory, feed_tags=feed_tags, items=store.items)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    weakref.finalize(index, shutil.rmtree, directory, ignore_errors=True)
+    index.catch_up_in_background()
+    return index
 
 
 def search_query(text: str, feeds: Collection[str] | None, known: Collection[str]) -> Query:
@@ -140,26 +168,25 @@ def quick_search(
         index.close()
 
 
-def level_search(index: object, results: SearchResults, stamp: str | None) -> None:
+def level_search(index: SearchEngine, results: SearchResults, stamp: str | None) -> None:
     """After a search through the store: record that the persisted index is level with the
-    files `stamp` named before the store was opened (caught up, pruned items forgotten)."""
-    record = getattr(index, "record_level", None)
-    if stamp is None or record is None or not results.complete:
+    files `stamp` named before the store was opened (caught up, pruned items forgotten);
+    `stamp` is None on PostgreSQL and in a read-only directory (`data_stamp`)."""
+    if stamp is None or not results.complete:
         return
     try:
-        forget_pruned(index)
-        record(stamp)
+        index.forget_pruned()
+        index.record_level(stamp)
     except sqlite3.Error as error:
         log.warning("search index: not recorded as level with the store: %s", error)
 
 
-def level_after_poll(store: Store, index: object, data_dir: str | None) -> None:
-    """In the writing process, after a poll's catch-up: record the persisted index level
-    with the item files, under the store's write lock (module docstring). Skipped while a
-    catch-up runs elsewhere or pruned items wait to be forgotten (the next poll records)."""
-    from bot.store.searchdb.index import FtsIndex
-
-    if not isinstance(index, FtsIndex) or data_dir is None or store.read_only:
+def level_after_poll(store: Store, index: SearchEngine, data_dir: str | None) -> None:
+    """In the writing process, after a poll's catch-up: record the index kept in
+    `data_dir` (None: none is) level with the item files, under the store's write lock
+    (module docstring). Skipped while a catch-up runs elsewhere or pruned items wait to
+    be forgotten (the next poll records)."""
+    if data_dir is None or store.read_only:
         return
     from bot.store.tinydb.peek import items_stamp
 

@@ -12,7 +12,7 @@ database URL is set: a data directory's commands never load them.
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, cast
 
 from bot.models import Settings
@@ -56,17 +56,16 @@ def describe_store(settings: Settings) -> str:
     return f"the data directory {settings.data_dir}"
 
 
-def database_search(
-    store: Store, feed_tags: Mapping[str, Iterable[str]], scope: Collection[str]
-) -> PgSearch | None:
-    """Search in the database for a PostgreSQL store (scoped to `scope`'s feeds); else None."""
+def database_search(store: Store, feed_tags: Mapping[str, Iterable[str]]) -> PgSearch | None:
+    """Search in the database for a PostgreSQL store, scoped to the configured feeds (those
+    `feed_tags` names, again at each `set_feed_tags`); else None."""
     pg = _as_postgres(store)
     if pg is None:
         return None
     from bot.store.postgres.db import Pooled
     from bot.store.postgres.search import PgSearch
 
-    return PgSearch(Pooled(pg.pool), feed_tags=feed_tags, scope=scope)
+    return PgSearch(Pooled(pg.pool), feed_tags=feed_tags, scoped=True)
 
 
 def open_coordination(

@@ -18,9 +18,11 @@ from bot.app.runtime import Runtime
 from bot.config.schema import load_config
 from bot.models import Item
 from bot.store.tinydb.store import TinyStore
-from tests.app.test_cli import write_feeds
+from tests.app.test_cli import clean_env, run_cli, write_feeds
+from tests.support.backends import Backend
 from tests.support.feedgen import Entry, make_rss
 from tests.support.feedserver import FeedServer
+from tests.support.readonly import read_only_directory
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -121,3 +123,33 @@ def test_after_the_service_polled_the_next_search_reads_the_file_alone(
     break_shards_in_place(data)
     out = search(feeds, capsys, "gallium")
     assert "Gallium smelters close" in out and "2 result" in out
+
+
+def test_a_read_only_data_directory_is_searched_through_a_temporary_index(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """Nothing can be written to the directory: the items are indexed into a private
+    temporary file, a warning says why, and the file is gone when the search ends
+    (PostgreSQL searches in the database: no warning, no file)."""
+    data = tmp_path / "d"
+    data.mkdir()
+    feeds = write_feeds(tmp_path / "feeds.yaml", {"a": "https://example.org/a.xml"}, data)
+    with backend.open(data) as opened, opened.transaction() as tx:
+        tx.items.add([news("1", "Gallium export curbs"), news("2", "Fisheries")], now=NOW)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    before = sorted(path.name for path in data.iterdir())
+    with read_only_directory(data):
+        env = backend.env(clean_env(TMPDIR=str(temporary)))
+        found = run_cli("--config", str(feeds), "search", "gallium", env=env)
+    assert found.returncode == 0, found.stderr
+    assert "Gallium export curbs" in found.stdout and "1 result" in found.stdout
+    assert "Fisheries" not in found.stdout
+    assert sorted(path.name for path in data.iterdir()) == before, "nothing written"
+    assert list(temporary.iterdir()) == [], "the temporary index is removed"
+    warned = [line for line in found.stderr.splitlines() if "search index" in line]
+    if backend.postgres:
+        assert warned == []
+    else:
+        [warning] = warned
+        assert f"{data} cannot keep its file" in warning and "temporary" in warning

@@ -70,7 +70,13 @@ def test_poll_loads_no_search_engine_template_or_slack(
     modules, out = imported_by("--config", str(config), "poll", cwd=tmp_path)
     assert "a" in out and "3" in out  # the feed and its new items were reported
     assert "bot.ingest.fetch.client" in modules  # it did poll
-    unused = {"bot.find.search.index", "bot.render.renderer", "jinja2", "slack_sdk", "apscheduler"}
+    unused = {
+        "bot.store.searchdb.index",
+        "bot.render.renderer",
+        "jinja2",
+        "slack_sdk",
+        "apscheduler",
+    }
     unused |= {"pycountry", "rapidfuzz", "anyascii"}  # screening names, watched names
     assert not unused & modules
 

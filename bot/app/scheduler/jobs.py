@@ -440,9 +440,7 @@ class BotScheduler:
             removed = self.runtime.store.prune(self.runtime.clock()) if leader else 0
         if removed:
             log.info("retention: %d item(s) pruned", removed)
-            from bot.app.searchindex import forget_pruned
-
-            forget_pruned(self.runtime.search_index)
+            self.runtime.search_index.forget_pruned()
         return removed
 
     def check_feed_health(self) -> list[str]:

@@ -1,8 +1,10 @@
-"""Ranked search over stored items: an in-memory inverted index, BM25F, a recency boost.
+"""What every search engine shares: the protocol, results, snippets, analysis, recency.
 
-`index` is the public `SearchIndex` (writing, background build, searching);
-`results` what a search returns; `segment` the index's arrays; `analysis` how
-items become terms; `evaluate` the query tree over the index; `bm25f` and
-`ranking` the scores; `snippets` the highlighted excerpts; `run` one search.
+`engine.SearchEngine` is what the runtime asks of an engine (the engines are
+adapters: SQLite FTS5 in `bot.store.searchdb`, PostgreSQL's in
+`bot.store.postgres.search`); `results` what a search returns; `snippets` the
+highlighted excerpts of a hit; `analysis` how items become terms and
+`MatchDoc`s quickly; `ranking` the recency boost; `segment` times in
+microseconds as the indexes keep them.
 Imports `bot.models` and `bot.find.query` / `bot.find.textindex` only.
 """

@@ -1,4 +1,4 @@
-"""Items turned into the terms the search index holds, and into `MatchDoc`s, quickly.
+"""Items turned into terms and into `MatchDoc`s, quickly (every search engine, `brief.ask`).
 
 Items are analyzed with `textindex.fold_and_tokenize`, which splits ASCII-like
 text (most English news) 4-5 times faster than the regex of
@@ -8,21 +8,16 @@ text (most English news) 4-5 times faster than the regex of
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from bot.find.query.document import MatchDoc, join_fields
 from bot.find.query.nodes import aware
 from bot.find.textindex import fold_and_tokenize, fold_text, stem_token
 from bot.models import Item
 
-__all__ = ["FORM_MARK", "Analyzed", "analyze_fast", "analyze_item", "prepare_doc_fast", "stem_all"]
+__all__ = ["analyze_fast", "prepare_doc_fast", "stem_all"]
 
 _STEM_CACHE_MAX = 500_000
 _stem_cache: dict[str, str] = {}
-# The index term under which a doc holding the unstemmed form of a plural
-# ("chips", stemmed "chip") is listed too, for `chips*`, which matches
-# "chips" and not "chip". No token holds "=".
-FORM_MARK = "="
 
 
 def stem_all(tokens: list[str]) -> list[str]:
@@ -66,31 +61,3 @@ def prepare_doc_fast(item: Item, feed_tags: Iterable[str] = ()) -> MatchDoc:
         tags=frozenset(fold_text(tag).strip() for tag in (*item.tags, *feed_tags)),
         when=aware(item.when),
     )
-
-
-@dataclass(slots=True)
-class Analyzed:
-    """An item's terms, counted outside the write lock."""
-
-    item: Item
-    title: list[str]
-    summary: list[str]
-    plurals: set[str]  # unstemmed forms that differ from their stem, each with FORM_MARK
-    tags: frozenset[str]
-
-
-_NO_TAGS: frozenset[str] = frozenset()
-
-
-def analyze_item(item: Item) -> Analyzed:
-    """The terms `item` is indexed under: stemmed title and summary, plural forms, tags."""
-    raw = fold_and_tokenize(item.title)[1]
-    title = stem_all(raw)
-    raw_summary = fold_and_tokenize(item.summary)[1]
-    summary = stem_all(raw_summary)
-    raw += raw_summary
-    plurals = {
-        FORM_MARK + form for form, stem in zip(raw, title + summary, strict=True) if form != stem
-    }
-    tags = frozenset(fold_text(tag).strip() for tag in item.tags) if item.tags else _NO_TAGS
-    return Analyzed(item, title, summary, plurals, tags)

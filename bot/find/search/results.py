@@ -1,7 +1,7 @@
 """What a search returns: `SearchResults`, a page of `SearchHit`s, and `mark_spans` to bold them.
 
 A hit's snippet and spans come from `bot.find.search.snippets`; MAX_LIMIT is
-the largest page `SearchIndex.search` gives.
+the largest page a search gives (every engine: `engine.SearchEngine`).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""`PgSearch`: ranked search in the database, with the same results type as the in-memory index.
+"""`PgSearch`: ranked search in the database, with the same results as the SQLite FTS5 index.
 
 A search (1) translates the query to a SQL condition that every match
-satisfies (tsquery.py), scoped to the feeds it is given (the configured
-ones), and takes the newest CANDIDATE_CAP candidates by seq: ranking every
-match of a common word over a million items took seconds (the design note's
-figures), so the cap bounds the work and `total_exact` says when it was hit;
-(2) ranks them in the database: `ts_rank` over the positive terms (title
-lexemes weigh 2.5 times the summary's) times the recency boost of the
-in-memory ranking, `1 + 0.5 * 2 ** (-age / 14 days)`, ties to the newer
+satisfies (tsquery.py), scoped to the configured feeds (`scoped`), and takes
+the newest CANDIDATE_CAP candidates by seq: ranking every match of a common
+word over a million items took seconds (the design note's figures), so the
+cap bounds the work and `total_exact` says when it was hit; (2) ranks them in
+the database: `ts_rank` over the positive terms (title lexemes weigh 2.5
+times the summary's) times the recency boost every engine applies
+(`bot.find.search.ranking`), `1 + 0.5 * 2 ** (-age / 14 days)`, ties to the newer
 item, then the later seq; a query of filters only lists the newest; (3)
 walks the ranking in Python, re-checking each candidate with `Query.matches`
 (the SQL may let through more than the language matches), showing each story
@@ -45,46 +45,61 @@ _HALF_LIFE_S = RECENCY_HALF_LIFE.total_seconds()
 
 
 class PgSearch:
-    """Searches a PgStore's items (see the module docstring); `scope`: the feeds to search."""
+    """Searches a PgStore's items (see the module docstring); a `SearchEngine`
+    (`bot.find.search.engine`) with nothing to build, catch up, close or record.
+
+    `scoped`: search only the feeds `feed_tags` names (the runtime gives the
+    configured feeds: a database may hold items of feeds no longer configured,
+    or of another configuration); else every feed in the database.
+    """
 
     def __init__(
         self,
         db: Pooled,
         *,
         feed_tags: Mapping[str, Iterable[str]] | None = None,
-        scope: Collection[str] | None = None,
+        scoped: bool = False,
     ) -> None:
         self._db = db
         self._items = PgItems(db)
         self._feed_tags: dict[str, tuple[str, ...]] = {}
         self._tag_feeds: dict[str, list[str]] = {}
-        self._scope = None if scope is None else sorted(scope)
+        self._scoped = scoped
+        self._scope: list[str] | None = None
         self.set_feed_tags(feed_tags or {})
 
     def set_feed_tags(self, feed_tags: Mapping[str, Iterable[str]]) -> None:
+        """The feeds' tags; when `scoped`, also the feeds searched (the configured ones)."""
         tags = {feed: tuple(values) for feed, values in feed_tags.items()}
         by_tag = feeds_by_tag(tags)
         self._tag_feeds = {tag: sorted(feeds) for tag, feeds in by_tag.items()}
         self._feed_tags = tags
+        self._scope = sorted(tags) if self._scoped else None
 
-    def set_scope(self, feed_ids: Collection[str] | None) -> None:
-        self._scope = None if feed_ids is None else sorted(feed_ids)
-
-    # The in-memory index's lifecycle, for the runtime: nothing to build here.
+    # The protocol's index lifecycle: what is committed is what is searched.
     def catch_up(self, *, timeout: float = -1) -> bool:
         return True
 
-    def catch_up_in_background(self) -> None:
-        return None
-
     def wait_ready(self, timeout: float | None = None) -> bool:
         return True
+
+    def forget_pruned(self) -> int:
+        return 0  # a pruned row is gone from the table searched
+
+    def record_level(self, stamp: str) -> None:
+        return None  # no file to mark level with the store's files
+
+    def close(self) -> None:
+        return None  # the store owns the pool
+
+    def __len__(self) -> int:
+        return self._items.count()
 
     def matching(
         self, query: Query, seqs: Iterable[int], *, now: datetime, wait: float = 10.0
     ) -> set[int] | None:
         """None: `bot.brief.ask` then checks each item of its window with `Query.matches`
-        (the in-memory index answers this from its postings; here the window's items are
+        (the SQLite index answers this from its file; here the window's items are
         already loaded, so the database would add a round trip, not save one)."""
         return None
 

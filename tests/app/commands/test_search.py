@@ -5,6 +5,7 @@ Questions in plain words are `/brief ask`'s (tests/app/commands/test_ask.py).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from bot.app.runtime import Runtime
 from tests.app.commands.cases import CHANNEL, config_for, run
 from tests.support.backends import Backend
 from tests.support.feedserver import FeedServer
+from tests.support.readonly import read_only_directory
 
 
 @pytest.mark.parametrize(
@@ -35,6 +37,35 @@ def test_a_question_or_query_is_answered_by_search(runtime: Runtime, text: str, 
 
 def test_search_can_find_backlog_items_too(runtime: Runtime) -> None:
     assert "Rare earth export quotas unchanged" in run(runtime, "rare earth")
+
+
+def test_a_read_only_data_directory_still_answers_search(
+    feeds: FeedServer, tmp_path: Path, polled: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No index file can be made there: the items are indexed into a temporary file,
+    and a warning says why (PostgreSQL searches in the database: nothing to say)."""
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "search.sqlite").unlink(missing_ok=True)
+    config = config_for(feeds, data, env=polled.env())
+    with (
+        read_only_directory(data),
+        caplog.at_level(logging.WARNING, logger="bot.app.searchindex"),
+        Runtime.open(config, read_only=True) as rt,
+    ):
+        found = run(rt, '"entity list" since:30d')
+        backlog = run(rt, "rare earth")
+    assert found.startswith("1 result for ")
+    assert "BIS adds 36 entities to the Entity List" in found
+    assert "Rare earth export quotas unchanged" in backlog
+    assert not (data / "search.sqlite").exists()
+    warned = [r.getMessage() for r in caplog.records if r.name == "bot.app.searchindex"]
+    if polled.postgres:
+        assert warned == []
+    else:
+        [warning] = warned
+        assert f"{data} cannot keep its file" in warning
+        assert "indexing the stored items into the temporary" in warning
 
 
 @pytest.mark.parametrize(

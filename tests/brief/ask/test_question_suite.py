@@ -17,7 +17,7 @@ cite for every line items that line counts, and render within Slack's limits.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,12 +27,12 @@ import pytest
 from bot.brief.ask import Answer, Line, build_answer, understand
 from bot.find.query.document import prepare_doc
 from bot.find.query.parser import parse_query
-from bot.find.search.index import SearchIndex
 from bot.ingest.entitylist import EntityListFacts
 from bot.models import Item
 from bot.render.mrkdwn import mrkdwn_to_plain
 from bot.render.renderer import Renderer
 from bot.render.slacklimits import validate_message
+from bot.store.searchdb.index import FtsIndex
 from tests.brief.ask.conftest import NOW, Recorded
 
 UTC = ZoneInfo("UTC")
@@ -223,17 +223,19 @@ def cites_its_own(answer: Answer, line: Line, members: Callable[[int], bool]) ->
 
 
 @pytest.fixture(scope="module")
-def index(recorded: Recorded) -> SearchIndex:
-    """The search index over the recorded items, as the runtime keeps one."""
-    built = SearchIndex(feed_tags={f.id: f.tags for f in recorded.config.feeds})
+def index(recorded: Recorded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FtsIndex]:
+    """The search index over the recorded items, as the runtime keeps one (its file)."""
+    directory = tmp_path_factory.mktemp("search-index")
+    built = FtsIndex(directory, feed_tags={f.id: f.tags for f in recorded.config.feeds})
     built.add_many(recorded.items)
-    return built
+    yield built
+    built.close()
 
 
 @pytest.mark.parametrize("how", ["index", "items"])
 @pytest.mark.parametrize("case", CASES, ids=[c.text for c in CASES])
 def test_a_question_is_understood_counted_and_cited(
-    recorded: Recorded, index: SearchIndex, case: Case, how: str
+    recorded: Recorded, index: FtsIndex, case: Case, how: str
 ) -> None:
     """`how`: matched by the search index (as the runtime does), or item by item."""
     config = recorded.config

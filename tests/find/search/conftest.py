@@ -1,4 +1,4 @@
-"""`search_backend`: runs a search test on the in-memory index, the SQLite index file
+"""`search_backend`: runs a search test on both engines, the SQLite FTS5 index file
 (`bot.store.searchdb`) and PostgreSQL's search.
 
 A module opts in with `pytestmark = pytest.mark.usefixtures("search_backend")`;
@@ -19,7 +19,7 @@ from bot.store.searchdb.index import FtsIndex
 from tests.find.search.sample import _Backend
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def search_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         made: list[FtsIndex] = []

@@ -1,10 +1,10 @@
 """Items, indexes and searches for the search tests; each result is checked against the language.
 
-`index_of` builds the in-memory index; `searchable` does too, or, while the `search_backend` fixture
-(tests/find/search/conftest.py) runs a test on PostgreSQL, stores the items
-in a fresh database (seqs kept) and returns the database's search, or on
-SQLite, indexes them in a fresh `search.sqlite` file: a test module that uses
-the fixture and `searchable` runs on every backend.
+`searchable` makes items searchable on the engine the `search_backend` fixture
+(tests/find/search/conftest.py) runs a test on: on SQLite it indexes them in
+a fresh `search.sqlite` file, on PostgreSQL it stores them in a fresh
+database (seqs kept) and returns the database's search. A test module that
+uses the fixture and `searchable` runs on both engines.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 from bot.find.query.document import prepare_doc
 from bot.find.query.parser import parse_query
-from bot.find.search.index import SearchIndex
 from bot.find.search.results import SearchResults
 from bot.models import Item
 from bot.store.postgres.db import Pooled
@@ -51,8 +50,8 @@ def make_item(
 
 
 class _Backend:
-    """Where `searchable` puts items: in memory, a PostgreSQL store, or an SQLite index file
-    (set by the fixture)."""
+    """Where `searchable` puts items: a PostgreSQL store or an SQLite index file (set by
+    the fixture)."""
 
     open_database: Callable[[], PgStore] | None = None
     opened: ClassVar[list[PgStore]] = []
@@ -74,16 +73,9 @@ class StoredSearch(PgSearch):
             import_items(tx, items)
 
 
-def index_of(*items: Item, feed_tags: dict[str, tuple[str, ...]] | None = None) -> SearchIndex:
-    """The in-memory index of `items`."""
-    index = SearchIndex(feed_tags=feed_tags)
-    index.add_many(items)
-    return index
-
-
 def searchable(
     *items: Item, feed_tags: dict[str, tuple[str, ...]] | None = None
-) -> SearchIndex | StoredSearch | FtsIndex:
+) -> StoredSearch | FtsIndex:
     """`items` searchable on the backend under test (see the module docstring)."""
     if _Backend.open_file is not None:
         index = _Backend.open_file(feed_tags)
@@ -95,18 +87,16 @@ def searchable(
         stored = StoredSearch(store, feed_tags)
         stored.add_many(items)
         return stored
-    return index_of(*items, feed_tags=feed_tags)
+    raise AssertionError("searchable() needs the search_backend fixture (conftest.py)")
 
 
-def search(index: SearchIndex | PgSearch | FtsIndex, text: str, **kwargs: Any) -> SearchResults:
+def search(index: PgSearch | FtsIndex, text: str, **kwargs: Any) -> SearchResults:
     results = index.search(parse_query(text), now=NOW, **kwargs)
     assert_agrees_with_language(index, results)
     return results
 
 
-def assert_agrees_with_language(
-    index: SearchIndex | PgSearch | FtsIndex, results: SearchResults
-) -> None:
+def assert_agrees_with_language(index: PgSearch | FtsIndex, results: SearchResults) -> None:
     """Every hit satisfies the query as the query module reads it."""
     for hit in results.hits:
         feed_tags = index._feed_tags.get(hit.item.feed_id, ())

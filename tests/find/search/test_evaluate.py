@@ -1,4 +1,4 @@
-"""The query tree over the index: filters, NOT, phrases, wildcards, CJK.
+"""The query language on both engines: filters, NOT, phrases, wildcards, CJK, whole result sets.
 
 A property test compares whole result sets with a brute-force scan over random corpora.
 """

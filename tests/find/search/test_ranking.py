@@ -1,4 +1,4 @@
-"""Ranking: BM25F order, scores, and the recency boost."""
+"""Ranking on both engines: the order, the scores, and the recency boost."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from datetime import timedelta
 import pytest
 
 from bot.models import Item
-from tests.find.search.sample import index_of, make_item, search, seqs
+from tests.find.search.sample import make_item, search, seqs
+from tests.find.search.sample import searchable as index_of
+
+pytestmark = pytest.mark.usefixtures("search_backend")
 
 FILLER = "The notice was published by the agency on its website for readers."
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.find.query.document import prepare_doc
 from bot.find.query.parser import parse_query
 from bot.find.search.snippets import SNIPPET_CHARS
 from bot.ingest.parse import parse_feed
 from bot.models import replace
-from tests.find.search.sample import NOW, index_of, make_item, search
+from tests.find.search.sample import NOW, make_item, search
+from tests.find.search.sample import searchable as index_of
 from tests.support import paths
+
+pytestmark = pytest.mark.usefixtures("search_backend")
 
 FIXTURES = paths.FIXTURES / "feeds"
 
