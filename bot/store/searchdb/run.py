@@ -42,6 +42,8 @@ from bot.find.search.results import SearchHit, SearchResults, check_page
 from bot.find.search.segment import micros
 from bot.find.search.snippets import Highlighter
 from bot.models import Item
+from bot.store.searchdb.docrows import count_stories
+from bot.store.searchdb.rank import rank_one_term, recency_scale
 from bot.store.searchdb.translate import Cond, as_sql, match_sql, rank_expression, translate
 
 if TYPE_CHECKING:
@@ -51,7 +53,7 @@ __all__ = ["run_matching", "run_search"]
 
 log = logging.getLogger(__name__)
 
-_BM25 = "bm25(fts, 3.0, 1.0, 0.0, 0.0)"
+_BM25 = "bm25(fts, 3.0, 1.0, 0.0, 0.0, 0.0)"
 _DECAY_PER_US = -math.log(2) / (RECENCY_HALF_LIFE.total_seconds() * 1e6)
 #: Candidates re-checked one by one to count an inexact query's stories, at most.
 _COUNT_BUDGET = 2_000
@@ -91,12 +93,21 @@ class _Search:
             sql = f"SELECT d.seq, d.story, 0.0 FROM {source} WHERE {where}"  # noqa: S608
             rows = self.conn.execute(sql + " ORDER BY d.when_us DESC, d.seq DESC" + limit, params)
             return [(int(s), int(t), float(v)) for s, t, v in rows]
-        boost = f"(1.0 + {RECENCY_WEIGHT} * exp(? * max(0, ? - d.when_us)))"
+        terms = self.query.positive_terms()
+        expression = match_sql(self.cond)
+        ored = rank_expression(terms)
+        alone = expression in (ored, f"({ored})")  # the match is the terms, ORed
+        if matched and len(terms) == 1 and expression is not None:
+            sql = None if self.cond.sql is None else (self.cond.sql, self.cond.params)
+            return rank_one_term(
+                self.conn, terms[0], expression, sql, self.now_us, window, alone=alone
+            )
         if matched:
-            score = f"-{_BM25} * {boost}"
+            # The recency boost from the stored factor (`rank`): no exp() a row.
+            score = f"-{_BM25} * min({1 + RECENCY_WEIGHT}, 1.0 + ? * d.e)"
             sql = f"SELECT d.seq, d.story, {score} AS score FROM {source} WHERE {where}"  # noqa: S608
             order = " ORDER BY score DESC, d.when_us DESC, d.seq DESC"
-            rows = self.conn.execute(sql + order + limit, [_DECAY_PER_US, self.now_us, *params])
+            rows = self.conn.execute(sql + order + limit, [recency_scale(self.now_us), *params])
             return [(int(s), int(t), float(v)) for s, t, v in rows]
         return self._ranked_apart(source, where, params, window)
 
@@ -176,6 +187,10 @@ class _Search:
 
     def total(self, false: int) -> tuple[int, bool]:
         source, where, params, _ = _source(self.cond)
+        expression = match_sql(self.cond)
+        if self.cond.exact and expression is not None:
+            filters = None if self.cond.sql is None else (self.cond.sql, self.cond.params)
+            return max(0, count_stories(self.conn, expression, filters) - false), True
         if self.cond.exact:
             sql = f"SELECT count(DISTINCT d.story) FROM {source} WHERE {where}"  # noqa: S608
             (count,) = self.conn.execute(sql, params).fetchone()

@@ -35,7 +35,7 @@ from bot.find.query.nodes import (
 from bot.find.search.segment import micros
 from bot.find.textindex import is_cjk
 
-__all__ = ["TEXT", "Cond", "match_sql", "rank_expression", "translate"]
+__all__ = ["TEXT", "Cond", "field_expression", "match_sql", "rank_expression", "translate"]
 
 FeedsWithTag = Callable[[str], Iterable[str]]
 TEXT = "{title summary}"
@@ -183,3 +183,13 @@ def rank_expression(terms: Iterable[str]) -> str | None:
         else:
             parts.append(f"{TEXT} : {_quote(term)}")
     return " OR ".join(f"({part})" for part in parts) if parts else None
+
+
+def field_expression(term: str, column: str) -> str | None:
+    """An FTS5 expression for a positive term (`Query.positive_terms`) in one column
+    (`title` or `summary`); None for a single CJK character, whose field is not kept."""
+    if len(term) == 1 and is_cjk(term):
+        return None
+    if term.endswith("*"):
+        return f"{column} : {_quote(term[:-1])}*"
+    return f"{column} : {_quote(term)}"
