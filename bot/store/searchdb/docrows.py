@@ -102,13 +102,16 @@ def flag_primaries(conn: sqlite3.Connection, stories: Iterable[int]) -> None:
                 (row.seq, *text, flags),
             )
             conn.execute(
-                "INSERT INTO fts (rowid, title, summary, forms, chars, flags) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO fts (rowid, title, summary, forms, chars, flags)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (row.seq, *text, f"{flags} hasdup"),
             )
             conn.execute("UPDATE docs SET flags = ? WHERE seq = ?", (f"{flags} hasdup", row.seq))
 
 
-def count_stories(conn: sqlite3.Connection, match: str, sql: tuple[str, Sequence[Any]] | None) -> int:
+def count_stories(
+    conn: sqlite3.Connection, match: str, sql: tuple[str, Sequence[Any]] | None
+) -> int:
     """How many stories the items matching FTS5 expression `match` and SQL condition `sql`
     over `d` are: `count(DISTINCT story)`, from `count(*)` and the matching flagged items."""
     where, extra = ("", []) if sql is None else (f" AND ({sql[0]})", list(sql[1]))

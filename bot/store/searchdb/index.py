@@ -98,7 +98,7 @@ class FtsIndex:
                     "INSERT INTO meta VALUES ('format', ?), ('indexed_through', '0')", (FORMAT,)
                 )
             self._indexed_through = int(meta.get("indexed_through", 0))
-        except (sqlite3.DatabaseError, _Foreign, ValueError) as error:
+        except (sqlite3.DatabaseError, ValueError) as error:
             if self._items is None:
                 raise
             log.warning("search index: %s; building it again", error)
@@ -421,5 +421,6 @@ class FtsIndex:
         return self._tag_feeds.get(tag, [])
 
 
-class _Foreign(Exception):
-    """The file is not this store's index."""
+class _Foreign(sqlite3.DatabaseError):
+    """The file is not this store's index (or of another FORMAT): a reader of the file
+    alone gets it as the database error it already handles by searching the store."""

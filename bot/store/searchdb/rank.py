@@ -65,7 +65,9 @@ def recency_scale(now_us: int) -> float:
     return float(RECENCY_WEIGHT * 2.0 ** max(-_EXPONENT_BOUND, min(_EXPONENT_BOUND, exponent)))
 
 
-def norms(title_len: int, summary_len: int, avg_title: float, avg_summary: float) -> tuple[float, float]:
+def norms(
+    title_len: int, summary_len: int, avg_title: float, avg_summary: float
+) -> tuple[float, float]:
     """BM25F's `weight / (1 - b + b * length / average length)`, title then summary."""
     title = TITLE_WEIGHT / (1 - B + B * title_len / max(avg_title, 1.0))
     summary = SUMMARY_WEIGHT / (1 - B + B * summary_len / max(avg_summary, 1.0))
@@ -132,4 +134,3 @@ def _largest_norms(conn: sqlite3.Connection) -> tuple[float, float]:
     """The largest `nt` and `ns` indexed (`docrows`): what bounds a part's scores."""
     found = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('nt_max', 'ns_max')"))
     return float(found.get("nt_max", 0.0)), float(found.get("ns_max", 0.0))
-
