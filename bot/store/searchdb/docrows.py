@@ -8,11 +8,14 @@ Written by `index` with each batch, inside its write transaction:
   and the largest of each (`nt_max`, `ns_max`): what bounds a part of the
   ranking (`rank`);
 - the recency factor `e` (`rank.recency_factor`);
-- `flags`, the tokens of the FTS5 `flags` column (no query names it), kept in
-  `docs` too (a content-less row is deleted by giving its tokens again):
+- `flags`, the tokens of the FTS5 `flags` column (no query text names it),
+  made again from the item and `docs` (`ns`, `hasdup`) when its content-less
+  row is deleted (by giving its tokens again):
   `dup` for a copy of a story (story != seq), `hasdup` for an item some
-  indexed copy names as its story, and `n0`..`n3`, the bucket of `ns`
-  (`NS_EDGES`), which lets ranking skip the long summaries of a broad term.
+  indexed copy names as its story, `n0`..`n3`, the bucket of `ns`
+  (`NS_EDGES`), which lets ranking skip the long summaries of a broad term,
+  and the item's feed and own tags (`translate.feed_token`, `tag_token`), so
+  that `feed:` and `tag:` are FTS5 conditions, not a test of every row.
   An item indexed before a copy that names it gets `hasdup` when the copy
   comes: its FTS5 row is written again (a copy is about 2% of items).
 
@@ -29,18 +32,27 @@ from typing import Any
 
 from bot.store.searchdb.rank import NS_EDGES, norms, recency_factor
 from bot.store.searchdb.schema import Row, decode_item, row_of
+from bot.store.searchdb.translate import feed_token, tag_token
 
-__all__ = ["count_stories", "docs_rows", "flag_primaries"]
+__all__ = ["count_stories", "docs_rows", "flag_primaries", "flags_of"]
 
 _COUNTS = ("title_tokens", "summary_tokens", "counted", "nt_max", "ns_max")
 
 
-def _bucket(ns: float) -> str:
-    return f"n{sum(ns >= edge for edge in NS_EDGES)}"
+def flags_of(row: Row, ns: float, hasdup: bool) -> str:
+    """The `flags` column of an item's FTS5 row (module docstring)."""
+    flags = [f"n{sum(ns >= edge for edge in NS_EDGES)}", feed_token(row.feed_id)]
+    flags += sorted(tag_token(tag) for tag in row.tags)
+    if row.story != row.seq:
+        flags.append("dup")
+    if hasdup:
+        flags.append("hasdup")
+    return " ".join(flags)
 
 
 def docs_rows(conn: sqlite3.Connection, rows: list[Row]) -> list[tuple[object, ...]]:
-    """The `docs` rows of `rows` (seq, story, feed, when, nt, ns, e, flags); updates `meta`."""
+    """The `docs` rows of `rows` (seq, story, feed, when, nt, ns, e, hasdup) and, last,
+    each one's `flags`; updates `meta`."""
     marks = ", ".join("?" * len(_COUNTS))
     known = dict(conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", _COUNTS))  # noqa: S608
     title = int(known.get("title_tokens", 0)) + sum(r.title_len for r in rows)
@@ -52,13 +64,9 @@ def docs_rows(conn: sqlite3.Connection, rows: list[Row]) -> list[tuple[object, .
     for r in rows:
         nt, ns = norms(r.title_len, r.summary_len, title / count, summary / count)
         nt_max, ns_max = max(nt_max, nt), max(ns_max, ns)
-        flags = [_bucket(ns)]
-        if r.story != r.seq:
-            flags.append("dup")
-        if r.seq in named:
-            flags.append("hasdup")
+        hasdup = r.seq in named
         row = (r.seq, r.story, r.feed_id, r.when_us, nt, ns, recency_factor(r.when_us))
-        found.append((*row, " ".join(flags)))
+        found.append((*row, int(hasdup), flags_of(r, ns, hasdup)))
     counts = (title, summary, count, nt_max, ns_max)
     conn.executemany(
         "INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -89,24 +97,24 @@ def flag_primaries(conn: sqlite3.Connection, stories: Iterable[int]) -> None:
         part = wanted[start : start + 500]
         marks = ", ".join("?" * len(part))
         found = conn.execute(
-            f"SELECT d.flags, i.item FROM docs d JOIN items i ON i.seq = d.seq"  # noqa: S608
-            f" WHERE d.seq IN ({marks}) AND d.flags NOT LIKE '%hasdup%'",
+            f"SELECT d.ns, i.item FROM docs d JOIN items i ON i.seq = d.seq"  # noqa: S608
+            f" WHERE d.seq IN ({marks}) AND NOT d.hasdup",
             part,
         ).fetchall()
-        for flags, blob in found:
+        for ns, blob in found:
             row = row_of(decode_item(blob))
             text = (row.title, row.summary, row.forms, row.chars)
             conn.execute(
                 "INSERT INTO fts (fts, rowid, title, summary, forms, chars, flags)"
                 " VALUES ('delete', ?, ?, ?, ?, ?, ?)",
-                (row.seq, *text, flags),
+                (row.seq, *text, flags_of(row, ns, hasdup=False)),
             )
             conn.execute(
                 "INSERT INTO fts (rowid, title, summary, forms, chars, flags)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (row.seq, *text, f"{flags} hasdup"),
+                (row.seq, *text, flags_of(row, ns, hasdup=True)),
             )
-            conn.execute("UPDATE docs SET flags = ? WHERE seq = ?", (f"{flags} hasdup", row.seq))
+            conn.execute("UPDATE docs SET hasdup = 1 WHERE seq = ?", (row.seq,))
 
 
 def count_stories(

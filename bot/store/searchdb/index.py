@@ -42,7 +42,7 @@ from bot.find.search.results import SearchResults
 from bot.find.textindex import feeds_by_tag
 from bot.models import Item
 from bot.store.ports import ItemReader
-from bot.store.searchdb.docrows import docs_rows, flag_primaries
+from bot.store.searchdb.docrows import docs_rows, flag_primaries, flags_of
 from bot.store.searchdb.run import run_matching, run_search
 from bot.store.searchdb.schema import FILE_NAME, FORMAT, Row, connect, decode_item, row_of
 
@@ -228,7 +228,10 @@ class FtsIndex:
             (mark,) = conn.execute(_MARK_SQL).fetchone()
             fresh = [row for row in rows if row.seq > int(mark) or not only_new]
             docs = docs_rows(conn, fresh)
-            conn.executemany("INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", docs)
+            conn.executemany(
+                "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [doc[:-1] for doc in docs],
+            )
             conn.executemany(
                 "INSERT OR REPLACE INTO items VALUES (?, ?)", [(r.seq, r.item) for r in fresh]
             )
@@ -308,12 +311,13 @@ class FtsIndex:
         try:
             marks = ", ".join("?" * len(seqs))
             found = conn.execute(
-                f"SELECT i.item, d.flags FROM items i JOIN docs d ON d.seq = i.seq"  # noqa: S608
+                f"SELECT i.item, d.ns, d.hasdup FROM items i JOIN docs d ON d.seq = i.seq"  # noqa: S608
                 f" WHERE i.seq IN ({marks})",
                 seqs,
             )
-            for blob, flags in found.fetchall():
+            for blob, ns, hasdup in found.fetchall():
                 row = row_of(decode_item(blob))
+                flags = flags_of(row, ns, bool(hasdup))
                 conn.execute(
                     "INSERT INTO fts (fts, rowid, title, summary, forms, chars, flags)"
                     " VALUES ('delete', ?, ?, ?, ?, ?, ?)",

@@ -6,8 +6,8 @@ Tables:
   own seq), feed id, time in microseconds, and what ranking reads for every
   candidate (`rank`): the title's and summary's BM25F length norms (`nt`,
   `ns`, from the average lengths when the item was indexed) and its recency
-  factor `e` = 2 ** ((time - EPOCH) / half-life), and the item's `flags`
-  (`docrows`); kept narrow so that its
+  factor `e` = 2 ** ((time - EPOCH) / half-life), and whether a copy names
+  it (`hasdup`, see `docrows`); kept narrow so that its
   pages stay in SQLite's cache;
 - `items`: the item itself as compressed JSON (the store's codec), so a
   search can show its hits without opening the store;
@@ -21,8 +21,9 @@ Tables:
   `chips*`), `chars` (each CJK character once, for a one-character query).
   The `ascii` tokenizer splits on spaces and ASCII punctuation only, and
   keeps every non-ASCII character inside a token: it cannot cut a token the
-  analyzer made. A fifth column, `flags`, holds tokens no query names, for
-  ranking and counting (`docrows`);
+  analyzer made. A fifth column, `flags`, holds tokens no query text names:
+  the item's feed and own tags (folded), and what ranking and counting read
+  (`docrows`);
 - `meta`: the format, the seq every stored item up to which is indexed
   (`indexed_through`), the identity of that item (a data directory made
   again holds other items under the same seqs), and the title and summary
@@ -70,7 +71,7 @@ CREATE TABLE IF NOT EXISTS docs (
     nt REAL NOT NULL,
     ns REAL NOT NULL,
     e REAL NOT NULL,
-    flags TEXT NOT NULL
+    hasdup INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS items (seq INTEGER PRIMARY KEY, item BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS docs_feed ON docs (feed_id, when_us);
