@@ -16,8 +16,9 @@ Every candidate shown is re-checked with `Query.matches` on the item itself
 (loaded from the store, or from the file), so what the index lets through
 too much never reaches a user; a story is shown once, by its primary item
 when that matches too. The total counts stories: when the condition is
-exact, `docrows.count_stories` (from `count(*)` and the flagged copies) or
-SQL's `count(DISTINCT story)` for filters only; else by re-checking the
+exact, `docrows.count_stories` (from `count(*)` and the flagged copies; for
+`feed:` and `tag:` alone too), or SQL's `count(DISTINCT story)` for other
+filters; else by re-checking the
 candidates (up to a budget, then an estimate from a sample: `total_exact`
 False).
 
@@ -198,6 +199,8 @@ class _Search:
         if self.cond.exact and expression is not None:
             filters = None if self.cond.sql is None else (self.cond.sql, self.cond.params)
             return max(0, count_stories(self.conn, expression, filters) - false), True
+        if self.cond.field is not None:  # feed: and tag: alone: counted by FTS5 too
+            return max(0, count_stories(self.conn, self.cond.field, None) - false), True
         if self.cond.exact:
             sql = f"SELECT count(DISTINCT d.story) FROM {source} WHERE {where}"  # noqa: S608
             (count,) = self.conn.execute(sql, params).fetchone()

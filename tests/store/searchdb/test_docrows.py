@@ -12,8 +12,16 @@ from bot.store.searchdb.index import FtsIndex
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def item(seq: int, title: str, *, copy_of: int | None = None, feed_id: str = "fr-bis") -> Item:
+def item(
+    seq: int,
+    title: str,
+    *,
+    copy_of: int | None = None,
+    feed_id: str = "fr-bis",
+    tags: tuple[str, ...] = (),
+) -> Item:
     return Item(
+        tags=tags,
         id=f"item-{seq}",
         feed_id=feed_id,
         title=title,
@@ -71,4 +79,26 @@ def test_a_story_indexed_again_keeps_its_copies_counted_once(tmp_path: Path) -> 
     assert shown(index, "gallium") == (1, [1])
     assert shown(index, "revised") == (1, [1])
     assert shown(index, "again") == (1, [2])
+    index.close()
+
+
+def test_feed_and_tag_alone_or_beside_text_find_and_count_the_same_stories(tmp_path: Path) -> None:
+    index = FtsIndex(tmp_path, feed_tags={"nikkei": ("japan",)})
+    index.add_many(
+        [
+            item(1, "Gallium curbs", tags=("Japan",)),  # its own tag
+            item(2, "Gallium curbs in Tokyo", feed_id="nikkei"),
+            item(3, "Gallium curbs, a copy", copy_of=2, feed_id="reuters"),
+            item(4, "Germanium prices", feed_id="reuters"),
+        ]
+    )
+    assert shown(index, "tag:japan") == (2, [1, 2])
+    assert shown(index, "gallium tag:japan") == (2, [1, 2])
+    assert shown(index, "feed:reuters") == (2, [3, 4])
+    assert shown(index, "gallium feed:reuters") == (1, [3])
+    assert shown(index, "gallium -feed:reuters") == (2, [1, 2])
+    # Feed tags are configuration: a reload applies to the items already indexed.
+    index.set_feed_tags({"reuters": ("japan",)})
+    assert shown(index, "tag:japan") == (3, [1, 3, 4])
+    assert shown(index, "gallium tag:japan") == (2, [1, 3])
     index.close()
