@@ -42,6 +42,7 @@ from bot.find.search.results import SearchResults
 from bot.find.textindex import feeds_by_tag
 from bot.models import Item
 from bot.store.ports import ItemReader
+from bot.store.searchdb.docrows import docs_rows, flag_primaries, flags_of
 from bot.store.searchdb.run import run_matching, run_search
 from bot.store.searchdb.schema import FILE_NAME, FORMAT, Row, connect, decode_item, row_of
 
@@ -97,7 +98,7 @@ class FtsIndex:
                     "INSERT INTO meta VALUES ('format', ?), ('indexed_through', '0')", (FORMAT,)
                 )
             self._indexed_through = int(meta.get("indexed_through", 0))
-        except (sqlite3.DatabaseError, _Foreign, ValueError) as error:
+        except (sqlite3.DatabaseError, ValueError) as error:
             if self._items is None:
                 raise
             log.warning("search index: %s; building it again", error)
@@ -226,9 +227,10 @@ class FtsIndex:
         try:
             (mark,) = conn.execute(_MARK_SQL).fetchone()
             fresh = [row for row in rows if row.seq > int(mark) or not only_new]
+            docs = docs_rows(conn, fresh)
             conn.executemany(
-                "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)",
-                [(r.seq, r.story, r.feed_id, r.when_us) for r in fresh],
+                "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [doc[:-1] for doc in docs],
             )
             conn.executemany(
                 "INSERT OR REPLACE INTO items VALUES (?, ?)", [(r.seq, r.item) for r in fresh]
@@ -238,9 +240,14 @@ class FtsIndex:
                 [(tag, r.seq) for r in fresh for tag in r.tags],
             )
             conn.executemany(
-                "INSERT INTO fts (rowid, title, summary, forms, chars) VALUES (?, ?, ?, ?, ?)",
-                [(r.seq, r.title, r.summary, r.forms, r.chars) for r in fresh],
+                "INSERT INTO fts (rowid, title, summary, forms, chars, flags)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (r.seq, r.title, r.summary, r.forms, r.chars, doc[-1])
+                    for r, doc in zip(fresh, docs, strict=True)
+                ],
             )
+            flag_primaries(conn, {r.story for r in fresh if r.story != r.seq})
             mark = max(int(mark), through)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'indexed_through'", (str(mark),))
             conn.execute("COMMIT")
@@ -303,12 +310,18 @@ class FtsIndex:
         conn.execute("BEGIN IMMEDIATE")
         try:
             marks = ", ".join("?" * len(seqs))
-            found = conn.execute(f"SELECT item FROM items WHERE seq IN ({marks})", seqs)  # noqa: S608
-            for row in [row_of(decode_item(blob)) for (blob,) in found.fetchall()]:
+            found = conn.execute(
+                f"SELECT i.item, d.ns, d.hasdup FROM items i JOIN docs d ON d.seq = i.seq"  # noqa: S608
+                f" WHERE i.seq IN ({marks})",
+                seqs,
+            )
+            for blob, ns, hasdup in found.fetchall():
+                row = row_of(decode_item(blob))
+                flags = flags_of(row, ns, bool(hasdup))
                 conn.execute(
-                    "INSERT INTO fts (fts, rowid, title, summary, forms, chars)"
-                    " VALUES ('delete', ?, ?, ?, ?, ?)",
-                    (row.seq, row.title, row.summary, row.forms, row.chars),
+                    "INSERT INTO fts (fts, rowid, title, summary, forms, chars, flags)"
+                    " VALUES ('delete', ?, ?, ?, ?, ?, ?)",
+                    (row.seq, row.title, row.summary, row.forms, row.chars, flags),
                 )
             conn.execute(f"DELETE FROM tags WHERE seq IN ({marks})", seqs)  # noqa: S608
             conn.execute(f"DELETE FROM docs WHERE seq IN ({marks})", seqs)  # noqa: S608
@@ -412,5 +425,6 @@ class FtsIndex:
         return self._tag_feeds.get(tag, [])
 
 
-class _Foreign(Exception):
-    """The file is not this store's index."""
+class _Foreign(sqlite3.DatabaseError):
+    """The file is not this store's index (or of another FORMAT): a reader of the file
+    alone gets it as the database error it already handles by searching the store."""

@@ -1,27 +1,35 @@
 """One search over the index file: rank in SQLite, walk the ranking in Python, build the hits.
 
-Ranking is FTS5's `bm25()` with the in-memory index's field weights (title 3,
-summary 1; SQLite's BM25 weighs each column's term frequency and normalizes
-by the whole document's length, where the in-memory BM25F normalizes each
-field by its own), times the same recency boost, `1 + 0.5 * 2 ** (-age / 14
-days)`, ties to the newer item, then the later seq; a query of filters only
-lists the newest. SQLite sorts and hands back a window of the best
-candidates; the walk widens it when stories and re-checks used it up.
+A query with one positive term (a word, a phrase, a wildcard, a CJK
+character: most broad queries) is ranked by `rank`: BM25F from the norms
+stored per item, the term's matches split by field in FTS5, without
+`bm25()`. Any other is ranked by FTS5's `bm25()` with the in-memory index's
+field weights (title 3, summary 1; SQLite's BM25 weighs each column's term
+frequency and normalizes by the whole document's length, where BM25F
+normalizes each field by its own). Both times the same recency boost, `1 +
+0.5 * 2 ** (-age / 14 days)` (from the stored factor `e`: no `exp()` a row),
+ties to the newer item, then the later seq; a query of filters only lists
+the newest. SQLite sorts and hands back a window of the best candidates;
+the walk widens it when stories and re-checks used it up.
 
 Every candidate shown is re-checked with `Query.matches` on the item itself
 (loaded from the store, or from the file), so what the index lets through
 too much never reaches a user; a story is shown once, by its primary item
-when that matches too. The total counts stories: in SQL when the condition
-is exact, else by re-checking the candidates (up to a budget, then an
-estimate from a sample: `total_exact` False).
+when that matches too. The total counts stories: when the condition is
+exact, `docrows.count_stories` (from `count(*)` and the flagged copies; for
+`feed:` and `tag:` alone too), or SQL's `count(DISTINCT story)` for other
+filters; else by re-checking the
+candidates (up to a budget, then an estimate from a sample: `total_exact`
+False).
 
 Where a broad query's time goes (measured at 100,000 items, issue 17 part 5):
-FTS5's `bm25()` for every matching row, about 0.8 us a row (position lists
-and the `docsize` lookup), whether SQLite sorts the rows itself or not;
-`ORDER BY rank LIMIT` computes it for every row too, so ranking by bm25
-first and boosting the best few afterwards was slower, and the join to
-`docs` costs almost nothing beside it. The count is a second pass (match
-and join, no bm25), a quarter to a third of such a query.
+FTS5's `bm25()` costs about 0.8 us for every matching row (position lists
+and the `docsize` lookup), whether SQLite sorts the rows itself or not, and
+`ORDER BY rank LIMIT` computes it for every row too; `rank`'s parts cost the
+join to `docs` and an ORDER BY LIMIT (about 0.3 us a row), and a part whose
+best score cannot reach the page is not read at all. `count(DISTINCT story)`
+over a join cost a quarter to a third of such a query; `count(*)` of the
+FTS5 matches alone costs a tenth of it.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ from bot.find.search.results import SearchHit, SearchResults, check_page
 from bot.find.search.segment import micros
 from bot.find.search.snippets import Highlighter
 from bot.models import Item
+from bot.store.searchdb.docrows import count_stories
+from bot.store.searchdb.rank import rank_one_term, recency_scale
 from bot.store.searchdb.translate import Cond, as_sql, match_sql, rank_expression, translate
 
 if TYPE_CHECKING:
@@ -51,7 +61,7 @@ __all__ = ["run_matching", "run_search"]
 
 log = logging.getLogger(__name__)
 
-_BM25 = "bm25(fts, 3.0, 1.0, 0.0, 0.0)"
+_BM25 = "bm25(fts, 3.0, 1.0, 0.0, 0.0, 0.0)"
 _DECAY_PER_US = -math.log(2) / (RECENCY_HALF_LIFE.total_seconds() * 1e6)
 #: Candidates re-checked one by one to count an inexact query's stories, at most.
 _COUNT_BUDGET = 2_000
@@ -91,12 +101,21 @@ class _Search:
             sql = f"SELECT d.seq, d.story, 0.0 FROM {source} WHERE {where}"  # noqa: S608
             rows = self.conn.execute(sql + " ORDER BY d.when_us DESC, d.seq DESC" + limit, params)
             return [(int(s), int(t), float(v)) for s, t, v in rows]
-        boost = f"(1.0 + {RECENCY_WEIGHT} * exp(? * max(0, ? - d.when_us)))"
+        terms = self.query.positive_terms()
+        expression = match_sql(self.cond)
+        ored = rank_expression(terms)
+        alone = expression in (ored, f"({ored})")  # the match is the terms, ORed
+        if matched and len(terms) == 1 and expression is not None:
+            filters = None if self.cond.sql is None else (self.cond.sql, self.cond.params)
+            return rank_one_term(
+                self.conn, terms[0], expression, filters, self.now_us, window, alone=alone
+            )
         if matched:
-            score = f"-{_BM25} * {boost}"
+            # The recency boost from the stored factor (`rank`): no exp() a row.
+            score = f"-{_BM25} * min({1 + RECENCY_WEIGHT}, 1.0 + ? * d.e)"
             sql = f"SELECT d.seq, d.story, {score} AS score FROM {source} WHERE {where}"  # noqa: S608
             order = " ORDER BY score DESC, d.when_us DESC, d.seq DESC"
-            rows = self.conn.execute(sql + order + limit, [_DECAY_PER_US, self.now_us, *params])
+            rows = self.conn.execute(sql + order + limit, [recency_scale(self.now_us), *params])
             return [(int(s), int(t), float(v)) for s, t, v in rows]
         return self._ranked_apart(source, where, params, window)
 
@@ -176,6 +195,12 @@ class _Search:
 
     def total(self, false: int) -> tuple[int, bool]:
         source, where, params, _ = _source(self.cond)
+        expression = match_sql(self.cond)
+        if self.cond.exact and expression is not None:
+            filters = None if self.cond.sql is None else (self.cond.sql, self.cond.params)
+            return max(0, count_stories(self.conn, expression, filters) - false), True
+        if self.cond.field is not None:  # feed: and tag: alone: counted by FTS5 too
+            return max(0, count_stories(self.conn, self.cond.field, None) - false), True
         if self.cond.exact:
             sql = f"SELECT count(DISTINCT d.story) FROM {source} WHERE {where}"  # noqa: S608
             (count,) = self.conn.execute(sql, params).fetchone()

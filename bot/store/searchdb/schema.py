@@ -3,8 +3,12 @@
 Tables:
 
 - `docs`: one row per indexed item: seq, story (its `duplicate_of`, else its
-  own seq), feed id, time in microseconds: what ranking and filters read for
-  every candidate, kept narrow so that its pages stay in SQLite's cache;
+  own seq), feed id, time in microseconds, and what ranking reads for every
+  candidate (`rank`): the title's and summary's BM25F length norms (`nt`,
+  `ns`, from the average lengths when the item was indexed) and its recency
+  factor `e` = 2 ** ((time - EPOCH) / half-life), and whether a copy names
+  it (`hasdup`, see `docrows`); kept narrow so that its
+  pages stay in SQLite's cache;
 - `items`: the item itself as compressed JSON (the store's codec), so a
   search can show its hits without opening the store;
 - `tags`: (tag, seq), the item's own tags folded (feed tags are configuration,
@@ -17,10 +21,14 @@ Tables:
   `chips*`), `chars` (each CJK character once, for a one-character query).
   The `ascii` tokenizer splits on spaces and ASCII punctuation only, and
   keeps every non-ASCII character inside a token: it cannot cut a token the
-  analyzer made;
+  analyzer made. A fifth column, `flags`, holds tokens no query text names:
+  the item's feed and own tags (folded), and what ranking and counting read
+  (`docrows`);
 - `meta`: the format, the seq every stored item up to which is indexed
-  (`indexed_through`), and the identity of that item (a data directory made
-  again holds other items under the same seqs).
+  (`indexed_through`), the identity of that item (a data directory made
+  again holds other items under the same seqs), and the title and summary
+  tokens counted so far (`title_tokens`, `summary_tokens`, `counted`: the
+  average lengths of the norms).
 
 Rows of a content-less FTS5 table are deleted by giving the same tokens
 again: they are computed again from the JSON in `docs` (the analyzer is
@@ -48,7 +56,7 @@ __all__ = ["FILE_NAME", "FORMAT", "Row", "connect", "decode_item", "row_of"]
 
 FILE_NAME = "search.sqlite"
 #: Bumped whenever what an item becomes here changes: an older file is rebuilt.
-FORMAT = "briefbot-search-1"
+FORMAT = "briefbot-search-2"
 #: SQLite's page cache per connection (one per thread that searches), at most: the
 #: `docs` pages of 100,000 items (4 MB) and the common terms' postings fit.
 CACHE_KB = 8_000
@@ -59,7 +67,11 @@ CREATE TABLE IF NOT EXISTS docs (
     seq INTEGER PRIMARY KEY,
     story INTEGER NOT NULL,
     feed_id TEXT NOT NULL,
-    when_us INTEGER NOT NULL
+    when_us INTEGER NOT NULL,
+    nt REAL NOT NULL,
+    ns REAL NOT NULL,
+    e REAL NOT NULL,
+    hasdup INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS items (seq INTEGER PRIMARY KEY, item BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS docs_feed ON docs (feed_id, when_us);
@@ -68,7 +80,7 @@ CREATE INDEX IF NOT EXISTS docs_story ON docs (story);
 CREATE TABLE IF NOT EXISTS tags (tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tag, seq))
     WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5 (
-    title, summary, forms, chars, content='', tokenize='ascii', columnsize=1
+    title, summary, forms, chars, flags, content='', tokenize='ascii', columnsize=1
 );
 """
 
@@ -106,6 +118,8 @@ class Row:
     story: int
     feed_id: str
     when_us: int
+    title_len: int
+    summary_len: int
     item: bytes
     tags: frozenset[str]
     title: str
@@ -133,6 +147,8 @@ def row_of(item: Item) -> Row:
         story=item.duplicate_of or item.seq,
         feed_id=item.feed_id,
         when_us=micros(item.when),
+        title_len=len(title),
+        summary_len=len(summary),
         item=blob,
         tags=frozenset(fold_text(tag).strip() for tag in item.tags),
         title=" ".join(title),

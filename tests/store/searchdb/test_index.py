@@ -17,6 +17,8 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.find.query.parser import parse_query
 from bot.models import Item
 from bot.store.searchdb.index import FtsIndex
@@ -218,4 +220,44 @@ def test_a_reader_with_an_older_snapshot_neither_rebuilds_nor_drops_newer_items(
         service.close()
     alone = FtsIndex(data)
     assert titles(alone, "gallium") == ["Gallium export curbs", "Gallium smelters close"]
+    alone.close()
+
+
+_FORMAT_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE docs (
+    seq INTEGER PRIMARY KEY, story INTEGER NOT NULL, feed_id TEXT NOT NULL,
+    when_us INTEGER NOT NULL
+);
+CREATE TABLE items (seq INTEGER PRIMARY KEY, item BLOB NOT NULL);
+CREATE TABLE tags (tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE fts USING fts5 (
+    title, summary, forms, chars, content='', tokenize='ascii', columnsize=1
+);
+INSERT INTO meta VALUES ('format', 'briefbot-search-1'), ('indexed_through', '1');
+INSERT INTO docs VALUES (1, 1, 'fr-bis', 0);
+INSERT INTO fts (rowid, title, summary, forms, chars) VALUES (1, 'gallium export curb', '', '', '');
+"""
+
+
+def test_a_file_of_the_previous_format_is_rebuilt_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with TinyStore.open(data) as store:
+        store_items(store, news("a", "Gallium export curbs"), news("b", "半導体の輸出規制を強化"))
+    with sqlite3.connect(data / FILE_NAME) as conn:
+        conn.executescript(_FORMAT_1)
+    conn.close()
+    # A reader of the file alone gets the database error `briefbot search` handles
+    # by searching through the store.
+    with pytest.raises(sqlite3.DatabaseError, match="another format"):
+        FtsIndex(data)
+    with TinyStore.open(data) as store:
+        index = FtsIndex(data, items=store.items)
+        assert index.indexed_through == 0  # made again, then caught up from the store
+        assert titles(index, "gallium") == ["Gallium export curbs"]
+        assert titles(index, "輸出") == ["半導体の輸出規制を強化"]
+        index.close()
+    alone = FtsIndex(data)  # the new file is kept: no second rebuild
+    assert alone.indexed_through == 2
+    assert titles(alone, "curbs") == ["Gallium export curbs"]
     alone.close()
