@@ -10,8 +10,8 @@ indexes what is missing. Items are never fed from a poll's own list.
 
 A file that is unreadable, of another FORMAT, ahead of the store, or whose
 newest item is not the store's item with that seq (a data directory made
-again) is deleted and built again from the store, in the background as the
-in-memory index was: it is a cache, the store is the truth.
+again) is deleted and built again from the store, in the background: it is
+a cache, the store is the truth.
 
 Pruned items: `forget_pruned` (after each prune, and after the catch-up at
 open) drops the indexed items the store no longer has. Until then a search
@@ -168,8 +168,8 @@ class FtsIndex:
         self._feed_tags = tags
 
     def catch_up(self, *, timeout: float = -1, chunk: int = 2000) -> bool:
-        """Index every stored item after `indexed_through`; whether all are now (see
-        `SearchIndex.catch_up`: waits up to `timeout` for one running elsewhere)."""
+        """Index every stored item after `indexed_through`; whether all are now (waits
+        up to `timeout` for one running elsewhere; -1: as long as it takes)."""
         if self._items is None:
             return True
         if not self._catch_up_lock.acquire(timeout=timeout):
@@ -377,7 +377,7 @@ class FtsIndex:
         self, query: Query, *, now: datetime, limit: int = 10, offset: int = 0, wait: float = 10.0
     ) -> SearchResults:
         """The best `limit` stories matching `query` after the first `offset` (as
-        `SearchIndex.search`); catches up with the store first, waiting up to `wait`."""
+        `SearchEngine.search`); catches up with the store first, waiting up to `wait`."""
         complete = self._current(wait)
         return run_search(self, query, now, limit=limit, offset=offset, complete=complete)
 

@@ -7,7 +7,7 @@ one positive term (a word, a phrase, a wildcard: most broad queries) is
 ranked here instead, from what `docs` stores for each item (`schema`): the
 title's and summary's BM25F length norms, `nt` = 3 / (1 - b + b * title
 length / average) and `ns` = 1 / (1 - b + b * summary length / average), as
-the in-memory index weighs its fields, and the recency factor `e`.
+the deleted in-memory engine weighed its fields, and the recency factor `e`.
 
 The term's presence in each field comes from FTS5 itself, by splitting the
 matches in three FTS5 expressions that it evaluates without touching
@@ -16,7 +16,7 @@ title only (`nt`), not in the title (`ns`: the summary, or an unstemmed form
 or CJK character whose field the index does not keep). A doc scores
 `tf~ / (k1 + tf~)` times the recency boost (idf is the same for every doc
 of a one-term query, so it is left out); a word repeated in a field counts
-once, where the in-memory index counts it. Each part is sorted by SQLite
+once, where the deleted in-memory engine counted it. Each part is sorted by SQLite
 with a LIMIT, and the three merged: the best `window` overall are among the
 best `window` of each part.
 

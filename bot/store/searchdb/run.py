@@ -3,8 +3,8 @@
 A query with one positive term (a word, a phrase, a wildcard, a CJK
 character: most broad queries) is ranked by `rank`: BM25F from the norms
 stored per item, the term's matches split by field in FTS5, without
-`bm25()`. Any other is ranked by FTS5's `bm25()` with the in-memory index's
-field weights (title 3, summary 1; SQLite's BM25 weighs each column's term
+`bm25()`. Any other is ranked by FTS5's `bm25()` with the deleted in-memory
+engine's field weights (title 3, summary 1; SQLite's BM25 weighs each column's term
 frequency and normalizes by the whole document's length, where BM25F
 normalizes each field by its own). Both times the same recency boost, `1 +
 0.5 * 2 ** (-age / 14 days)` (from the stored factor `e`: no `exp()` a row),
@@ -47,8 +47,8 @@ from bot.find.query.nodes import aware
 from bot.find.search.analysis import prepare_doc_fast
 from bot.find.search.ranking import RECENCY_HALF_LIFE, RECENCY_WEIGHT
 from bot.find.search.results import SearchHit, SearchResults, check_page
-from bot.find.search.segment import micros
 from bot.find.search.snippets import Highlighter
+from bot.find.search.times import micros
 from bot.models import Item
 from bot.store.searchdb.docrows import count_stories
 from bot.store.searchdb.rank import rank_one_term, recency_scale

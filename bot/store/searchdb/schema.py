@@ -47,7 +47,7 @@ from pathlib import Path
 import orjson
 
 from bot.find.search.analysis import stem_all
-from bot.find.search.segment import micros
+from bot.find.search.times import micros
 from bot.find.textindex import fold_and_tokenize, fold_text, is_cjk
 from bot.models import Item
 from bot.store.records.codec import doc_to_item, item_to_doc

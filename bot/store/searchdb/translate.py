@@ -35,7 +35,7 @@ from bot.find.query.nodes import (
     TimeBound,
     Word,
 )
-from bot.find.search.segment import micros
+from bot.find.search.times import micros
 from bot.find.textindex import is_cjk
 
 __all__ = [

@@ -1,8 +1,7 @@
 """Times as the search indexes keep them: microseconds since the epoch.
 
-The module keeps the name of the in-memory index's arrays it came from
-(deleted: the SQLite FTS5 index of `bot.store.searchdb` is the one engine
-over a data directory), since that index's modules import `micros` from here.
+The SQLite FTS5 index (`bot.store.searchdb`) stores every date this way, for
+the recency boost and the `since:`/`before:` filters.
 """
 
 from __future__ import annotations
