@@ -9,10 +9,14 @@ adds its summary of the cited items. `handle_question` is the
 `use_language_model` sets the summarizer from BRIEFBOT_LLM_* (bot.llm).
 
 Not obvious:
-- Which items: the store is walked newest first (by first seen) until an
-  item first seen before the previous period's start, at most `MAX_SCAN`
-  items; an item published in the window but first seen before it cannot
-  exist unless a feed dated it in the future.
+- Which items: those first seen since the previous period's start (the run
+  of newest seqs, `first_seq_since`), at most `MAX_SCAN`; an item published
+  in the window but first seen before it cannot exist unless a feed dated it
+  in the future. On a subject the search index names the window's items on
+  it and only those are read (`question_items`): after a 1,000-feed first
+  poll put 70,000 items in the window, reading all of them cost each
+  question seconds of CPU, under the GIL the acks and other replies need.
+  Without a subject, or where the index cannot say, every item is read.
 - The asker's time zone: the surface's (when Slack gives one), else the zone
   of the asker's first subscription, else UTC; the answer names it.
 - Which items match the subject and each topic: the search index says
@@ -34,7 +38,8 @@ from datetime import datetime
 
 from bot.app.runtime import Runtime
 from bot.app.workspaces import scope_of
-from bot.brief.ask import Answer, build_answer, understand
+from bot.brief.ask import Answer, Question, build_answer, understand
+from bot.brief.ask.answer import compile_topics
 from bot.find.query.matcher import Query
 from bot.llm import Summarizer
 from bot.models import Item, QuestionRequest, SlackMessage, as_utc
@@ -45,6 +50,7 @@ __all__ = [
     "answer_messages",
     "answer_question",
     "handle_question",
+    "question_items",
     "use_language_model",
     "window_items",
 ]
@@ -83,6 +89,44 @@ def window_items(
     return found, walked >= limit
 
 
+def question_items(
+    runtime: Runtime, question: Question, *, feeds: Collection[str] | None = None
+) -> tuple[list[Item], bool]:
+    """What `build_answer` needs of the window (see `window_items`): on a subject, only the
+    items on it, found by the search index and then read; True if the window was cut.
+
+    Without a subject, or where the index cannot say (the PostgreSQL backend, an
+    index still being built), every item of the window is read.
+    """
+    subject = question.subject.queries(compile_topics(runtime.config.topics))
+    found = _on_subject(runtime, question, subject) if subject else None
+    if found is None:
+        return window_items(runtime.store, question.previous.start, feeds=feeds)
+    items, cut = found
+    if feeds is not None:
+        items = [item for item in items if item.feed_id in feeds]
+    return items, cut
+
+
+def _on_subject(
+    runtime: Runtime, question: Question, subject: list[Query]
+) -> tuple[list[Item], bool] | None:
+    """The window's items matching one of `subject`, newest first; None: the index cannot say."""
+    store, index, now = runtime.store, runtime.search_index, question.period.end
+    first = store.items.first_seq_since(question.previous.start)
+    if first is None:
+        return [], False
+    last = store.items.last_seq
+    window = range(max(first, last - MAX_SCAN + 1), last + 1)
+    on: set[int] = set()
+    for query in subject:
+        matched = index.matching(query, window, now=now, wait=INDEX_WAIT)
+        if matched is None:
+            return None
+        on.update(matched)
+    return store.items.by_seq(sorted(on, reverse=True)), last - first + 1 > MAX_SCAN
+
+
 def asker_zone(runtime: Runtime, user_id: str) -> str | None:
     """The time zone of the asker's first subscription, if any."""
     if not user_id:
@@ -105,8 +149,8 @@ def answer_question(
     zone = zone_name or asker_zone(runtime, user_id)
     config = runtime.config
     question = understand(text, now=runtime.clock(), topics=config.topics, zone_name=zone)
-    items, cut = window_items(runtime.store, question.previous.start, feeds=feeds)
     index, now = runtime.search_index, question.period.end
+    items, cut = question_items(runtime, question, feeds=feeds)
 
     def matching(query: Query, seqs: Collection[int]) -> set[int] | None:
         return index.matching(query, seqs, now=now, wait=INDEX_WAIT)

@@ -18,8 +18,11 @@ import threading
 
 __all__ = ["MOST_WAIT", "AckGate"]
 
-# Seconds work waits for the acknowledgements ahead of it, at most.
-MOST_WAIT = 0.25
+# Seconds work waits for the acknowledgements ahead of it, at most. 200 commands
+# at once during a poll take ~0.5 s to acknowledge; at 0.25 s the replies' work
+# started halfway through (busy crowd ack p99 621 ms; 452 ms at 1 s, a reply
+# costing 10-130 ms of CPU now, bench/ack_crowd.py).
+MOST_WAIT = 1.0
 
 
 class AckGate:

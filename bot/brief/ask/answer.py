@@ -20,6 +20,7 @@ Not obvious:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -130,14 +131,23 @@ def understand(
 
 
 def compile_topics(topics: Iterable[TopicConfig]) -> dict[str, Query]:
-    """Each topic's query parsed (a topic whose query does not parse is left out)."""
+    """Each topic's query parsed (a topic whose query does not parse is left out).
+
+    Parsed once per set of topics (a `Query` is immutable): parsing thirty
+    topics took a question about 6 ms of CPU, twice.
+    """
+    return dict(_compiled(tuple(topics)))
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(topics: tuple[TopicConfig, ...]) -> tuple[tuple[str, Query], ...]:
     compiled: dict[str, Query] = {}
     for topic in topics:
         try:
             compiled[topic.id] = parse_query(topic.query)
         except QueryError:
             continue
-    return compiled
+    return tuple(compiled.items())
 
 
 #: Which of the given seqs match a query (the search index's `matching`), None if it cannot say.

@@ -19,6 +19,7 @@ development" is one subject, never two topics.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,7 +103,15 @@ def _as_query(text: str) -> Subject:
 
 
 def topic_names(topics: Iterable[TopicConfig]) -> dict[tuple[str, ...], TopicConfig]:
-    """Each topic's names as analysed tokens (see the module doc); the first topic wins a name."""
+    """Each topic's names as analysed tokens (see the module doc); the first topic wins a name.
+
+    Worked out once per set of topics (each question asks).
+    """
+    return dict(_topic_names(tuple(topics)))
+
+
+@functools.lru_cache(maxsize=8)
+def _topic_names(topics: tuple[TopicConfig, ...]) -> dict[tuple[str, ...], TopicConfig]:
     names: dict[tuple[str, ...], TopicConfig] = {}
     for topic in topics:
         candidates = [topic.id.replace("-", " ").replace("_", " ")]

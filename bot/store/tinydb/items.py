@@ -18,7 +18,14 @@ import orjson
 
 from bot.models import Item, as_utc, replace
 from bot.store.ports import StoreError, StoreReadOnlyError
-from bot.store.records.codec import dedup_keys, doc_to_item, item_to_doc, key_digest, month_of
+from bot.store.records.codec import (
+    dedup_keys,
+    doc_to_item,
+    item_to_doc,
+    key_digest,
+    month_of,
+    parse_time,
+)
 from bot.store.records.codec import to_json as json_value
 from bot.store.tinydb.engine import Engine, ItemChanges
 from bot.store.tinydb.shards import decode_doc, encode
@@ -91,13 +98,33 @@ class ItemRepo:
             yield from self.by_seq(seqs[start : start + 500])
 
     def first_seq_since(self, when: datetime) -> int | None:
+        """By bisection over the seqs, newest first: about 17 items decoded at 100,000.
+
+        Not obvious: seqs are given in the order items are first seen (each
+        added item gets `now`), so "first seen before `when`" holds for every
+        seq below some point and for none above it; a clock stepped back
+        between two polls could make the walk this replaced stop elsewhere.
+        """
         when = as_utc(when)
-        first = None
-        for item in self.newest_first(self.count()):
-            if item.first_seen is None or item.first_seen < when:
-                break
-            first = item.seq
-        return first
+        seqs: list[int] = []
+        if self._staged is not None:
+            seqs = sorted(self._staged.new, reverse=True)
+        seqs += self._engine.newest_seqs(self._engine.count())
+        low, high = 0, len(seqs)  # seqs[:low] are seen since `when`, seqs[high:] before it
+        while low < high:
+            middle = (low + high) // 2
+            if self._seen_before(seqs[middle], when):
+                high = middle
+            else:
+                low = middle + 1
+        return seqs[low - 1] if low else None
+
+    def _seen_before(self, seq: int, when: datetime) -> bool:
+        blob = self._blobs([seq]).get(seq)
+        if blob is None:  # pruned meanwhile: as old as it gets
+            return True
+        first_seen = parse_time(self._doc(seq, blob).get("first_seen"))
+        return first_seen is None or first_seen < when
 
     # -- writing -------------------------------------------------------------------
 

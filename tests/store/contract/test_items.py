@@ -92,6 +92,23 @@ def test_first_seq_since_finds_the_newest_run(store: Store) -> None:
     assert store.items.first_seq_since(NOW + timedelta(hours=1)) is None
 
 
+def test_first_seq_since_at_every_boundary_of_many_polls(store: Store) -> None:
+    # 30 polls an hour apart, 3 items each: seqs 1-3 at NOW-29h ... 88-90 at NOW.
+    for poll in range(30):
+        batch = [item(f"p{poll}-{n}") for n in range(3)]
+        add(store, batch, now=NOW - timedelta(hours=29 - poll))
+    for poll in range(30):
+        since = NOW - timedelta(hours=29 - poll)
+        assert store.items.first_seq_since(since) == 3 * poll + 1
+        assert store.items.first_seq_since(since - timedelta(minutes=30)) == 3 * poll + 1
+    assert store.items.first_seq_since(NOW - timedelta(days=2)) == 1
+    assert store.items.first_seq_since(NOW + timedelta(minutes=1)) is None
+    with store.transaction() as tx:  # a transaction's own new items are the newest
+        tx.items.add([item("staged")], now=NOW + timedelta(hours=1))
+        assert tx.items.first_seq_since(NOW + timedelta(minutes=1)) == 91
+        assert tx.items.first_seq_since(NOW) == 88
+
+
 def test_extras_merge_and_survive_a_restart(stores: Stores) -> None:
     store = stores.open()
     [stored] = add(store, [item("a", extras={"entity_list": {"entities": 2}})])
