@@ -47,6 +47,8 @@ import logging
 import re
 import threading
 import xml.sax
+import xml.sax.handler
+import xml.sax.xmlreader
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -54,8 +56,13 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+import feedparser.api
 import feedparser.mixin
+from feedparser.encodings import convert_to_utf8
 from feedparser.mixin import _FeedParserMixin
+from feedparser.sanitizer import replace_doctype
+from feedparser.urls import make_safe_absolute_uri
+from feedparser.util import FeedParserDict
 
 from bot.ingest.charset import charset_label, choose_charset, declared_charset, header_charset
 from bot.ingest.entries import MAX_TAGS, TITLE_MAX_CHARS, entries_to_items, plain_field
@@ -184,12 +191,7 @@ def _parse(
     charset, charset_source = choose_charset(
         header_charset(lower_headers.get("content-type", "")), body
     )
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=_feedparser_headers(charset, lower_headers, base),
-        resolve_relative_uris=False,  # HTML is flattened to text; links are resolved below
-        sanitize_html=False,  # ditto: no markup survives, so none needs sanitizing
-    )
+    parsed = _run_feedparser(body, _feedparser_headers(charset, lower_headers, base))
     charset_from_header = charset if charset_source == "header" else None
     result = _read_parsed(
         parsed, feed_id, body, base, fetched_at, summary_max_chars, charset_from_header
@@ -292,6 +294,92 @@ def _add_tag_capped(self: Any, term: Any, scheme: Any, label: Any) -> None:
 
 _feedparser_add_tag = _FeedParserMixin._add_tag
 _FeedParserMixin._add_tag = _add_tag_capped
+
+
+class _ContentParams(FeedParserDict):  # type: ignore[misc]  # untyped library
+    """feedparser's parameters of the text being read (type, language, base, value...).
+
+    None of these keys is one FeedParserDict aliases, so its key mapping
+    (a dozen comparisons per look-up) is skipped, and the copy feedparser
+    makes for each `*_detail` is shallow where it deep-copies: every value is
+    a str, an int or None. The copy is a plain FeedParserDict, as before.
+    """
+
+    __slots__ = ()
+    get = dict.get
+    __getitem__ = dict.__getitem__
+    __setitem__ = dict.__setitem__
+    __contains__ = dict.__contains__
+
+    def __deepcopy__(self, memo: object) -> FeedParserDict:
+        return FeedParserDict(self)
+
+
+class _ContentParamsMixin:
+    """Makes a feedparser parser keep its content parameters in a `_ContentParams`."""
+
+    contentparams: Any
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.contentparams = _ContentParams()
+
+    def push_content(self, *args: Any) -> None:
+        super().push_content(*args)  # type: ignore[misc]
+        self.contentparams = _ContentParams(self.contentparams)
+
+
+_StrictParser = type("_StrictParser", (_ContentParamsMixin, feedparser.api.StrictFeedParser), {})
+_LooseParser = type("_LooseParser", (_ContentParamsMixin, feedparser.api.LooseFeedParser), {})
+
+
+def _run_feedparser(body: bytes, headers: dict[str, str]) -> Any:
+    """`feedparser.parse(BytesIO(body), response_headers=headers, resolve_relative_uris=False,
+    sanitize_html=False)`, with parser classes of the bot's own (`_ContentParams`).
+
+    feedparser.api.parse's own steps for a body in memory (feedparser 6), so
+    that bare feedparser, used by others in this process, is left as it is.
+    Relative URIs in HTML are not resolved and HTML is not sanitized: HTML
+    is flattened to text (no markup survives, so none needs sanitizing) and
+    links are resolved by entries.py.
+    """
+    result = FeedParserDict(bozo=False, entries=[], feed=FeedParserDict(), headers={})
+    result["headers"].update(headers)
+    data = convert_to_utf8(result["headers"], body, result)
+    strict = bool(result["encoding"])
+    result["version"], data, entities = replace_doctype(data)
+    location = headers.get("content-location", "")
+    base = make_safe_absolute_uri("", location) or make_safe_absolute_uri(location) or ""
+    lang = headers.get("content-language")
+    parser: Any = None
+    if strict:
+        parser = _StrictParser(base, lang, "utf-8")
+        parser.resolve_relative_uris = parser.sanitize_html = False
+        # Entity declarations were refused before (prolog.py); external entities are off.
+        sax = xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS)  # noqa: S317
+        sax.setFeature(xml.sax.handler.feature_namespaces, 1)
+        with contextlib.suppress(xml.sax.SAXNotSupportedException):
+            sax.setFeature(xml.sax.handler.feature_external_ges, 0)
+        sax.setContentHandler(parser)
+        sax.setErrorHandler(parser)
+        source = xml.sax.xmlreader.InputSource()
+        source.setByteStream(io.BytesIO(data))
+        try:
+            sax.parse(source)
+        except xml.sax.SAXException as exc:
+            result["bozo"] = 1
+            result["bozo_exception"] = parser.exc or exc
+            strict = False
+    if not strict:
+        parser = _LooseParser(base, lang, "utf-8", entities)
+        parser.resolve_relative_uris = parser.sanitize_html = False
+        parser.feed(data.decode("utf-8", "replace"))
+    result["feed"] = parser.feeddata
+    result["entries"] = parser.entries
+    result["version"] = result["version"] or parser.version
+    result["namespaces"] = parser.namespaces_in_use
+    return result
+
 
 # feedparser joins the base URI with each element's xml:base at every start tag
 # (make_safe_absolute_uri, two URL parses and an unparse), almost always the same
