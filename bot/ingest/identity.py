@@ -57,7 +57,7 @@ class EntryFacts:
     link: str | None  # canonical (`links.canonicalize_link`)
     title: str  # plain text, cut to the title limit; may be empty
     text: str  # the whole plain summary or content; may be empty
-    raw_dates: str  # updated, published and created as written (release 0.1's hash)
+    raw_dates: str  # updated, published, created as written (0.1's hash); "" with GUID or link
     fr_number: str | None = None
 
 
@@ -86,7 +86,7 @@ def identify(feed_id: str, entries: Sequence[EntryFacts]) -> tuple[list[Identity
             materials.setdefault(key.guid, set()).add(key.material)
     shared = {guid for guid, seen in materials.items() if len(seen) > 1}
     identities = [
-        _identity(feed_id, facts, key, key.guid in shared)
+        _identity(feed_id, facts, key, key.guid in shared if shared else False)
         for facts, key in zip(entries, keys, strict=True)
     ]
     return identities, len(shared)
@@ -118,10 +118,10 @@ def _identity(feed_id: str, facts: EntryFacts, key: _Keys, shared: bool) -> Iden
     else:
         item_id = f"hash:{_sha1(f'{key.title_key}{chr(10)}{key.text_key}')}"
     link_title_key = key.material if (key.link and key.title_key) or key.guid else None
-    return Identity(item_id, link_title_key, _former_keys(feed_id, facts, shared))
+    return Identity(item_id, link_title_key, _former_keys(feed_id, facts, shared, key.title_key))
 
 
-def _former_keys(feed_id: str, facts: EntryFacts, shared: bool) -> tuple[str, ...]:
+def _former_keys(feed_id: str, facts: EntryFacts, shared: bool, title_key: str) -> tuple[str, ...]:
     """The id and second key release 0.1 gave this entry, in the forms that may be stored."""
     ids: list[str] = []
     if facts.fr_number:
@@ -134,8 +134,7 @@ def _former_keys(feed_id: str, facts: EntryFacts, shared: bool) -> tuple[str, ..
     else:
         ids = [f"hash:{_sha1(chr(10).join((facts.title, facts.raw_dates, facts.text)))}"]
     keys = [dedup_key(feed_id, "id", item_id) for item_id in ids]
-    if facts.link and facts.title:
-        title_key = normalize_for_key(facts.title)
+    if facts.link and facts.title:  # (title_key: `normalize_for_key(facts.title)`)
         keys += [
             dedup_key(feed_id, "lt", _sha1(f"{link}\n{title_key}"))
             for link in _variants(facts.link)

@@ -269,10 +269,9 @@ def _cut_text_fields(containers: list[Any], max_chars: int) -> None:
     type by that equality).
     """
     for container in containers:
-        _cut_value(container, "title", max_chars)
-        _cut_value(container, "summary", max_chars)
-        for key in ("title_detail", "summary_detail"):
-            _cut_value(dict.get(container, key), "value", max_chars)
+        for key, detail_key in (("title", "title_detail"), ("summary", "summary_detail")):
+            _cut_value(container, key, max_chars)
+            _cut_value(dict.get(container, detail_key), "value", max_chars)
         for block in dict.get(container, "content") or ():
             _cut_value(block, "value", max_chars)
 
