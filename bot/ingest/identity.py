@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.ingest.links import identity_link
 from bot.ingest.text import normalize_for_key
@@ -49,9 +49,8 @@ __all__ = ["GUID_MAX_CHARS", "EntryFacts", "Identity", "identify"]
 GUID_MAX_CHARS = 200
 
 
-@dataclass(frozen=True, slots=True)
-class EntryFacts:
-    """What identity is made of, for one entry."""
+class EntryFacts(NamedTuple):
+    """What identity is made of, for one entry (tuples: made per entry, and quicker to make)."""
 
     guid: str | None  # as the feed gave it, stripped
     link: str | None  # canonical (`links.canonicalize_link`)
@@ -61,15 +60,13 @@ class EntryFacts:
     fr_number: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(NamedTuple):
     id: str
     link_title_key: str | None
     former_keys: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Keys:
+class _Keys(NamedTuple):
     guid: str | None  # the GUID's identity form
     link: str | None  # the link's identity form
     material: str  # sha1 of what tells entries sharing a GUID apart

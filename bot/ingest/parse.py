@@ -27,6 +27,10 @@ Not obvious from the code's shape:
   neither GUID nor link, identified by a hash of its text, is identified by
   the text read, so only past ~16,000 characters of summary would a change of
   `summary_max_chars` change its identity.
+- Speed. feedparser runs through `_run_feedparser` (its own steps for a body
+  in memory) with parser classes of ours whose content parameters skip its
+  key aliasing and deep copies; bare feedparser elsewhere in the process is
+  unchanged. The cyclic GC is paused while entries become Items.
 - Where it runs. In-process here; bot/ingest/parsepool.py runs this same
   function in worker processes it can kill at the time limit.
 - Entries become Items in bot/ingest/entries.py (identity, text, dates), their
@@ -39,9 +43,9 @@ Not obvious from the code's shape:
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import functools
+import gc
 import io
 import logging
 import re
@@ -49,7 +53,7 @@ import threading
 import xml.sax
 import xml.sax.handler
 import xml.sax.xmlreader
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -64,10 +68,11 @@ from feedparser.sanitizer import replace_doctype
 from feedparser.urls import make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 
-from bot.ingest.charset import charset_label, choose_charset, declared_charset, header_charset
+from bot.ingest.charset import choose_charset, declared_charset, header_charset
+from bot.ingest.docnotes import describe_detection, describe_non_feed, line_shift, whole_and_empty
 from bot.ingest.entries import MAX_TAGS, TITLE_MAX_CHARS, entries_to_items, plain_field
 from bot.ingest.links import canonicalize_link
-from bot.ingest.prolog import ascii_view, refuse_entity_declarations
+from bot.ingest.prolog import refuse_entity_declarations
 from bot.ingest.text import cut_html, truncate_words
 from bot.models import ParseResult
 
@@ -91,14 +96,6 @@ DEFAULT_TIME_LIMIT = 20.0
 HTML_PER_KEPT_CHAR = 16
 # Tags feedparser collects per entry (or per feed); entries.py keeps MAX_TAGS.
 TAGS_READ_PER_ENTRY = 4 * MAX_TAGS
-
-_DOCTYPE = re.compile(rb"^\s*<!DOCTYPE([^>]*?)>", re.MULTILINE)  # feedparser's own pattern
-_ROOT_ELEMENT = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]{0,40})")
-_FEED_ROOTS = frozenset({"rss", "feed", "rdf:rdf", "rdf", "channel"})
-# A feed's end tag at the end of the text.
-_FEED_END = re.compile(rb"</(?:[A-Za-z_][\w.-]{0,40}:)?(?:rss|feed|RDF)\s*>\Z")
-# The start tag of an RSS/RDF item or an Atom entry (prefixed or not).
-_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 
 
 def parse_feed(
@@ -191,15 +188,38 @@ def _parse(
     charset, charset_source = choose_charset(
         header_charset(lower_headers.get("content-type", "")), body
     )
-    parsed = _run_feedparser(body, _feedparser_headers(charset, lower_headers, base))
     charset_from_header = charset if charset_source == "header" else None
-    result = _read_parsed(
-        parsed, feed_id, body, base, fetched_at, summary_max_chars, charset_from_header
-    )
+    parsed = _run_feedparser(body, _feedparser_headers(charset, lower_headers, base))
+    with _cyclic_gc_paused():
+        result = _read_parsed(
+            parsed, feed_id, body, base, fetched_at, summary_max_chars, charset_from_header
+        )
     if charset_source == "detected" and charset and not result.error and not result.warning:
-        note = _describe_detection(charset, lower_headers.get("content-type", ""), body)
+        note = describe_detection(charset, lower_headers.get("content-type", ""), body)
         result = replace(result, warning=note)
     return result
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a document's entries are made.
+
+    Each of thousands of entries allocates dicts, tuples and Items, and every
+    few hundred allocations the collector would rescan the young objects,
+    every few thousand the whole heap (the document's entries, and in the bot
+    the store's index): about a quarter of the bot's own work on a feed of
+    small entries. Nothing made here forms cycles that need it; memory is
+    still freed by reference counting. As in the store's load
+    (bot/store/tinydb/engine.py): left as found when another thread turned it
+    off first.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _read_parsed(
@@ -223,42 +243,15 @@ def _read_parsed(
     feed_title = truncate_words(plain_field(parsed.get("feed") or {}, "title"), TITLE_MAX_CHARS)
 
     if not version and not entries:
-        return ParseResult(items=(), feed_title=feed_title, error=_describe_non_feed(body, warning))
+        return ParseResult(items=(), feed_title=feed_title, error=describe_non_feed(body, warning))
 
     items = entries_to_items(entries, feed_id, base, fetched_at, summary_max_chars)
-    if not items and isinstance(bozo_exc, xml.sax.SAXException) and not _whole_and_empty(body):
+    if not items and isinstance(bozo_exc, xml.sax.SAXException) and not whole_and_empty(body):
         # Malformed and nothing usable in it: most likely a cut-off download.
         return ParseResult(
             items=(), feed_title=feed_title, error=f"{warning}; no entries could be read"
         )
     return ParseResult(items=tuple(items), feed_title=feed_title, warning=warning)
-
-
-def _whole_and_empty(body: bytes) -> bool:
-    """Whether the document ends with a feed's end tag and holds no entry element.
-
-    Then a malformed feed without items is an empty feed read with a warning
-    (a blank line before `<?xml`, an undefined entity in the channel's
-    title), not a failure: nothing was cut off, and no entry went unread.
-    """
-    view = ascii_view(body)
-    return _ends_with_feed_end_tag(view) and _ENTRY_START.search(view) is None
-
-
-def _ends_with_feed_end_tag(view: bytes) -> bool:
-    """Whether the last markup is a feed's end tag (trailing comments and PIs skipped).
-
-    Walked back from the end rather than matched by one pattern: a pattern
-    allowing comments after the end tag backtracks exponentially on a tail of
-    many comments and no end tag.
-    """
-    tail = view[-4096:].rstrip()
-    while tail.endswith((b"-->", b"?>")):
-        start = tail.rfind(b"<!--" if tail.endswith(b"-->") else b"<?")
-        if start < 0:
-            return False
-        tail = tail[:start].rstrip()
-    return _FEED_END.search(tail[-64:]) is not None
 
 
 def _cut_text_fields(containers: list[Any], max_chars: int) -> None:
@@ -419,7 +412,7 @@ def _describe_problem(exc: BaseException, body: bytes, header_charset: str | Non
     """feedparser's bozo exception as one short human sentence."""
     if isinstance(exc, xml.sax.SAXParseException):
         line = exc.getLineNumber()
-        where = f" at line {line - _line_shift(body)}" if isinstance(line, int) and line > 0 else ""
+        where = f" at line {line - line_shift(body)}" if isinstance(line, int) and line > 0 else ""
         return f"malformed XML{where}: {exc.getMessage()}"
     if isinstance(exc, feedparser.CharacterEncodingOverride):
         used = re.search(r"parsed as (\S+)", str(exc))
@@ -435,46 +428,3 @@ def _describe_problem(exc: BaseException, body: bytes, header_charset: str | Non
     if isinstance(exc, feedparser.UndeclaredNamespace):
         return f"malformed XML: {str(exc)[:120]}"
     return f"malformed feed: {type(exc).__name__}: {str(exc)[:120]}"
-
-
-def _describe_detection(charset: str, content_type: str, body: bytes) -> str:
-    """The warning for a charset detected from the text, saying what was stated instead."""
-    detected = f"read as {charset_label(charset)}, detected from the text"
-    stated_in_header = header_charset(content_type)
-    if stated_in_header:
-        return f"wrong character encoding: the HTTP header says {stated_in_header}; {detected}"
-    declared = declared_charset(body)
-    if declared:
-        return f"wrong character encoding: declared as {declared}; {detected}"
-    return f"no character encoding declared: {detected}"
-
-
-def _line_shift(body: bytes) -> int:
-    """Lines feedparser added before the body (it prepends an XML declaration when
-    the document does not start with one) minus lines it removed (a DOCTYPE)."""
-    view = ascii_view(body).removeprefix(codecs.BOM_UTF8)
-    shift = 0 if view.startswith(b"<?xml") else 1
-    root = re.search(rb"<\w", view)
-    head = view[: root.start()] if root else view
-    doctype = _DOCTYPE.search(head)
-    if doctype:
-        shift -= doctype.group(0).count(b"\n")
-    return shift
-
-
-def _describe_non_feed(body: bytes, problem: str | None) -> str:
-    """Why a body that yielded no feed is not one, in a few words."""
-    head = ascii_view(body[:8192]).removeprefix(codecs.BOM_UTF8).decode("latin-1").lstrip()
-    lowered = head.lower()
-    if not head:
-        return "not a feed: the body is empty"
-    if head[0] in "{[":
-        return "not a feed: looks like JSON"
-    if re.search(r"<!doctype\s+html|<html[\s>]", lowered):
-        return "not a feed: looks like an HTML page"
-    if problem:
-        return f"not a feed: {problem}"
-    root = _ROOT_ELEMENT.search(head)
-    if root and root.group(1).lower() not in _FEED_ROOTS:
-        return f"not a feed: the root element is <{root.group(1)}>, not <rss>, <feed> or <rdf:RDF>"
-    return "not a feed: no RSS, Atom or RDF document found"
