@@ -90,10 +90,12 @@ def identify(feed_id: str, entries: Sequence[EntryFacts]) -> tuple[list[Identity
 
 
 def _keys(facts: EntryFacts) -> _Keys:
-    guid = None
-    if facts.guid:
-        guid = identity_link(facts.guid, keep_fragment=True) or facts.guid
     link = identity_link(facts.link) if facts.link else None
+    guid = None
+    if facts.guid == facts.link and facts.guid:  # a permalink GUID, resolved: no fragment
+        guid = link or facts.guid
+    elif facts.guid:
+        guid = identity_link(facts.guid, keep_fragment=True) or facts.guid
     title_key = normalize_for_key(facts.title)
     text_key = normalize_for_key(facts.text)
     if link and title_key:
@@ -121,21 +123,20 @@ def _identity(feed_id: str, facts: EntryFacts, key: _Keys, shared: bool) -> Iden
 def _former_keys(feed_id: str, facts: EntryFacts, shared: bool, title_key: str) -> tuple[str, ...]:
     """The id and second key release 0.1 gave this entry, in the forms that may be stored."""
     ids: list[str] = []
+    link_variants = _variants(facts.link) if facts.link else ()
     if facts.fr_number:
         pass  # unchanged since 0.1
     elif facts.guid:
         if not shared:
-            ids = [_guid_id(guid) for guid in _variants(facts.guid)]
+            variants = link_variants if facts.guid == facts.link else _variants(facts.guid)
+            ids = [_guid_id(guid) for guid in variants]
     elif facts.link:
-        ids = [f"link:{link}" for link in _variants(facts.link)]
+        ids = [f"link:{link}" for link in link_variants]
     else:
         ids = [f"hash:{_sha1(chr(10).join((facts.title, facts.raw_dates, facts.text)))}"]
     keys = [dedup_key(feed_id, "id", item_id) for item_id in ids]
     if facts.link and facts.title:  # (title_key: `normalize_for_key(facts.title)`)
-        keys += [
-            dedup_key(feed_id, "lt", _sha1(f"{link}\n{title_key}"))
-            for link in _variants(facts.link)
-        ]
+        keys += [dedup_key(feed_id, "lt", _sha1(f"{link}\n{title_key}")) for link in link_variants]
     return tuple(keys)
 
 
