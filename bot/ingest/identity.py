@@ -134,9 +134,12 @@ def _former_keys(feed_id: str, facts: EntryFacts, shared: bool, title_key: str) 
         ids = [f"link:{link}" for link in link_variants]
     else:
         ids = [f"hash:{_sha1(chr(10).join((facts.title, facts.raw_dates, facts.text)))}"]
-    keys = [dedup_key(feed_id, "id", item_id) for item_id in ids]
+    # dedup_key(feed_id, kind, value) is its prefix for (feed_id, kind) followed by value.
+    id_prefix = dedup_key(feed_id, "id", "")
+    keys = [id_prefix + item_id for item_id in ids]
     if facts.link and facts.title:  # (title_key: `normalize_for_key(facts.title)`)
-        keys += [dedup_key(feed_id, "lt", _sha1(f"{link}\n{title_key}")) for link in link_variants]
+        lt_prefix = dedup_key(feed_id, "lt", "")
+        keys += [lt_prefix + _sha1(f"{link}\n{title_key}") for link in link_variants]
     return tuple(keys)
 
 
