@@ -61,6 +61,8 @@ IGNORED_DATE_KEY = "ignored_date"
 RAW_DATE_MAX_CHARS = 100
 # How the date fields are named in feedparser's entries, in order of preference.
 _DATE_KEYS = ("updated", "published", "created")
+_PARSED_DATE_KEYS = tuple((key, f"{key}_parsed") for key in _DATE_KEYS)
+_DETAIL_KEYS = {"title": "title_detail", "summary": "summary_detail"}
 # An ISO 8601 date: feedparser reads a five-digit year's first four digits and
 # rolls a month 13 or a day 45 over into another date instead of refusing it.
 _ISO_DATE = re.compile(r"\s*[+-]?(\d{4,})-(\d{1,2})(?:-(\d{1,2}))?")
@@ -122,7 +124,7 @@ def _normalize_entry(
     """The entry's Item fields but its identity, and what its identity is made of."""
     title = truncate_words(plain_field(entry, "title"), TITLE_MAX_CHARS)
     summary_full = plain_field(entry, "summary") or _plain_content(entry)
-    link = canonicalize_link(_str(entry.get("link")), base)
+    link = canonicalize_link(_str(dict.get(entry, "link")), base)
     shown_link = _shown_link(entry, link, base)
     if not (title or link or summary_full):
         textless_title = _textless_title(entry, shown_link)
@@ -130,8 +132,9 @@ def _normalize_entry(
             return None
         title, link = textless_title, shown_link
 
-    guid = _str(entry.get("id")).strip() or None
-    raw_dates = "\n".join(_str(_raw(entry, key)) for key in ("updated", "published", "created"))
+    guid = _str(dict.get(entry, "id")).strip() or None
+    # Only release 0.1's hash of an entry with neither GUID nor link reads the dates as written.
+    raw_dates = "" if guid or link else "\n".join(_str(_raw(entry, key)) for key in _DATE_KEYS)
     facts = EntryFacts(
         guid=guid,
         link=link,
@@ -157,7 +160,8 @@ def _normalize_entry(
 
 def _shown_link(entry: dict[str, Any], link: str | None, base: str) -> str | None:
     """The link a reader is given: origLink, link, a GUID URL, an enclosure (module docstring)."""
-    original = canonicalize_link(_str(_raw(entry, "feedburner_origlink")), base)
+    origlink = _str(_raw(entry, "feedburner_origlink"))
+    original = canonicalize_link(origlink, base) if origlink else None
     if original or link:
         return original or link
     guid_url = canonicalize_link(_str(_raw(entry, "id")))  # no base: a GUID is never relative
@@ -185,11 +189,11 @@ def _textless_title(entry: dict[str, Any], shown_link: str | None) -> str | None
 
 def plain_field(container: dict[str, Any], key: str) -> str:
     """A text construct (title, summary) as plain text, honouring its declared type."""
-    value = _str(_raw(container, key))
+    value = _str(dict.get(container, key))
     if not value:
         return ""
-    detail = _raw(container, f"{key}_detail")
-    if isinstance(detail, Mapping):
+    detail = dict.get(container, _DETAIL_KEYS.get(key) or f"{key}_detail")
+    if isinstance(detail, dict | Mapping):
         content_type = _str(detail.get("type"))
     else:
         # feedparser copies an Atom entry's <content> into `summary` without a
@@ -225,8 +229,8 @@ def _entry_time(entry: dict[str, Any], fetched_at: datetime) -> tuple[datetime |
     """
     latest = fetched_at + FUTURE_SLACK
     ignored = ""
-    for key in _DATE_KEYS:
-        when = _read_time(entry, key)
+    for key, parsed_key in _PARSED_DATE_KEYS:
+        when = _read_time(entry, key, parsed_key) if dict.get(entry, parsed_key) else None
         if when is not None and EARLIEST_DATE <= when <= latest:
             return when, ""
         if when is not None:
@@ -235,9 +239,9 @@ def _entry_time(entry: dict[str, Any], fetched_at: datetime) -> tuple[datetime |
     return None, ignored
 
 
-def _read_time(entry: dict[str, Any], key: str) -> datetime | None:
+def _read_time(entry: dict[str, Any], key: str, parsed_key: str) -> datetime | None:
     """One of the entry's dates in UTC, or None when absent or unreadable."""
-    parsed = _raw(entry, f"{key}_parsed")
+    parsed = _raw(entry, parsed_key)
     if not parsed or not _iso_fields_valid(_str(_raw(entry, key))):
         return None
     try:
@@ -262,6 +266,8 @@ def _iso_fields_valid(raw: str) -> bool:
 
 
 def _entry_authors(entry: dict[str, Any]) -> tuple[str, ...]:
+    if not dict.get(entry, "authors") and not dict.get(entry, "author"):
+        return ()
     raw: list[str] = []
     for author in _raw(entry, "authors") or []:
         if isinstance(author, Mapping):
@@ -277,6 +283,8 @@ def _entry_authors(entry: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _entry_tags(entry: dict[str, Any]) -> tuple[str, ...]:
+    if not dict.get(entry, "tags"):
+        return ()
     tags: list[str] = []
     for tag in _raw(entry, "tags") or []:
         if not isinstance(tag, Mapping):

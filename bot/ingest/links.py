@@ -85,7 +85,7 @@ def canonicalize_link(raw: str, base: str = "") -> str | None:
     if not text or (not base and ":" not in text):  # no scheme: not a URL (a GUID "1234")
         return None
     try:
-        parts = urlsplit(urljoin(base, text) if base else text)
+        parts = urlsplit(text if not base or _joins_to_itself(text) else urljoin(base, text))
         host = parts.hostname
         port = parts.port
     except ValueError:
@@ -123,6 +123,22 @@ def identity_link(url: str, *, keep_fragment: bool = False) -> str | None:
     query = "&".join(sorted(_identity_params(parts.query)))
     fragment = parts.fragment if keep_fragment else ""
     return urlunsplit(("https", netloc, path, query, _normalize_escapes(fragment)))
+
+
+def _joins_to_itself(text: str) -> bool:
+    """Whether `urljoin(base, text)` splits into the same parts as `text`, whatever `base`.
+
+    So for an absolute http(s) URL with a host and no `;`: urljoin returns it
+    as it is (another scheme than the base's) or re-assembled from its own
+    parts (the same scheme, a host), which splits the same, save for a path
+    ending in `;` (an empty parameter, dropped). Joining is most of the cost
+    of a link, and most links are absolute.
+    """
+    head = text[:8].lower()
+    if not (head.startswith("http://") or head == "https://") or ";" in text:
+        return False
+    rest = text[head.index("//") + 2 :]
+    return bool(rest) and rest[0] not in "/?#"
 
 
 def _without_tabs(text: str) -> str:

@@ -27,6 +27,10 @@ Not obvious from the code's shape:
   neither GUID nor link, identified by a hash of its text, is identified by
   the text read, so only past ~16,000 characters of summary would a change of
   `summary_max_chars` change its identity.
+- Speed. feedparser runs through `_run_feedparser` (its own steps for a body
+  in memory) with parser classes of ours whose content parameters skip its
+  key aliasing and deep copies; bare feedparser elsewhere in the process is
+  unchanged. The cyclic GC is paused while entries become Items.
 - Where it runs. In-process here; bot/ingest/parsepool.py runs this same
   function in worker processes it can kill at the time limit.
 - Entries become Items in bot/ingest/entries.py (identity, text, dates), their
@@ -39,28 +43,36 @@ Not obvious from the code's shape:
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import functools
+import gc
 import io
 import logging
 import re
 import threading
 import xml.sax
-from collections.abc import Mapping
+import xml.sax.handler
+import xml.sax.xmlreader
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+import feedparser.api
 import feedparser.mixin
+from feedparser.encodings import convert_to_utf8
 from feedparser.mixin import _FeedParserMixin
+from feedparser.sanitizer import replace_doctype
+from feedparser.urls import make_safe_absolute_uri
+from feedparser.util import FeedParserDict
 
-from bot.ingest.charset import charset_label, choose_charset, declared_charset, header_charset
+from bot.ingest.charset import choose_charset, declared_charset, header_charset
+from bot.ingest.docnotes import describe_detection, describe_non_feed, line_shift, whole_and_empty
 from bot.ingest.entries import MAX_TAGS, TITLE_MAX_CHARS, entries_to_items, plain_field
 from bot.ingest.links import canonicalize_link
-from bot.ingest.prolog import ascii_view, refuse_entity_declarations
+from bot.ingest.prolog import refuse_entity_declarations
 from bot.ingest.text import cut_html, truncate_words
 from bot.models import ParseResult
 
@@ -84,14 +96,6 @@ DEFAULT_TIME_LIMIT = 20.0
 HTML_PER_KEPT_CHAR = 16
 # Tags feedparser collects per entry (or per feed); entries.py keeps MAX_TAGS.
 TAGS_READ_PER_ENTRY = 4 * MAX_TAGS
-
-_DOCTYPE = re.compile(rb"^\s*<!DOCTYPE([^>]*?)>", re.MULTILINE)  # feedparser's own pattern
-_ROOT_ELEMENT = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]{0,40})")
-_FEED_ROOTS = frozenset({"rss", "feed", "rdf:rdf", "rdf", "channel"})
-# A feed's end tag at the end of the text.
-_FEED_END = re.compile(rb"</(?:[A-Za-z_][\w.-]{0,40}:)?(?:rss|feed|RDF)\s*>\Z")
-# The start tag of an RSS/RDF item or an Atom entry (prefixed or not).
-_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 
 
 def parse_feed(
@@ -184,20 +188,38 @@ def _parse(
     charset, charset_source = choose_charset(
         header_charset(lower_headers.get("content-type", "")), body
     )
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=_feedparser_headers(charset, lower_headers, base),
-        resolve_relative_uris=False,  # HTML is flattened to text; links are resolved below
-        sanitize_html=False,  # ditto: no markup survives, so none needs sanitizing
-    )
     charset_from_header = charset if charset_source == "header" else None
-    result = _read_parsed(
-        parsed, feed_id, body, base, fetched_at, summary_max_chars, charset_from_header
-    )
+    parsed = _run_feedparser(body, _feedparser_headers(charset, lower_headers, base))
+    with _cyclic_gc_paused():
+        result = _read_parsed(
+            parsed, feed_id, body, base, fetched_at, summary_max_chars, charset_from_header
+        )
     if charset_source == "detected" and charset and not result.error and not result.warning:
-        note = _describe_detection(charset, lower_headers.get("content-type", ""), body)
+        note = describe_detection(charset, lower_headers.get("content-type", ""), body)
         result = replace(result, warning=note)
     return result
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a document's entries are made.
+
+    Each of thousands of entries allocates dicts, tuples and Items, and every
+    few hundred allocations the collector would rescan the young objects,
+    every few thousand the whole heap (the document's entries, and in the bot
+    the store's index): about a quarter of the bot's own work on a feed of
+    small entries. Nothing made here forms cycles that need it; memory is
+    still freed by reference counting. As in the store's load
+    (bot/store/tinydb/engine.py): left as found when another thread turned it
+    off first.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _read_parsed(
@@ -221,42 +243,15 @@ def _read_parsed(
     feed_title = truncate_words(plain_field(parsed.get("feed") or {}, "title"), TITLE_MAX_CHARS)
 
     if not version and not entries:
-        return ParseResult(items=(), feed_title=feed_title, error=_describe_non_feed(body, warning))
+        return ParseResult(items=(), feed_title=feed_title, error=describe_non_feed(body, warning))
 
     items = entries_to_items(entries, feed_id, base, fetched_at, summary_max_chars)
-    if not items and isinstance(bozo_exc, xml.sax.SAXException) and not _whole_and_empty(body):
+    if not items and isinstance(bozo_exc, xml.sax.SAXException) and not whole_and_empty(body):
         # Malformed and nothing usable in it: most likely a cut-off download.
         return ParseResult(
             items=(), feed_title=feed_title, error=f"{warning}; no entries could be read"
         )
     return ParseResult(items=tuple(items), feed_title=feed_title, warning=warning)
-
-
-def _whole_and_empty(body: bytes) -> bool:
-    """Whether the document ends with a feed's end tag and holds no entry element.
-
-    Then a malformed feed without items is an empty feed read with a warning
-    (a blank line before `<?xml`, an undefined entity in the channel's
-    title), not a failure: nothing was cut off, and no entry went unread.
-    """
-    view = ascii_view(body)
-    return _ends_with_feed_end_tag(view) and _ENTRY_START.search(view) is None
-
-
-def _ends_with_feed_end_tag(view: bytes) -> bool:
-    """Whether the last markup is a feed's end tag (trailing comments and PIs skipped).
-
-    Walked back from the end rather than matched by one pattern: a pattern
-    allowing comments after the end tag backtracks exponentially on a tail of
-    many comments and no end tag.
-    """
-    tail = view[-4096:].rstrip()
-    while tail.endswith((b"-->", b"?>")):
-        start = tail.rfind(b"<!--" if tail.endswith(b"-->") else b"<?")
-        if start < 0:
-            return False
-        tail = tail[:start].rstrip()
-    return _FEED_END.search(tail[-64:]) is not None
 
 
 def _cut_text_fields(containers: list[Any], max_chars: int) -> None:
@@ -267,10 +262,9 @@ def _cut_text_fields(containers: list[Any], max_chars: int) -> None:
     type by that equality).
     """
     for container in containers:
-        _cut_value(container, "title", max_chars)
-        _cut_value(container, "summary", max_chars)
-        for key in ("title_detail", "summary_detail"):
-            _cut_value(dict.get(container, key), "value", max_chars)
+        for key, detail_key in (("title", "title_detail"), ("summary", "summary_detail")):
+            _cut_value(container, key, max_chars)
+            _cut_value(dict.get(container, detail_key), "value", max_chars)
         for block in dict.get(container, "content") or ():
             _cut_value(block, "value", max_chars)
 
@@ -292,6 +286,92 @@ def _add_tag_capped(self: Any, term: Any, scheme: Any, label: Any) -> None:
 
 _feedparser_add_tag = _FeedParserMixin._add_tag
 _FeedParserMixin._add_tag = _add_tag_capped
+
+
+class _ContentParams(FeedParserDict):  # type: ignore[misc]  # untyped library
+    """feedparser's parameters of the text being read (type, language, base, value...).
+
+    None of these keys is one FeedParserDict aliases, so its key mapping
+    (a dozen comparisons per look-up) is skipped, and the copy feedparser
+    makes for each `*_detail` is shallow where it deep-copies: every value is
+    a str, an int or None. The copy is a plain FeedParserDict, as before.
+    """
+
+    __slots__ = ()
+    get = dict.get
+    __getitem__ = dict.__getitem__
+    __setitem__ = dict.__setitem__
+    __contains__ = dict.__contains__
+
+    def __deepcopy__(self, memo: object) -> FeedParserDict:
+        return FeedParserDict(self)
+
+
+class _ContentParamsMixin:
+    """Makes a feedparser parser keep its content parameters in a `_ContentParams`."""
+
+    contentparams: Any
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.contentparams = _ContentParams()
+
+    def push_content(self, *args: Any) -> None:
+        super().push_content(*args)  # type: ignore[misc]
+        self.contentparams = _ContentParams(self.contentparams)
+
+
+_StrictParser = type("_StrictParser", (_ContentParamsMixin, feedparser.api.StrictFeedParser), {})
+_LooseParser = type("_LooseParser", (_ContentParamsMixin, feedparser.api.LooseFeedParser), {})
+
+
+def _run_feedparser(body: bytes, headers: dict[str, str]) -> Any:
+    """`feedparser.parse(BytesIO(body), response_headers=headers, resolve_relative_uris=False,
+    sanitize_html=False)`, with parser classes of the bot's own (`_ContentParams`).
+
+    feedparser.api.parse's own steps for a body in memory (feedparser 6), so
+    that bare feedparser, used by others in this process, is left as it is.
+    Relative URIs in HTML are not resolved and HTML is not sanitized: HTML
+    is flattened to text (no markup survives, so none needs sanitizing) and
+    links are resolved by entries.py.
+    """
+    result = FeedParserDict(bozo=False, entries=[], feed=FeedParserDict(), headers={})
+    result["headers"].update(headers)
+    data = convert_to_utf8(result["headers"], body, result)
+    strict = bool(result["encoding"])
+    result["version"], data, entities = replace_doctype(data)
+    location = headers.get("content-location", "")
+    base = make_safe_absolute_uri("", location) or make_safe_absolute_uri(location) or ""
+    lang = headers.get("content-language")
+    parser: Any = None
+    if strict:
+        parser = _StrictParser(base, lang, "utf-8")
+        parser.resolve_relative_uris = parser.sanitize_html = False
+        # Entity declarations were refused before (prolog.py); external entities are off.
+        sax = xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS)  # noqa: S317
+        sax.setFeature(xml.sax.handler.feature_namespaces, 1)
+        with contextlib.suppress(xml.sax.SAXNotSupportedException):
+            sax.setFeature(xml.sax.handler.feature_external_ges, 0)
+        sax.setContentHandler(parser)
+        sax.setErrorHandler(parser)
+        source = xml.sax.xmlreader.InputSource()
+        source.setByteStream(io.BytesIO(data))
+        try:
+            sax.parse(source)
+        except xml.sax.SAXException as exc:
+            result["bozo"] = 1
+            result["bozo_exception"] = parser.exc or exc
+            strict = False
+    if not strict:
+        parser = _LooseParser(base, lang, "utf-8", entities)
+        parser.resolve_relative_uris = parser.sanitize_html = False
+        parser.feed(data.decode("utf-8", "replace"))
+    result["feed"] = parser.feeddata
+    result["entries"] = parser.entries
+    result["version"] = result["version"] or parser.version
+    result["namespaces"] = parser.namespaces_in_use
+    return result
+
 
 # feedparser joins the base URI with each element's xml:base at every start tag
 # (make_safe_absolute_uri, two URL parses and an unparse), almost always the same
@@ -332,7 +412,7 @@ def _describe_problem(exc: BaseException, body: bytes, header_charset: str | Non
     """feedparser's bozo exception as one short human sentence."""
     if isinstance(exc, xml.sax.SAXParseException):
         line = exc.getLineNumber()
-        where = f" at line {line - _line_shift(body)}" if isinstance(line, int) and line > 0 else ""
+        where = f" at line {line - line_shift(body)}" if isinstance(line, int) and line > 0 else ""
         return f"malformed XML{where}: {exc.getMessage()}"
     if isinstance(exc, feedparser.CharacterEncodingOverride):
         used = re.search(r"parsed as (\S+)", str(exc))
@@ -348,46 +428,3 @@ def _describe_problem(exc: BaseException, body: bytes, header_charset: str | Non
     if isinstance(exc, feedparser.UndeclaredNamespace):
         return f"malformed XML: {str(exc)[:120]}"
     return f"malformed feed: {type(exc).__name__}: {str(exc)[:120]}"
-
-
-def _describe_detection(charset: str, content_type: str, body: bytes) -> str:
-    """The warning for a charset detected from the text, saying what was stated instead."""
-    detected = f"read as {charset_label(charset)}, detected from the text"
-    stated_in_header = header_charset(content_type)
-    if stated_in_header:
-        return f"wrong character encoding: the HTTP header says {stated_in_header}; {detected}"
-    declared = declared_charset(body)
-    if declared:
-        return f"wrong character encoding: declared as {declared}; {detected}"
-    return f"no character encoding declared: {detected}"
-
-
-def _line_shift(body: bytes) -> int:
-    """Lines feedparser added before the body (it prepends an XML declaration when
-    the document does not start with one) minus lines it removed (a DOCTYPE)."""
-    view = ascii_view(body).removeprefix(codecs.BOM_UTF8)
-    shift = 0 if view.startswith(b"<?xml") else 1
-    root = re.search(rb"<\w", view)
-    head = view[: root.start()] if root else view
-    doctype = _DOCTYPE.search(head)
-    if doctype:
-        shift -= doctype.group(0).count(b"\n")
-    return shift
-
-
-def _describe_non_feed(body: bytes, problem: str | None) -> str:
-    """Why a body that yielded no feed is not one, in a few words."""
-    head = ascii_view(body[:8192]).removeprefix(codecs.BOM_UTF8).decode("latin-1").lstrip()
-    lowered = head.lower()
-    if not head:
-        return "not a feed: the body is empty"
-    if head[0] in "{[":
-        return "not a feed: looks like JSON"
-    if re.search(r"<!doctype\s+html|<html[\s>]", lowered):
-        return "not a feed: looks like an HTML page"
-    if problem:
-        return f"not a feed: {problem}"
-    root = _ROOT_ELEMENT.search(head)
-    if root and root.group(1).lower() not in _FEED_ROOTS:
-        return f"not a feed: the root element is <{root.group(1)}>, not <rss>, <feed> or <rdf:RDF>"
-    return "not a feed: no RSS, Atom or RDF document found"

@@ -259,6 +259,10 @@ def repair_double_utf8(text: str) -> str:
 
 def to_plain_text(value: str, *, is_html: bool) -> str:
     """Feed text (HTML or plain) as one clean line of plain text."""
+    if value.isascii() and "<" not in value and "&" not in value and "]]>" not in value:
+        # No markup, entity, CDATA marker or mojibake possible: only the whitespace
+        # to collapse (most titles; the result is the same as the full path's).
+        return collapse_whitespace(value)
     text = strip_cdata_markers(value)
     if is_html:
         text = html_to_text(text)

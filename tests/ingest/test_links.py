@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from bot.ingest.links import canonicalize_link, fr_document_number, identity_link
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.ingest.links import (
+    _strip_tracking_params,
+    _without_tabs,
+    canonicalize_link,
+    fr_document_number,
+    identity_link,
+)
 from tests.ingest.feedfixtures import (
     FEED_URL,
     by_title,
@@ -210,3 +220,50 @@ def test_relative_links_without_a_feed_url_are_dropped() -> None:
 )
 def test_fr_document_number(url: str | None, number: str | None) -> None:
     assert fr_document_number(url) == number
+
+
+def _canonical_as_joined(raw: str, base: str) -> str | None:
+    """canonicalize_link as main at 90e9024 wrote it: every link joined to the base."""
+    text = _without_tabs(raw).strip()
+    if not text or (not base and ":" not in text):
+        return None
+    try:
+        parts = urlsplit(urljoin(base, text) if base else text)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        netloc = f"{netloc}:{port}"
+    path = (parts.path or "/").replace(" ", "%20")
+    query = _strip_tracking_params(parts.query).replace(" ", "%20")
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+_SCHEMES = st.sampled_from(["http", "https", "HTTP", "hTTpS", "ftp", "javascript"])
+_AFTER_SCHEME = st.sampled_from(["://", ":///", ":/", ":", "://user:pw@"])
+_HOSTS = st.sampled_from(
+    ["example.org", "Example.ORG.", "example.org:443", "example.org:80", "example.org:99999",
+     "[::1]:8080", "[::1", "", "a b.example", "ex;ample.org"]
+)  # fmt: skip
+_PIECES = st.sampled_from(
+    ["/", "/a", "/a/", ";", "/p;x", "/p;", "/../b", "//x", "?", "?a=1&utm_source=z", "#f",
+     "%2F", " ", "\t", "/é", "?q=;", "@", ":", "/./"]
+)  # fmt: skip
+_BASES = st.sampled_from(
+    ["https://feeds.example.org/news/feed.xml", "http://feeds.example.org/", "https://x.example",
+     "https://feeds.example.org/a;b/c", "ftp://files.example/"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(_SCHEMES, _AFTER_SCHEME, _HOSTS, st.lists(_PIECES, max_size=4), _BASES)
+def test_an_absolute_link_is_canonical_as_when_every_link_was_joined(
+    scheme: str, after: str, host: str, pieces: list[str], base: str
+) -> None:
+    """Absolute links skip the join to the base (issue 17): the canonical form must not change."""
+    raw = scheme + after + host + "".join(pieces)
+    assert canonicalize_link(raw, base) == _canonical_as_joined(raw, base), raw
