@@ -1,5 +1,9 @@
 """Parsing for a one-shot `briefbot poll`: small polls in this process, the rest in workers.
 
+`briefbot poll` uses it only where it cannot fork its workers (no `fork`, or
+a thread already running): otherwise it parses in workers forked from its
+own process, which cost none of the start-up below (bot/ingest/forkparse.py).
+
 Starting the parse worker pool (bot/ingest/parsepool.py) costs about 0.2 s of
 CPU: an interpreter that imports feedparser (the forkserver), a resource
 tracker, a fork per worker, and pickling each document both ways. A steady

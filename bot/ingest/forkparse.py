@@ -1,0 +1,106 @@
+"""Parse workers forked from a one-shot `briefbot poll`, so parsing runs on another core.
+
+A `briefbot poll` process spends about as much CPU parsing as on everything
+else, and it has the GIL to share: parsed on ingest threads, the documents
+hold up the event loop that is fetching the rest. `ForkedParsePool` is the
+parse pool (bot/ingest/parsepool.py) with its first workers made by `fork`
+of the poll's own process, before that process has any other thread and
+before the store is opened, instead of from the forkserver (an interpreter
+of its own: 0.2 s of CPU, which made the pool a loss for a small poll). A
+fork costs a few milliseconds; the worker imports the parser itself (on the
+other core, while this process opens the store), then parses each document
+it is sent. What a parse costs this process is sending the document and
+reading back the items.
+
+Not obvious:
+
+- Only while this process has one thread, and only where `fork` exists:
+  forking a process with threads can copy a lock some thread holds. Otherwise
+  no worker is forked, and `forked` says so (the caller parses another way).
+  A worker the pool needs later (one killed after the time limit, one retired
+  after a large document) comes from the forkserver as in the service.
+- Before the store is opened: a forked worker inherits every open file, the
+  data directory's lock among them, and would hold it until it exits.
+- A forked worker does not wait to be ready: its first job waits for its
+  "ready" instead (START_TIMEOUT), so forking costs the poll no wait; the time
+  limit still counts parsing only. One the pool closes before it was ready is
+  killed, not asked to stop: its imports are of no use any more.
+- stdout and stderr are flushed before forking, so that nothing buffered here
+  is written twice.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+
+from bot.ingest.parsepool import (
+    _READY,
+    DEFAULT_TIME_LIMIT,
+    START_TIMEOUT,
+    ParsePool,
+    _Job,
+    _kill,
+    _serve,
+    _Worker,
+)
+from bot.models import ParseResult
+
+__all__ = ["ForkedParsePool", "can_fork_workers"]
+
+
+def can_fork_workers() -> bool:
+    """Whether workers can be forked from this process now: `fork` exists, no other thread."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+class ForkedParsePool(ParsePool):
+    """A `ParsePool` whose first `workers` are forked from this process now (see above)."""
+
+    def __init__(self, workers: int, *, time_limit: float = DEFAULT_TIME_LIMIT) -> None:
+        super().__init__(workers, time_limit=time_limit)
+        self._unready: set[_Worker] = set()
+        self.forked = can_fork_workers()
+        if self.forked:
+            self._fork_all()
+
+    def _fork_all(self) -> None:
+        context = multiprocessing.get_context("fork")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for n in range(self.workers):
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=_serve, args=(child,), name=f"briefbot-parse-f{n + 1}", daemon=True
+            )
+            try:
+                process.start()
+            except OSError:
+                parent.close()
+                break  # no process to be had: the pool starts one when a document needs it
+            finally:
+                child.close()
+            worker = _Worker(process, parent)
+            self._unready.add(worker)
+            self._all.add(worker)
+            self._idle.append(worker)
+
+    def _run(self, worker: _Worker, job: _Job) -> ParseResult | None:
+        if worker in self._unready:
+            try:
+                ready = worker.conn.poll(START_TIMEOUT) and worker.conn.recv() == _READY
+            except (EOFError, OSError):
+                ready = False
+            self._unready.discard(worker)
+            if not ready:
+                self._discard(worker)
+                return None
+        return super()._run(worker, job)
+
+    def close(self) -> None:
+        with self._cond:
+            unready = [w for w in self._idle if w in self._unready]
+        for worker in unready:  # still importing: nothing to wait for
+            _kill(worker)
+        super().close()

@@ -1,0 +1,166 @@
+"""bot/ingest/forkparse.py: parse workers forked from the one-shot poll's own process.
+
+A pool may only fork while its process has one thread; the test runner has
+more (pytest-xdist's), so each forking case runs in a fresh interpreter
+(`in_fresh_process`), which prints what it saw as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from typing import Any
+
+from bot.ingest.forkparse import ForkedParsePool
+from bot.ingest.parse import parse_feed, too_slow_error
+from tests.ingest.feedfixtures import FETCHED_AT
+from tests.support.feedgen import make_rss, numbered_entries
+
+COMMON = """
+import json, multiprocessing, os, time
+from bot.ingest.forkparse import ForkedParsePool
+from bot.ingest.parse import parse_feed
+from tests.ingest.feedfixtures import FETCHED_AT
+from tests.support.feedgen import make_rss, numbered_entries
+
+def parse(pool, body, feed_id="f"):
+    return pool.parse(
+        feed_id, body, headers={}, url="", fetched_at=FETCHED_AT, summary_max_chars=1000
+    )
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+"""
+
+
+def in_fresh_process(script: str) -> dict[str, Any]:
+    """Run COMMON + `script` in a new interpreter; the JSON object it printed last."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    result = subprocess.run(
+        [sys.executable, "-c", COMMON + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    seen: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return seen
+
+
+def test_the_workers_are_forked_at_once_and_parse_as_parse_feed_does() -> None:
+    seen = in_fresh_process(
+        """
+        pool = ForkedParsePool(2, time_limit=20)
+        forked_pids = pool.pids()  # before any document: forked when the pool was made
+        body = make_rss(numbered_entries(1, 5))
+        result = parse(pool, body)
+        same = result == parse_feed("f", body, fetched_at=FETCHED_AT, summary_max_chars=1000)
+        after = pool.pids()  # no other worker was started for the document
+        pool.close()
+        print(json.dumps({
+            "forked": pool.forked,
+            "workers": len(forked_pids),
+            "same_workers": after == forked_pids,
+            "titles": sorted(item.title for item in result.items),
+            "same_as_here": same,
+            "left": [p.pid for p in multiprocessing.active_children()],
+            "gone": all(gone(pid) for pid in forked_pids),
+        }))
+        """
+    )
+    assert seen["forked"] is True
+    assert seen["workers"] == 2 and seen["same_workers"] is True
+    assert seen["titles"] == [f"Story {n}" for n in range(1, 6)]
+    assert seen["same_as_here"] is True
+    assert seen["left"] == [] and seen["gone"] is True
+
+
+def test_a_parse_past_the_limit_has_its_worker_killed_and_the_next_one_parses() -> None:
+    seen = in_fresh_process(
+        """
+        pool = ForkedParsePool(1, time_limit=0.5)
+        [first] = pool.pids()
+        slow = make_rss(numbered_entries(1, 3_000, prefix="Slow"))  # seconds of parsing
+        started = time.monotonic()
+        result = parse(pool, slow)
+        took = time.monotonic() - started
+        small = parse(pool, make_rss(numbered_entries(1, 2)))
+        pool.close()
+        print(json.dumps({
+            "error": result.error,
+            "took": took,
+            "first_gone": gone(first),
+            "then": sorted(item.title for item in small.items),
+            "left": [p.pid for p in multiprocessing.active_children()],
+        }))
+        """
+    )
+    assert seen["error"] == too_slow_error(0.5)
+    assert seen["took"] < 5  # the import before "ready" does not count; parsing is cut at 0.5 s
+    assert seen["first_gone"] is True
+    assert seen["then"] == ["Story 1", "Story 2"]  # from a new worker (the forkserver's)
+    assert seen["left"] == []
+
+
+def test_a_pool_closed_before_any_document_ends_its_workers_at_once() -> None:
+    seen = in_fresh_process(
+        """
+        pool = ForkedParsePool(2, time_limit=20)
+        pids = pool.pids()
+        started = time.monotonic()
+        pool.close()
+        print(json.dumps({
+            "workers": len(pids),
+            "close_took": time.monotonic() - started,
+            "gone": all(gone(pid) for pid in pids),
+            "left": [p.pid for p in multiprocessing.active_children()],
+        }))
+        """
+    )
+    assert seen["workers"] == 2
+    assert seen["gone"] is True and seen["left"] == []
+    assert seen["close_took"] < 1.0  # killed, not waited for (the stop grace is 1 s)
+
+
+def test_with_another_thread_running_nothing_is_forked() -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    other.start()
+    try:
+        pool = ForkedParsePool(2, time_limit=20)
+        try:
+            assert pool.forked is False
+            assert pool.pids() == []
+        finally:
+            pool.close()
+    finally:
+        release.set()
+        other.join()
+
+
+def test_an_unforked_pool_still_parses_in_started_workers() -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    other.start()
+    pool = ForkedParsePool(1, time_limit=20)
+    release.set()
+    other.join()
+    body = make_rss(numbered_entries(1, 2))
+    try:
+        result = pool.parse(
+            "f", body, headers={}, url="", fetched_at=FETCHED_AT, summary_max_chars=1000
+        )
+        assert result == parse_feed("f", body, fetched_at=FETCHED_AT, summary_max_chars=1000)
+        assert len(pool.pids()) == 1
+    finally:
+        pool.close()
