@@ -66,13 +66,16 @@ def _one_shot_parser(config: Config) -> FeedParser:
     """What this poll parses with; made first, before the store is opened or a thread started.
 
     Workers forked from this process now (bot/ingest/forkparse.py), which
-    parse on the other cores while this one fetches; where forking is not
-    possible, small polls parse here (bot/ingest/inlinefirst.py).
+    parse on the other cores while this one fetches (with "auto", one per core
+    but one: each worker imports the parser, 60 ms of CPU); where forking is
+    not possible, small polls parse here (bot/ingest/inlinefirst.py).
     """
     from bot.ingest.parsepool import resolve_workers
 
     settings = config.settings
     workers = resolve_workers(settings.parse_workers)
+    if settings.parse_workers == "auto":
+        workers = max(1, workers - 1)  # one core is this process's, fetching
     if workers > 0:
         from bot.ingest.forkparse import ForkedParsePool
 
