@@ -27,13 +27,24 @@ Not obvious:
   killed, not asked to stop: its imports are of no use any more.
 - stdout and stderr are flushed before forking, so that nothing buffered here
   is written twice.
+- A forked worker shares this process's open files, stdout and stderr among
+  them: were it to outlive the poll (killed: a crash test, the OOM killer), a
+  caller reading the poll's output to its end would wait for the worker. So a
+  worker asks Linux to kill it when this process dies (PR_SET_PDEATHSIG), and
+  closes its copies of the other workers' pipe ends, so that each sees the end
+  of its own pipe when this process is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
 import threading
+from multiprocessing.connection import Connection
 
 from bot.ingest.parsepool import (
     _READY,
@@ -50,9 +61,25 @@ from bot.models import ParseResult
 __all__ = ["ForkedParsePool", "can_fork_workers"]
 
 
+# prctl(2): the signal a process receives when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
 def can_fork_workers() -> bool:
-    """Whether workers can be forked from this process now: `fork` exists, no other thread."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    """Whether workers can be forked from this process now: Linux, no other thread."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def _forked_worker(conn: Connection, inherited: list[Connection], parent: int) -> None:
+    """A forked worker's life: tied to the poll's process, then `_serve` as any worker."""
+    for other in inherited:  # this process's ends of the pipes: not the worker's to hold
+        other.close()
+    # Without prctl, the end of the pipe still ends an idle worker.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the poll died before the line above
+        return
+    _serve(conn)
 
 
 class ForkedParsePool(ParsePool):
@@ -69,10 +96,15 @@ class ForkedParsePool(ParsePool):
         context = multiprocessing.get_context("fork")
         sys.stdout.flush()
         sys.stderr.flush()
+        ends: list[Connection] = []
         for n in range(self.workers):
             parent, child = context.Pipe()
+            ends.append(parent)
             process = context.Process(
-                target=_serve, args=(child,), name=f"briefbot-parse-f{n + 1}", daemon=True
+                target=_forked_worker,
+                args=(child, list(ends), os.getpid()),
+                name=f"briefbot-parse-f{n + 1}",
+                daemon=True,
             )
             try:
                 process.start()

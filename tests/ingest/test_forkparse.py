@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from typing import Any
 
 from bot.ingest.forkparse import ForkedParsePool
@@ -164,3 +166,41 @@ def test_an_unforked_pool_still_parses_in_started_workers() -> None:
         assert len(pool.pids()) == 1
     finally:
         pool.close()
+
+
+def test_a_poll_killed_outright_takes_its_workers_and_its_output_ends() -> None:
+    """Killed (SIGKILL: no close), the workers die with it: whoever reads its output to the
+    end is not kept waiting by a worker holding stdout (the crash test's communicate)."""
+    script = """
+        import signal
+        pool = ForkedParsePool(2, time_limit=20)
+        print(json.dumps({"pids": pool.pids()}), flush=True)
+        parse(pool, make_rss(numbered_entries(1, 2)))  # one worker ready, one perhaps not
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", COMMON + textwrap.dedent(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    out, _ = process.communicate(timeout=30)  # hung here while a worker held stdout
+
+    assert process.returncode == -signal.SIGKILL
+    pids: list[int] = json.loads(out.splitlines()[0])["pids"]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(gone(pid) for pid in pids)
+
+
+def gone(pid: int) -> bool:
+    """Whether no process `pid` runs (a zombie of another parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
