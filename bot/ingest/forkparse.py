@@ -46,10 +46,12 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 
+from bot.ingest.inlinefirst import InlineFirstParser
 from bot.ingest.parsepool import (
     _READY,
     DEFAULT_TIME_LIMIT,
     START_TIMEOUT,
+    FeedParser,
     ParsePool,
     _Job,
     _kill,
@@ -129,6 +131,11 @@ class ForkedParsePool(ParsePool):
                 self._discard(worker)
                 return None
         return super()._run(worker, job)
+
+    def helper(self) -> FeedParser:
+        """A parser for the poll's own thread once its downloads are in: small documents
+        here (as bot/ingest/inlinefirst.py's), larger ones in the workers."""
+        return InlineFirstParser(self.workers, time_limit=self.time_limit, pool=self)
 
     def close(self) -> None:
         with self._cond:

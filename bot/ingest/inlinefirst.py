@@ -60,7 +60,9 @@ class InlineFirstParser:
         time_limit: float = DEFAULT_TIME_LIMIT,
         max_bytes: int = INLINE_MAX_BYTES,
         budget_bytes: int = INLINE_BUDGET_BYTES,
+        pool: ParsePool | None = None,
     ) -> None:
+        """`pool`: the workers to use, if started already (else started when first needed)."""
         self.workers = workers
         self.time_limit = time_limit
         self.max_bytes = max_bytes
@@ -69,7 +71,7 @@ class InlineFirstParser:
         self._lock = threading.Lock()
         self._spent = 0  # bytes given to parses in this process
         self._overran = False
-        self._pool: ParsePool | None = None
+        self._pool: ParsePool | None = pool
         self._closed = False
 
     @property
