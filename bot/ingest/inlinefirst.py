@@ -1,5 +1,9 @@
 """Parsing for a one-shot `briefbot poll`: small polls in this process, the rest in workers.
 
+`briefbot poll` uses it only where it cannot fork its workers (no `fork`, or
+a thread already running): otherwise it parses in workers forked from its
+own process, which cost none of the start-up below (bot/ingest/forkparse.py).
+
 Starting the parse worker pool (bot/ingest/parsepool.py) costs about 0.2 s of
 CPU: an interpreter that imports feedparser (the forkserver), a resource
 tracker, a fork per worker, and pickling each document both ways. A steady
@@ -56,7 +60,9 @@ class InlineFirstParser:
         time_limit: float = DEFAULT_TIME_LIMIT,
         max_bytes: int = INLINE_MAX_BYTES,
         budget_bytes: int = INLINE_BUDGET_BYTES,
+        pool: ParsePool | None = None,
     ) -> None:
+        """`pool`: the workers to use, if started already (else started when first needed)."""
         self.workers = workers
         self.time_limit = time_limit
         self.max_bytes = max_bytes
@@ -65,7 +71,7 @@ class InlineFirstParser:
         self._lock = threading.Lock()
         self._spent = 0  # bytes given to parses in this process
         self._overran = False
-        self._pool: ParsePool | None = None
+        self._pool: ParsePool | None = pool
         self._closed = False
 
     @property

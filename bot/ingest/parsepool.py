@@ -249,7 +249,6 @@ class ParsePool:
             raise ValueError(f"a parse pool needs at least one worker, not {workers}")
         self.workers = workers
         self.time_limit = time_limit
-        self._context = _context()
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
@@ -408,8 +407,9 @@ class ParsePool:
         return None
 
     def _start(self) -> _Worker:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(
+        context = _context()  # not before a worker is started: it loads the forkserver's code
+        parent, child = context.Pipe()
+        process = context.Process(
             target=_serve, args=(child,), name=f"briefbot-parse-{next(self._names)}", daemon=True
         )
         try:

@@ -4,7 +4,9 @@ The one ingest orchestrator. Fetches run concurrently (fetch/client.py); each
 finished download is parsed while the others are still downloading, so the
 event loop never waits on parsing: by one ingest thread per parse the parser
 can run at once (a `FeedParser` from bot/ingest/parsepool.py: worker processes
-that are killed at the time limit, or this process when none is given). Nothing is written
+that are killed at the time limit, or this process when none is given); with
+workers forked for a one-shot poll (bot/ingest/forkparse.py), the fetching thread,
+once every download is in, parses the small documents still waiting. Nothing is written
 while the network is in use: the parsed items (minus those already stored)
 wait in memory, and one short transaction at the end stores every feed's new
 items and state, then runs `within` (story linking and matching, from the
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -35,6 +38,7 @@ from bot.config.redact import redact_text
 from bot.ingest.entitylist import annotate_item
 from bot.ingest.feedstate import is_due, next_feed_state
 from bot.ingest.fetch.client import SYSTEM_NETWORK, Network, fetch_feeds
+from bot.ingest.forkparse import ForkedParsePool
 from bot.ingest.parsepool import FeedParser, InProcessParser
 from bot.models import FeedConfig, FeedState, FetchResult, Item, PollReport
 from bot.store.ports import Store, Transaction
@@ -165,12 +169,12 @@ def fetch_and_parse(
     outcomes: dict[str, FeedOutcome] = {}
     pending: queue.Queue[FetchResult | None] = queue.Queue()
 
-    def work() -> None:
+    def work(using: FeedParser) -> None:
         while (result := pending.get()) is not None:
             feed = by_id[result.feed_id]
             try:
                 outcomes[feed.id] = parse_outcome(
-                    config, feed, result, known=known, now=clock(), parser=parser
+                    config, feed, result, known=known, now=clock(), parser=using
                 )
             except Exception as exc:  # one feed's surprise must not stop the others
                 log.exception("feed %s: ingest failed", feed.id)
@@ -181,11 +185,12 @@ def fetch_and_parse(
                 on_fetched(feed.id)
 
     workers = [
-        threading.Thread(target=work, name=f"briefbot-ingest-{n}", daemon=True)
+        threading.Thread(target=work, args=(parser,), name=f"briefbot-ingest-{n}", daemon=True)
         for n in range(min(max(1, parser.concurrency), len(feeds)))
     ]
     for worker in workers:
         worker.start()
+    helper = parser.helper() if isinstance(parser, ForkedParsePool) else None  # see the docstring
     try:
         fetch_feeds(
             feeds,
@@ -196,8 +201,11 @@ def fetch_and_parse(
             policy=network.policy,
         )
     finally:
-        for _ in workers:
+        helper = helper if sys.exc_info()[1] is None else None  # none for a failed cycle
+        for _ in range(len(workers) + (helper is not None)):
             pending.put(None)
+        if helper is not None:  # every download is in: parse what still waits, here
+            work(helper)
         for worker in workers:
             worker.join()
     return [outcomes[feed.id] for feed in feeds if feed.id in outcomes]

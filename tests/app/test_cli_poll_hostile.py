@@ -1,7 +1,8 @@
-"""`briefbot poll` parses a small poll in its own process (bot/ingest/inlinefirst.py).
+"""`briefbot poll` parses in workers forked from its own process (bot/ingest/forkparse.py).
 
-A hostile small document still fails within `parse_timeout`, the other feeds
-are stored, and the process ends.
+A hostile small document (one InlineFirstParser would parse in the poll's own
+process, where a poll cannot fork) still fails within `parse_timeout`, its
+worker killed, the other feeds are stored, and the process ends.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ NESTED = b"<rss><channel>" + b"<x>" * 150_000 + b"</channel></rss>"
 def test_a_small_hostile_document_fails_in_time_and_the_poll_stores_the_rest(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    assert len(NESTED) <= INLINE_MAX_BYTES  # parsed in the poll's own process
+    assert len(NESTED) <= INLINE_MAX_BYTES  # small: inline, were the workers not forked
     feed_server.add("/ok.xml", make_rss(numbered_entries(1, 3)))
     feed_server.add("/nested.xml", NESTED)
     urls = {"good-feed": feed_server.url("/ok.xml"), "nested-feed": feed_server.url("/nested.xml")}

@@ -96,6 +96,7 @@ class RecordedRequest:
     path: str  # the request target: path and query string
     headers: Headers
     time: float  # time.monotonic() when the request's headers were read
+    client_port: int = 0  # the client's end of the connection: one port, one connection
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -253,7 +254,9 @@ class _FeedHandler(LoopbackHandler):
     def _serve(self, *, send_body: bool) -> None:
         headers = Headers(self.headers.items())
         self.server.record_start(
-            RecordedRequest(self.command, self.path, headers, time.monotonic())
+            RecordedRequest(
+                self.command, self.path, headers, time.monotonic(), self.client_address[1]
+            )
         )
         try:
             self._answer(headers, send_body=send_body)

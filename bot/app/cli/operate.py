@@ -14,6 +14,7 @@ from bot.app.cli.plain import write_poll_table
 from bot.app.cli.shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, load_args_config
 from bot.app.runtime import Runtime
 from bot.config.model import Config
+from bot.ingest.parsepool import FeedParser
 from bot.models import PollReport
 
 __all__ = ["cmd_console", "cmd_demo", "cmd_digest", "cmd_poll", "cmd_run"]
@@ -33,7 +34,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
     if sys.stdout.isatty():
         reports = _poll_on_terminal(config, wanted, force=not args.due_only)
     else:  # cron, a pipe, a file: no rich at all (bot/app/cli/plain.py)
-        reports = _poll(config, wanted, force=not args.due_only, on_fetched=None)
+        parser = _one_shot_parser(config)
+        reports = _poll(config, wanted, force=not args.due_only, on_fetched=None, parser=parser)
         if reports:
             write_poll_table(sys.stdout, reports)
     if not reports:
@@ -50,28 +52,55 @@ def _poll(
     *,
     force: bool,
     on_fetched: Callable[[str], None] | None,
+    parser: FeedParser,
 ) -> list[PollReport]:
-    from bot.ingest.inlinefirst import InlineFirstParser
+    try:
+        with Runtime.open(config) as runtime:
+            runtime.parser = parser
+            return runtime.poll(feed_ids=wanted, force=force, on_fetched=on_fetched)
+    finally:
+        parser.close()  # the runtime's close did, unless opening it failed
+
+
+def _one_shot_parser(config: Config) -> FeedParser:
+    """What this poll parses with; made first, before the store is opened or a thread started.
+
+    Workers forked from this process now (bot/ingest/forkparse.py), which
+    parse on the other cores while this one fetches (with "auto", one per core
+    but one: each worker imports the parser, 60 ms of CPU); where forking is
+    not possible, small polls parse here (bot/ingest/inlinefirst.py).
+    """
     from bot.ingest.parsepool import resolve_workers
 
-    with Runtime.open(config) as runtime:
-        # One poll, then the process ends: small polls parse here (bot/ingest/inlinefirst.py).
-        settings = runtime.config.settings
-        runtime.parser = InlineFirstParser(
-            resolve_workers(settings.parse_workers), time_limit=settings.parse_timeout
-        )
-        return runtime.poll(feed_ids=wanted, force=force, on_fetched=on_fetched)
+    settings = config.settings
+    workers = resolve_workers(settings.parse_workers)
+    if settings.parse_workers == "auto":
+        workers = max(1, workers - 1)  # one core is this process's, fetching
+    if workers > 0:
+        from bot.ingest.forkparse import ForkedParsePool
+
+        pool = ForkedParsePool(workers, time_limit=settings.parse_timeout)
+        if pool.forked:
+            return pool
+        pool.close()
+    from bot.ingest.inlinefirst import InlineFirstParser
+
+    return InlineFirstParser(workers, time_limit=settings.parse_timeout)
 
 
 def _poll_on_terminal(
     config: Config, wanted: Collection[str] | None, *, force: bool
 ) -> list[PollReport]:
-    from bot.app.terminal import make_console, poll_progress, print_poll_table
+    parser = _one_shot_parser(config)  # before the progress bar's thread starts
+    try:
+        from bot.app.terminal import make_console, poll_progress, print_poll_table
 
-    console = make_console()
-    total = sum(1 for f in config.enabled_feeds if wanted is None or f.id in wanted)
-    with poll_progress(console, total) as advance:
-        reports = _poll(config, wanted, force=force, on_fetched=advance)
+        console = make_console()
+        total = sum(1 for f in config.enabled_feeds if wanted is None or f.id in wanted)
+        with poll_progress(console, total) as advance:
+            reports = _poll(config, wanted, force=force, on_fetched=advance, parser=parser)
+    finally:
+        parser.close()
     if reports:
         print_poll_table(console, reports)
     return reports

@@ -348,6 +348,9 @@ async def _result_from(
         "headers": headers,
     }
     if status == 304:
+        # A 304 has no body, but until it is read to its end the connection is
+        # not put back for the host's next feed: each 304 opened a new one.
+        await response.aread()
         # RFC 9110 §15.4.5: a 304 should repeat the validators; keep ours if not.
         return FetchResult(
             ok=True,

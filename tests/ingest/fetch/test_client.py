@@ -64,6 +64,24 @@ def test_last_modified_is_sent_back_and_a_304_keeps_it(feed_server: FeedServer) 
     assert sent == [None, stamp]
 
 
+def test_a_hosts_feeds_share_its_connections_when_not_modified(feed_server: FeedServer) -> None:
+    """304s put their connection back: 12 feeds on one host, 3 at once, 3 connections."""
+    feeds = [local_feed(feed_server, f"/kept-{n}.rss") for n in range(12)]
+    for n in range(12):
+        feed_server.add(f"/kept-{n}.rss", RSS, etag=f'"v{n}"')
+    settings = Settings(concurrency=8, per_host_concurrency=3)
+    first = fetch_feeds(feeds, {}, settings)
+    feed_server.reset_stats()
+
+    states = {r.feed_id: FeedState(r.feed_id, etag=r.etag) for r in first}
+    second = fetch_feeds(feeds, states, settings)
+
+    assert [r.status_code for r in second] == [304] * 12
+    connections = {r.client_port for r in feed_server.requests()}
+    assert len(feed_server.requests()) == 12
+    assert len(connections) <= 3
+
+
 def test_a_changed_etag_brings_the_full_body(feed_server: FeedServer) -> None:
     feed = local_feed(feed_server, "/changed.rss")
     feed_server.add("/changed.rss", RSS, etag='"v2"')

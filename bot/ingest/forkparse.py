@@ -1,0 +1,145 @@
+"""Parse workers forked from a one-shot `briefbot poll`, so parsing runs on another core.
+
+A `briefbot poll` process spends about as much CPU parsing as on everything
+else, and it has the GIL to share: parsed on ingest threads, the documents
+hold up the event loop that is fetching the rest. `ForkedParsePool` is the
+parse pool (bot/ingest/parsepool.py) with its first workers made by `fork`
+of the poll's own process, before that process has any other thread and
+before the store is opened, instead of from the forkserver (an interpreter
+of its own: 0.2 s of CPU, which made the pool a loss for a small poll). A
+fork costs a few milliseconds; the worker imports the parser itself (on the
+other core, while this process opens the store), then parses each document
+it is sent. What a parse costs this process is sending the document and
+reading back the items.
+
+Not obvious:
+
+- Only while this process has one thread, and only where `fork` exists:
+  forking a process with threads can copy a lock some thread holds. Otherwise
+  no worker is forked, and `forked` says so (the caller parses another way).
+  A worker the pool needs later (one killed after the time limit, one retired
+  after a large document) comes from the forkserver as in the service.
+- Before the store is opened: a forked worker inherits every open file, the
+  data directory's lock among them, and would hold it until it exits.
+- A forked worker does not wait to be ready: its first job waits for its
+  "ready" instead (START_TIMEOUT), so forking costs the poll no wait; the time
+  limit still counts parsing only. One the pool closes before it was ready is
+  killed, not asked to stop: its imports are of no use any more.
+- stdout and stderr are flushed before forking, so that nothing buffered here
+  is written twice.
+- A forked worker shares this process's open files, stdout and stderr among
+  them: were it to outlive the poll (killed: a crash test, the OOM killer), a
+  caller reading the poll's output to its end would wait for the worker. So a
+  worker asks Linux to kill it when this process dies (PR_SET_PDEATHSIG), and
+  closes its copies of the other workers' pipe ends, so that each sees the end
+  of its own pipe when this process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from multiprocessing.connection import Connection
+
+from bot.ingest.inlinefirst import InlineFirstParser
+from bot.ingest.parsepool import (
+    _READY,
+    DEFAULT_TIME_LIMIT,
+    START_TIMEOUT,
+    FeedParser,
+    ParsePool,
+    _Job,
+    _kill,
+    _serve,
+    _Worker,
+)
+from bot.models import ParseResult
+
+__all__ = ["ForkedParsePool", "can_fork_workers"]
+
+
+# prctl(2): the signal a process receives when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def can_fork_workers() -> bool:
+    """Whether workers can be forked from this process now: Linux, no other thread."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def _forked_worker(conn: Connection, inherited: list[Connection], parent: int) -> None:
+    """A forked worker's life: tied to the poll's process, then `_serve` as any worker."""
+    for other in inherited:  # this process's ends of the pipes: not the worker's to hold
+        other.close()
+    # Without prctl, the end of the pipe still ends an idle worker.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the poll died before the line above
+        return
+    _serve(conn)
+
+
+class ForkedParsePool(ParsePool):
+    """A `ParsePool` whose first `workers` are forked from this process now (see above)."""
+
+    def __init__(self, workers: int, *, time_limit: float = DEFAULT_TIME_LIMIT) -> None:
+        super().__init__(workers, time_limit=time_limit)
+        self._unready: set[_Worker] = set()
+        self.forked = can_fork_workers()
+        if self.forked:
+            self._fork_all()
+
+    def _fork_all(self) -> None:
+        context = multiprocessing.get_context("fork")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        ends: list[Connection] = []
+        for n in range(self.workers):
+            parent, child = context.Pipe()
+            ends.append(parent)
+            process = context.Process(
+                target=_forked_worker,
+                args=(child, list(ends), os.getpid()),
+                name=f"briefbot-parse-f{n + 1}",
+                daemon=True,
+            )
+            try:
+                process.start()
+            except OSError:
+                parent.close()
+                break  # no process to be had: the pool starts one when a document needs it
+            finally:
+                child.close()
+            worker = _Worker(process, parent)
+            self._unready.add(worker)
+            self._all.add(worker)
+            self._idle.append(worker)
+
+    def _run(self, worker: _Worker, job: _Job) -> ParseResult | None:
+        if worker in self._unready:
+            try:
+                ready = worker.conn.poll(START_TIMEOUT) and worker.conn.recv() == _READY
+            except (EOFError, OSError):
+                ready = False
+            self._unready.discard(worker)
+            if not ready:
+                self._discard(worker)
+                return None
+        return super()._run(worker, job)
+
+    def helper(self) -> FeedParser:
+        """A parser for the poll's own thread once its downloads are in: small documents
+        here (as bot/ingest/inlinefirst.py's), larger ones in the workers."""
+        return InlineFirstParser(self.workers, time_limit=self.time_limit, pool=self)
+
+    def close(self) -> None:
+        with self._cond:
+            unready = [w for w in self._idle if w in self._unready]
+        for worker in unready:  # still importing: nothing to wait for
+            _kill(worker)
+        super().close()
