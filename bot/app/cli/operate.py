@@ -140,16 +140,26 @@ def _one_shot_parser(config: Config) -> FeedParser:
 def _poll_on_terminal(
     config: Config, wanted: Collection[str] | None, *, force: bool
 ) -> list[PollReport]:
-    parser = _one_shot_parser(config)  # before the progress bar's thread starts
+    downloads = _start_downloads(config, wanted, force=force)  # before any thread starts
+    parser = _one_shot_parser(config)
     try:
         from bot.app.terminal import make_console, poll_progress, print_poll_table
 
         console = make_console()
         total = sum(1 for f in config.enabled_feeds if wanted is None or f.id in wanted)
         with poll_progress(console, total) as advance:
-            reports = _poll(config, wanted, force=force, on_fetched=advance, parser=parser)
+            reports = _poll(
+                config,
+                wanted,
+                force=force,
+                on_fetched=advance,
+                parser=parser,
+                downloads=downloads,
+            )
     finally:
         parser.close()
+        if downloads is not None:
+            downloads.close()
     if reports:
         print_poll_table(console, reports)
     return reports
