@@ -64,7 +64,7 @@ if TYPE_CHECKING:  # imported where used: `briefbot poll` loads no Jinja2, searc
     from bot.find.search.engine import SearchEngine
     from bot.find.search.results import SearchResults
     from bot.ingest.fetch.client import Network
-    from bot.ingest.poll import FeedOutcome
+    from bot.ingest.poll import FeedOutcome, FetchFeeds
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
 
@@ -124,6 +124,8 @@ class Runtime(LazyParts):
         self.enrich_options = EnrichOptions()
         # Writes the optional summary of a question's answer (bot.llm); None: no model.
         self.summarizer: Callable[[Answer], str | None] | None = None
+        # How polls download; None: fetch_feeds (a `briefbot poll` gives its prefetch's).
+        self.fetch: FetchFeeds | None = None
 
     @classmethod
     def open(
@@ -246,6 +248,7 @@ class Runtime(LazyParts):
                     within=within,
                     network=self.network,
                     parser=self.parser,
+                    fetch=self.fetch,
                 )
             except BaseException:
                 if stories is not None and consulted is not None:

@@ -6,7 +6,9 @@ event loop never waits on parsing: by one ingest thread per parse the parser
 can run at once (a `FeedParser` from bot/ingest/parsepool.py: worker processes
 that are killed at the time limit, or this process when none is given); with
 workers forked for a one-shot poll (bot/ingest/forkparse.py), the fetching thread,
-once every download is in, parses the small documents still waiting. Nothing is written
+once every download is in, parses the small documents still waiting (and a
+one-shot poll's downloads may have begun in a forked child before the store
+was opened: `fetch`, bot/ingest/prefetch.py). Nothing is written
 while the network is in use: the parsed items (minus those already stored)
 wait in memory, and one short transaction at the end stores every feed's new
 items and state, then runs `within` (story linking and matching, from the
@@ -45,6 +47,7 @@ from bot.store.ports import Store, Transaction
 
 __all__ = [
     "FeedOutcome",
+    "FetchFeeds",
     "PollCycle",
     "count_stored",
     "poll_feeds",
@@ -55,6 +58,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+#: How a cycle downloads: `fetch_feeds`, or a `briefbot poll`'s downloads begun
+#: before its store was opened (bot/ingest/prefetch.py's `Prefetch.fetch`).
+FetchFeeds = Callable[..., list[FetchResult]]
 
 
 @dataclass
@@ -107,6 +114,7 @@ def poll_feeds(
     within: Callable[[Transaction, list[Item]], None] | None = None,
     network: Network = SYSTEM_NETWORK,
     parser: FeedParser | None = None,
+    fetch: FetchFeeds | None = None,
 ) -> PollCycle:
     """Run one poll cycle over the due feeds (see the module docstring)."""
     states = store.feed_states.all()
@@ -122,6 +130,7 @@ def poll_feeds(
         on_fetched=on_fetched,
         network=network,
         parser=parser,
+        fetch=fetch,
     )
     reports: list[PollReport] = []
     stored: list[Item] = []
@@ -160,6 +169,7 @@ def fetch_and_parse(
     on_fetched: Callable[[str], None] | None = None,
     network: Network = SYSTEM_NETWORK,
     parser: FeedParser | None = None,
+    fetch: FetchFeeds | None = None,
 ) -> list[FeedOutcome]:
     """Fetch `feeds` concurrently and parse each as it arrives; outcomes in feed order."""
     if parser is None:
@@ -192,7 +202,7 @@ def fetch_and_parse(
         worker.start()
     helper = parser.helper() if isinstance(parser, ForkedParsePool) else None  # see the docstring
     try:
-        fetch_feeds(
+        (fetch or fetch_feeds)(
             feeds,
             states,
             config.settings,

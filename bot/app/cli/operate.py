@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
 
 from bot.app.cli.plain import write_poll_table
 from bot.app.cli.shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, load_args_config
-from bot.app.runtime import Runtime
 from bot.config.model import Config
 from bot.ingest.parsepool import FeedParser
-from bot.models import PollReport
+from bot.models import FeedConfig, FeedState, PollReport
+
+if TYPE_CHECKING:  # imported in `_poll`: the downloads start first (`_start_downloads`)
+    from bot.ingest.prefetch import Prefetch
 
 __all__ = ["cmd_console", "cmd_demo", "cmd_digest", "cmd_poll", "cmd_run"]
 
@@ -34,8 +37,16 @@ def cmd_poll(args: argparse.Namespace) -> int:
     if sys.stdout.isatty():
         reports = _poll_on_terminal(config, wanted, force=not args.due_only)
     else:  # cron, a pipe, a file: no rich at all (bot/app/cli/plain.py)
+        downloads = _start_downloads(config, wanted, force=not args.due_only)
         parser = _one_shot_parser(config)
-        reports = _poll(config, wanted, force=not args.due_only, on_fetched=None, parser=parser)
+        reports = _poll(
+            config,
+            wanted,
+            force=not args.due_only,
+            on_fetched=None,
+            parser=parser,
+            downloads=downloads,
+        )
         if reports:
             write_poll_table(sys.stdout, reports)
     if not reports:
@@ -53,13 +64,51 @@ def _poll(
     force: bool,
     on_fetched: Callable[[str], None] | None,
     parser: FeedParser,
+    downloads: Prefetch | None = None,
 ) -> list[PollReport]:
+    from bot.app.runtime import Runtime
+
     try:
         with Runtime.open(config) as runtime:
             runtime.parser = parser
+            if downloads is not None:
+                runtime.fetch = downloads.fetch
             return runtime.poll(feed_ids=wanted, force=force, on_fetched=on_fetched)
     finally:
         parser.close()  # the runtime's close did, unless opening it failed
+        if downloads is not None:
+            downloads.close()
+
+
+def _start_downloads(
+    config: Config, wanted: Collection[str] | None, *, force: bool
+) -> Prefetch | None:
+    """This poll's downloads, begun in a forked child before the runtime is even imported.
+
+    The child reads the feeds due and their validators from state.json (not
+    locked, not the whole store: bot/store/tinydb/peek.py); the poll checks
+    them against the store it opens meanwhile (bot/ingest/prefetch.py).
+    """
+    settings = config.settings
+    if settings.database_url:
+        return None  # the validators are in the database: read when it is open
+    # What the child runs, imported here: this process needs it all anyway, and a
+    # child would import it again (CPU a busy machine has none to spare).
+    from datetime import UTC, datetime
+
+    from bot.config.overrides import effective_config
+    from bot.ingest.poll import select_due_feeds
+    from bot.ingest.prefetch import Prefetch
+    from bot.store.tinydb.peek import read_poll_state
+
+    def plan() -> tuple[list[FeedConfig], dict[str, FeedState]]:
+        overrides, states = read_poll_state(settings.data_dir)
+        current = effective_config(config, overrides)
+        now = datetime.now(UTC)
+        feeds = select_due_feeds(current, states, now=now, feed_ids=wanted, force=force)
+        return feeds, states
+
+    return Prefetch.start(plan, settings)
 
 
 def _one_shot_parser(config: Config) -> FeedParser:
@@ -91,16 +140,26 @@ def _one_shot_parser(config: Config) -> FeedParser:
 def _poll_on_terminal(
     config: Config, wanted: Collection[str] | None, *, force: bool
 ) -> list[PollReport]:
-    parser = _one_shot_parser(config)  # before the progress bar's thread starts
+    downloads = _start_downloads(config, wanted, force=force)  # before any thread starts
+    parser = _one_shot_parser(config)
     try:
         from bot.app.terminal import make_console, poll_progress, print_poll_table
 
         console = make_console()
         total = sum(1 for f in config.enabled_feeds if wanted is None or f.id in wanted)
         with poll_progress(console, total) as advance:
-            reports = _poll(config, wanted, force=force, on_fetched=advance, parser=parser)
+            reports = _poll(
+                config,
+                wanted,
+                force=force,
+                on_fetched=advance,
+                parser=parser,
+                downloads=downloads,
+            )
     finally:
         parser.close()
+        if downloads is not None:
+            downloads.close()
     if reports:
         print_poll_table(console, reports)
     return reports
@@ -115,6 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_console(args: argparse.Namespace) -> int:
     from bot.app.console import run_console
     from bot.app.questions import use_language_model
+    from bot.app.runtime import Runtime
 
     with Runtime.open(load_args_config(args)) as runtime:
         use_language_model(runtime)
@@ -140,6 +200,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{exc}; set it in the environment, or use --dry-run to print the digest"
         ) from None
+    from bot.app.runtime import Runtime
+
     with Runtime.open(config) as runtime:
         digest = runtime.digest_config(args.channel)
         if digest is None:

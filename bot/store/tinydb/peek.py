@@ -6,7 +6,13 @@ replaces a shard by atomic rename, so the stamp changes; one that stores no
 item leaves it. `briefbot search` compares it with the stamp the search index
 file recorded when it was last brought level with the store's files
 (`bot.store.searchdb`), and answers from that file alone when they agree.
-`read_overrides` reads the changes made from Slack from state.json alone.
+`read_overrides` reads the changes made from Slack from state.json alone;
+`read_poll_state` those and every feed's state (its conditional-GET
+validators), from one reading of state.json: what `briefbot poll` needs to
+start its downloads before the store is opened (bot/app/cli/prefetch.py).
+Read without the lock: a commit replaces state.json by atomic rename, so a
+reading is one commit's whole file, perhaps not the newest by the time the
+store is opened, which the caller checks.
 """
 
 from __future__ import annotations
@@ -14,14 +20,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+from bot.models import FeedState
 from bot.store.ports import OverrideReader
-from bot.store.records.repos import OverrideRepo
+from bot.store.records.repos import FeedStateRepo, OverrideRepo
 from bot.store.tinydb.repos import CommittedRecords
 from bot.store.tinydb.statefile import StateFile
 
-__all__ = ["items_stamp", "read_overrides"]
+__all__ = ["items_stamp", "read_overrides", "read_poll_state"]
 
 # As engine.py names item shards (not imported: the engine loads far more).
 _ITEM_SHARD_RE = re.compile(r"^items-\d{4}-\d{2}(?:-p\d+)?\.json$")
@@ -41,6 +49,16 @@ def items_stamp(directory: str | Path) -> str:
 
 def read_overrides(directory: str | Path) -> OverrideReader:
     """The overrides (feeds and schedules changed from Slack) as state.json holds them."""
+    return OverrideRepo(CommittedRecords(_state_file(directory)))
+
+
+def read_poll_state(directory: str | Path) -> tuple[OverrideReader, dict[str, FeedState]]:
+    """The overrides and every feed's state, as one reading of state.json holds them."""
+    current = _state_file(directory)
+    return OverrideRepo(CommittedRecords(current)), FeedStateRepo(CommittedRecords(current)).all()
+
+
+def _state_file(directory: str | Path) -> Callable[[], StateFile]:
     path = Path(directory) / _STATE_FILE
     state = StateFile.load(path) if path.exists() else StateFile.create(path)
-    return OverrideRepo(CommittedRecords(lambda: state))
+    return lambda: state

@@ -1,0 +1,166 @@
+"""Downloads started in a forked child before a one-shot poll has opened its store.
+
+A `briefbot poll` process spends a third of a second before its first
+request could go out: importing the runtime and loading the store's item
+shards (the dedup keys), CPU work on the process's one GIL. The downloads
+need neither: only the feeds due and their conditional-GET validators, which
+the caller's `plan` reads from the data directory's small state file. So
+`Prefetch.start` forks a child at once (the process has one thread and no
+store yet) that runs `plan`, then `fetch_feeds`, on the other core, and sends
+each `FetchResult` down a pipe as it ends; the poll's own process meanwhile
+imports and opens the store, then takes the results (`fetch`, with
+`fetch_feeds`'s signature, which bot/ingest/poll.py calls instead).
+
+Not obvious:
+
+- The child writes nothing: no lock, no store. `plan` reads without the lock
+  (a commit replaces the state file by rename); `fetch` compares the child's
+  feeds and states with those the poll read under the lock and, if they
+  differ (a poll committed in between, a feed changed from Slack), kills the
+  child and fetches itself: a request with a stale ETag is never trusted.
+- A feed whose result never came (the child died, or failed in `plan`) is
+  fetched by `fetch` itself, so a dead child costs time, never a feed.
+- The child asks Linux to kill it when the poll dies (PR_SET_PDEATHSIG), as a
+  forked parse worker does (bot/ingest/forkparse.py), and ends with
+  `os._exit`: nothing of the poll's teardown (atexit, buffers) runs twice.
+- Only while the process has one thread, only where `fork` exists
+  (`can_fork_workers`); otherwise `start` returns None and the poll fetches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+from bot.ingest.fetch.client import SYSTEM_NETWORK, fetch_feeds
+from bot.ingest.forkparse import can_fork_workers
+from bot.models import FeedConfig, FeedState, FetchResult, Settings
+
+__all__ = ["Plan", "Prefetch"]
+
+log = logging.getLogger(__name__)
+
+#: What the child fetches: the feeds due and the states they are fetched with.
+Plan = Callable[[], tuple[list[FeedConfig], dict[str, FeedState]]]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _child(conn: Connection, plan: Plan, settings: Settings, parent: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the poll died before the line above
+        return
+    feeds, states = plan()
+    conn.send((feeds, {f.id: states[f.id] for f in feeds if f.id in states}))
+    fetch_feeds(feeds, states, settings, on_result=conn.send)
+    conn.send(None)
+
+
+def _run_child(conn: Connection, plan: Plan, settings: Settings, parent: int) -> None:
+    status = 0
+    try:
+        _child(conn, plan, settings, parent)
+    except BaseException:  # the poll fetches what did not come
+        log.exception("prefetch: the downloads' process failed")
+        status = 1
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)
+
+
+class Prefetch:
+    """A forked child fetching the feeds `plan` names (see the module docstring)."""
+
+    def __init__(self, process: Any, conn: Connection) -> None:
+        self._process = process
+        self._conn = conn
+
+    @classmethod
+    def start(cls, plan: Plan, settings: Settings) -> Prefetch | None:
+        """Fork the child now, or None where it cannot be forked (the poll fetches)."""
+        if not can_fork_workers():
+            return None
+        context = multiprocessing.get_context("fork")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        ours, theirs = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_run_child,
+            args=(theirs, plan, settings, os.getpid()),
+            name="briefbot-prefetch",
+            daemon=True,
+        )
+        try:
+            process.start()
+        except OSError:
+            ours.close()
+            return None
+        finally:
+            theirs.close()
+        return cls(process, ours)
+
+    def fetch(
+        self,
+        feeds: Sequence[FeedConfig],
+        states: Mapping[str, FeedState],
+        settings: Settings,
+        *,
+        on_result: Callable[[FetchResult], None] | None = None,
+        **network: Any,
+    ) -> list[FetchResult]:
+        """`fetch_feeds`, answered by the child where it fetched the same feeds the same way."""
+        wanted = list(feeds)
+        ours = (
+            network.get("resolver", SYSTEM_NETWORK.resolver),
+            network.get("policy", SYSTEM_NETWORK.policy),
+        )
+        theirs = SYSTEM_NETWORK.resolver, SYSTEM_NETWORK.policy
+        results: dict[str, FetchResult] = {}
+        if ours == theirs and self._same_plan(wanted, states):  # else: fetched here
+            self._receive(results, on_result)
+        self.close()
+        missing = [f for f in wanted if f.id not in results]
+        if missing:
+            for result in fetch_feeds(missing, states, settings, on_result=on_result, **network):
+                results[result.feed_id] = result
+        return [results[f.id] for f in wanted]
+
+    def _same_plan(self, feeds: list[FeedConfig], states: Mapping[str, FeedState]) -> bool:
+        """Whether the child fetches these feeds with these states (its first message)."""
+        try:
+            planned, used = self._conn.recv()
+        except (EOFError, OSError):
+            return False
+        return bool(
+            planned == feeds and used == {f.id: states[f.id] for f in feeds if f.id in states}
+        )
+
+    def _receive(
+        self, results: dict[str, FetchResult], on_result: Callable[[FetchResult], None] | None
+    ) -> None:
+        """The child's results as they come; what it sent before dying is good."""
+        try:
+            while (result := self._conn.recv()) is not None:
+                results[result.feed_id] = result
+                if on_result is not None:
+                    on_result(result)
+        except (EOFError, OSError):
+            log.warning("prefetch: the downloads' process ended early; fetching the rest here")
+
+    def close(self) -> None:
+        """End the child (at once if it is still at work) and reap it."""
+        if self._process.is_alive():  # first: a child still sending would log a closed pipe
+            self._process.kill()
+        self._process.join()
+        self._conn.close()

@@ -1,0 +1,131 @@
+"""bot/ingest/prefetch.py: a one-shot poll's downloads begun in a forked child.
+
+`Prefetch` forks only while its process has one thread (the test runner has
+more), so the unit cases run in a fresh interpreter (`in_fresh_process` of
+tests/ingest/test_forkparse.py); the whole-poll cases run `briefbot poll`.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from bot.store.tinydb.store import TinyStore
+from tests.app.test_cli import run_cli, write_feeds
+from tests.ingest.test_forkparse import in_fresh_process
+from tests.support.feedgen import make_rss, numbered_entries
+from tests.support.feedserver import FeedServer
+
+PREFETCH = """
+from datetime import UTC, datetime
+from bot.config.schema import parse_config_text
+from bot.ingest.prefetch import Prefetch
+from bot.models import FeedState
+
+config = parse_config_text(
+    "feeds:\\n"
+    "  - {{id: a, url: '{a}', allow_private: true}}\\n"
+    "  - {{id: b, url: '{b}', allow_private: true}}\\n"
+)
+feeds = list(config.feeds)
+stale = {{"a": FeedState("a", etag='"a-1"'), "b": FeedState("b", etag='"b-1"')}}
+fresh = {{"a": FeedState("a", etag='"a-2"'), "b": FeedState("b", etag='"b-1"')}}
+"""
+
+
+def _script(server: FeedServer, body: str) -> str:
+    head = PREFETCH.format(a=server.url("/a.xml"), b=server.url("/b.xml"))
+    return head + textwrap.dedent(body)
+
+
+def test_the_childs_answers_are_the_polls_when_it_fetched_with_the_same_validators(
+    feed_server: FeedServer,
+) -> None:
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 3)), etag='"a-3"')
+    feed_server.add("/b.xml", make_rss(numbered_entries(10, 2)), etag='"b-1"')
+    seen = in_fresh_process(
+        _script(
+            feed_server,
+            """
+            prefetch = Prefetch.start(lambda: (feeds, fresh), config.settings)
+            arrived = []
+            results = prefetch.fetch(feeds, fresh, config.settings, on_result=arrived.append)
+            print(json.dumps({
+                "forked": prefetch is not None,
+                "status": [r.status_code for r in results],
+                "not_modified": [r.not_modified for r in results],
+                "arrived": sorted(r.feed_id for r in arrived),
+            }))
+            """,
+        )
+    )
+    assert seen["forked"]
+    assert seen["status"] == [200, 304] and seen["not_modified"] == [False, True]
+    assert seen["arrived"] == ["a", "b"]
+    # One request a feed (the child's), each conditional on the state's ETag.
+    assert [r.header("If-None-Match") for r in feed_server.requests("/a.xml")] == ['"a-2"']
+    assert [r.header("If-None-Match") for r in feed_server.requests("/b.xml")] == ['"b-1"']
+
+
+def test_a_child_that_read_older_validators_is_not_trusted(feed_server: FeedServer) -> None:
+    # The child read state.json before another poll committed a's new ETag: its
+    # unconditional-looking 200 must not stand; the poll asks again, as the store says.
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 3)), etag='"a-2"')
+    feed_server.add("/b.xml", make_rss(numbered_entries(10, 2)), etag='"b-1"')
+    seen = in_fresh_process(
+        _script(
+            feed_server,
+            """
+            prefetch = Prefetch.start(lambda: (feeds, stale), config.settings)
+            results = prefetch.fetch(feeds, fresh, config.settings)
+            print(json.dumps({"not_modified": [r.not_modified for r in results]}))
+            """,
+        )
+    )
+    assert seen["not_modified"] == [True, True]
+    last = feed_server.requests("/a.xml")[-1]
+    assert last.header("If-None-Match") == '"a-2"'
+
+
+def test_a_child_that_fails_costs_no_feed(feed_server: FeedServer) -> None:
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 3)), etag='"a-3"')
+    feed_server.add("/b.xml", make_rss(numbered_entries(10, 2)), etag='"b-1"')
+    seen = in_fresh_process(
+        _script(
+            feed_server,
+            """
+            def broken():
+                raise OSError("state.json unreadable")
+            prefetch = Prefetch.start(broken, config.settings)
+            results = prefetch.fetch(feeds, fresh, config.settings)
+            print(json.dumps({"status": [r.status_code for r in results]}))
+            """,
+        )
+    )
+    assert seen["status"] == [200, 304]
+    assert len(feed_server.requests("/a.xml")) == 1  # fetched by the poll itself
+
+
+def test_a_whole_poll_stores_what_changed_and_asks_conditionally(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 3)), etag='"a-1"')
+    feed_server.add("/b.xml", make_rss(numbered_entries(10, 2)), etag='"b-1"')
+    urls = {"a": feed_server.url("/a.xml"), "b": feed_server.url("/b.xml")}
+    data = tmp_path / "data"
+    config = write_feeds(tmp_path / "feeds.yaml", urls, data)
+    first = run_cli("--config", str(config), "poll", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    feed_server.add("/a.xml", make_rss(numbered_entries(1, 5)), etag='"a-2"')
+
+    second = run_cli("--config", str(config), "poll", cwd=tmp_path)
+
+    assert second.returncode == 0, second.stderr
+    rows = {line.split()[0]: line.split() for line in second.stdout.splitlines() if line}
+    assert rows["a"][1] == "ok" and rows["a"][2] == "2"  # the two new entries
+    assert rows["b"][1] == "not-modified"
+    assert [r.header("If-None-Match") for r in feed_server.requests("/a.xml")] == [None, '"a-1"']
+    assert [r.header("If-None-Match") for r in feed_server.requests("/b.xml")] == [None, '"b-1"']
+    with TinyStore.open(data, read_only=True) as store:
+        assert store.items.count() == 7
+        assert store.feed_states.get("a").etag == '"a-2"'  # type: ignore[union-attr]
