@@ -82,8 +82,10 @@ def identify(feed_id: str, entries: Sequence[EntryFacts]) -> tuple[list[Identity
         if key.guid is not None and facts.fr_number is None:
             materials.setdefault(key.guid, set()).add(key.material)
     shared = {guid for guid, seen in materials.items() if len(seen) > 1}
+    # dedup_key(feed_id, kind, value) is its prefix for (feed_id, kind) followed by value.
+    prefixes = (dedup_key(feed_id, "id", ""), dedup_key(feed_id, "lt", ""))
     identities = [
-        _identity(feed_id, facts, key, key.guid in shared if shared else False)
+        _identity(prefixes, facts, key, key.guid in shared if shared else False)
         for facts, key in zip(entries, keys, strict=True)
     ]
     return identities, len(shared)
@@ -105,7 +107,7 @@ def _keys(facts: EntryFacts) -> _Keys:
     return _Keys(guid, link, material, title_key, text_key)
 
 
-def _identity(feed_id: str, facts: EntryFacts, key: _Keys, shared: bool) -> Identity:
+def _identity(prefixes: tuple[str, str], facts: EntryFacts, key: _Keys, shared: bool) -> Identity:
     if facts.fr_number:
         item_id = f"fr:{facts.fr_number}"
     elif key.guid and shared:
@@ -117,11 +119,16 @@ def _identity(feed_id: str, facts: EntryFacts, key: _Keys, shared: bool) -> Iden
     else:
         item_id = f"hash:{_sha1(f'{key.title_key}{chr(10)}{key.text_key}')}"
     link_title_key = key.material if (key.link and key.title_key) or key.guid else None
-    return Identity(item_id, link_title_key, _former_keys(feed_id, facts, shared, key.title_key))
+    return Identity(item_id, link_title_key, _former_keys(prefixes, facts, shared, key))
 
 
-def _former_keys(feed_id: str, facts: EntryFacts, shared: bool, title_key: str) -> tuple[str, ...]:
-    """The id and second key release 0.1 gave this entry, in the forms that may be stored."""
+def _former_keys(
+    prefixes: tuple[str, str], facts: EntryFacts, shared: bool, key: _Keys
+) -> tuple[str, ...]:
+    """The id and second key release 0.1 gave this entry, in the forms that may be stored.
+
+    `prefixes` are `dedup_key`'s for the feed's "id" and "lt" keys.
+    """
     ids: list[str] = []
     link_variants = _variants(facts.link) if facts.link else ()
     if facts.fr_number:
@@ -134,12 +141,17 @@ def _former_keys(feed_id: str, facts: EntryFacts, shared: bool, title_key: str) 
         ids = [f"link:{link}" for link in link_variants]
     else:
         ids = [f"hash:{_sha1(chr(10).join((facts.title, facts.raw_dates, facts.text)))}"]
-    # dedup_key(feed_id, kind, value) is its prefix for (feed_id, kind) followed by value.
-    id_prefix = dedup_key(feed_id, "id", "")
+    id_prefix, lt_prefix = prefixes
     keys = [id_prefix + item_id for item_id in ids]
-    if facts.link and facts.title:  # (title_key: `normalize_for_key(facts.title)`)
-        lt_prefix = dedup_key(feed_id, "lt", "")
-        keys += [lt_prefix + _sha1(f"{link}\n{title_key}") for link in link_variants]
+    if facts.link and facts.title:
+        # The sha1 of a variant that is the link's identity form is the entry's `material`
+        # (`_keys`: made from the identity form and the same title key, when both are set).
+        reuse = key.link if key.link and key.title_key else None
+        suffix = f"\n{key.title_key}"
+        keys += [
+            lt_prefix + (key.material if link == reuse else _sha1(link + suffix))
+            for link in link_variants
+        ]
     return tuple(keys)
 
 
@@ -151,16 +163,27 @@ def _variants(url: str) -> tuple[str, ...]:
     http(s) URL are left as they are.
     """
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in ("http", "https"):
+    lower = scheme.lower()
+    if not sep or (lower != "http" and lower != "https"):
         return (url,)
-    other = "https" if scheme.lower() == "http" else "http"
-    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    other = "https" if lower == "http" else "http"
+    cut = len(rest)
+    for mark in "?#":  # up to the first of them
+        found = rest.find(mark, 0, cut)
+        if found >= 0:
+            cut = found
     where, tail = rest[:cut], rest[cut:]
-    wheres = [where]
     slash = where.find("/")
-    if slash >= 0 and where[slash:] != "/":
-        wheres.append(where[:-1] if where.endswith("/") else f"{where}/")
-    return tuple(dict.fromkeys(f"{s}://{w}{tail}" for s in (scheme, other) for w in wheres))
+    if slash < 0 or where[slash:] == "/":
+        return (f"{scheme}://{rest}", f"{other}://{rest}")
+    toggled = where[:-1] if where.endswith("/") else f"{where}/"
+    # (Four distinct texts: the schemes differ, and so do the two paths.)
+    return (
+        f"{scheme}://{rest}",
+        f"{scheme}://{toggled}{tail}",
+        f"{other}://{rest}",
+        f"{other}://{toggled}{tail}",
+    )
 
 
 def _guid_id(guid: str) -> str:
