@@ -105,6 +105,8 @@ def test_quick_poll_contenders_did_the_same_work(quick_run: QuickRun) -> None:
         # Every new item stored once; unchanged feeds answered 304 to its ETags.
         assert run["new_items"] == expected
         assert run["farm"]["by_status"] == {"200": changed, "304": feeds - changed}
+        # The cycle split in two: downloads and parses, then the storing after them.
+        assert 0 < run["fetch_parse_seconds"] <= run["seconds"]
     for run in runs["floor"]:
         assert (run["changed"], run["not_modified"]) == (changed, feeds - changed)
     for run in runs["naive"]:
