@@ -135,6 +135,8 @@ def test_the_schedule_form_saves_the_schedule_and_moves_the_digest_job(
         "mon,wed,fri",
         ADMIN,
     )
+    # The runtime applies the stored change just after storing it: awaited, not raced.
+    assert wait_until(lambda: runtime.config.digest(CHANNEL) is not None)
     digest = runtime.config.digest(CHANNEL)
     assert digest is not None
     assert (digest.at, digest.timezone) == (time(7, 15), "Asia/Tokyo")
