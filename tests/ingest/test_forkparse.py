@@ -96,7 +96,7 @@ def test_a_parse_past_the_limit_has_its_worker_killed_and_the_next_one_parses() 
         """
         pool = ForkedParsePool(1, time_limit=0.5)
         [first] = pool.pids()
-        slow = make_rss(numbered_entries(1, 3_000, prefix="Slow"))  # seconds of parsing
+        slow = make_rss(numbered_entries(1, 40_000, prefix="Slow"))  # seconds of parsing, even now
         result = parse(pool, slow)
         small = parse(pool, make_rss(numbered_entries(1, 2)))
         pool.close()
