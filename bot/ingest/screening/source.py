@@ -274,8 +274,8 @@ class ScreeningSource:
         """Give recent Entity List rules their named entities; return how many were named."""
         pending = [
             (item, facts)
-            for item in store.items.newest_first(RESOLVE_SCAN)
-            if ENTITY_LIST_KEY in item.extras and EXTRAS_KEY not in item.extras
+            for item in store.items.newest_with_extra(ENTITY_LIST_KEY, RESOLVE_SCAN)
+            if EXTRAS_KEY not in item.extras
             if (facts := FederalRegisterFacts.of(item.extras)) is not None and facts.citation
         ]
         if not pending:
