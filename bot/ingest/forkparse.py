@@ -29,6 +29,10 @@ Not obvious:
   killed, not asked to stop: it has nothing to finish.
 - stdout and stderr are flushed before forking, so that nothing buffered here
   is written twice.
+- The objects made so far (the modules, the configuration) are moved out of
+  the collector's reach first (`gc.freeze`, as CPython's documentation
+  advises before a fork): a worker's collections would otherwise walk them
+  all, writing to every page it shares with this process (copied, then).
 - A forked worker shares this process's open files, stdout and stderr among
   them: were it to outlive the poll (killed: a crash test, the OOM killer), a
   caller reading the poll's output to its end would wait for the worker. So a
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -100,6 +105,7 @@ class ForkedParsePool(ParsePool):
         import bot.ingest.parse  # noqa: F401  (the workers inherit it: see the docstring)
 
         context = multiprocessing.get_context("fork")
+        gc.freeze()  # see the docstring
         sys.stdout.flush()
         sys.stderr.flush()
         ends: list[Connection] = []
