@@ -1,7 +1,9 @@
-"""The runtime's parts made on first use: renderer, deliverers, network, parse workers.
+"""The runtime's parts made on first use: renderer, deliverers, network, parse workers,
+the screening list's source.
 
 `briefbot poll` never renders and `briefbot status` never fetches, so each
-part (and the libraries behind it: Jinja2, httpx, the parse worker pool) is
+part (and the libraries behind it: Jinja2, httpx, the parse worker pool, the
+screening list's readers) is
 imported and built only when a job first asks for it. `Runtime` inherits
 these properties; they read `config`, `store`, `clock` and `locks` from it.
 """
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from bot.deliver.locks import DestinationLocks
     from bot.ingest.fetch.client import Network
     from bot.ingest.parsepool import FeedParser
+    from bot.ingest.screening.source import ScreeningSource
     from bot.render.renderer import Renderer
     from bot.store.ports import Store
 
@@ -29,6 +32,7 @@ __all__ = ["LazyParts"]
 class LazyParts:
     """Properties made on first use, each under a lock so two threads make it once."""
 
+    base_config: Config
     config: Config
     store: Store
     clock: Callable[[], datetime]
@@ -40,8 +44,10 @@ class LazyParts:
         self._alerts: AlertDispatcher | None = None
         self._digests: DigestSender | None = None
         self._parser: FeedParser | None = None
+        self._screening: ScreeningSource | None = None
         self._config_lock = threading.Lock()
         self._parser_lock = threading.Lock()
+        self._screening_lock = threading.Lock()
 
     def feed_names(self) -> dict[str, str]:
         return {f.id: f.display_name for f in self.config.feeds}
@@ -76,6 +82,20 @@ class LazyParts:
             if self._digests is None:
                 self._digests = DigestSender(self.store, self.locks, clock=self.clock)
             return self._digests
+
+    @property
+    def screening(self) -> ScreeningSource:
+        """The screening list's download and snapshot (bot/ingest/screening/source.py)."""
+        with self._screening_lock:
+            if self._screening is None:
+                from bot.app.storage import screening_snapshot_place
+                from bot.ingest.screening.source import ScreeningSource
+
+                place = screening_snapshot_place(self.store)  # the database's, on PostgreSQL
+                self._screening = ScreeningSource(
+                    self.base_config.settings.data_dir, clock=self.clock, place=place
+                )
+            return self._screening
 
     @property
     def network(self) -> Network:

@@ -30,10 +30,9 @@ from bot.app.fedreg import deadline_items
 from bot.app.latest import newest_stories
 from bot.app.parts import LazyParts
 from bot.app.screening import poll_screening, screening_status_row
-from bot.app.storage import database_search, open_store, screening_snapshot_place
+from bot.app.storage import database_search, open_store
 from bot.app.storycache import StoryKeeper
 from bot.app.workspaces import digest_feeds, only_their_feeds, only_visible, stamp_alerts
-from bot.brief.watchlist import watch_alerts, where_found
 from bot.config.model import Config, DigestConfig, TopicConfig
 from bot.config.overrides import effective_config
 from bot.config.redact import redact_text
@@ -41,7 +40,6 @@ from bot.deliver.locks import DestinationLocks
 from bot.find.stories.index import StoryIndex
 from bot.ingest.fedreg.apply import track_items
 from bot.ingest.fedreg.enrich import EnrichOptions
-from bot.ingest.screening.source import ScreeningReport, ScreeningSource
 from bot.models import (
     UTC,
     Alert,
@@ -53,10 +51,10 @@ from bot.models import (
     SlackMessage,
     replace,
 )
-from bot.render.inputs import FeedStatusRow
 from bot.store.ports import Coordination, DeliveryProblem, SingleProcess, Store, Transaction, Watch
 
-if TYPE_CHECKING:  # imported where used: `briefbot poll` loads no Jinja2, search or Slack
+if TYPE_CHECKING:  # imported where used: `briefbot poll` loads no Jinja2, search or Slack,
+    # nor the screening list's code or the watch matcher unless there is work for them
     from bot.brief.ask import Answer
     from bot.deliver.alerts import DispatchReport
     from bot.deliver.digests import DigestOutcome
@@ -65,6 +63,8 @@ if TYPE_CHECKING:  # imported where used: `briefbot poll` loads no Jinja2, searc
     from bot.find.search.results import SearchResults
     from bot.ingest.fetch.client import Network
     from bot.ingest.poll import FeedOutcome, FetchFeeds
+    from bot.ingest.screening.source import ScreeningReport
+    from bot.render.inputs import FeedStatusRow
 
 __all__ = ["LATEST_SCAN_LIMIT", "Runtime", "utc_now"]
 
@@ -112,8 +112,6 @@ class Runtime(LazyParts):
         self.coordination: Coordination = SingleProcess()  # replicas: bot/app/replicas.py
         self.locks = DestinationLocks(self.coordination)
         LazyParts.__init__(self, network)
-        place = screening_snapshot_place(store)  # the database's, on PostgreSQL
-        self.screening = ScreeningSource(config.settings.data_dir, clock=clock, place=place)
         self._index_lock = threading.Lock()
         self._stories = StoryKeeper(cache_dir, store.items, clock, store.alerts.match_cursor)
         self._search: SearchEngine | None = None
@@ -305,6 +303,8 @@ class Runtime(LazyParts):
             tx.alerts.enqueue(self._theirs(tx, items, stamp_alerts(found, subscriptions)))
         watches = tx.watches.list()
         if watches:
+            from bot.brief.watchlist import watch_alerts
+
             found = stamp_alerts(watch_alerts(items, watches, now=self.clock()), watches)
             tx.alerts.enqueue(self._theirs(tx, items, found))
         tx.alerts.set_match_cursor(max(item.seq for item in items))
@@ -419,6 +419,8 @@ class Runtime(LazyParts):
 
     def feed_status_rows(self) -> list[FeedStatusRow]:
         """Each feed and its state, for `/brief status` and `briefbot status`."""
+        from bot.render.inputs import FeedStatusRow
+
         states = self.store.feed_states.all()
         rows = [
             FeedStatusRow(feed.id, feed.display_name, feed.enabled, _shown(states.get(feed.id)))
@@ -463,6 +465,8 @@ class Runtime(LazyParts):
 
 def _watch_label(item: Item, watch: Watch) -> str:
     """ "watch Huawei (w3) among the entities of 89 FR 1064: ... · /brief unwatch w3 stops it"."""
+    from bot.brief.watchlist import where_found
+
     where = where_found(item, watch) or "in this item"
     return f"{watch.label} ({watch.id}) {where} · /brief unwatch {watch.id} stops it"
 

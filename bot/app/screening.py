@@ -11,6 +11,10 @@ the next poll.
 status`: its feed state is stored as the feed "screening-list", which no
 configured feed may be called (the config checker refuses the id), and the
 row adds how many entries the snapshot holds.
+
+A poll with no `screening_list:` set and no rule waiting for its names (most
+polls) loads none of the list's code: `unnamed_rules` (bot/ingest/screening/
+pending.py) answers that from the few items holding the Entity List key.
 """
 
 from __future__ import annotations
@@ -19,16 +23,15 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.brief.watchlist import watch_alerts
 from bot.config.redact import redact_text
-from bot.ingest.screening.diff import FEED_ID
-from bot.ingest.screening.source import SCREENING_NAME, ScreeningReport
+from bot.ingest.screening.pending import unnamed_rules
 from bot.models import Item
-from bot.render.inputs import FeedStatusRow
 from bot.store.ports import Transaction
 
 if TYPE_CHECKING:
     from bot.app.runtime import Runtime
+    from bot.ingest.screening.source import ScreeningReport
+    from bot.render.inputs import FeedStatusRow
 
 __all__ = ["poll_screening", "screening_status_row"]
 
@@ -37,6 +40,14 @@ log = logging.getLogger(__name__)
 
 def poll_screening(runtime: Runtime, *, force: bool = False) -> ScreeningReport | None:
     """Poll the screening list when it is set and due; name pending Entity List rules."""
+    try:
+        listed = runtime.config.screening_list
+        if (listed is None or not listed.enabled) and not unnamed_rules(runtime.store.items):
+            return None  # nothing to download, no rule to name
+    except Exception:
+        log.exception("screening list: the poll or the naming of entities failed")
+        return None
+    from bot.brief.watchlist import watch_alerts
 
     def match(tx: Transaction, stored: list[Item]) -> None:
         runtime.match_new_items(tx)
@@ -65,6 +76,10 @@ def screening_status_row(runtime: Runtime) -> FeedStatusRow | None:
     listed = runtime.config.screening_list
     if listed is None:
         return None
+    from bot.ingest.screening.diff import FEED_ID
+    from bot.ingest.screening.source import SCREENING_NAME
+    from bot.render.inputs import FeedStatusRow
+
     snapshot = runtime.screening.snapshot()
     entries = len(snapshot.entries) if snapshot is not None else 0
     state = runtime.store.feed_states.get(FEED_ID)

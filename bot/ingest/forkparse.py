@@ -7,10 +7,12 @@ parse pool (bot/ingest/parsepool.py) with its first workers made by `fork`
 of the poll's own process, before that process has any other thread and
 before the store is opened, instead of from the forkserver (an interpreter
 of its own: 0.2 s of CPU, which made the pool a loss for a small poll). A
-fork costs a few milliseconds; the worker imports the parser itself (on the
-other core, while this process opens the store), then parses each document
-it is sent. What a parse costs this process is sending the document and
-reading back the items.
+fork costs a few milliseconds. The parser (bot.ingest.parse, 30 ms of CPU) is
+imported here just before the fork, so the workers have it at once and it is
+imported once, not once per process: this process needs it too (it parses
+the small documents that wait once the downloads are in, `helper`). What a
+parse in a worker costs this process is sending the document and reading
+back the items.
 
 Not obvious:
 
@@ -24,9 +26,13 @@ Not obvious:
 - A forked worker does not wait to be ready: its first job waits for its
   "ready" instead (START_TIMEOUT), so forking costs the poll no wait; the time
   limit still counts parsing only. One the pool closes before it was ready is
-  killed, not asked to stop: its imports are of no use any more.
+  killed, not asked to stop: it has nothing to finish.
 - stdout and stderr are flushed before forking, so that nothing buffered here
   is written twice.
+- The objects made so far (the modules, the configuration) are moved out of
+  the collector's reach first (`gc.freeze`, as CPython's documentation
+  advises before a fork): a worker's collections would otherwise walk them
+  all, writing to every page it shares with this process (copied, then).
 - A forked worker shares this process's open files, stdout and stderr among
   them: were it to outlive the poll (killed: a crash test, the OOM killer), a
   caller reading the poll's output to its end would wait for the worker. So a
@@ -39,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -95,7 +102,10 @@ class ForkedParsePool(ParsePool):
             self._fork_all()
 
     def _fork_all(self) -> None:
+        import bot.ingest.parse  # noqa: F401  (the workers inherit it: see the docstring)
+
         context = multiprocessing.get_context("fork")
+        gc.freeze()  # see the docstring
         sys.stdout.flush()
         sys.stderr.flush()
         ends: list[Connection] = []

@@ -28,8 +28,9 @@ Not obvious:
 - What a worker runs is `parse_feed` itself, so its result is the in-process
   one (ParseResult and Items pickle as they are). This module imports
   bot.ingest.parse only where it parses (a worker, `InProcessParser`): the
-  bot's own process, which hands documents to workers, never loads
-  feedparser (30 ms of every `briefbot poll`); DEFAULT_TIME_LIMIT repeats
+  service's own process, which hands documents to workers, never loads
+  feedparser (30 ms of CPU; a one-shot `briefbot poll` loads it once, before
+  forking its workers: bot/ingest/forkparse.py); DEFAULT_TIME_LIMIT repeats
   parse.py's (a test checks they agree).
 - Signals. Workers ignore SIGINT and SIGTERM: Ctrl-C reaches the whole
   process group and systemd signals the whole service, while the bot finishes

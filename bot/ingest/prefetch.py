@@ -23,6 +23,8 @@ Not obvious:
 - The child asks Linux to kill it when the poll dies (PR_SET_PDEATHSIG), as a
   forked parse worker does (bot/ingest/forkparse.py), and ends with
   `os._exit`: nothing of the poll's teardown (atexit, buffers) runs twice.
+- Before the fork, the objects made so far are moved out of the collector's
+  reach (`gc.freeze`), as before the parse workers' (bot/ingest/forkparse.py).
 - Only while the process has one thread, only where `fork` exists
   (`can_fork_workers`); otherwise `start` returns None and the poll fetches.
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -94,6 +97,7 @@ class Prefetch:
         context = multiprocessing.get_context("fork")
         sys.stdout.flush()
         sys.stderr.flush()
+        gc.freeze()  # the child's collections leave what it inherits alone (forkparse.py)
         ours, theirs = context.Pipe(duplex=False)
         process = context.Process(
             target=_run_child,

@@ -91,6 +91,46 @@ def test_the_workers_are_forked_at_once_and_parse_as_parse_feed_does() -> None:
     assert seen["left"] == [] and seen["gone"] is True
 
 
+def test_the_parser_is_loaded_and_frozen_before_the_fork_so_the_workers_inherit_it() -> None:
+    """The poll's process needs the parser too (its `helper`): loaded here before the
+    fork, it is imported once for the whole tree, not once more in every worker; and
+    what the workers inherit is frozen, so their collections do not walk it."""
+    script = """
+        import gc, json, sys
+        from bot.ingest.forkparse import ForkedParsePool
+
+        before = "bot.ingest.parse" in sys.modules
+        pool = ForkedParsePool(1, time_limit=20)
+        loaded = {m for m in ("bot.ingest.parse", "feedparser") if m in sys.modules}
+        frozen = gc.get_freeze_count()  # out of the collector's reach before the fork
+        from tests.ingest.feedfixtures import FETCHED_AT  # (it loads the parser)
+        from tests.support.feedgen import make_rss, numbered_entries
+        body = make_rss(numbered_entries(1, 3))
+        result = pool.parse(
+            "f", body, headers={}, url="", fetched_at=FETCHED_AT, summary_max_chars=1000
+        )
+        pool.close()
+        print(json.dumps({"before": before, "loaded": sorted(loaded), "forked": pool.forked,
+                          "titles": sorted(item.title for item in result.items),
+                          "frozen": frozen}))
+        """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.splitlines()[-1])
+    assert seen["before"] is False and seen["forked"] is True
+    assert seen["loaded"] == ["bot.ingest.parse", "feedparser"]
+    assert seen["titles"] == ["Story 1", "Story 2", "Story 3"]
+    assert seen["frozen"] > 1000  # the modules loaded: frozen before the fork (gc.freeze)
+
+
 def test_a_parse_past_the_limit_has_its_worker_killed_and_the_next_one_parses() -> None:
     seen = in_fresh_process(
         """

@@ -15,13 +15,14 @@ engine or Slack. To register a command: one `_add(sub, name,
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from bot import __version__
 
-__all__ = ["build_parser", "main", "resolve_command"]
+__all__ = ["build_parser", "main", "resolve_command", "tune_gc"]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -282,10 +283,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2  # EXIT_USAGE, without importing bot.app.cli.shared
+    if argv is None:
+        tune_gc(args.command)
     status = _run(args)
     if argv is None:
         _exit_now(status)
     return status
+
+
+#: The commands that run on (the service, the console): the interpreter's own collector.
+LONG_LIVED = frozenset({"run", "console"})
+#: A one-shot command's young generation: collected every 10,000 allocations, not 700.
+ONE_SHOT_GC_THRESHOLD = (10_000, 10, 10)
+
+
+def tune_gc(command: str) -> None:
+    """Collect cycles less often in a one-shot command (not in `run` or `console`).
+
+    With the default thresholds a `briefbot poll` ran about 130 collections,
+    most of them during its imports, which only create objects that live as
+    long as the process (40-50 ms of CPU in all, a generation-2 pass over every
+    module among them). Cyclic garbage is still collected, only in larger
+    batches; the process ends soon anyway. Processes it forks inherit this.
+    """
+    if command not in LONG_LIVED:
+        gc.set_threshold(*ONE_SHOT_GC_THRESHOLD)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from bot.ingest.screening.csl import ScreeningEntry
 from bot.ingest.screening.frxml import RuleEntity
+from bot.ingest.screening.pending import ENTITIES_KEY
 from bot.ingest.screening.places import country_name
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
     "from_screening_list",
 ]
 
-EXTRAS_KEY = "entities"
+EXTRAS_KEY = ENTITIES_KEY
 ACTIONS = ("added", "revised", "removed")
 MAX_ENTITIES = 2_000
 MAX_NAME = 300

@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config.model import Config, ScreeningListConfig
-from bot.ingest.entitylist import EXTRAS_KEY as ENTITY_LIST_KEY
 from bot.ingest.fedreg.facts import FederalRegisterFacts
 from bot.ingest.feedstate import is_due, next_feed_state
 from bot.ingest.screening.csl import ScreeningEntry, ScreeningListError, parse_screening_list
@@ -54,6 +53,7 @@ from bot.ingest.screening.diff import FEED_ID, change_item, diff_lists
 from bot.ingest.screening.entities import EXTRAS_KEY, RuleEntities, from_rule_xml
 from bot.ingest.screening.entities import from_screening_list as entities_in_list
 from bot.ingest.screening.frxml import entities_from_rule_xml
+from bot.ingest.screening.pending import unnamed_rules
 from bot.models import FeedConfig, FetchResult, Item
 from bot.store.ports import Store, Transaction
 
@@ -77,8 +77,6 @@ SNAPSHOT_FILE = "screening-list.json"
 SCREENING_NAME = "Consolidated Screening List"
 #: The whole list is about 10 MB as CSV, more as JSON.
 MAX_BYTES = 64 * 1024 * 1024
-#: How many of the newest items `resolve_entities` looks at.
-RESOLVE_SCAN = 2_000
 Within = Callable[[Transaction, list[Item]], None]
 
 
@@ -272,12 +270,7 @@ class ScreeningSource:
         self, config: Config, store: Store, *, network: Network, within: Within | None = None
     ) -> int:
         """Give recent Entity List rules their named entities; return how many were named."""
-        pending = [
-            (item, facts)
-            for item in store.items.newest_first(RESOLVE_SCAN)
-            if ENTITY_LIST_KEY in item.extras and EXTRAS_KEY not in item.extras
-            if (facts := FederalRegisterFacts.of(item.extras)) is not None and facts.citation
-        ]
+        pending = unnamed_rules(store.items)
         if not pending:
             return 0
         snapshot = self.snapshot()

@@ -77,6 +77,13 @@ class ItemReader(Protocol):
         """Stored items from the highest seq down, at most `limit` of them."""
         ...
 
+    def newest_with_extra(self, key: str, limit: int) -> Iterator[Item]:
+        """Of the `limit` newest items (`newest_first`), those whose extras hold `key`.
+
+        The same items as filtering `newest_first`, without decoding the others
+        (a poll looks for Entity List rules among the newest 2,000 items)."""
+        ...
+
     def first_seq_since(self, when: datetime) -> int | None:
         """The lowest seq of the run of newest items first seen at or after `when`."""
         ...

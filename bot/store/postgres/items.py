@@ -31,7 +31,14 @@ from bot.models import Item, as_utc, replace
 from bot.store.ports import StoreError, StoreReadOnlyError
 from bot.store.postgres.db import Db
 from bot.store.postgres.searchdoc import search_doc
-from bot.store.records.codec import dedup_keys, doc_to_item, item_to_doc, key_digest, to_json
+from bot.store.records.codec import (
+    dedup_keys,
+    doc_to_item,
+    extra_marker,
+    item_to_doc,
+    key_digest,
+    to_json,
+)
 
 __all__ = ["INSERT_ITEM", "PgItems", "item_row", "lock_seq"]
 
@@ -133,6 +140,9 @@ class PgItems:
             last = rows[-1][0]
 
     def newest_first(self, limit: int) -> Iterator[Item]:
+        return map(_decode, self._newest_docs(limit))
+
+    def _newest_docs(self, limit: int) -> Iterator[str]:
         below: int | None = None
         remaining = limit
         while remaining > 0:
@@ -149,9 +159,16 @@ class PgItems:
             if not rows:
                 return
             for _, doc in rows:
-                yield _decode(doc)
+                yield doc
             remaining -= len(rows)
             below = rows[-1][0]
+
+    def newest_with_extra(self, key: str, limit: int) -> Iterator[Item]:
+        # Only a document naming the key (as a JSON object key) is decoded.
+        marker = extra_marker(key).decode()
+        for item_doc in self._newest_docs(limit):
+            if marker in item_doc and key in (item := _decode(item_doc)).extras:
+                yield item
 
     def first_seq_since(self, when: datetime) -> int | None:
         rows = self._db.rows(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ __all__ = [
     "dedup_keys",
     "doc_to_feed_state",
     "doc_to_item",
+    "extra_marker",
     "feed_state_to_doc",
     "iso",
     "item_to_doc",
@@ -111,6 +113,13 @@ def to_json(value: Any, where: str) -> Any:
         f"{where} is a {type(value).__name__}, not a JSON value "
         "(str, int, float, bool, None, list or dict)"
     )
+
+
+def extra_marker(key: str) -> bytes:
+    """What a stored document (compact JSON, UTF-8) holding `extras[key]` contains: the
+    key as a JSON string. A string value never contains it (its quotes are escaped),
+    so a document without it has no such extra; one with it is decoded to be sure."""
+    return json.dumps(key, ensure_ascii=False).encode()
 
 
 def item_to_doc(item: Item) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from bot.store.ports import StoreError, StoreReadOnlyError
 from bot.store.records.codec import (
     dedup_keys,
     doc_to_item,
+    extra_marker,
     item_to_doc,
     key_digest,
     month_of,
@@ -96,6 +97,23 @@ class ItemRepo:
         seqs += self._engine.newest_seqs(limit - len(seqs))
         for start in range(0, len(seqs), 500):
             yield from self.by_seq(seqs[start : start + 500])
+
+    def newest_with_extra(self, key: str, limit: int) -> Iterator[Item]:
+        # Only a document naming the key (as a JSON object key) is decoded.
+        marker = extra_marker(key)
+        seqs: list[int] = []
+        if self._staged is not None:
+            seqs = sorted(self._staged.new, reverse=True)[:limit]
+        seqs += self._engine.newest_seqs(limit - len(seqs))
+        for start in range(0, len(seqs), 500):
+            chunk = seqs[start : start + 500]
+            blobs = self._blobs(chunk)
+            for seq in chunk:
+                blob = blobs.get(seq)
+                if blob is not None and marker in blob:
+                    item = self._decode(seq, blob)
+                    if key in item.extras:
+                        yield item
 
     def first_seq_since(self, when: datetime) -> int | None:
         """By bisection over the seqs, newest first: about 17 items decoded at 100,000.

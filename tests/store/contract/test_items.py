@@ -84,6 +84,27 @@ def test_reads_by_seq_after_a_seq_and_newest_first(store: Store) -> None:
     assert len(list(store.items.newest_first(100))) == 8
 
 
+def test_newest_with_an_extra_are_those_of_the_newest_that_hold_it(store: Store) -> None:
+    listed = {"entity_list": {"added": 3}}
+    add(store, [item("old-rule", extras=listed)])  # seq 1: not among the newest 4
+    add(
+        store,
+        [
+            item("rule", extras=listed),
+            item("quoted", title='a title saying "entity_list": {"added": 1}'),
+            item("tagged", tags=("entity_list",), extras={"other": "entity_list"}),
+            item("plain"),
+        ],
+    )
+    assert [i.id for i in store.items.newest_with_extra("entity_list", 4)] == ["rule"]
+    assert [i.id for i in store.items.newest_with_extra("entity_list", 5)] == ["rule", "old-rule"]
+    assert [i.extras for i in store.items.newest_with_extra("entity_list", 5)] == [listed] * 2
+    assert list(store.items.newest_with_extra("nothing", 10)) == []
+    with store.transaction() as tx:  # items staged in the transaction count too
+        tx.items.add([item("new-rule", extras=listed)], now=NOW)
+        assert [i.id for i in tx.items.newest_with_extra("entity_list", 2)] == ["new-rule"]
+
+
 def test_first_seq_since_finds_the_newest_run(store: Store) -> None:
     add(store, [item("old")], now=NOW - timedelta(days=3))
     add(store, [item("y1"), item("y2")], now=NOW - timedelta(hours=20))
