@@ -75,12 +75,15 @@ def rank_bm25(
     now_us: int,
     window: int,
     *,
+    count: int | None = None,
     small: int = SMALL,
     probe: int = PROBE,
 ) -> Ranked:
     """(seq, story, score) best first, the first `window`, of the items matching FTS5
-    expression `match`, as `rank_joined` ranks them (see the module docstring)."""
-    (count,) = conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()
+    expression `match`, as `rank_joined` ranks them (see the module docstring);
+    `count`: how many rows of `fts` match, when the caller counted them."""
+    if count is None:
+        (count,) = conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()
     if count < small:
         source = "fts CROSS JOIN docs d ON d.seq = fts.rowid"
         return rank_joined(conn, source, "fts MATCH ?", [match], now_us, window)

@@ -93,6 +93,16 @@ class _Search:
         self.conn: sqlite3.Connection = index.connection()
         self.items: dict[int, Item] = {}
         self.verified: dict[int, bool] = {}
+        self.counted: dict[str, int] = {}  # FTS5 expression -> rows of `fts` matching it
+
+    def fts_count(self, expression: str) -> int:
+        """How many rows of `fts` match `expression` (counted once a search)."""
+        found = self.counted.get(expression)
+        if found is None:
+            sql = "SELECT count(*) FROM fts WHERE fts MATCH ?"
+            (found,) = self.conn.execute(sql, (expression,)).fetchone()
+            self.counted[expression] = found = int(found)
+        return found
 
     def ranked(self, window: int | None) -> list[tuple[int, int, float]]:
         """(seq, story, score) best first, the first `window` (None: all)."""
@@ -113,7 +123,8 @@ class _Search:
                 self.conn, terms[0], expression, filters, self.now_us, window, alone=alone
             )
         if matched and self.cond.sql is None and window is not None and expression is not None:
-            return rank_bm25(self.conn, expression, self.now_us, window)
+            count = self.fts_count(expression)
+            return rank_bm25(self.conn, expression, self.now_us, window, count=count)
         if matched:
             return rank_joined(self.conn, source, where, params, self.now_us, window)
         return self._ranked_apart(source, where, params, window)
@@ -197,7 +208,9 @@ class _Search:
         expression = match_sql(self.cond)
         if self.cond.exact and expression is not None:
             filters = None if self.cond.sql is None else (self.cond.sql, self.cond.params)
-            return max(0, count_stories(self.conn, expression, filters) - false), True
+            count = self.counted.get(expression)
+            found = count_stories(self.conn, expression, filters, count=count)
+            return max(0, found - false), True
         if self.cond.field is not None:  # feed: and tag: alone: counted by FTS5 too
             return max(0, count_stories(self.conn, self.cond.field, None) - false), True
         if self.cond.exact:
