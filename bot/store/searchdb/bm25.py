@@ -10,13 +10,14 @@ and for a join to `docs` for its `e` (about 0.5 us, a third of the query).
 A broad one (`SMALL` matches or more, counted by FTS5 first: a tenth of the
 cost) is ranked by `rank_bm25` instead, a threshold algorithm over the one
 bound the boost has, 1.5: FTS5 sorts the matches by `bm25()` alone, without
-the join, and hands back the best `PROBE`; only those are looked up in
-`docs` and boosted, in Python, with the floating-point operations SQLite
-makes, so each score has the same bits and the page the same order. When the
-last one's `bm25()` times 1.5 is below the `window`-th best boosted score, no
-match left out can reach the page (rounding is monotonic); else the matches
-whose `bm25()` times 1.5 reaches it are read again (a second pass, still
-exact). `tests/store/searchdb/test_bm25.py` compares the pages with
+the join, and hands back the best `PROBE`; only those are joined to `docs`
+and boosted, by the same SQL expression as `rank_joined`'s (the same bits,
+the same order, ties alike). When the last one's `bm25()` times 1.5 is below
+the `window`-th best boosted score, no match left out can reach the page
+(rounding is monotonic); else the matches whose `bm25()` times 1.5 reaches
+it are read again (a second pass, still exact; about 450 of the first
+matches by `bm25()` alone hold the first page of the benchmark's broadest
+ORs). `tests/store/searchdb/test_bm25.py` compares the pages with
 `rank_joined`'s.
 
 Not done: skipping `bm25()` itself for the matches that cannot reach the
@@ -30,7 +31,6 @@ worth a rebuild of every index (measured at 100,000 items, issue 17).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 
 from bot.find.search.ranking import RECENCY_WEIGHT
 from bot.store.searchdb.rank import recency_scale
@@ -46,7 +46,6 @@ PROBE = 512
 _CAP = 1 + RECENCY_WEIGHT
 
 Ranked = list[tuple[int, int, float]]
-Scored = list[tuple[float, int, int, int]]  # (score, when, seq, story)
 
 
 def rank_joined(
@@ -88,44 +87,33 @@ def rank_bm25(
         source = "fts CROSS JOIN docs d ON d.seq = fts.rowid"
         return rank_joined(conn, source, "fts MATCH ?", [match], now_us, window)
     probe = max(probe, window * 16)
-    rows = conn.execute(
-        f"SELECT rowid, -{BM25} AS raw FROM fts WHERE fts MATCH ?"  # noqa: S608
-        f" ORDER BY raw DESC LIMIT {int(probe)}",
-        (match,),
-    ).fetchall()
     scale = recency_scale(now_us)
-    best = _boosted(conn, rows, scale)
+    raws = f"SELECT rowid, -{BM25} AS raw FROM fts WHERE fts MATCH ?"  # noqa: S608
+    rows = _boosted(conn, f"{raws} ORDER BY raw DESC LIMIT {int(probe)}", [match], scale)
     if len(rows) == probe:
-        theta = best[window - 1][0] if len(best) >= window else None
-        if theta is None or float(rows[-1][1]) * _CAP >= theta:
+        scored = [score for _, _, score, _ in rows if score is not None]
+        theta = scored[window - 1] if len(scored) >= window else None
+        if theta is None or min(raw for *_, raw in rows) * _CAP >= theta:
             # Some match left out may reach the page: read every one that can.
-            rows = conn.execute(
-                f"SELECT rowid, raw FROM (SELECT rowid, -{BM25} AS raw FROM fts"  # noqa: S608
-                f" WHERE fts MATCH ?) WHERE raw * {_CAP!r} >= ?",
-                (match, -1.0 if theta is None else theta),
-            ).fetchall()
-            best = _boosted(conn, rows, scale)
-    return [(seq, story, score) for score, _, seq, story in best[:window]]
+            again = f"SELECT rowid, raw FROM ({raws}) WHERE raw * {_CAP!r} >= ?"  # noqa: S608
+            rows = _boosted(conn, again, [match, -1.0 if theta is None else theta], scale)
+    return [
+        (seq, story, score)
+        for seq, story, score, _ in rows
+        if story is not None and score is not None
+    ][:window]
 
 
-def _boosted(conn: sqlite3.Connection, rows: list[tuple[int, float]], scale: float) -> Scored:
-    """(score, when, seq, story), best first, of the matches `rows` (rowid, -bm25) that
-    have a `docs` row: `raw * min(1.5, 1.0 + scale * e)`, as SQLite computes it."""
-    found: Scored = []
-    for part in _chunks(rows, 500):
-        raw_of = {int(seq): float(raw) for seq, raw in part}
-        marks = ", ".join("?" * len(part))
-        docs = conn.execute(
-            f"SELECT seq, story, when_us, e FROM docs WHERE seq IN ({marks})",  # noqa: S608
-            list(raw_of),
-        )
-        for seq, story, when_us, e in docs:
-            score = raw_of[seq] * min(_CAP, 1.0 + scale * e)
-            found.append((score, int(when_us), int(seq), int(story)))
-    found.sort(reverse=True)
-    return found
-
-
-def _chunks(rows: list[tuple[int, float]], size: int) -> Iterator[list[tuple[int, float]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+def _boosted(
+    conn: sqlite3.Connection, raws: str, params: list[object], scale: float
+) -> list[tuple[int, int | None, float | None, float]]:
+    """(seq, story, score, -bm25) of the matches `raws` selects (rowid, raw: -bm25),
+    best first, each score as `rank_joined` computes it (the same SQL); story and score
+    None for a match without a `docs` row (never shown, but counted among those read)."""
+    rows = conn.execute(
+        f"SELECT r.rowid, d.story, r.raw * min({_CAP!r}, 1.0 + ? * d.e) AS score, r.raw"  # noqa: S608
+        f" FROM ({raws}) r LEFT JOIN docs d ON d.seq = r.rowid"
+        f" ORDER BY score DESC, d.when_us DESC, d.seq DESC",
+        [scale, *params],
+    )
+    return [(int(seq), story, score, float(raw)) for seq, story, score, raw in rows]
