@@ -22,6 +22,9 @@ SNIPPET_CHARS = 160
 _ELLIPSIS = "…"
 # Runs of word characters in the original (unfolded) text, for highlighting.
 _RUN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+#: Runs analyzed (`_analyze_run`) kept at most: about 3 MB.
+_RUN_CACHE_MAX = 20_000
+_run_cache: dict[str, tuple[tuple[str, str], ...]] = {}
 
 
 class Highlighter:
@@ -103,11 +106,23 @@ def _tokens_with_offsets(text: str) -> list[tuple[str, str, int, int]]:
     # Folding may change lengths ("ﬁ" is "fi"): analyze each run of word
     # characters alone and give its tokens the run's offsets.
     tokens: list[tuple[str, str, int, int]] = []
+    get = _run_cache.get
     for run in _RUN_RE.finditer(text):
-        raw, stems = analyze_fast(run.group())
+        word = run.group()
+        analyzed = get(word) or _analyze_run(word)
         start, end = run.span()
-        tokens.extend((stem, token, start, end) for stem, token in zip(stems, raw, strict=True))
+        tokens.extend((stem, token, start, end) for token, stem in analyzed)
     return tokens
+
+
+def _analyze_run(word: str) -> tuple[tuple[str, str], ...]:
+    """(raw token, stem) of each token of a run of word characters, kept in a cache:
+    a hit's non-ASCII text is analyzed run by run, and runs (words) repeat."""
+    if len(_run_cache) > _RUN_CACHE_MAX:
+        _run_cache.clear()
+    raw, stems = analyze_fast(word)
+    found = _run_cache[word] = tuple(zip(raw, stems, strict=True))
+    return found
 
 
 def _merge(spans: list[Span]) -> tuple[Span, ...]:

@@ -118,16 +118,22 @@ def flag_primaries(conn: sqlite3.Connection, stories: Iterable[int]) -> None:
 
 
 def count_stories(
-    conn: sqlite3.Connection, match: str, sql: tuple[str, Sequence[Any]] | None
+    conn: sqlite3.Connection,
+    match: str,
+    sql: tuple[str, Sequence[Any]] | None,
+    *,
+    count: int | None = None,
 ) -> int:
     """How many stories the items matching FTS5 expression `match` and SQL condition `sql`
-    over `d` are: `count(DISTINCT story)`, from `count(*)` and the matching flagged items."""
+    over `d` are: `count(DISTINCT story)`, from `count(*)` (`count` when the caller has
+    it: the rows of `fts` matching `match`, `sql` None) and the matching flagged items."""
     where, extra = ("", []) if sql is None else (f" AND ({sql[0]})", list(sql[1]))
     source = "fts" if sql is None else "fts CROSS JOIN docs d ON d.seq = fts.rowid"
-    (count,) = conn.execute(
-        f"SELECT count(*) FROM {source} WHERE fts MATCH ?{where}",  # noqa: S608
-        [match, *extra],
-    ).fetchone()
+    if count is None or sql is not None:
+        (count,) = conn.execute(
+            f"SELECT count(*) FROM {source} WHERE fts MATCH ?{where}",  # noqa: S608
+            [match, *extra],
+        ).fetchone()
     flagged = conn.execute(
         f"SELECT d.seq, d.story FROM fts CROSS JOIN docs d ON d.seq = fts.rowid"  # noqa: S608
         f" WHERE fts MATCH ?{where}",

@@ -6,7 +6,9 @@ stored per item, the term's matches split by field in FTS5, without
 `bm25()`. Any other is ranked by FTS5's `bm25()` with the deleted in-memory
 engine's field weights (title 3, summary 1; SQLite's BM25 weighs each column's term
 frequency and normalizes by the whole document's length, where BM25F
-normalizes each field by its own). Both times the same recency boost, `1 +
+normalizes each field by its own): a broad one by `bm25.rank_bm25`, which
+boosts only the matches that can reach the page (no join of every match to
+`docs`), the others in one statement. Both times the same recency boost, `1 +
 0.5 * 2 ** (-age / 14 days)` (from the stored factor `e`: no `exp()` a row),
 ties to the newer item, then the later seq; a query of filters only lists
 the newest. SQLite sorts and hands back a window of the best candidates;
@@ -50,8 +52,9 @@ from bot.find.search.results import SearchHit, SearchResults, check_page
 from bot.find.search.snippets import Highlighter
 from bot.find.search.times import micros
 from bot.models import Item
+from bot.store.searchdb.bm25 import BM25, rank_bm25, rank_joined
 from bot.store.searchdb.docrows import count_stories
-from bot.store.searchdb.rank import rank_one_term, recency_scale
+from bot.store.searchdb.rank import rank_one_term
 from bot.store.searchdb.translate import Cond, as_sql, match_sql, rank_expression, translate
 
 if TYPE_CHECKING:
@@ -61,7 +64,6 @@ __all__ = ["run_matching", "run_search"]
 
 log = logging.getLogger(__name__)
 
-_BM25 = "bm25(fts, 3.0, 1.0, 0.0, 0.0, 0.0)"
 _DECAY_PER_US = -math.log(2) / (RECENCY_HALF_LIFE.total_seconds() * 1e6)
 #: Candidates re-checked one by one to count an inexact query's stories, at most.
 _COUNT_BUDGET = 2_000
@@ -91,6 +93,16 @@ class _Search:
         self.conn: sqlite3.Connection = index.connection()
         self.items: dict[int, Item] = {}
         self.verified: dict[int, bool] = {}
+        self.counted: dict[str, int] = {}  # FTS5 expression -> rows of `fts` matching it
+
+    def fts_count(self, expression: str) -> int:
+        """How many rows of `fts` match `expression` (counted once a search)."""
+        found = self.counted.get(expression)
+        if found is None:
+            sql = "SELECT count(*) FROM fts WHERE fts MATCH ?"
+            (found,) = self.conn.execute(sql, (expression,)).fetchone()
+            self.counted[expression] = found = int(found)
+        return found
 
     def ranked(self, window: int | None) -> list[tuple[int, int, float]]:
         """(seq, story, score) best first, the first `window` (None: all)."""
@@ -110,13 +122,11 @@ class _Search:
             return rank_one_term(
                 self.conn, terms[0], expression, filters, self.now_us, window, alone=alone
             )
+        if matched and self.cond.sql is None and window is not None and expression is not None:
+            count = self.fts_count(expression)
+            return rank_bm25(self.conn, expression, self.now_us, window, count=count)
         if matched:
-            # The recency boost from the stored factor (`rank`): no exp() a row.
-            score = f"-{_BM25} * min({1 + RECENCY_WEIGHT}, 1.0 + ? * d.e)"
-            sql = f"SELECT d.seq, d.story, {score} AS score FROM {source} WHERE {where}"  # noqa: S608
-            order = " ORDER BY score DESC, d.when_us DESC, d.seq DESC"
-            rows = self.conn.execute(sql + order + limit, [recency_scale(self.now_us), *params])
-            return [(int(s), int(t), float(v)) for s, t, v in rows]
+            return rank_joined(self.conn, source, where, params, self.now_us, window)
         return self._ranked_apart(source, where, params, window)
 
     def _ranked_apart(
@@ -129,7 +139,7 @@ class _Search:
         scores: dict[int, float] = {}
         if expression is not None:
             rows = self.conn.execute(
-                f"SELECT rowid, -{_BM25} FROM fts WHERE fts MATCH ?",  # noqa: S608
+                f"SELECT rowid, -{BM25} FROM fts WHERE fts MATCH ?",  # noqa: S608
                 (expression,),
             )
             scores = {int(seq): float(value) for seq, value in rows}
@@ -198,7 +208,9 @@ class _Search:
         expression = match_sql(self.cond)
         if self.cond.exact and expression is not None:
             filters = None if self.cond.sql is None else (self.cond.sql, self.cond.params)
-            return max(0, count_stories(self.conn, expression, filters) - false), True
+            count = self.counted.get(expression)
+            found = count_stories(self.conn, expression, filters, count=count)
+            return max(0, found - false), True
         if self.cond.field is not None:  # feed: and tag: alone: counted by FTS5 too
             return max(0, count_stories(self.conn, self.cond.field, None) - false), True
         if self.cond.exact:

@@ -80,3 +80,13 @@ def test_real_entity_list_rules_are_found_and_marked() -> None:
         marked = {hit.snippet[s:e].lower() for s, e in hit.spans}
         assert marked & {"entity list", "china"}
         assert len(hit.snippet) <= SNIPPET_CHARS + 2
+
+
+def test_non_ascii_text_is_marked_in_place_hit_after_hit() -> None:
+    """A non-ASCII summary is analyzed word by word (folding changes lengths: "ﬁ" is
+    "fi"), its words recalled from a cache by the next hit: the same marks each time."""
+    summary = "China’s ﬁnal export controls — the ﬁrms’ chips, ﬁnal."
+    items = [make_item(seq, f"Notice {seq}", summary) for seq in (1, 2, 3)]
+    for hit in search(index_of(*items), 'final chips "export controls"').hits:
+        marked = [hit.snippet[s:e] for s, e in hit.spans]
+        assert marked == ["ﬁnal", "export controls", "chips", "ﬁnal"]
