@@ -53,6 +53,7 @@ from bot.ingest.fetch.guard import (
     Resolver,
     resolve_host,
 )
+from bot.ingest.fetch.pool import pool_size
 from bot.models import FeedConfig, FeedState, FetchResult, Settings, replace
 
 __all__ = ["SYSTEM_NETWORK", "FeedClient", "Network", "fetch_all", "fetch_feed", "fetch_feeds"]
@@ -105,7 +106,8 @@ class FeedClient:
     ) -> None:
         install_log_redaction()
         ssl_context = _ssl_context()
-        size = max(1, settings.concurrency)
+        # Idle connections kept per host, not just `concurrency` of them (pool.py).
+        size = pool_size(settings.concurrency, settings.per_host_concurrency)
         limits = httpx.Limits(
             max_connections=size, max_keepalive_connections=size, keepalive_expiry=5.0
         )
@@ -221,10 +223,9 @@ async def fetch_all(
 
 
 def _host_key(url: str) -> str:
-    try:
-        return httpx.URL(url).host.lower()
-    except Exception:  # an invalid URL fails in fetch_feed, with its own message
-        return ""
+    checked = _read_url(url)
+    # An invalid URL fails in fetch_feed, with its own message.
+    return "" if isinstance(checked, str) else checked.host.lower()
 
 
 def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -390,24 +391,33 @@ def _status_phrase(response: httpx.Response) -> str:
 
 
 def _check_url(url: str) -> httpx.URL:
+    checked = _read_url(url)
+    if isinstance(checked, str):
+        raise FetchFailure(checked)
+    return checked
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_url(url: str) -> httpx.URL | str:
+    """`url` read and checked, or why not; kept, since every poll reads the same URLs again."""
     try:
         normalized = normalize_url(url)
     except InvalidHostError as exc:
-        raise FetchFailure(f"not a valid URL: {exc}") from None
+        return f"not a valid URL: {exc}"
     except ValueError:
         normalized = url  # not a URL urlsplit reads: httpx says what is wrong
     try:
         parsed = httpx.URL(normalized)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise FetchFailure(f"not a valid URL: {exc}") from None
+        return f"not a valid URL: {exc}"
     # Shown as configured (httpx rewrites file:///x as file:/x), minus credentials.
     shown = redact_url(url.strip())
     if parsed.scheme not in ("http", "https"):
-        raise FetchFailure(f"not an http(s) URL: {shown}")
+        return f"not an http(s) URL: {shown}"
     if not parsed.host:
-        raise FetchFailure(f"not a valid URL (no host): {shown}")
+        return f"not a valid URL (no host): {shown}"
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise FetchFailure(f"not a valid URL (port {parsed.port} out of range)")
+        return f"not a valid URL (port {parsed.port} out of range)"
     return parsed
 
 

@@ -1,0 +1,117 @@
+"""The connection pool of a fetch run: keep-alive per host, at a small cost per request.
+
+`pool_size` says how many connections a `FeedClient` keeps. httpx's usual
+choice, as many as requests at once (`concurrency`), cannot keep a connection
+to each host it polls: with 8 hosts at 4 requests each, a request for a host
+without an idle connection closed another host's to open its own, and a
+1,000-feed poll opened ~900 connections for 1,000 requests. The requests at
+once are bounded by fetch_all's semaphores, not by the pool, so the pool only
+bounds the idle connections kept: enough for `concurrency` hosts at their
+per-host limit (64 by default; at most `MAX_POOL`).
+
+`ReusePool` is httpcore's pool with one method rewritten, the one that
+runs at each request's start and end (`_assign_requests_to_connections`):
+httpcore's counts the connections once per connection (`len([...])` inside
+the loop, so O(n^2) in the pool's size; a larger pool made it the costliest
+part of a request) and compares all of them, not the idle ones, with the
+keep-alive limit. This one makes the same choices in one pass: drop the
+closed, close the expired and the idle beyond `max_keepalive_connections`,
+give each queued request an idle connection to its origin, else a new one,
+else close the oldest idle connection for it. The method is httpcore's
+internal API (checked on 1.0.x by tests/ingest/fetch/test_pool.py, which fails
+if the pool stops using it).
+
+`CheapStream` wraps each connection's stream so that httpcore's "is the idle
+connection still open" check, asked of every idle connection at every request,
+is one poll() of the socket, not anyio's typed-attribute lookup (which builds
+a dict of lambdas per call) and then the poll().
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import Any, Final
+
+import httpcore
+from httpcore._utils import is_socket_readable
+
+__all__ = ["MAX_POOL", "CheapStream", "ReusePool", "pool_size"]
+
+# Sockets one client keeps open at most, whatever the settings.
+MAX_POOL: Final = 256
+
+
+def pool_size(concurrency: int, per_host_concurrency: int) -> int:
+    """Connections to keep: `concurrency` hosts at their per-host limit, within MAX_POOL."""
+    size = max(1, concurrency)
+    return max(size, min(size * max(1, per_host_concurrency), MAX_POOL))
+
+
+class ReusePool(httpcore.AsyncConnectionPool):
+    """httpcore's pool, its request-to-connection assignment done in one pass (module docstring)."""
+
+    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        closing: list[httpcore.AsyncConnectionInterface] = []
+        kept: list[httpcore.AsyncConnectionInterface] = []
+        idle = 0
+        for connection in self._connections:
+            if connection.is_closed():
+                continue
+            if connection.has_expired():
+                closing.append(connection)
+            elif connection.is_idle():
+                if idle >= self._max_keepalive_connections:
+                    closing.append(connection)
+                else:
+                    idle += 1
+                    kept.append(connection)
+            else:
+                kept.append(connection)
+        self._connections = kept
+        for pool_request in [r for r in self._requests if r.is_queued()]:
+            origin = pool_request.request.url.origin
+            found = next(
+                (c for c in kept if c.can_handle_request(origin) and c.is_available()), None
+            )
+            if found is None and len(kept) >= self._max_connections:
+                oldest_idle = next((c for c in kept if c.is_idle()), None)
+                if oldest_idle is None:
+                    continue  # the request waits for a connection to come free
+                kept.remove(oldest_idle)
+                closing.append(oldest_idle)
+            if found is None:
+                found = self.create_connection(origin)
+                kept.append(found)
+            pool_request.assign_to_connection(found)
+        return closing
+
+
+class CheapStream(httpcore.AsyncNetworkStream):
+    """A connection's stream, its "is_readable" answered from the socket found once."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return CheapStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None:
+            return is_socket_readable(self._socket)
+        return self._inner.get_extra_info(info)

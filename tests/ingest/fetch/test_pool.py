@@ -1,0 +1,166 @@
+"""The connection pool (bot/ingest/fetch/pool.py): a connection kept per host, the guard on each.
+
+Connections are counted at the loopback feed server (one client port, one
+connection). Host names come from a FakeResolver, all on 127.0.0.1: to the
+pool each name is an origin of its own, as distinct publishers are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+
+import httpcore
+import pytest
+
+from bot.config.addresses import PUBLIC_ONLY
+from bot.ingest.fetch.client import fetch_feeds
+from bot.ingest.fetch.guard import PinnedBackend
+from bot.ingest.fetch.pool import MAX_POOL, ReusePool, pool_size
+from bot.models import FeedConfig, FeedState, Settings
+from tests.ingest.fetch.fetching import RSS, FakeResolver
+from tests.support.feedserver import FeedServer
+
+LOOPBACK_AS_PUBLIC = PUBLIC_ONLY.allowing(["127.0.0.0/8"])
+
+
+def _host_feeds(server: FeedServer, hosts: list[str], per_host: int) -> list[FeedConfig]:
+    feeds = []
+    for n in range(per_host * len(hosts)):
+        host = hosts[n % len(hosts)]
+        server.add(f"/f{n}", RSS, etag=f'"{n}"', delay=0.02)
+        url = f"http://{host}:{server.port}/f{n}"
+        feeds.append(FeedConfig(id=f"f{n}", url=url, allow_private=True))
+    return feeds
+
+
+def test_feeds_on_more_hosts_than_requests_at_once_keep_each_hosts_connections(
+    feed_server: FeedServer,
+) -> None:
+    """6 hosts x 8 feeds, 4 requests at once, 2 per host: at most 12 connections.
+
+    Before, the pool held `concurrency` (4) connections: a request for a host
+    with none idle closed another host's, and nearly every request opened one.
+    """
+    hosts = [f"h{n}.test" for n in range(6)]
+    resolver = FakeResolver({host: ["127.0.0.1"] for host in hosts})
+    feeds = _host_feeds(feed_server, hosts, per_host=8)
+    settings = Settings(concurrency=4, per_host_concurrency=2)
+    first = fetch_feeds(feeds, {}, settings, resolver=resolver)
+    feed_server.reset_stats()
+    states = {r.feed_id: FeedState(r.feed_id, etag=r.etag) for r in first}
+
+    second = fetch_feeds(feeds, states, settings, resolver=resolver)
+
+    assert [r.status_code for r in second] == [304] * 48
+    requests = feed_server.requests()
+    connections = {r.client_port for r in requests}
+    assert len(requests) == 48
+    assert len(connections) <= len(hosts) * 2
+    # A connection serves one host name only: reuse never crosses publishers.
+    host_of = {(r.client_port, r.header("host")) for r in requests}
+    assert len(host_of) == len(connections)
+
+
+def test_a_pool_smaller_than_the_hosts_closes_idle_connections_for_new_ones(
+    feed_server: FeedServer,
+) -> None:
+    hosts = ["a.test", "b.test", "c.test"]
+    resolver = FakeResolver({host: ["127.0.0.1"] for host in hosts})
+    feeds = _host_feeds(feed_server, hosts, per_host=3)
+    results = fetch_feeds(
+        feeds, {}, Settings(concurrency=1, per_host_concurrency=1), resolver=resolver
+    )
+    assert [r.etag for r in results] == [f'"{n}"' for n in range(9)]
+    # One connection at a time, the hosts alternating: each request a new one.
+    assert len({r.client_port for r in feed_server.requests()}) == 9
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "per_host", "size"),
+    [(16, 4, 64), (1, 1, 1), (8, 8, 64), (64, 64, MAX_POOL), (300, 1, 300)],
+)
+def test_pool_size(concurrency: int, per_host: int, size: int) -> None:
+    assert pool_size(concurrency, per_host) == size
+
+
+def test_a_kept_connection_does_not_let_a_redirect_to_a_new_private_host_through(
+    feed_server: FeedServer,
+) -> None:
+    # public.test's connection is open and idle when the second feed's
+    # redirect names inside.test, which resolves to a private address.
+    resolver = FakeResolver({"public.test": ["127.0.0.1"], "inside.test": ["10.0.0.7"]})
+    feed_server.add("/ok", RSS)
+    feed_server.add("/jump", redirect_to=f"http://inside.test:{feed_server.port}/ok")
+    base = f"http://public.test:{feed_server.port}"
+    feeds = [FeedConfig(id="ok", url=f"{base}/ok"), FeedConfig(id="jump", url=f"{base}/jump")]
+    settings = Settings(concurrency=1, per_host_concurrency=1)
+
+    ok, jump = fetch_feeds(feeds, {}, settings, resolver=resolver, policy=LOOPBACK_AS_PUBLIC)
+
+    assert (ok.ok, ok.body) == (True, RSS)
+    assert jump.error == (
+        "refused: inside.test resolves to 10.0.0.7, a private address "
+        f"(set allow_private: true to allow) (reached by redirect from {base}/jump)"
+    )
+    assert [r.path for r in feed_server.requests()] == ["/ok", "/jump"]
+    assert len({r.client_port for r in feed_server.requests()}) == 1
+    assert resolver.calls == [("public.test", feed_server.port), ("inside.test", feed_server.port)]
+
+
+class _RebindingResolver(FakeResolver):
+    """The first answer for a name is loopback, every later one a private address."""
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append((host, port))
+        return ["127.0.0.1"] if len(self.calls) == 1 else ["10.0.0.7"]
+
+
+def test_a_new_connection_to_a_host_with_one_kept_is_checked_again(
+    feed_server: FeedServer,
+) -> None:
+    """DNS rebinding while a checked connection to the host is open: the next one is refused."""
+    feed_server.add("/slow", RSS, delay=0.3)
+    feed_server.add("/fast", RSS)
+    base = f"http://rebind.test:{feed_server.port}"
+    feeds = [FeedConfig(id="slow", url=f"{base}/slow"), FeedConfig(id="fast", url=f"{base}/fast")]
+    resolver = _RebindingResolver({})
+    settings = Settings(concurrency=2, per_host_concurrency=2)
+
+    slow, fast = fetch_feeds(feeds, {}, settings, resolver=resolver, policy=LOOPBACK_AS_PUBLIC)
+
+    assert (slow.ok, slow.body) == (True, RSS)
+    assert fast.error == (
+        "refused: rebind.test resolves to 10.0.0.7, a private address "
+        "(set allow_private: true to allow)"
+    )
+    assert [r.path for r in feed_server.requests()] == ["/slow"]
+    assert len(resolver.calls) == 2
+
+
+def test_a_kept_connection_closed_by_the_server_is_seen_as_closed() -> None:
+    """The cheap "is_readable" check still sees a server's hang-up on an idle connection."""
+
+    async def scenario(listener: socket.socket) -> tuple[bool, bool]:
+        backend = PinnedBackend(FakeResolver({}), LOOPBACK_AS_PUBLIC)
+        host, port = listener.getsockname()
+        stream = await backend.connect_tcp(host, port, timeout=5)
+        accepted, _ = listener.accept()
+        before = bool(stream.get_extra_info("is_readable"))
+        accepted.close()
+        sock = stream.get_extra_info("socket")
+        select.select([sock], [], [], 5)  # the hang-up has arrived
+        after = bool(stream.get_extra_info("is_readable"))
+        await stream.aclose()
+        return before, after
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        assert asyncio.run(scenario(listener)) == (False, True)
+
+
+def test_the_pool_method_rewritten_is_still_httpcores() -> None:
+    # ReusePool rewrites an internal method; if httpcore renamed it, the
+    # rewrite would silently stop applying.
+    assert "_assign_requests_to_connections" in vars(httpcore.AsyncConnectionPool)
+    assert "_assign_requests_to_connections" in vars(ReusePool)
