@@ -217,7 +217,7 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
 
     def __init__(self, backend: PinnedBackend, ssl_context: Any, limits: httpx.Limits) -> None:
         super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        self._pool = ReusePool(
+        self.pool = self._pool = ReusePool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,

@@ -34,9 +34,13 @@ import ssl
 from typing import Any, Final
 
 import httpcore
+import httpx
 from httpcore._utils import is_socket_readable
 
-__all__ = ["MAX_POOL", "CheapStream", "ReusePool", "pool_size"]
+__all__ = ["MAX_POOL", "CheapStream", "Origin", "ReusePool", "origin_of", "pool_size"]
+
+# A connection's origin as a hashable key: scheme, host, port.
+Origin = tuple[bytes, bytes, int]
 
 # Sockets one client keeps open at most, whatever the settings.
 MAX_POOL: Final = 256
@@ -46,6 +50,14 @@ def pool_size(concurrency: int, per_host_concurrency: int) -> int:
     """Connections to keep: `concurrency` hosts at their per-host limit, within MAX_POOL."""
     size = max(1, concurrency)
     return max(size, min(size * max(1, per_host_concurrency), MAX_POOL))
+
+
+def origin_of(url: httpx.URL) -> Origin:
+    """The pool's key for `url`'s connections: scheme, host, port (the default one if none)."""
+    origin = httpcore.URL(
+        scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=b"/"
+    ).origin
+    return (origin.scheme, origin.host, origin.port)
 
 
 class ReusePool(httpcore.AsyncConnectionPool):
@@ -85,6 +97,15 @@ class ReusePool(httpcore.AsyncConnectionPool):
                 kept.append(found)
             pool_request.assign_to_connection(found)
         return closing
+
+    async def close_idle(self, origin: Origin) -> None:
+        """Close the idle connections to `origin` (those being used stay)."""
+        key = httpcore.Origin(*origin)
+        with self._optional_thread_lock:
+            idle = [c for c in self._connections if c.is_idle() and c.can_handle_request(key)]
+            for connection in idle:
+                self._connections.remove(connection)
+        await self._close_connections(idle)
 
 
 class CheapStream(httpcore.AsyncNetworkStream):
