@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import select
 import socket
+import threading
 
 import httpcore
 import pytest
@@ -164,3 +165,68 @@ def test_the_pool_method_rewritten_is_still_httpcores() -> None:
     # rewrite would silently stop applying.
     assert "_assign_requests_to_connections" in vars(httpcore.AsyncConnectionPool)
     assert "_assign_requests_to_connections" in vars(ReusePool)
+
+
+class _HangUpServer:
+    """A keep-alive HTTP/1.1 server on loopback that notices when a.test's connection closes.
+
+    `/a` is answered at once; `/b` waits (at most 5 s) for the client to close
+    the connection `/a` came on, and says in its body whether it did.
+    """
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.a_closed = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # closed: the test is over
+            thread = threading.Thread(target=self._connection, args=(conn,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _connection(self, conn: socket.socket) -> None:
+        served_a = False
+        with conn:
+            buffer = b""
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    if served_a:
+                        self.a_closed.set()
+                    return
+                buffer += data
+                while b"\r\n\r\n" in buffer:
+                    head, _, buffer = buffer.partition(b"\r\n\r\n")
+                    path = head.split(b" ")[1]
+                    if path == b"/a":
+                        served_a, body = True, b"a"
+                    else:
+                        body = b"closed" if self.a_closed.wait(5) else b"open"
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                    )
+
+
+def test_a_hosts_idle_connection_is_closed_after_its_last_feed() -> None:
+    """A run keeps no connection to a host it has no more feeds for (each would be checked
+    at every later request): a.test's is closed while b.test's feed is still being fetched."""
+    server = _HangUpServer()
+    threading.Thread(target=server.serve, daemon=True).start()
+    resolver = FakeResolver({"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]})
+    feeds = [
+        FeedConfig(id="a", url=f"http://a.test:{server.port}/a", allow_private=True),
+        FeedConfig(id="b", url=f"http://b.test:{server.port}/b", allow_private=True),
+    ]
+    try:
+        a, b = fetch_feeds(
+            feeds, {}, Settings(concurrency=2, per_host_concurrency=1), resolver=resolver
+        )
+    finally:
+        server.listener.close()
+    assert (a.body, b.body) == (b"a", b"closed")
