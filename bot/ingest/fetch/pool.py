@@ -17,10 +17,16 @@ runs at each request's start and end (`_assign_requests_to_connections`):
 httpcore's counts the connections once per connection (`len([...])` inside
 the loop, so O(n^2) in the pool's size; a larger pool made it the costliest
 part of a request) and compares all of them, not the idle ones, with the
-keep-alive limit. This one makes the same choices in one pass: drop the
-closed, close the expired and the idle beyond `max_keepalive_connections`,
-give each queued request an idle connection to its origin, else a new one,
-else close the oldest idle connection for it. The method is httpcore's
+keep-alive limit; and it asks every idle connection whether it is still open
+(one poll() each) at every request's start and end. This one makes the same
+choices in one pass: drop the closed, close the expired busy ones and the idle
+beyond `max_keepalive_connections`, give each queued request an idle
+connection to its origin, else a new one, else close the oldest idle
+connection for it; an idle connection is asked whether it is still open (or
+past its keep-alive) only when a request is about to use it. One kept to a
+host that closed it or went quiet is closed when it is met again, when the
+pool needs its place, at its host's last feed (`close_idle`) or at the end
+of the run. The method is httpcore's
 internal API (checked on 1.0.x by tests/ingest/fetch/test_pool.py, which fails
 if the pool stops using it).
 
@@ -73,22 +79,20 @@ class ReusePool(httpcore.AsyncConnectionPool):
         for connection in self._connections:
             if connection.is_closed():
                 continue
-            if connection.has_expired():
-                closing.append(connection)
-            elif connection.is_idle():
+            if connection.is_idle():
+                # Whether it is still open is asked when it is about to be used.
                 if idle >= self._max_keepalive_connections:
                     closing.append(connection)
-                else:
-                    idle += 1
-                    kept.append(connection)
-            else:
-                kept.append(connection)
+                    continue
+                idle += 1
+            elif connection.has_expired():
+                closing.append(connection)
+                continue
+            kept.append(connection)
         self._connections = kept
         for pool_request in [r for r in self._requests if r.is_queued()]:
             origin = pool_request.request.url.origin
-            found = next(
-                (c for c in kept if c.can_handle_request(origin) and c.is_available()), None
-            )
+            found = _reusable(kept, origin, closing)
             if found is None and len(kept) >= self._max_connections:
                 oldest_idle = next((c for c in kept if c.is_idle()), None)
                 if oldest_idle is None:
@@ -109,6 +113,21 @@ class ReusePool(httpcore.AsyncConnectionPool):
             for connection in idle:
                 self._connections.remove(connection)
         await self._close_connections(idle)
+
+
+def _reusable(
+    kept: list[httpcore.AsyncConnectionInterface],
+    origin: httpcore.Origin,
+    closing: list[httpcore.AsyncConnectionInterface],
+) -> httpcore.AsyncConnectionInterface | None:
+    """A connection to `origin` free for a request; the expired ones met on the way closed."""
+    for connection in list(kept):
+        if connection.can_handle_request(origin) and connection.is_available():
+            if not connection.is_idle() or not connection.has_expired():
+                return connection
+            kept.remove(connection)
+            closing.append(connection)
+    return None
 
 
 class CheapStream(httpcore.AsyncNetworkStream):

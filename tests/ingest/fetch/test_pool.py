@@ -39,15 +39,15 @@ def _host_feeds(server: FeedServer, hosts: list[str], per_host: int) -> list[Fee
 def test_feeds_on_more_hosts_than_requests_at_once_keep_each_hosts_connections(
     feed_server: FeedServer,
 ) -> None:
-    """6 hosts x 8 feeds, 4 requests at once, 2 per host: at most 12 connections.
+    """6 hosts x 8 feeds, 6 requests at once, 2 per host: at most 12 connections.
 
-    Before, the pool held `concurrency` (4) connections: a request for a host
+    Before, the pool held `concurrency` (6) connections: a request for a host
     with none idle closed another host's, and nearly every request opened one.
     """
     hosts = [f"h{n}.test" for n in range(6)]
     resolver = FakeResolver({host: ["127.0.0.1"] for host in hosts})
     feeds = _host_feeds(feed_server, hosts, per_host=8)
-    settings = Settings(concurrency=4, per_host_concurrency=2)
+    settings = Settings(concurrency=6, per_host_concurrency=2)
     first = fetch_feeds(feeds, {}, settings, resolver=resolver)
     feed_server.reset_stats()
     states = {r.feed_id: FeedState(r.feed_id, etag=r.etag) for r in first}
@@ -230,3 +230,32 @@ def test_a_hosts_idle_connection_is_closed_after_its_last_feed() -> None:
     finally:
         server.listener.close()
     assert (a.body, b.body) == (b"a", b"closed")
+
+
+def test_a_kept_connection_the_server_closed_is_not_used_again() -> None:
+    """The server hangs up after each answer: each of a host's feeds gets a new connection."""
+    connections: list[int] = []
+
+    def serve(listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, peer = listener.accept()
+            except OSError:
+                return
+            with conn:
+                connections.append(int(peer[1]))
+                while b"\r\n\r\n" not in conn.recv(65536):
+                    pass
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                conn.shutdown(socket.SHUT_WR)  # no "Connection: close": a silent hang-up
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        threading.Thread(target=serve, args=(listener,), daemon=True).start()
+        port = listener.getsockname()[1]
+        feeds = [
+            FeedConfig(id=f"f{n}", url=f"http://127.0.0.1:{port}/f{n}", allow_private=True)
+            for n in range(3)
+        ]
+        results = fetch_feeds(feeds, {}, Settings(concurrency=1, per_host_concurrency=1))
+    assert [(r.ok, r.body) for r in results] == [(True, b"ok")] * 3
+    assert len(connections) == 3
