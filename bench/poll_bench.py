@@ -20,9 +20,14 @@ new items, and the cycle measured is the next one, a steady-state cycle:
   files), and its time is multiplied by 10. Linear extrapolation is generous
   to it: its TinyDB file, rewritten on each insert, grows with the feed count.
 - floor: the same conditional GETs at the same concurrency (httpx
-  AsyncClient, same connection limits, the same per-host limit), bodies
-  read and thrown away, plus `feedparser.parse(bytes)` of each changed feed's
-  body, timed after the downloads. Nothing is stored.
+  AsyncClient, the same per-host limit), bodies read and thrown away, plus
+  `feedparser.parse(bytes)` of each changed feed's body, timed after the
+  downloads. Nothing is stored. Its pool holds `concurrency` connections, as
+  httpx is usually set up; the bot keeps one per host (bot/ingest/fetch/pool.py),
+  so over the farm's 8 hosts it opens ~30 connections where the floor opens
+  ~900. A floor with the bot's pool size opens ~30 too but costs the same CPU
+  (measured in session 22): httpcore's own pool then spends what the
+  connections saved checking every idle connection at each request.
 
 The three run in turn within each repeat (the order rotating), so a busy
 machine slows all of them alike; the report gives medians.

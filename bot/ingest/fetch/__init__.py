@@ -1,8 +1,8 @@
 """Conditional GETs of feeds within limits, behind the private-address guard (httpx lives here).
 
 guard: resolve, check by bot.config.addresses' policy, dial the checked
-address; body: capped, decoded bodies; errors: the operator's sentences;
-client: the GET, redirects and concurrency.
+address; pool: the connections kept per host; body: capped, decoded bodies;
+errors: the operator's sentences; client: the GET, redirects and concurrency.
 
 httpx is imported without `httpx._main`, its command-line client, which
 `import httpx` loads when it can: click, pygments and rich, 40 ms of every

@@ -27,6 +27,7 @@ Not obvious:
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import functools
 import logging
@@ -53,6 +54,7 @@ from bot.ingest.fetch.guard import (
     Resolver,
     resolve_host,
 )
+from bot.ingest.fetch.pool import Origin, ReusePool, origin_of, pool_size
 from bot.models import FeedConfig, FeedState, FetchResult, Settings, replace
 
 __all__ = ["SYSTEM_NETWORK", "FeedClient", "Network", "fetch_all", "fetch_feed", "fetch_feeds"]
@@ -105,7 +107,8 @@ class FeedClient:
     ) -> None:
         install_log_redaction()
         ssl_context = _ssl_context()
-        size = max(1, settings.concurrency)
+        # Idle connections kept per host, not just `concurrency` of them (pool.py).
+        size = pool_size(settings.concurrency, settings.per_host_concurrency)
         limits = httpx.Limits(
             max_connections=size, max_keepalive_connections=size, keepalive_expiry=5.0
         )
@@ -117,8 +120,10 @@ class FeedClient:
         )
 
         def make(policy: AddressPolicy) -> httpx.AsyncClient:
+            transport = PinnedTransport(PinnedBackend(resolver, policy), ssl_context, limits)
+            self._pools.append(transport.pool)
             return httpx.AsyncClient(
-                transport=PinnedTransport(PinnedBackend(resolver, policy), ssl_context, limits),
+                transport=transport,
                 timeout=timeout,
                 follow_redirects=False,
                 trust_env=False,
@@ -128,6 +133,7 @@ class FeedClient:
         self._make = make
         self._policy = policy
         self._clients: dict[AddressPolicy, httpx.AsyncClient] = {}
+        self._pools: list[ReusePool] = []
 
     def client_for(self, feed: FeedConfig) -> httpx.AsyncClient:
         policy = policy_for(feed.allow_private, feed.allow_addresses, base=self._policy)
@@ -135,6 +141,11 @@ class FeedClient:
         if client is None:
             client = self._clients[policy] = self._make(policy)
         return client
+
+    async def close_idle(self, origin: Origin) -> None:
+        """Close the idle connections to `origin`: the run has no more feeds there."""
+        for pool in self._pools:
+            await pool.close_idle(origin)
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -199,6 +210,10 @@ async def fetch_all(
     overall = asyncio.Semaphore(max(1, settings.concurrency))
     per_host: dict[str, asyncio.Semaphore] = {}
     results: list[FetchResult | None] = [None] * len(feeds)
+    # Feeds still to fetch per origin: a connection kept past a host's last feed
+    # only makes every later request check it (bot/ingest/fetch/pool.py).
+    origins = [_origin_key(feed.url) for feed in feeds]
+    remaining = collections.Counter(origin for origin in origins if origin is not None)
 
     async def fetch_one(index: int, feed: FeedConfig) -> None:
         key = _host_key(feed.url)
@@ -209,6 +224,11 @@ async def fetch_all(
         # must not sit on a global slot that another host's feed could use.
         async with host_slots, overall:
             result = await fetch_feed(client, feed, states.get(feed.id), settings)
+        origin = origins[index]
+        if origin is not None:
+            remaining[origin] -= 1
+            if not remaining[origin]:
+                await client.close_idle(origin)
         results[index] = result
         if on_result is not None:
             try:
@@ -221,10 +241,14 @@ async def fetch_all(
 
 
 def _host_key(url: str) -> str:
-    try:
-        return httpx.URL(url).host.lower()
-    except Exception:  # an invalid URL fails in fetch_feed, with its own message
-        return ""
+    checked = _read_url(url)
+    # An invalid URL fails in fetch_feed, with its own message.
+    return "" if isinstance(checked, str) else checked.host.lower()
+
+
+def _origin_key(url: str) -> Origin | None:
+    checked = _read_url(url)
+    return None if isinstance(checked, str) else origin_of(checked)
 
 
 def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -390,24 +414,33 @@ def _status_phrase(response: httpx.Response) -> str:
 
 
 def _check_url(url: str) -> httpx.URL:
+    checked = _read_url(url)
+    if isinstance(checked, str):
+        raise FetchFailure(checked)
+    return checked
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_url(url: str) -> httpx.URL | str:
+    """`url` read and checked, or why not; kept, since every poll reads the same URLs again."""
     try:
         normalized = normalize_url(url)
     except InvalidHostError as exc:
-        raise FetchFailure(f"not a valid URL: {exc}") from None
+        return f"not a valid URL: {exc}"
     except ValueError:
         normalized = url  # not a URL urlsplit reads: httpx says what is wrong
     try:
         parsed = httpx.URL(normalized)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise FetchFailure(f"not a valid URL: {exc}") from None
+        return f"not a valid URL: {exc}"
     # Shown as configured (httpx rewrites file:///x as file:/x), minus credentials.
     shown = redact_url(url.strip())
     if parsed.scheme not in ("http", "https"):
-        raise FetchFailure(f"not an http(s) URL: {shown}")
+        return f"not an http(s) URL: {shown}"
     if not parsed.host:
-        raise FetchFailure(f"not a valid URL (no host): {shown}")
+        return f"not a valid URL (no host): {shown}"
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise FetchFailure(f"not a valid URL (port {parsed.port} out of range)")
+        return f"not a valid URL (port {parsed.port} out of range)"
     return parsed
 
 

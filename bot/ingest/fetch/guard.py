@@ -32,6 +32,7 @@ from bot.config.addresses import (
 )
 from bot.config.hosts import InvalidHostError, normalize_host
 from bot.ingest.fetch.errors import os_error_text
+from bot.ingest.fetch.pool import CheapStream, ReusePool
 
 __all__ = [
     "AddressRefusedError",
@@ -179,7 +180,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             remaining = None if deadline is None else max(0.001, deadline - loop.time())
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     address,
                     port,
                     timeout=remaining,
@@ -189,6 +190,8 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
             except httpcore.ConnectError as exc:
                 reason = os_error_text(exc)
                 failures.append(reason if address == host else f"{address}: {reason}")
+            else:
+                return CheapStream(stream)
         raise httpcore.ConnectError("; ".join(failures))
 
     async def connect_unix_socket(
@@ -207,13 +210,14 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport, with its connection pool built on `PinnedBackend`.
 
     AsyncHTTPTransport takes no network backend; its request handling only
-    goes through `self._pool`, so the pool is replaced after construction.
+    goes through `self._pool`, so the pool is replaced after construction
+    (by bot/ingest/fetch/pool.py's `ReusePool`).
     tests/ingest/fetch/test_guard.py checks that connections really use the backend.
     """
 
     def __init__(self, backend: PinnedBackend, ssl_context: Any, limits: httpx.Limits) -> None:
         super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
+        self.pool = self._pool = ReusePool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
