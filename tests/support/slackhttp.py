@@ -2,9 +2,10 @@
 
 `command_form` builds a slash command's fields, `sign` Slack's v0 signature
 headers (slack_sdk's signing, checked in tests/support/test_slackhttp.py),
-`post` / `post_command` send them with http.client; `raw_exchange` sends bytes http.client would refuse to (a negative Content-Length, a
-request that never ends) and reads the answer. `Recorder` wraps the real
-command handler and notes what reached it.
+`post` / `post_command` send them with http.client; `raw_exchange` sends
+bytes http.client would refuse to (a negative Content-Length, a request that
+never ends) and reads the answer. `Recorder` wraps the real command handler
+and notes what reached it.
 """
 
 from __future__ import annotations
