@@ -13,11 +13,23 @@ Every test also runs under the secret-leak detector (tests/support/secretscan.py
 loaded below as a plugin): a registered test token, signing secret or feed
 credential in the test's output, logs (DEBUG included), subprocess output,
 fake-Slack traffic or tmp_path files fails the test.
+
+How the run is spread over pytest-xdist workers (`pytest -n auto`, .ci/run):
+- `-n auto` starts two workers per CPU (`pytest_xdist_auto_num_workers`
+  below; PYTEST_XDIST_AUTO_NUM_WORKERS overrides it). Most of the suite's
+  time is waiting, not computing: on servers, subprocesses starting, a
+  service's scheduled poll, a kill's restart. With one worker per CPU the
+  CPUs sat idle for more than half of the run.
+- A module runs on one worker (`--dist loadscope`), and the modules with a
+  test marked `slow` are handed out first (`pytest_collection_modifyitems`;
+  xdist's own reordering, biggest module first, is off): a one-test module
+  that runs for a minute would otherwise come last and be run alone.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -74,6 +86,25 @@ def _loopback_tripwire(event: str, args: tuple[Any, ...]) -> None:
 
 
 sys.addaudithook(_loopback_tripwire)
+
+WORKERS_PER_CPU = 2
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many workers `-n auto` starts: two per CPU (see the module docstring)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(2, WORKERS_PER_CPU * cpus)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules with a test marked `slow` first, each module's tests kept together in order."""
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)  # stable: order kept otherwise
 
 
 @pytest.fixture(autouse=True)
