@@ -14,22 +14,17 @@ loaded below as a plugin): a registered test token, signing secret or feed
 credential in the test's output, logs (DEBUG included), subprocess output,
 fake-Slack traffic or tmp_path files fails the test.
 
-How the run is spread over pytest-xdist workers (`pytest -n auto`, .ci/run):
-- `-n auto` starts two workers per CPU (`pytest_xdist_auto_num_workers`
-  below; PYTEST_XDIST_AUTO_NUM_WORKERS overrides it). Most of the suite's
-  time is waiting, not computing: on servers, subprocesses starting, a
-  service's scheduled poll, a kill's restart. With one worker per CPU the
-  CPUs sat idle for more than half of the run.
-- A module runs on one worker (`--dist loadscope`), and the modules with a
-  test marked `slow` are handed out first (`pytest_collection_modifyitems`;
-  xdist's own reordering, biggest module first, is off): a one-test module
-  that runs for a minute would otherwise come last and be run alone.
+How the run is spread over pytest-xdist workers (`pytest -n auto`, .ci/run): a
+module runs on one worker (`--dist loadscope`), and the modules with a test
+marked `slow` are handed out first (`pytest_collection_modifyitems`; xdist's
+own reordering, biggest module first, is off): a one-test module that runs for
+a minute and a half (tests/app/test_replicas.py) would otherwise come last and
+run alone at the end.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -86,19 +81,6 @@ def _loopback_tripwire(event: str, args: tuple[Any, ...]) -> None:
 
 
 sys.addaudithook(_loopback_tripwire)
-
-WORKERS_PER_CPU = 2
-
-
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """How many workers `-n auto` starts: two per CPU (see the module docstring)."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None  # xdist's own hook reads it
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(2, WORKERS_PER_CPU * cpus)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
