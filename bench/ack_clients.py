@@ -3,7 +3,9 @@
 `ResponseSink` is a loopback `response_url` that notes when each reply arrived
 and what it said; `load` sends commands from 20 client threads (bursts, or
 sustained), `crowd` sends many at the same moment. Each command is a form
-signed as Slack signs it (v0, HMAC-SHA256 of `v0:{timestamp}:{body}`).
+signed as Slack signs it (v0, HMAC-SHA256 of `v0:{timestamp}:{body}`), by
+slack_sdk's `SignatureVerifier`, as the tests' requests are (tests/support/slackhttp.py;
+both checked against Slack's documented example in tests/support/test_slackhttp.py).
 
 `run_clients` runs one such load in a process of its own (bench/ack_bench.py
 starts it with multiprocessing's spawn): the client threads and the sink
@@ -18,8 +20,6 @@ answer" (bot.slack.app.APOLOGY).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
 import socketserver
@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
 
 __all__ = [
     "CLIENTS",
@@ -79,10 +81,11 @@ COMMAND_TEXTS = (
 def sign(
     body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
 ) -> dict[str, str]:
-    """Slack's v0 request signature headers for `body`."""
+    """Slack's v0 request signature headers for `body`, signed by slack_sdk as Slack signs."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + digest.hexdigest()}
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None  # None only for an empty secret
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
 
 
 class ResponseSink(ThreadingHTTPServer):

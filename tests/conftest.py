@@ -13,6 +13,13 @@ Every test also runs under the secret-leak detector (tests/support/secretscan.py
 loaded below as a plugin): a registered test token, signing secret or feed
 credential in the test's output, logs (DEBUG included), subprocess output,
 fake-Slack traffic or tmp_path files fails the test.
+
+How the run is spread over pytest-xdist workers (`pytest -n auto`, .ci/run): a
+module runs on one worker (`--dist loadscope`), and the modules with a test
+marked `slow` are handed out first (`pytest_collection_modifyitems`; xdist's
+own reordering, biggest module first, is off): a one-test module that runs for
+a minute and a half (tests/app/test_replicas.py) would otherwise come last and
+run alone at the end.
 """
 
 from __future__ import annotations
@@ -74,6 +81,12 @@ def _loopback_tripwire(event: str, args: tuple[Any, ...]) -> None:
 
 
 sys.addaudithook(_loopback_tripwire)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules with a test marked `slow` first, each module's tests kept together in order."""
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)  # stable: order kept otherwise
 
 
 @pytest.fixture(autouse=True)

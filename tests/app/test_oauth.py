@@ -58,9 +58,10 @@ def write_config(tmp_path: Path, shared_url: str) -> Path:
     doc: dict[str, Any] = {
         "settings": {
             "data_dir": str(tmp_path / "data"),
+            # Long enough for a poll held at the feed server while the test sets up.
             "connect_timeout": 2,
-            "read_timeout": 2,
-            "total_timeout": 5,
+            "read_timeout": 60,
+            "total_timeout": 60,
         },
         "feeds": [{"id": "shared", "url": shared_url, "interval": "1m", "allow_private": True}],
         "admins": [ADMIN_A, ADMIN_B],
@@ -147,11 +148,11 @@ def prepare(config_path: Path, env: dict[str, str], feed_server: FeedServer) -> 
     Run through the real command path with a network that reaches the loopback feed
     server by name (a feed added from Slack may not reach loopback otherwise); the
     feeds are paused afterwards, so the service does not fetch them by name. The
-    shared feed was polled 30 s ago: the service polls it again 30 s after its start.
+    shared feed was polled two minutes ago: it is due when the service starts.
     """
     config = load_config(config_path, env=env)
     resolver = FakeResolver({"alpha.example": ["127.0.0.1"], "beta.example": ["127.0.0.1"]})
-    then = datetime.now(UTC) - timedelta(seconds=30)
+    then = datetime.now(UTC) - timedelta(minutes=2)
     store = PgStore.open(env["BRIEFBOT_DATABASE_URL"])
     with Runtime(config, store, clock=lambda: then, network=loopback_internet(resolver)) as rt:
         [report] = rt.poll()
@@ -241,6 +242,10 @@ def test_two_workspaces_installed_by_oauth_see_only_their_own_data_and_get_their
     config_path = write_config(tmp_path, feed_server.url("/shared.rss"))
     env = oauth_env(fake_slack, database_url)
     prepare(config_path, env, feed_server)
+    # The service's first poll of the shared feed (at its start: the feed is due) waits
+    # at the feed server until both workspaces are set up and the news is there.
+    poll_let_through = threading.Event()
+    feed_server.add("/shared.rss", make_rss(shared), hold=poll_let_through)
 
     port = service(env, config_path)
     install(port, "code-alpha")
@@ -261,6 +266,7 @@ def test_two_workspaces_installed_by_oauth_see_only_their_own_data_and_get_their
     # News on the shared feed, fetched once, matching both workspaces' subscriptions.
     news = Entry("New export controls on advanced chips", "https://example.org/s/2", guid="s2")
     feed_server.add("/shared.rss", make_rss([news, *shared]))
+    poll_let_through.set()
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline and len(fake_slack.calls("chat.postMessage")) < 2:
         time.sleep(0.1)
@@ -297,12 +303,17 @@ def test_a_workspace_that_uninstalls_gets_nothing_more(
 ) -> None:
     fake_slack.client_secret = CLIENT_SECRET
     fake_slack.add_workspace("code-beta", BETA, WORKSPACE_B_TOKEN)
-    feed_server.add("/shared.rss", make_rss([Entry("Old news", "https://example.org/o")]))
+    old_news = make_rss([Entry("Old news", "https://example.org/o")])
+    feed_server.add("/shared.rss", old_news)
     feed_server.add("/alpha.rss", make_rss([Entry("A", "https://example.org/a")]))
     feed_server.add("/beta.rss", make_rss([Entry("B", "https://example.org/b")]))
     config_path = write_config(tmp_path, feed_server.url("/shared.rss"))
     env = oauth_env(fake_slack, database_url)
     prepare(config_path, env, feed_server)
+    # The service's first poll of the shared feed waits at the feed server until the
+    # workspace is gone and the news is there.
+    poll_let_through = threading.Event()
+    feed_server.add("/shared.rss", old_news, hold=poll_let_through)
     port = service(env, config_path)
     install(port, "code-beta")
     brief = Commands(port, responses)
@@ -328,6 +339,7 @@ def test_a_workspace_that_uninstalls_gets_nothing_more(
 
     news = Entry("New chips rule", "https://example.org/s/2", guid="s2")
     feed_server.add("/shared.rss", make_rss([news]))
+    poll_let_through.set()
     refused = f"briefbot is not installed in workspace {BETA}"
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline and refused not in caplog.text:

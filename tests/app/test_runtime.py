@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -335,9 +335,11 @@ def test_a_search_is_answered_while_a_poll_commit_holds_the_store(
 
 
 # --------------------------------------------------------------------------- failed commits
-# TinyDB only: a commit made to fail halfway through by a file it cannot replace
-# (a transaction that raises is rolled back whole on both backends:
-# tests/store/contract/test_transactions.py).
+# A poll's commit refused for real, on each backend: on TinyDB a file the commit
+# cannot replace (halfway through it: the item shard, written first, or the
+# state file, written after the items), on PostgreSQL a COMMIT the database
+# refuses. A transaction that raises is rolled back whole on both backends:
+# tests/store/contract/test_transactions.py.
 
 
 @contextmanager
@@ -356,6 +358,79 @@ def unwritable(data_dir: Path, name: str) -> Iterator[None]:
         blocker.rmdir()
 
 
+@contextmanager
+def commits_refused(url: str) -> Iterator[None]:
+    """While this lasts, a COMMIT that stored an item fails, as a database that refuses it would.
+
+    A deferred constraint trigger raises at COMMIT (not at the INSERT), after
+    the whole cycle was written: the real error path, with nothing of ours replaced.
+    """
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$"
+        )
+        conn.execute(
+            "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON items"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()"
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TRIGGER refuse_commit ON items")
+            conn.execute("DROP FUNCTION refuse_commit()")
+
+
+@dataclass(frozen=True)
+class CommitRefusal:
+    """How this test's poll commit is refused, and what the bot must then say."""
+
+    backend: Backend
+    data_dir: Path
+    blocked: str | None  # on TinyDB, the file that cannot be written: "shard" or "state"
+
+    def blocked_file(self, now: datetime) -> Path:
+        name = f"items-{now:%Y-%m}.json" if self.blocked == "shard" else "state.json"
+        return self.data_dir / name
+
+    @property
+    def stored_anyway(self) -> bool:
+        """Whether the cycle's items landed (TinyDB's state file, written after them)."""
+        return self.blocked == "state"
+
+    @contextmanager
+    def refused(self, now: datetime) -> Iterator[None]:
+        if self.backend.url is not None:
+            with commits_refused(self.backend.url):
+                yield
+        else:
+            with unwritable(self.data_dir, self.blocked_file(now).name):
+                yield
+
+    def check_error(self, error: StoreError, now: datetime) -> None:
+        text = str(error)
+        if self.backend.url is None:
+            assert text == f"cannot write {self.blocked_file(now)}: Is a directory"
+        else:  # the server named, its password not, nor what the cycle held
+            assert "No space left on device" in text
+            assert "Sanctions" not in text and self.backend.url not in text
+
+
+@pytest.fixture
+def refusal(request: pytest.FixtureRequest, tmp_path: Path) -> CommitRefusal:
+    """The refused commit named by the test's (indirect) parameter."""
+    data = tmp_path / "data"
+    if request.param == "postgres-commit-refused":
+        return CommitRefusal(
+            Backend("postgres", request.getfixturevalue("database_url")), data, None
+        )
+    blocked = {"item-shard-unwritable": "shard", "state-json-unwritable": "state"}[request.param]
+    return CommitRefusal(Backend("tinydb"), data, blocked)
+
+
 def titles_listed(runtime: Runtime, command: str) -> list[str]:
     """The titles a `/brief` reply lists, in order (one hit is title, feed line, summary)."""
     reply = handle_command(runtime, CommandRequest(USER, CHANNEL, command))
@@ -366,22 +441,17 @@ def titles_listed(runtime: Runtime, command: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("blocked", "stored_anyway"),
-    [
-        # Nothing of the cycle lands: the item shard is written first.
-        pytest.param("shard", False, id="item-shard-unwritable"),
-        # The items land, their feed state and the match cursor do not (a
-        # crash between the two writes leaves the same).
-        pytest.param("state", True, id="state-json-unwritable"),
-    ],
+    "refusal",
+    ["item-shard-unwritable", "state-json-unwritable", "postgres-commit-refused"],
+    indirect=True,
 )
 def test_search_agrees_with_the_store_after_a_failed_commit(
-    feed_server: FeedServer, tmp_path: Path, blocked: str, stored_anyway: bool
+    feed_server: FeedServer, refusal: CommitRefusal
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     feed_server.add("/wire.xml", make_rss(numbered_entries(1, 2, prefix="Sanctions")), etag='"1"')
-    data = tmp_path / "data"
-    config = config_for({"wire": feed_server.url("/wire.xml")}, data)
+    urls = {"wire": feed_server.url("/wire.xml")}
+    config = config_for(urls, refusal.data_dir, backend=refusal.backend)
     new = ["Sanctions 3", "Sanctions 4"]
     with Runtime.open(config, clock=lambda: now) as runtime:
         runtime.poll(force=True)  # the first poll: backlog
@@ -389,22 +459,21 @@ def test_search_agrees_with_the_store_after_a_failed_commit(
         feed_server.add(
             "/wire.xml", make_rss(numbered_entries(1, 4, prefix="Sanctions")), etag='"2"'
         )
-        name = f"items-{now:%Y-%m}.json" if blocked == "shard" else "state.json"
-        with unwritable(data, name), pytest.raises(StoreError) as failed:
+        with refusal.refused(now), pytest.raises(StoreError) as failed:
             runtime.poll(force=True)
-        assert str(failed.value) == f"cannot write {data / name}: Is a directory"
+        refusal.check_error(failed.value, now)
         # The feed's ETag was not saved: the next poll downloads the feed again.
         state = runtime.store.feed_states.get("wire")
         assert state is not None and state.etag == '"1"'
         # `latest` lists the backlog too (the first poll's two items).
         listed = sorted(titles_listed(runtime, "latest"))
-        assert listed == ["Sanctions 1", "Sanctions 2", *(new if stored_anyway else [])]
+        assert listed == ["Sanctions 1", "Sanctions 2", *(new if refusal.stored_anyway else [])]
         # What `latest` lists, a search finds: the index follows the store.
         assert sorted(titles_listed(runtime, "search sanctions")) == listed
 
-        [report] = runtime.poll(force=True)  # the disk has room again
+        [report] = runtime.poll(force=True)  # the store takes commits again
         assert report.status == "ok"
-        assert report.new_items == (0 if stored_anyway else 2)
+        assert report.new_items == (0 if refusal.stored_anyway else 2)
         assert sorted(titles_listed(runtime, "latest")) == ["Sanctions 1", "Sanctions 2", *new]
         assert sorted(titles_listed(runtime, "search sanctions")) == [
             "Sanctions 1",
@@ -419,13 +488,17 @@ def test_search_agrees_with_the_store_after_a_failed_commit(
     assert feed_server.requests("/wire.xml")[-1].headers.get("If-None-Match") == '"1"'
 
 
+@pytest.mark.parametrize(
+    "refusal", ["item-shard-unwritable", "postgres-commit-refused"], indirect=True
+)
 def test_a_story_repeated_after_a_failed_commit_is_still_one_story(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, refusal: CommitRefusal
 ) -> None:
     # The story index is consulted inside the poll's transaction. When that
-    # commit fails, what the index learnt from the cycle must go with it:
-    # otherwise it remembers the story under an item that was never stored,
-    # and the next feed to carry the story is not linked to it.
+    # commit fails, what the index learnt from the cycle must go with it
+    # (in its cache file on TinyDB, in memory on both): otherwise it remembers
+    # the story under an item that was never stored, and the next feed to
+    # carry the story is not linked to it.
     now = datetime.now(UTC).replace(microsecond=0)
     story = "Commerce adds nine Chinese firms to trade blacklist"
 
@@ -434,12 +507,12 @@ def test_a_story_repeated_after_a_failed_commit_is_still_one_story(
 
     feed_server.add("/a.xml", make_rss(numbered_entries(1, 2, prefix="Alpha")))
     feed_server.add("/b.xml", make_rss(numbered_entries(1, 2, prefix="Beta")))
-    data = tmp_path / "data"
-    config = config_for({"a": feed_server.url("/a.xml"), "b": feed_server.url("/b.xml")}, data)
+    urls = {"a": feed_server.url("/a.xml"), "b": feed_server.url("/b.xml")}
+    config = config_for(urls, refusal.data_dir, backend=refusal.backend)
     with Runtime.open(config, clock=lambda: now) as runtime:
         runtime.poll(force=True)  # backlog
         feed_server.add("/a.xml", make_rss([entry("a-1"), *numbered_entries(1, 2, prefix="Alpha")]))
-        with unwritable(data, f"items-{now:%Y-%m}.json"), pytest.raises(StoreError):
+        with refusal.refused(now), pytest.raises(StoreError):
             runtime.poll(force=True)
         runtime.poll(force=True)
         feed_server.add("/b.xml", make_rss([entry("b-1"), *numbered_entries(1, 2, prefix="Beta")]))
@@ -487,99 +560,3 @@ def test_an_empty_feed_with_a_warning_is_polled_ok_and_an_unreadable_one_fails(
     for unreadable in ("html", "garbage"):
         assert reports[unreadable].status == "error"
         assert states[unreadable].consecutive_failures == 2
-
-
-# ----------------------------------------------------------------- failed commits (PostgreSQL)
-
-
-@contextmanager
-def commits_refused(url: str) -> Iterator[None]:
-    """While this lasts, a COMMIT that stored an item fails, as a database that refuses it would.
-
-    A deferred constraint trigger raises at COMMIT (not at the INSERT), after
-    the whole cycle was written: the real error path, with nothing of ours replaced.
-    """
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS"
-            " $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$"
-        )
-        conn.execute(
-            "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON items"
-            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()"
-        )
-    try:
-        yield
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP TRIGGER refuse_commit ON items")
-            conn.execute("DROP FUNCTION refuse_commit()")
-
-
-def test_search_agrees_with_the_database_after_a_failed_commit(
-    feed_server: FeedServer, tmp_path: Path, database_url: str
-) -> None:
-    """PostgreSQL's version of the failed-commit test above: nothing of the cycle lands."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    backend = Backend("postgres", database_url)
-    feed_server.add("/wire.xml", make_rss(numbered_entries(1, 2, prefix="Sanctions")), etag='"1"')
-    config = config_for({"wire": feed_server.url("/wire.xml")}, tmp_path / "data", backend=backend)
-    new = ["Sanctions 3", "Sanctions 4"]
-    with Runtime.open(config, clock=lambda: now) as runtime:
-        runtime.poll(force=True)  # the first poll: backlog
-        assert titles_listed(runtime, "search sanctions") == ["Sanctions 1", "Sanctions 2"]
-        feed_server.add(
-            "/wire.xml", make_rss(numbered_entries(1, 4, prefix="Sanctions")), etag='"2"'
-        )
-        with commits_refused(database_url), pytest.raises(StoreError) as failed:
-            runtime.poll(force=True)
-        assert "No space left on device" in str(failed.value)
-        assert "Sanctions" not in str(failed.value) and database_url not in str(failed.value)
-        state = runtime.store.feed_states.get("wire")
-        assert state is not None and state.etag == '"1"'
-        listed = sorted(titles_listed(runtime, "latest"))
-        assert listed == ["Sanctions 1", "Sanctions 2"]
-        assert sorted(titles_listed(runtime, "search sanctions")) == listed
-
-        [report] = runtime.poll(force=True)  # the database takes commits again
-        assert (report.status, report.new_items) == ("ok", 2)
-        assert sorted(titles_listed(runtime, "latest")) == ["Sanctions 1", "Sanctions 2", *new]
-        assert sorted(titles_listed(runtime, "search sanctions")) == [
-            "Sanctions 1",
-            "Sanctions 2",
-            *new,
-        ]
-        last_seq = max(item.seq for item in runtime.store.items.after())
-        assert runtime.store.alerts.match_cursor() == last_seq
-    assert feed_server.requests("/wire.xml")[-1].headers.get("If-None-Match") == '"1"'
-
-
-def test_a_story_repeated_after_a_failed_commit_is_one_story_on_postgres(
-    feed_server: FeedServer, tmp_path: Path, database_url: str
-) -> None:
-    """The story index forgets what a refused commit taught it (no cache file here)."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    story = "Commerce adds nine Chinese firms to trade blacklist"
-    backend = Backend("postgres", database_url)
-
-    def entry(guid: str) -> Entry:
-        return Entry(story, "https://news.example/blacklist", guid=guid, published=now)
-
-    feed_server.add("/a.xml", make_rss(numbered_entries(1, 2, prefix="Alpha")))
-    feed_server.add("/b.xml", make_rss(numbered_entries(1, 2, prefix="Beta")))
-    urls = {"a": feed_server.url("/a.xml"), "b": feed_server.url("/b.xml")}
-    config = config_for(urls, tmp_path / "data", backend=backend)
-    with Runtime.open(config, clock=lambda: now) as runtime:
-        runtime.poll(force=True)  # backlog
-        feed_server.add("/a.xml", make_rss([entry("a-1"), *numbered_entries(1, 2, prefix="Alpha")]))
-        with commits_refused(database_url), pytest.raises(StoreError):
-            runtime.poll(force=True)
-        runtime.poll(force=True)
-        feed_server.add("/b.xml", make_rss([entry("b-1"), *numbered_entries(1, 2, prefix="Beta")]))
-        runtime.poll(force=True)
-        stored = {i.feed_id: i for i in runtime.store.items.after() if i.title == story}
-        latest = titles_listed(runtime, "latest")
-    assert stored["b"].duplicate_of == stored["a"].seq
-    assert latest.count(story) == 1

@@ -2,7 +2,7 @@
 
 Routes are configured from the test (`server.add(path, body, ...)`); the server
 answers conditional requests with 304 as a real publisher would, can misbehave on
-purpose (delays, slow-loris bodies, endless bodies, redirects, gzip), and records
+purpose (delays, held answers, slow-loris bodies, endless bodies, redirects, gzip), and records
 every request so tests can assert what the client sent.
 
 Not obvious:
@@ -61,6 +61,7 @@ class Route:
     redirect_to: str | None = None
     content_type: str | None = "application/rss+xml; charset=utf-8"
     basic_auth: tuple[str, str] | None = None  # (user, password) the route requires
+    hold: threading.Event | None = None  # answers wait until it is set
     # The body as sent on the wire (gzip-compressed once, when asked).
     wire_body: bytes = b""
 
@@ -143,6 +144,7 @@ class FeedServer(LoopbackServer):
         redirect_to: str | None = None,
         content_type: str | None = "application/rss+xml; charset=utf-8",
         basic_auth: tuple[str, str] | None = None,
+        hold: threading.Event | None = None,
     ) -> str:
         """Serve `body` at `path` (query string included when given); return its URL.
 
@@ -152,6 +154,9 @@ class FeedServer(LoopbackServer):
         over until the client hangs up. `content_type=None` sends no Content-Type.
         A `Content-Length` in `headers` replaces the true one (to lie about size).
         `basic_auth=(user, password)` answers 401 to a request without them.
+        `hold` (an Event) keeps each request waiting until it is set, then
+        answers it from the route as it stands then: a test makes a client's
+        request wait at the publisher until the news it should get is there.
         """
         if redirect_to is not None and status not in _REDIRECT_STATUSES:
             status = 302
@@ -170,6 +175,7 @@ class FeedServer(LoopbackServer):
             redirect_to=redirect_to,
             content_type=content_type,
             basic_auth=basic_auth,
+            hold=hold,
             wire_body=wire,
         )
         with self._lock:
@@ -268,6 +274,11 @@ class _FeedHandler(LoopbackHandler):
         if route is None:
             self._send_simple(404, b"no route for this path\n", send_body=send_body)
             return
+        if route.hold is not None:
+            while not route.hold.wait(0.02):
+                if self.server.stopping.is_set():
+                    return
+            route = self.server.route_for(self.path) or route
         if route.delay and self.server.stopping.wait(route.delay):
             return
         if route.basic_auth is not None and not _authorized(route.basic_auth, headers):

@@ -1,18 +1,17 @@
 """Talking to briefbot's HTTP mode as Slack does: signed slash commands, raw requests.
 
 `command_form` builds a slash command's fields, `sign` Slack's v0 signature
-headers, `post` / `post_command` send them with http.client; `raw_exchange`
-sends bytes http.client would refuse to (a negative Content-Length, a
-request that never ends) and reads the answer. `Recorder` wraps the real
-command handler and notes what reached it.
+headers (slack_sdk's signing, checked in tests/support/test_slackhttp.py),
+`post` / `post_command` send them with http.client; `raw_exchange` sends
+bytes http.client would refuse to (a negative Content-Length, a request that
+never ends) and reads the answer. `Recorder` wraps the real command handler
+and notes what reached it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import hmac
 import http.client
 import itertools
 import socket
@@ -21,6 +20,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
 
 from bot.app.commands.dispatch import handle_command
 from bot.app.runtime import Runtime
@@ -88,10 +89,11 @@ def command_form(text: str, response_url: str, **fields: str) -> dict[str, str]:
 def sign(
     body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
 ) -> dict[str, str]:
-    """Slack's v0 request signature headers for `body`."""
+    """Slack's v0 request signature headers for `body`, signed by slack_sdk as Slack signs."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + digest.hexdigest()}
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None  # None only for an empty secret
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
 
 
 @dataclass(frozen=True)
