@@ -114,6 +114,19 @@ def run_poll(config: Path, kill_after: float | None) -> tuple[bool, str]:
     return proc.returncode == 0, out
 
 
+def time_whole_poll(folder: Path, urls: dict[str, str], server: FeedServer, served: int) -> float:
+    """Seconds one poll of `urls`, serving `served` entries each, takes into `folder`."""
+    for n in range(FEEDS):
+        body = make_rss(numbered_entries(1, served, prefix=f"F{n} story"))
+        server.add(f"/f{n}.xml", body, delay=0.02)
+    folder.mkdir()
+    write_config(folder / "feeds.yaml", urls, folder / "data")
+    started = time.perf_counter()
+    ok, out = run_poll(folder / "feeds.yaml", kill_after=None)
+    assert ok, out
+    return time.perf_counter() - started
+
+
 @pytest.mark.slow
 def test_kill_during_poll_loses_nothing_and_repeats_nothing(
     feed_server: FeedServer, tmp_path: Path
@@ -126,6 +139,10 @@ def test_kill_during_poll_loses_nothing_and_repeats_nothing(
     for n in range(FEEDS):
         urls[f"f{n}"] = feed_server.url(f"/f{n}.xml")
     write_config(config, urls, data)
+    # The kill times are fractions of one whole poll's time measured here (the
+    # largest trial's feeds into a data directory of its own): fixed times went
+    # stale as the poll got faster, and every trial completed before its kill.
+    whole = time_whole_poll(tmp_path / "calibrate", urls, feed_server, 40 + 25 * (TRIALS - 1))
 
     killed = completed = 0
     for trial in range(TRIALS):
@@ -133,7 +150,7 @@ def test_kill_during_poll_loses_nothing_and_repeats_nothing(
         for n in range(FEEDS):
             body = make_rss(numbered_entries(1, served, prefix=f"F{n} story"))
             feed_server.add(f"/f{n}.xml", body, delay=0.02)
-        ok, out = run_poll(config, kill_after=rng.uniform(0.3, 2.0))
+        ok, out = run_poll(config, kill_after=rng.uniform(0.2, 1.0) * whole)
         if ok:
             completed += 1
             assert "feeds polled" in out
