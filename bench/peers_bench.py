@@ -14,8 +14,10 @@ latency, 10% of the feeds changed since the earlier poll), in three cases:
   threads) and the floor.
 
 The floor is poll_bench's: the same conditional GETs in this process (httpx,
-the same limits), bodies thrown away, plus bare `feedparser.parse` of each
-changed body. Nothing is stored; no interpreter starts.
+the same requests at once; its pool holds `concurrency` connections, the bot's
+one per host, which on 100 hosts with one feed each changes nothing), bodies
+thrown away, plus bare `feedparser.parse` of each changed body. Nothing is
+stored; no interpreter starts.
 
 Each repeat runs every contender once on a fresh copy of its earlier poll's
 state, the order rotating; the report gives medians and the ratios to the
