@@ -67,7 +67,7 @@ from bot.ingest.parsepool import (
 )
 from bot.models import ParseResult
 
-__all__ = ["ForkedParsePool", "can_fork_workers"]
+__all__ = ["ForkedParsePool", "before_fork", "can_fork_workers", "die_with_parent"]
 
 
 # prctl(2): the signal a process receives when its parent dies.
@@ -79,16 +79,27 @@ def can_fork_workers() -> bool:
     return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
+def before_fork() -> None:
+    """What this process does just before it forks a child (see the module docstring)."""
+    gc.freeze()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def die_with_parent(parent: int) -> bool:
+    """In a forked child: ask Linux to kill it when `parent` dies; False if it already has."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    return os.getppid() == parent  # else the parent died before the line above
+
+
 def _forked_worker(conn: Connection, inherited: list[Connection], parent: int) -> None:
     """A forked worker's life: tied to the poll's process, then `_serve` as any worker."""
     for other in inherited:  # this process's ends of the pipes: not the worker's to hold
         other.close()
     # Without prctl, the end of the pipe still ends an idle worker.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the poll died before the line above
-        return
-    _serve(conn)
+    if die_with_parent(parent):
+        _serve(conn)
 
 
 class ForkedParsePool(ParsePool):
@@ -105,9 +116,7 @@ class ForkedParsePool(ParsePool):
         import bot.ingest.parse  # noqa: F401  (the workers inherit it: see the docstring)
 
         context = multiprocessing.get_context("fork")
-        gc.freeze()  # see the docstring
-        sys.stdout.flush()
-        sys.stderr.flush()
+        before_fork()
         ends: list[Connection] = []
         for n in range(self.workers):
             parent, child = context.Pipe()

@@ -32,19 +32,16 @@ Not obvious:
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import gc
 import logging
 import multiprocessing
 import os
-import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
 from bot.ingest.fetch.client import SYSTEM_NETWORK, fetch_feeds
-from bot.ingest.forkparse import can_fork_workers
+from bot.ingest.forkparse import before_fork, can_fork_workers, die_with_parent
 from bot.models import FeedConfig, FeedState, FetchResult, Settings
 
 __all__ = ["Plan", "Prefetch"]
@@ -54,13 +51,9 @@ log = logging.getLogger(__name__)
 #: What the child fetches: the feeds due and the states they are fetched with.
 Plan = Callable[[], tuple[list[FeedConfig], dict[str, FeedState]]]
 
-_PR_SET_PDEATHSIG = 1
-
 
 def _child(conn: Connection, plan: Plan, settings: Settings, parent: int) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the poll died before the line above
+    if not die_with_parent(parent):
         return
     feeds, states = plan()
     conn.send((feeds, {f.id: states[f.id] for f in feeds if f.id in states}))
@@ -95,9 +88,7 @@ class Prefetch:
         if not can_fork_workers():
             return None
         context = multiprocessing.get_context("fork")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        gc.freeze()  # the child's collections leave what it inherits alone (forkparse.py)
+        before_fork()  # the child's collections leave what it inherits alone (forkparse.py)
         ours, theirs = context.Pipe(duplex=False)
         process = context.Process(
             target=_run_child,
