@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.find.search.ranking import RECENCY_WEIGHT
-from bot.store.searchdb.rank import recency_scale
+from bot.store.searchdb.rank import BOOST_CAP, recency_scale
 
 __all__ = ["BM25", "PROBE", "SMALL", "rank_bm25", "rank_joined"]
 
@@ -43,7 +42,7 @@ BM25 = "bm25(fts, 3.0, 1.0, 0.0, 0.0, 0.0)"
 SMALL = 2_000
 #: How many matches, at least, the first pass takes by `bm25()` alone.
 PROBE = 512
-_CAP = 1 + RECENCY_WEIGHT
+_CAP = BOOST_CAP
 
 Ranked = list[tuple[int, int, float]]
 

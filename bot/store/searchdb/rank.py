@@ -35,7 +35,7 @@ from typing import Any
 from bot.find.search.ranking import RECENCY_HALF_LIFE, RECENCY_WEIGHT
 from bot.store.searchdb.translate import field_expression
 
-__all__ = ["NS_EDGES", "norms", "rank_one_term", "recency_factor", "recency_scale"]
+__all__ = ["BOOST_CAP", "NS_EDGES", "norms", "rank_one_term", "recency_factor", "recency_scale"]
 
 K1 = 1.2
 B = 0.75
@@ -57,6 +57,10 @@ def recency_factor(when_us: int) -> float:
     """`e` of an item dated `when_us` (see the module docstring)."""
     exponent = (when_us - EPOCH_US) / _HALF_LIFE_US
     return float(2.0 ** max(-_EXPONENT_BOUND, min(_EXPONENT_BOUND, exponent)))
+
+
+#: The recency boost's ceiling: an item dated now, or later.
+BOOST_CAP = 1.0 + RECENCY_WEIGHT
 
 
 def recency_scale(now_us: int) -> float:
@@ -106,7 +110,7 @@ def rank_one_term(
     where, extra = "", []
     if sql is not None:
         where, extra = f" AND ({sql[0]})", list(sql[1])
-    boost = f"min({1 + RECENCY_WEIGHT}, 1.0 + ? * d.e)"
+    boost = f"min({BOOST_CAP!r}, 1.0 + ? * d.e)"
     scale = recency_scale(now_us)
     best: list[tuple[float, int, int, int]] = []  # (score, when, seq, story), a heap
     for expression, tf, bound in parts:

@@ -47,14 +47,13 @@ from typing import TYPE_CHECKING, Any
 from bot.find.query.matcher import Query
 from bot.find.query.nodes import aware
 from bot.find.search.analysis import prepare_doc_fast
-from bot.find.search.ranking import RECENCY_HALF_LIFE, RECENCY_WEIGHT
 from bot.find.search.results import SearchHit, SearchResults, check_page
 from bot.find.search.snippets import Highlighter
 from bot.find.search.times import micros
 from bot.models import Item
 from bot.store.searchdb.bm25 import BM25, rank_bm25, rank_joined
 from bot.store.searchdb.docrows import count_stories
-from bot.store.searchdb.rank import rank_one_term
+from bot.store.searchdb.rank import BOOST_CAP, rank_one_term, recency_scale
 from bot.store.searchdb.translate import Cond, as_sql, match_sql, rank_expression, translate
 
 if TYPE_CHECKING:
@@ -64,7 +63,6 @@ __all__ = ["run_matching", "run_search"]
 
 log = logging.getLogger(__name__)
 
-_DECAY_PER_US = -math.log(2) / (RECENCY_HALF_LIFE.total_seconds() * 1e6)
 #: Candidates re-checked one by one to count an inexact query's stories, at most.
 _COUNT_BUDGET = 2_000
 _SAMPLE = 200
@@ -133,7 +131,7 @@ class _Search:
         self, source: str, where: str, params: list[Any], window: int | None
     ) -> list[tuple[int, int, float]]:
         """Ranking when the text sits under an OR with fields: bm25 from a query of its own."""
-        sql = f"SELECT d.seq, d.story, d.when_us FROM {source} WHERE {where}"  # noqa: S608
+        sql = f"SELECT d.seq, d.story, d.when_us, d.e FROM {source} WHERE {where}"  # noqa: S608
         candidates = self.conn.execute(sql, params).fetchall()
         expression = rank_expression(self.query.positive_terms())
         scores: dict[int, float] = {}
@@ -143,15 +141,10 @@ class _Search:
                 (expression,),
             )
             scores = {int(seq): float(value) for seq, value in rows}
+        scale = recency_scale(self.now_us)  # the boost as rank_joined's SQL computes it
         ranked = sorted(
-            (
-                scores.get(seq, 0.0)
-                * (1 + RECENCY_WEIGHT * math.exp(_DECAY_PER_US * max(0, self.now_us - when))),
-                when,
-                seq,
-                story,
-            )
-            for seq, story, when in candidates
+            (scores.get(seq, 0.0) * min(BOOST_CAP, 1.0 + scale * e), when, seq, story)
+            for seq, story, when, e in candidates
         )
         ranked.reverse()
         best = [(int(seq), int(story), value) for value, _, seq, story in ranked]
