@@ -20,6 +20,10 @@ Not obvious:
   child and fetches itself: a request with a stale ETag is never trusted.
 - A feed whose result never came (the child died, or failed in `plan`) is
   fetched by `fetch` itself, so a dead child costs time, never a feed.
+- The child's results are written to the pipe by a thread of its own
+  (`_Outbox`): a pipe holds 64 KB, the poll reads only once its store is
+  open, and a write that waited there held up every download in the child's
+  event loop (about 50 ms of a 100-feed poll, BENCHMARKS.md).
 - The child asks Linux to kill it when the poll dies (PR_SET_PDEATHSIG), as a
   forked parse worker does (bot/ingest/forkparse.py), and ends with
   `os._exit`: nothing of the poll's teardown (atexit, buffers) runs twice.
@@ -35,7 +39,9 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import queue
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -57,8 +63,11 @@ def _child(conn: Connection, plan: Plan, settings: Settings, parent: int) -> Non
         return
     feeds, states = plan()
     conn.send((feeds, {f.id: states[f.id] for f in feeds if f.id in states}))
-    fetch_feeds(feeds, states, settings, on_result=conn.send)
-    conn.send(None)
+    outbox = _Outbox(conn)
+    try:
+        fetch_feeds(feeds, states, settings, on_result=outbox.put)
+    finally:
+        outbox.close()
 
 
 def _run_child(conn: Connection, plan: Plan, settings: Settings, parent: int) -> None:
@@ -73,6 +82,36 @@ def _run_child(conn: Connection, plan: Plan, settings: Settings, parent: int) ->
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(status)
+
+
+class _Outbox:
+    """The child's results, sent down the pipe by a thread, so that a full pipe waits
+    there and not in the event loop (see the module docstring); None ends them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._queue: queue.SimpleQueue[FetchResult | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._send, args=(conn,), name="briefbot-prefetch-send", daemon=True
+        )
+        self._thread.start()
+
+    def put(self, result: FetchResult) -> None:
+        self._queue.put(result)
+
+    def _send(self, conn: Connection) -> None:
+        while True:
+            result = self._queue.get()
+            try:
+                conn.send(result)
+            except OSError:  # the poll closed its end: it wants no more
+                return
+            if result is None:
+                return
+
+    def close(self) -> None:
+        """Send the end, once every result before it is sent."""
+        self._queue.put(None)
+        self._thread.join()
 
 
 class Prefetch:

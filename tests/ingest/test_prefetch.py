@@ -7,12 +7,17 @@ tests/ingest/test_forkparse.py); the whole-poll cases run `briefbot poll`.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 from bot.store.tinydb.store import TinyStore
 from tests.app.test_cli import run_cli, write_feeds
-from tests.ingest.test_forkparse import in_fresh_process
+from tests.ingest.test_forkparse import COMMON, in_fresh_process
 from tests.support.feedgen import make_rss, numbered_entries
 from tests.support.feedserver import FeedServer
 
@@ -104,6 +109,56 @@ def test_a_child_that_fails_costs_no_feed(feed_server: FeedServer) -> None:
     )
     assert seen["status"] == [200, 304]
     assert len(feed_server.requests("/a.xml")) == 1  # fetched by the poll itself
+
+
+def test_the_child_downloads_on_while_the_poll_is_not_reading(feed_server: FeedServer) -> None:
+    # The poll reads the child's results only once its store is open. A pipe holds
+    # 64 KB: a larger document waited in the pipe, and with it the child's event
+    # loop and every download behind it. Here one download at a time, a 1 MB
+    # document first, and a poll that reads nothing until the second was asked for.
+    big = make_rss(numbered_entries(1, 5000))
+    assert len(big) > 1024 * 1024
+    feed_server.add("/a.xml", big, etag='"a-3"')
+    feed_server.add("/b.xml", make_rss(numbered_entries(10, 2)), etag='"b-1"')
+    limits = '"settings: {{concurrency: 1, per_host_concurrency: 1}}\\n"\n    '
+    one_at_a_time = PREFETCH.replace('"feeds:', limits + '"feeds:')
+    head = one_at_a_time.format(a=feed_server.url("/a.xml"), b=feed_server.url("/b.xml"))
+    script = head + textwrap.dedent(
+        """
+        import sys
+        prefetch = Prefetch.start(lambda: (feeds, fresh), config.settings)
+        print("forked" if prefetch is not None else "not forked", flush=True)
+        sys.stdin.readline()  # the test lets the poll read once b was asked for
+        results = prefetch.fetch(feeds, fresh, config.settings)
+        print(json.dumps({"sizes": [len(r.body) for r in results]}))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    with subprocess.Popen(
+        [sys.executable, "-c", COMMON + script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as poll:
+        assert poll.stdin is not None and poll.stdout is not None
+        try:
+            first = poll.stdout.readline().strip()
+            assert first == "forked", first or poll.communicate(timeout=60)[1]
+            deadline = time.monotonic() + 20
+            while not feed_server.requests("/b.xml") and time.monotonic() < deadline:
+                time.sleep(0.01)
+            asked_for_b = bool(feed_server.requests("/b.xml"))
+            poll.stdin.write("go\n")
+            poll.stdin.flush()
+            out, err = poll.communicate(timeout=60)
+        finally:
+            poll.kill()
+    assert asked_for_b, "the child stopped downloading while the poll was not reading"
+    assert poll.returncode == 0, err
+    assert json.loads(out.splitlines()[-1]) == {"sizes": [len(big), 0]}  # b: 304, no body
+    assert len(feed_server.requests("/a.xml")) == 1  # nothing fetched twice
 
 
 def test_a_whole_poll_stores_what_changed_and_asks_conditionally(
