@@ -226,6 +226,9 @@ class FeedState:
     items_stored: int = 0
     # When a poll last stored a new (not backlog) item; None: none yet.
     last_new_item: datetime | None = None
+    # The size of the last document the feed sent (its last 200): the fetcher
+    # asks for the largest first (bot/ingest/fetch/client.py `_largest_first`).
+    body_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)

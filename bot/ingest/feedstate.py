@@ -19,6 +19,9 @@ Decisions worth knowing:
 - Both are stored and shown to every workspace member (`/brief status`), so
   they go through `redact_text`: no feed URL credential is stored, whoever
   worded the text.
+- `body_bytes` is the size of the last document that came (a 200, even one
+  that did not parse): the fetcher asks for the largest feeds first
+  (bot/ingest/fetch/client.py `_largest_first`).
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ def next_feed_state(
     base = prev if prev is not None else FeedState(feed_id=feed.id)
     cap = float(settings.backoff_max_seconds)
     interval = float(feed.interval_seconds)
-    items_stored = base.items_stored + max(0, new_items)
+    size = len(result.body) if result.ok and not result.not_modified else base.body_bytes
+    base = replace(base, items_stored=base.items_stored + max(0, new_items), body_bytes=size)
 
     if not result.ok or parse_error is not None:
         failures = base.consecutive_failures + 1
@@ -68,7 +72,6 @@ def next_feed_state(
             failing_since=failing_since or now,
             next_due=now + timedelta(seconds=wait),
             warning=redact_text(parse_warning) if parse_warning is not None else base.warning,
-            items_stored=items_stored,
         )
 
     max_age = min(result.max_age or 0.0, cap)
@@ -93,7 +96,6 @@ def next_feed_state(
         warning=warning,
         # A 304 carries no document, so it cannot complete the first poll.
         first_poll_done=base.first_poll_done or not result.not_modified,
-        items_stored=items_stored,
     )
 
 

@@ -68,6 +68,7 @@ def test_first_success_of_a_new_feed() -> None:
         next_due=NOW + timedelta(minutes=30),
         first_poll_done=True,
         items_stored=12,
+        body_bytes=len(b"<rss/>"),
     )
 
 
@@ -131,6 +132,23 @@ def test_304_keeps_validators(
     result = not_modified(etag=etag, last_modified=last_modified)
     state = next_feed_state(prev, HALF_HOUR, result, now=NOW, settings=SETTINGS)
     assert (state.etag, state.last_modified) == expected
+
+
+def test_the_last_documents_size_is_kept_until_another_document_comes() -> None:
+    # The fetcher asks for the largest feeds first (fetch/client.py `_largest_first`).
+    first = next_feed_state(None, QUICK, fetched(body=b"x" * 5000), now=NOW, settings=SETTINGS)
+    assert first.body_bytes == 5000
+    unchanged = next_feed_state(first, QUICK, not_modified(), now=NOW, settings=SETTINGS)
+    assert unchanged.body_bytes == 5000
+    down = next_feed_state(unchanged, QUICK, failed(), now=NOW, settings=SETTINGS)
+    assert down.body_bytes == 5000
+    # A document that is not a feed still came, and costs what its size says.
+    broken = next_feed_state(
+        down, QUICK, fetched(body=b"y" * 700), now=NOW, settings=SETTINGS, parse_error="bad"
+    )
+    assert broken.body_bytes == 700
+    smaller = next_feed_state(broken, QUICK, fetched(body=b"z" * 90), now=NOW, settings=SETTINGS)
+    assert smaller.body_bytes == 90
 
 
 def test_304_is_not_a_failure_and_keeps_the_warning() -> None:

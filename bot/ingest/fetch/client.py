@@ -236,8 +236,17 @@ async def fetch_all(
             except Exception:
                 log.exception("on_result callback failed for feed %s", feed.id)
 
-    await asyncio.gather(*(fetch_one(n, feed) for n, feed in enumerate(feeds)))
+    await asyncio.gather(*(fetch_one(n, feeds[n]) for n in _largest_first(feeds, states)))
     return [r for r in results if r is not None]
+
+
+def _largest_first(feeds: Sequence[FeedConfig], states: Mapping[str, FeedState]) -> list[int]:
+    """The order to ask for `feeds` in (indexes): the largest last document first, so that
+    its parsing overlaps the other downloads (one that came last was parsed alone, after
+    them: 50 ms for 300 KB). Never fetched: 0 bytes; ties keep the feeds' order. Slots
+    go in this order (asyncio's semaphores are first come, first served)."""
+    sizes = [state.body_bytes if (state := states.get(f.id)) else 0 for f in feeds]
+    return sorted(range(len(feeds)), key=lambda n: -sizes[n])
 
 
 def _host_key(url: str) -> str:

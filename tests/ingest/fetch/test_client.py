@@ -447,6 +447,27 @@ def test_many_feeds_at_once(feed_server: FeedServer) -> None:
     assert 1 < feed_server.max_in_flight <= Settings().concurrency
 
 
+def test_the_largest_documents_are_asked_for_first(feed_server: FeedServer) -> None:
+    # Each document is parsed as it arrives: the large ones first overlap their
+    # parsing with the other downloads. One request at a time, to see the order.
+    sizes = {"small": 2_000, "never": 0, "large": 300_000, "medium": 40_000, "tiny": 2_000}
+    feeds = []
+    for name in sizes:
+        feed_server.add(f"/{name}", RSS)
+        feeds.append(local_feed(feed_server, f"/{name}"))
+    states = {
+        name: FeedState(name, body_bytes=size) for name, size in sizes.items() if name != "never"
+    }
+    settings = Settings(concurrency=1, per_host_concurrency=1)
+
+    results = fetch_feeds(feeds, states, settings)
+
+    asked = [r.path for r in feed_server.requests()]
+    # Largest first; equal sizes (and the never-fetched 0) keep the configured order.
+    assert asked == ["/large", "/medium", "/small", "/tiny", "/never"]
+    assert [r.feed_id for r in results] == list(sizes)  # returned in feed order
+
+
 def test_a_failing_callback_does_not_stop_the_others(feed_server: FeedServer) -> None:
     feeds = []
     for n in range(3):
