@@ -36,6 +36,14 @@ OTHER = "U0OTHER0001"
 CHANNEL = "C0BRIEFING1"
 NOW = datetime.now(UTC)
 
+
+def _today_minus(minutes: int) -> datetime:
+    """`minutes` before NOW, yet today (UTC): `today` questions find the new items even
+    in the first half hour after midnight (then seconds past 00:00, in the same order)."""
+    midnight = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(NOW - timedelta(minutes=minutes), midnight + timedelta(seconds=60 - minutes))
+
+
 OLD = [
     Entry(
         "Rare earth export quotas unchanged",
@@ -51,21 +59,21 @@ NEW = [
         "https://example.org/new/entity",
         guid="new-entity",
         summary="Additions to the Entity List under the destinations of China and Japan.",
-        published=NOW - timedelta(minutes=30),
+        published=_today_minus(30),
     ),
     Entry(
         "IPEF ministers sign supply chain agreement",
         "https://example.org/new/ipef",
         guid="new-ipef",
         summary="The Indo-Pacific Economic Framework partners signed the agreement.",
-        published=NOW - timedelta(minutes=20),
+        published=_today_minus(20),
     ),
     Entry(
         "Chips 4 alliance meets in Tokyo",
         "https://example.org/new/chips",
         guid="new-chips",
         summary="Semiconductor supply talks between four governments.",
-        published=NOW - timedelta(minutes=10),
+        published=_today_minus(10),
     ),
 ]
 
