@@ -10,7 +10,7 @@ of its own: 0.2 s of CPU, which made the pool a loss for a small poll). A
 fork costs a few milliseconds. The parser (bot.ingest.parse, 30 ms of CPU) is
 imported here just before the fork, so the workers have it at once and it is
 imported once, not once per process: this process needs it too (it parses
-the small documents that wait once the downloads are in, `helper`). What a
+small documents beside the workers, `helper`). What a
 parse in a worker costs this process is sending the document and reading
 back the items.
 
@@ -152,8 +152,8 @@ class ForkedParsePool(ParsePool):
         return super()._run(worker, job)
 
     def helper(self) -> FeedParser:
-        """A parser for the poll's own thread once its downloads are in: small documents
-        here (as bot/ingest/inlinefirst.py's), larger ones in the workers."""
+        """A parser for a thread of the poll's own process (bot/ingest/poll.py): small
+        documents here (as bot/ingest/inlinefirst.py's), larger ones in the workers."""
         return InlineFirstParser(self.workers, time_limit=self.time_limit, pool=self)
 
     def close(self) -> None:

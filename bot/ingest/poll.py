@@ -4,11 +4,12 @@ The one ingest orchestrator. Fetches run concurrently (fetch/client.py); each
 finished download is parsed while the others are still downloading, so the
 event loop never waits on parsing: by one ingest thread per parse the parser
 can run at once (a `FeedParser` from bot/ingest/parsepool.py: worker processes
-that are killed at the time limit, or this process when none is given); with
-workers forked for a one-shot poll (bot/ingest/forkparse.py), the fetching thread,
-once every download is in, parses the small documents still waiting (and a
-one-shot poll's downloads may have begun in a forked child before the store
-was opened: `fetch`, bot/ingest/prefetch.py). Nothing is written
+that are killed at the time limit, or this process when none is given). A
+one-shot poll forks its workers (bot/ingest/forkparse.py) and may have begun
+its downloads in a forked child before the store was opened (`fetch`,
+bot/ingest/prefetch.py); this process parses small documents too (`helper`):
+beside the workers while the child downloads, else (its own event loop
+fetching) once every download is in. Nothing is written
 while the network is in use: the parsed items (minus those already stored)
 wait in memory, and one short transaction at the end stores every feed's new
 items and state, then runs `within` (story linking and matching, from the
@@ -194,13 +195,13 @@ def fetch_and_parse(
             if on_fetched is not None:
                 on_fetched(feed.id)
 
-    workers = [
-        threading.Thread(target=work, args=(parser,), name=f"briefbot-ingest-{n}", daemon=True)
-        for n in range(min(max(1, parser.concurrency), len(feeds)))
+    consumers, helper = _parsers(parser, len(feeds), downloads_elsewhere=fetch is not None)
+    threads = [
+        threading.Thread(target=work, args=(using,), name=name, daemon=True)
+        for using, name in consumers
     ]
-    for worker in workers:
-        worker.start()
-    helper = parser.helper() if isinstance(parser, ForkedParsePool) else None  # see the docstring
+    for thread in threads:
+        thread.start()
     try:
         (fetch or fetch_feeds)(
             feeds,
@@ -212,13 +213,26 @@ def fetch_and_parse(
         )
     finally:
         helper = helper if sys.exc_info()[1] is None else None  # none for a failed cycle
-        for _ in range(len(workers) + (helper is not None)):
+        for _ in range(len(threads) + (helper is not None)):
             pending.put(None)
         if helper is not None:  # every download is in: parse what still waits, here
             work(helper)
-        for worker in workers:
-            worker.join()
+        for thread in threads:
+            thread.join()
     return [outcomes[feed.id] for feed in feeds if feed.id in outcomes]
+
+
+def _parsers(
+    parser: FeedParser, feeds: int, *, downloads_elsewhere: bool
+) -> tuple[list[tuple[FeedParser, str]], FeedParser | None]:
+    """The ingest threads' parsers and names, and the parser this thread uses once every
+    download is in (None: none). See the module docstring for `helper`."""
+    count = min(max(1, parser.concurrency), feeds)
+    threads = [(parser, f"briefbot-ingest-{n}") for n in range(count)]
+    helper = parser.helper() if isinstance(parser, ForkedParsePool) else None
+    if helper is not None and downloads_elsewhere:  # no event loop here: parse now
+        return [*threads, (helper, "briefbot-ingest-here")], None
+    return threads, helper
 
 
 def parse_outcome(

@@ -161,6 +161,76 @@ def test_the_child_downloads_on_while_the_poll_is_not_reading(feed_server: FeedS
     assert len(feed_server.requests("/a.xml")) == 1  # nothing fetched twice
 
 
+PARSED_HERE_WHILE_DOWNLOADING = """
+import sys, threading
+from datetime import UTC, datetime
+from bot.config.schema import parse_config_text
+from bot.ingest.forkparse import ForkedParsePool
+from bot.ingest.poll import fetch_and_parse
+from bot.ingest.prefetch import Prefetch
+
+config = parse_config_text(
+    "feeds:\\n" + "".join(
+        f"  - {{id: {name}, url: '{url}', allow_private: true}}\\n"
+        for name, url in json.loads(sys.argv[1]).items()
+    )
+)
+feeds = list(config.feeds)
+pool = ForkedParsePool(1, time_limit=20)  # forked first: this process has one thread
+prefetch = Prefetch.start(lambda: (feeds, {}), config.settings)
+events = []
+parsed_here = threading.Event()
+
+def fetch(*args, on_result, **kw):
+    def arrived(result):
+        events.append(["result", result.feed_id])
+        on_result(result)
+    return prefetch.fetch(*args, on_result=arrived, **kw)
+
+def parsed(feed_id):
+    name = threading.current_thread().name
+    events.append(["parsed", feed_id, name])
+    if name == "briefbot-ingest-here":
+        parsed_here.set()
+    else:  # the worker's thread waits, so that the others wait for this process
+        parsed_here.wait(10)
+
+fetch_and_parse(
+    feeds, {}, config, known=lambda items: [False] * len(items),
+    clock=lambda: datetime.now(UTC), on_fetched=parsed, parser=pool, fetch=fetch,
+)
+pool.close()
+print(json.dumps(events))
+"""
+
+
+def test_the_poll_parses_in_its_own_process_while_the_child_downloads(
+    feed_server: FeedServer,
+) -> None:
+    # With its downloads in the child, the poll's own process has nothing to do
+    # but parse: a thread of it takes documents beside the worker from the
+    # first download on, not only once every download is in.
+    urls = {}
+    for name in ("a", "b", "c"):
+        urls[name] = feed_server.add(f"/{name}.xml", make_rss(numbered_entries(1, 3)))
+    urls["slow"] = feed_server.add("/slow.xml", make_rss(numbered_entries(1, 3)), delay=1.5)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(
+        [sys.executable, "-c", COMMON + PARSED_HERE_WHILE_DOWNLOADING, json.dumps(urls)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    events = json.loads(done.stdout.splitlines()[-1])
+    slow_came = events.index(["result", "slow"])
+    here = [e for e in events[:slow_came] if e[0] == "parsed" and e[2] == "briefbot-ingest-here"]
+    assert here, events
+    assert sorted(e[1] for e in events if e[0] == "parsed") == ["a", "b", "c", "slow"]
+
+
 def test_a_whole_poll_stores_what_changed_and_asks_conditionally(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
