@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from bot.app.fedreg import deadline_items
 from bot.app.latest import newest_stories
+from bot.app.matchers import MatcherCache
 from bot.app.parts import LazyParts
 from bot.app.screening import poll_screening, screening_status_row
 from bot.app.storage import database_search, open_store
@@ -124,6 +125,7 @@ class Runtime(LazyParts):
         self.summarizer: Callable[[Answer], str | None] | None = None
         # How polls download; None: fetch_feeds (a `briefbot poll` gives its prefetch's).
         self.fetch: FetchFeeds | None = None
+        self._matchers = MatcherCache()  # kept between polls (bot/app/matchers.py)
 
     @classmethod
     def open(
@@ -225,7 +227,7 @@ class Runtime(LazyParts):
 
         with self.coordination.leading() as leader:
             # Story links and matching are the leader's (bot/app/replicas.py); alone, ours.
-            stories = self.stories if leader else None
+            stories = self._lead() if leader else None
             consulted: list[Item] | None = None
 
             def within(tx: Transaction, stored: list[Item]) -> None:
@@ -268,6 +270,12 @@ class Runtime(LazyParts):
                     level_after_poll(self.store, self._search, kept)
         return cycle.reports
 
+    def _lead(self) -> StoryIndex:
+        """The leader's before a poll: the story index, and the matcher compiled while the
+        downloads run rather than after them (bot/app/matchers.py)."""
+        self._matchers.warm(lambda: (self.store.subscriptions.list(), self.topics()))
+        return self.stories
+
     def poll_screening_list(self, *, force: bool = False) -> ScreeningReport | None:
         """Download the screening list when due; name Entity List rules (bot/app/screening.py)."""
         return poll_screening(self, force=force)
@@ -296,9 +304,7 @@ class Runtime(LazyParts):
             return []
         subscriptions = tx.subscriptions.list()
         if subscriptions:
-            from bot.brief.match import SubscriptionMatcher
-
-            matcher = SubscriptionMatcher(subscriptions, self.topics())
+            matcher = self._matchers.get(subscriptions, self.topics())
             found = matcher.match(items, now=self.clock(), feed_tags=self.feed_tags())
             tx.alerts.enqueue(self._theirs(tx, items, stamp_alerts(found, subscriptions)))
         watches = tx.watches.list()

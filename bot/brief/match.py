@@ -4,8 +4,8 @@
 query text (a topic's query, or an ad-hoc one) is parsed once, however many
 subscriptions share it, and all of them go into one `bot.find.query.QueryMatcher`,
 which only evaluates the queries whose required words occur in an item. The
-pipeline keeps a matcher while the subscriptions and topics are unchanged;
-`match_items` is the one-shot form.
+runtime keeps a matcher while the subscriptions and topics are unchanged
+(bot/app/matchers.py); `match_items` is the one-shot form.
 
 What is never alerted: backlog items (a feed's first poll), items whose
 `extras["duplicate_of"]` is set (the same story was already stored from another
