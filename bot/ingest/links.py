@@ -141,8 +141,9 @@ def identity_link(url: str, *, keep_fragment: bool = False) -> str | None:
     path = _normalize_escapes(path.replace(" ", "%20")).rstrip("/") or "/"
     query = "&".join(sorted(_identity_params(query))) if query else ""
     fragment = _normalize_escapes(fragment) if keep_fragment else ""
-    # urlunsplit's result, `path` starting with "/" and `netloc` not empty.
-    url = f"https://{netloc}{path}"
+    # urlunsplit's result, `path` starting with "/": a host of dots only leaves no
+    # netloc, and then a path starting "//" is not given another "//".
+    url = f"https:{path}" if not netloc and path.startswith("//") else f"https://{netloc}{path}"
     if query:
         url = f"{url}?{query}"
     return f"{url}#{fragment}" if fragment else url

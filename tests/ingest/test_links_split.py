@@ -104,6 +104,7 @@ def test_the_fast_split_gives_urlsplits_parts(text: str) -> None:
 @example("https://Example.COM?utm_source=1&b=%7e#f", "", True)
 @example("HTTPS://example.com/a b/?q r", "https://feeds.example.org/feed.xml", False)
 @example("https://example.com/%2f/", "", True)
+@example("http://.//http://", "", False)  # a host of dots: no netloc, a path starting "//"
 def test_canonical_and_identity_forms_are_those_of_urlsplit(
     text: str, base: str, keep_fragment: bool
 ) -> None:
