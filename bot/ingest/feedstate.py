@@ -1,6 +1,7 @@
 """A feed's next state after one poll: health, validators, and when to poll again.
 
-Pure arithmetic over `FeedState`, `FetchResult` and `Settings`; no I/O.
+Pure arithmetic over `FeedState`, `FetchResult` and `Settings`; no I/O. Also
+which feeds a poll asks for (`select_due_feeds`: enabled, and due).
 
 Decisions worth knowing:
 - A 304 is a success. A 200 whose body is not a feed (`parse_error`) is a
@@ -27,12 +28,14 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import random
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
+from bot.config.model import Config
 from bot.config.redact import redact_text
 from bot.models import FeedConfig, FeedState, FetchResult, Settings, replace
 
-__all__ = ["JITTER", "backoff_seconds", "is_due", "next_feed_state"]
+__all__ = ["JITTER", "backoff_seconds", "is_due", "next_feed_state", "select_due_feeds"]
 
 # Relative spread of the backoff delay (±20%).
 JITTER = 0.2
@@ -116,6 +119,22 @@ def is_due(state: FeedState | None, now: datetime) -> bool:
     if state is None or state.next_due is None:
         return True
     return now >= state.next_due
+
+
+def select_due_feeds(
+    config: Config,
+    states: Mapping[str, FeedState],
+    *,
+    now: datetime,
+    feed_ids: Collection[str] | None = None,
+    force: bool = False,
+) -> list[FeedConfig]:
+    """The enabled feeds (optionally only `feed_ids`) whose next poll is due."""
+    return [
+        feed
+        for feed in config.enabled_feeds
+        if (feed_ids is None or feed.id in feed_ids) and (force or is_due(states.get(feed.id), now))
+    ]
 
 
 def _failure_text(result: FetchResult, parse_error: str | None) -> str:

@@ -16,43 +16,28 @@ back the items.
 
 Not obvious:
 
-- Only while this process has one thread, and only where `fork` exists:
-  forking a process with threads can copy a lock some thread holds. Otherwise
-  no worker is forked, and `forked` says so (the caller parses another way).
-  A worker the pool needs later (one killed after the time limit, one retired
-  after a large document) comes from the forkserver as in the service.
+- Forked as bot/ingest/forking.py says (one thread, Linux; `gc.freeze` and
+  flushed output first; the worker dies with the poll): otherwise no worker
+  is forked, and `forked` says so (the caller parses another way). A worker
+  the pool needs later (one killed after the time limit, one retired after a
+  large document) comes from the forkserver as in the service.
 - Before the store is opened: a forked worker inherits every open file, the
   data directory's lock among them, and would hold it until it exits.
 - A forked worker does not wait to be ready: its first job waits for its
   "ready" instead (START_TIMEOUT), so forking costs the poll no wait; the time
   limit still counts parsing only. One the pool closes before it was ready is
   killed, not asked to stop: it has nothing to finish.
-- stdout and stderr are flushed before forking, so that nothing buffered here
-  is written twice.
-- The objects made so far (the modules, the configuration) are moved out of
-  the collector's reach first (`gc.freeze`, as CPython's documentation
-  advises before a fork): a worker's collections would otherwise walk them
-  all, writing to every page it shares with this process (copied, then).
-- A forked worker shares this process's open files, stdout and stderr among
-  them: were it to outlive the poll (killed: a crash test, the OOM killer), a
-  caller reading the poll's output to its end would wait for the worker. So a
-  worker asks Linux to kill it when this process dies (PR_SET_PDEATHSIG), and
-  closes its copies of the other workers' pipe ends, so that each sees the end
-  of its own pipe when this process is gone.
+- A worker closes its copies of the other workers' pipe ends, so that each
+  sees the end of its own pipe when this process is gone.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import multiprocessing
 import os
-import signal
-import sys
-import threading
 from multiprocessing.connection import Connection
 
+from bot.ingest.forking import before_fork, can_fork_workers, die_with_parent
 from bot.ingest.inlinefirst import InlineFirstParser
 from bot.ingest.parsepool import (
     _READY,
@@ -67,30 +52,7 @@ from bot.ingest.parsepool import (
 )
 from bot.models import ParseResult
 
-__all__ = ["ForkedParsePool", "before_fork", "can_fork_workers", "die_with_parent"]
-
-
-# prctl(2): the signal a process receives when its parent dies.
-_PR_SET_PDEATHSIG = 1
-
-
-def can_fork_workers() -> bool:
-    """Whether workers can be forked from this process now: Linux, no other thread."""
-    return sys.platform.startswith("linux") and threading.active_count() == 1
-
-
-def before_fork() -> None:
-    """What this process does just before it forks a child (see the module docstring)."""
-    gc.freeze()
-    sys.stdout.flush()
-    sys.stderr.flush()
-
-
-def die_with_parent(parent: int) -> bool:
-    """In a forked child: ask Linux to kill it when `parent` dies; False if it already has."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    return os.getppid() == parent  # else the parent died before the line above
+__all__ = ["ForkedParsePool"]
 
 
 def _forked_worker(conn: Connection, inherited: list[Connection], parent: int) -> None:

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from bot.config.model import Config
 from bot.config.redact import redact_text
 from bot.ingest.entitylist import annotate_item
-from bot.ingest.feedstate import is_due, next_feed_state
+from bot.ingest.feedstate import next_feed_state, select_due_feeds
 from bot.ingest.fetch.client import SYSTEM_NETWORK, Network, fetch_feeds
 from bot.ingest.forkparse import ForkedParsePool
 from bot.ingest.parsepool import FeedParser, InProcessParser
@@ -53,7 +53,6 @@ __all__ = [
     "count_stored",
     "poll_feeds",
     "probe_feed",
-    "select_due_feeds",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,22 +85,6 @@ class PollCycle:
 
     reports: list[PollReport]
     stored: list[Item]
-
-
-def select_due_feeds(
-    config: Config,
-    states: Mapping[str, FeedState],
-    *,
-    now: datetime,
-    feed_ids: Collection[str] | None = None,
-    force: bool = False,
-) -> list[FeedConfig]:
-    """The enabled feeds (optionally only `feed_ids`) whose next poll is due."""
-    return [
-        feed
-        for feed in config.enabled_feeds
-        if (feed_ids is None or feed.id in feed_ids) and (force or is_due(states.get(feed.id), now))
-    ]
 
 
 def poll_feeds(

@@ -24,13 +24,10 @@ Not obvious:
   (`_Outbox`): a pipe holds 64 KB, the poll reads only once its store is
   open, and a write that waited there held up every download in the child's
   event loop (about 50 ms of a 100-feed poll, BENCHMARKS.md).
-- The child asks Linux to kill it when the poll dies (PR_SET_PDEATHSIG), as a
-  forked parse worker does (bot/ingest/forkparse.py), and ends with
-  `os._exit`: nothing of the poll's teardown (atexit, buffers) runs twice.
-- Before the fork, the objects made so far are moved out of the collector's
-  reach (`gc.freeze`), as before the parse workers' (bot/ingest/forkparse.py).
-- Only while the process has one thread, only where `fork` exists
-  (`can_fork_workers`); otherwise `start` returns None and the poll fetches.
+- Forked as bot/ingest/forking.py says (one thread, Linux; the child dies
+  with the poll), and ended with `os._exit`: nothing of the poll's teardown
+  (atexit, buffers) runs twice. Otherwise `start` returns None and the poll
+  fetches.
 """
 
 from __future__ import annotations
@@ -47,7 +44,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bot.ingest.fetch.client import SYSTEM_NETWORK, fetch_feeds
-from bot.ingest.forkparse import before_fork, can_fork_workers, die_with_parent
+from bot.ingest.forking import before_fork, can_fork_workers, die_with_parent
 from bot.models import FeedConfig, FeedState, FetchResult, Settings
 
 __all__ = ["Plan", "Prefetch"]

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from bot.app.cli.plain import write_poll_table
 from bot.app.cli.shared import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, load_args_config
 from bot.config.model import Config
-from bot.ingest.parsepool import FeedParser
 from bot.models import FeedConfig, FeedState, PollReport
 
-if TYPE_CHECKING:  # imported in `_poll`: the downloads start first (`_start_downloads`)
+if TYPE_CHECKING:  # imported when used: the downloads start first (`_start_downloads`)
+    from bot.ingest.parsepool import FeedParser
     from bot.ingest.prefetch import Prefetch
 
 __all__ = ["cmd_console", "cmd_demo", "cmd_digest", "cmd_poll", "cmd_run"]
@@ -97,7 +97,7 @@ def _start_downloads(
     from datetime import UTC, datetime
 
     from bot.config.overrides import effective_config
-    from bot.ingest.poll import select_due_feeds
+    from bot.ingest.feedstate import select_due_feeds
     from bot.ingest.prefetch import Prefetch
     from bot.store.tinydb.peek import read_poll_state
 
