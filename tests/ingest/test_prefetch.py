@@ -162,7 +162,7 @@ def test_the_child_downloads_on_while_the_poll_is_not_reading(feed_server: FeedS
 
 
 PARSED_HERE_WHILE_DOWNLOADING = """
-import sys, threading
+import threading
 from datetime import UTC, datetime
 from bot.config.schema import parse_config_text
 from bot.ingest.forkparse import ForkedParsePool
@@ -172,7 +172,7 @@ from bot.ingest.prefetch import Prefetch
 config = parse_config_text(
     "feeds:\\n" + "".join(
         f"  - {{id: {name}, url: '{url}', allow_private: true}}\\n"
-        for name, url in json.loads(sys.argv[1]).items()
+        for name, url in URLS.items()
     )
 )
 feeds = list(config.feeds)
@@ -200,7 +200,7 @@ fetch_and_parse(
     clock=lambda: datetime.now(UTC), on_fetched=parsed, parser=pool, fetch=fetch,
 )
 pool.close()
-print(json.dumps(events))
+print(json.dumps({"events": events}))
 """
 
 
@@ -214,17 +214,8 @@ def test_the_poll_parses_in_its_own_process_while_the_child_downloads(
     for name in ("a", "b", "c"):
         urls[name] = feed_server.add(f"/{name}.xml", make_rss(numbered_entries(1, 3)))
     urls["slow"] = feed_server.add("/slow.xml", make_rss(numbered_entries(1, 3)), delay=1.5)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    done = subprocess.run(
-        [sys.executable, "-c", COMMON + PARSED_HERE_WHILE_DOWNLOADING, json.dumps(urls)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    events = json.loads(done.stdout.splitlines()[-1])
+    seen = in_fresh_process(f"URLS = {urls!r}\n" + PARSED_HERE_WHILE_DOWNLOADING)
+    events = seen["events"]
     slow_came = events.index(["result", "slow"])
     here = [e for e in events[:slow_came] if e[0] == "parsed" and e[2] == "briefbot-ingest-here"]
     assert here, events
