@@ -1,10 +1,10 @@
 """What every fork of a one-shot poll does: when it may fork, what before, and the child's tie.
 
-A `briefbot poll` forks its downloads' child (bot/ingest/prefetch.py) as its
-first act, before it has imported anything of its own, and its parse workers
-(bot/ingest/forkparse.py) once the parser is imported. This module is the
-rules both follow, and imports only the standard library, so that the first
-fork costs no import.
+A `briefbot poll` forks its downloads' child (bot/ingest/prefetch.py) once
+it has read its configuration, then its parse workers (bot/ingest/forkparse.py)
+once the parser is imported. This module is the rules both follow; it imports
+only the standard library, so that the downloads' fork waits for none of the
+parse pool's imports.
 
 - Only on Linux and only while the process has one thread: forking a process
   with threads can copy a lock some thread holds (`can_fork_workers`).

@@ -10,9 +10,8 @@ of its own: 0.2 s of CPU, which made the pool a loss for a small poll). A
 fork costs a few milliseconds. The parser (bot.ingest.parse, 30 ms of CPU) is
 imported here just before the fork, so the workers have it at once and it is
 imported once, not once per process: this process needs it too (it parses
-small documents beside the workers, `helper`). What a
-parse in a worker costs this process is sending the document and reading
-back the items.
+small documents beside the workers, `helper`). What a parse in a worker costs
+this process is sending the document and reading back the items.
 
 Not obvious:
 

@@ -9,12 +9,12 @@ one-shot poll forks its workers (bot/ingest/forkparse.py) and may have begun
 its downloads in a forked child before the store was opened (`fetch`,
 bot/ingest/prefetch.py); this process parses small documents too (`helper`):
 beside the workers while the child downloads, else (its own event loop
-fetching) once every download is in. Nothing is written
-while the network is in use: the parsed items (minus those already stored)
-wait in memory, and one short transaction at the end stores every feed's new
-items and state, then runs `within` (story linking and matching, from the
-app) on them, so that items, their story links, the alerts they raise and the
-match cursor land together. A crash before that commit loses the cycle's
+fetching) once every download is in. Nothing is written while the network
+is in use: the parsed items (minus those already stored) wait in memory, and
+one short transaction at the end stores every feed's new items and state,
+then runs `within` (story linking and matching, from the app) on them, so
+that items, their story links, the alerts they raise and the match cursor
+land together. A crash before that commit loses the cycle's
 work, and the next cycle fetches it again (the ETags were not saved either).
 
 The first successful poll of a feed stores its items as backlog (seen, never
