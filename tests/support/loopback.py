@@ -20,12 +20,16 @@ Not obvious:
 - A client hanging up mid-answer is how many tests end (timeouts, size caps)
   and is ignored; any other handler exception is kept in `errors`, which the
   fixtures assert empty.
+- `use_tls` (before `start()`) serves https: the listening socket is wrapped,
+  so each handshake happens as a connection is accepted; one a client refuses
+  (an unknown authority) ends that connection only.
 """
 
 from __future__ import annotations
 
 import http.server
 import socketserver
+import ssl
 import sys
 import threading
 from types import TracebackType
@@ -103,6 +107,13 @@ class LoopbackServer(ServedInThread, http.server.ThreadingHTTPServer):
         # Unexpected exceptions raised by handlers (a broken route, a fake's bug).
         self.errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
+        self._scheme = "http"
+
+    def use_tls(self, context: ssl.SSLContext) -> Self:
+        """Serve https with `context` (a server context with its certificate); before start()."""
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self._scheme = "https"
+        return self
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)
@@ -115,8 +126,8 @@ class LoopbackServer(ServedInThread, http.server.ThreadingHTTPServer):
 
     @property
     def origin(self) -> str:
-        """`http://127.0.0.1:PORT`, what a URL of this server starts with."""
-        return f"http://127.0.0.1:{self.port}"
+        """`http://127.0.0.1:PORT` (https after `use_tls`), what its URLs start with."""
+        return f"{self._scheme}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         self.stopping.set()

@@ -1,7 +1,7 @@
 """https fetches: certificates and host names verified, failures said plainly.
 
-A real TLS server on loopback, its certificate issued for 127.0.0.1 by a test
-authority made here (`cryptography`): refused while the authority is unknown,
+The loopback feed server serving https (`use_tls`), its certificate issued for
+127.0.0.1 by a test authority made here (`cryptography`): refused while the authority is unknown,
 fetched once the process's context trusts it, refused again under a name the
 certificate does not cover.
 """
@@ -11,10 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.ingest.fetch.fetching import RSS
 from tests.ingest.test_forkparse import in_fresh_process
+from tests.support.feedserver import FeedServer
 
 
 @dataclass(frozen=True)
@@ -101,33 +100,14 @@ def make_authority(folder: Path) -> Authority:
     return Authority(ca_pem, cert_file, key_file)
 
 
-class _Feed(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml")
-        self.send_header("Content-Length", str(len(RSS)))
-        self.end_headers()
-        self.wfile.write(RSS)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the test reads what the client saw."""
-
-
 @pytest.fixture
 def https_feed(tmp_path: Path) -> Iterator[tuple[str, Authority]]:
-    """An https feed on 127.0.0.1, served with a certificate of a test authority."""
+    """An https feed on 127.0.0.1 (the feed server), its certificate a test authority's."""
     authority = make_authority(tmp_path)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(authority.cert_file, authority.key_file)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}/feed.xml", authority
-    finally:
-        server.shutdown()
-        server.server_close()
+    with FeedServer().use_tls(context) as server:
+        yield server.add("/feed.xml", RSS), authority
 
 
 FETCH = """
