@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,8 @@ from bot.models import Item
 from bot.store.searchdb.bm25 import SMALL, rank_bm25, rank_joined
 from bot.store.searchdb.index import FtsIndex
 from bot.store.searchdb.translate import match_sql, translate
+from tests.find.search.sample import NOW, make_item
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FEED_TAGS = {"fr-bis": ("us", "export-controls"), "reuters": ("news",), "nikkei": ("japan",)}
 #: A vocabulary from common to rare (the rare words' idf is the largest).
 WORDS = [
@@ -81,16 +81,8 @@ def corpus(count: int, seed: int) -> list[Item]:
 def _item(
     seq: int, title: str, summary: str, when: datetime, feed: str, copy_of: int | None = None
 ) -> Item:
-    return Item(
-        id=f"item-{seq}",
-        feed_id=feed,
-        title=title,
-        summary=summary,
-        link=f"https://example.org/{seq}",
-        published=when,
-        seq=seq,
-        extras={} if copy_of is None else {"duplicate_of": copy_of},
-    )
+    extras = None if copy_of is None else {"duplicate_of": copy_of}
+    return make_item(seq, title, summary, feed_id=feed, age=NOW - when, extras=extras)
 
 
 @pytest.fixture(scope="module")
