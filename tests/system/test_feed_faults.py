@@ -304,7 +304,7 @@ def test_a_tls_less_redirect_is_refused_on_the_hop(
     # No TLS server: the decision is made on the hop, before any connection.
     trail = _Trail(httpx.URL(current))
     try:
-        decided = str(_next_hop(trail, httpx.Response(301, headers={"Location": location}), 5))
+        decided = str(_next_hop(trail, 301, location, 5))
     except Exception as exc:
         decided = str(exc)
     assert decided == outcome

@@ -1,9 +1,9 @@
 """A response body read within `max_bytes`: streamed, decoded here a bounded piece at a time.
 
-Bodies are decompressed here, not by httpx: httpx's decoder inflates a whole
-64 KiB network read at once, which for a gzip bomb is ~64 MiB of zeros before
-any cap can look at it. `max_bytes` applies to the decoded bytes, while
-streaming.
+Bodies are decompressed here, a bounded piece at a time (a decoder that
+inflates a whole 64 KiB network read at once, as httpx's does, makes ~64 MiB
+of zeros of a gzip bomb before any cap can look at it). `max_bytes` applies
+to the decoded bytes, while streaming.
 """
 
 from __future__ import annotations
@@ -12,27 +12,26 @@ import zlib
 from collections.abc import Iterator
 from typing import Any, Final
 
-import httpx
-
 from bot.ingest.fetch.errors import FetchFailure
+from bot.ingest.fetch.wire import WireResponse
 
 __all__ = ["ACCEPT_ENCODING", "read_body"]
 
-# Only what _BodyDecoder can decode, whatever optional codecs httpx may find.
+# Only what _BodyDecoder can decode.
 ACCEPT_ENCODING: Final = "gzip, deflate"
 # Largest piece the decoder inflates in one step (bounds memory for bombs).
 _DECODE_PIECE: Final = 64 * 1024
 
 
-async def read_body(response: httpx.Response, limit: int) -> bytes:
+async def read_body(response: WireResponse, limit: int) -> bytes:
     """The decoded body, or FetchFailure when it is (or is declared) over `limit` bytes."""
-    declared = response.headers.get("content-length", "").strip()
+    declared = (response.header("content-length") or "").strip()
     if declared.isdigit() and int(declared) > limit:
         raise FetchFailure(
             f"response larger than the {format_size(limit)} limit "
             f"(Content-Length: {int(declared)} bytes)"
         )
-    decoder = _BodyDecoder(response.headers.get("content-encoding"))
+    decoder = _BodyDecoder(response.header("content-encoding"))
     body = bytearray()
 
     def add(piece: bytes) -> None:

@@ -10,23 +10,28 @@ Not obvious:
   checked: http(s) only, no https -> http downgrade, no loops; and every
   connection goes through the private-address guard (bot/ingest/fetch/guard.py),
   by the feed's own policy (allow_private, allow_addresses), hop after hop.
-- A feed URL's host is read by bot/config/hosts.py before httpx sees it (UTS 46:
-  `ｅｘａｍｐｌｅ.org` is example.org), as the config checker read it.
+- A feed URL's host is read by bot/config/hosts.py before httpx.URL reads the
+  URL (UTS 46: `ｅｘａｍｐｌｅ.org` is example.org), as the config checker read it.
+- The requests go out on bot/ingest/fetch/wire.py (asyncio and h11, not httpx's
+  transport: a third of its CPU per request); httpx reads and joins the URLs.
+  User info in a URL is sent as Basic credentials, as httpx did.
 - Bodies are decoded by bot/ingest/fetch/body.py within `max_bytes`.
-- `FetchResult.headers` are the response's as received, lower-cased; the
-  body is already decoded, whatever Content-Encoding says.
-- Proxy variables from the environment are ignored (trust_env=False): through a
-  proxy the guard could not see where a request really goes.
+- `FetchResult.headers` are the response's as received, lower-cased (a repeated
+  header's values joined with ", "); the body is already decoded, whatever
+  Content-Encoding says.
+- No proxy is used, whatever the environment says: through a proxy the guard
+  could not see where a request really goes.
 - A feed URL may carry credentials (user:password@, `?api_key=`): every text
-  this module makes shows URLs through bot.config.redact, and a `FeedClient`
-  installs its log redaction, since httpx logs each request URL at INFO and
-  httpcore the response headers at DEBUG. `FetchResult.final_url` is the real
-  URL (minus user info): the base for the feed's relative links, never shown.
+  this module makes shows URLs through bot.config.redact (each request is
+  logged at DEBUG that way), and a `FeedClient` installs the log redaction for
+  any other library's records. `FetchResult.final_url` is the real URL (minus
+  user info): the base for the feed's relative links, never shown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import concurrent.futures
 import functools
@@ -38,6 +43,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final, TypeVar
+from urllib.parse import unquote_to_bytes
 
 import httpx
 
@@ -47,14 +53,9 @@ from bot.config.redact import install_log_redaction, redact_text, redact_url
 from bot.headers import parse_max_age, parse_retry_after
 from bot.ingest.fetch.body import ACCEPT_ENCODING, read_body
 from bot.ingest.fetch.errors import FetchFailure, describe_http_error, total_timeout_text
-from bot.ingest.fetch.guard import (
-    AddressRefusedError,
-    PinnedBackend,
-    PinnedTransport,
-    Resolver,
-    resolve_host,
-)
-from bot.ingest.fetch.pool import Origin, ReusePool, origin_of, pool_size
+from bot.ingest.fetch.guard import AddressRefusedError, Resolver, pinned_dialer, resolve_host
+from bot.ingest.fetch.pool import Origin, origin_of, pool_size
+from bot.ingest.fetch.wire import Timeouts, WirePool, WireResponse
 from bot.models import FeedConfig, FeedState, FetchResult, Settings, replace
 
 __all__ = ["SYSTEM_NETWORK", "FeedClient", "Network", "fetch_all", "fetch_feed", "fetch_feeds"]
@@ -66,6 +67,8 @@ T = TypeVar("T")
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 # Retry-After is meaningful on 503 and 429 (RFC 9110 §10.2.3, RFC 6585 §4).
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
+# Seconds an idle connection is kept for the host's next feed.
+_KEEPALIVE: Final = 5.0
 _ACCEPT: Final = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
@@ -90,12 +93,12 @@ SYSTEM_NETWORK: Final = Network()
 
 
 class FeedClient:
-    """The HTTP clients of one fetch run; use `async with`.
+    """The connections of one fetch run; use `async with`.
 
-    One client per address policy (bot/config/addresses.py `policy_for`: the
+    One pool per address policy (bot/config/addresses.py `policy_for`: the
     feed's allow_private and allow_addresses over `policy`), made when a feed
     first needs it; all resolve names through `resolver` and connect to the
-    address it returned, once the policy allowed it.
+    address it returned, once the policy allowed it (guard.py `pinned_dialer`).
     """
 
     def __init__(
@@ -106,50 +109,38 @@ class FeedClient:
         policy: AddressPolicy = PUBLIC_ONLY,
     ) -> None:
         install_log_redaction()
-        ssl_context = _ssl_context()
         # Idle connections kept per host, not just `concurrency` of them (pool.py).
         size = pool_size(settings.concurrency, settings.per_host_concurrency)
-        limits = httpx.Limits(
-            max_connections=size, max_keepalive_connections=size, keepalive_expiry=5.0
-        )
-        timeout = httpx.Timeout(
+        timeouts = Timeouts(
             connect=settings.connect_timeout,
             read=settings.read_timeout,
             write=settings.read_timeout,
-            pool=settings.total_timeout,
         )
 
-        def make(policy: AddressPolicy) -> httpx.AsyncClient:
-            transport = PinnedTransport(PinnedBackend(resolver, policy), ssl_context, limits)
-            self._pools.append(transport.pool)
-            return httpx.AsyncClient(
-                transport=transport,
-                timeout=timeout,
-                follow_redirects=False,
-                trust_env=False,
-                headers={"User-Agent": settings.user_agent},
-            )
+        def make(policy: AddressPolicy) -> WirePool:
+            dial = pinned_dialer(resolver, policy, _ssl_context)
+            return WirePool(dial, timeouts, max_idle=size, keepalive_expiry=_KEEPALIVE)
 
         self._make = make
         self._policy = policy
-        self._clients: dict[AddressPolicy, httpx.AsyncClient] = {}
-        self._pools: list[ReusePool] = []
+        self._pools: dict[AddressPolicy, WirePool] = {}
+        self.user_agent = settings.user_agent.encode("latin-1", "replace")
 
-    def client_for(self, feed: FeedConfig) -> httpx.AsyncClient:
+    def pool_for(self, feed: FeedConfig) -> WirePool:
         policy = policy_for(feed.allow_private, feed.allow_addresses, base=self._policy)
-        client = self._clients.get(policy)
-        if client is None:
-            client = self._clients[policy] = self._make(policy)
-        return client
+        pool = self._pools.get(policy)
+        if pool is None:
+            pool = self._pools[policy] = self._make(policy)
+        return pool
 
-    async def close_idle(self, origin: Origin) -> None:
+    def close_idle(self, origin: Origin) -> None:
         """Close the idle connections to `origin`: the run has no more feeds there."""
-        for pool in self._pools:
-            await pool.close_idle(origin)
+        for pool in self._pools.values():
+            pool.close_idle(origin)
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
+        for pool in self._pools.values():
+            pool.close()
 
     async def __aenter__(self) -> FeedClient:
         return self
@@ -165,8 +156,9 @@ class FeedClient:
 
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
-    """One TLS context per process: loading the CA bundle takes 20-50 ms, which every
-    poll of the running service and every `/brief feed add` paid again."""
+    """One TLS context per process, made when the first https origin is dialled: loading
+    the CA bundle takes 20-50 ms, which every poll of the running service and every
+    `/brief feed add` paid again (and an http-only poll paid for nothing)."""
     return httpx.create_ssl_context(trust_env=False)
 
 
@@ -228,7 +220,7 @@ async def fetch_all(
         if origin is not None:
             remaining[origin] -= 1
             if not remaining[origin]:
-                await client.close_idle(origin)
+                client.close_idle(origin)
         results[index] = result
         if on_result is not None:
             try:
@@ -294,7 +286,7 @@ async def fetch_feed(
         deadline = asyncio.timeout(settings.total_timeout)
         try:
             async with deadline:
-                result = await _fetch(client.client_for(feed), feed, state, settings, trail)
+                result = await _fetch(client, feed, state, settings, trail)
         except TimeoutError:
             if deadline.expired():
                 raise FetchFailure(total_timeout_text(settings, trail.url)) from None
@@ -325,31 +317,32 @@ async def fetch_feed(
 
 
 async def _fetch(
-    http: httpx.AsyncClient,
+    client: FeedClient,
     feed: FeedConfig,
     state: FeedState | None,
     settings: Settings,
     trail: _Trail,
 ) -> FetchResult:
-    headers = {"Accept": _ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
+    headers = [
+        (b"User-Agent", client.user_agent),
+        (b"Accept", _ACCEPT.encode()),
+        (b"Accept-Encoding", ACCEPT_ENCODING.encode()),
+    ]
     if state is not None and state.etag:
-        headers["If-None-Match"] = state.etag
+        headers.append((b"If-None-Match", state.etag.encode("latin-1", "replace")))
     if state is not None and state.last_modified:
-        headers["If-Modified-Since"] = state.last_modified
+        headers.append((b"If-Modified-Since", state.last_modified.encode("latin-1", "replace")))
+    pool = client.pool_for(feed)
     while True:
-        try:
-            response = await http.send(
-                http.build_request("GET", trail.url, headers=headers), stream=True
-            )
-        except httpx.InvalidURL as exc:
-            # httpx parses a redirect's Location even when not following it
-            # (Response.next_request) and refuses one with no host, such as
-            # "javascript:alert(1)//x", before `_next_hop` sees the response.
-            raise FetchFailure(f"redirect to an invalid URL refused: {exc}") from None
+        url = trail.url
+        response = await pool.get(origin_of(url), url.raw_path, [*_request_head(url), *headers])
         try:
             status = response.status_code
+            log.debug("feed %s: GET %s: HTTP %d", feed.id, _shown(url), status)
             if status in _REDIRECT_STATUSES:
-                target = _next_hop(trail, response, settings.max_redirects)
+                target = _next_hop(
+                    trail, status, response.header("location"), settings.max_redirects
+                )
                 trail.hops.append(trail.url)
                 trail.url = target
                 continue
@@ -361,15 +354,25 @@ async def _fetch(
             await response.aclose()
 
 
+def _request_head(url: httpx.URL) -> list[tuple[bytes, bytes]]:
+    """Host, and Basic credentials when the URL carries user info (as httpx sent them)."""
+    head = [(b"Host", url.netloc.split(b"@")[-1])]
+    if url.userinfo:
+        user, _, password = url.userinfo.partition(b":")
+        token = base64.b64encode(unquote_to_bytes(user) + b":" + unquote_to_bytes(password))
+        head.append((b"Authorization", b"Basic " + token))
+    return head
+
+
 async def _result_from(
-    response: httpx.Response,
+    response: WireResponse,
     feed: FeedConfig,
     state: FeedState | None,
     settings: Settings,
     trail: _Trail,
 ) -> FetchResult:
     status = response.status_code
-    headers = {name.lower(): value for name, value in response.headers.items()}
+    headers = _joined(response.headers)
     final_url = str(_without_userinfo(trail.url))
     etag = headers.get("etag")
     last_modified = headers.get("last-modified")
@@ -414,7 +417,17 @@ async def _result_from(
     return FetchResult(ok=False, error=error, retry_after=retry_after, **common)
 
 
-def _status_phrase(response: httpx.Response) -> str:
+def _joined(fields: list[tuple[str, str]]) -> dict[str, str]:
+    """A response's header fields by lower-case name, a repeated one's values joined
+    with ", " (RFC 9110 §5.3), as httpx's `headers.items()` gave them."""
+    headers: dict[str, str] = {}
+    for name, value in fields:
+        name = name.lower()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def _status_phrase(response: WireResponse) -> str:
     # The standard phrase, not the server's text (which it fully controls).
     try:
         return HTTPStatus(response.status_code).phrase
@@ -453,9 +466,8 @@ def _read_url(url: str) -> httpx.URL | str:
     return parsed
 
 
-def _next_hop(trail: _Trail, response: httpx.Response, max_redirects: int) -> httpx.URL:
-    status = response.status_code
-    location = response.headers.get("location")
+def _next_hop(trail: _Trail, status: int, location: str | None, max_redirects: int) -> httpx.URL:
+    """Where redirect `status` with `location` leads from `trail`, if every hop rule allows."""
     if not location:
         raise FetchFailure(f"HTTP {status} redirect without a Location header")
     try:

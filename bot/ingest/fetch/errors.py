@@ -52,7 +52,8 @@ def total_timeout_text(settings: Settings, url: httpx.URL | None) -> str:
 
 
 def describe_http_error(exc: httpx.HTTPError, settings: Settings, url: httpx.URL | None) -> str:
-    """httpx's exception as a sentence naming the host (`url`: where the fetch had got to)."""
+    """An httpx exception type (wire.py raises them) as a sentence naming the host (`url`:
+    where the fetch had got to)."""
     host = _host_label(url) if url is not None else "the server"
     if isinstance(exc, httpx.ConnectTimeout):
         text = f"timed out after {settings.connect_timeout:g} s connecting to {host}"
@@ -60,8 +61,6 @@ def describe_http_error(exc: httpx.HTTPError, settings: Settings, url: httpx.URL
         text = f"timed out after {settings.read_timeout:g} s waiting for data from {host}"
     elif isinstance(exc, httpx.WriteTimeout):
         text = f"timed out after {settings.read_timeout:g} s sending the request to {host}"
-    elif isinstance(exc, httpx.PoolTimeout):
-        text = f"no free connection for {host} within {settings.total_timeout:g} s"
     elif isinstance(exc, httpx.ConnectError):
         text = f"could not connect to {host}: {_connect_error_text(exc)}"
     elif isinstance(exc, httpx.RemoteProtocolError):

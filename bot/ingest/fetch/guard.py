@@ -4,11 +4,11 @@ What a feed may reach is bot/config/addresses.py's policy (`AddressPolicy`: the
 feed's own, from allow_private and allow_addresses); this module applies it
 where it cannot be dodged, in the connection layer (`PinnedBackend`): the host
 is read by bot/config/hosts.py and judged, resolved once, every address is
-checked, and the socket is opened to the checked address itself. Checking a name and then
-letting the library resolve it again would leave a DNS-rebinding window
-between check and connect. TLS still verifies the certificate against the host
-name (httpcore passes the URL's host as SNI / server_hostname, not the address
-we dial).
+checked, and the socket is opened to the checked address itself (`pinned_dialer`,
+the dialer of wire.py's pool). Checking a name and then letting a library
+resolve it again would leave a DNS-rebinding window between check and
+connect. TLS still verifies the certificate against the host name (the URL's
+host is the SNI / server_hostname, not the address we dial).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
 
-import httpcore
 import httpx
 
 from bot.config.addresses import (
@@ -32,13 +31,12 @@ from bot.config.addresses import (
 )
 from bot.config.hosts import InvalidHostError, normalize_host
 from bot.ingest.fetch.errors import os_error_text
-from bot.ingest.fetch.pool import CheapStream, ReusePool
+from bot.ingest.fetch.wire import Dialer, Origin
 
 __all__ = [
     "AddressRefusedError",
-    "PinnedBackend",
-    "PinnedTransport",
     "Resolver",
+    "pinned_dialer",
     "resolve_checked",
     "resolve_host",
 ]
@@ -98,13 +96,13 @@ async def resolve_checked(
     """The addresses to dial for `host`, each one a feed may reach by `policy`; the guard's check.
 
     Raises AddressRefusedError when the host as written, or any address it
-    resolves to, is refused; httpcore's ConnectError / ConnectTimeout when it
+    resolves to, is refused; httpx's ConnectError / ConnectTimeout when it
     does not resolve.
     """
     try:
         host = normalize_host(host)  # what httpx hands over is read already; a direct call's not
     except InvalidHostError as exc:
-        raise httpcore.ConnectError(str(exc)) from None
+        raise httpx.ConnectError(str(exc)) from None
     refusal = refusal_for_host(host, policy)
     if refusal is not None:
         shown = None if refusal.stands_for is None else str(refusal.stands_for)
@@ -130,18 +128,18 @@ async def _resolve(host: str, port: int, resolver: Resolver, timeout: float | No
         async with asyncio.timeout(timeout):
             answers = list(await resolver(host, port))
     except TimeoutError:
-        raise httpcore.ConnectTimeout(f"resolving {host}") from None
+        raise httpx.ConnectTimeout(f"resolving {host}") from None
     except OSError as exc:
         detail = exc.strerror or str(exc) or type(exc).__name__
-        raise httpcore.ConnectError(f"could not resolve host name: {detail}") from exc
+        raise httpx.ConnectError(f"could not resolve host name: {detail}") from exc
     addresses: list[str] = []
     for answer in answers:
         try:
             addresses.append(str(ipaddress.ip_address(answer)))
         except ValueError:
-            raise httpcore.ConnectError(f"resolver gave {answer!r}, not an address") from None
+            raise httpx.ConnectError(f"resolver gave {answer!r}, not an address") from None
     if not addresses:
-        raise httpcore.ConnectError("could not resolve host name: no addresses")
+        raise httpx.ConnectError("could not resolve host name: no addresses")
     return addresses
 
 
@@ -157,72 +155,43 @@ def _strip_brackets(host: str) -> str:
     return host[1:-1] if host.startswith("[") and host.endswith("]") else host
 
 
-class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections to addresses resolved and checked by `policy` here, never by name."""
+def pinned_dialer(
+    resolver: Resolver, policy: AddressPolicy, tls: Callable[[], ssl.SSLContext]
+) -> Dialer:
+    """How a pool opens connections: to the addresses `resolve_checked` allowed, in turn.
 
-    def __init__(self, resolver: Resolver, policy: AddressPolicy) -> None:
-        self._resolver = resolver
-        self._policy = policy
-        self._inner = httpcore.AnyIOBackend()
+    `tls` gives the TLS context, asked for only when an https origin is dialled
+    (an http-only poll never loads the CA bundle). A TLS failure is not retried
+    on the host's next address: the certificate is the host's, not the address's.
+    """
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    async def dial(
+        origin: Origin, timeout: float | None
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        scheme, raw_host, port = origin
+        host = raw_host.decode("ascii")
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        addresses = await resolve_checked(host, port, self._resolver, self._policy, timeout)
+        addresses = await resolve_checked(host, port, resolver, policy, timeout)
+        context = tls() if scheme == b"https" else None
         failures: list[str] = []
         for address in addresses:
             remaining = None if deadline is None else max(0.001, deadline - loop.time())
             try:
-                stream = await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=remaining,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except httpcore.ConnectError as exc:
+                async with asyncio.timeout(remaining):
+                    return await asyncio.open_connection(
+                        address,
+                        port,
+                        ssl=context,
+                        server_hostname=_strip_brackets(host) if context else None,
+                    )
+            except TimeoutError:
+                raise httpx.ConnectTimeout(f"connecting to {host}") from None
+            except ssl.SSLError as exc:
+                raise httpx.ConnectError(str(exc)) from exc
+            except OSError as exc:
                 reason = os_error_text(exc)
                 failures.append(reason if address == host else f"{address}: {reason}")
-            else:
-                return CheapStream(stream)
-        raise httpcore.ConnectError("; ".join(failures))
+        raise httpx.ConnectError("; ".join(failures))
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - never configured
-        raise httpcore.ConnectError("unix sockets are not used for feeds")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, with its connection pool built on `PinnedBackend`.
-
-    AsyncHTTPTransport takes no network backend; its request handling only
-    goes through `self._pool`, so the pool is replaced after construction
-    (by bot/ingest/fetch/pool.py's `ReusePool`).
-    tests/ingest/fetch/test_guard.py checks that connections really use the backend.
-    """
-
-    def __init__(self, backend: PinnedBackend, ssl_context: Any, limits: httpx.Limits) -> None:
-        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        self.pool = self._pool = ReusePool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=backend,
-        )
+    return dial

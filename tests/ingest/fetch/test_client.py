@@ -264,8 +264,7 @@ def test_redirect_loop(feed_server: FeedServer) -> None:
         ),
         pytest.param(
             "javascript:alert(1)//x",
-            "redirect to an invalid URL refused: "
-            "For absolute URLs, path must be empty or begin with '/'",
+            "redirect to a non-http(s) URL refused: javascript:alert(1)//x",
             id="javascript-no-host",
         ),
     ],
@@ -334,8 +333,7 @@ def test_a_refused_url_is_shown_without_its_secrets(feed_server: FeedServer) -> 
 def test_no_log_record_of_any_library_shows_a_feed_credential(
     feed_server: FeedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    for name in (None, "httpx", "httpcore"):  # a `briefbot run` in this process quiets httpx
-        caplog.set_level(logging.DEBUG, logger=name)
+    caplog.set_level(logging.DEBUG)
     feed_server.add(f"/f.rss?api_key={FEED_API_KEY}", RSS, basic_auth=(FEED_USER, FEED_PASSWORD))
     feed_server.add("/r", redirect_to=f"/f.rss?api_key={FEED_API_KEY}")
     url = with_user(feed_server.url("/r"))
@@ -345,8 +343,8 @@ def test_no_log_record_of_any_library_shows_a_feed_credential(
     assert (result.ok, result.body) == (True, RSS)
     logged = "\n".join(f"{r.name} {r.getMessage()} {r.args!r} {r.exc_text}" for r in caplog.records)
     port = urlsplit(url).port
-    assert f"GET http://***@127.0.0.1:{port}/f.rss?api_key=*** " in logged  # httpx, INFO
-    assert "(b'Location', b'/f.rss?api_key=***')" in logged  # httpcore, DEBUG
+    assert f"feed private: GET http://127.0.0.1:{port}/r: HTTP 302" in logged
+    assert f"feed private: GET http://127.0.0.1:{port}/f.rss?api_key=***: HTTP 200" in logged
     assert [leak.describe() for leak in find_leaks("the log", logged)] == []
 
 
@@ -525,9 +523,8 @@ def test_works_from_a_worker_thread_and_from_inside_an_event_loop(
 def test_redirect_hop_rules(current: str, location: str, outcome: str) -> None:
     # No TLS server here, so the https rules are checked on the hop function.
     trail = _Trail(httpx.URL(current))
-    response = httpx.Response(302, headers={"Location": location})
     try:
-        target = str(_next_hop(trail, response, max_redirects=5))
+        target = str(_next_hop(trail, 302, location, max_redirects=5))
     except Exception as exc:
         target = str(exc)
     assert target == outcome

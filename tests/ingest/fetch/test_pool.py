@@ -1,4 +1,4 @@
-"""The connection pool (bot/ingest/fetch/pool.py): a connection kept per host, the guard on each.
+"""The connection pool (fetch/wire.py, pool.py): a connection kept per host, the guard on each.
 
 Connections are counted at the loopback feed server (one client port, one
 connection). Host names come from a FakeResolver, all on 127.0.0.1: to the
@@ -8,17 +8,16 @@ pool each name is an origin of its own, as distinct publishers are.
 from __future__ import annotations
 
 import asyncio
-import select
 import socket
 import threading
 
-import httpcore
 import pytest
 
 from bot.config.addresses import PUBLIC_ONLY
-from bot.ingest.fetch.client import fetch_feeds
-from bot.ingest.fetch.guard import PinnedBackend
-from bot.ingest.fetch.pool import MAX_POOL, ReusePool, pool_size
+from bot.ingest.fetch.client import _ssl_context, fetch_feeds
+from bot.ingest.fetch.guard import pinned_dialer
+from bot.ingest.fetch.pool import MAX_POOL, pool_size
+from bot.ingest.fetch.wire import Connection
 from bot.models import FeedConfig, FeedState, Settings
 from tests.ingest.fetch.fetching import RSS, FakeResolver
 from tests.support.feedserver import FeedServer
@@ -141,30 +140,26 @@ def test_a_new_connection_to_a_host_with_one_kept_is_checked_again(
 
 
 def test_a_kept_connection_closed_by_the_server_is_seen_as_closed() -> None:
-    """The cheap "is_readable" check still sees a server's hang-up on an idle connection."""
+    """An idle connection whose server hung up is no longer reusable once asyncio saw the EOF."""
 
     async def scenario(listener: socket.socket) -> tuple[bool, bool]:
-        backend = PinnedBackend(FakeResolver({}), LOOPBACK_AS_PUBLIC)
+        dial = pinned_dialer(FakeResolver({}), LOOPBACK_AS_PUBLIC, _ssl_context)
         host, port = listener.getsockname()
-        stream = await backend.connect_tcp(host, port, timeout=5)
+        origin = (b"http", host.encode(), port)
+        connection = Connection(origin, *await dial(origin, 5))
         accepted, _ = listener.accept()
-        before = bool(stream.get_extra_info("is_readable"))
+        before = connection.reusable(0.0, expiry=60)
         accepted.close()
-        sock = stream.get_extra_info("socket")
-        select.select([sock], [], [], 5)  # the hang-up has arrived
-        after = bool(stream.get_extra_info("is_readable"))
-        await stream.aclose()
+        for _ in range(1000):  # event loop turns until the reader has seen the hang-up
+            if not connection.reusable(0.0, expiry=60):
+                break
+            await asyncio.sleep(0)
+        after = connection.reusable(0.0, expiry=60)
+        connection.close()
         return before, after
 
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        assert asyncio.run(scenario(listener)) == (False, True)
-
-
-def test_the_pool_method_rewritten_is_still_httpcores() -> None:
-    # ReusePool rewrites an internal method; if httpcore renamed it, the
-    # rewrite would silently stop applying.
-    assert "_assign_requests_to_connections" in vars(httpcore.AsyncConnectionPool)
-    assert "_assign_requests_to_connections" in vars(ReusePool)
+        assert asyncio.run(scenario(listener)) == (True, False)
 
 
 class _HangUpServer:
