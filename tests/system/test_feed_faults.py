@@ -11,7 +11,7 @@ Not obvious:
   from its Content-Length; a separate test serves the same line under a
   16 MiB cap so the parser itself has to cope with it.
 - The https -> http downgrade needs a TLS server to happen live; the decision
-  is taken on the redirect hop, so it is checked there (`_next_hop`), before
+  is taken on the redirect hop, so it is checked there (`next_hop`, fetch/urls.py), before
   any connection, as tests/test_fetch.py does for the other hop rules.
 - Invalid UTF-8 is not an error: the feed is read leniently (windows-1252) and
   the state carries a warning instead; the items are stored.
@@ -30,7 +30,7 @@ import pytest
 
 from bot.app.runtime import Runtime
 from bot.config.schema import parse_config_text
-from bot.ingest.fetch.client import _next_hop, _Trail
+from bot.ingest.fetch.urls import Trail, next_hop
 from bot.ingest.parse import DEFAULT_TIME_LIMIT
 from bot.models import FeedState, PollReport
 from tests.support.feedgen import Entry, make_rss, numbered_entries
@@ -302,9 +302,9 @@ def test_a_tls_less_redirect_is_refused_on_the_hop(
     current: str, location: str, outcome: str
 ) -> None:
     # No TLS server: the decision is made on the hop, before any connection.
-    trail = _Trail(httpx.URL(current))
+    trail = Trail(httpx.URL(current))
     try:
-        decided = str(_next_hop(trail, 301, location, 5))
+        decided = str(next_hop(trail, 301, location, 5))
     except Exception as exc:
         decided = str(exc)
     assert decided == outcome

@@ -31,7 +31,6 @@ Not obvious:
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import concurrent.futures
 import functools
@@ -39,22 +38,30 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final, TypeVar
-from urllib.parse import unquote_to_bytes
 
 import httpx
 
 from bot.config.addresses import PUBLIC_ONLY, AddressPolicy, policy_for
-from bot.config.hosts import InvalidHostError, normalize_url
-from bot.config.redact import install_log_redaction, redact_text, redact_url
+from bot.config.redact import install_log_redaction, redact_text
 from bot.headers import parse_max_age, parse_retry_after
 from bot.ingest.fetch.body import ACCEPT_ENCODING, read_body
 from bot.ingest.fetch.errors import FetchFailure, describe_http_error, total_timeout_text
 from bot.ingest.fetch.guard import AddressRefusedError, Resolver, pinned_dialer, resolve_host
 from bot.ingest.fetch.pool import Origin, origin_of, pool_size
+from bot.ingest.fetch.urls import (
+    Trail,
+    check_url,
+    next_hop,
+    read_url,
+    redirect_note,
+    request_head,
+    shown,
+    without_userinfo,
+)
 from bot.ingest.fetch.wire import Timeouts, WirePool, WireResponse
 from bot.models import FeedConfig, FeedState, FetchResult, Settings, replace
 
@@ -242,13 +249,13 @@ def _largest_first(feeds: Sequence[FeedConfig], states: Mapping[str, FeedState])
 
 
 def _host_key(url: str) -> str:
-    checked = _read_url(url)
+    checked = read_url(url)
     # An invalid URL fails in fetch_feed, with its own message.
     return "" if isinstance(checked, str) else checked.host.lower()
 
 
 def _origin_key(url: str) -> Origin | None:
-    checked = _read_url(url)
+    checked = read_url(url)
     return None if isinstance(checked, str) else origin_of(checked)
 
 
@@ -263,14 +270,6 @@ def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
-@dataclass
-class _Trail:
-    """Where a fetch has got to, for error texts."""
-
-    url: httpx.URL
-    hops: list[httpx.URL] = field(default_factory=list)
-
-
 async def fetch_feed(
     client: FeedClient,
     feed: FeedConfig,
@@ -279,10 +278,10 @@ async def fetch_feed(
 ) -> FetchResult:
     """Fetch one feed: a conditional GET within every limit of `settings`. Never raises."""
     started = time.monotonic()
-    trail: _Trail | None = None
+    trail: Trail | None = None
     status: int | None = None
     try:
-        trail = _Trail(_check_url(feed.url))
+        trail = Trail(check_url(feed.url))
         deadline = asyncio.timeout(settings.total_timeout)
         try:
             async with deadline:
@@ -295,15 +294,15 @@ async def fetch_feed(
     except FetchFailure as exc:
         error, status = str(exc), exc.status_code
     except AddressRefusedError as exc:
-        error = str(exc) + _redirect_note(trail)
+        error = str(exc) + redirect_note(trail)
     except httpx.HTTPError as exc:
         error = describe_http_error(exc, settings, trail.url if trail else None)
-        error += _redirect_note(trail)
+        error += redirect_note(trail)
     except Exception as exc:
         log.exception("feed %s: unexpected error while fetching", feed.id)
         error = f"unexpected error: {type(exc).__name__}: {exc}"
     error = redact_text(error)  # a library's text may quote the URL
-    final = str(_without_userinfo(trail.url)) if trail is not None else None
+    final = str(without_userinfo(trail.url)) if trail is not None else None
     log.debug("feed %s: %s", feed.id, error)
     return FetchResult(
         feed_id=feed.id,
@@ -321,7 +320,7 @@ async def _fetch(
     feed: FeedConfig,
     state: FeedState | None,
     settings: Settings,
-    trail: _Trail,
+    trail: Trail,
 ) -> FetchResult:
     headers = [
         (b"User-Agent", client.user_agent),
@@ -335,12 +334,12 @@ async def _fetch(
     pool = client.pool_for(feed)
     while True:
         url = trail.url
-        response = await pool.get(origin_of(url), url.raw_path, [*_request_head(url), *headers])
+        response = await pool.get(origin_of(url), url.raw_path, [*request_head(url), *headers])
         try:
             status = response.status_code
-            log.debug("feed %s: GET %s: HTTP %d", feed.id, _shown(url), status)
+            log.debug("feed %s: GET %s: HTTP %d", feed.id, shown(url), status)
             if status in _REDIRECT_STATUSES:
-                target = _next_hop(
+                target = next_hop(
                     trail, status, response.header("location"), settings.max_redirects
                 )
                 trail.hops.append(trail.url)
@@ -354,26 +353,16 @@ async def _fetch(
             await response.aclose()
 
 
-def _request_head(url: httpx.URL) -> list[tuple[bytes, bytes]]:
-    """Host, and Basic credentials when the URL carries user info (as httpx sent them)."""
-    head = [(b"Host", url.netloc.split(b"@")[-1])]
-    if url.userinfo:
-        user, _, password = url.userinfo.partition(b":")
-        token = base64.b64encode(unquote_to_bytes(user) + b":" + unquote_to_bytes(password))
-        head.append((b"Authorization", b"Basic " + token))
-    return head
-
-
 async def _result_from(
     response: WireResponse,
     feed: FeedConfig,
     state: FeedState | None,
     settings: Settings,
-    trail: _Trail,
+    trail: Trail,
 ) -> FetchResult:
     status = response.status_code
     headers = _joined(response.headers)
-    final_url = str(_without_userinfo(trail.url))
+    final_url = str(without_userinfo(trail.url))
     etag = headers.get("etag")
     last_modified = headers.get("last-modified")
     common: dict[str, Any] = {
@@ -413,7 +402,7 @@ async def _result_from(
     if retry_after is not None:
         error += f" (Retry-After: {retry_after:g} s)"
     if trail.hops:
-        error += f" from {_shown(trail.url)}"
+        error += f" from {shown(trail.url)}"
     return FetchResult(ok=False, error=error, retry_after=retry_after, **common)
 
 
@@ -433,73 +422,3 @@ def _status_phrase(response: WireResponse) -> str:
         return HTTPStatus(response.status_code).phrase
     except ValueError:
         return "(non-standard status)"
-
-
-def _check_url(url: str) -> httpx.URL:
-    checked = _read_url(url)
-    if isinstance(checked, str):
-        raise FetchFailure(checked)
-    return checked
-
-
-@functools.lru_cache(maxsize=4096)
-def _read_url(url: str) -> httpx.URL | str:
-    """`url` read and checked, or why not; kept, since every poll reads the same URLs again."""
-    try:
-        normalized = normalize_url(url)
-    except InvalidHostError as exc:
-        return f"not a valid URL: {exc}"
-    except ValueError:
-        normalized = url  # not a URL urlsplit reads: httpx says what is wrong
-    try:
-        parsed = httpx.URL(normalized)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        return f"not a valid URL: {exc}"
-    # Shown as configured (httpx rewrites file:///x as file:/x), minus credentials.
-    shown = redact_url(url.strip())
-    if parsed.scheme not in ("http", "https"):
-        return f"not an http(s) URL: {shown}"
-    if not parsed.host:
-        return f"not a valid URL (no host): {shown}"
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        return f"not a valid URL (port {parsed.port} out of range)"
-    return parsed
-
-
-def _next_hop(trail: _Trail, status: int, location: str | None, max_redirects: int) -> httpx.URL:
-    """Where redirect `status` with `location` leads from `trail`, if every hop rule allows."""
-    if not location:
-        raise FetchFailure(f"HTTP {status} redirect without a Location header")
-    try:
-        target = trail.url.join(location.strip())
-    except (httpx.InvalidURL, ValueError) as exc:
-        raise FetchFailure(f"HTTP {status} redirect to an invalid URL: {exc}") from None
-    if target.scheme not in ("http", "https"):
-        # Shown as the server wrote it (joining rewrites file:///x as file:/x).
-        shown = redact_url(location.strip())
-        raise FetchFailure(f"redirect to a non-http(s) URL refused: {shown[:200]}")
-    if trail.url.scheme == "https" and target.scheme == "http":
-        # A plain-http hop would let anyone on the path rewrite the feed.
-        raise FetchFailure(f"redirect from https to plain http refused: {_shown(target)}")
-    chain = [*trail.hops, trail.url]
-    if target in chain:
-        shown = " -> ".join(_shown(u) for u in [*chain, target])
-        raise FetchFailure(f"redirect loop: {shown}")
-    if len(trail.hops) >= max_redirects:
-        raise FetchFailure(f"too many redirects (more than {max_redirects})")
-    return target
-
-
-def _without_userinfo(url: httpx.URL) -> httpx.URL:
-    return url.copy_with(userinfo=b"") if url.userinfo else url
-
-
-def _shown(url: httpx.URL) -> str:
-    # Credentials in a feed URL must never reach logs or error texts.
-    return redact_url(str(_without_userinfo(url)))
-
-
-def _redirect_note(trail: _Trail | None) -> str:
-    if trail is None or not trail.hops:
-        return ""
-    return f" (reached by redirect from {_shown(trail.hops[-1])})"

@@ -129,6 +129,8 @@ class Connection:
                 raise httpx.ReadTimeout("timed out reading") from None
             except OSError as exc:
                 raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+            if not data and conn.their_state is h11.SEND_RESPONSE:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
             try:
                 conn.receive_data(data)  # b"": the server closed its side
             except h11.RemoteProtocolError as exc:

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from bot.ingest.fetch.client import _next_hop, _Trail, fetch_feeds
+from bot.ingest.fetch.client import fetch_feeds
+from bot.ingest.fetch.urls import Trail, next_hop
 from bot.models import FeedConfig, FeedState, FetchResult, Settings
 from tests.ingest.fetch.fetching import FAST, RSS, FakeResolver, fetch_one, free_port, local_feed
 from tests.support.feedserver import FeedServer, serve_directory
@@ -522,9 +523,9 @@ def test_works_from_a_worker_thread_and_from_inside_an_event_loop(
 )
 def test_redirect_hop_rules(current: str, location: str, outcome: str) -> None:
     # No TLS server here, so the https rules are checked on the hop function.
-    trail = _Trail(httpx.URL(current))
+    trail = Trail(httpx.URL(current))
     try:
-        target = str(_next_hop(trail, 302, location, max_redirects=5))
+        target = str(next_hop(trail, 302, location, max_redirects=5))
     except Exception as exc:
         target = str(exc)
     assert target == outcome
