@@ -34,10 +34,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Mapping
+from datetime import datetime
 from multiprocessing.connection import Connection
 
 from bot.ingest.forking import before_fork, can_fork_workers, die_with_parent
 from bot.ingest.inlinefirst import InlineFirstParser
+from bot.ingest.parseahead import ParseAhead
 from bot.ingest.parsepool import (
     _READY,
     DEFAULT_TIME_LIMIT,
@@ -49,7 +52,7 @@ from bot.ingest.parsepool import (
     _serve,
     _Worker,
 )
-from bot.models import ParseResult
+from bot.models import FetchResult, ParseResult
 
 __all__ = ["ForkedParsePool"]
 
@@ -69,6 +72,7 @@ class ForkedParsePool(ParsePool):
     def __init__(self, workers: int, *, time_limit: float = DEFAULT_TIME_LIMIT) -> None:
         super().__init__(workers, time_limit=time_limit)
         self._unready: set[_Worker] = set()
+        self._ahead: ParseAhead | None = None
         self.forked = can_fork_workers()
         if self.forked:
             self._fork_all()
@@ -112,6 +116,56 @@ class ForkedParsePool(ParsePool):
                 return None
         return super()._run(worker, job)
 
+    def parse_ahead(self, *, summary_max_chars: int) -> ParseAhead:
+        """Parse documents offered from now on as they come (bot/ingest/parseahead.py); a
+        later `parse` of one of them is answered with its result. Called once a thread
+        may run (the workers are forked)."""
+        self._ahead = ParseAhead(self._parse_fetched, summary_max_chars=summary_max_chars)
+        return self._ahead
+
+    def _parse_fetched(
+        self, result: FetchResult, fetched_at: datetime, summary_max_chars: int
+    ) -> ParseResult:
+        return ParsePool.parse(
+            self,
+            result.feed_id,
+            result.body,
+            headers=result.headers,
+            url=result.final_url or result.url,
+            fetched_at=fetched_at,
+            summary_max_chars=summary_max_chars,
+        )
+
+    def parsed_ahead(
+        self, feed_id: str, body: bytes, *, url: str, summary_max_chars: int
+    ) -> ParseResult | None:
+        ahead = self._ahead
+        if ahead is None:
+            return None
+        return ahead.done(feed_id, body, url=url, summary_max_chars=summary_max_chars)
+
+    def parse(
+        self,
+        feed_id: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        url: str,
+        fetched_at: datetime,
+        summary_max_chars: int,
+    ) -> ParseResult:
+        done = self.parsed_ahead(feed_id, body, url=url, summary_max_chars=summary_max_chars)
+        if done is not None:
+            return done
+        return super().parse(
+            feed_id,
+            body,
+            headers=headers,
+            url=url,
+            fetched_at=fetched_at,
+            summary_max_chars=summary_max_chars,
+        )
+
     def helper(self) -> FeedParser:
         """A parser for a thread of the poll's own process (bot/ingest/poll.py): small
         documents here (as bot/ingest/inlinefirst.py's), larger ones in the workers."""
@@ -123,3 +177,5 @@ class ForkedParsePool(ParsePool):
         for worker in unready:  # still importing: nothing to wait for
             _kill(worker)
         super().close()
+        if self._ahead is not None:
+            self._ahead.stop()  # its parse under way ended with the workers

@@ -93,6 +93,11 @@ class InlineFirstParser:
         fetched_at: datetime,
         summary_max_chars: int,
     ) -> ParseResult:
+        pool = self._pool
+        if pool is not None:  # parsed while the store opened (bot/ingest/parseahead.py)?
+            done = pool.parsed_ahead(feed_id, body, url=url, summary_max_chars=summary_max_chars)
+            if done is not None:
+                return done
         parser = self._choose(len(body))
         result = parser.parse(
             feed_id,

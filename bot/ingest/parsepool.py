@@ -34,9 +34,8 @@ Not obvious:
   parse.py's (a test checks they agree).
 - Signals. Workers ignore SIGINT and SIGTERM: Ctrl-C reaches the whole
   process group and systemd signals the whole service, while the bot finishes
-  the poll in flight and then stops its workers itself. They are daemonic, so
-  an exit without `close` ends them too, and one whose bot died reads the end
-  of its pipe and exits.
+  the poll in flight, then stops its workers itself. They are daemonic (an exit
+  without `close` ends them); one whose bot died reads its pipe's end and exits.
 """
 
 from __future__ import annotations
@@ -308,6 +307,12 @@ class ParsePool:
         return ParseResult(
             items=(), error="could not parse the feed: the parser process died (out of memory?)"
         )
+
+    def parsed_ahead(
+        self, feed_id: str, body: bytes, *, url: str, summary_max_chars: int
+    ) -> ParseResult | None:
+        """Its result if parsed before it was asked for: never here (see forkparse.py)."""
+        return None
 
     def _run(self, worker: _Worker, job: _Job) -> ParseResult | None:
         """`job` on `worker`: its result, the too-slow error, or None when the worker died."""

@@ -24,6 +24,9 @@ Not obvious:
   (`_Outbox`): a pipe holds 64 KB, the poll reads only once its store is
   open, and a write that waited there held up every download in the child's
   event loop (about 50 ms of a 100-feed poll, BENCHMARKS.md).
+- Once the poll's parse workers are forked, `listen` can read the results as
+  they come, on a thread, so that they are parsed while the store opens
+  (bot/ingest/parseahead.py); `fetch` then takes them from that thread.
 - Forked as bot/ingest/forking.py says (one thread, Linux; the child dies
   with the poll), and ended with `os._exit`: nothing of the poll's teardown
   (atexit, buffers) runs twice. Otherwise `start` returns None and the poll
@@ -50,6 +53,9 @@ from bot.models import FeedConfig, FeedState, FetchResult, Settings
 __all__ = ["Plan", "Prefetch"]
 
 log = logging.getLogger(__name__)
+
+# What `listen`'s thread passes on when the pipe ended without the child's last message.
+_ENDED = object()
 
 #: What the child fetches: the feeds due and the states they are fetched with.
 Plan = Callable[[], tuple[list[FeedConfig], dict[str, FeedState]]]
@@ -117,6 +123,42 @@ class Prefetch:
     def __init__(self, process: Any, conn: Connection) -> None:
         self._process = process
         self._conn = conn
+        self._inbox: queue.SimpleQueue[object] | None = None  # `listen`'s
+        self._listener: threading.Thread | None = None
+
+    def listen(self, on_result: Callable[[FetchResult], None]) -> None:
+        """Take the child's messages from now on, on a thread of this process, and pass each
+        result to `on_result` (which must not block) as it arrives; `fetch` reads them from
+        there. For the parse ahead (bot/ingest/parseahead.py); call it only once threads may
+        run, every fork of the poll done."""
+        inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+        def run() -> None:
+            try:
+                while (message := self._conn.recv()) is not None:
+                    inbox.put(message)
+                    if isinstance(message, FetchResult):
+                        try:
+                            on_result(message)
+                        except Exception:
+                            log.exception("prefetch: a listener failed")
+            except (EOFError, OSError):
+                message = _ENDED
+            inbox.put(message)
+
+        self._inbox = inbox
+        self._listener = threading.Thread(target=run, name="briefbot-prefetch-receive", daemon=True)
+        self._listener.start()
+
+    def _next(self) -> Any:
+        """The child's next message, from the pipe or from `listen`'s thread."""
+        if self._inbox is None:
+            return self._conn.recv()
+        message = self._inbox.get()
+        if message is _ENDED:
+            self._inbox.put(message)  # for every later read too
+            raise EOFError
+        return message
 
     @classmethod
     def start(cls, plan: Plan, settings: Settings) -> Prefetch | None:
@@ -170,7 +212,7 @@ class Prefetch:
     def _same_plan(self, feeds: list[FeedConfig], states: Mapping[str, FeedState]) -> bool:
         """Whether the child fetches these feeds with these states (its first message)."""
         try:
-            planned, used = self._conn.recv()
+            planned, used = self._next()
         except (EOFError, OSError):
             return False
         return bool(
@@ -182,7 +224,7 @@ class Prefetch:
     ) -> None:
         """The child's results as they come; what it sent before dying is good."""
         try:
-            while (result := self._conn.recv()) is not None:
+            while (result := self._next()) is not None:
                 results[result.feed_id] = result
                 if on_result is not None:
                     on_result(result)
@@ -194,4 +236,6 @@ class Prefetch:
         if self._process.is_alive():  # first: a child still sending would log a closed pipe
             self._process.kill()
         self._process.join()
+        if self._listener is not None:
+            self._listener.join()  # the child is gone: its pipe's end has come
         self._conn.close()

@@ -245,3 +245,67 @@ def test_a_whole_poll_stores_what_changed_and_asks_conditionally(
     with TinyStore.open(data, read_only=True) as store:
         assert store.items.count() == 7
         assert store.feed_states.get("a").etag == '"a-2"'  # type: ignore[union-attr]
+
+
+PARSED_AHEAD = """
+from datetime import UTC, datetime
+from bot.config.schema import parse_config_text
+from bot.ingest.forkparse import ForkedParsePool
+from bot.ingest.prefetch import Prefetch
+
+config = parse_config_text(
+    "feeds:\\n" + "".join(
+        f"  - {{id: {name}, url: '{url}', allow_private: true}}\\n"
+        for name, url in URLS.items()
+    )
+)
+feeds = list(config.feeds)
+pool = ForkedParsePool(1, time_limit=20)  # forked first: this process has one thread
+prefetch = Prefetch.start(lambda: (feeds, {}), config.settings)
+ahead = pool.parse_ahead(summary_max_chars=1000)
+prefetch.listen(ahead.offer)  # from here on, as while a poll opens its store
+results = prefetch.fetch(feeds, {}, config.settings)  # the slow feed keeps it 1.5 s
+
+def asked(result, body=None):
+    return pool.parse(
+        result.feed_id, result.body if body is None else body, headers=result.headers,
+        url=result.final_url or result.url, fetched_at=datetime.now(UTC), summary_max_chars=1000,
+    )
+
+seen = {}
+for result in results:
+    first, again = asked(result), asked(result)
+    refetched = asked(result, bytes(bytearray(result.body)))  # the same bytes, another fetch
+    here = parse_feed(
+        result.feed_id, result.body, headers=result.headers, url=result.final_url or result.url,
+        fetched_at=FETCHED_AT, summary_max_chars=1000,
+    )
+    seen[result.feed_id] = {
+        "kept": first is again,
+        "refetch_kept": refetched is first,
+        "titles": [i.title for i in first.items],
+        "titles_here": [i.title for i in here.items],
+    }
+pool.close()
+print(json.dumps(seen))
+"""
+
+
+def test_documents_that_arrive_while_the_store_opens_are_parsed_by_then(
+    feed_server: FeedServer,
+) -> None:
+    # The poll's process imports the runtime and opens its store before it reads
+    # the child's results; the worker parses what arrived meanwhile, and the poll's
+    # own parse of the same document is answered with that result.
+    urls = {}
+    for name, count in (("a", 3), ("b", 4), ("c", 5)):
+        urls[name] = feed_server.add(f"/{name}.xml", make_rss(numbered_entries(1, count)))
+    urls["slow"] = feed_server.add("/slow.xml", make_rss(numbered_entries(1, 2)), delay=1.5)
+    seen = in_fresh_process(f"URLS = {urls!r}\n" + PARSED_AHEAD)
+    for name in ("a", "b", "c"):
+        assert seen[name]["kept"], f"{name} was not parsed ahead: {seen}"
+        # Another body object (a fetch of its own) is parsed again, never answered
+        # with the result of bytes it is not.
+        assert not seen[name]["refetch_kept"], seen
+    for name, found in seen.items():
+        assert found["titles"] == found["titles_here"] != [], (name, seen)

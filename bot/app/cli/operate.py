@@ -67,9 +67,17 @@ def _poll(
     downloads: Prefetch | None = None,
 ) -> list[PollReport]:
     from bot.app.runtime import Runtime
+    from bot.ingest.forkparse import ForkedParsePool
 
+    ahead = None
     try:
+        if downloads is not None and isinstance(parser, ForkedParsePool) and parser.forked:
+            # The documents already in are parsed while the store opens (parseahead.py).
+            ahead = parser.parse_ahead(summary_max_chars=config.settings.summary_max_chars)
+            downloads.listen(ahead.offer)
         with Runtime.open(config) as runtime:
+            if ahead is not None:
+                ahead.pause()  # the poll parses from here, this process beside the worker
             runtime.parser = parser
             if downloads is not None:
                 runtime.fetch = downloads.fetch
