@@ -13,11 +13,11 @@ latency, 10% of the feeds changed since the earlier poll), in three cases:
   the host for briefbot (its default per-host limit), newsboat (4 reload
   threads) and the floor.
 
-The floor is poll_bench's: the same conditional GETs in this process (httpx,
-the same requests at once; its pool holds `concurrency` connections, the bot's
-one per host, which on 100 hosts with one feed each changes nothing), bodies
-thrown away, plus bare `feedparser.parse` of each changed body. Nothing is
-stored; no interpreter starts.
+The floor is poll_bench's: the same conditional GETs in this process (the
+bot's HTTP/1.1 layer alone, no guard, no redirects, no caps: the cheapest
+client here; the same requests at once), bodies kept, plus bare
+`feedparser.parse` of each changed body. Nothing is stored; no interpreter
+starts.
 
 Each repeat runs every contender once on a fresh copy of its earlier poll's
 state, the order rotating; the report gives medians and the ratios to the

@@ -19,15 +19,15 @@ new items, and the cycle measured is the next one, a steady-state cycle:
   block has the same share of changed feeds and the same mix of recorded
   files), and its time is multiplied by 10. Linear extrapolation is generous
   to it: its TinyDB file, rewritten on each insert, grows with the feed count.
-- floor: the same conditional GETs at the same concurrency (httpx
-  AsyncClient, the same per-host limit), bodies read and thrown away, plus
-  `feedparser.parse(bytes)` of each changed feed's body, timed after the
-  downloads. Nothing is stored. Its pool holds `concurrency` connections, as
-  httpx is usually set up; the bot keeps one per host (bot/ingest/fetch/pool.py),
-  so over the farm's 8 hosts it opens ~30 connections where the floor opens
-  ~900. A floor with the bot's pool size opens ~30 too but costs the same CPU
-  (measured in session 22): httpcore's own pool then spends what the
-  connections saved checking every idle connection at each request.
+- floor: the same conditional GETs at the same concurrency and per-host
+  limit, on the cheapest HTTP client here: the bot's own HTTP/1.1 layer
+  (bot/ingest/fetch/wire.py, asyncio and h11, its connections kept per host
+  as the bot's are) without anything else of the bot's fetch (no address
+  guard, no redirects, no size cap: a plain connect, gzip undone at once),
+  bodies kept, plus `feedparser.parse(bytes)` of each changed feed's body,
+  timed after the downloads. Nothing is stored. (Until session 24 the floor
+  fetched with httpx's AsyncClient, as the bot did; the bot's layer costs a
+  third of its CPU per request, so the floor is lower than before.)
 
 The three run in turn within each repeat (the order rotating), so a busy
 machine slows all of them alike; the report gives medians.
@@ -42,13 +42,14 @@ import io
 import shutil
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
-import httpx
 
 from bench.common import load_average, make_config, make_subscriptions
 from bench.corpus import corpus_label
@@ -57,6 +58,8 @@ from bench.naive import poll_cycle, seed_database
 from bench.results import ScenarioResult, Target, median
 from bot.app.runtime import Runtime
 from bot.config.model import Config
+from bot.ingest.fetch.pool import pool_size
+from bot.ingest.fetch.wire import Origin, Streams, Timeouts, WirePool
 from bot.models import Settings
 
 __all__ = ["FULL", "QUICK", "PollPlan", "fetch_floor", "run"]
@@ -100,44 +103,59 @@ class FloorFetch:
 
 
 async def _fetch_all(urls: list[str], etags: dict[int, str], settings: Settings) -> FloorFetch:
-    size = max(1, settings.concurrency)
-    limits = httpx.Limits(
-        max_connections=size, max_keepalive_connections=size, keepalive_expiry=5.0
+    timeouts = Timeouts(settings.connect_timeout, settings.read_timeout, settings.read_timeout)
+
+    async def dial(origin: Origin, timeout: float | None) -> Streams:
+        async with asyncio.timeout(timeout):
+            return await asyncio.open_connection(origin[1].decode(), origin[2])
+
+    pool = WirePool(
+        dial,
+        timeouts,
+        max_idle=pool_size(settings.concurrency, settings.per_host_concurrency),
+        keepalive_expiry=5.0,
     )
-    timeout = httpx.Timeout(
-        connect=settings.connect_timeout,
-        read=settings.read_timeout,
-        write=settings.read_timeout,
-        pool=settings.total_timeout,
-    )
+    agent = settings.user_agent.encode()
     bodies: dict[int, bytes] = {}
     new_etags: dict[int, str] = {}
     not_modified = 0
-    overall = asyncio.Semaphore(size)
+    overall = asyncio.Semaphore(max(1, settings.concurrency))
     per_host: dict[str, asyncio.Semaphore] = {}
     started = time.perf_counter()
-    async with httpx.AsyncClient(
-        limits=limits,
-        timeout=timeout,
-        trust_env=False,
-        headers={"User-Agent": settings.user_agent},
-    ) as client:
 
-        async def one(index: int, url: str) -> None:
-            nonlocal not_modified
-            host = httpx.URL(url).host
-            slots = per_host.setdefault(host, asyncio.Semaphore(settings.per_host_concurrency))
-            headers = {"If-None-Match": etags[index]} if index in etags else {}
-            async with slots, overall:
-                response = await client.get(url, headers=headers)
-            if response.status_code == 304:
-                not_modified += 1
-            elif response.status_code == 200:
-                bodies[index] = response.content
-                if "etag" in response.headers:
-                    new_etags[index] = response.headers["etag"]
+    async def one(index: int, url: str) -> None:
+        nonlocal not_modified
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        origin = (b"http", host.encode(), parts.port or 80)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = [
+            (b"Host", parts.netloc.encode()),
+            (b"User-Agent", agent),
+            (b"Accept-Encoding", b"gzip"),
+        ]
+        if index in etags:
+            headers.append((b"If-None-Match", etags[index].encode()))
+        slots = per_host.setdefault(host, asyncio.Semaphore(settings.per_host_concurrency))
+        async with slots, overall:
+            response = await pool.get(origin, target.encode(), headers)
+            try:
+                raw = await response.aread()
+            finally:
+                await response.aclose()
+        if response.status_code == 304:
+            not_modified += 1
+        elif response.status_code == 200:
+            gzipped = response.header("content-encoding") == "gzip"
+            bodies[index] = zlib.decompress(raw, zlib.MAX_WBITS | 16) if gzipped else raw
+            etag = response.header("etag")
+            if etag is not None:
+                new_etags[index] = etag
 
+    try:
         await asyncio.gather(*(one(n, url) for n, url in enumerate(urls)))
+    finally:
+        pool.close()
     return FloorFetch(time.perf_counter() - started, bodies, new_etags, not_modified)
 
 
