@@ -32,6 +32,7 @@ tests/test_search.py holds the two paths equal.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -83,13 +84,24 @@ _CJK_CLASS = (
     "\u3005\u3006\u3041-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
     "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\uf900-\ufaff\U00020000-\U0003134f"
 )
+
+
 # A CJK run, or a run of other letters/digits with inner apostrophes. `[^\W_]`
-# is "a word character but not the underscore".
-_TOKEN_RE = re.compile(
-    rf"(?P<cjk>[{_CJK_CLASS}]+)"
-    rf"|(?P<word>[^\W_{_CJK_CLASS}]+(?:['’][^\W_{_CJK_CLASS}]+)*)"
-)
-_CJK_RE = re.compile(rf"[{_CJK_CLASS}]")
+# is "a word character but not the underscore". Both are compiled when first
+# needed, by non-ASCII text (8 ms: the configuration's topic queries, read by
+# every command, are ASCII as a rule).
+@functools.cache
+def _token_re() -> re.Pattern[str]:
+    return re.compile(
+        rf"(?P<cjk>[{_CJK_CLASS}]+)"
+        rf"|(?P<word>[^\W_{_CJK_CLASS}]+(?:['’][^\W_{_CJK_CLASS}]+)*)"
+    )
+
+
+@functools.cache
+def _cjk_re() -> re.Pattern[str]:
+    return re.compile(rf"[{_CJK_CLASS}]")
+
 
 # Text made of ASCII and these punctuation marks only (what English news
 # carries) tokenizes exactly as `tokenize_folded` does, with a table and
@@ -108,8 +120,10 @@ _SPLIT_TRANSLATION = str.maketrans(
     | {"’": "'"}
 )
 _SPLIT_BYTES = bytes(code if chr(code) in _WORD_CHARS else 32 for code in range(256))
-# A word with inner apostrophes, as _TOKEN_RE reads it (after "’" became "'").
+# A word with inner apostrophes, as `_token_re` reads it (after "’" became "'").
 _ASCII_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+# What `_token_re` reads as a word in ASCII text (any case).
+_ASCII_TOKEN_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z0-9]+)*")
 
 # Words ending in "s" that are not plurals, or whose plural rule would mangle
 # them; they are kept as they are.
@@ -166,7 +180,7 @@ def feeds_by_tag(feed_tags: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
 
 def is_cjk(token: str) -> bool:
     """Return whether `token` is made of CJK characters (a bigram or a single character)."""
-    return _CJK_RE.match(token) is not None
+    return bool(token) and not token[0].isascii() and _cjk_re().match(token) is not None
 
 
 def tokenize(text: str) -> list[str]:
@@ -176,8 +190,10 @@ def tokenize(text: str) -> list[str]:
 
 def tokenize_folded(folded: str) -> list[str]:
     """Tokenize text that `fold_text` already folded (saves folding twice)."""
+    if folded.isascii():  # the words `_token_re` finds in ASCII text, without compiling it
+        return [_drop_apostrophes(w) if "'" in w else w for w in _ASCII_TOKEN_RE.findall(folded)]
     tokens: list[str] = []
-    for match in _TOKEN_RE.finditer(folded):
+    for match in _token_re().finditer(folded):
         run = match.group("cjk")
         if run is not None:
             if len(run) == 1:
