@@ -2,7 +2,7 @@
 the screening list's source.
 
 `briefbot poll` never renders and `briefbot status` never fetches, so each
-part (and the libraries behind it: Jinja2, httpx, the parse worker pool, the
+part (and the libraries behind it: Jinja2, the fetcher, the parse worker pool, the
 screening list's readers) is
 imported and built only when a job first asks for it. `Runtime` inherits
 these properties; they read `config`, `store`, `clock` and `locks` from it.
@@ -99,7 +99,7 @@ class LazyParts:
 
     @property
     def network(self) -> Network:
-        """How feeds are fetched: the one given, else the system's (loaded with httpx)."""
+        """How feeds are fetched: the one given, else the system's (loading the fetcher)."""
         if self._network is None:
             from bot.ingest.fetch.client import SYSTEM_NETWORK
 

@@ -330,7 +330,7 @@ def _restore_signal_handlers(previous: dict[signal.Signals, _Handler]) -> None:
 
 def _quiet_library_logs() -> None:
     # APScheduler logs every job run at INFO ("Running job ..."), every minute;
-    # httpx every feed request (redacted: bot/config/redact.py), every poll.
+    # httpx every request of the language model's client (redacted: bot/config/redact.py).
     # The bot logs what matters of both itself. A level set before is kept.
     # (slack_sdk's per-attempt lines are filtered in bot/slack/client.py.)
     for name in ("apscheduler", "httpx"):

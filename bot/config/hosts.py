@@ -12,8 +12,8 @@ Not obvious:
 - Labels that are ASCII after the mapping are checked as DNS has them
   (letters, digits, `-`, `_`), not by IDNA 2008: real host names such as
   `r4---sn-abc.googlevideo.com` or `a_b.example` break IDNA 2008's rules but
-  resolve, and httpx fetches them. A `xn--` label must decode (httpx refuses
-  it otherwise). Non-ASCII labels must be valid IDNA 2008 and become `xn--`.
+  resolve, and the fetcher fetches them. A `xn--` label must decode (one that
+  does not names no host). Non-ASCII labels must be valid IDNA 2008 and become `xn--`.
 - `%` is refused: a percent-encoded host (`a%0d%0ab.example`) is never decoded
   by the fetcher, so no resolver could ever answer for it.
 - An IP literal (IPv6 in brackets, with or without a zone) is returned as

@@ -18,8 +18,9 @@ header a library shows).
 
 `install_log_redaction` makes every log record of the process pass through
 `redact_text` when it is made (a record factory), before any handler sees
-it: httpx logs each request URL at INFO, with user info and query; httpcore
-logs response headers (a redirect's Location) at DEBUG. A filter on our own
+it: httpx (the language model's client) logs each request URL at INFO, with
+user info and query, httpcore response headers at DEBUG, the fetcher each
+request at DEBUG. A filter on our own
 handlers would miss the handlers others add (a test's caplog, an embedding
 application's), and a logger filter misses child loggers.
 """

@@ -24,9 +24,16 @@ Not obvious:
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
+
+if "httpx" not in sys.modules:
+    # Without `httpx._main`, its command-line client, which `import httpx` loads when
+    # it can: click, pygments and rich (40 ms), for a program the bot never runs.
+    # Marked absent, httpx installs the stub it uses when those are not installed.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import httpx
 

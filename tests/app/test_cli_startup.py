@@ -79,6 +79,9 @@ def test_poll_loads_no_search_engine_template_or_slack(
         "apscheduler",
     }
     unused |= {"pycountry", "rapidfuzz", "anyascii"}  # screening names, watched names
+    # Feeds are fetched on asyncio with h11 (bot/ingest/fetch/wire.py): httpx, the
+    # language model's client, is not loaded (25-30 ms before the downloads began).
+    unused |= {"httpx", "httpcore", "anyio"}
     # No screening list set, no Entity List rule waiting for its names: none of the
     # list's code, nor the watch matcher (no watches).
     unused |= {"bot.ingest.screening.source", "bot.ingest.screening.frxml", "defusedxml"}

@@ -25,12 +25,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.app.runtime import Runtime
 from bot.config.schema import parse_config_text
-from bot.ingest.fetch.urls import Trail, next_hop
+from bot.ingest.fetch.urls import FeedURL, Trail, next_hop
 from bot.ingest.parse import DEFAULT_TIME_LIMIT
 from bot.models import FeedState, PollReport
 from tests.support.feedgen import Entry, make_rss, numbered_entries
@@ -302,7 +301,7 @@ def test_a_tls_less_redirect_is_refused_on_the_hop(
     current: str, location: str, outcome: str
 ) -> None:
     # No TLS server: the decision is made on the hop, before any connection.
-    trail = Trail(httpx.URL(current))
+    trail = Trail(FeedURL.parse(current))
     try:
         decided = str(next_hop(trail, 301, location, 5))
     except Exception as exc:

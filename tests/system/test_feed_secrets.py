@@ -242,7 +242,7 @@ def test_briefbot_run_logs_no_feed_credential(
         service.kill()
     output = service.output()
 
-    assert "HTTP Request:" not in output  # httpx's line per request is quieted in the service
+    assert "GET http" not in output  # the fetcher's line per request is DEBUG only
     assert leaks_in(service=output) == []
 
 

@@ -86,9 +86,7 @@ SIGNING_SECRET = "1nj3ct10n-s1gn1ng-s3cr3t-f0r-t3sts"
 NOW = datetime.now(UTC).replace(microsecond=0)
 MAX_ITEMS = 40
 FILLERS = 30
-# Where the broken feed redirects: a non-http URL, so the refusal quotes it. (A
-# `javascript:` Location without a host makes httpx raise InvalidURL before the
-# bot's own check sees it; the error then names no part of the Location.)
+# Where the broken feed redirects: a non-http URL, so the refusal quotes it.
 HOSTILE_LOCATION = "ftp://evil.example/<!channel>|<https://evil.example|Click here>&x=<@U12345>"
 REFUSED = (
     "redirect to a non-http(s) URL refused: ftp://evil.example/&lt;!channel&gt;"

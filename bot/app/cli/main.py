@@ -324,7 +324,7 @@ def _run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    install_log_redaction()  # feed URLs in any library's records (httpx's) lose credentials
+    install_log_redaction()  # feed URLs in any library's records lose credentials
     try:
         result: int = resolve_command(args.func)(args)
     except (ConfigError, UsageError) as exc:

@@ -34,7 +34,7 @@ from bot.ingest.fedreg.facts import FederalRegisterFacts
 from bot.models import FeedConfig, FeedState, FetchResult, Settings
 from bot.store.ports import TrackedDocument
 
-if TYPE_CHECKING:  # httpx is loaded by the fetch itself, not by importing this module
+if TYPE_CHECKING:  # the fetcher is loaded by the fetch itself, not by importing this module
     from bot.ingest.fetch.client import FeedClient, Network
 
 __all__ = ["FIELDS", "Batch", "BatchResult", "EnrichOptions", "batch_url", "fetch_due", "plan"]

@@ -8,10 +8,13 @@ host and the limit that was hit, in words ("connection refused", not
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import httpx
-
+from bot.ingest.fetch import wire
 from bot.models import Settings
+
+if TYPE_CHECKING:
+    from bot.ingest.fetch.urls import FeedURL
 
 __all__ = [
     "FetchFailure",
@@ -37,12 +40,12 @@ def os_error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _host_label(url: httpx.URL) -> str:
+def _host_label(url: FeedURL) -> str:
     host = f"[{url.host}]" if ":" in url.host else url.host
     return host if url.port is None else f"{host}:{url.port}"
 
 
-def total_timeout_text(settings: Settings, url: httpx.URL | None) -> str:
+def total_timeout_text(settings: Settings, url: FeedURL | None) -> str:
     """Why a fetch that ran out of `total_timeout` failed; `url` is where it had got to."""
     where = f" fetching from {_host_label(url)}" if url is not None else ""
     return (
@@ -51,30 +54,29 @@ def total_timeout_text(settings: Settings, url: httpx.URL | None) -> str:
     )
 
 
-def describe_http_error(exc: httpx.HTTPError, settings: Settings, url: httpx.URL | None) -> str:
-    """An httpx exception type (wire.py raises them) as a sentence naming the host (`url`:
-    where the fetch had got to)."""
+def describe_http_error(exc: wire.WireError, settings: Settings, url: FeedURL | None) -> str:
+    """A failure of wire.py as a sentence naming the host (`url`: where the fetch had got to)."""
     host = _host_label(url) if url is not None else "the server"
-    if isinstance(exc, httpx.ConnectTimeout):
+    if isinstance(exc, wire.ConnectTimeout):
         text = f"timed out after {settings.connect_timeout:g} s connecting to {host}"
-    elif isinstance(exc, httpx.ReadTimeout):
+    elif isinstance(exc, wire.ReadTimeout):
         text = f"timed out after {settings.read_timeout:g} s waiting for data from {host}"
-    elif isinstance(exc, httpx.WriteTimeout):
+    elif isinstance(exc, wire.WriteTimeout):
         text = f"timed out after {settings.read_timeout:g} s sending the request to {host}"
-    elif isinstance(exc, httpx.ConnectError):
+    elif isinstance(exc, wire.ConnectError):
         text = f"could not connect to {host}: {_connect_error_text(exc)}"
-    elif isinstance(exc, httpx.RemoteProtocolError):
+    elif isinstance(exc, wire.RemoteProtocolError):
         text = f"the server at {host} broke the HTTP protocol: {exc}"
-    elif isinstance(exc, httpx.ReadError):
+    elif isinstance(exc, wire.ReadError):
         text = f"connection to {host} failed while reading: {os_error_text(exc)}"
-    elif isinstance(exc, httpx.WriteError):
+    elif isinstance(exc, wire.WriteError):
         text = f"connection to {host} failed while sending: {os_error_text(exc)}"
     else:
         text = f"request to {host} failed: {type(exc).__name__}: {exc}"
     return text
 
 
-def _connect_error_text(exc: httpx.ConnectError) -> str:
+def _connect_error_text(exc: wire.ConnectError) -> str:
     message = str(exc)
     cause: BaseException | None = exc
     while cause is not None:

@@ -19,8 +19,6 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 
-import httpx
-
 from bot.config.addresses import (
     PRIVATE_ALLOWED,
     PUBLIC_ONLY,
@@ -31,7 +29,7 @@ from bot.config.addresses import (
 )
 from bot.config.hosts import InvalidHostError, normalize_host
 from bot.ingest.fetch.errors import os_error_text
-from bot.ingest.fetch.wire import Dialer, Origin
+from bot.ingest.fetch.wire import ConnectError, ConnectTimeout, Dialer, Origin
 
 __all__ = [
     "AddressRefusedError",
@@ -96,13 +94,13 @@ async def resolve_checked(
     """The addresses to dial for `host`, each one a feed may reach by `policy`; the guard's check.
 
     Raises AddressRefusedError when the host as written, or any address it
-    resolves to, is refused; httpx's ConnectError / ConnectTimeout when it
+    resolves to, is refused; wire.py's ConnectError / ConnectTimeout when it
     does not resolve.
     """
     try:
-        host = normalize_host(host)  # what httpx hands over is read already; a direct call's not
+        host = normalize_host(host)  # a FeedURL's host is read already; a direct call's not
     except InvalidHostError as exc:
-        raise httpx.ConnectError(str(exc)) from None
+        raise ConnectError(str(exc)) from None
     refusal = refusal_for_host(host, policy)
     if refusal is not None:
         shown = None if refusal.stands_for is None else str(refusal.stands_for)
@@ -128,18 +126,18 @@ async def _resolve(host: str, port: int, resolver: Resolver, timeout: float | No
         async with asyncio.timeout(timeout):
             answers = list(await resolver(host, port))
     except TimeoutError:
-        raise httpx.ConnectTimeout(f"resolving {host}") from None
+        raise ConnectTimeout(f"resolving {host}") from None
     except OSError as exc:
         detail = exc.strerror or str(exc) or type(exc).__name__
-        raise httpx.ConnectError(f"could not resolve host name: {detail}") from exc
+        raise ConnectError(f"could not resolve host name: {detail}") from exc
     addresses: list[str] = []
     for answer in answers:
         try:
             addresses.append(str(ipaddress.ip_address(answer)))
         except ValueError:
-            raise httpx.ConnectError(f"resolver gave {answer!r}, not an address") from None
+            raise ConnectError(f"resolver gave {answer!r}, not an address") from None
     if not addresses:
-        raise httpx.ConnectError("could not resolve host name: no addresses")
+        raise ConnectError("could not resolve host name: no addresses")
     return addresses
 
 
@@ -186,12 +184,12 @@ def pinned_dialer(
                         server_hostname=_strip_brackets(host) if context else None,
                     )
             except TimeoutError:
-                raise httpx.ConnectTimeout(f"connecting to {host}") from None
+                raise ConnectTimeout(f"connecting to {host}") from None
             except ssl.SSLError as exc:
-                raise httpx.ConnectError(str(exc)) from exc
+                raise ConnectError(str(exc)) from exc
             except OSError as exc:
                 reason = os_error_text(exc)
                 failures.append(reason if address == host else f"{address}: {reason}")
-        raise httpx.ConnectError("; ".join(failures))
+        raise ConnectError("; ".join(failures))
 
     return dial

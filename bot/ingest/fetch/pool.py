@@ -15,18 +15,17 @@ an origin's idle connections as its last feed ends.
 
 from __future__ import annotations
 
-from typing import Final
-
-import httpx
+from typing import TYPE_CHECKING, Final
 
 from bot.ingest.fetch.wire import Origin
+
+if TYPE_CHECKING:
+    from bot.ingest.fetch.urls import FeedURL
 
 __all__ = ["MAX_POOL", "Origin", "origin_of", "pool_size"]
 
 # Sockets one client keeps open at most, whatever the settings.
 MAX_POOL: Final = 256
-
-_DEFAULT_PORTS: Final = {b"http": 80, b"https": 443}
 
 
 def pool_size(concurrency: int, per_host_concurrency: int) -> int:
@@ -35,7 +34,6 @@ def pool_size(concurrency: int, per_host_concurrency: int) -> int:
     return max(size, min(size * max(1, per_host_concurrency), MAX_POOL))
 
 
-def origin_of(url: httpx.URL) -> Origin:
+def origin_of(url: FeedURL) -> Origin:
     """The pool's key for `url`'s connections: scheme, host, port (the default one if none)."""
-    scheme = url.raw_scheme
-    return (scheme, url.raw_host, url.port or _DEFAULT_PORTS.get(scheme, 0))
+    return url.origin

@@ -4,9 +4,9 @@ Why not httpx's transport (httpx, then httpcore, then anyio, then asyncio):
 on the loopback farm (100 feeds, 16 at once, conditional GETs) httpx spent
 1.2 ms of CPU per request and asyncio with h11 0.45 ms; in a `briefbot poll`
 the downloads share two cores with parsing and the store, so that CPU was
-the poll's critical path (BENCHMARKS.md, issue 17, sixth session). httpx
-still reads and joins the URLs (client.py) and names the errors: this module
-raises httpx's exception types, which errors.py words for the operator.
+the poll's critical path (BENCHMARKS.md, issue 17, sixth session). Its
+failures are `WireError`s, one type per way a request fails (the names
+httpx has for them), which errors.py words for the operator.
 
 What it does, and only that: one GET at a time per connection; the response's
 head, then its body as it came (`aiter_raw`: chunked transfer undone by h11,
@@ -29,9 +29,25 @@ from dataclasses import dataclass
 from typing import Final
 
 import h11
-import httpx
 
-__all__ = ["Connection", "Dialer", "Origin", "Streams", "Timeouts", "WirePool", "WireResponse"]
+__all__ = [
+    "ConnectError",
+    "ConnectTimeout",
+    "Connection",
+    "Dialer",
+    "LocalProtocolError",
+    "Origin",
+    "ReadError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "Streams",
+    "Timeouts",
+    "WireError",
+    "WirePool",
+    "WireResponse",
+    "WriteError",
+    "WriteTimeout",
+]
 
 # A connection's origin: scheme, host (as the URL has it, IDNA-encoded), port.
 Origin = tuple[bytes, bytes, int]
@@ -44,6 +60,42 @@ Release = Callable[["Connection"], None]
 _READ_SIZE: Final = 64 * 1024
 # A response head larger than this is refused (h11's own default).
 _MAX_HEAD: Final = 64 * 1024
+
+
+class WireError(Exception):
+    """A request that failed on the wire; the subclass says how (errors.py words it)."""
+
+
+class ConnectError(WireError):
+    """No connection: refused, unreachable, not resolved, or the TLS handshake failed."""
+
+
+class ConnectTimeout(WireError):
+    """No connection within the connect timeout."""
+
+
+class ReadTimeout(WireError):
+    """Nothing read within the read timeout."""
+
+
+class WriteTimeout(WireError):
+    """The request could not be sent within the timeout."""
+
+
+class ReadError(WireError):
+    """The connection failed while reading."""
+
+
+class WriteError(WireError):
+    """The connection failed while sending."""
+
+
+class RemoteProtocolError(WireError):
+    """The server broke HTTP/1.1 (no answer, a cut body, bytes that are not HTTP)."""
+
+
+class LocalProtocolError(WireError):
+    """A request this side could not send as HTTP/1.1 (a header value with a newline, say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +144,7 @@ class Connection:
             data = self._h11.send(h11.Request(method=b"GET", target=target, headers=headers))
             data += self._h11.send(h11.EndOfMessage())
         except h11.LocalProtocolError as exc:
-            raise httpx.LocalProtocolError(str(exc)) from None
+            raise LocalProtocolError(str(exc)) from None
         await self._write(data, timeouts.write)
         while True:
             event = await self.next_event(timeouts.read)
@@ -100,7 +152,7 @@ class Connection:
                 continue  # 100 Continue and the like: the real answer follows
             if isinstance(event, h11.Response):
                 return WireResponse(self, event, timeouts.read, release)
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            raise RemoteProtocolError("Server disconnected without sending a response.")
 
     async def _write(self, data: bytes, timeout: float | None) -> None:
         try:
@@ -108,9 +160,9 @@ class Connection:
                 self._writer.write(data)
                 await self._writer.drain()
         except TimeoutError:
-            raise httpx.WriteTimeout("timed out sending the request") from None
+            raise WriteTimeout("timed out sending the request") from None
         except OSError as exc:
-            raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
+            raise WriteError(str(exc) or type(exc).__name__) from exc
 
     async def next_event(self, timeout: float | None) -> object:
         """h11's next event, reading from the socket (within `timeout`) while it needs data."""
@@ -119,22 +171,22 @@ class Connection:
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
-                raise httpx.RemoteProtocolError(str(exc)) from None
+                raise RemoteProtocolError(str(exc)) from None
             if event is not h11.NEED_DATA:
                 return event
             try:
                 async with asyncio.timeout(timeout):
                     data = await self._reader.read(_READ_SIZE)
             except TimeoutError:
-                raise httpx.ReadTimeout("timed out reading") from None
+                raise ReadTimeout("timed out reading") from None
             except OSError as exc:
-                raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+                raise ReadError(str(exc) or type(exc).__name__) from exc
             if not data and conn.their_state is h11.SEND_RESPONSE:
-                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+                raise RemoteProtocolError("Server disconnected without sending a response.")
             try:
                 conn.receive_data(data)  # b"": the server closed its side
             except h11.RemoteProtocolError as exc:
-                raise httpx.RemoteProtocolError(str(exc)) from None
+                raise RemoteProtocolError(str(exc)) from None
 
     def finished(self) -> bool:
         """The exchange is complete and both sides keep the connection: ready for the next."""
@@ -225,7 +277,7 @@ class WirePool:
         if kept is not None:
             try:
                 return await self._send(kept, target, headers)
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            except (RemoteProtocolError, ReadError, WriteError):
                 # Closed by the server between our check and the request: nothing
                 # was answered, so asking again on a new connection is safe for a GET.
                 pass

@@ -57,7 +57,7 @@ from bot.ingest.screening.pending import unnamed_rules
 from bot.models import FeedConfig, FetchResult, Item
 from bot.store.ports import Store, Transaction
 
-if TYPE_CHECKING:  # httpx is loaded by a download, not by importing this module
+if TYPE_CHECKING:  # the fetcher is loaded by a download, not by importing this module
     from bot.ingest.fetch.client import Network
 
 __all__ = [
