@@ -4,6 +4,7 @@ The data directory (BRIEFBOT_DATA; created mode 0700, every file in it 0600):
 
     items-2026-11.json        items first seen in November 2026, at most
     items-2026-11-p2.json     SHARD_MAX_ITEMS per file (then -p2, -p3, ...)
+    items-2026-11.keys        each shard's document places and key digests (keyfile.py: a cache)
     seen-2026-05.json         tombstones: dedup keys of pruned items, by month first seen
     state.json                feed states, record tables and the seq high-water mark
     LOCK, owner.json          the one process that writes; owner.json names it
@@ -58,6 +59,7 @@ from bot.models import UTC, as_utc
 from bot.store.ports import StoreError, StoreStats
 from bot.store.records.codec import iso, key_digest, parse_time
 from bot.store.tinydb.files import remove_stale_temp_files, unlink_files, write_files
+from bot.store.tinydb.keyfile import remove_orphan_keyfiles
 from bot.store.tinydb.keyindex import KeyIndex, KeyIndexBuilder
 from bot.store.tinydb.locator import ShardMap
 from bot.store.tinydb.shards import EncodedShard, encode
@@ -135,6 +137,7 @@ class Engine:
         directory = self.dir
         if write:
             remove_stale_temp_files(directory)
+            remove_orphan_keyfiles(directory)
         # state.json before the shards: the writer writes it after them, so
         # everything it points to (cursors) is in shards at least as new.
         state_path = directory / STATE_FILE
@@ -150,7 +153,8 @@ class Engine:
         rewrite: list[EncodedShard | StateFile] = [self.state] if self.state.dirty else []
         for path in paths:
             if _ITEM_SHARD_RE.match(path.name):
-                highest = max(highest, self._load_item_shard(path, shards, keys, rewrite))
+                loaded = self._load_item_shard(path, shards, keys, rewrite, write=write)
+                highest = max(highest, loaded)
         # Tombstones after items: a stored item's own entry wins (the two are
         # equal anyway when a crash mid-prune left an item in both).
         for path in paths:
@@ -174,17 +178,17 @@ class Engine:
         shards: dict[str, EncodedShard],
         keys: KeyIndexBuilder,
         rewrite: list[EncodedShard | StateFile],
+        *,
+        write: bool,
     ) -> int:
-        shard, index = EncodedShard.load(path, "items")
+        # Its keys from its key file when that still describes it (keyfile.py).
+        shard, batch = EncodedShard.load_items(path, save_keys=write)
         shards[path.name] = shard
         if shard.dirty:
             rewrite.append(shard)
-        # The hot loop of a cold start (two keys per item): locals only.
-        add, digest = keys.stored, key_digest
-        for seq, dedup in index:
-            for key in dedup:
-                add(digest(key), seq)
-        return max((seq for seq, _ in index), default=0)
+        keys.stored_batch(batch)
+        seqs = shard.seq_range()
+        return seqs[1] if seqs is not None else 0
 
     def _load_seen_shard(
         self, path: Path, keys: KeyIndexBuilder, rewrite: list[EncodedShard | StateFile]

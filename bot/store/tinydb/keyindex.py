@@ -22,6 +22,10 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.store.tinydb.keyfile import KeyBatch
 
 __all__ = ["KeyIndex", "KeyIndexBuilder"]
 
@@ -127,6 +131,17 @@ class KeyIndexBuilder:
         if self._tombstones_from is not None:
             raise RuntimeError("stored keys come before tombstones")
         self._add(digest, seq)
+
+    def stored_batch(self, batch: KeyBatch) -> None:
+        """A shard's keys at once (keyfile.py): as `stored` for each, without a call per key."""
+        if self._tombstones_from is not None:
+            raise RuntimeError("stored keys come before tombstones")
+        digests, start = batch.digests, len(self._seqs)
+        self._entries.extend(
+            (int.from_bytes(digests[at : at + 16], "big") << _POSITION) | (start + n)
+            for n, at in enumerate(range(0, len(digests), 16))
+        )
+        self._seqs.extend(batch.seqs)
 
     def tombstoned(self, digest: bytes, seq: int) -> None:
         if self._tombstones_from is None:

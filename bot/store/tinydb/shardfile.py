@@ -79,6 +79,24 @@ class ShardFile:
         return cls(path, fd, len(raw)), raw
 
     @classmethod
+    def open_unread(cls, path: Path) -> tuple[ShardFile, os.stat_result]:
+        """The file, open, and what fstat says of it; nothing read yet (`pread` reads)."""
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            stat = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(path, fd, stat.st_size), stat
+
+    def read(self) -> bytes:
+        """The whole file (a short read is a file cut under us)."""
+        return read_all(self._fd, self.size)
+
+    def stat(self) -> os.stat_result:
+        return os.fstat(self._fd)
+
+    @classmethod
     def open_sized(cls, path: Path, size: int) -> ShardFile | None:
         """The file just written at `path`, or None when it cannot be opened or has another size."""
         try:

@@ -20,9 +20,11 @@ disturbed (it keeps reading the old file; see shardfile.py).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ from typing import Any
 import orjson
 
 from bot.store.ports import StoreError
+from bot.store.records.codec import key_digest
+from bot.store.tinydb.keyfile import KeyBatch, batch_of, read_keyfile, write_keyfile
 from bot.store.tinydb.migrations import META_DOC, META_TABLE, SCHEMA_VERSION, read_tables
 from bot.store.tinydb.shardfile import Layout, ShardFile, StoredDocs
 
@@ -57,8 +61,9 @@ class EncodedShard:
         self.docs = docs  # seq -> encoded document, when held in memory
         self.stored = stored  # where the documents are in the file, when not
         self.dirty = dirty  # loaded in another layout: to be rewritten
-        # Where the last `serialize` put each document, and the file's size.
-        self._written: tuple[Layout, int] | None = None
+        # Where the last `serialize` put each document, the file's size, its lines' CRC
+        # and its keys (None when a document did not give them): for `settle`.
+        self._written: tuple[Layout, int, int, KeyBatch | None] | None = None
 
     @classmethod
     def create(cls, path: Path, kind: str) -> EncodedShard:
@@ -103,6 +108,41 @@ class EncodedShard:
             rest = {k: v for k, v in doc.items() if k not in ("seq", "dedup_keys")}
             docs[seq] = encode({"seq": seq, "dedup_keys": keys, **rest})
         return cls(path, kind, data, docs, dirty=migrated or bool(docs)), index
+
+    @classmethod
+    def load_items(cls, path: Path, *, save_keys: bool) -> tuple[EncodedShard, KeyBatch]:
+        """An item shard and its documents' keys, from its key file when that still describes
+        it (keyfile.py), else from its lines; `save_keys`: then save the key file (a writer)."""
+        try:
+            file, stat = ShardFile.open_unread(path)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+        head = _head_of(file.pread(0, _HEAD_READ), "items")
+        if head is not None:
+            tables, lines_crc = head
+            kept = read_keyfile(path, stat, lines_crc)
+            if kept is not None:
+                layout, keys = kept
+                return cls(
+                    path, "items", tables, None, dirty=False, stored=StoredDocs(file, layout)
+                ), keys
+        try:
+            raw = file.read()
+        except OSError as exc:
+            file.close()
+            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+        fast = split_lines(raw, "items")
+        if fast is None:
+            file.close()
+            shard, index = cls.load(path, "items")  # another layout: decoded, to be rewritten
+            return shard, batch_of(index)
+        tables, layout, index = fast
+        keys = batch_of(index)
+        if save_keys and head is not None:
+            write_keyfile(path, stat, head[1], layout, keys)
+        return cls(path, "items", tables, None, dirty=False, stored=StoredDocs(file, layout)), keys
 
     def count(self) -> int:
         return len(self.docs) if self.docs is not None else len(self._stored())
@@ -170,6 +210,7 @@ class EncodedShard:
         name = b'"' + self.kind.encode() + b'":{'
         lines: list[bytes] = []
         layout = Layout()
+        keys: KeyBatch | None = _keys_of(self.docs) if self.kind == "items" else None
         position = 0  # from the start of the first line
         for seq, blob in self.docs.items():
             line = b'"%d":%b' % (seq, blob)
@@ -178,10 +219,12 @@ class EncodedShard:
             position += len(line) + 2  # ",\n"
         docs = b",\n".join(lines)
         meta = self.tables.setdefault(META_TABLE, {}).setdefault(META_DOC, {})
+        lines_crc = zlib.crc32(docs)
         if docs:
-            meta[_LINES_KEY] = {"count": len(self.docs), "crc32": zlib.crc32(docs)}
+            meta[_LINES_KEY] = {"count": len(self.docs), "crc32": lines_crc}
         else:
             meta.pop(_LINES_KEY, None)
+            keys = None  # an empty shard: nothing to index, no key file
         head = orjson.dumps(self.tables)
         head = b"{" if head == b"{}" else head[:-1] + b","
         if not docs:
@@ -189,7 +232,7 @@ class EncodedShard:
         else:
             layout = layout.in_seq_order(shift=len(head) + len(name) + 1)
             payload = head + name + b"\n" + docs + _DOCS_CLOSE
-        self._written = (layout, len(payload))
+        self._written = (layout, len(payload), lines_crc, keys)
         return payload
 
     def settle(self) -> None:
@@ -200,10 +243,13 @@ class EncodedShard:
         """
         if self.docs is None or self._written is None:
             return
-        layout, size = self._written
+        layout, size, lines_crc, keys = self._written
         file = ShardFile.open_sized(self.path, size)
         if file is not None:
             self.stored, self.docs, self._written = StoredDocs(file, layout), None, None
+            if keys is not None:  # the next open reads them from there (keyfile.py)
+                with contextlib.suppress(OSError):
+                    write_keyfile(self.path, file.stat(), lines_crc, layout, keys)
 
     def _stored(self) -> StoredDocs:
         if self.stored is None:
@@ -258,6 +304,47 @@ def split_lines(
     if found is None or len(found[1]) != lines.get("count"):
         return None
     return tables, found[0], found[1]
+
+
+# A shard's head (its _meta table) is far under this; a longer one is read the slow way.
+_HEAD_READ = 4096
+_BLOB_KEYS = re.compile(
+    rb'\{"seq":(\d+),"dedup_keys":(\[(?:%b(?:,%b)*)?\])[,}]' % (_JSON_STR, _JSON_STR)
+)
+
+
+def _head_of(start: bytes, kind: str) -> tuple[dict[str, dict[str, Any]], int] | None:
+    """The other tables and the lines' CRC-32 from a shard's first bytes, when it is in the
+    line layout of this schema (what `split_lines` checks first); else None."""
+    opening = start.find(b'"' + kind.encode() + b'":{\n')
+    if opening < 1:
+        return None
+    tables = _head_tables(start[:opening])
+    meta = tables.get(META_TABLE, {}).get(META_DOC, {}) if tables is not None else {}
+    if tables is None or meta.get("schema") != SCHEMA_VERSION or meta.get("kind") != kind:
+        return None
+    lines = meta.get(_LINES_KEY)
+    crc = lines.get("crc32") if isinstance(lines, dict) else None
+    return (tables, crc) if isinstance(crc, int) else None
+
+
+def _keys_of(docs: Mapping[int, bytes]) -> KeyBatch | None:
+    """The keys of documents in this layout (each starts with its seq and keys); None if one
+    does not (its keys are then read from the file's lines at the next open)."""
+    digests = bytearray()
+    seqs = array("q")
+    for seq, blob in docs.items():
+        found = _BLOB_KEYS.match(blob)
+        if found is None or int(found.group(1)) != seq:
+            return None
+        try:
+            keys = orjson.loads(found.group(2))
+        except orjson.JSONDecodeError:
+            return None
+        for key in keys:
+            digests += key_digest(key)
+            seqs.append(seq)
+    return KeyBatch(bytes(digests), seqs)
 
 
 def _head_tables(head: bytes) -> dict[str, dict[str, Any]] | None:

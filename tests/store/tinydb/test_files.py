@@ -36,6 +36,7 @@ def test_files_are_private(tmp_path: Path) -> None:
         "owner.json": 0o600,
         "state.json": 0o600,
         "items-2026-11.json": 0o600,
+        "items-2026-11.keys": 0o600,  # its index (bot/store/tinydb/keyfile.py)
     }
 
 
