@@ -161,12 +161,11 @@ def test_the_child_downloads_on_while_the_poll_is_not_reading(feed_server: FeedS
     assert len(feed_server.requests("/a.xml")) == 1  # nothing fetched twice
 
 
-PARSED_HERE_WHILE_DOWNLOADING = """
-import threading
+# A poll of the feeds in URLS (name -> url): its forked worker and its downloads' child.
+POLL_OF_URLS = """
 from datetime import UTC, datetime
 from bot.config.schema import parse_config_text
 from bot.ingest.forkparse import ForkedParsePool
-from bot.ingest.poll import fetch_and_parse
 from bot.ingest.prefetch import Prefetch
 
 config = parse_config_text(
@@ -178,6 +177,14 @@ config = parse_config_text(
 feeds = list(config.feeds)
 pool = ForkedParsePool(1, time_limit=20)  # forked first: this process has one thread
 prefetch = Prefetch.start(lambda: (feeds, {}), config.settings)
+"""
+
+PARSED_HERE_WHILE_DOWNLOADING = (
+    POLL_OF_URLS
+    + """
+import threading
+from bot.ingest.poll import fetch_and_parse
+
 events = []
 parsed_here = threading.Event()
 
@@ -202,6 +209,7 @@ fetch_and_parse(
 pool.close()
 print(json.dumps({"events": events}))
 """
+)
 
 
 def test_the_poll_parses_in_its_own_process_while_the_child_downloads(
@@ -247,21 +255,9 @@ def test_a_whole_poll_stores_what_changed_and_asks_conditionally(
         assert store.feed_states.get("a").etag == '"a-2"'  # type: ignore[union-attr]
 
 
-PARSED_AHEAD = """
-from datetime import UTC, datetime
-from bot.config.schema import parse_config_text
-from bot.ingest.forkparse import ForkedParsePool
-from bot.ingest.prefetch import Prefetch
-
-config = parse_config_text(
-    "feeds:\\n" + "".join(
-        f"  - {{id: {name}, url: '{url}', allow_private: true}}\\n"
-        for name, url in URLS.items()
-    )
-)
-feeds = list(config.feeds)
-pool = ForkedParsePool(1, time_limit=20)  # forked first: this process has one thread
-prefetch = Prefetch.start(lambda: (feeds, {}), config.settings)
+PARSED_AHEAD = (
+    POLL_OF_URLS
+    + """
 ahead = pool.parse_ahead(summary_max_chars=1000)
 prefetch.listen(ahead.offer)  # from here on, as while a poll opens its store
 results = prefetch.fetch(feeds, {}, config.settings)  # the slow feed keeps it 1.5 s
@@ -289,6 +285,7 @@ for result in results:
 pool.close()
 print(json.dumps(seen))
 """
+)
 
 
 def test_documents_that_arrive_while_the_store_opens_are_parsed_by_then(
