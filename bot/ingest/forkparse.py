@@ -126,6 +126,7 @@ class ForkedParsePool(ParsePool):
     def _parse_fetched(
         self, result: FetchResult, fetched_at: datetime, summary_max_chars: int
     ) -> ParseResult:
+        # The pool's own parse: this class's would wait for the claim this parse holds.
         return ParsePool.parse(
             self,
             result.feed_id,

@@ -54,7 +54,7 @@ from bot.headers import parse_max_age, parse_retry_after
 from bot.ingest.fetch.body import ACCEPT_ENCODING, read_body
 from bot.ingest.fetch.errors import FetchFailure, describe_http_error, total_timeout_text
 from bot.ingest.fetch.guard import AddressRefusedError, Resolver, pinned_dialer, resolve_host
-from bot.ingest.fetch.pool import Origin, origin_of, pool_size
+from bot.ingest.fetch.pool import pool_size
 from bot.ingest.fetch.urls import (
     Trail,
     check_url,
@@ -65,7 +65,7 @@ from bot.ingest.fetch.urls import (
     shown,
     without_userinfo,
 )
-from bot.ingest.fetch.wire import Timeouts, WireError, WirePool, WireResponse
+from bot.ingest.fetch.wire import Origin, Timeouts, WireError, WirePool, WireResponse
 from bot.models import FeedConfig, FeedState, FetchResult, Settings, replace
 
 __all__ = ["SYSTEM_NETWORK", "FeedClient", "Network", "fetch_all", "fetch_feed", "fetch_feeds"]
@@ -254,12 +254,12 @@ def _largest_first(feeds: Sequence[FeedConfig], states: Mapping[str, FeedState])
 def _host_key(url: str) -> str:
     checked = read_url(url)
     # An invalid URL fails in fetch_feed, with its own message.
-    return "" if isinstance(checked, str) else checked.host.lower()
+    return "" if isinstance(checked, str) else checked.host  # lower-case already
 
 
 def _origin_key(url: str) -> Origin | None:
     checked = read_url(url)
-    return None if isinstance(checked, str) else origin_of(checked)
+    return None if isinstance(checked, str) else checked.origin
 
 
 def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -337,9 +337,7 @@ async def _fetch(
     pool = client.pool_for(feed)
     while True:
         url = trail.url
-        response = await pool.get(
-            origin_of(url), url.target.encode(), [*request_head(url), *headers]
-        )
+        response = await pool.get(url.origin, url.target.encode(), [*request_head(url), *headers])
         try:
             status = response.status_code
             log.debug("feed %s: GET %s: HTTP %d", feed.id, shown(url), status)

@@ -15,14 +15,9 @@ an origin's idle connections as its last feed ends.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from bot.ingest.fetch.wire import Origin
-
-if TYPE_CHECKING:
-    from bot.ingest.fetch.urls import FeedURL
-
-__all__ = ["MAX_POOL", "Origin", "origin_of", "pool_size"]
+__all__ = ["MAX_POOL", "pool_size"]
 
 # Sockets one client keeps open at most, whatever the settings.
 MAX_POOL: Final = 256
@@ -32,8 +27,3 @@ def pool_size(concurrency: int, per_host_concurrency: int) -> int:
     """Connections to keep: `concurrency` hosts at their per-host limit, within MAX_POOL."""
     size = max(1, concurrency)
     return max(size, min(size * max(1, per_host_concurrency), MAX_POOL))
-
-
-def origin_of(url: FeedURL) -> Origin:
-    """The pool's key for `url`'s connections: scheme, host, port (the default one if none)."""
-    return url.origin

@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote_to_bytes, urljoin, urlsplit
 from bot.config.hosts import InvalidHostError, normalize_url
 from bot.config.redact import redact_url
 from bot.ingest.fetch.errors import FetchFailure
+from bot.ingest.fetch.wire import Origin
 
 __all__ = [
     "FeedURL",
@@ -89,7 +90,7 @@ class FeedURL:
         return host if self.port is None else f"{host}:{self.port}"
 
     @property
-    def origin(self) -> tuple[bytes, bytes, int]:
+    def origin(self) -> Origin:
         """Scheme, host and port (the default one if none): the key connections are kept by."""
         port = self.port if self.port is not None else _DEFAULT_PORTS.get(self.scheme, 0)
         return (self.scheme.encode(), self.host.encode("ascii", "replace"), port)

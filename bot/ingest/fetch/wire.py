@@ -118,7 +118,6 @@ class Connection:
         self._writer = writer
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
         self.idle_since = 0.0  # monotonic time it was last put back idle
-        self.served = 0  # responses read on it
 
     def reusable(self, now: float, expiry: float) -> bool:
         """Idle, open, not past its keep-alive, and nothing unasked-for waiting on it."""
@@ -309,7 +308,6 @@ class WirePool:
             connection.close()
             return
         connection.idle_since = time.monotonic()
-        connection.served += 1
         self._idle.setdefault(connection.origin, []).append(connection)
         self._idle_count += 1
         if self._idle_count > self._max_idle:
@@ -329,9 +327,6 @@ class WirePool:
         for connection in self._idle.pop(origin, []):
             connection.close()
             self._idle_count -= 1
-
-    def idle_connections(self) -> int:
-        return self._idle_count
 
     def close(self) -> None:
         self._closed = True

@@ -24,7 +24,6 @@ import contextlib
 import copy
 import re
 import zlib
-from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from typing import Any
 import orjson
 
 from bot.store.ports import StoreError
-from bot.store.records.codec import key_digest
 from bot.store.tinydb.keyfile import KeyBatch, batch_of, read_keyfile, write_keyfile
 from bot.store.tinydb.migrations import META_DOC, META_TABLE, SCHEMA_VERSION, read_tables
 from bot.store.tinydb.shardfile import Layout, ShardFile, StoredDocs
@@ -331,20 +329,16 @@ def _head_of(start: bytes, kind: str) -> tuple[dict[str, dict[str, Any]], int] |
 def _keys_of(docs: Mapping[int, bytes]) -> KeyBatch | None:
     """The keys of documents in this layout (each starts with its seq and keys); None if one
     does not (its keys are then read from the file's lines at the next open)."""
-    digests = bytearray()
-    seqs = array("q")
+    index: Index = []
     for seq, blob in docs.items():
         found = _BLOB_KEYS.match(blob)
         if found is None or int(found.group(1)) != seq:
             return None
         try:
-            keys = orjson.loads(found.group(2))
+            index.append((seq, orjson.loads(found.group(2))))
         except orjson.JSONDecodeError:
             return None
-        for key in keys:
-            digests += key_digest(key)
-            seqs.append(seq)
-    return KeyBatch(bytes(digests), seqs)
+    return batch_of(index)
 
 
 def _head_tables(head: bytes) -> dict[str, dict[str, Any]] | None:
